@@ -38,6 +38,7 @@ __all__ = [
     "FrameTransform",
     "frame_transform",
     "load_image",
+    "parse_hw",
     "resize_with_pad",
     "to_float",
 ]
@@ -112,8 +113,9 @@ class FrameTransform:
         Returns:
           ``(x_original, y_original)`` as floats / float arrays.
         """
-        xo = (x - self.pad_x + 0.5) / self.scale_x - 0.5
-        yo = (y - self.pad_y + 0.5) / self.scale_y - 0.5
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        xo = (x - float(self.pad_x) + 0.5) / float(self.scale_x) - 0.5
+        yo = (y - float(self.pad_y) + 0.5) / float(self.scale_y) - 0.5
         if clamp:
             h, w = self.original_hw
             xo = np.clip(xo, 0.0, w - 1)
@@ -133,24 +135,30 @@ class FrameTransform:
         return np.stack([x, y], axis=-1)
 
 
+def _float32(value):
+    """Python and numpy numbers -> ``np.float32``; tensors pass through (cast them before)."""
+    if isinstance(value, (int, float, np.number)):
+        return np.float32(value)
+    return value * 1.0
+
+
 def frame_transform(original_hw, frame_hw, floor: Callable = math.floor,
                     maximum: Callable = max) -> FrameTransform:
     """Returns the geometry ``tf.image.resize_with_pad`` uses for these sizes.
 
-    Mirrors TensorFlow's arithmetic exactly: ``ratio = max(w / W, h / H)``,
+    Mirrors TensorFlow's arithmetic exactly, in float32: ``ratio = max(w / W, h / H)``,
     resized size ``floor(size / ratio)``, padding ``floor((frame - size/ratio) / 2)``
     before the image (so any odd pixel of padding goes after it).
 
     Args:
-      original_hw: ``(h, w)`` of the image (ints, or float tensors).
+      original_hw: ``(h, w)`` of the image (ints, or float32 tensors).
       frame_hw: ``(H, W)`` of the model frame.
       floor, maximum: the floor and max functions for the array type
         (``tf.floor``/``tf.maximum`` inside tf.data; Python's by default).
     """
-    h, w = original_hw
-    fh, fw = frame_hw
-    h = h * 1.0
-    w = w * 1.0
+    # float32 like TensorFlow: in float64 a 256x256 image fits at 480 px, in TF at 479.
+    h, w = (_float32(v) for v in original_hw)
+    fh, fw = (_float32(v) for v in frame_hw)
     ratio = maximum(w / fw, h / fh)
     rh_float = h / ratio
     rw_float = w / ratio
@@ -270,3 +278,14 @@ def resize_with_pad(image: np.ndarray, frame_hw=(480, 640)) -> tuple[np.ndarray,
     top, left = int(transform.pad_y), int(transform.pad_x)
     frame[top:top + rh, left:left + rw] = resized
     return frame, transform
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    """``"240x320"`` -> ``(240, 320)``: a size written height x width, as in ``--input_size``."""
+    try:
+        height, width = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must be HxW, e.g. 480x640, got {text!r}") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"size must be positive, got {text!r}")
+    return height, width

@@ -63,3 +63,41 @@ class NormalizedCenterError(keras.metrics.MeanMetricWrapper):
 
     def get_config(self):
         return {"frame_hw": list(self.frame_hw), "name": self.name, "dtype": self.dtype}
+
+
+@keras.saving.register_keras_serializable(package="attention_center")
+class SaliencyLoss(keras.losses.Loss):
+    """Auxiliary loss on the weighting map against a fixation density map.
+
+    ``kld_weight * KL(density || map) - cc_weight * CC(map, density)``, both
+    maps normalized to sum to one over ``h x w`` (the combination used by the
+    SAM saliency model). Pulls the weighting map towards where people looked,
+    not only its centre of mass.
+
+    ``y_true``: ``[B, h, w, 1]`` density (non-negative); ``y_pred``: the
+    model's ``weight_map`` ``[B, h, w, 1]`` in (0, 1).
+    """
+
+    def __init__(self, kld_weight=1.0, cc_weight=0.5, name="saliency", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.kld_weight = float(kld_weight)
+        self.cc_weight = float(cc_weight)
+
+    def call(self, y_true, y_pred):
+        eps = 1e-7
+        batch = ops.shape(y_pred)[0]
+        p = ops.reshape(ops.cast(y_pred, "float32"), (batch, -1))
+        q = ops.reshape(ops.cast(y_true, "float32"), (batch, -1))
+        p = p / (ops.sum(p, axis=-1, keepdims=True) + eps)
+        q = q / (ops.sum(q, axis=-1, keepdims=True) + eps)
+        kld = ops.sum(q * ops.log(eps + q / (p + eps)), axis=-1)
+        pc = p - ops.mean(p, axis=-1, keepdims=True)
+        qc = q - ops.mean(q, axis=-1, keepdims=True)
+        cc = ops.sum(pc * qc, axis=-1) / (
+            ops.sqrt(ops.sum(pc * pc, axis=-1) * ops.sum(qc * qc, axis=-1)) + eps)
+        return self.kld_weight * kld - self.cc_weight * cc
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(kld_weight=self.kld_weight, cc_weight=self.cc_weight)
+        return config

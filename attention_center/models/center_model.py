@@ -43,19 +43,31 @@ class AttentionCenterModel(keras.Model):
         its saved weights).
       normalization: input normalization mode inside the model; default: the
         one the backbone weights expect. Recorded in the config.
+      internal_hw: ``(h, w)`` the model works at: an input of another size is
+        bilinearly resized to it first (inside the graph), so a model trained
+        at 240x320 sees the same scale when it is exported with a 480x640
+        input, and runs 4x fewer pixels. The centre stays in pixels of the
+        input frame. ``None``: work at the input size.
     """
 
     def __init__(self, backbone="mobilenet_v2", input_shape=DEFAULT_INPUT_SHAPE,
                  levels=("P2", "P3", "P4", "P5"), alpha=1.0, head_width=64, head_convs=1,
                  upsampling="bilinear", aggregation="add", dropout=0.0,
-                 backbone_weights="imagenet", normalization=None, **kwargs):
+                 backbone_weights="imagenet", normalization=None, internal_hw=None,
+                 **kwargs):
         input_shape = tuple(input_shape)
+        internal_hw = tuple(int(v) for v in internal_hw) if internal_hw else None
         levels = tuple(sorted(levels, key=level_stride))
-        feature_model = build_backbone(backbone, input_shape=input_shape,
+        backbone_shape = (*internal_hw, 3) if internal_hw else input_shape
+        feature_model = build_backbone(backbone, input_shape=backbone_shape,
                                        weights=backbone_weights, alpha=alpha, levels=levels,
                                        normalization=normalization)
         image = keras.Input(input_shape, name="image")
-        pyramid = feature_model(image)
+        working = image
+        if internal_hw and tuple(input_shape[:2]) != internal_hw:
+            working = keras.layers.Resizing(*internal_hw, interpolation="bilinear",
+                                            name="internal_resize")(image)
+        pyramid = feature_model(working)
         head = build_head("center", width=head_width, num_convs=head_convs,
                           upsampling=upsampling, aggregation=aggregation, dropout=dropout,
                           name="center_head")
@@ -74,6 +86,7 @@ class AttentionCenterModel(keras.Model):
         self.aggregation = aggregation
         self.dropout_rate = dropout
         self.normalization = feature_model.normalization
+        self.internal_hw = internal_hw
         self.output_stride = level_stride(levels[0])
 
     @property
@@ -94,6 +107,7 @@ class AttentionCenterModel(keras.Model):
             "aggregation": self.aggregation,
             "dropout": self.dropout_rate,
             "normalization": self.normalization,
+            "internal_hw": list(self.internal_hw) if self.internal_hw else None,
         }
 
     @classmethod

@@ -1,0 +1,6 @@
+"""``python -m attention_center``: the ``attention-center`` command (see :mod:`attention_center.cli`)."""
+
+from attention_center.cli import run
+
+if __name__ == "__main__":
+    run()

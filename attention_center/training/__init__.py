@@ -1,0 +1,1 @@
+"""Training: data input, augmentation, callbacks and the two-phase trainer."""

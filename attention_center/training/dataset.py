@@ -1,0 +1,136 @@
+"""Backend-neutral training input: ``keras.utils.PyDataset`` over the portable ground truth.
+
+The portable form (written by ``python -m ground_truth build``) is a folder with
+``index.jsonl`` and the images already fitted into the 480x640 model frame, so
+it needs neither TensorFlow nor the original data to read: this is the path used
+under ``KERAS_BACKEND=jax`` (and on machines without TensorFlow); the tf.data
+pipeline in :mod:`ground_truth.pipeline` is the fast path where TF exists.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import keras
+import numpy as np
+from PIL import Image
+
+from attention_center.image import frame_transform
+from attention_center.training.augment import augment, resize_frame
+
+
+def select_records(data_dir, split: str, sources: Sequence[str] | None = None,
+                   max_images: int | None = None, drop_fallbacks: bool = True) -> list[dict]:
+    """Records of one split, optionally of some sources only, sorted by (image_id, source)."""
+    from ground_truth.portable import read_index
+
+    records = read_index(data_dir, split=split, sources=set(sources) if sources else None)
+    if sources:
+        unknown = set(sources) - {r["source"] for r in records}
+        if unknown:
+            raise ValueError(f"{data_dir}: no {split} records for source(s) {sorted(unknown)}")
+    if drop_fallbacks:
+        records = [r for r in records if not r.get("fallback")]
+    records.sort(key=lambda r: (r["image_id"], r["source"]))
+    if max_images:
+        keep = sorted({r["image_id"] for r in records})[:max_images]
+        records = [r for r in records if r["image_id"] in set(keep)]
+    return records
+
+
+class CenterDataset(keras.utils.PyDataset):
+    """Batches of ``(frames, targets)`` for :class:`AttentionCenterModel` training.
+
+    ``frames``: ``float32 [B, H, W, 3]`` RGB in [0, 1] (``H, W`` = ``frame_hw``).
+    ``targets``: ``{"center": float32 [B, 2]`` (x, y) in frame pixels,
+    ``"weight_map": float32 [B, H / s, W / s, 1]`` fixation density (sums to 1)
+    when ``map_stride`` is given, else a ``[B, 1, 1, 1]`` zero placeholder``}``.
+
+    Frames are decoded once and kept in memory (uint8 at 480x640: ~0.9 MB each).
+
+    Args:
+      data_dir: a portable ground-truth folder.
+      records: from :func:`select_records`.
+      frame_hw: the training input size; must have the 4:3 aspect of the stored frames.
+      batch_size: images per batch.
+      training: shuffle and augment (crop/scale, flip, colour jitter).
+      seed: seeds shuffling and augmentation (epoch ``e`` uses ``seed + e``).
+      map_stride: stride of the weight map, to produce density targets.
+      density_sigma: Gaussian sigma of the density target in frame pixels.
+    """
+
+    def __init__(self, data_dir, records, frame_hw=(240, 320), batch_size=16, training=False,
+                 seed=0, map_stride=None, density_sigma=12.0, min_scale=0.8, **kwargs):
+        super().__init__(**kwargs)
+        if not records:
+            raise ValueError(f"{data_dir}: no records to train on")
+        self.data_dir = os.fspath(data_dir)
+        self.records = list(records)
+        self.frame_hw = tuple(int(v) for v in frame_hw)
+        self.batch_size = int(batch_size)
+        self.training = training
+        self.seed = int(seed)
+        self.map_stride = map_stride
+        self.density_sigma = float(density_sigma)
+        self.min_scale = float(min_scale)
+        self._frames: dict[str, np.ndarray] = {}
+        self._epoch = 0
+        self._order = np.arange(len(self.records))
+        self.on_epoch_end()
+
+    def _frame(self, record) -> np.ndarray:
+        path = record["frame_path"]
+        if path not in self._frames:
+            full = os.path.join(self.data_dir, path)
+            try:
+                with Image.open(full) as image:
+                    self._frames[path] = np.asarray(image.convert("RGB"))
+            except OSError as error:
+                raise ValueError(f"{full}: cannot read training frame: {error}") from error
+        return self._frames[path]
+
+    def __len__(self):
+        return int(np.ceil(len(self.records) / self.batch_size))
+
+    def on_epoch_end(self):
+        if self.training:
+            self._order = np.random.default_rng(self.seed + self._epoch).permutation(len(self.records))
+        self._epoch += 1
+
+    def example(self, index: int, rng: np.random.Generator | None = None):
+        """One ``(uint8 frame [H, W, 3], float32 points [1 + N, 2])``; row 0 = centre."""
+        record = self.records[index]
+        frame = self._frame(record)
+        points = np.asarray([record["center_frame"]] + list(record.get("points_frame") or []),
+                            np.float32).reshape(-1, 2)
+        if self.training and rng is not None:
+            return augment(rng, frame, points, self.frame_hw, min_scale=self.min_scale)
+        return resize_frame(frame, points, self.frame_hw)
+
+    def density_target(self, points: np.ndarray) -> np.ndarray:
+        """Fixations (frame pixels) -> ``float32 [h, w, 1]`` density at the weight map's resolution."""
+        from ground_truth.density import density_map
+
+        map_hw = (-(-self.frame_hw[0] // self.map_stride), -(-self.frame_hw[1] // self.map_stride))
+        to_map = frame_transform(self.frame_hw, map_hw)
+        return density_map(to_map.points_to_frame(points), map_hw,
+                           sigma_px=self.density_sigma * map_hw[1] / self.frame_hw[1])[..., None]
+
+    def __getitem__(self, batch_index):
+        indices = self._order[batch_index * self.batch_size:(batch_index + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self._epoch, int(batch_index)])
+        frames, centers, maps = [], [], []
+        for index in indices:
+            frame, points = self.example(int(index), rng if self.training else None)
+            frames.append(frame)
+            centers.append(points[0])
+            if self.map_stride:
+                maps.append(self.density_target(points[1:] if len(points) > 1 else points[:1]))
+        batch = np.stack(frames).astype(np.float32) / 255.0
+        targets = {"center": np.stack(centers).astype(np.float32)}
+        # Keras's compiled metrics index targets by every output name, so a target for
+        # "weight_map" is always present: a [B, 1, 1, 1] placeholder when unused.
+        targets["weight_map"] = (np.stack(maps).astype(np.float32) if self.map_stride
+                                 else np.zeros((len(frames), 1, 1, 1), np.float32))
+        return batch, targets

@@ -1,0 +1,267 @@
+"""Training an attention-centre model, on any Keras backend.
+
+Two phases, each a ``fit`` with its own ``BackupAndRestore`` folder so a killed
+run resumes where it stopped (at the last finished epoch, weights and optimizer
+state included):
+
+1. ``warmup``: the backbone frozen, only the head learns (``freeze_epochs``).
+2. ``finetune``: the backbone thawed except the stages up to ``frozen_level``
+   (e.g. ``"P2"`` keeps the stride-2/4 stem frozen), AdamW with a warm-up and
+   cosine decay.
+
+The best model by validation centre error is saved as ``best.keras``; the
+final one (best weights) as ``model.keras``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from attention_center.backbones import get_backbone_spec
+from attention_center.losses import CenterL2Loss, NormalizedCenterError, SaliencyLoss
+from attention_center.models import AttentionCenterModel, build_model
+from attention_center.training.callbacks import CenterImagesCallback, JsonHistory
+from attention_center.training.dataset import CenterDataset, select_records
+
+MONITOR = "val_center_error"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on (written to ``config.json`` in the run folder)."""
+
+    data_dir: str = ""
+    out_dir: str = "runs/default"
+    sources: Sequence[str] = ("osie_eye", "scene_eye")
+    backbone: str = "mobilenet_v2"
+    alpha: float = 1.0
+    levels: Sequence[str] = ("P2", "P3", "P4", "P5")
+    head_width: int = 64
+    head_convs: int = 1
+    upsampling: str = "bilinear"
+    aggregation: str = "add"
+    dropout: float = 0.1
+    backbone_weights: str | None = "imagenet"
+    input_hw: Sequence[int] = (240, 320)
+    batch_size: int = 16
+    epochs: int = 12
+    freeze_epochs: int = 2
+    frozen_level: str = ""
+    learning_rate: float = 3e-4
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    aux_saliency_weight: float = 0.0
+    density_sigma: float = 12.0
+    min_scale: float = 0.8
+    patience: int = 6
+    seed: int = 0
+    max_images: int = 0
+    mixed_precision: bool = False
+    strategy: str = "default"
+    tensorboard: bool = True
+    save_freq: str = "epoch"
+    workers: int = 1
+    verbose: int = 2
+
+
+def distribution_scope(name: str):
+    """A context in which to build and compile the model for a distribution strategy.
+
+    ``default`` (one device), ``mirrored`` (all local GPUs), ``multiworker`` and
+    ``tpu`` use ``tf.distribute`` under the TensorFlow backend; under JAX,
+    ``mirrored`` is ``keras.distribution.DataParallel`` over all devices.
+    """
+    if name == "default":
+        return contextlib.nullcontext()
+    backend = keras.backend.backend()
+    if backend == "jax":
+        if name != "mirrored":
+            raise ValueError(f"strategy {name!r} needs the TensorFlow backend; under JAX use "
+                             "'mirrored' (keras.distribution.DataParallel)")
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    if backend != "tensorflow":
+        raise ValueError(f"strategy {name!r} is not supported on the {backend} backend")
+    import tensorflow as tf  # TF-only: tf.distribute.
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy().scope()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy().scope()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver).scope()
+    raise ValueError(f"unknown strategy {name!r}: default, mirrored, multiworker or tpu")
+
+
+def set_backbone_trainable(model: AttentionCenterModel, trainable: bool, frozen_level: str = ""):
+    """Freezes the whole backbone, or thaws it except the layers up to ``frozen_level``'s tap.
+
+    Frozen batch-norm layers run in inference mode (Keras 3 semantics).
+    """
+    features = model.backbone.get_layer(f"{model.backbone_name}_features")
+    model.backbone.trainable = trainable
+    if not trainable:
+        return
+    features.trainable = True
+    stop_at = get_backbone_spec(model.backbone_name).taps[frozen_level] if frozen_level else None
+    freezing = stop_at is not None
+    for layer in features.layers:
+        layer.trainable = not freezing
+        if layer.name == stop_at:
+            freezing = False
+
+
+def _tensorflow_available() -> bool:
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Trainer:
+    """Builds data, model and callbacks from a :class:`TrainConfig` and runs both phases."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.frame_hw = tuple(int(v) for v in config.input_hw)
+        os.makedirs(config.out_dir, exist_ok=True)
+
+    # -- data ---------------------------------------------------------------
+    def datasets(self, map_stride):
+        c = self.config
+        max_images = c.max_images or None
+        train_records = select_records(c.data_dir, "train", c.sources, max_images)
+        val_records = select_records(c.data_dir, "val", c.sources,
+                                     max(4, max_images // 4) if max_images else None)
+        common = dict(frame_hw=self.frame_hw, batch_size=c.batch_size, seed=c.seed,
+                      map_stride=map_stride, density_sigma=c.density_sigma,
+                      workers=c.workers, use_multiprocessing=False)
+        train = CenterDataset(c.data_dir, train_records, training=True, min_scale=c.min_scale,
+                              **common)
+        val = CenterDataset(c.data_dir, val_records, training=False, **common)
+        return train, val
+
+    # -- model --------------------------------------------------------------
+    def model(self) -> AttentionCenterModel:
+        c = self.config
+        return build_model(c.backbone, input_shape=(*self.frame_hw, 3), levels=tuple(c.levels),
+                           alpha=c.alpha, head_width=c.head_width, head_convs=c.head_convs,
+                           upsampling=c.upsampling, aggregation=c.aggregation,
+                           dropout=c.dropout, backbone_weights=c.backbone_weights,
+                           internal_hw=self.frame_hw)
+
+    def compile(self, model, learning_rate, total_steps, warmup_steps=0):
+        c = self.config
+        if total_steps > 0 and warmup_steps < total_steps:
+            schedule = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=learning_rate * (0.1 if warmup_steps else 1.0),
+                decay_steps=max(1, total_steps - warmup_steps), alpha=0.01,
+                warmup_target=learning_rate if warmup_steps else None,
+                warmup_steps=warmup_steps)
+        else:
+            schedule = learning_rate
+        losses = {"center": CenterL2Loss(self.frame_hw)}
+        weights = {"center": 1.0}
+        if c.aux_saliency_weight > 0:
+            losses["weight_map"] = SaliencyLoss()
+            weights["weight_map"] = c.aux_saliency_weight
+        model.compile(
+            optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=c.weight_decay,
+                                             clipnorm=1.0),
+            loss=losses, loss_weights=weights,
+            metrics={"center": [NormalizedCenterError(self.frame_hw, name="error")]})
+
+    def callbacks(self, phase: str, val: CenterDataset):
+        c = self.config
+        backup_dir = os.path.join(c.out_dir, "backup", phase)
+        save_freq = c.save_freq if c.save_freq == "epoch" else int(c.save_freq)
+        callbacks = [
+            keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq,
+                                             delete_checkpoint=False, double_checkpoint=True),
+            keras.callbacks.ModelCheckpoint(os.path.join(c.out_dir, f"best_{phase}.keras"),
+                                            monitor=MONITOR, mode="min", save_best_only=True,
+                                            initial_value_threshold=self.best_score(phase)),
+            JsonHistory(os.path.join(c.out_dir, "history.jsonl"), phase),
+        ]
+        if phase == "finetune":
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
+                                                           patience=c.patience))
+        if c.tensorboard and _tensorflow_available() and keras.backend.backend() == "tensorflow":
+            log_dir = os.path.join(c.out_dir, "logs")
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False))
+            frames, targets = val[0]
+            callbacks.append(CenterImagesCallback(log_dir, frames, targets["center"]))
+        return callbacks
+
+    # -- run ----------------------------------------------------------------
+    def run(self) -> dict:
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        if c.mixed_precision:
+            keras.mixed_precision.set_global_policy(
+                "mixed_bfloat16" if keras.backend.backend() == "jax" else "mixed_float16")
+        with open(os.path.join(c.out_dir, "config.json"), "w", encoding="utf-8") as handle:
+            json.dump(dataclasses.asdict(c), handle, indent=2, default=list)
+        with distribution_scope(c.strategy):
+            model = self.model()
+            map_stride = model.output_stride if c.aux_saliency_weight > 0 else None
+            train, val = self.datasets(map_stride)
+            steps = len(train)
+            if c.freeze_epochs > 0:
+                set_backbone_trainable(model, False)
+                self.compile(model, c.head_learning_rate, 0)
+                model.fit(train, validation_data=val, epochs=c.freeze_epochs,
+                          callbacks=self.callbacks("warmup", val), verbose=c.verbose)
+            finetune_epochs = c.epochs - c.freeze_epochs
+            if finetune_epochs > 0:
+                set_backbone_trainable(model, True, c.frozen_level)
+                self.compile(model, c.learning_rate, steps * finetune_epochs,
+                             warmup_steps=min(steps, steps * finetune_epochs // 10))
+                model.fit(train, validation_data=val, epochs=finetune_epochs,
+                          callbacks=self.callbacks("finetune", val), verbose=c.verbose)
+        best = self.best_checkpoint()
+        final = keras.models.load_model(best) if best else model
+        final_path = os.path.join(c.out_dir, "model.keras")
+        tmp_path = final_path + ".tmp.keras"
+        final.save(tmp_path)
+        os.replace(tmp_path, final_path)
+        summary = {"best_checkpoint": best, "model": final_path,
+                   "val_center_error": self.best_score()}
+        with open(os.path.join(c.out_dir, "summary.json"), "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2)
+        return summary
+
+    def _history(self) -> list[dict]:
+        path = os.path.join(self.config.out_dir, "history.jsonl")
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+    def best_score(self, phase: str | None = None):
+        """Lowest validation centre error so far (of one phase, or overall); None before any."""
+        scores = [row[MONITOR] for row in self._history()
+                  if MONITOR in row and (phase is None or row["phase"] == phase)]
+        return float(np.min(scores)) if scores else None
+
+    def best_checkpoint(self):
+        """The phase checkpoint with the lowest validation error (``best_<phase>.keras``)."""
+        best_phase, best_score = None, np.inf
+        for row in self._history():
+            if row.get(MONITOR, np.inf) < best_score:
+                best_phase, best_score = row["phase"], row[MONITOR]
+        if best_phase is None:
+            return None
+        path = os.path.join(self.config.out_dir, f"best_{best_phase}.keras")
+        return path if os.path.exists(path) else None

@@ -1,0 +1,106 @@
+"""``python -m export``: a Keras attention-centre model -> a drop-in TFLite file.
+
+Writes ``--out`` (``center.tflite``) and ``--out.json`` (its metadata), after
+the parity check against the Keras model has passed; with ``--saved_model
+DIR`` also the SavedModel it was converted from. Exit status: 0 on success;
+1 when the export failed (bad model, unreadable image folder, conversion or
+parity failure: nothing is written) or when some images could not be read
+(they are listed; the model is written from the others); 2 for bad flags.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "The .keras model (default: the bundled model, "
+                    "attention_center/assets/default_model/model.keras).")
+flags.DEFINE_string("out", "center.tflite", "The .tflite to write (its metadata goes beside it "
+                    "as <out>.json).")
+flags.DEFINE_enum("quantization", "int8", ["float32", "float16", "dynamic", "int8"],
+                  "float32 | float16 (float16 weights) | dynamic (int8 weights) | int8 (int8 "
+                  "weights and activations; float32 input and output).")
+flags.DEFINE_string("representative_data", None, "Folder of real photos for int8 calibration "
+                    "(default: the Kodak photos and OSIE train-split stimuli in ../shared/data).")
+flags.DEFINE_integer("num_representative", 100, "Calibration images (evenly spaced).")
+flags.DEFINE_string("parity_data", None, "Folder of real photos for the parity check (default: "
+                    "OSIE val/test-split stimuli in ../shared/data).")
+flags.DEFINE_integer("num_parity", 50, "Parity images.")
+flags.DEFINE_float("parity_threshold", None, "Largest allowed TFLite-vs-Keras centre distance, "
+                   "as a fraction of the frame diagonal (default per quantization: float32 "
+                   "0.00125, float16 0.0025, dynamic and int8 0.02).")
+flags.DEFINE_string("input_size", "480x640", "Input HxW of the exported model (Google's: 480x640).")
+flags.DEFINE_string("internal_size", "model", "Size the network works at inside the exported "
+                    "graph (the input is resized to it first): 'model' (the size the model was "
+                    "built and trained at, or its internal_hw), 'input' (the --input_size), or HxW.")
+flags.DEFINE_string("saved_model", None, "Also write the SavedModel to this (new) folder.")
+flags.DEFINE_bool("weight_map", False, "Add the weighting map as output 1.")
+flags.DEFINE_string("model_card", None, "Model card JSON for the metadata (default: "
+                    "metadata.json beside the model, if any).")
+flags.DEFINE_bool("progress", True, "Progress bars.")
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"python -m export: error: {message}\n")
+    return 1
+
+
+def main(argv) -> int:
+    if len(argv) > 1:
+        return _fail(f"unexpected arguments {argv[1:]}")
+    from attention_center.image import parse_hw
+    from export import converter, images
+    from export.errors import ExportError
+    from export.pipeline import Exporter
+
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
+    try:
+        input_hw = parse_hw(FLAGS.input_size)
+    except ValueError as error:
+        return _fail(f"--input_size: {error}")
+    internal_hw = {"model": "model", "input": None}.get(FLAGS.internal_size)
+    if FLAGS.internal_size not in ("model", "input"):
+        try:
+            internal_hw = parse_hw(FLAGS.internal_size)
+        except ValueError as error:
+            return _fail(f"--internal_size: {error}")
+    try:
+        converter.require_tensorflow_backend()
+        representative = None
+        if FLAGS.quantization == "int8" and FLAGS.representative_data:
+            representative = images.paths_from(FLAGS.representative_data,
+                                               FLAGS.num_representative)
+        elif FLAGS.quantization == "int8":
+            representative = images.default_representative_paths(FLAGS.num_representative)
+        parity_paths = (images.paths_from(FLAGS.parity_data, FLAGS.num_parity)
+                        if FLAGS.parity_data else images.default_parity_paths(FLAGS.num_parity))
+        model_path = FLAGS.model or converter.BUNDLED_MODEL
+        outputs = ("center", "weight_map") if FLAGS.weight_map else ("center",)
+        with Exporter(model_path, input_hw, outputs, representative_paths=representative,
+                      parity_paths=parity_paths, model_card=FLAGS.model_card,
+                      progress=FLAGS.progress, internal_hw=internal_hw) as exporter:
+            if FLAGS.saved_model:
+                exporter.saved_model(FLAGS.saved_model)
+                print(f"wrote SavedModel {FLAGS.saved_model}")
+            result = exporter.export(FLAGS.quantization, FLAGS.out, FLAGS.parity_threshold)
+            skipped = list(exporter.skipped_images)
+    except ExportError as error:
+        return _fail(str(error))
+    print(result.parity.line())
+    quantization = result.metadata["quantization"]
+    print(f"ops: {', '.join(f'{k} x{v}' for k, v in quantization['ops'].items())}")
+    if FLAGS.quantization == "int8":
+        print(f"ops left in float: {', '.join(quantization['float_ops']) or 'none'}")
+    print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {FLAGS.quantization}) and "
+          f"{result.metadata_path}")
+    for error in skipped:
+        sys.stderr.write(f"python -m export: skipped unreadable image {error}\n")
+    return 1 if skipped else 0
+
+
+def run() -> None:
+    """Entry point: parses the flags and exits with :func:`main`'s status."""
+    app.run(main)

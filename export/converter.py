@@ -1,0 +1,350 @@
+"""Keras attention-centre model -> TFLite bytes, at a fixed input size, builtin ops only.
+
+The path that works under Keras 3 + TensorFlow 2.21 (the one
+``keras.Model.export(format="litert")`` takes, without its Select-TF-ops
+fallback): a ``keras.export.ExportArchive`` SavedModel with one endpoint
+``serving_default(image: float32 [1, H, W, 3]) -> {"center": [1, 2]}``, then
+``tf.lite.TFLiteConverter.from_saved_model`` (which freezes the variables;
+``from_concrete_functions`` on a Keras 3 model keeps them as resource
+variables with no values). The converted flatbuffer is then edited so that it
+is a drop-in for Google's model: the input tensor is named ``image:0`` and
+output 0 is the centre (see :mod:`export.runtime`).
+
+Quantizations (:data:`QUANTIZATIONS`):
+
+* ``float32``: no quantization.
+* ``float16``: float16 weights, float32 compute (``supported_types=[float16]``).
+* ``dynamic``: int8 weights, activations quantized on the fly (dynamic range).
+* ``int8``: full integer: int8 weights and activations calibrated on real
+  photos, ``supported_ops=[TFLITE_BUILTINS_INT8]``; the input and output stay
+  float32 (``inference_input_type`` / ``inference_output_type``), so the
+  interface is unchanged.
+
+Needs the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from export import flatbuffer
+from export.errors import ExportError
+from export.runtime import GOOGLE_INPUT_NAME
+
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+DEFAULT_INPUT_HW = (480, 640)
+#: The model shipped inside the package (written by training; may be absent in a dev checkout).
+BUNDLED_MODEL = (Path(__file__).resolve().parents[1] / "attention_center" / "assets"
+                 / "default_model" / "model.keras")
+#: Output keys in TFLite output order, and the tensor names they get.
+OUTPUT_KEYS = ("center", "weight_map")
+
+
+def require_tensorflow_backend() -> None:
+    """Raises :class:`ExportError` unless Keras runs on TensorFlow."""
+    forced = os.environ.get("KERAS_BACKEND")
+    if forced and forced != "tensorflow":
+        raise ExportError(f"TFLite export needs the TensorFlow backend, but KERAS_BACKEND={forced}; "
+                          "unset it or set KERAS_BACKEND=tensorflow")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ExportError(f"TFLite export needs the TensorFlow backend; Keras runs on "
+                          f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow before "
+                          "importing keras)")
+
+
+def load_center_model(path: os.PathLike | str):
+    """Loads a ``.keras`` attention-centre model and checks it has a centre output.
+
+    Args:
+      path: a ``.keras`` file (an :class:`~attention_center.AttentionCenterModel`
+        or any Keras model whose output is a dict with ``"center": [B, 2]``).
+    Returns:
+      The ``keras.Model``.
+    Raises:
+      ExportError: missing, not a ``.keras`` file, corrupt, or no ``"center"`` output.
+    """
+    require_tensorflow_backend()
+    import keras
+
+    import attention_center  # noqa: F401  (registers the custom layers and model)
+
+    path = Path(path)
+    if not path.exists():
+        hint = (" (the bundled model is not in this checkout; pass --model PATH.keras)"
+                if path == BUNDLED_MODEL else "")
+        raise ExportError(f"{path}: no such model file{hint}")
+    if path.is_dir() or path.suffix != ".keras":
+        raise ExportError(f"{path}: not a .keras model file")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # zip, h5, json or deserialization errors: all mean "bad file"
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ExportError(f"{path}: cannot load the Keras model ({type(error).__name__}: "
+                          f"{message[:300]})") from error
+    check_center_output(model, path)
+    return model
+
+
+def check_center_output(model, name="model") -> None:
+    """Raises :class:`ExportError` unless the model outputs ``{"center": [B, 2], ...}``."""
+    outputs = getattr(model, "output", None)
+    if not isinstance(outputs, dict) or "center" not in outputs:
+        raise ExportError(f"{name}: the model has no 'center' output (expected a dict output "
+                          f"with 'center': [B, 2], got {_describe(outputs)})")
+    shape = tuple(outputs["center"].shape)
+    if len(shape) != 2 or shape[-1] != 2:
+        raise ExportError(f"{name}: the 'center' output has shape {shape}, expected (B, 2)")
+
+
+def _describe(outputs) -> str:
+    if isinstance(outputs, dict):
+        return f"keys {sorted(outputs)}"
+    if isinstance(outputs, (list, tuple)):
+        return f"{len(outputs)} unnamed outputs"
+    return f"one unnamed output of shape {tuple(getattr(outputs, 'shape', ()))}"
+
+
+def fixed_size_model(model, input_hw: Sequence[int] = DEFAULT_INPUT_HW, internal_hw="model"):
+    """The model at input ``(H, W, 3)``, rebuilt with the same weights if it was built at another.
+
+    An :class:`~attention_center.AttentionCenterModel` is rebuilt from its
+    config with ``input_shape=(H, W, 3)`` (its head and gravity centre are
+    size-agnostic; the centre comes out in pixels of the new frame).
+
+    Args:
+      model: a Keras model with a ``"center"`` output.
+      input_hw: ``(H, W)`` of the exported input (Google's: 480x640).
+      internal_hw: the size the network works at inside the graph (the
+        input is bilinearly resized to it first; see the model's
+        ``internal_hw``): ``"model"`` (default) keeps the model's own working
+        size, i.e. its ``internal_hw`` or else the input size it was built
+        (trained) at, so a model trained at 240x320 sees objects at the scale
+        it learned and runs 4x fewer pixels than at 480x640; ``None`` works at
+        ``input_hw``; or an explicit ``(h, w)``.
+    Other models must accept ``input_hw`` as they are.
+    """
+    from attention_center.models.center_model import AttentionCenterModel
+
+    height, width = (int(v) for v in input_hw)
+    shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else ()
+    if not isinstance(model, AttentionCenterModel):
+        if len(shape) == 3 and all(a in (None, b) for a, b in zip(shape, (height, width, 3))):
+            return model
+        raise ExportError(f"the model's input is {shape}, not {(height, width, 3)}, and it is not "
+                          "an AttentionCenterModel that can be rebuilt at another size")
+    config = model.get_config()
+    if internal_hw == "model":
+        internal_hw = config.get("internal_hw") or list(shape[:2])
+    if internal_hw is not None:
+        internal_hw = [int(v) for v in internal_hw]
+        if internal_hw == [height, width]:
+            internal_hw = None
+    if "internal_hw" not in config and internal_hw is not None:
+        raise ExportError("this version of AttentionCenterModel has no internal_hw; "
+                          "export with internal_hw=None")
+    if "internal_hw" in config:
+        config["internal_hw"] = internal_hw
+    if shape == (height, width, 3) and config.get("internal_hw") == model.get_config().get(
+            "internal_hw"):
+        return model
+    config["input_shape"] = [height, width, 3]
+    clone = type(model).from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def write_saved_model(model, directory: os.PathLike | str, input_hw=DEFAULT_INPUT_HW,
+                      outputs: Sequence[str] = ("center",)) -> Path:
+    """Writes a SavedModel with one signature, ``serving_default``.
+
+    Signature: input ``image``: ``float32 [1, H, W, 3]`` RGB in [0, 1];
+    outputs the chosen keys of the model's output dict (``"center"``:
+    ``[1, 2]`` (x, y) frame pixels; ``"weight_map"``: ``[1, H/4, W/4, 1]``).
+    """
+    import keras
+    import tensorflow as tf
+
+    require_tensorflow_backend()
+    height, width = (int(v) for v in input_hw)
+    unknown = [key for key in outputs if key not in model.output]
+    if unknown:
+        raise ExportError(f"the model has no output(s) {unknown}")
+
+    def serve(image):
+        result = model(image, training=False)
+        return {key: result[key] for key in outputs}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve, input_signature=[
+        tf.TensorSpec([1, height, width, 3], tf.float32, name="image")])
+    directory = Path(directory)
+    archive.write_out(os.fspath(directory), verbose=False)
+    return directory
+
+
+def _converter(saved_model_dir, quantization: str,
+               representative_frames: Callable[[], Iterable[np.ndarray]] | None):
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "float32":
+        return converter
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        if representative_frames is None:
+            raise ExportError("int8 quantization needs representative frames (real photos)")
+
+        def dataset():
+            for frame in representative_frames():
+                yield {"image": np.asarray(frame, np.float32)[None]}
+
+        converter.representative_dataset = dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.float32
+        converter.inference_output_type = tf.float32
+    elif quantization != "dynamic":
+        raise ExportError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+    return converter
+
+
+def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC") -> list[str]:
+    """Output-tensor names of the ops from the weighting map to the ``center`` output.
+
+    Walks back from the signature's ``center`` output through the ops that
+    produce it until the ``stop_op`` (the sigmoid that makes the weighting
+    map), which is not included: the gravity centre's reshape, sum,
+    normalization and coordinate contraction.
+    """
+    model = flatbuffer.read_model(content)
+    subgraph = model.subgraphs[0]
+    outputs = {flatbuffer._decoded(m.name): int(m.tensorIndex)
+               for m in model.signatureDefs[0].outputs}
+    if "center" not in outputs:
+        raise ExportError("the converted model has no 'center' output")
+    producer = {int(t): op for op in subgraph.operators for t in op.outputs}
+    names, stack, seen = [], [outputs["center"]], set()
+    while stack:
+        tensor = stack.pop()
+        if tensor in seen or tensor not in producer:
+            continue
+        seen.add(tensor)
+        operator = producer[tensor]
+        if flatbuffer._op_name(model, operator) == stop_op:
+            continue
+        names += [flatbuffer._decoded(subgraph.tensors[int(t)].name) for t in operator.outputs]
+        stack += [int(t) for t in operator.inputs if t >= 0]
+    return names
+
+
+def _quantize_int8_keeping_center_float(converter) -> bytes:
+    """Full-integer quantization with the gravity centre left in float32.
+
+    Quantized to int8, the gravity centre fails: the sum of a 120x160
+    weighting map saturates its int8 range and the normalized weights
+    (about 5e-5 each) keep a few levels only (measured: the centre moves by
+    hundreds of pixels). So the model is calibrated once, and quantized with
+    the ops after the sigmoid (:func:`center_tail_nodes`) denylisted, through
+    TensorFlow's selective quantization
+    (``tf.lite.experimental.QuantizationDebugger``). Those ops (RESHAPE, SUM,
+    ADD, DIV, FULLY_CONNECTED on 19200 values) cost next to nothing in float.
+    """
+    import tensorflow as tf
+
+    # Constructing the debugger calibrates the model on the representative frames.
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter)
+    nodes = center_tail_nodes(debugger.calibrated_model)
+    debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
+    return debugger.get_nondebug_quantized_model()
+
+
+def convert_saved_model(saved_model_dir, quantization: str = "int8",
+                        representative_frames: Callable[[], Iterable[np.ndarray]] | None = None,
+                        outputs: Sequence[str] = ("center",)) -> bytes:
+    """A SavedModel from :func:`write_saved_model` -> drop-in ``.tflite`` bytes.
+
+    Args:
+      saved_model_dir: the SavedModel.
+      quantization: one of :data:`QUANTIZATIONS`.
+      representative_frames: for ``int8``: a callable returning an iterable of
+        ``float32 [H, W, 3]`` frames (RGB [0, 1], resize-with-pad framed).
+      outputs: the signature's output keys, in the order wanted in the file
+        (output 0 must be ``"center"`` for Google's script).
+    Returns:
+      The model's bytes: input ``image:0`` ``float32 [1, H, W, 3]``; output 0
+      ``center:0`` ``float32 [1, 2]``; then ``weight_map:0`` if asked for.
+    Raises:
+      ExportError: conversion failed or left non-builtin ops.
+    """
+    converter = _converter(saved_model_dir, quantization, representative_frames)
+    try:
+        if quantization == "int8":
+            content = _quantize_int8_keeping_center_float(converter)
+        else:
+            content = converter.convert()
+    except ExportError:
+        raise
+    except Exception as error:
+        raise ExportError(f"TFLite conversion ({quantization}) failed: "
+                          f"{type(error).__name__}: {str(error)[:2000]}") from error
+    content = flatbuffer.set_interface(content, [GOOGLE_INPUT_NAME], list(outputs),
+                                       [f"{key}:0" for key in outputs])
+    extra = flatbuffer.non_builtin_ops(content)
+    if extra:
+        raise ExportError(f"the {quantization} model needs non-builtin ops {extra}")
+    return content
+
+
+def convert_model(model, quantization: str = "int8", input_hw=DEFAULT_INPUT_HW,
+                  representative_frames=None, outputs: Sequence[str] = ("center",),
+                  saved_model_dir: os.PathLike | str | None = None,
+                  internal_hw="model") -> bytes:
+    """A Keras model -> drop-in ``.tflite`` bytes (see :func:`convert_saved_model`).
+
+    Rebuilds the model at ``input_hw`` if needed (:func:`fixed_size_model`,
+    with ``internal_hw``); the SavedModel goes to a temporary folder unless
+    ``saved_model_dir`` is given.
+    """
+    model = fixed_size_model(model, input_hw, internal_hw)
+    if saved_model_dir is not None:
+        write_saved_model(model, saved_model_dir, input_hw, outputs)
+        return convert_saved_model(saved_model_dir, quantization, representative_frames, outputs)
+    with tempfile.TemporaryDirectory(prefix="attention_center_export_") as tmp:
+        write_saved_model(model, tmp, input_hw, outputs)
+        return convert_saved_model(tmp, quantization, representative_frames, outputs)
+
+
+def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
+    """Writes ``data`` to a temporary file beside ``path``, then renames it over ``path``.
+
+    A reader never sees a half-written file, and a failure leaves no file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path

@@ -1,0 +1,150 @@
+"""Real photos for calibration and parity: where they are and how they are prepared.
+
+Frames are prepared exactly as at inference (:func:`attention_center.image.load_image`
+then :func:`attention_center.image.resize_with_pad`: RGB in [0, 1], fitted
+into the model frame with bicubic antialiased resizing and zero padding), so
+the int8 ranges calibrated on them are the ranges the model sees in use.
+
+Defaults (from the shared data folder, ``../shared/data`` beside the repo or
+``$ATTENTION_CENTER_SHARED/data``):
+
+* calibration (``--representative_data``): the 24 Kodak photos, then OSIE
+  stimuli of the *train* split (``ground_truth.split.split_of``), evenly
+  spaced, up to the requested count;
+* parity: OSIE stimuli of the *val* and *test* splits, so that no parity image
+  was used for calibration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from attention_center.image import ImageLoadError, load_image, resize_with_pad
+from export.errors import ExportError
+
+#: File suffixes taken as images when listing a folder.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``$ATTENTION_CENTER_SHARED/data``, else ``<repo>/../shared/data`` (may not exist)."""
+    shared = os.environ.get("ATTENTION_CENTER_SHARED")
+    return (Path(shared) if shared else _REPO.parent / "shared") / "data"
+
+
+def list_images(directory: os.PathLike | str) -> list[Path]:
+    """Image files directly inside ``directory``, sorted by name.
+
+    Raises:
+      ExportError: the folder is missing, not a folder, unreadable, or holds no
+        image files.
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        raise ExportError(f"{directory}: image folder not found")
+    if not directory.is_dir():
+        raise ExportError(f"{directory}: not a folder")
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as error:
+        raise ExportError(f"{directory}: cannot list folder: {error.strerror or error}") from error
+    paths = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not paths:
+        raise ExportError(f"{directory}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return paths
+
+
+def _evenly_spaced(paths: Sequence[Path], count: int) -> list[Path]:
+    if count >= len(paths):
+        return list(paths)
+    picks = np.linspace(0, len(paths) - 1, count).round().astype(int)
+    return [paths[i] for i in picks]
+
+
+def _osie_stimuli(data_dir: Path, splits: Iterable[str]) -> list[Path]:
+    from ground_truth.split import split_of
+
+    folder = data_dir / "osie" / "data" / "stimuli"
+    if not folder.is_dir():
+        return []
+    splits = set(splits)
+    return [p for p in list_images(folder) if split_of(f"osie/{p.stem}") in splits]
+
+
+def default_representative_paths(count: int = 100, data_dir=None) -> list[Path]:
+    """Real photos for int8 calibration: Kodak first, then OSIE train-split stimuli.
+
+    Raises:
+      ExportError: no shared data folder (pass ``--representative_data``).
+    """
+    data_dir = Path(data_dir) if data_dir else shared_data_dir()
+    kodak = data_dir / "kodak"
+    paths = list_images(kodak)[:count] if kodak.is_dir() else []
+    paths += _evenly_spaced(_osie_stimuli(data_dir, ["train"]), count - len(paths))
+    if not paths:
+        raise ExportError(f"{data_dir}: no default calibration photos (kodak/, osie/data/stimuli/); "
+                          "pass --representative_data DIR")
+    return paths
+
+
+def default_parity_paths(count: int = 50, data_dir=None) -> list[Path]:
+    """Real photos for the parity check: OSIE val- and test-split stimuli (never calibrated on).
+
+    Falls back on the Kodak photos when OSIE is absent.
+
+    Raises:
+      ExportError: no shared data folder (pass ``--parity_data``).
+    """
+    data_dir = Path(data_dir) if data_dir else shared_data_dir()
+    paths = _evenly_spaced(_osie_stimuli(data_dir, ["val", "test"]), count)
+    if not paths and (data_dir / "kodak").is_dir():
+        paths = list_images(data_dir / "kodak")[:count]
+    if not paths:
+        raise ExportError(f"{data_dir}: no default parity photos (osie/data/stimuli/, kodak/); "
+                          "pass --parity_data DIR")
+    return paths
+
+
+def paths_from(directory, count: int) -> list[Path]:
+    """Up to ``count`` images of a folder, evenly spaced over its sorted listing."""
+    return _evenly_spaced(list_images(directory), count)
+
+
+def iter_frames(paths: Iterable[os.PathLike | str], frame_hw=(480, 640),
+                errors: list | None = None) -> Iterator[tuple[Path, np.ndarray]]:
+    """Yields ``(path, frame)`` for each readable image.
+
+    Args:
+      paths: image files.
+      frame_hw: ``(H, W)`` of the model frame.
+      errors: if given, unreadable files are appended to it as
+        :class:`~attention_center.image.ImageLoadError` and skipped; if
+        ``None`` the first one is raised as :class:`ExportError`.
+    Yields:
+      ``(path, float32 [H, W, 3])``, RGB in [0, 1], resize-with-pad framed.
+    """
+    for path in paths:
+        try:
+            image = load_image(path)
+        except ImageLoadError as error:
+            if errors is None:
+                raise ExportError(str(error)) from error
+            errors.append(error)
+            continue
+        frame, _ = resize_with_pad(image, frame_hw)
+        yield Path(path), frame
+
+
+def load_frames(paths, frame_hw=(480, 640), errors: list | None = None
+                ) -> tuple[list[Path], np.ndarray]:
+    """All readable frames at once: ``(paths, float32 [N, H, W, 3])``; see :func:`iter_frames`."""
+    pairs = list(iter_frames(paths, frame_hw, errors))
+    if not pairs:
+        return [], np.zeros((0, *frame_hw, 3), np.float32)
+    return [p for p, _ in pairs], np.stack([f for _, f in pairs])

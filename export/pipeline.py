@@ -1,0 +1,199 @@
+"""One export, end to end: load, convert, check parity, attach metadata, write atomically.
+
+:class:`Exporter` holds what several quantizations of one model share (the
+loaded model at the export size, its SavedModel, the parity frames and the
+Keras centres on them), so the CLI and the benchmark convert each model once
+per quantization and nothing more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from export import converter, images, metadata, parity
+from export.errors import ExportError
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What :meth:`Exporter.export` wrote.
+
+    Attributes:
+      path: the ``.tflite`` file (``None`` if parity failed and nothing was written).
+      metadata_path: the ``.json`` beside it.
+      quantization: its quantization.
+      size_bytes: file size.
+      parity: the parity check.
+      metadata: the metadata embedded in the file.
+    """
+
+    path: Path | None
+    metadata_path: Path | None
+    quantization: str
+    size_bytes: int
+    parity: parity.ParityReport
+    metadata: dict
+
+
+class Exporter:
+    """Exports one Keras model to TFLite in one or more quantizations.
+
+    Args:
+      model_path: the ``.keras`` file.
+      input_hw: ``(H, W)`` of the exported model's frame.
+      outputs: output keys, output 0 first (``("center",)`` or
+        ``("center", "weight_map")``).
+      representative_paths: calibration images for int8 (default:
+        :func:`export.images.default_representative_paths`).
+      parity_paths: parity images (default: :func:`export.images.default_parity_paths`).
+      model_card: model card JSON path (default: ``metadata.json`` beside the model).
+      progress: show tqdm progress bars.
+      internal_hw: the network's working size inside the graph; see
+        :func:`export.converter.fixed_size_model` (default: the model's own).
+
+    Unreadable images among the representative or parity images are skipped
+    and listed in :attr:`skipped_images`.
+    """
+
+    def __init__(self, model_path, input_hw=converter.DEFAULT_INPUT_HW,
+                 outputs: Sequence[str] = ("center",), representative_paths=None,
+                 parity_paths=None, model_card=None, progress: bool = True,
+                 internal_hw="model"):
+        self.model_path = Path(model_path)
+        self.input_hw = tuple(int(v) for v in input_hw)
+        self.outputs = tuple(outputs)
+        if not self.outputs or self.outputs[0] != "center":
+            raise ExportError(f"output 0 must be 'center', got {self.outputs}")
+        self.progress = progress
+        self.skipped_images: list = []
+        self._representative_paths = representative_paths
+        self._parity_paths = parity_paths
+        card_path = model_card if model_card is not None else self.model_path.with_name(
+            "metadata.json")
+        self.model_card = metadata.read_model_card(card_path)
+        self.source_model = converter.load_center_model(self.model_path)
+        self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
+        self._tmp = tempfile.TemporaryDirectory(prefix="attention_center_export_")
+        self._saved_model: Path | None = None
+        self._reference = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    # -- inputs ----------------------------------------------------------------
+    def representative_paths(self) -> list[Path]:
+        if self._representative_paths is None:
+            self._representative_paths = images.default_representative_paths()
+        return list(self._representative_paths)
+
+    def parity_paths(self) -> list[Path]:
+        if self._parity_paths is None:
+            self._parity_paths = images.default_parity_paths()
+        return list(self._parity_paths)
+
+    def _frames(self, paths, description):
+        frames = images.iter_frames(paths, self.input_hw, errors=self.skipped_images)
+        if self.progress:
+            from tqdm import tqdm
+
+            frames = tqdm(frames, total=len(paths), desc=description, unit="image", leave=False)
+        for _, frame in frames:
+            yield frame
+
+    def representative_frames(self):
+        """Calibration frames, streamed (a fresh generator per call)."""
+        return self._frames(self.representative_paths(), "int8 calibration")
+
+    def reference(self) -> tuple[list[Path], np.ndarray, np.ndarray]:
+        """``(paths, frames [N, H, W, 3], keras centres [N, 2])`` of the parity images."""
+        if self._reference is None:
+            paths = self.parity_paths()
+            pairs = list(images.iter_frames(paths, self.input_hw, errors=self.skipped_images))
+            if not pairs:
+                raise ExportError("no readable parity images")
+            kept = [p for p, _ in pairs]
+            frames = np.stack([f for _, f in pairs])
+            self._reference = (kept, frames, parity.keras_centers(self.model, frames))
+        return self._reference
+
+    # -- conversion --------------------------------------------------------------
+    def saved_model(self, directory=None) -> Path:
+        """The SavedModel the conversions start from (written once, in a temporary folder).
+
+        With ``directory``, also writes it there (the folder must not exist yet,
+        or be empty); it appears there complete or not at all.
+        """
+        if self._saved_model is None:
+            self._saved_model = converter.write_saved_model(
+                self.model, Path(self._tmp.name) / "saved_model", self.input_hw, self.outputs)
+        if directory is not None:
+            directory = Path(directory)
+            if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+                raise ExportError(f"{directory}: exists and is not an empty folder; "
+                                  "not overwriting it")
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+            try:
+                shutil.copytree(self._saved_model, staging, dirs_exist_ok=True)
+                if directory.exists():
+                    directory.rmdir()
+                os.replace(staging, directory)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return self._saved_model
+
+    def convert(self, quantization: str) -> bytes:
+        """Drop-in ``.tflite`` bytes in one quantization (no metadata yet)."""
+        if quantization not in converter.QUANTIZATIONS:
+            raise ExportError(f"quantization must be one of {converter.QUANTIZATIONS}, "
+                              f"got {quantization!r}")
+        if quantization == "int8":
+            paths = self.representative_paths()
+            if not paths:
+                raise ExportError("no representative images for int8 calibration")
+        return converter.convert_saved_model(
+            self.saved_model(), quantization,
+            self.representative_frames if quantization == "int8" else None, self.outputs)
+
+    def check_parity(self, content: bytes, quantization: str,
+                     threshold: float | None = None) -> parity.ParityReport:
+        paths, frames, centers = self.reference()
+        return parity.parity_report(content, quantization, frames, centers,
+                                    names=[p.name for p in paths], threshold=threshold)
+
+    def export(self, quantization: str, out, threshold: float | None = None) -> ExportResult:
+        """Converts, checks parity, embeds metadata and writes ``out`` and ``out.json``.
+
+        Raises:
+          ExportError: conversion failed, or parity is above the threshold
+            (then nothing is written).
+        """
+        content = self.convert(quantization)
+        report = self.check_parity(content, quantization, threshold)
+        if not report.passed:
+            raise ExportError(f"{report.line()}; worst image {report.worst_image}; "
+                              f"{out} not written")
+        info = metadata.build_metadata(
+            model=self.model, tflite_content=content, quantization=quantization,
+            input_hw=self.input_hw, model_path=self.model_path, model_card=self.model_card,
+            parity=report.to_dict(), outputs=self.outputs)
+        content = metadata.embed_metadata(content, info)
+        path = converter.atomic_write_bytes(out, content)
+        sidecar = converter.atomic_write_bytes(metadata.sidecar_path(path),
+                                               metadata.to_json(info).encode("utf-8"))
+        return ExportResult(path=path, metadata_path=sidecar, quantization=quantization,
+                            size_bytes=len(content), parity=report, metadata=info)

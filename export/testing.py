@@ -1,0 +1,35 @@
+"""Helpers for the export tests: small models whose centres depend on the image.
+
+A randomly initialized head gives an almost uniform weighting map, so every
+image's centre sits near the middle of the frame and a parity test on it
+would pass whatever the converter did to the weights. :func:`give_structure`
+rescales the head's last 1x1 convolution so that the logits are spread (a
+few cells near 1, most near 0): the centres then move by tens of pixels from
+image to image, and a wrong weight, op or quantization shows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def give_structure(model, frames: np.ndarray, spread: float = 3.0, offset: float = -5.0):
+    """Rescales ``center_head``'s ``logits`` conv in place; returns the model.
+
+    The new logits are ``spread * (z - mean) / std + offset`` of the current
+    ones ``z`` over ``frames`` (so typical cells get sigmoid(offset) and the
+    top few percent saturate).
+
+    Args:
+      model: an :class:`~attention_center.AttentionCenterModel`.
+      frames: ``float32 [N, H, W, 3]`` real frames at the model's input size.
+    """
+    head = model.get_layer("center_head")
+    kernel, bias = head.logits.get_weights()
+    maps = np.asarray(model.predict(frames, verbose=0)["weight_map"], np.float64)
+    maps = np.clip(maps, 1e-6, 1 - 1e-6)
+    logits = np.log(maps / (1 - maps))
+    mean, std = float(logits.mean()), float(logits.std()) or 1.0
+    head.logits.set_weights([kernel / std * spread,
+                             (bias - mean) / std * spread + offset])
+    return model

@@ -1,0 +1,285 @@
+"""The builder: sources -> filtered centres -> portable form (+ TFRecords) + report.
+
+:func:`build` reads every requested source, runs the one filter/centre
+implementation (:mod:`ground_truth.filters`) over padded batches, writes one
+frame per image (shared by its sources), ``index.jsonl`` and the stats report.
+No TensorFlow needed (TFRecords are written by :mod:`ground_truth.tfrecords`
+only when asked).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from attention_center.image import ImageLoadError, frame_transform, load_image, resize_with_pad
+from ground_truth import filters as F
+from ground_truth.portable import atomic_write_text, frame_name, write_frame, write_index
+from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
+from ground_truth.split import split_of
+
+__all__ = ["build", "BuildReport", "records_to_rows", "stats_markdown"]
+
+log = logging.getLogger(__name__)
+
+#: Records per padded batch in the builder.
+BATCH = 64
+
+
+@dataclasses.dataclass
+class BuildReport:
+    """What :func:`build` did: the rows written, stats per source, errors."""
+
+    rows: list
+    stats: dict
+    errors: list
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _round(a, digits=2):
+    return np.round(np.asarray(a, np.float64), digits).tolist()
+
+
+def records_to_rows(records, data_dir: Path, frame_hw, seed: int,
+                    temporal: Optional[F.TemporalParams] = None,
+                    spatial: Optional[F.SpatialParams] = None,
+                    batch: int = BATCH) -> list[dict]:
+    """Filters records (in padded batches) and makes their index rows.
+
+    Args:
+      records: :class:`~ground_truth.records.Record` objects (any sources; each is
+        filtered with its own defaults unless ``temporal``/``spatial`` are given).
+      data_dir: image paths are written relative to it.
+      frame_hw: ``(H, W)`` of the frame.
+      seed: split seed.
+      temporal, spatial: parameters (default: :func:`ground_truth.filters.params_for`).
+    Returns:
+      one dict per record (the fields of :mod:`ground_truth.portable`), plus
+      ``"_kept_temporal"`` (points kept by the temporal filter) for the report.
+    """
+    rows: list = [None] * len(records)
+    data_dir = Path(data_dir).resolve()
+    groups: dict = {}
+    for index, record in enumerate(records):
+        t, s = F.params_for(record)
+        groups.setdefault((temporal or t, spatial or s), []).append(index)
+    chunks = [(t, s, indices[start:start + batch]) for (t, s), indices in groups.items()
+              for start in range(0, len(indices), batch)]
+    for t, s, chunk_idx in chunks:
+        chunk = [records[i] for i in chunk_idx]
+        padded = F.pad_records(chunk, max_points=t.points_needed)
+        result = F.filter_and_center(padded, t, s)
+        for k, record in enumerate(chunk):
+            transform = frame_transform(record.original_hw, frame_hw)
+            keep = result.spatial[k]
+            obs_idx, pt_idx = np.nonzero(keep)
+            points = padded.points[k][obs_idx, pt_idx]
+            center = result.centers[k]
+            try:
+                image_path = Path(record.image_path).resolve().relative_to(data_dir).as_posix()
+            except ValueError:
+                image_path = str(Path(record.image_path).resolve())
+            rows[chunk_idx[k]] = {
+                "image_id": record.image_id,
+                "dataset": record.dataset,
+                "source": record.source,
+                "modality": record.modality,
+                "split": split_of(record.image_id, seed),
+                "data_dir": str(data_dir),
+                "image_path": image_path,
+                "original_hw": list(record.original_hw),
+                "frame_hw": [int(frame_hw[0]), int(frame_hw[1])],
+                "frame_path": frame_name(record.image_id),
+                "center": _round(center, 3),
+                "center_frame": _round(transform.points_to_frame(center), 3),
+                "points": _round(points),
+                "points_frame": _round(transform.points_to_frame(points)),
+                "observer_of_point": obs_idx.astype(int).tolist(),
+                "num_observers": record.num_observers,
+                "num_points_in": record.num_points,
+                "num_points_kept": int(len(points)),
+                "fallback": result.fallback[k],
+                "_kept_temporal": int(result.temporal[k].sum()),
+            }
+    return rows
+
+
+def _source_stats(records, rows: list[dict], params: tuple) -> dict:
+    centers = np.array([[(r["center"][0] + 0.5) / r["original_hw"][1],
+                         (r["center"][1] + 0.5) / r["original_hw"][0]] for r in rows]).reshape(-1, 2)
+    splits = {s: sum(r["split"] == s for r in rows) for s in ("train", "val", "test")}
+    fallbacks: dict = {}
+    for r in rows:
+        if r["fallback"]:
+            fallbacks[r["fallback"]] = fallbacks.get(r["fallback"], 0) + 1
+    t, s = params
+    drops: dict = {}
+    for record in records:
+        for key, value in record.drops.items():
+            drops[key] = drops.get(key, 0) + int(value)
+    return {
+        "images": len(rows),
+        "observers": int(sum(r["num_observers"] for r in rows)),
+        "points_in": int(sum(r["num_points_in"] for r in rows)),
+        "kept_temporal": int(sum(r["_kept_temporal"] for r in rows)),
+        "kept_spatial": int(sum(r["num_points_kept"] for r in rows)),
+        "fallbacks": int(sum(fallbacks.values())),
+        "fallback_reasons": fallbacks,
+        "reader_drops": {k: v for k, v in sorted(drops.items()) if v},
+        "center_norm_mean": _round(centers.mean(0) if len(centers) else [np.nan] * 2, 4),
+        "center_norm_std": _round(centers.std(0) if len(centers) else [np.nan] * 2, 4),
+        "splits": splits,
+        "temporal_params": dataclasses.asdict(t) if t else None,
+        "spatial_params": dataclasses.asdict(s) if s else None,
+    }
+
+
+def stats_markdown(stats: dict) -> str:
+    """The human-readable report (``stats.md``)."""
+    lines = ["# ground_truth build report", "",
+             f"data_dir: `{stats['data_dir']}`, seed {stats['seed']}, frame {stats['frame_hw']}, "
+             f"{stats['total_images']} images, {stats['total_records']} records, "
+             f"{len(stats['errors'])} errors.", "",
+             "| source | images | observers | points in | kept temporal | kept spatial | fallbacks "
+             "| centre x mean (std) | centre y mean (std) | train/val/test | reader drops |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s in stats["sources"].items():
+        sp = s["splits"]
+        drops = ", ".join(f"{k} {v}" for k, v in s["reader_drops"].items()) or "-"
+        lines.append(
+            f"| {name} | {s['images']} | {s['observers']} | {s['points_in']} | "
+            f"{s['kept_temporal']} | {s['kept_spatial']} | {s['fallbacks']} | "
+            f"{s['center_norm_mean'][0]:.3f} ({s['center_norm_std'][0]:.3f}) | "
+            f"{s['center_norm_mean'][1]:.3f} ({s['center_norm_std'][1]:.3f}) | "
+            f"{sp['train']}/{sp['val']}/{sp['test']} | {drops} |")
+    ss = stats["image_splits"]
+    lines += ["", f"Images by split (all sources): train {ss['train']}, val {ss['val']}, "
+              f"test {ss['test']}.", "",
+              "Centres are normalized: ((x + 0.5) / w, (y + 0.5) / h).", ""]
+    for name, s in stats["sources"].items():
+        lines.append(f"- {name}: temporal {s['temporal_params']}, spatial {s['spatial_params']}")
+    lines += ["", "Reads (`--source`): " + "; ".join(
+        f"{name}: {r['records']} records in {r['seconds']} s, drops {r['drops'] or '-'}, "
+        f"{r['errors']} errors" for name, r in stats.get("reads", {}).items())]
+    if stats["errors"]:
+        lines += ["", "## Errors", ""] + [f"- {e}" for e in stats["errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def _write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress: bool) -> set:
+    """Writes one frame per image; returns the image ids that failed."""
+    from tqdm import tqdm
+
+    first = {}
+    for r in rows:
+        first.setdefault(r["image_id"], r)
+    failed = set()
+    for image_id, r in tqdm(sorted(first.items()), desc="frames", disable=not progress):
+        path = out / r["frame_path"]
+        if reuse and path.is_file():
+            continue
+        source_path = Path(r["data_dir"]) / r["image_path"]
+        try:
+            image = load_image(source_path)
+            if tuple(image.shape[:2]) != tuple(r["original_hw"]):
+                raise ImageLoadError(source_path, f"decoded size {image.shape[:2]} differs from "
+                                     f"the record's {tuple(r['original_hw'])}")
+            frame, _ = resize_with_pad(image, frame_hw)
+            write_frame(path, frame)
+        except (ImageLoadError, OSError) as error:
+            errors.append(f"{image_id}: frame not written: {error}")
+            failed.add(image_id)
+    return failed
+
+
+def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 640),
+          reuse_frames: bool = False, progress: bool = True,
+          temporal: Optional[F.TemporalParams] = None,
+          spatial: Optional[F.SpatialParams] = None, tfrecords: bool = False,
+          records_per_shard: int = 256) -> BuildReport:
+    """Builds the portable ground truth.
+
+    Args:
+      sources: names from :data:`ground_truth.readers.SOURCES` (or aliases).
+      data_dir: folder with the datasets (``../shared/data``).
+      out: output folder (created; ``index.jsonl``, ``frames/``, ``stats.*``).
+      seed: split seed.
+      frame_hw: frame size ``(H, W)``.
+      reuse_frames: keep frames already present in ``out/frames``.
+      temporal, spatial: override the per-source defaults.
+      tfrecords: also write sharded TFRecords to ``out/tfrecords`` (needs TensorFlow).
+      records_per_shard: records per TFRecord file.
+    Returns:
+      :class:`BuildReport`. A source that cannot be read, or an image whose
+      frame cannot be made, is reported in ``errors``; the others are built.
+    """
+    import time
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(data_dir).resolve()
+    errors: list = []
+    rows_by_source: dict = {}
+    stats_sources: dict = {}
+    for name in sources:
+        name = ALIASES.get(name, name)
+        if name not in SOURCES and not is_generic(name):
+            errors.append(f"unknown source {name!r}; known: {sorted(SOURCES)}")
+            continue
+        t0 = time.perf_counter()
+        try:
+            read = read_source(name, data_dir)
+        except Exception as error:  # RecordError, or a bug in a reader: report, go on
+            errors.append(f"{name}: {error}")
+            continue
+        errors.extend(f"{name}: {e}" for e in read.errors)
+        rows = records_to_rows(read.records, data_dir, frame_hw, seed, temporal, spatial)
+        rows_by_source[name] = (read, rows, time.perf_counter() - t0)
+        log.info("%s: %d records", name, len(rows))
+    all_rows = [r for _, rows, _ in rows_by_source.values() for r in rows]
+    failed = _write_frames(all_rows, out, frame_hw, reuse_frames, errors, progress)
+    reads: dict = {}
+    for name, (read, rows, seconds) in rows_by_source.items():
+        rows = [r for r in rows if r["image_id"] not in failed]
+        rows_by_source[name] = (read, rows, seconds)
+        reads[name] = {"records": len(rows), "seconds": round(seconds, 2),
+                       "drops": {k: int(v) for k, v in sorted(read.drops.items()) if v},
+                       "errors": len(read.errors)}
+        for source in dict.fromkeys(r["source"] for r in rows):
+            records = [rec for rec in read.records if rec.source == source]
+            params = F.params_for(records[0])
+            params = (temporal or params[0], spatial or params[1])
+            stats_sources[source] = _source_stats(
+                records, [r for r in rows if r["source"] == source], params)
+    all_rows = [r for _, rows, _ in rows_by_source.values() for r in rows]
+    for r in all_rows:
+        r.pop("_kept_temporal", None)
+    image_splits = {s: 0 for s in ("train", "val", "test")}
+    for image_id, split in {r["image_id"]: r["split"] for r in all_rows}.items():
+        image_splits[split] += 1
+    write_index(out / "index.jsonl", all_rows)
+    stats = {"data_dir": str(data_dir), "seed": seed, "frame_hw": list(frame_hw),
+             "total_records": len(all_rows),
+             "total_images": len({r["image_id"] for r in all_rows}),
+             "image_splits": image_splits, "sources": stats_sources, "reads": reads,
+             "errors": errors}
+    if tfrecords:
+        from ground_truth.tfrecords import write_tfrecords
+
+        by_key = {(r.image_id, r.source): r for read, _, _ in rows_by_source.values()
+                  for r in read.records}
+        try:
+            stats["tfrecord_files"] = len(write_tfrecords(all_rows, out, by_key, records_per_shard))
+        except Exception as error:  # report, still write the portable form
+            errors.append(f"tfrecords: {error}")
+    atomic_write_text(out / "stats.json", json.dumps(stats, indent=1) + "\n")
+    atomic_write_text(out / "stats.md", stats_markdown(stats))
+    return BuildReport(rows=all_rows, stats=stats, errors=errors)

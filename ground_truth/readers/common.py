@@ -1,0 +1,131 @@
+"""Helpers shared by the readers: loading .mat files, image sizes, assembling records."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ground_truth.records import DropCounter, Record, RecordError, validate_observer
+
+__all__ = ["ReadResult", "load_mat", "displayed_hw", "make_record", "field"]
+
+
+@dataclasses.dataclass
+class ReadResult:
+    """What a reader returns.
+
+    Attributes:
+      records: the records read (one per image that has at least one observer).
+      drops: what was dropped, by reason, summed over all records.
+      errors: one line per image or file that could not be used (also counted in ``drops``).
+    """
+
+    records: list[Record]
+    drops: DropCounter = dataclasses.field(default_factory=DropCounter)
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+    def extend(self, other: "ReadResult") -> None:
+        self.records.extend(other.records)
+        self.drops.update(other.drops)
+        self.errors.extend(other.errors)
+
+
+def load_mat(path, variable: str):
+    """Loads one variable of a MATLAB file (squeezed, structs as attribute objects).
+
+    Raises:
+      RecordError: missing file, unreadable/corrupt file, or no such variable.
+    """
+    import scipy.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(path, "no such file")
+    try:
+        contents = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
+    except Exception as error:  # scipy raises ValueError, TypeError, OSError, ...
+        raise RecordError(path, f"not a readable MATLAB file: {error}") from error
+    if variable not in contents:
+        found = sorted(k for k in contents if not k.startswith("__"))
+        raise RecordError(path, f"no variable {variable!r} (found {found})")
+    return contents[variable]
+
+
+def field(struct, name: str, path):
+    """``struct.name``, or a :class:`RecordError` naming the file and the missing field."""
+    try:
+        return getattr(struct, name)
+    except AttributeError:
+        fields = getattr(struct, "_fieldnames", None)
+        raise RecordError(path, f"struct has no field {name!r} (fields: {fields})") from None
+
+
+_ROTATING_ORIENTATIONS = (5, 6, 7, 8)
+
+
+def displayed_hw(path) -> tuple[int, int]:
+    """``(h, w)`` of an image as displayed (EXIF orientation applied), from its header.
+
+    Raises:
+      RecordError: missing or unidentifiable image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(path, "image file not found")
+    try:
+        with Image.open(path) as image:
+            w, h = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, OSError) as error:
+        raise RecordError(path, f"not a readable image: {error}") from error
+    if orientation in _ROTATING_ORIENTATIONS:
+        h, w = w, h
+    return int(h), int(w)
+
+
+def make_record(*, image_id: str, dataset: str, source: str, modality: str,
+                image_path, original_hw, observers: Sequence[np.ndarray],
+                onset_ms: Optional[Sequence[np.ndarray]] = None,
+                duration_ms: Optional[Sequence[np.ndarray]] = None,
+                observer_ids: Optional[Sequence] = None) -> Record:
+    """Validates raw per-observer points and builds a :class:`Record`.
+
+    NaN and out-of-image points are dropped and counted (``record.drops``);
+    observers left with no point are dropped and counted (``observers_empty``).
+    Args are as in :class:`Record`; ``observers`` are already 0-based ``(x, y)``.
+    """
+    drops = DropCounter()
+    kept_points, kept_onsets, kept_durations, kept_ids = [], [], [], []
+    ids = list(observer_ids) if observer_ids is not None else list(range(len(observers)))
+    for i, points in enumerate(observers):
+        onset = None if onset_ms is None else onset_ms[i]
+        duration = None if duration_ms is None else duration_ms[i]
+        points, onset, duration = validate_observer(points, original_hw, drops, onset, duration)
+        if len(points) == 0:
+            drops["observers_empty"] += 1
+            continue
+        kept_points.append(points)
+        kept_onsets.append(onset)
+        kept_durations.append(duration)
+        kept_ids.append(ids[i])
+    return Record(image_id=image_id, dataset=dataset, source=source, modality=modality,
+                  image_path=os.fspath(Path(image_path).resolve()),
+                  original_hw=tuple(int(v) for v in original_hw), observers=kept_points,
+                  onset_ms=None if onset_ms is None else kept_onsets,
+                  duration_ms=None if duration_ms is None else kept_durations,
+                  observer_ids=kept_ids, drops=drops)
+
+
+def finish(result: ReadResult, record: Record) -> None:
+    """Adds a record to a result, or counts it as empty when no observer is left."""
+    result.drops.update(record.drops)
+    if record.num_observers == 0:
+        result.drops["records_empty"] += 1
+        result.errors.append(f"{record.image_id} ({record.source}): no valid observer left")
+        return
+    result.records.append(record)

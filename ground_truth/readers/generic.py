@@ -1,0 +1,134 @@
+"""The generic format for users' own data: CSV or JSON lines, one row per point.
+
+Columns / keys (header required for CSV; extra columns are ignored):
+
+==============  ========  =====================================================
+name            required  meaning
+==============  ========  =====================================================
+``image``       yes       image file, absolute or relative to the data file's folder
+``observer``    yes       observer label (any string); points of one observer
+                          and image form one scanpath
+``x``, ``y``    yes       point, **0-based pixel centres** of the image as
+                          displayed (after EXIF orientation), x first
+``source``      yes       ``eye`` or ``mouse`` (the modality)
+``onset_ms``    one of    ms from stimulus onset; orders the points and feeds the
+``order``       the two   temporal filter (``order``: integer rank, no times)
+``duration_ms`` no        fixation duration (ms)
+``dataset``     no        dataset name for ``image_id`` (default: the reader's
+                          ``dataset`` argument, ``"custom"``)
+==============  ========  =====================================================
+
+One record per (image, source): ``image_id = "<dataset>/<image stem>"``,
+source name ``"<dataset>_<eye|mouse>"``. Eye data: the temporal filter drops
+fixations that began less than 100 ms after onset when ``onset_ms`` is given,
+else the first fixation (the pre-stimulus one). Mouse data: the first sample
+is dropped as the cursor's start position.
+
+Bad rows (unparseable numbers, unknown source, missing columns) raise
+:class:`~ground_truth.records.RecordError` naming file and line; NaN and
+out-of-image points are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ground_truth.readers.common import ReadResult, displayed_hw, finish, make_record
+from ground_truth.records import RecordError
+
+__all__ = ["read_generic", "REQUIRED"]
+
+REQUIRED = ("image", "observer", "x", "y", "source")
+
+
+def _rows(path: Path):
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except json.JSONDecodeError as error:
+                        raise RecordError(path, f"line {number}: not valid JSON: {error}") from None
+    else:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None:
+                raise RecordError(path, "empty file (no CSV header)")
+            for number, row in enumerate(reader, 2):
+                yield number, row
+
+
+def _float(value, path, number, name):
+    if value is None or value == "":
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RecordError(path, f"line {number}: {name}={value!r} is not a number") from None
+
+
+def read_generic(path, dataset: str = "custom") -> ReadResult:
+    """Reads a generic CSV / JSONL point file (format in the module docstring).
+
+    Returns:
+      :class:`ReadResult`, one record per (image, source).
+    Raises:
+      RecordError: missing file, missing columns, bad values (file and line named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(path, "no such file")
+    groups: dict = collections.defaultdict(lambda: collections.defaultdict(list))
+    for number, row in _rows(path):
+        if not isinstance(row, dict):
+            raise RecordError(path, f"line {number}: expected an object, got {type(row).__name__}")
+        missing = [k for k in REQUIRED if row.get(k) in (None, "")]
+        if missing:
+            raise RecordError(path, f"line {number}: missing {missing}")
+        has_onset = row.get("onset_ms") not in (None, "")
+        if not has_onset and row.get("order") in (None, ""):
+            raise RecordError(path, f"line {number}: needs onset_ms or order")
+        source = str(row["source"]).strip().lower()
+        if source not in ("eye", "mouse"):
+            raise RecordError(path, f"line {number}: source={row['source']!r}, expected eye or mouse")
+        key = (str(row["image"]), source, str(row.get("dataset") or dataset))
+        groups[key][str(row["observer"])].append((
+            _float(row["onset_ms"] if has_onset else row["order"], path, number, "onset_ms/order"),
+            number,
+            _float(row["x"], path, number, "x"), _float(row["y"], path, number, "y"),
+            _float(row.get("duration_ms"), path, number, "duration_ms"),
+            has_onset))
+    result = ReadResult(records=[])
+    for (image, source, ds), observers in groups.items():
+        image_path = Path(image) if Path(image).is_absolute() else path.parent / image
+        try:
+            hw = displayed_hw(image_path)
+        except RecordError as error:
+            result.drops["images_missing"] += 1
+            result.errors.append(str(error))
+            continue
+        points, onsets, durations, ids = [], [], [], []
+        any_onset = any(r[5] for rows in observers.values() for r in rows)
+        any_duration = any(not math.isnan(r[4]) for rows in observers.values() for r in rows)
+        for observer, rows in observers.items():
+            rows.sort(key=lambda r: (r[0], r[1]))  # by onset / order, then file line
+            a = np.array([r[:5] for r in rows], np.float64)
+            points.append(a[:, 2:4])
+            onsets.append(np.where([r[5] for r in rows], a[:, 0], np.nan))
+            durations.append(a[:, 4])
+            ids.append(observer)
+        record = make_record(
+            image_id=f"{ds}/{image_path.stem}", dataset=ds, source=f"{ds}_{source}",
+            modality=source, image_path=image_path, original_hw=hw, observers=points,
+            onset_ms=onsets if any_onset else None,
+            duration_ms=durations if any_duration and not any_onset else None,
+            observer_ids=ids)
+        finish(result, record)
+    return result

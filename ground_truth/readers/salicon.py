@@ -1,0 +1,101 @@
+"""Reader for SALICON's COCO-style fixation JSON (Jiang et al., CVPR 2015).
+
+``annotations/fixations_*.json``: ``images`` (``id``, ``file_name``,
+``height``, ``width``) and ``annotations`` (``image_id``, ``worker_id``,
+``fixations``: ordered ``[row, col]`` mouse samples, 1-based:
+``x = col - 1``, ``y = row - 1``), one annotation per worker and image.
+Images are looked up under ``images/*/<file_name>`` next to ``annotations/``;
+the JSON's size is checked against the displayed image size.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ground_truth.readers.common import ReadResult, displayed_hw, finish, make_record
+from ground_truth.records import RecordError
+
+__all__ = ["read_salicon", "salicon_json_files"]
+
+DATASET = "salicon"
+
+
+def salicon_json_files(data_dir) -> list[Path]:
+    """The fixation JSON files under ``data_dir`` (or ``data_dir/salicon_examples``)."""
+    data_dir = Path(data_dir)
+    for root in (data_dir / "salicon_examples", data_dir):
+        files = sorted((root / "annotations").glob("fixations_*.json"))
+        if files:
+            return files
+    return []
+
+
+def _load_json(path: Path) -> dict:
+    if not path.is_file():
+        raise RecordError(path, "no such file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RecordError(path, f"not valid JSON: {error}") from error
+    for key in ("images", "annotations"):
+        if not isinstance(data, dict) or key not in data:
+            raise RecordError(path, f"no {key!r} list (not a COCO-style fixation file)")
+    return data
+
+
+def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
+    """Reads SALICON mouse samples (source ``"salicon_mouse"``).
+
+    Args:
+      data_dir: folder holding ``salicon_examples/`` or ``annotations/``.
+      json_paths: explicit JSON files instead.
+    Returns:
+      :class:`ReadResult`, one record per image, one observer per annotation.
+    """
+    paths = [Path(p) for p in json_paths] if json_paths else salicon_json_files(data_dir)
+    if not paths:
+        raise RecordError(data_dir, "no annotations/fixations_*.json")
+    result = ReadResult(records=[])
+    for path in paths:
+        data = _load_json(path)
+        images_root = path.parent.parent / "images"
+        by_image = collections.defaultdict(list)
+        for a in data["annotations"]:
+            try:
+                by_image[a["image_id"]].append(a)
+            except (KeyError, TypeError):
+                raise RecordError(path, f"annotation without image_id: {str(a)[:80]}") from None
+        for image in data["images"]:
+            try:
+                name, image_key = image["file_name"], image["id"]
+                json_hw = (int(image["height"]), int(image["width"]))
+            except (KeyError, TypeError, ValueError):
+                raise RecordError(path, f"image entry lacks file_name/id/height/width: {image}") from None
+            found = sorted(images_root.glob(f"*/{name}")) or sorted(images_root.glob(name))
+            if not found:
+                result.drops["images_missing"] += 1
+                result.errors.append(f"{images_root}/*/{name}: image file not found")
+                continue
+            hw = displayed_hw(found[0])
+            if hw != json_hw:
+                result.drops["images_size_mismatch"] += 1
+                result.errors.append(f"{found[0]}: JSON says {json_hw} (h, w), image is {hw}")
+                continue
+            observers, ids = [], []
+            for a in by_image.pop(image_key, []):
+                rc = np.asarray(a.get("fixations", []), np.float64).reshape(-1, 2)
+                observers.append(np.stack([rc[:, 1] - 1.0, rc[:, 0] - 1.0], axis=1))
+                ids.append(a.get("worker_id"))
+            record = make_record(image_id=f"{DATASET}/{Path(name).stem}", dataset=DATASET,
+                                 source="salicon_mouse", modality="mouse", image_path=found[0],
+                                 original_hw=hw, observers=observers, observer_ids=ids)
+            finish(result, record)
+        for key, annotations in by_image.items():
+            result.drops["annotations_unknown_image"] += len(annotations)
+            result.errors.append(f"{path}: {len(annotations)} annotations for unknown image_id {key}")
+    return result

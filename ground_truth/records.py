@@ -1,0 +1,131 @@
+"""The one record type every reader produces.
+
+A :class:`Record` holds the points of every observer of one image from one
+source (an eye tracker, a lab mouse study, a crowd mouse study, ...).
+
+Conventions (as in :mod:`attention_center.image`):
+
+* points are ``(x, y)``, **x first**, in **0-based pixel-centre** coordinates of
+  the *original* image as displayed (after EXIF orientation); the image covers
+  ``[-0.5, w - 0.5] x [-0.5, h - 0.5]``;
+* sizes are ``(h, w)``;
+* times are milliseconds from the stimulus onset.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["Record", "DropCounter", "RecordError", "MODALITIES", "validate_observer"]
+
+MODALITIES = ("eye", "mouse")
+
+
+class RecordError(ValueError):
+    """A data file cannot be read into records (missing, corrupt, wrong variable).
+
+    The message names the file and the problem.
+    """
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class DropCounter(collections.Counter):
+    """Counts of things a reader dropped, by reason (never dropped silently).
+
+    Keys used by the readers: ``"points_nan"``, ``"points_outside"``,
+    ``"observers_empty"``, ``"images_missing"``, ``"images_size_mismatch"``,
+    ``"records_empty"``.
+    """
+
+
+@dataclasses.dataclass
+class Record:
+    """All observers' points for one image from one source.
+
+    Attributes:
+      image_id: ``"<dataset>/<stem>"``, the same for an image in every source
+        (``"osie/1001"``, ``"scene/001"``, ``"salicon/COCO_train2014_..."``).
+      dataset: ``"osie"``, ``"scene"``, ``"salicon"``, or a user's name.
+      source: e.g. ``"osie_eye"``, ``"osie_mouse_lab"``, ``"scene_eye"``.
+      modality: ``"eye"`` or ``"mouse"``.
+      image_path: absolute path of the original image file.
+      original_hw: ``(h, w)`` of the image as displayed (EXIF applied), pixels.
+      observers: one ``float64 [n_i, 2]`` array of ``(x, y)`` per observer, in
+        viewing order (``n_i >= 1``; empty observers are dropped and counted).
+      onset_ms: ``None`` or one ``float64 [n_i]`` per observer: onset of each
+        point, ms after the image appeared (real onsets).
+      duration_ms: ``None`` or one ``float64 [n_i]`` per observer (fixation
+        durations; used to derive onsets when there are no real ones).
+      observer_ids: a label per observer (subject number, worker id, ...).
+      drops: what validation dropped while reading this record, by reason.
+    """
+
+    image_id: str
+    dataset: str
+    source: str
+    modality: str
+    image_path: str
+    original_hw: tuple[int, int]
+    observers: list[np.ndarray]
+    onset_ms: Optional[list[np.ndarray]] = None
+    duration_ms: Optional[list[np.ndarray]] = None
+    observer_ids: Optional[list] = None
+    drops: DropCounter = dataclasses.field(default_factory=DropCounter)
+
+    def __post_init__(self):
+        if self.modality not in MODALITIES:
+            raise ValueError(f"{self.image_id}: modality {self.modality!r} not in {MODALITIES}")
+        h, w = self.original_hw
+        self.original_hw = (int(h), int(w))
+        for name in ("onset_ms", "duration_ms"):
+            values = getattr(self, name)
+            if values is not None and len(values) != len(self.observers):
+                raise ValueError(f"{self.image_id}: {name} has {len(values)} observers, "
+                                 f"points have {len(self.observers)}")
+        if self.observer_ids is None:
+            self.observer_ids = list(range(len(self.observers)))
+
+    @property
+    def num_observers(self) -> int:
+        return len(self.observers)
+
+    @property
+    def num_points(self) -> int:
+        return int(sum(len(o) for o in self.observers))
+
+
+def validate_observer(points: np.ndarray, hw, drops: DropCounter, *extra: Optional[np.ndarray]):
+    """Drops NaN points and points outside the image, counting both.
+
+    The image covers ``[-0.5, w - 0.5] x [-0.5, h - 0.5]`` (0-based pixel
+    centres); a point outside that extent is dropped (tolerance: none beyond
+    the half pixel the extent already includes).
+
+    Args:
+      points: ``[n, 2]`` (x, y), 0-based.
+      hw: ``(h, w)`` of the image.
+      drops: counter to add ``points_nan`` / ``points_outside`` to.
+      *extra: per-point arrays ``[n]`` (onsets, durations) filtered alike; ``None`` passes.
+    Returns:
+      ``(points, *extra)`` with only the valid points kept.
+    """
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    finite = np.all(np.isfinite(points), axis=1)
+    for e in extra:
+        if e is not None:
+            finite &= np.isfinite(e)
+    h, w = hw
+    inside = ((points[:, 0] >= -0.5) & (points[:, 0] <= w - 0.5)
+              & (points[:, 1] >= -0.5) & (points[:, 1] <= h - 0.5))
+    drops["points_nan"] += int(np.sum(~finite))
+    keep = finite & np.where(finite, inside, False)
+    drops["points_outside"] += int(np.sum(finite & ~keep))
+    return (points[keep],) + tuple(None if e is None else np.asarray(e, np.float64)[keep] for e in extra)

@@ -1,0 +1,60 @@
+"""Every registered backbone exports to a float32 TFLite model with builtin ops only,
+and its TFLite centre equals the Keras centre within 1 px on real photos.
+
+The models have random backbone weights (nothing is downloaded), so their
+heads are given structure first (:func:`export.testing.give_structure`):
+the centres then differ between the photos by tens of pixels, and the test
+checks that they are *the same* in TFLite, not merely near the middle.
+Input 240x320 (the training size) keeps the conversions quick.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("TFLite export needs KERAS_BACKEND=tensorflow", allow_module_level=True)
+
+from attention_center import build_model  # noqa: E402
+from attention_center.backbones import list_backbones  # noqa: E402
+from export import converter, flatbuffer  # noqa: E402
+from export.images import load_frames  # noqa: E402
+from export.runtime import make_interpreter, predict_centers  # noqa: E402
+from export.testing import give_structure  # noqa: E402
+
+INPUT_HW = (240, 320)
+
+
+@pytest.fixture(scope="module")
+def frames(kodak_paths):
+    """Four real photos (two landscape, two portrait among the Kodak set) at 240x320."""
+    picks = [kodak_paths[i] for i in (0, 3, 8, 17)]
+    _, frames = load_frames(picks, INPUT_HW)
+    return frames
+
+
+@pytest.mark.parametrize("backbone", list_backbones())
+def test_float32_tflite_is_builtin_only_and_matches_keras(backbone, frames, capsys):
+    keras.utils.set_random_seed(0)
+    model = build_model(backbone, input_shape=(*INPUT_HW, 3), backbone_weights=None)
+    give_structure(model, frames)
+    expected = np.asarray(model.predict(frames, verbose=0)["center"], np.float64)
+    spread = np.linalg.norm(expected[:, None] - expected[None], axis=-1).max()
+    assert spread > 10.0, f"{backbone}: centres too alike to test anything ({spread:.1f} px)"
+
+    content = converter.convert_model(model, "float32", input_hw=INPUT_HW)
+
+    ops = flatbuffer.operator_counts(content)
+    with capsys.disabled():
+        print(f"\n{backbone}: {len(content) / 1e6:.1f} MB, ops {sorted(ops)}")
+    assert flatbuffer.non_builtin_ops(content) == []
+    assert "CONV_2D" in ops and "FULLY_CONNECTED" in ops  # the backbone and the gravity centre
+
+    got = predict_centers(make_interpreter(content), frames)
+    difference = np.linalg.norm(got - expected, axis=-1)
+    assert difference.max() <= 1.0, f"{backbone}: TFLite vs Keras {difference.round(2)} px"
