@@ -1,4 +1,4 @@
-"""``python -m attention_center``: the ``attention-center`` command (see :mod:`attention_center.cli`)."""
+"""``python -m attention_center``: the ``attention-center`` command (:mod:`attention_center.cli`)."""
 
 from attention_center.cli import run
 

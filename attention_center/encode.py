@@ -233,7 +233,10 @@ def find_images(image_dir, recursive: bool = True, exclude: Sequence = ()
 
 
 def output_path_for(source, image_dir, output_dir, new_suffix: str = "jxl") -> Path:
-    """``output_dir/<relative folder>/<file name>.<new_suffix>`` (Google's naming: ``a.jpg`` -> ``a.jpg.jxl``)."""
+    """``output_dir/<relative folder>/<file name>.<new_suffix>``.
+
+    Google's naming: ``a.jpg`` -> ``a.jpg.jxl``; the input tree is mirrored.
+    """
     source = Path(source)
     relative = source.relative_to(image_dir) if image_dir is not None else Path(source.name)
     return Path(output_dir) / relative.parent / f"{source.name}.{new_suffix.lstrip('.')}"

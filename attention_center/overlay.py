@@ -25,7 +25,7 @@ _HEAT_RGB = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [2
 
 
 def heat_colors(values: np.ndarray) -> np.ndarray:
-    """``float [...]`` in [0, 1] -> ``float64 [..., 3]`` RGB in [0, 255] on a dark-to-bright ramp."""
+    """``float [...]`` in [0, 1] -> ``float64 [..., 3]`` RGB in [0, 255], dark to bright."""
     values = np.clip(np.asarray(values, np.float64), 0.0, 1.0)
     return np.stack([np.interp(values, _HEAT_STOPS, _HEAT_RGB[:, c]) for c in range(3)], -1)
 

@@ -42,63 +42,31 @@ flags.DEFINE_string("model_card", None, "Model card JSON for the metadata (defau
 flags.DEFINE_bool("progress", True, "Progress bars.")
 
 
-def _fail(message: str) -> int:
-    sys.stderr.write(f"python -m export: error: {message}\n")
-    return 1
-
-
 def main(argv) -> int:
+    """Parses the size flags and calls :func:`export.pipeline.run_export`."""
     if len(argv) > 1:
-        return _fail(f"unexpected arguments {argv[1:]}")
-    from attention_center.image import parse_hw
-    from export import converter, images
-    from export.errors import ExportError
-    from export.pipeline import Exporter
-
+        sys.stderr.write(f"python -m export: error: unexpected arguments {argv[1:]}\n")
+        return 2
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
+    from attention_center.image import parse_hw
+    from export.pipeline import run_export
+
     try:
         input_hw = parse_hw(FLAGS.input_size)
-    except ValueError as error:
-        return _fail(f"--input_size: {error}")
-    internal_hw = {"model": "model", "input": None}.get(FLAGS.internal_size)
-    if FLAGS.internal_size not in ("model", "input"):
-        try:
+        internal_hw = {"model": "model", "input": None}.get(FLAGS.internal_size, None)
+        if FLAGS.internal_size not in ("model", "input"):
             internal_hw = parse_hw(FLAGS.internal_size)
-        except ValueError as error:
-            return _fail(f"--internal_size: {error}")
-    try:
-        converter.require_tensorflow_backend()
-        representative = None
-        if FLAGS.quantization == "int8" and FLAGS.representative_data:
-            representative = images.paths_from(FLAGS.representative_data,
-                                               FLAGS.num_representative)
-        elif FLAGS.quantization == "int8":
-            representative = images.default_representative_paths(FLAGS.num_representative)
-        parity_paths = (images.paths_from(FLAGS.parity_data, FLAGS.num_parity)
-                        if FLAGS.parity_data else images.default_parity_paths(FLAGS.num_parity))
-        model_path = FLAGS.model or converter.BUNDLED_MODEL
-        outputs = ("center", "weight_map") if FLAGS.weight_map else ("center",)
-        with Exporter(model_path, input_hw, outputs, representative_paths=representative,
-                      parity_paths=parity_paths, model_card=FLAGS.model_card,
-                      progress=FLAGS.progress, internal_hw=internal_hw) as exporter:
-            if FLAGS.saved_model:
-                exporter.saved_model(FLAGS.saved_model)
-                print(f"wrote SavedModel {FLAGS.saved_model}")
-            result = exporter.export(FLAGS.quantization, FLAGS.out, FLAGS.parity_threshold)
-            skipped = list(exporter.skipped_images)
-    except ExportError as error:
-        return _fail(str(error))
-    print(result.parity.line())
-    quantization = result.metadata["quantization"]
-    print(f"ops: {', '.join(f'{k} x{v}' for k, v in quantization['ops'].items())}")
-    if FLAGS.quantization == "int8":
-        print(f"ops left in float: {', '.join(quantization['float_ops']) or 'none'}")
-    print(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {FLAGS.quantization}) and "
-          f"{result.metadata_path}")
-    for error in skipped:
-        sys.stderr.write(f"python -m export: skipped unreadable image {error}\n")
-    return 1 if skipped else 0
+    except ValueError as error:
+        sys.stderr.write(f"python -m export: error: {error}\n")
+        return 2
+    return run_export(
+        model=FLAGS.model, out=FLAGS.out, quantization=FLAGS.quantization, input_hw=input_hw,
+        internal_hw=internal_hw, representative_data=FLAGS.representative_data,
+        num_representative=FLAGS.num_representative, parity_data=FLAGS.parity_data,
+        num_parity=FLAGS.num_parity, parity_threshold=FLAGS.parity_threshold,
+        saved_model=FLAGS.saved_model, weight_map=FLAGS.weight_map,
+        model_card=FLAGS.model_card, progress=FLAGS.progress)
 
 
 def run() -> None:

@@ -197,3 +197,58 @@ class Exporter:
                                                metadata.to_json(info).encode("utf-8"))
         return ExportResult(path=path, metadata_path=sidecar, quantization=quantization,
                             size_bytes=len(content), parity=report, metadata=info)
+
+
+def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw=(480, 640),
+               internal_hw="model", representative_data=None, num_representative=100,
+               parity_data=None, num_parity=50, parity_threshold=None, saved_model=None,
+               weight_map=False, model_card=None, progress=True, stdout=None, stderr=None) -> int:
+    """What ``python -m export`` does, without flags: returns the exit status.
+
+    0: written. 1: failed (bad model, unreadable image folder, conversion or
+    parity failure; nothing written), or written but some images were
+    unreadable (listed on ``stderr``). Messages name the file and the problem.
+    """
+    import sys
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+
+    def fail(message):
+        stderr.write(f"python -m export: error: {message}\n")
+        return 1
+
+    try:
+        converter.require_tensorflow_backend()
+        if quantization not in converter.QUANTIZATIONS:
+            raise ExportError(f"quantization must be one of {converter.QUANTIZATIONS}, "
+                              f"got {quantization!r}")
+        representative = None
+        if quantization == "int8":
+            representative = (images.paths_from(representative_data, num_representative)
+                              if representative_data else
+                              images.default_representative_paths(num_representative))
+        parity_paths = (images.paths_from(parity_data, num_parity) if parity_data
+                        else images.default_parity_paths(num_parity))
+        outputs = ("center", "weight_map") if weight_map else ("center",)
+        with Exporter(model or converter.BUNDLED_MODEL, input_hw, outputs,
+                      representative_paths=representative, parity_paths=parity_paths,
+                      model_card=model_card, progress=progress,
+                      internal_hw=internal_hw) as exporter:
+            if saved_model:
+                exporter.saved_model(saved_model)
+                stdout.write(f"wrote SavedModel {saved_model}\n")
+            result = exporter.export(quantization, out, parity_threshold)
+            skipped = list(exporter.skipped_images)
+    except ExportError as error:
+        return fail(str(error))
+    info = result.metadata["quantization"]
+    stdout.write(result.parity.line() + "\n")
+    stdout.write(f"ops: {', '.join(f'{k} x{v}' for k, v in info['ops'].items())}\n")
+    if quantization == "int8":
+        stdout.write(f"ops left in float: {', '.join(info['float_ops']) or 'none'}\n")
+    stdout.write(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {quantization}) and "
+                 f"{result.metadata_path}\n")
+    for error in skipped:
+        stderr.write(f"python -m export: skipped unreadable image {error}\n")
+    return 1 if skipped else 0

@@ -307,6 +307,10 @@ def test_helpers(tmp_path):
     (tmp_path / "d" / "z.jxl").write_bytes(b"")
     images, ignored = find_images(tmp_path / "d")
     assert [p.name for p in images] == ["y.PNG"] and [p.name for p in ignored] == ["z.jxl"]
+    (tmp_path / "d" / "out").mkdir()
+    (tmp_path / "d" / "out" / "y.PNG.png").write_bytes(b"")  # an output inside the input tree
+    assert len(find_images(tmp_path / "d")[0]) == 2
+    assert find_images(tmp_path / "d", exclude=[tmp_path / "d" / "out"])[0] == images
 
 
 # --- the progressive benchmark, on one real image ---------------------------------------------

@@ -39,7 +39,7 @@ def brightness_centroid_model(frame_hw=(240, 320)):
 
 
 def blob_image(hw, center_xy, radius=4):
-    """``uint8 [h, w, 3]`` black with a white square of side ``2 * radius + 1`` centred on a pixel."""
+    """``uint8 [h, w, 3]``: black, a white square of side ``2 * radius + 1`` centred on a pixel."""
     image = np.zeros((*hw, 3), np.uint8)
     x, y = center_xy
     image[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1] = 255

@@ -1,4 +1,4 @@
-"""What people see first: bytes of a progressive JPEG XL needed before the first-looked-at region is final.
+"""What people see first: bytes of progressive JPEG XL before the looked-at region is final.
 
 For each held-out image with human fixations (``split == "test"`` of the
 ground-truth build, one record per image, eye tracking preferred), encode it
