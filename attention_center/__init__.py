@@ -3,6 +3,7 @@
 Public API::
 
     import attention_center as ac
+    centers = ac.predict(["a.jpg", "b.png"])   # float64 [2, 2]: (x, y) original pixels
     model = ac.build_model("mobilenet_v2", input_shape=(480, 640, 3))
     ac.layers.GravityCenter, ac.layers.AttentionCenterHead, ac.layers.ImageNormalization
     ac.backbones.list_backbones()
@@ -15,6 +16,7 @@ from attention_center.heads import AttentionCenterHead  # noqa: E402
 from attention_center.layers import GravityCenter, ImageNormalization  # noqa: E402
 from attention_center.losses import CenterL2Loss, NormalizedCenterError  # noqa: E402
 from attention_center.models import AttentionCenterModel, build_model  # noqa: E402
+from attention_center.prediction import Prediction, predict, predict_images  # noqa: E402
 
 __all__ = [
     "AttentionCenterHead",
@@ -23,8 +25,11 @@ __all__ = [
     "GravityCenter",
     "ImageNormalization",
     "NormalizedCenterError",
+    "Prediction",
     "backbones",
     "build_model",
     "heads",
     "layers",
+    "predict",
+    "predict_images",
 ]

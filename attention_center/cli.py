@@ -133,7 +133,7 @@ def predict_command(paths: Sequence[str], extra: Sequence[str]) -> int:
     from tqdm import tqdm
 
     from attention_center.overlay import overlay_image, weight_map_on_image, write_overlay
-    from attention_center.predict import predict_images
+    from attention_center.prediction import predict_images
 
     if extra:
         raise UsageError("flags after -- go to cjxl: only for encode")

@@ -12,11 +12,15 @@ each checked by ``tests/encode_test.py``:
   of the **coded** image; a centre at or past the edge makes cjxl fail
   (``cparams.center_x < ib.xsize()``). We round and clamp.
 * The coded image is the image **as stored in the file**, before its EXIF
-  orientation (libjxl issue 1846 asks what the centre refers to; it is the
-  stored orientation, for JPEG lossless transcoding, re-encoded JPEG pixels and
-  PNG with an eXIf chunk alike). Our centres are in displayed (upright)
+  orientation: cjxl keeps the orientation as a header field and djxl (or a
+  browser) shows the upright image. libjxl issue 1846 asks what the centre
+  refers to; it is the stored orientation, for JPEG lossless transcoding,
+  re-encoded JPEG pixels (``--lossless_jpeg=0``) and PNG with an eXIf chunk
+  alike (checked by decoding prefixes). Our centres are in displayed (upright)
   coordinates (:func:`attention_center.image.load_image` applies EXIF), so
-  :func:`displayed_to_coded` maps them back.
+  :func:`displayed_to_coded` maps them back. (Google's
+  ``encode_with_centers.py`` passes upright coordinates: wrong for orientations
+  2-8, and for 5-8 often past the stored width, which makes cjxl fail.)
 * ``--group_order 1`` works with the lossless JPEG transcoding that cjxl uses
   by default for JPEG input: no ``--lossless_jpeg=0`` needed.
 * cjxl cannot read CMYK JPEGs, WebP, TIFF or BMP: those go through a
@@ -405,7 +409,7 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
     """
     from tqdm import tqdm
 
-    from attention_center.predict import predict_images
+    from attention_center.prediction import predict_images
 
     image_dir = Path(image_dir)
     if not image_dir.is_dir():

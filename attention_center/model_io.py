@@ -78,8 +78,9 @@ def default_model_path(kind: str = "auto") -> Path:
 
     Args:
       kind: ``"tflite"``, ``"keras"`` or ``"metadata"`` for that file, or
-        ``"auto"``: the ``.tflite`` when present (it needs only
-        ``ai_edge_litert``), else the ``.keras``.
+        ``"auto"``: ``model.keras`` (the model itself, run batched) when
+        present, else ``model.tflite`` (the exported copy, which needs only
+        ``ai_edge_litert``).
     Returns:
       the path (for a named ``kind`` it may not exist).
     Raises:
@@ -90,12 +91,13 @@ def default_model_path(kind: str = "auto") -> Path:
         if kind not in paths:
             raise ValueError(f"kind must be auto, {', '.join(paths)}; got {kind!r}")
         return paths[kind]
-    for name in ("tflite", "keras"):
+    for name in ("keras", "tflite"):
         if paths[name].is_file():
             return paths[name]
     raise ModelLoadError(DEFAULT_MODEL_DIR,
-                         "no bundled default model (model.tflite / model.keras) is installed; "
-                         "pass a model file (.keras or .tflite)")
+                         "no bundled default model is installed (expected model.keras or "
+                         "model.tflite here); pass a model file (.keras or .tflite): "
+                         "--model M on the command line, model=M in Python")
 
 
 def _metadata_frame_hw(model_path: Optional[Path]) -> Optional[tuple[int, int]]:
@@ -129,6 +131,8 @@ class Predictor(abc.ABC):
     path: Optional[str]
     frame_hw: tuple[int, int]
     has_weight_map: bool
+    #: The model's metadata (see :mod:`attention_center.tflite_metadata`), or ``None``.
+    metadata: Optional[dict] = None
 
     @abc.abstractmethod
     def predict_frames(self, frames: np.ndarray) -> dict:
@@ -240,6 +244,11 @@ class TFLitePredictor(Predictor):
     ``[1, h, w, 1]`` output, if any, is the weighting map. Frames are run one
     at a time (batch 1, what the file declares).
 
+    The metadata ``python -m export`` stores with the model (input size and
+    preprocessing, normalization, model version, training data, metrics,
+    quantization, parity; embedded in the flatbuffer or ``<file>.json``
+    beside it) is read into :attr:`metadata` (``None`` for Google's model).
+
     Args:
       path: the ``.tflite`` file.
       num_threads: interpreter threads (default: the number of CPUs).
@@ -284,6 +293,30 @@ class TFLitePredictor(Predictor):
         maps = [d for d in outputs if len(d["shape"]) == 4 and int(d["shape"][-1]) == 1]
         self._weight_map = maps[0] if maps else None
         self.has_weight_map = self._weight_map is not None
+        self.metadata = self._read_metadata()
+
+    def _read_metadata(self) -> Optional[dict]:
+        """The exporter's metadata (embedded, else ``<file>.json``), checked against the file.
+
+        ``None`` for a model without any (e.g. Google's).
+
+        Raises:
+          ModelLoadError: the metadata is unreadable, or its input shape is not the model's.
+        """
+        from attention_center.tflite_metadata import read_tflite_metadata
+
+        try:
+            metadata = read_tflite_metadata(self.path)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(self.path, f"unreadable metadata: {error}") from error
+        if metadata is None:
+            return None
+        declared = (metadata.get("input") or {}).get("shape")
+        actual = [int(v) for v in self._input["shape"]]
+        if declared is not None and [int(v) for v in declared] != actual:
+            raise ModelLoadError(self.path, f"metadata says input {list(declared)} but the "
+                                 f"model's input is {actual}")
+        return metadata
 
     def predict_frames(self, frames):
         frames = self._check_frames(frames)

@@ -31,31 +31,25 @@ def heat_colors(values: np.ndarray) -> np.ndarray:
 
 
 def weight_map_on_image(weight_map: np.ndarray, transform: FrameTransform) -> np.ndarray:
-    """Resamples a frame-grid weighting map onto the original image.
+    """Resamples a frame-grid weighting map onto the original image, scaled to [0, 1].
 
-    The map covers the whole model frame at some stride; the part over the
-    image (not the padding) is cut out and resized to the image (bilinear).
+    The map covers the whole model frame at some stride; each original pixel
+    centre is mapped into the frame with the image's :class:`FrameTransform`
+    and the map is sampled there bilinearly
+    (:func:`attention_center.metrics.saliency.map_to_original`, the same
+    resampling the evaluation uses), so the padding is cut off exactly.
 
     Args:
       weight_map: ``float [h', w']`` (or ``[h', w', 1]``) on the frame grid,
         ``frame_hw / (h', w')`` frame pixels per cell.
       transform: the image's :class:`FrameTransform`.
     Returns:
-      ``float32 [h, w]`` (the original image's size), scaled to [0, 1].
+      ``float32 [h, w]`` (the original image's size, as displayed), scaled so
+      that its minimum is 0 and its maximum 1 (all zeros for a constant map).
     """
-    weight_map = np.asarray(weight_map, np.float32)
-    if weight_map.ndim == 3:
-        weight_map = weight_map[..., 0]
-    map_h, map_w = weight_map.shape
-    frame_h, frame_w = (float(v) for v in transform.frame_hw)
-    stride_y, stride_x = frame_h / map_h, frame_w / map_w
-    resized_h, resized_w = (float(v) for v in transform.resized_hw)
-    pad_y, pad_x = float(transform.pad_y), float(transform.pad_x)
-    box = (pad_x / stride_x, pad_y / stride_y,
-           (pad_x + resized_w) / stride_x, (pad_y + resized_h) / stride_y)
-    height, width = (int(v) for v in transform.original_hw)
-    on_image = np.asarray(Image.fromarray(np.ascontiguousarray(weight_map)).resize(
-        (width, height), Image.Resampling.BILINEAR, box=box), np.float32)
+    from attention_center.metrics.saliency import map_to_original
+
+    on_image = map_to_original(weight_map, transform).astype(np.float32)
     low, high = float(on_image.min()), float(on_image.max())
     if high - low < 1e-12:
         return np.zeros_like(on_image)

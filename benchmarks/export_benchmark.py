@@ -1,22 +1,34 @@
 """Exported TFLite models against Google's ``center.tflite``: size, latency, parity, error.
 
-For each quantization the model is exported as ``python -m export`` does
-(parity-checked), then, in the same run and on the same frames:
+In one run, on the same machine and the same frame:
 
-* file size;
-* median latency of one 480x640 inference after warm-up, 2 threads, on
-  ``ai_edge_litert``'s interpreter and on TensorFlow's ``tf.lite.Interpreter``
-  (Google's model uses slow kernels on the former), and the ratio to Google's
-  best latency;
-* the largest TFLite-vs-Keras centre distance on the parity photos;
-* the centre error on the held-out split of the ground truth: distance from
-  the human centre / the image diagonal, in original pixels, one record per
-  test image (eye tracking preferred), frames made by
-  ``attention_center.image.resize_with_pad`` and centres mapped back with
-  its ``FrameTransform``.
+* every quantization of our model is exported as ``python -m export`` does it
+  (:class:`export.pipeline.Exporter`: parity-checked against the Keras model on
+  real photos, metadata embedded);
+* file size of each, and of Google's model;
+* median latency of one 480x640 inference (``invoke()`` only, after warm-up,
+  ``--threads`` threads) on ``ai_edge_litert``'s interpreter (XNNPACK) and on
+  TensorFlow's deprecated ``tf.lite.Interpreter``: Google's model falls back
+  to slow kernels on the former, so both are reported, and ours are compared
+  with Google's *best*;
+* centre error on the held-out split of a ground-truth build, computed by
+  :func:`attention_center.evaluate.evaluate` (the same code and metrics as
+  ``python -m attention_center.evaluate``): mean and median distance from the
+  human centre over the image diagonal, in original pixels, and the fraction
+  of images whose centre falls in the true 256x256 JPEG XL group; with the
+  image-centre, dataset-mean and human-ceiling rows for scale.
 
-    python benchmarks/export_benchmark.py --model path/model.keras --gt /work/gt \\
-        [--quantizations float32,float16,dynamic,int8] [--runs 20] [--markdown out.md]
+Then the target (at most 1 MB, at most half of Google's best latency, mean
+error at most Google's) is checked for each quantization and the verdict
+printed, with our figure, Google's and the ratio.
+
+    python benchmarks/export_benchmark.py --model runs/mine/model.keras --data /work/gt \\
+        [--split test --modality eye] [--quantizations float32,float16,dynamic,int8] \\
+        [--max_images N] [--runs 30] [--markdown export_benchmark.md]
+
+``--data``, ``--split``, ``--modality``, ``--max_images`` and the other scoring flags are
+``python -m attention_center.evaluate``'s (this script imports it); ``--model`` is the one
+``.keras`` to export (default: the bundled model).
 
 The TensorFlow backend is required (set here).
 """
@@ -32,38 +44,69 @@ if _backend and _backend != "tensorflow":
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import math  # noqa: E402
+import dataclasses  # noqa: E402
 import platform  # noqa: E402
+import shlex  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Optional  # noqa: E402
 
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_GOOGLE = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared")) \
     / "anchors" / "google_center.tflite"
 
+#: The issue's target for the exported model.
+TARGET_MAX_BYTES = 1_000_000
+TARGET_LATENCY_RATIO = 0.5
+
+# The held-out scoring is attention_center.evaluate's: its flags are reused as they are
+# (--model: the one .keras to export, default the bundled model; --data: the ground-truth
+# build; --split, --modality, --source, --max_images, --density_sigma, ...).
+from attention_center import evaluate as evaluation_module  # noqa: E402
+
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "The .keras model (default: the bundled model).")
 flags.DEFINE_string("google_model", str(DEFAULT_GOOGLE), "Google's center.tflite.")
 flags.DEFINE_list("quantizations", ["float32", "float16", "dynamic", "int8"], "To export and time.")
-flags.DEFINE_string("gt", "/work/gt", "Ground-truth build folder (index.jsonl with a test split).")
-flags.DEFINE_integer("max_test_images", 0, "Use only this many test images (0: all).")
-flags.DEFINE_integer("runs", 20, "Timed inferences per model and runtime (median reported).")
-flags.DEFINE_integer("warmup", 3, "Untimed inferences first.")
+flags.DEFINE_integer("runs", 30, "Timed inferences per model and runtime (median reported).")
+flags.DEFINE_integer("warmup", 5, "Untimed inferences first.")
 flags.DEFINE_integer("threads", 2, "Interpreter threads.")
 flags.DEFINE_string("out_dir", None, "Keep the exported .tflite files here (default: temporary).")
-flags.DEFINE_string("markdown", None, "Also write the results table to this file.")
+flags.DEFINE_string("markdown", None, "Also write the command, the table and the verdict here.")
 flags.DEFINE_integer("num_representative", 100, "int8 calibration images.")
 flags.DEFINE_integer("num_parity", 50, "Parity images.")
 
 
+@dataclasses.dataclass
+class Row:
+    """One model of the table (``None``: not applicable)."""
+
+    name: str
+    size_bytes: Optional[int] = None
+    litert_ms: Optional[float] = None
+    tf_ms: Optional[float] = None
+    parity_px: Optional[float] = None
+    summary: Optional[dict] = None  # attention_center.evaluate MethodResult.summary()
+
+    @property
+    def best_ms(self) -> Optional[float]:
+        times = [t for t in (self.litert_ms, self.tf_ms) if t is not None]
+        return min(times) if times else None
+
+
 def median_latency_ms(model, runtime: str, frame: np.ndarray, runs: int, warmup: int,
                       threads: int) -> float:
-    """Median wall time of ``interpreter.invoke()`` in ms (input set once, as in a loop)."""
+    """Median wall time of ``interpreter.invoke()`` in ms (input set once, as in a loop).
+
+    Args:
+      model: ``.tflite`` path.
+      runtime: ``"litert"`` (ai-edge-litert, XNNPACK) or ``"tf"`` (tf.lite.Interpreter).
+      frame: ``float32 [H, W, 3]`` RGB in [0, 1].
+    """
     from export.runtime import google_input_index, make_interpreter
 
     interpreter = make_interpreter(model, runtime=runtime, num_threads=threads)
@@ -78,132 +121,162 @@ def median_latency_ms(model, runtime: str, frame: np.ndarray, runs: int, warmup:
     return 1000.0 * statistics.median(times)
 
 
-def test_records(gt_dir, limit: int = 0) -> list[dict]:
-    """One test-split record per image (eye tracking preferred over mouse)."""
-    from ground_truth.portable import read_index
+def tflite_predictor(path, runtime: str, threads: int, name: str):
+    """A :class:`attention_center.model_io.TFLitePredictor` on the chosen runtime.
 
-    by_image: dict[str, dict] = {}
-    for row in read_index(gt_dir, split="test"):
-        current = by_image.get(row["image_id"])
-        if current is None or (current.get("modality") != "eye" and row.get("modality") == "eye"):
-            by_image[row["image_id"]] = row
-    records = [by_image[key] for key in sorted(by_image)]
-    return records[:limit] if limit else records
+    ``"tf"`` swaps in ``tf.lite.Interpreter`` for the same file (same tensor
+    indices): Google's model runs ~8x faster there, same maths.
+    """
+    from attention_center.model_io import TFLitePredictor
+    from export.runtime import make_interpreter
 
-
-def test_frames(records, frame_hw=(480, 640)):
-    """``(frames [N, H, W, 3], transforms, human centres [N, 2] original px, diagonals [N])``."""
-    from attention_center.image import load_image, resize_with_pad
-    from ground_truth.portable import resolve_image_path
-
-    frames, transforms, centers, diagonals = [], [], [], []
-    for row in records:
-        frame, transform = resize_with_pad(load_image(resolve_image_path(row)), frame_hw)
-        frames.append(frame)
-        transforms.append(transform)
-        centers.append(row["center"])
-        h, w = row["original_hw"]
-        diagonals.append(math.hypot(h, w))
-    return np.stack(frames), transforms, np.asarray(centers, np.float64), np.asarray(diagonals)
+    predictor = TFLitePredictor(path, num_threads=threads)
+    if runtime == "tf":
+        predictor.interpreter = make_interpreter(path, runtime="tf", num_threads=threads)
+    predictor.name = name
+    return predictor
 
 
-def center_errors(frame_centers, transforms, human, diagonals) -> np.ndarray:
-    """Normalized errors: |predicted - human| / diagonal, in original pixels."""
-    predicted = np.stack([t.points_to_original(c) for t, c in zip(transforms, frame_centers)])
-    return np.linalg.norm(predicted - human, axis=-1) / diagonals
+def _cell(value, digits: int, suffix: str = "") -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}f}{suffix}"
 
 
-def tflite_errors(model, runtime, data) -> np.ndarray:
-    from export.runtime import make_interpreter, predict_centers
-
-    frames, transforms, human, diagonals = data
-    centers = predict_centers(make_interpreter(model, runtime=runtime), frames)
-    return center_errors(centers, transforms, human, diagonals)
-
-
-def markdown_table(rows, google_best: float) -> str:
-    lines = ["| model | size (MB) | latency ai-edge-litert (ms) | latency tf.lite (ms) | "
-             "best / Google's best | parity max (px) | held-out error mean | median |",
-             "|---|---|---|---|---|---|---|---|"]
+def markdown_table(rows: list[Row], google: Row) -> str:
+    """The results, one row per model or baseline."""
+    header = ("| model | size (MB) | latency ai-edge-litert (ms) | latency tf.lite (ms) | "
+              "best latency / Google's best | parity max (px) | mean error | median error | "
+              "same JXL group | images |")
+    lines = [header, "|" + "---|" * 10]
     for row in rows:
-        best = min(row["litert_ms"], row["tf_ms"]) if row["litert_ms"] else None
-        parity = f"{row['parity_px']:.2f}" if row.get("parity_px") is not None else "-"
-        lines.append(
-            f"| {row['name']} | {row['size_mb']:.2f} | "
-            f"{row['litert_ms']:.1f} | {row['tf_ms']:.1f} | "
-            f"{best / google_best:.2f} | {parity} | "
-            f"{row['error_mean']:.4f} | {row['error_median']:.4f} |"
-            if best else
-            f"| {row['name']} | - | - | - | - | - | {row['error_mean']:.4f} | "
-            f"{row['error_median']:.4f} |")
+        s = row.summary or {}
+        ratio = (row.best_ms / google.best_ms if row.best_ms is not None and google.best_ms
+                 else None)
+        lines.append("| " + " | ".join([
+            row.name,
+            _cell(row.size_bytes / 1e6 if row.size_bytes else None, 2),
+            _cell(row.litert_ms, 1), _cell(row.tf_ms, 1), _cell(ratio, 2),
+            _cell(row.parity_px, 2), _cell(s.get("mean_error"), 4),
+            _cell(s.get("median_error"), 4), _cell(s.get("same_group"), 3),
+            str(s.get("num_images", "-"))]) + " |")
     return "\n".join(lines)
+
+
+def verdict_lines(ours: list[Row], google: Row) -> list[str]:
+    """Per quantization: size, latency and error against the target, with figures and ratios."""
+    lines = []
+    g_error = (google.summary or {}).get("mean_error")
+    for row in ours:
+        error = (row.summary or {}).get("mean_error")
+        size_ok = row.size_bytes <= TARGET_MAX_BYTES
+        speed_ok = row.best_ms <= TARGET_LATENCY_RATIO * google.best_ms
+        error_ok = error is not None and g_error is not None and error <= g_error
+        lines.append(
+            f"- {row.name}: size {row.size_bytes / 1e6:.2f} MB vs Google's "
+            f"{google.size_bytes / 1e6:.2f} MB (ratio {row.size_bytes / google.size_bytes:.2f}; "
+            f"target <= 1 MB: {'met' if size_ok else 'NOT met'}); best latency "
+            f"{row.best_ms:.1f} ms vs Google's best {google.best_ms:.1f} ms (ratio "
+            f"{row.best_ms / google.best_ms:.2f}; target <= 0.5: "
+            f"{'met' if speed_ok else 'NOT met'}); mean error {_cell(error, 4)} vs Google's "
+            f"{_cell(g_error, 4)} (ratio {_cell(error / g_error if error and g_error else None, 2)}"
+            f"; target <= 1: {'met' if error_ok else 'NOT met'}) -> "
+            f"{'TARGET MET' if size_ok and speed_ok and error_ok else 'target not met'}")
+    return lines
 
 
 def main(argv):
     del argv
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
+    from attention_center.image import load_image, resize_with_pad
+    from attention_center.model_io import KerasPredictor
     from export import converter, images
-    from export.parity import keras_centers
     from export.pipeline import Exporter
+    from ground_truth.portable import resolve_image_path
 
-    google = Path(FLAGS.google_model)
-    if not google.is_file():
-        sys.exit(f"export_benchmark: Google's model not found at {google}")
+    google_path = Path(FLAGS.google_model)
+    if not google_path.is_file():
+        sys.exit(f"export_benchmark: Google's model not found at {google_path}")
+    if len(FLAGS.model) > 1:
+        sys.exit("export_benchmark: one --model at a time")
+    if not FLAGS.data:
+        sys.exit("export_benchmark: --data (a ground-truth build with index.jsonl) is required")
+    model_path = Path(FLAGS.model[0]) if FLAGS.model else converter.BUNDLED_MODEL
     out_dir = Path(FLAGS.out_dir or tempfile.mkdtemp(prefix="export_benchmark_"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = test_records(FLAGS.gt, FLAGS.max_test_images)
-    print(f"held-out split: {len(records)} test images from {FLAGS.gt}")
-    data = test_frames(records)
-    timing_frame = data[0][0]
+    records = evaluation_module.select_records(FLAGS.data, FLAGS.split, FLAGS.modality,
+                                               FLAGS.source, FLAGS.include_fallbacks,
+                                               FLAGS.max_images)
+    if not records:
+        sys.exit(f"export_benchmark: no {FLAGS.modality} records in the {FLAGS.split} split "
+                 f"of {FLAGS.data}")
+    timing_frame, _ = resize_with_pad(load_image(resolve_image_path(records[0])), (480, 640))
 
-    rows = []
-    google_row = {"name": "Google center.tflite", "size_mb": google.stat().st_size / 1e6,
-                  "litert_ms": median_latency_ms(google, "litert", timing_frame, FLAGS.runs,
-                                                 FLAGS.warmup, FLAGS.threads),
-                  "tf_ms": median_latency_ms(google, "tf", timing_frame, FLAGS.runs,
-                                             FLAGS.warmup, FLAGS.threads),
-                  "parity_px": None}
-    # Google's model is timed on both runtimes; its centres are computed on tf.lite (same
-    # kernels' maths, 8x faster there).
-    errors = tflite_errors(google, "tf", data)
-    google_row.update(error_mean=float(errors.mean()), error_median=float(np.median(errors)))
-    rows.append(google_row)
-    print(google_row)
+    def time_both(path, row: Row) -> Row:
+        row.litert_ms = median_latency_ms(path, "litert", timing_frame, FLAGS.runs,
+                                          FLAGS.warmup, FLAGS.threads)
+        row.tf_ms = median_latency_ms(path, "tf", timing_frame, FLAGS.runs, FLAGS.warmup,
+                                      FLAGS.threads)
+        print(f"{row.name}: {row.size_bytes / 1e6:.2f} MB, litert {row.litert_ms:.1f} ms, "
+              f"tf.lite {row.tf_ms:.1f} ms", flush=True)
+        return row
 
-    model_path = FLAGS.model or converter.BUNDLED_MODEL
+    google = time_both(google_path, Row("Google center.tflite",
+                                        size_bytes=google_path.stat().st_size))
+    ours: list[Row] = []
+    predictors = [tflite_predictor(google_path, "tf", FLAGS.threads, google.name)]
     with Exporter(model_path, representative_paths=images.default_representative_paths(
             FLAGS.num_representative), parity_paths=images.default_parity_paths(FLAGS.num_parity),
             progress=False) as exporter:
-        keras_errors = center_errors(keras_centers(exporter.model, data[0]), *data[1:])
-        rows.append({"name": "ours, Keras (float32)", "size_mb": None, "litert_ms": None,
-                     "tf_ms": None, "error_mean": float(keras_errors.mean()),
-                     "error_median": float(np.median(keras_errors))})
+        keras_predictor = KerasPredictor(exporter.model)
+        keras_predictor.name = "ours, Keras (float32)"
+        predictors.append(keras_predictor)
         for quantization in FLAGS.quantizations:
             start = time.perf_counter()
             result = exporter.export(quantization, out_dir / f"center_{quantization}.tflite")
-            seconds = time.perf_counter() - start
-            print(result.parity.line(), f"(export {seconds:.0f} s)")
-            errors = tflite_errors(result.path, "litert", data)
-            row = {"name": f"ours, {quantization}", "size_mb": result.size_bytes / 1e6,
-                   "litert_ms": median_latency_ms(result.path, "litert", timing_frame, FLAGS.runs,
-                                                  FLAGS.warmup, FLAGS.threads),
-                   "tf_ms": median_latency_ms(result.path, "tf", timing_frame, FLAGS.runs,
-                                              FLAGS.warmup, FLAGS.threads),
-                   "parity_px": result.parity.max_px,
-                   "error_mean": float(errors.mean()), "error_median": float(np.median(errors))}
-            rows.append(row)
-            print(row)
-    google_best = min(google_row["litert_ms"], google_row["tf_ms"])
-    table = markdown_table(rows, google_best)
-    header = (f"Model {model_path}; {len(records)} held-out images; latency: median of "
-              f"{FLAGS.runs} runs after {FLAGS.warmup} warm-up, {FLAGS.threads} threads, "
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-              f"Google's best latency {google_best:.1f} ms.")
+            print(result.parity.line(), f"(export {time.perf_counter() - start:.0f} s)",
+                  flush=True)
+            row = time_both(result.path, Row(f"ours, {quantization}",
+                                             size_bytes=result.size_bytes,
+                                             parity_px=result.parity.max_px))
+            ours.append(row)
+            predictors.append(tflite_predictor(result.path, "litert", FLAGS.threads, row.name))
+        evaluation = evaluation_module.evaluate(
+            FLAGS.data, predictors, split=FLAGS.split, modality=FLAGS.modality,
+            sources=FLAGS.source, train_split=FLAGS.train_split, max_images=FLAGS.max_images,
+            batch_size=FLAGS.batch_size, density_sigma=FLAGS.density_sigma,
+            human_splits=FLAGS.human_splits, seed=FLAGS.seed,
+            include_fallbacks=FLAGS.include_fallbacks, progress=False)
+    summaries = {m.name: m.summary() for m in evaluation.methods}
+    google.summary = summaries.get(google.name)
+    for row in ours:
+        row.summary = summaries.get(row.name)
+    keras_row = Row(keras_predictor.name, summary=summaries.get(keras_predictor.name))
+    baselines = [Row(name, summary=summary) for name, summary in summaries.items()
+                 if name not in {google.name, keras_row.name} | {r.name for r in ours}]
+    rows = [google, keras_row] + ours + baselines
+    table = markdown_table(rows, google)
+    verdict = verdict_lines(ours, google)
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    header = (f"Model `{model_path}`; held-out: {FLAGS.split} split of `{FLAGS.data}`, "
+              f"{FLAGS.modality}, {evaluation.settings['num_images']} images; latency: median of "
+              f"{FLAGS.runs} `invoke()` after {FLAGS.warmup} warm-up, {FLAGS.threads} threads, "
+              f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs; "
+              f"Google's best latency {google.best_ms:.1f} ms. Errors: distance to the human "
+              "centre over the image diagonal (attention_center.evaluate).")
     print()
     print(header)
     print(table)
+    print("\nTarget (<= 1 MB, <= half of Google's best latency, mean error <= Google's):")
+    print("\n".join(verdict))
+    if evaluation.failures:
+        print(f"\n{len(evaluation.failures)} unreadable images left out: {evaluation.failures}")
     if FLAGS.markdown:
-        converter.atomic_write_bytes(FLAGS.markdown, (header + "\n\n" + table + "\n").encode())
-    print(f"\nexported files in {out_dir}")
+        text = (f"```sh\n{command}\n```\n\n{header}\n\n{table}\n\n"
+                "Target (<= 1 MB, <= half of Google's best latency, mean error <= Google's):\n\n"
+                + "\n".join(verdict) + "\n")
+        converter.atomic_write_bytes(FLAGS.markdown, text.encode("utf-8"))
+        print(f"\nwrote {FLAGS.markdown}")
+    print(f"exported files in {out_dir}")
 
 
 if __name__ == "__main__":

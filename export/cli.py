@@ -23,11 +23,14 @@ flags.DEFINE_enum("quantization", "int8", ["float32", "float16", "dynamic", "int
                   "float32 | float16 (float16 weights) | dynamic (int8 weights) | int8 (int8 "
                   "weights and activations; float32 input and output).")
 flags.DEFINE_string("representative_data", None, "Folder of real photos for int8 calibration "
-                    "(default: the Kodak photos and OSIE train-split stimuli in ../shared/data).")
-flags.DEFINE_integer("num_representative", 100, "Calibration images (evenly spaced).")
+                    "(default: the Kodak photos and OSIE train-split stimuli in ../shared/data; "
+                    "without it, the 8 photos in export/photos/calibration).")
+flags.DEFINE_integer("num_representative", 100, "Calibration images (evenly spaced).",
+                     lower_bound=1)
 flags.DEFINE_string("parity_data", None, "Folder of real photos for the parity check (default: "
-                    "OSIE val/test-split stimuli in ../shared/data).")
-flags.DEFINE_integer("num_parity", 50, "Parity images.")
+                    "OSIE val/test-split stimuli in ../shared/data; without it, the 6 photos "
+                    "in export/photos/parity).")
+flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1)
 flags.DEFINE_float("parity_threshold", None, "Largest allowed TFLite-vs-Keras centre distance, "
                    "as a fraction of the frame diagonal (default per quantization: float32 "
                    "0.00125, float16 0.0025, dynamic and int8 0.02).")

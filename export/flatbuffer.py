@@ -16,6 +16,7 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from attention_center.tflite_metadata import embedded_metadata_bytes
 from export.errors import ExportError
 
 _FILE_IDENTIFIER = b"TFL3"
@@ -167,16 +168,15 @@ def set_metadata(content: bytes, name: str, data: bytes) -> bytes:
 
 
 def get_metadata(content: bytes, name: str) -> bytes | None:
-    """The bytes of metadata entry ``name``, or ``None`` when the model has none."""
-    root = schema.Model.GetRootAs(bytes(content), 0)
-    for i in range(root.MetadataLength()):
-        entry = root.Metadata(i)
-        if _decoded(entry.Name()) == name:
-            buffer = root.Buffers(entry.Buffer())
-            if buffer.Offset():
-                return bytes(content[buffer.Offset():buffer.Offset() + buffer.Size()])
-            return buffer.DataAsNumpy().tobytes() if not buffer.DataIsNone() else b""
-    return None
+    """The bytes of metadata entry ``name``, or ``None`` when the model has none.
+
+    (The reader lives in :mod:`attention_center.tflite_metadata`, so the model
+    loader reads it without this package.)
+    """
+    try:
+        return embedded_metadata_bytes(content, name)
+    except ValueError as error:
+        raise ExportError(str(error)) from error
 
 
 def metadata_names(content: bytes) -> list[str]:

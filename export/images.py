@@ -5,14 +5,19 @@ then :func:`attention_center.image.resize_with_pad`: RGB in [0, 1], fitted
 into the model frame with bicubic antialiased resizing and zero padding), so
 the int8 ranges calibrated on them are the ranges the model sees in use.
 
-Defaults (from the shared data folder, ``../shared/data`` beside the repo or
-``$ATTENTION_CENTER_SHARED/data``):
+Defaults, from the shared data folder (``../shared/data`` beside the repo or
+``$ATTENTION_CENTER_SHARED/data``) when it is there:
 
 * calibration (``--representative_data``): the 24 Kodak photos, then OSIE
   stimuli of the *train* split (``ground_truth.split.split_of``), evenly
-  spaced, up to the requested count;
-* parity: OSIE stimuli of the *val* and *test* splits, so that no parity image
-  was used for calibration.
+  spaced, up to the requested count (100);
+* parity: OSIE stimuli of the *val* and *test* splits, evenly spaced (50), so
+  that no parity image was used for calibration.
+
+Without it (an installed package, Colab), the photos shipped in
+``export/photos/`` (:data:`PACKAGED_PHOTOS`): 8 OSIE train-split stimuli for
+calibration and 6 val/test-split ones for parity, 512x384 JPEGs (MIT licence
+beside them). Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from export.errors import ExportError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 _REPO = Path(__file__).resolve().parents[1]
+#: Real photos shipped with the package: ``calibration/`` and ``parity/`` (OSIE, MIT).
+PACKAGED_PHOTOS = Path(__file__).resolve().parent / "photos"
 
 
 def shared_data_dir() -> Path:
@@ -78,17 +85,23 @@ def _osie_stimuli(data_dir: Path, splits: Iterable[str]) -> list[Path]:
 
 
 def default_representative_paths(count: int = 100, data_dir=None) -> list[Path]:
-    """Real photos for int8 calibration: Kodak first, then OSIE train-split stimuli.
+    """Real photos for int8 calibration: Kodak, then OSIE train-split stimuli.
+
+    Falls back on the calibration photos shipped in ``export/photos/calibration``
+    when there is no shared data folder.
 
     Raises:
-      ExportError: no shared data folder (pass ``--representative_data``).
+      ExportError: no photos at all (pass ``--representative_data``).
     """
     data_dir = Path(data_dir) if data_dir else shared_data_dir()
     kodak = data_dir / "kodak"
     paths = list_images(kodak)[:count] if kodak.is_dir() else []
     paths += _evenly_spaced(_osie_stimuli(data_dir, ["train"]), count - len(paths))
     if not paths:
-        raise ExportError(f"{data_dir}: no default calibration photos (kodak/, osie/data/stimuli/); "
+        paths = _packaged("calibration", count)
+    if not paths:
+        raise ExportError(f"{data_dir}: no default calibration photos (kodak/, osie/data/stimuli/) "
+                          f"and none in {PACKAGED_PHOTOS / 'calibration'}; "
                           "pass --representative_data DIR")
     return paths
 
@@ -96,19 +109,27 @@ def default_representative_paths(count: int = 100, data_dir=None) -> list[Path]:
 def default_parity_paths(count: int = 50, data_dir=None) -> list[Path]:
     """Real photos for the parity check: OSIE val- and test-split stimuli (never calibrated on).
 
-    Falls back on the Kodak photos when OSIE is absent.
+    Falls back on the parity photos shipped in ``export/photos/parity``, then on
+    the Kodak photos.
 
     Raises:
-      ExportError: no shared data folder (pass ``--parity_data``).
+      ExportError: no photos at all (pass ``--parity_data``).
     """
     data_dir = Path(data_dir) if data_dir else shared_data_dir()
     paths = _evenly_spaced(_osie_stimuli(data_dir, ["val", "test"]), count)
+    if not paths:
+        paths = _packaged("parity", count)
     if not paths and (data_dir / "kodak").is_dir():
         paths = list_images(data_dir / "kodak")[:count]
     if not paths:
-        raise ExportError(f"{data_dir}: no default parity photos (osie/data/stimuli/, kodak/); "
-                          "pass --parity_data DIR")
+        raise ExportError(f"{data_dir}: no default parity photos (osie/data/stimuli/, kodak/) "
+                          f"and none in {PACKAGED_PHOTOS / 'parity'}; pass --parity_data DIR")
     return paths
+
+
+def _packaged(kind: str, count: int) -> list[Path]:
+    folder = PACKAGED_PHOTOS / kind
+    return _evenly_spaced(list_images(folder), count) if folder.is_dir() else []
 
 
 def paths_from(directory, count: int) -> list[Path]:

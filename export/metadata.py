@@ -8,14 +8,18 @@ The metadata is one JSON object, stored twice:
 * beside it, as ``<file>.json`` (e.g. ``center.tflite.json``), for people and
   tools that do not parse flatbuffers.
 
-:func:`read_metadata` reads the embedded copy, else the one beside the file.
+:func:`read_metadata` reads the embedded copy, else the one beside the file;
+the model loader reads the same (``attention_center.model_io.load_predictor(path).metadata``,
+through :mod:`attention_center.tflite_metadata`).
 
-Keys: ``format``, ``model`` (name, backbone, version, sha256 of the ``.keras``),
-``input`` (name, shape, dtype, colour, range, how to frame an image, the
-normalization done inside the model), ``outputs``, ``quantization`` (mode,
-ops, ops left in float), ``parity`` (see :mod:`export.parity`),
-``training_data`` and ``metrics`` (from the model card, when there is one),
-``exporter`` (versions, date).
+Keys: ``format``, ``model`` (name, backbone, config, version, sha256 of the
+``.keras``), ``input`` (name, shape, dtype, colour, range, how to frame an
+image, the normalization done inside the model and what it computes, the
+internal working size), ``outputs``, ``quantization`` (mode, ops, ops left in
+float), ``parity`` (see :mod:`export.parity`), ``training_data`` and
+``metrics`` (from the model card: ``metadata.json`` beside the ``.keras``, else
+the training run folder's ``config.json`` and ``history.jsonl``; see
+:func:`default_model_card`), ``exporter`` (versions, date).
 """
 
 from __future__ import annotations
@@ -27,24 +31,31 @@ import os
 from pathlib import Path
 from typing import Any
 
+from attention_center.tflite_metadata import METADATA_NAME, sidecar_path
 from export import flatbuffer
 from export.errors import ExportError
 
-METADATA_NAME = "attention_center"
+__all__ = ["FORMAT", "METADATA_NAME", "build_metadata", "default_model_card", "embed_metadata",
+           "file_sha256", "read_embedded_metadata", "read_metadata", "read_model_card",
+           "run_model_card", "sidecar_path", "to_json"]
+
 FORMAT = "attention-center-tflite/1"
 
 PREPROCESSING = (
     "RGB in [0, 1], fitted into the frame with its aspect ratio kept and zero padding, as "
     "tf.image.resize_with_pad(image, H, W, method='bicubic', antialias=True) "
     "(attention_center.image.resize_with_pad)")
+#: What the normalization modes of :class:`attention_center.layers.ImageNormalization`
+#: do to the [0, 1] input, inside the model (nothing is to be done outside it).
+NORMALIZATIONS = {
+    "identity": "none",
+    "tf": "2x - 1 (to [-1, 1])",
+    "torch": "(x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] (ImageNet mean and std)",
+    "raw255": "255x",
+    "caffe": "RGB -> BGR, 255x - [103.939, 116.779, 123.68]",
+}
 CENTER_MEANING = ("(x, y) in pixels of the padded HxW frame, 0-based pixel-centre coordinates "
                   "(map back to the image with attention_center.image.FrameTransform.to_original)")
-
-
-def sidecar_path(tflite_path: os.PathLike | str) -> Path:
-    """``center.tflite`` -> ``center.tflite.json``."""
-    tflite_path = Path(tflite_path)
-    return tflite_path.with_name(tflite_path.name + ".json")
 
 
 def file_sha256(path: os.PathLike | str) -> str:
@@ -72,6 +83,75 @@ def read_model_card(path: os.PathLike | str | None) -> dict:
     return card
 
 
+def run_model_card(model_path: os.PathLike | str) -> dict:
+    """A model card made from the training run folder the ``.keras`` sits in, or ``{}``.
+
+    ``python -m attention_center.train`` writes ``config.json`` (its
+    :class:`~attention_center.training.trainer.TrainConfig`) and
+    ``history.jsonl`` (one row per epoch) beside its checkpoints; from them:
+    ``training_data`` (sources, ground-truth folder, training size, split rule)
+    and ``metrics`` (the best validation centre error, i.e. the mean distance
+    to the human centre over the image diagonal on the val split).
+
+    Returns:
+      ``{"training_data": ..., "metrics": ..., "source": "run folder"}``, or
+      ``{}`` when the folder holds no training config.
+    """
+    folder = Path(model_path).resolve().parent
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    if not isinstance(config, dict) or "sources" not in config:
+        return {}
+    card = {"source": f"training run folder {folder.name}/ (config.json, history.jsonl)",
+            "training_data": {
+                "sources": list(config.get("sources") or []),
+                "ground_truth": config.get("data_dir"),
+                "split": "train split of ground_truth.split.split_of (80% of the images, by "
+                         "a hash of the image id); model selection on the val split",
+                "input_hw": config.get("input_hw"),
+                "max_images": config.get("max_images") or None,
+            },
+            "metrics": None}
+    history = folder / "history.jsonl"
+    if history.is_file():
+        from attention_center.training.trainer import MONITOR, read_history
+
+        try:
+            rows = [r for r in read_history(history) if MONITOR in r]
+        except (OSError, ValueError, KeyError):
+            rows = []
+        # best_<phase>.keras is the best epoch of that phase; model.keras the best overall.
+        stem = Path(model_path).stem
+        phase = stem[len("best_"):] if stem.startswith("best_") else None
+        if phase:
+            rows = [r for r in rows if r.get("phase") == phase]
+        if rows:
+            best = min(rows, key=lambda r: r[MONITOR])
+            card["metrics"] = {
+                MONITOR: round(float(best[MONITOR]), 5),
+                "meaning": "mean distance between the predicted and the human centre over "
+                           "the image diagonal, validation split, at the training size",
+                "phase": best.get("phase"), "epoch": best.get("epoch")}
+            if not phase and stem != "model":
+                card["metrics"]["note"] = ("best epoch of the run's history; this checkpoint "
+                                           "may be another one")
+    return card
+
+
+def default_model_card(model_path: os.PathLike | str) -> dict:
+    """The model card of a ``.keras``: ``metadata.json`` beside it, else its run folder's.
+
+    Raises:
+      ExportError: a ``metadata.json`` exists but is not a JSON object.
+    """
+    beside = Path(model_path).with_name("metadata.json")
+    if beside.is_file():
+        return read_model_card(beside)
+    return run_model_card(model_path)
+
+
 def build_metadata(*, model, tflite_content: bytes, quantization: str, input_hw,
                    model_path: os.PathLike | str | None = None, model_card: dict | None = None,
                    parity: dict | None = None, outputs=("center",)) -> dict[str, Any]:
@@ -94,6 +174,8 @@ def build_metadata(*, model, tflite_content: bytes, quantization: str, input_hw,
 
     card = dict(model_card or {})
     height, width = (int(v) for v in input_hw)
+    sha256 = file_sha256(model_path) if model_path and os.path.isfile(model_path) else None
+    source = os.path.basename(os.fspath(model_path)) if model_path else None
     config = model.get_config() if hasattr(model, "get_config") else {}
     output_specs = [{"name": "center:0", "index": 0, "shape": [1, 2], "dtype": "float32",
                      "meaning": CENTER_MEANING}]
@@ -107,16 +189,18 @@ def build_metadata(*, model, tflite_content: bytes, quantization: str, input_hw,
             "backbone": config.get("backbone"),
             "config": {k: v for k, v in config.items() if k != "name"},
             "version": card.get("version") or card.get("model_version")
-            or f"attention-center {attention_center.__version__}",
-            "source": os.path.basename(os.fspath(model_path)) if model_path else None,
-            "source_sha256": file_sha256(model_path) if model_path and os.path.isfile(
-                model_path) else None,
+            or " ".join(filter(None, [f"attention-center {attention_center.__version__}",
+                                      source, f"sha256:{sha256[:12]}" if sha256 else None])),
+            "source": source,
+            "source_sha256": sha256,
             "parameters": int(model.count_params()) if hasattr(model, "count_params") else None,
         },
         "input": {
             "name": "image:0", "shape": [1, height, width, 3], "dtype": "float32",
             "color": "RGB", "range": [0.0, 1.0], "preprocessing": PREPROCESSING,
             "normalization_inside_model": config.get("normalization"),
+            "normalization_meaning": NORMALIZATIONS.get(config.get("normalization")),
+            "internal_hw": config.get("internal_hw"),
         },
         "outputs": output_specs,
         "quantization": {
@@ -131,7 +215,7 @@ def build_metadata(*, model, tflite_content: bytes, quantization: str, input_hw,
         "exporter": {
             "attention_center": attention_center.__version__,
             "keras": keras.__version__,
-            "tensorflow": _version("tensorflow"),
+            "tensorflow": _version("tensorflow") or _version("tensorflow-cpu"),
             "ai_edge_litert": _version("ai-edge-litert"),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         },

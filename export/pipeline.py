@@ -53,7 +53,8 @@ class Exporter:
       representative_paths: calibration images for int8 (default:
         :func:`export.images.default_representative_paths`).
       parity_paths: parity images (default: :func:`export.images.default_parity_paths`).
-      model_card: model card JSON path (default: ``metadata.json`` beside the model).
+      model_card: model card JSON path (default: ``metadata.json`` beside the model, else
+        what its training run folder says; see :func:`export.metadata.default_model_card`).
       progress: show tqdm progress bars.
       internal_hw: the network's working size inside the graph; see
         :func:`export.converter.fixed_size_model` (default: the model's own).
@@ -75,10 +76,11 @@ class Exporter:
         self.skipped_images: list = []
         self._representative_paths = representative_paths
         self._parity_paths = parity_paths
-        card_path = model_card if model_card is not None else self.model_path.with_name(
-            "metadata.json")
-        self.model_card = metadata.read_model_card(card_path)
+        if model_card is not None and not Path(model_card).is_file():
+            raise ExportError(f"{model_card}: model card not found")
         self.source_model = converter.load_center_model(self.model_path)
+        self.model_card = (metadata.read_model_card(model_card) if model_card is not None
+                           else metadata.default_model_card(self.model_path))
         self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
         self._tmp = tempfile.TemporaryDirectory(prefix="attention_center_export_")
         self._saved_model: Path | None = None
@@ -112,6 +114,21 @@ class Exporter:
             frames = tqdm(frames, total=len(paths), desc=description, unit="image", leave=False)
         for _, frame in frames:
             yield frame
+
+    def _check_representative_images(self) -> None:
+        """Raises :class:`ExportError` unless at least one calibration image can be read.
+
+        (Reads images until one loads, so a folder of unreadable files fails here
+        with their names, not deep inside the converter.)
+        """
+        paths = self.representative_paths()
+        if not paths:
+            raise ExportError("no representative images for int8 calibration")
+        errors: list = []
+        if next(images.iter_frames(paths, self.input_hw, errors=errors), None) is None:
+            shown = "; ".join(str(e) for e in errors[:3])
+            raise ExportError(f"none of the {len(paths)} representative images could be read "
+                              f"({shown}{'; ...' if len(errors) > 3 else ''})")
 
     def representative_frames(self):
         """Calibration frames, streamed (a fresh generator per call)."""
@@ -162,9 +179,7 @@ class Exporter:
             raise ExportError(f"quantization must be one of {converter.QUANTIZATIONS}, "
                               f"got {quantization!r}")
         if quantization == "int8":
-            paths = self.representative_paths()
-            if not paths:
-                raise ExportError("no representative images for int8 calibration")
+            self._check_representative_images()
         return converter.convert_saved_model(
             self.saved_model(), quantization,
             self.representative_frames if quantization == "int8" else None, self.outputs)
@@ -223,6 +238,19 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
         if quantization not in converter.QUANTIZATIONS:
             raise ExportError(f"quantization must be one of {converter.QUANTIZATIONS}, "
                               f"got {quantization!r}")
+        if parity_threshold is not None and not 0.0 < float(parity_threshold) < 1.0:
+            raise ExportError(f"--parity_threshold is a fraction of the frame diagonal, in (0, 1); "
+                              f"got {parity_threshold}")
+        if num_parity < 1 or num_representative < 1:
+            raise ExportError("--num_parity and --num_representative must be at least 1")
+        model_path = Path(model or converter.BUNDLED_MODEL)
+        if not model_path.is_file():
+            converter.load_center_model(model_path)  # raises the "no such model" error
+        out_path = Path(out)
+        if out_path.is_dir():
+            raise ExportError(f"{out}: is a folder; --out must be a .tflite file path")
+        if out_path.resolve() == model_path.resolve():
+            raise ExportError(f"{out}: is the input model; not overwriting it")
         representative = None
         if quantization == "int8":
             representative = (images.paths_from(representative_data, num_representative)
@@ -231,7 +259,7 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
         parity_paths = (images.paths_from(parity_data, num_parity) if parity_data
                         else images.default_parity_paths(num_parity))
         outputs = ("center", "weight_map") if weight_map else ("center",)
-        with Exporter(model or converter.BUNDLED_MODEL, input_hw, outputs,
+        with Exporter(model_path, input_hw, outputs,
                       representative_paths=representative, parity_paths=parity_paths,
                       model_card=model_card, progress=progress,
                       internal_hw=internal_hw) as exporter:
@@ -242,6 +270,9 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
             skipped = list(exporter.skipped_images)
     except ExportError as error:
         return fail(str(error))
+    except OSError as error:  # e.g. the output folder is not writable
+        name = error.filename or out
+        return fail(f"{name}: {error.strerror or error}")
     info = result.metadata["quantization"]
     stdout.write(result.parity.line() + "\n")
     stdout.write(f"ops: {', '.join(f'{k} x{v}' for k, v in info['ops'].items())}\n")

@@ -33,3 +33,28 @@ def give_structure(model, frames: np.ndarray, spread: float = 3.0, offset: float
     head.logits.set_weights([kernel / std * spread,
                              (bias - mean) / std * spread + offset])
     return model
+
+
+def save_small_model(path, frames: np.ndarray, input_hw=(240, 320), backbone="mobilenet_v2",
+                     alpha: float = 0.35, seed: int = 1, **kwargs):
+    """Builds a small random-backbone model, gives it structure on ``frames``, saves it.
+
+    Args:
+      path: the ``.keras`` file to write.
+      frames: ``float32 [N, H, W, 3]`` real frames at ``input_hw``.
+      input_hw: the size it is built (as if trained) at.
+      backbone, alpha, kwargs: :func:`attention_center.build_model` arguments.
+      seed: Keras random seed for the initial weights.
+    Returns:
+      The model (also saved at ``path``).
+    """
+    import keras
+
+    from attention_center import build_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(backbone, input_shape=(*input_hw, 3), alpha=alpha,
+                        backbone_weights=None, **kwargs)
+    give_structure(model, frames)
+    model.save(path)
+    return model

@@ -95,6 +95,27 @@ def test_predict_csv_and_overlays(centroid_model, photos, tmp_path, capsys):
         assert picture[y, x].tolist() == [255, 255, 255]  # the mark is on the centre
 
 
+def test_predict_bad_images_each_get_a_clear_error(centroid_model, bad_images, capsys):
+    folder, usable, _ = bad_images
+    code = run("predict", folder, "--model", centroid_model, "--noprogress")
+    out, err = capsys.readouterr()
+    assert code == 1
+    rows = {Path(r["path"]).name: r for r in json.loads(out)}
+    assert set(rows) == set(usable)
+    for name, ok in usable.items():
+        assert (rows[name]["error"] is None) == ok, rows[name]
+        if ok:
+            h, w = rows[name]["original_hw"]
+            assert 0 <= rows[name]["center"][0] <= w - 1 and 0 <= rows[name]["center"][1] <= h - 1
+        else:
+            assert rows[name]["center"] is None
+            assert f"{name}: {rows[name]['error']}" in err  # named on stderr, one line each
+    assert rows["one.png"]["center"] == [0.0, 0.0] and rows["one.png"]["original_hw"] == [1, 1]
+    assert "decompression bomb" in rows["bomb.png"]["error"]
+    assert "empty file" in rows["zero.jpg"]["error"]
+    assert "5 of 10 images failed" in err
+
+
 @needs_cjxl
 def test_encode_with_google_flag_names_and_extra_cjxl_flags(centroid_model, photos, tmp_path,
                                                             capsys):
@@ -106,6 +127,9 @@ def test_encode_with_google_flag_names_and_extra_cjxl_flags(centroid_model, phot
     printed, _ = capsys.readouterr()
     assert code == 1  # broken.png failed; the others went on
     assert "3 images: 2 encoded, 1 failed" in printed and "broken.png" in printed
+    sizes_in = sum((photos / n).stat().st_size for n in ("k1.png", "sub/k4.png"))
+    sizes_out = sum((out / n).stat().st_size for n in ("k1.png.jxl", "sub/k4.png.jxl"))
+    assert f"bytes: {sizes_in:,} in -> {sizes_out:,} out" in printed
     assert printed.count("--group_order 1 --center_x") == 2 and "--effort=3" in printed
     for name in ("k1.png.jxl", "sub/k4.png.jxl"):
         decoded = tmp_path / "d.png"

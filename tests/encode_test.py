@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-import struct
 import subprocess
-import sys
-import zlib
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +19,6 @@ from attention_center.encode import (cjxl_command, displayed_to_coded, encode_di
 from attention_center.image import load_image
 from attention_center.model_io import load_predictor
 
-REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
                                 reason="cjxl/djxl (libjxl-tools) not on PATH")
@@ -102,89 +97,121 @@ def test_cjxl_refuses_a_centre_at_the_edge_and_takes_the_clamped_one(photo, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jxl", "b.png", "p.png"]
 
 
-@pytest.mark.parametrize("orientation", range(1, 9))
-def test_centre_first_group_is_where_the_displayed_centre_is(photo, tmp_path, orientation):
+def _first_final_fraction(output: Path, full: np.ndarray, boxes: dict, work: Path,
+                          steps: int = 20) -> dict:
+    """For each named box (top, left, bottom, right) of the decoded (displayed) image: the
+    smallest prefix fraction (on a 1/steps grid) at which it is within 50 dB of the full decode."""
+    data = output.read_bytes()
+    found = {}
+    for k in range(1, steps + 1):
+        (work / "part.jxl").write_bytes(data[:int(k / steps * len(data))])
+        try:
+            part = djxl(work / "part.jxl", work / "part.png", partial=True)
+        except subprocess.CalledProcessError:  # not even the DC yet
+            continue
+        for name, (top, left, bottom, right) in boxes.items():
+            if name not in found and psnr(full[top:bottom, left:right],
+                                          part[top:bottom, left:right]) > 50:
+                found[name] = k / steps
+    return found
+
+
+# (input kind, EXIF orientation): every orientation through JPEG lossless transcoding, cjxl's
+# default for JPEG input; a rotation and a flip when cjxl re-encodes JPEG pixels and for a PNG
+# with an eXIf chunk.
+ORIENTATION_CASES = ([("jpeg", o) for o in range(1, 9)]
+                     + [("jpeg_pixels", 6), ("jpeg_pixels", 7), ("png_exif", 3),
+                        ("png_exif", 8)])
+
+
+@pytest.mark.parametrize("kind,orientation", ORIENTATION_CASES)
+def test_centre_first_group_is_where_the_displayed_centre_is(photo, tmp_path, kind, orientation):
     """libjxl issue 1846: cjxl's centre refers to the stored pixels; ours are displayed.
 
-    A real JPEG with an EXIF orientation, losslessly transcoded by cjxl with
-    our centre near the displayed top-right corner: in a decoded prefix that
-    corner is final and the opposite one is not; and the JPEG comes back
-    bit-exact (group order 1 works with lossless JPEG transcoding).
+    What cjxl 0.7 does with an EXIF orientation: it encodes the pixels as
+    stored and keeps the orientation in the JPEG XL header (djxl shows the
+    upright image), for JPEG lossless transcoding, re-encoded JPEG pixels
+    (``--lossless_jpeg=0``) and PNG eXIf alike. So a centre near the
+    displayed top-right corner, mapped to the stored image by
+    :func:`encoder_center`, makes that corner final in a decoded prefix while
+    the opposite one is not; and a transcoded JPEG comes back bit-exact (group
+    order 1 works with lossless JPEG transcoding).
     """
     exif = Image.Exif()
     exif[0x0112] = orientation
-    source = tmp_path / f"o{orientation}.jpg"
-    photo.save(source, quality=90, exif=exif.tobytes())
+    source = tmp_path / f"o{orientation}.{'png' if kind == 'png_exif' else 'jpg'}"
+    if kind == "png_exif":
+        photo.save(source, exif=exif.tobytes())
+    else:
+        photo.save(source, quality=90, exif=exif.tobytes())
     assert exif_orientation(source) == orientation
     displayed = load_image(source)
     h, w = displayed.shape[:2]
     center = encoder_center((w - 60, 60), (h, w), orientation)
     output = tmp_path / "o.jxl"
-    run_encoder(cjxl_command("cjxl", source, output, center), output)
+    extra = ["--lossless_jpeg=0"] if kind == "jpeg_pixels" else []
+    run_encoder(cjxl_command("cjxl", source, output, center, extra), output)
     full = djxl(output, tmp_path / "full.png")
     assert full.shape == displayed.shape  # djxl applies the orientation
+    assert np.abs(full.astype(int) - displayed).mean() < 4  # ... and it is the same picture
     data = output.read_bytes()
     (tmp_path / "part.jxl").write_bytes(data[:int(0.33 * len(data))])
     part = djxl(tmp_path / "part.jxl", tmp_path / "part.png", partial=True)
     near = psnr(full[:128, -128:], part[:128, -128:])
     far = psnr(full[-128:, :128], part[-128:, :128])
     assert near > 50 and far < 40, (near, far)
-    subprocess.run(["djxl", str(output), str(tmp_path / "back.jpg"), "--quiet"], check=True,
-                   capture_output=True)
-    assert (tmp_path / "back.jpg").read_bytes() == source.read_bytes()
+    if kind == "jpeg":
+        subprocess.run(["djxl", str(output), str(tmp_path / "back.jpg"), "--quiet"], check=True,
+                       capture_output=True)
+        assert (tmp_path / "back.jpg").read_bytes() == source.read_bytes()
+
+
+def test_encode_directory_maps_a_predicted_centre_through_exif_rotation(centroid_predictor,
+                                                                       photo, tmp_path):
+    """End to end: model -> displayed centre -> stored centre -> cjxl -> what sharpens first.
+
+    A real photo shown upright, dimmed except its top-right 256x256 (so the
+    brightness-centroid model looks up and right), stored rotated with EXIF
+    orientation 6 (displayed 512x768 is stored 768x512): the region around the
+    predicted centre must be final before the opposite corner.
+    """
+    upright = np.asarray(photo, np.float64)  # 512 x 768, as displayed
+    dimmed = upright * 0.1
+    dimmed[:256, -256:] = upright[:256, -256:]
+    displayed = Image.fromarray(dimmed.astype(np.uint8))
+    stored = displayed.transpose(Image.Transpose.ROTATE_90)  # undone by orientation 6
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    folder = tmp_path / "in"
+    folder.mkdir()
+    stored.save(folder / "rotated.jpg", quality=92, exif=exif.tobytes())
+    assert load_image(folder / "rotated.jpg").shape == (512, 768, 3)
+
+    summary = encode_directory(folder, tmp_path / "out", centroid_predictor, progress=False)
+    [result] = summary.results
+    assert result.status == "encoded", result.error
+    x, y = result.display_center
+    assert x > 400 and y < 256, (x, y)  # up and right, in displayed pixels
+    assert result.center == encoder_center((x, y), (512, 768), 6)
+    full = djxl(result.output, tmp_path / "full.png")
+    assert full.shape == (512, 768, 3)
+    top = int(np.clip(round(y) - 32, 0, 512 - 64))
+    left = int(np.clip(round(x) - 32, 0, 768 - 64))
+    boxes = {"centre": (top, left, top + 64, left + 64), "opposite": (512 - 64, 0, 512, 64)}
+    found = _first_final_fraction(result.output, full, boxes, tmp_path)
+    assert found["centre"] < found.get("opposite", 1.0), found
 
 
 # --- one directory, real and bad images -------------------------------------------------------
-
-def _png_bomb(path: Path, size: int = 20000) -> None:
-    """A valid 1-bit PNG of ``size x size`` pixels in ~50 kB (a decompression bomb)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    compressor = zlib.compressobj(9)
-    rows = (b"\x00" * (1 + size // 8)) * 500
-    idat = b"".join(compressor.compress(rows) for _ in range(size // 500)) + compressor.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size,
-                                                                      1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-
-
-def make_bad_images(folder: Path, real_jpeg: Path, real_png: Path) -> dict[str, bool]:
-    """Writes the awkward files of issue 6; returns name -> whether it should encode."""
-    folder.mkdir(parents=True, exist_ok=True)
-    data = real_jpeg.read_bytes()
-    (folder / "truncated.jpg").write_bytes(data[:len(data) // 2])
-    corrupt = bytearray(data)
-    rng = np.random.default_rng(0)
-    for i in rng.integers(1000, len(data) - 10, 200):
-        corrupt[i] = int(rng.integers(0, 256))
-    (folder / "corrupt.jpg").write_bytes(bytes(corrupt))
-    (folder / "zero.jpg").write_bytes(b"")
-    (folder / "text.jpg").write_text("this is not an image\n")
-    _png_bomb(folder / "bomb.png")
-    photo = Image.open(real_png).convert("RGB")
-    Image.new("RGB", (1, 1), (200, 30, 30)).save(folder / "one.png")
-    photo.convert("CMYK").save(folder / "cmyk.jpg", quality=90)
-    gray16 = np.asarray(photo.convert("L"), np.uint16) * 257
-    Image.fromarray(gray16).save(folder / "gray16.png")
-    small = photo.resize((192, 128))
-    small.save(folder / "anim.gif", save_all=True, append_images=[small.rotate(180)],
-               duration=100, loop=0)
-    small.save(folder / "photo.webp")
-    return {"truncated.jpg": False, "corrupt.jpg": False, "zero.jpg": False, "text.jpg": False,
-            "bomb.png": False, "one.png": True, "cmyk.jpg": True, "gray16.png": True,
-            "anim.gif": True, "photo.webp": True}
-
 
 def _digests(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_directory_with_bad_images(centroid_predictor, kodak_paths, shared_data_dir, tmp_path):
-    images = tmp_path / "in"
-    osie_jpeg = shared_data_dir / "osie" / "data" / "stimuli" / "1001.jpg"
-    expected = make_bad_images(images, osie_jpeg, kodak_paths[0])
+def test_directory_with_bad_images(centroid_predictor, kodak_paths, bad_images, tmp_path):
+    images, expected, osie_jpeg = bad_images
+    expected = dict(expected)
     (images / "sub" / "deeper").mkdir(parents=True)
     shutil.copy(osie_jpeg, images / "sub" / "deeper" / "1001.jpg")
     shutil.copy(kodak_paths[3], images / "sub" / "kodim04.png")
@@ -313,48 +340,30 @@ def test_helpers(tmp_path):
     assert find_images(tmp_path / "d", exclude=[tmp_path / "d" / "out"])[0] == images
 
 
-# --- the progressive benchmark, on one real image ---------------------------------------------
+def test_unreadable_file_fails_alone(centroid_predictor, kodak_paths, unprivileged):
+    """A file we may not read (mode 000) is a per-file failure; the other file is encoded.
 
-def test_progressive_benchmark_runs_on_real_fixations(shared_data_dir, tmp_path):
-    """The benchmark end to end on one OSIE image, centre = mean of first fixations (ad hoc)."""
-    scipy_io = pytest.importorskip("scipy.io")
-    mat = scipy_io.loadmat(shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
-                           squeeze_me=True, struct_as_record=False)["fixations"]
-    entry = mat[0]
-    # Second fixation of each subject (the first is the pre-stimulus centre), 1-based -> 0-based.
-    points = [(s.fix_x[1] - 1, s.fix_y[1] - 1) for s in entry.subjects
-              if np.size(s.fix_x) > 1]
-    center = np.mean(points, axis=0).tolist()
-    gt = tmp_path / "gt"
-    gt.mkdir()
-    row = {"image_id": f"osie/{Path(entry.img).stem}", "dataset": "osie", "source": "osie_eye",
-           "split": "test", "data_dir": str(shared_data_dir),
-           "image_path": f"osie/data/stimuli/{entry.img}", "center": center,
-           "original_hw": [600, 800], "frame_path": "frames/x.jpg"}
-    (gt / "index.jsonl").write_text(json.dumps(row) + "\n")
-    out = tmp_path / "bench"
-    command = [sys.executable, str(REPO / "benchmarks" / "progressive" / "run.py"),
-               f"--gt_dir={gt}", f"--out_dir={out}", "--max_images=1", "--jobs=1",
-               "--strategies=default,middle,truth", "--grid_step=0.1", "--refine_steps=3",
-               "--nodocs"]
-    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert run.returncode == 0, run.stderr[-2000:]
-    results = json.loads((out / "results.json").read_text())
-    [image] = results["images"]
-    assert set(image["results"]) == {"default", "middle", "truth"}
-    for strategy, result in image["results"].items():
-        assert result["bytes"] > 10_000 and set(result["regions"]) == {"256", "64"}
-        for side, region in result["regions"].items():
-            # The figure is bracketed by the grid: the first grid prefix at >= 50 dB (None =
-            # identical to the full decode) and the one before it.
-            grid, curve, needed = result["grid"], region["psnr"], region["fraction_needed"]
-            first = next(k for k, v in enumerate(curve) if v is None or v >= 50)
-            assert (grid[first - 1] if first else 0) < needed <= grid[first] + 1e-4, side
-        # The small square inside the big one is final no later than it.
-        assert result["regions"]["64"]["fraction_needed"] <= \
-            result["regions"]["256"]["fraction_needed"]
-    # The group order changes when the region sharpens.
-    assert image["results"]["default"]["regions"]["256"]["psnr"] != \
-        image["results"]["middle"]["regions"]["256"]["psnr"]
-    assert "| truth" in (out / "table.md").read_text()
+    Root reads a mode-000 file anyway, so as root the run happens as user
+    "nobody" (see the ``unprivileged`` fixture), which is what makes the check real.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="ac_perm_"))
+    try:
+        images, out = folder / "in", folder / "out"
+        images.mkdir()
+        out.mkdir()
+        for path, mode in ((folder, 0o755), (images, 0o755), (out, 0o777)):
+            path.chmod(mode)
+        shutil.copy(kodak_paths[0], images / "good.png")
+        (images / "good.png").chmod(0o644)
+        shutil.copy(kodak_paths[1], images / "locked.png")
+        (images / "locked.png").chmod(0)
+        summary = unprivileged(encode_directory, images, out, centroid_predictor,
+                               progress=False)
+        by_name = {r.source.name: r for r in summary.results}
+        assert by_name["locked.png"].status == "failed"
+        assert "permission denied" in by_name["locked.png"].error
+        assert by_name["good.png"].status == "encoded" and not summary.ok
+        assert "locked.png: permission denied" in summary.format()
+        assert sorted(p.name for p in out.iterdir()) == ["good.png.jxl"]
+    finally:
+        shutil.rmtree(folder)

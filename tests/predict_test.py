@@ -1,9 +1,7 @@
-"""Tests for attention_center.predict, model_io and overlay: real images, real models."""
+"""Tests for attention_center.predict (prediction.py), model_io and overlay: real images, real models."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,7 +16,7 @@ from attention_center.image import ImageLoadError, load_image, resize_with_pad
 from attention_center.model_io import (KerasPredictor, ModelLoadError, TFLitePredictor,
                                        load_predictor)
 from attention_center.overlay import overlay_image, weight_map_on_image, write_overlay
-from attention_center.predict import predict, predict_images
+from attention_center.prediction import predict, predict_images
 
 
 def brightness_centroid_model(frame_hw=(240, 320)):
@@ -58,6 +56,13 @@ def google_predictor(google_model_path):
     return load_predictor(google_model_path, num_threads=2)
 
 
+def test_predict_is_the_package_level_function(centroid_keras_path, kodak_paths):
+    # attention_center.predict is the function (the module is attention_center.prediction).
+    assert attention_center.predict is predict and callable(attention_center.predict)
+    center = attention_center.predict(kodak_paths[0], model=centroid_keras_path)
+    assert center.shape == (2,) and center.dtype == np.float64
+
+
 def test_default_model_paths_are_the_bundled_assets():
     paths = model_io.default_model_paths()
     root = Path(attention_center.__file__).resolve().parent / "assets" / "default_model"
@@ -76,6 +81,19 @@ def test_model_none_loads_the_bundled_default_or_says_it_is_missing(kodak_paths)
     else:
         with pytest.raises(ModelLoadError, match="no bundled default model"):
             predict(kodak_paths[0])
+
+
+def test_model_none_is_the_bundled_keras_file(centroid_keras_path, kodak_paths, tmp_path,
+                                              monkeypatch):
+    # Point the bundled-model folder at a temporary one: empty, then with a model.keras.
+    monkeypatch.setattr(model_io, "DEFAULT_MODEL_DIR", tmp_path)
+    with pytest.raises(ModelLoadError, match="no bundled default model") as error:
+        predict(kodak_paths[0])
+    assert str(tmp_path) in str(error.value)
+    shutil.copy(centroid_keras_path, tmp_path / "model.keras")
+    assert model_io.default_model_path() == tmp_path / "model.keras"
+    np.testing.assert_allclose(predict(kodak_paths[:2]),
+                               predict(kodak_paths[:2], model=centroid_keras_path), atol=1e-6)
 
 
 @pytest.mark.parametrize("hw,point", [((600, 800), (613, 97)),     # OSIE size, no padding
@@ -182,16 +200,8 @@ def test_google_tflite_through_predict(google_model_path, kodak_paths):
     assert np.abs(centers[0] - centers[1]).max() > 5
 
 
-@contextlib.contextmanager
-def _as_user(uid: int):
-    os.seteuid(uid)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-
-
-def test_unreadable_file_is_a_clear_error(centroid_keras_path, kodak_paths):
+def test_unreadable_file_is_a_clear_error(centroid_keras_path, kodak_paths, unprivileged):
+    # As root this runs as "nobody" (root reads a mode-000 file anyway): see conftest.
     predictor = load_predictor(centroid_keras_path)
     folder = Path(tempfile.mkdtemp(prefix="ac_perm_"))
     try:
@@ -202,11 +212,7 @@ def test_unreadable_file_is_a_clear_error(centroid_keras_path, kodak_paths):
         locked = folder / "locked.png"
         shutil.copy(kodak_paths[1], locked)
         locked.chmod(0)
-        if os.geteuid() == 0:  # root reads anything: look at it as "nobody"
-            with _as_user(65534):
-                results = list(predict_images([locked, good], predictor))
-        else:
-            results = list(predict_images([locked, good], predictor))
+        results = unprivileged(lambda: list(predict_images([locked, good], predictor)))
         assert not results[0].ok and "permission denied" in results[0].error
         assert results[1].ok
     finally:

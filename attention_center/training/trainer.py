@@ -121,6 +121,33 @@ def set_backbone_trainable(model: AttentionCenterModel, trainable: bool, frozen_
             freezing = False
 
 
+def _forget_restored_epoch(model):
+    """Clears the epoch a previous phase's ``BackupAndRestore`` left on the model.
+
+    Keras 3's ``fit`` starts at ``model._initial_epoch`` when it is set, and
+    ``BackupAndRestore`` sets it only when it finds a backup: without this, a
+    resumed run whose warm-up had finished would start the fine-tune phase at
+    the warm-up's epoch count instead of 0.
+    """
+    model._initial_epoch = None
+
+
+def read_history(path) -> list[dict]:
+    """The rows of a run's ``history.jsonl``, one per (phase, epoch), the last written wins.
+
+    Returns:
+      Rows in the order their (phase, epoch) first appeared; each has ``phase``,
+      ``epoch`` (0-based within the phase) and the epoch's logs.
+    """
+    rows: dict = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                rows[(row["phase"], row["epoch"])] = row
+    return list(rows.values())
+
+
 def _tensorflow_available() -> bool:
     try:
         import tensorflow  # noqa: F401
@@ -186,13 +213,16 @@ class Trainer:
         c = self.config
         backup_dir = os.path.join(c.out_dir, "backup", phase)
         save_freq = c.save_freq if c.save_freq == "epoch" else int(c.save_freq)
+        # JsonHistory runs before the backup: a kill between the two redoes that epoch and
+        # rewrites its row (readers keep the last row of each (phase, epoch)); the other order
+        # could lose a row.
         callbacks = [
+            JsonHistory(os.path.join(c.out_dir, "history.jsonl"), phase),
             keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq,
                                              delete_checkpoint=False, double_checkpoint=True),
             keras.callbacks.ModelCheckpoint(os.path.join(c.out_dir, f"best_{phase}.keras"),
                                             monitor=MONITOR, mode="min", save_best_only=True,
                                             initial_value_threshold=self.best_score(phase)),
-            JsonHistory(os.path.join(c.out_dir, "history.jsonl"), phase),
         ]
         if phase == "finetune":
             callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
@@ -221,6 +251,7 @@ class Trainer:
             if c.freeze_epochs > 0:
                 set_backbone_trainable(model, False)
                 self.compile(model, c.head_learning_rate, 0)
+                _forget_restored_epoch(model)
                 model.fit(train, validation_data=val, epochs=c.freeze_epochs,
                           callbacks=self.callbacks("warmup", val), verbose=c.verbose)
             finetune_epochs = c.epochs - c.freeze_epochs
@@ -228,6 +259,7 @@ class Trainer:
                 set_backbone_trainable(model, True, c.frozen_level)
                 self.compile(model, c.learning_rate, steps * finetune_epochs,
                              warmup_steps=min(steps, steps * finetune_epochs // 10))
+                _forget_restored_epoch(model)
                 model.fit(train, validation_data=val, epochs=finetune_epochs,
                           callbacks=self.callbacks("finetune", val), verbose=c.verbose)
         best = self.best_checkpoint()
@@ -246,8 +278,7 @@ class Trainer:
         path = os.path.join(self.config.out_dir, "history.jsonl")
         if not os.path.exists(path):
             return []
-        with open(path, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        return read_history(path)
 
     def best_score(self, phase: str | None = None):
         """Lowest validation centre error so far (of one phase, or overall); None before any."""

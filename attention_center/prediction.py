@@ -2,9 +2,13 @@
 
 ::
 
-    from attention_center.predict import predict
-    predict("photo.jpg")                          # float64 [2]: (x, y)
-    predict(["a.jpg", "b.png"], model="google_center.tflite")   # [2, 2]
+    import attention_center as ac
+    ac.predict("photo.jpg")                       # float64 [2]: (x, y), bundled model
+    ac.predict(["a.jpg", "b.png"], model="google_center.tflite")   # float64 [2, 2]
+
+(:func:`predict` is exported as ``attention_center.predict``; this module is
+``attention_center.prediction`` so that the name ``attention_center.predict``
+is the function, never a module.)
 
 Every model sees the same input: :func:`attention_center.image.load_image`
 (EXIF orientation applied) then :func:`~attention_center.image.resize_with_pad`
@@ -162,8 +166,10 @@ def predict(images_or_paths, model=None, batch_size: int = 8,
     Args:
       images_or_paths: a path, an image (``uint8 [h, w, 3]``, float in [0, 1],
         or PIL), a batch ``[B, h, w, 3]``, or a sequence of any of these.
-      model: ``None`` (the bundled default model), a ``.keras`` or ``.tflite``
-        path (Google's ``center.tflite`` works), a ``keras.Model``, or a
+      model: ``None`` for the bundled default model
+        (``attention_center/assets/default_model/model.keras``, else
+        ``model.tflite`` there), a ``.keras`` or ``.tflite`` path (Google's
+        ``center.tflite`` works), a ``keras.Model``, or a
         :class:`~attention_center.model_io.Predictor`.
       batch_size: images run through the model together.
       num_threads: TFLite interpreter threads (default: the number of CPUs).
@@ -171,8 +177,10 @@ def predict(images_or_paths, model=None, batch_size: int = 8,
       ``float64 [2]`` (x, y) for a single image, else ``float64 [N, 2]``;
       0-based pixel centres of each image as displayed (EXIF applied).
     Raises:
-      ImageLoadError: an image cannot be read (naming the file).
-      ModelLoadError: the model cannot be loaded.
+      ImageLoadError: an image cannot be read (naming the file); use
+        :func:`predict_images` to get every image's result or error instead.
+      ModelLoadError: the model cannot be loaded, or ``model=None`` and no
+        default model is bundled (the message names the folder).
     """
     items, single = image_sources(images_or_paths)
     predictor = load_predictor(model, num_threads=num_threads, batch_size=batch_size)
