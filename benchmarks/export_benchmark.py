@@ -6,6 +6,8 @@ In one run, on the same machine and the same frame:
   (:class:`export.pipeline.Exporter`: parity-checked against the Keras model on
   real photos, metadata embedded);
 * file size of each, and of Google's model;
+* how many ops ``ai_edge_litert`` runs outside XNNPACK
+  (:func:`export.runtime.ops_outside_delegates`);
 * median latency of one 480x640 inference (``invoke()`` only, after warm-up,
   ``--threads`` threads) on ``ai_edge_litert``'s interpreter (XNNPACK) and on
   TensorFlow's deprecated ``tf.lite.Interpreter``: Google's model falls back
@@ -26,9 +28,10 @@ printed, with our figure, Google's and the ratio.
         [--split test --modality eye] [--quantizations float32,float16,dynamic,int8] \\
         [--max_images N] [--runs 30] [--markdown export_benchmark.md]
 
-``--data``, ``--split``, ``--modality``, ``--max_images`` and the other scoring flags are
-``python -m attention_center.evaluate``'s (this script imports it); ``--model`` is the one
-``.keras`` to export (default: the bundled model).
+``--data`` (default ``../gt`` beside the repo), ``--split``, ``--modality``,
+``--max_images`` and the other scoring flags are ``python -m attention_center.evaluate``'s
+(this script imports it); ``--model`` is the one ``.keras`` to export (default: the
+bundled model).
 
 The TensorFlow backend is required (set here).
 """
@@ -69,7 +72,10 @@ TARGET_LATENCY_RATIO = 0.5
 # build; --split, --modality, --source, --max_images, --density_sigma, ...).
 from attention_center import evaluate as evaluation_module  # noqa: E402
 
+flags.adopt_module_key_flags(evaluation_module)  # --help lists them
 FLAGS = flags.FLAGS
+#: The ground-truth build beside the repo (``../gt``), as ``../shared`` is.
+FLAGS.set_default("data", str(REPO.parent / "gt"))
 flags.DEFINE_string("google_model", str(DEFAULT_GOOGLE), "Google's center.tflite.")
 flags.DEFINE_list("quantizations", ["float32", "float16", "dynamic", "int8"], "To export and time.")
 flags.DEFINE_integer("runs", 30, "Timed inferences per model and runtime (median reported).")
@@ -90,12 +96,24 @@ class Row:
     litert_ms: Optional[float] = None
     tf_ms: Optional[float] = None
     parity_px: Optional[float] = None
+    outside_xnnpack: Optional[int] = None  # ops ai-edge-litert runs outside XNNPACK
     summary: Optional[dict] = None  # attention_center.evaluate MethodResult.summary()
 
     @property
     def best_ms(self) -> Optional[float]:
         times = [t for t in (self.litert_ms, self.tf_ms) if t is not None]
         return min(times) if times else None
+
+
+def cpu_name() -> str:
+    """The CPU model (Linux ``/proc/cpuinfo``), else the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def median_latency_ms(model, runtime: str, frame: np.ndarray, runs: int, warmup: int,
@@ -144,9 +162,9 @@ def _cell(value, digits: int, suffix: str = "") -> str:
 def markdown_table(rows: list[Row], google: Row) -> str:
     """The results, one row per model or baseline."""
     header = ("| model | size (MB) | latency ai-edge-litert (ms) | latency tf.lite (ms) | "
-              "best latency / Google's best | parity max (px) | mean error | median error | "
-              "same JXL group | images |")
-    lines = [header, "|" + "---|" * 10]
+              "best latency / Google's best | ops outside XNNPACK | parity max (px) | "
+              "mean error | median error | same JXL group | images |")
+    lines = [header, "|" + "---|" * 11]
     for row in rows:
         s = row.summary or {}
         ratio = (row.best_ms / google.best_ms if row.best_ms is not None and google.best_ms
@@ -155,6 +173,7 @@ def markdown_table(rows: list[Row], google: Row) -> str:
             row.name,
             _cell(row.size_bytes / 1e6 if row.size_bytes else None, 2),
             _cell(row.litert_ms, 1), _cell(row.tf_ms, 1), _cell(ratio, 2),
+            "-" if row.outside_xnnpack is None else str(row.outside_xnnpack),
             _cell(row.parity_px, 2), _cell(s.get("mean_error"), 4),
             _cell(s.get("median_error"), 4), _cell(s.get("same_group"), 3),
             str(s.get("num_images", "-"))]) + " |")
@@ -184,6 +203,15 @@ def verdict_lines(ours: list[Row], google: Row) -> list[str]:
 
 
 def main(argv):
+    from export.errors import ExportError
+
+    try:
+        run_benchmark(argv)
+    except ExportError as error:  # no model, bad model, parity failure: one clear line
+        sys.exit(f"export_benchmark: {error}")
+
+
+def run_benchmark(argv):
     del argv
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
@@ -191,6 +219,7 @@ def main(argv):
     from attention_center.model_io import KerasPredictor
     from export import converter, images
     from export.pipeline import Exporter
+    from export.runtime import make_interpreter, ops_outside_delegates
     from ground_truth.portable import resolve_image_path
 
     google_path = Path(FLAGS.google_model)
@@ -198,9 +227,11 @@ def main(argv):
         sys.exit(f"export_benchmark: Google's model not found at {google_path}")
     if len(FLAGS.model) > 1:
         sys.exit("export_benchmark: one --model at a time")
-    if not FLAGS.data:
-        sys.exit("export_benchmark: --data (a ground-truth build with index.jsonl) is required")
+    if not (Path(FLAGS.data) / "index.jsonl").is_file():
+        sys.exit(f"export_benchmark: {FLAGS.data}: not a ground-truth build (no index.jsonl); "
+                 "pass --data")
     model_path = Path(FLAGS.model[0]) if FLAGS.model else converter.BUNDLED_MODEL
+    converter.load_center_model(model_path)  # fails early, with the exporter's message
     out_dir = Path(FLAGS.out_dir or tempfile.mkdtemp(prefix="export_benchmark_"))
     out_dir.mkdir(parents=True, exist_ok=True)
     records = evaluation_module.select_records(FLAGS.data, FLAGS.split, FLAGS.modality,
@@ -212,12 +243,14 @@ def main(argv):
     timing_frame, _ = resize_with_pad(load_image(resolve_image_path(records[0])), (480, 640))
 
     def time_both(path, row: Row) -> Row:
+        row.outside_xnnpack = len(ops_outside_delegates(make_interpreter(path, "litert")))
         row.litert_ms = median_latency_ms(path, "litert", timing_frame, FLAGS.runs,
                                           FLAGS.warmup, FLAGS.threads)
         row.tf_ms = median_latency_ms(path, "tf", timing_frame, FLAGS.runs, FLAGS.warmup,
                                       FLAGS.threads)
         print(f"{row.name}: {row.size_bytes / 1e6:.2f} MB, litert {row.litert_ms:.1f} ms, "
-              f"tf.lite {row.tf_ms:.1f} ms", flush=True)
+              f"tf.lite {row.tf_ms:.1f} ms, {row.outside_xnnpack} ops outside XNNPACK",
+              flush=True)
         return row
 
     google = time_both(google_path, Row("Google center.tflite",
@@ -260,7 +293,7 @@ def main(argv):
     header = (f"Model `{model_path}`; held-out: {FLAGS.split} split of `{FLAGS.data}`, "
               f"{FLAGS.modality}, {evaluation.settings['num_images']} images; latency: median of "
               f"{FLAGS.runs} `invoke()` after {FLAGS.warmup} warm-up, {FLAGS.threads} threads, "
-              f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs; "
+              f"{cpu_name()}, {os.cpu_count()} CPUs; "
               f"Google's best latency {google.best_ms:.1f} ms. Errors: distance to the human "
               "centre over the image diagonal (attention_center.evaluate).")
     print()

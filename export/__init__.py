@@ -38,6 +38,10 @@ _EXPORTS = {
     "non_builtin_ops": "export.flatbuffer",
     "make_interpreter": "export.runtime",
     "predict_center": "export.runtime",
+    "ops_outside_delegates": "export.runtime",
+    "Exporter": "export.pipeline",
+    "run_export": "export.pipeline",
+    "default_model_card": "export.metadata",
 }
 
 __all__ = sorted(_EXPORTS)

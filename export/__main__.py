@@ -1,8 +1,14 @@
-"""``python -m export``: see :mod:`export.cli`.
+"""python -m export: a Keras attention-centre model -> a drop-in TFLite file for Google's.
+
+    python -m export --model run/model.keras --out center.tflite [--quantization int8]
+
+Writes --out (and its metadata as <out>.json) once the TFLite centres match the
+Keras model's on real photos (see docs/export.md). Exit status: 0 written;
+1 failed (nothing written) or some images unreadable (listed); 1 or 2 bad flags.
 
 TFLite conversion needs Keras on TensorFlow: the backend is set here, before
-anything imports Keras, and a different backend forced by ``KERAS_BACKEND``
-is refused with a clear message.
+anything imports Keras, and a different backend forced by KERAS_BACKEND is
+refused with a clear message.
 """
 
 import os
@@ -16,7 +22,11 @@ if _backend and _backend != "tensorflow":
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from export.cli import run  # noqa: E402
+from absl import flags  # noqa: E402
+
+from export import cli  # noqa: E402
+
+flags.adopt_module_key_flags(cli)  # --help lists the exporter's flags
 
 if __name__ == "__main__":
-    run()
+    cli.run()

@@ -5,7 +5,9 @@ the parity check against the Keras model has passed; with ``--saved_model
 DIR`` also the SavedModel it was converted from. Exit status: 0 on success;
 1 when the export failed (bad model, unreadable image folder, conversion or
 parity failure: nothing is written) or when some images could not be read
-(they are listed; the model is written from the others); 2 for bad flags.
+(they are listed; the model is written from the others); 2 for a bad
+``--input_size`` / ``--internal_size`` or stray arguments (absl itself exits 1
+on a flag it cannot parse).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ flags.DEFINE_string("internal_size", "model", "Size the network works at inside 
                     "built and trained at, or its internal_hw), 'input' (the --input_size), or HxW.")
 flags.DEFINE_string("saved_model", None, "Also write the SavedModel to this (new) folder.")
 flags.DEFINE_bool("weight_map", False, "Add the weighting map as output 1.")
-flags.DEFINE_string("model_card", None, "Model card JSON for the metadata (default: "
-                    "metadata.json beside the model, if any).")
+flags.DEFINE_string("model_card", None, "Model card JSON for the metadata: version, "
+                    "training_data, metrics (default: metadata.json beside the model, else "
+                    "the training run folder's config.json and history.jsonl).")
 flags.DEFINE_bool("progress", True, "Progress bars.")
 
 

@@ -267,7 +267,7 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
                 exporter.saved_model(saved_model)
                 stdout.write(f"wrote SavedModel {saved_model}\n")
             result = exporter.export(quantization, out, parity_threshold)
-            skipped = list(exporter.skipped_images)
+            skipped = list(dict.fromkeys(str(e) for e in exporter.skipped_images))
     except ExportError as error:
         return fail(str(error))
     except OSError as error:  # e.g. the output folder is not writable

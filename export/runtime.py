@@ -87,3 +87,41 @@ def predict_centers(interpreter, frames: np.ndarray) -> np.ndarray:
     """``float32 [N, H, W, 3]`` frames -> ``float64 [N, 2]`` (x, y) frame pixels."""
     return np.stack([predict_center(interpreter, frame) for frame in frames]) if len(frames) \
         else np.zeros((0, 2))
+
+
+def ops_outside_delegates(interpreter) -> list[str]:
+    """Names of the ops the interpreter runs itself, outside any delegate (XNNPACK).
+
+    ``ai_edge_litert``'s interpreter applies XNNPACK by default: each partition
+    of the graph that XNNPACK takes becomes one ``DELEGATE`` node; the rest run
+    on TFLite's own kernels (slower; Google's model has hundreds of such ops
+    there). The node list (``_get_ops_details``, a private but stable method of
+    both interpreters) keeps the original ops too, so an op is taken to run
+    outside when one of its outputs is a model output or an input of another
+    op that runs outside or of a delegate, and no delegate produces it.
+
+    Args:
+      interpreter: an allocated interpreter (:func:`make_interpreter`).
+    Returns:
+      Op names, e.g. ``[]`` (all in XNNPACK) or ``["ADD", "DEPTHWISE_CONV_2D"]``,
+      one entry per op, in node order.
+    """
+    nodes = interpreter._get_ops_details()
+    delegates = [n for n in nodes if n["op_name"] == "DELEGATE"]
+    ops = [n for n in nodes if n["op_name"] != "DELEGATE"]
+    by_delegates = {int(t) for n in delegates for t in n["outputs"]}
+    wanted = {int(t) for n in delegates for t in n["inputs"]}
+    wanted |= {int(d["index"]) for d in interpreter.get_output_details()}
+    wanted -= by_delegates
+    outside: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for node in ops:
+            if node["index"] in outside:
+                continue
+            if any(int(t) in wanted for t in node["outputs"]):
+                outside.add(node["index"])
+                wanted |= {int(t) for t in node["inputs"] if int(t) >= 0} - by_delegates
+                changed = True
+    return [n["op_name"] for n in ops if n["index"] in outside]

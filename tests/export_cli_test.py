@@ -29,7 +29,7 @@ from attention_center.image import load_image  # noqa: E402
 from attention_center.model_io import load_predictor  # noqa: E402
 from export.images import load_frames  # noqa: E402
 from export.metadata import read_metadata, sidecar_path  # noqa: E402
-from export.runtime import make_interpreter  # noqa: E402
+from export.runtime import make_interpreter, ops_outside_delegates  # noqa: E402
 from export.testing import save_small_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,12 +137,13 @@ def test_interface_matches_googles_model(exported, google_model_path, kodak_path
 def test_whole_graph_runs_in_xnnpack(exported):
     """ai-edge-litert applies XNNPACK and it takes every op: one delegate node, image -> centre."""
     interpreter = make_interpreter(exported[0], runtime="litert")
-    nodes = interpreter._get_ops_details()  # the execution plan's nodes, delegate kernels included
+    nodes = interpreter._get_ops_details()  # the graph's nodes, delegate kernels included
     delegates = [n for n in nodes if n["op_name"] == "DELEGATE"]
     assert len(delegates) == 1, [n["op_name"] for n in nodes]
     image = interpreter.get_input_details()[0]["index"]
     center = interpreter.get_output_details()[0]["index"]
     assert image in delegates[0]["inputs"] and center in delegates[0]["outputs"]
+    assert ops_outside_delegates(interpreter) == []
 
 
 def test_saved_model_written_on_request(exported):

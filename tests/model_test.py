@@ -67,16 +67,24 @@ def test_build_model_outputs_and_keras_round_trip(tmp_path, kodak_paths):
 
 
 def test_with_input_shape_keeps_weights_and_internal_resolution(kodak_paths):
+    keras.utils.set_random_seed(0)
     model = ac.build_model("mobilenet_v2", input_shape=(120, 160, 3), backbone_weights=None,
                            head_width=8, internal_hw=(120, 160))
     big = model.with_input_shape((240, 320, 3))
     assert big.get_config()["internal_hw"] == [120, 160]
-    small_frames = _frames(kodak_paths, (120, 160), 2)
+    for a, b in zip(model.get_weights(), big.get_weights()):
+        np.testing.assert_array_equal(a, b)
     big_frames = _frames(kodak_paths, (240, 320), 2)
+    # The bigger model resizes its input to the internal 120x160 in the graph (bilinear), then
+    # runs the same network: the same as resizing first and running the small model, with the
+    # centre in the bigger frame's pixels (x_big + 0.5 = 2 (x_small + 0.5)).
+    small_frames = ac.layers.ResizeTo(120, 160)(big_frames)
     small_center = np.asarray(model(small_frames)["center"])
+    # Called as model(x): inference mode (batch norm on its moving statistics) by default.
     big_center = np.asarray(big(big_frames)["center"])
-    # Same weights, same working scale: the centre scales with the frame (within 2 px of 320x240).
-    np.testing.assert_allclose(big_center, (small_center + 0.5) * 2 - 0.5, atol=2.0)
+    np.testing.assert_allclose(big_center, (small_center + 0.5) * 2 - 0.5, atol=0.05)
+    np.testing.assert_allclose(big_center, big(big_frames, training=False)["center"], atol=1e-5)
+    assert np.asarray(big(big_frames)["weight_map"]).shape == (2, 30, 40, 1)
 
 
 def test_public_api_exposes_the_layers():

@@ -3,5 +3,6 @@
 from attention_center.heads.center_head import AttentionCenterHead
 from attention_center.layers.gravity_center import GravityCenter
 from attention_center.layers.normalization import ImageNormalization
+from attention_center.layers.resize import ResizeTo
 
-__all__ = ["AttentionCenterHead", "GravityCenter", "ImageNormalization"]
+__all__ = ["AttentionCenterHead", "GravityCenter", "ImageNormalization", "ResizeTo"]

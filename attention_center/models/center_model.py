@@ -7,6 +7,7 @@ import keras
 from attention_center.backbones import build_backbone, level_stride
 from attention_center.heads import build_head
 from attention_center.layers.gravity_center import GravityCenter
+from attention_center.layers.resize import ResizeTo
 
 DEFAULT_INPUT_SHAPE = (480, 640, 3)
 
@@ -65,8 +66,8 @@ class AttentionCenterModel(keras.Model):
         image = keras.Input(input_shape, name="image")
         working = image
         if internal_hw and tuple(input_shape[:2]) != internal_hw:
-            working = keras.layers.Resizing(*internal_hw, interpolation="bilinear",
-                                            name="internal_resize")(image)
+            working = ResizeTo(*internal_hw, interpolation="bilinear",
+                               name="internal_resize")(image)
         pyramid = feature_model(working)
         head = build_head("center", width=head_width, num_convs=head_convs,
                           upsampling=upsampling, aggregation=aggregation, dropout=dropout,

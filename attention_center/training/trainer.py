@@ -263,7 +263,9 @@ class Trainer:
                 model.fit(train, validation_data=val, epochs=finetune_epochs,
                           callbacks=self.callbacks("finetune", val), verbose=c.verbose)
         best = self.best_checkpoint()
-        final = keras.models.load_model(best) if best else model
+        # Without its optimizer state: model.keras is for inference, export and fine-tuning
+        # from scratch; the backups keep the optimizer for resuming.
+        final = keras.models.load_model(best, compile=False) if best else model
         final_path = os.path.join(c.out_dir, "model.keras")
         tmp_path = final_path + ".tmp.keras"
         final.save(tmp_path)
