@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from attention_center import backbones, heads, layers  # noqa: E402
 from attention_center.heads import AttentionCenterHead  # noqa: E402
-from attention_center.layers import GravityCenter, ImageNormalization  # noqa: E402
+from attention_center.layers import GravityCenter, ImageNormalization, ResizeTo  # noqa: E402
 from attention_center.losses import CenterL2Loss, NormalizedCenterError  # noqa: E402
 from attention_center.models import AttentionCenterModel, build_model  # noqa: E402
 from attention_center.prediction import Prediction, predict, predict_images  # noqa: E402
@@ -26,6 +26,7 @@ __all__ = [
     "ImageNormalization",
     "NormalizedCenterError",
     "Prediction",
+    "ResizeTo",
     "backbones",
     "build_model",
     "heads",

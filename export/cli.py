@@ -35,7 +35,7 @@ flags.DEFINE_string("parity_data", None, "Folder of real photos for the parity c
 flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1)
 flags.DEFINE_float("parity_threshold", None, "Largest allowed TFLite-vs-Keras centre distance, "
                    "as a fraction of the frame diagonal (default per quantization: float32 "
-                   "0.00125, float16 0.0025, dynamic and int8 0.02).")
+                   "0.00125, float16 0.0025, dynamic 0.02, int8 0.03).")
 flags.DEFINE_string("input_size", "480x640", "Input HxW of the exported model (Google's: 480x640).")
 flags.DEFINE_string("internal_size", "model", "Size the network works at inside the exported "
                     "graph (the input is resized to it first): 'model' (the size the model was "

@@ -222,13 +222,20 @@ def _converter(saved_model_dir, quantization: str,
     return converter
 
 
-def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC") -> list[str]:
+#: Ops before the sigmoid that also stay in float32 in int8 models (see
+#: :func:`center_tail_nodes`): the head's last convolutions.
+FLOAT_HEAD_OPS = 0
+
+
+def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC",
+                      head_ops: int = 0) -> list[str]:
     """Output-tensor names of the ops from the weighting map to the ``center`` output.
 
     Walks back from the signature's ``center`` output through the ops that
     produce it until the ``stop_op`` (the sigmoid that makes the weighting
-    map), which is not included: the gravity centre's reshape, sum,
-    normalization and coordinate contraction.
+    map): the gravity centre's reshape, sum, normalization and coordinate
+    contraction. With ``head_ops > 0`` the sigmoid and the ``head_ops`` ops
+    before it on its input chain (the head's last convolutions) are included.
     """
     model = flatbuffer.read_model(content)
     subgraph = model.subgraphs[0]
@@ -245,6 +252,13 @@ def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC") -> list[str]:
         seen.add(tensor)
         operator = producer[tensor]
         if flatbuffer._op_name(model, operator) == stop_op:
+            for _ in range(head_ops + 1 if head_ops > 0 else 0):
+                names += [flatbuffer._decoded(subgraph.tensors[int(t)].name)
+                          for t in operator.outputs]
+                data_input = int(operator.inputs[0])
+                if data_input not in producer:
+                    break
+                operator = producer[data_input]
             continue
         names += [flatbuffer._decoded(subgraph.tensors[int(t)].name) for t in operator.outputs]
         stack += [int(t) for t in operator.inputs if t >= 0]
@@ -267,7 +281,7 @@ def _quantize_int8_keeping_center_float(converter) -> bytes:
 
     # Constructing the debugger calibrates the model on the representative frames.
     debugger = tf.lite.experimental.QuantizationDebugger(converter=converter)
-    nodes = center_tail_nodes(debugger.calibrated_model)
+    nodes = center_tail_nodes(debugger.calibrated_model, head_ops=FLOAT_HEAD_OPS)
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
     return debugger.get_nondebug_quantized_model()
 
