@@ -57,7 +57,7 @@ class TrainConfig:
     learning_rate: float = 3e-4
     head_learning_rate: float = 1e-3
     weight_decay: float = 1e-4
-    aux_saliency_weight: float = 0.0
+    aux_saliency_weight: float = 1.0
     density_sigma: float = 12.0
     min_scale: float = 0.8
     patience: int = 6
