@@ -32,7 +32,7 @@ import sys
 from typing import Optional, Sequence
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 from tqdm import tqdm
 
 from attention_center import baselines, model_io
@@ -337,24 +337,35 @@ def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Opt
 
 # ----------------------------------------------------------------------------- CLI
 
-FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("model", [], "A .keras or .tflite model, or 'bundled'. Repeatable.")
-flags.DEFINE_string("data", None, "Ground-truth build directory (with index.jsonl).")
-flags.DEFINE_string("split", "test", "Split to evaluate on.")
-flags.DEFINE_string("train_split", "train", "Split the dataset-mean centre is taken from.")
-flags.DEFINE_enum("modality", "eye", ["eye", "mouse", "any"], "Records of this modality.")
-flags.DEFINE_list("source", None, "Only these sources (comma separated), e.g. osie_eye.")
-flags.DEFINE_integer("max_images", None, "Evaluate on the first N images only.")
-flags.DEFINE_integer("batch_size", 8, "Images per model call.")
+# Its own FlagValues, not absl's global FLAGS: this module is also a library (imported by
+# benchmarks, the notebook, tests) and must not clash with other CLIs' flags of the same name
+# (attention_center.cli also has --model) when both are imported into one process.
+FLAGS = flags.FlagValues()
+flags.DEFINE_multi_string("model", [], "A .keras or .tflite model, or 'bundled'. Repeatable.",
+                   flag_values=FLAGS)
+flags.DEFINE_string("data", None, "Ground-truth build directory (with index.jsonl).",
+                   flag_values=FLAGS)
+flags.DEFINE_string("split", "test", "Split to evaluate on.", flag_values=FLAGS)
+flags.DEFINE_string("train_split", "train", "Split the dataset-mean centre is taken from.",
+                   flag_values=FLAGS)
+flags.DEFINE_enum("modality", "eye", ["eye", "mouse", "any"], "Records of this modality.",
+                   flag_values=FLAGS)
+flags.DEFINE_list("source", None, "Only these sources (comma separated), e.g. osie_eye.",
+                   flag_values=FLAGS)
+flags.DEFINE_integer("max_images", None, "Evaluate on the first N images only.", flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 8, "Images per model call.", flag_values=FLAGS)
 flags.DEFINE_float("density_sigma", DEFAULT_DENSITY_SIGMA,
                    "Sigma of the fixation density map as a fraction of the image's longer "
-                   "side (0.03 = 24 px, about 1 degree, on OSIE's 800x600).")
-flags.DEFINE_integer("human_splits", 10, "Random observer splits per image (human ceiling).")
-flags.DEFINE_integer("seed", 0, "Seed of the observer splits.")
-flags.DEFINE_bool("include_fallbacks", False, "Also score records whose centre is a fallback.")
-flags.DEFINE_string("out_md", None, "Write the markdown table here.")
-flags.DEFINE_string("out_json", None, "Write summary and per-image scores here (JSON).")
-flags.DEFINE_bool("progress", True, "Show a progress bar.")
+                   "side (0.03 = 24 px, about 1 degree, on OSIE's 800x600).", flag_values=FLAGS)
+flags.DEFINE_integer("human_splits", 10, "Random observer splits per image (human ceiling).",
+                   flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "Seed of the observer splits.", flag_values=FLAGS)
+flags.DEFINE_bool("include_fallbacks", False, "Also score records whose centre is a fallback.",
+                   flag_values=FLAGS)
+flags.DEFINE_string("out_md", None, "Write the markdown table here.", flag_values=FLAGS)
+flags.DEFINE_string("out_json", None, "Write summary and per-image scores here (JSON).",
+                   flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=FLAGS)
 
 
 def main(argv) -> int:
@@ -387,7 +398,17 @@ def main(argv) -> int:
 
 
 def run() -> None:
-    app.run(main)
+    """Entry point: parses ``sys.argv`` into this module's :data:`FLAGS`, runs :func:`main`."""
+    if any(arg in ("--help", "-h", "--helpfull") for arg in sys.argv[1:]):
+        print(f"usage: python -m attention_center.evaluate --data DIR [--model M ...]\n\n"
+              f"{FLAGS.get_help()}")
+        sys.exit(0)
+    try:
+        argv = FLAGS(sys.argv)
+    except flags.Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(argv))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ TARGET_LATENCY_RATIO = 0.5
 # build; --split, --modality, --source, --max_images, --density_sigma, ...).
 from attention_center import evaluate as evaluation_module  # noqa: E402
 
-flags.adopt_module_key_flags(evaluation_module)  # --help lists them
+flags.FLAGS.append_flag_values(evaluation_module.FLAGS)  # its --data, --split, ... here too
 FLAGS = flags.FLAGS
 #: The ground-truth build beside the repo (``../gt``), as ``../shared`` is.
 FLAGS.set_default("data", str(REPO.parent / "gt"))

@@ -214,17 +214,25 @@ def test_split_half_of_two_observers_is_their_distance():
 
 
 def test_cli_usage_errors(tmp_path):
-    from absl import flags
-
     from attention_center import evaluate as ev
 
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["evaluate"])
+    ev.FLAGS.unparse_flags()
+    ev.FLAGS(["evaluate"])
     assert ev.main(["evaluate"]) == 2  # no --data
-    flags.FLAGS.unparse_flags()
+    ev.FLAGS.unparse_flags()
     _write_index(tmp_path, [])
-    flags.FLAGS(["evaluate", f"--data={tmp_path}"])
+    ev.FLAGS(["evaluate", f"--data={tmp_path}"])
     assert ev.main(["evaluate"]) == 2  # no records
-    flags.FLAGS.unparse_flags()
+    ev.FLAGS.unparse_flags()
     with pytest.raises(ValueError, match="no such model file"):
         ev.load_predictor(tmp_path / "missing.tflite")
+
+
+def test_evaluate_and_the_predict_cli_import_into_one_process():
+    """Both define a --model flag; evaluate keeps its flags in its own FlagValues."""
+    code = ("import attention_center.cli, attention_center.evaluate as ev; "
+            "ev.FLAGS(['evaluate', '--model=a.keras', '--model=b.tflite']); print(ev.FLAGS.model)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "['a.keras', 'b.tflite']"
