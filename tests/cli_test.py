@@ -19,6 +19,7 @@ from PIL import Image
 import attention_center
 from attention_center import cli
 from attention_center.image import load_image
+from conftest import save_centroid_model
 
 REPO = Path(__file__).resolve().parents[1]
 needs_cjxl = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
@@ -28,16 +29,7 @@ needs_cjxl = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("dj
 @pytest.fixture(scope="module")
 def centroid_model(tmp_path_factory) -> Path:
     """A real .keras model whose centre is the brightness centroid (outputs centre + map)."""
-    import keras
-
-    image = keras.Input((120, 160, 3), name="image")
-    conv = keras.layers.Conv2D(1, 1, use_bias=False)
-    weight_map = conv(image)
-    conv.set_weights([np.full((1, 1, 3, 1), 1.0 / 3.0, np.float32)])
-    center = attention_center.GravityCenter()(weight_map)
-    path = tmp_path_factory.mktemp("model") / "centroid.keras"
-    keras.Model(image, {"center": center, "weight_map": weight_map}).save(path)
-    return path
+    return save_centroid_model(tmp_path_factory.mktemp("model") / "centroid.keras")
 
 
 @pytest.fixture()

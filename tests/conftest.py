@@ -126,3 +126,25 @@ def bad_images(tmp_path, shared_data_dir, kodak_paths) -> tuple[Path, dict[str, 
     jpeg = shared_data_dir / "osie" / "data" / "stimuli" / "1001.jpg"
     folder = tmp_path / "bad_images"
     return folder, write_bad_images(folder, jpeg, kodak_paths[0]), jpeg
+
+
+def save_centroid_model(path: Path, frame_hw=(120, 160)) -> Path:
+    """Saves a real ``.keras`` model whose centre is the brightness centroid of its input.
+
+    One 1x1 convolution (weights 1/3: the mean of R, G, B) makes the weighting map,
+    :class:`attention_center.GravityCenter` its centre; outputs ``center`` and
+    ``weight_map``. Its centre is predictable from the pixels, so tests can check where
+    the CLI and the encoder put it.
+    """
+    import keras
+
+    import attention_center
+
+    image = keras.Input((*frame_hw, 3), name="image")
+    conv = keras.layers.Conv2D(1, 1, use_bias=False)
+    weight_map = conv(image)
+    conv.set_weights([np.full((1, 1, 3, 1), 1.0 / 3.0, np.float32)])
+    center = attention_center.GravityCenter()(weight_map)
+    keras.Model(image, {"center": center, "weight_map": weight_map}).save(path)
+    return Path(path)
+

@@ -17,6 +17,7 @@ from attention_center.encode import (cjxl_command, displayed_to_coded, encode_di
                                      encoder_center, exif_orientation, find_encoder,
                                      find_images, output_path_for, run_encoder)
 from attention_center.image import load_image
+from conftest import save_centroid_model
 from attention_center.model_io import load_predictor
 
 
@@ -39,16 +40,7 @@ def djxl(path: Path, out: Path, partial: bool = False) -> np.ndarray:
 @pytest.fixture(scope="module")
 def centroid_predictor(tmp_path_factory):
     """A real Keras model (brightness centroid), saved and loaded as .keras."""
-    import keras
-
-    image = keras.Input((120, 160, 3), name="image")
-    conv = keras.layers.Conv2D(1, 1, use_bias=False)
-    weight_map = conv(image)
-    conv.set_weights([np.full((1, 1, 3, 1), 1.0 / 3.0, np.float32)])
-    center = attention_center.GravityCenter()(weight_map)
-    path = tmp_path_factory.mktemp("model") / "centroid.keras"
-    keras.Model(image, {"center": center, "weight_map": weight_map}).save(path)
-    return load_predictor(path)
+    return load_predictor(save_centroid_model(tmp_path_factory.mktemp("model") / "centroid.keras"))
 
 
 @pytest.fixture(scope="module")
