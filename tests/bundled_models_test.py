@@ -1,0 +1,61 @@
+"""The models shipped in the package: files, interface, metadata and Keras/TFLite agreement.
+
+`attention_center/assets/default_model/` is what `predict` and `encode` use by default;
+`attention_center/assets/small_model/` is the <= 1 MB int8 drop-in (MobileNetV2 tapped at
+P2-P4). See MODEL_CARD.md and docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attention_center.image import load_image, resize_with_pad
+from attention_center.model_io import default_model_path, load_predictor
+
+ASSETS = Path(__file__).resolve().parents[1] / "attention_center" / "assets"
+MODELS = {"default_model": 3.0, "small_model": 1.0}  # folder -> largest .tflite, MB
+INT8_PARITY = 0.03  # export.parity.THRESHOLDS["int8"], as a fraction of the frame diagonal
+
+
+def test_the_default_model_is_the_bundled_keras_file():
+    assert default_model_path() == ASSETS / "default_model" / "model.keras"
+
+
+@pytest.mark.parametrize("folder", sorted(MODELS))
+def test_bundled_tflite_is_a_small_builtin_only_drop_in(folder):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export.flatbuffer import non_builtin_ops
+
+    path = ASSETS / folder / "model.tflite"
+    content = path.read_bytes()
+    assert len(content) <= MODELS[folder] * 1e6
+    assert non_builtin_ops(content) == []
+    interpreter = Interpreter(model_path=str(path))
+    inputs = {d["name"]: d for d in interpreter.get_input_details()}
+    # Google's encode_with_centers.py looks the input up by this name and reads output 0.
+    assert list(inputs["image:0"]["shape"]) == [1, 480, 640, 3]
+    assert inputs["image:0"]["dtype"] == np.float32
+    assert list(interpreter.get_output_details()[0]["shape"]) == [1, 2]
+    card = json.loads((ASSETS / folder / "metadata.json").read_text())
+    predictor = load_predictor(path)
+    assert predictor.metadata["training_data"]["sources"] == card["training_data"]["sources"]
+    assert predictor.metadata["input"]["shape"] == [1, 480, 640, 3]
+
+
+@pytest.mark.parametrize("folder", sorted(MODELS))
+def test_bundled_keras_and_tflite_agree_on_real_photos(folder, kodak_paths):
+    keras_model = load_predictor(ASSETS / folder / "model.keras")
+    lite_model = load_predictor(ASSETS / folder / "model.tflite")
+    assert keras_model.frame_hw == lite_model.frame_hw == (480, 640)
+    frames = np.stack([resize_with_pad(load_image(p), (480, 640))[0] for p in kodak_paths[:4]])
+    keras_centers = keras_model.predict_frames(frames)["center"]
+    lite_centers = np.concatenate([lite_model.predict_frames(f[None])["center"] for f in frames])
+    distance = np.linalg.norm(keras_centers - lite_centers, axis=1) / np.hypot(480, 640)
+    assert distance.max() <= INT8_PARITY, distance
+    # A trained model, not a constant: the photos get different centres.
+    assert np.ptp(keras_centers[:, 0]) > 10 or np.ptp(keras_centers[:, 1]) > 10
