@@ -227,6 +227,24 @@ def test_missing_image_counted(tmp_path):
     assert "1001.jpg" in result.errors[0]
 
 
+def test_unreadable_and_missing_images_are_counted_and_the_rest_is_read(tmp_path):
+    import shutil
+
+    good = tmp_path / "good.jpg"
+    shutil.copy(GT_FIXTURES / "osie/data/stimuli/1001.jpg", good)
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    rows = [{"image": name, "observer": "a", "order": k, "x": 10.0 + k, "y": 20.0,
+             "source": "eye"}
+            for name in ("good.jpg", "corrupt.jpg", "missing.jpg") for k in range(3)]
+    path = tmp_path / "points.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = read_generic(path)
+    assert [r.image_id for r in result.records] == ["custom/good"]
+    assert result.drops["images_missing"] == 2
+    assert any("corrupt.jpg" in e and "not a readable image" in e for e in result.errors)
+    assert any("missing.jpg" in e and "not found" in e for e in result.errors)
+
+
 def test_empty_observers_dropped_and_counted(tmp_path):
     image = GT_FIXTURES / "osie/data/stimuli/1001.jpg"
     path = tmp_path / "points.csv"

@@ -34,6 +34,23 @@ class ReadResult:
         self.drops.update(other.drops)
         self.errors.extend(other.errors)
 
+    def drop(self, reason: str, message: str) -> None:
+        """Counts one dropped image under ``reason`` and keeps ``message`` (file and problem)."""
+        self.drops[reason] += 1
+        self.errors.append(message)
+
+    def image_hw(self, path) -> Optional[tuple[int, int]]:
+        """:func:`displayed_hw` of an image, or ``None`` when it is missing or unreadable.
+
+        A failure is counted as ``images_missing`` with its message, so the reader
+        skips that image and goes on with the others.
+        """
+        try:
+            return displayed_hw(path)
+        except RecordError as error:
+            self.drop("images_missing", str(error))
+            return None
+
 
 def load_mat(path, variable: str):
     """Loads one variable of a MATLAB file (squeezed, structs as attribute objects).

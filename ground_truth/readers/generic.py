@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ground_truth.readers.common import ReadResult, displayed_hw, finish, make_record
+from ground_truth.readers.common import ReadResult, finish, make_record
 from ground_truth.records import RecordError
 
 __all__ = ["read_generic", "REQUIRED"]
@@ -108,11 +108,8 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
     result = ReadResult(records=[])
     for (image, source, ds), observers in groups.items():
         image_path = Path(image) if Path(image).is_absolute() else path.parent / image
-        try:
-            hw = displayed_hw(image_path)
-        except RecordError as error:
-            result.drops["images_missing"] += 1
-            result.errors.append(str(error))
+        hw = result.image_hw(image_path)
+        if hw is None:
             continue
         points, onsets, durations, ids = [], [], [], []
         any_onset = any(r[5] for rows in observers.values() for r in rows)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ground_truth.readers.common import ReadResult, displayed_hw, finish, make_record
+from ground_truth.readers.common import ReadResult, finish, make_record
 from ground_truth.records import RecordError
 
 __all__ = ["read_salicon", "salicon_json_files"]
@@ -78,13 +78,14 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
                 raise RecordError(path, f"image entry lacks file_name/id/height/width: {image}") from None
             found = sorted(images_root.glob(f"*/{name}")) or sorted(images_root.glob(name))
             if not found:
-                result.drops["images_missing"] += 1
-                result.errors.append(f"{images_root}/*/{name}: image file not found")
+                result.drop("images_missing", f"{images_root}/*/{name}: image file not found")
                 continue
-            hw = displayed_hw(found[0])
+            hw = result.image_hw(found[0])
+            if hw is None:
+                continue
             if hw != json_hw:
-                result.drops["images_size_mismatch"] += 1
-                result.errors.append(f"{found[0]}: JSON says {json_hw} (h, w), image is {hw}")
+                result.drop("images_size_mismatch",
+                            f"{found[0]}: JSON says {json_hw} (h, w), image is {hw}")
                 continue
             observers, ids = [], []
             for a in by_image.pop(image_key, []):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ground_truth.readers.common import (ReadResult, displayed_hw, field, finish, load_mat,
+from ground_truth.readers.common import (ReadResult, field, finish, load_mat,
                                          make_record)
 from ground_truth.records import RecordError
 
@@ -57,16 +57,12 @@ def read_scene_eye(data_dir) -> ReadResult:
     for i in range(cells.shape[0]):
         stem = f"{i + 1:03d}"
         image_path = root / "data" / "stimuli" / f"{stem}.jpg"
-        try:
-            hw = displayed_hw(image_path)
-        except RecordError as error:
-            result.drops["images_missing"] += 1
-            result.errors.append(str(error))
+        hw = result.image_hw(image_path)
+        if hw is None:
             continue
         if tuple(int(v) for v in sizes[i]) != hw:
-            result.drops["images_size_mismatch"] += 1
-            result.errors.append(f"{image_path}: imgInfo says {tuple(sizes[i])} (h, w), "
-                                 f"the displayed image is {hw}")
+            result.drop("images_size_mismatch", f"{image_path}: imgInfo says {tuple(sizes[i])} "
+                        f"(h, w), the displayed image is {hw}")
             continue
         observers, onsets, durations, ids = [], [], [], []
         for s in range(cells.shape[1]):
