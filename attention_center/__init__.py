@@ -15,10 +15,12 @@ from attention_center import backbones, heads, layers  # noqa: E402
 from attention_center.heads import AttentionCenterHead  # noqa: E402
 from attention_center.layers import GravityCenter, ImageNormalization, ResizeTo  # noqa: E402
 from attention_center.losses import CenterL2Loss, NormalizedCenterError  # noqa: E402
-from attention_center.models import AttentionCenterModel, build_model  # noqa: E402
+from attention_center.models import (AttentionCenterEnsemble, AttentionCenterModel,  # noqa: E402
+                                     build_model)
 from attention_center.prediction import Prediction, predict, predict_images  # noqa: E402
 
 __all__ = [
+    "AttentionCenterEnsemble",
     "AttentionCenterHead",
     "AttentionCenterModel",
     "CenterL2Loss",

@@ -128,7 +128,9 @@ def fixed_size_model(model, input_hw: Sequence[int] = DEFAULT_INPUT_HW, internal
         (trained) at, so a model trained at 240x320 sees objects at the scale
         it learned and runs 4x fewer pixels than at 480x640; ``None`` works at
         ``input_hw``; or an explicit ``(h, w)``.
-    Other models must accept ``input_hw`` as they are.
+    An :class:`~attention_center.AttentionCenterEnsemble` is rebuilt with
+    ``with_input_shape`` (each member keeps its own working size; only
+    ``internal_hw="model"``). Other models must accept ``input_hw`` as they are.
     """
     from attention_center.models.center_model import AttentionCenterModel
 
@@ -137,6 +139,9 @@ def fixed_size_model(model, input_hw: Sequence[int] = DEFAULT_INPUT_HW, internal
     if not isinstance(model, AttentionCenterModel):
         if len(shape) == 3 and all(a in (None, b) for a, b in zip(shape, (height, width, 3))):
             return model
+        if hasattr(model, "with_input_shape") and internal_hw == "model":
+            # An AttentionCenterEnsemble: each member keeps its own internal_hw.
+            return model.with_input_shape((height, width, 3))
         raise ExportError(f"the model's input is {shape}, not {(height, width, 3)}, and it is not "
                           "an AttentionCenterModel that can be rebuilt at another size")
     config = model.get_config()

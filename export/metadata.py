@@ -177,6 +177,13 @@ def build_metadata(*, model, tflite_content: bytes, quantization: str, input_hw,
     sha256 = file_sha256(model_path) if model_path and os.path.isfile(model_path) else None
     source = os.path.basename(os.fspath(model_path)) if model_path else None
     config = model.get_config() if hasattr(model, "get_config") else {}
+    if config.get("members"):  # an AttentionCenterEnsemble: describe it by its members
+        members = config["members"]
+        shared = {key: members[0].get(key) for key in ("normalization", "internal_hw")
+                  if all(m.get(key) == members[0].get(key) for m in members)}
+        config = {**config, **shared,
+                  "backbone": f"ensemble of {len(members)}: "
+                              + ", ".join(str(m.get("backbone")) for m in members)}
     output_specs = [{"name": "center:0", "index": 0, "shape": [1, 2], "dtype": "float32",
                      "meaning": CENTER_MEANING}]
     if "weight_map" in outputs:

@@ -11,7 +11,8 @@ KERAS_BACKEND=tensorflow .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 
   || status=$?
 echo "== pytest, KERAS_BACKEND=jax (model library)"
 KERAS_BACKEND=jax .venv/bin/python -m pytest -q -p no:cacheprovider -m "not slow" \
-  tests/layers_test.py tests/model_test.py attention_center/backbones/offline_weights_test.py \
+  tests/layers_test.py tests/model_test.py tests/ensemble_test.py \
+  attention_center/backbones/offline_weights_test.py \
   || status=$?
 if [ -x tools/bazel_test.sh ] && [ "${SKIP_BAZEL:-0}" != 1 ]; then
   echo "== bazel test //..."

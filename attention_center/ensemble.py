@@ -1,0 +1,130 @@
+"""``python -m attention_center.ensemble``: combine trained models into one averaging model.
+
+Usage::
+
+  python -m attention_center.ensemble --model runs/a/model.keras --model runs/b/model.keras \\
+      --out runs/ensemble/model.keras [--input_size 480x640]
+
+Writes one ``.keras`` file, an
+:class:`~attention_center.models.ensemble.AttentionCenterEnsemble` whose
+centre is the mean of the members' centres, atomically (a temporary file
+then a rename; an existing ``--out`` is only replaced by a complete file, and
+``--out`` may not be one of the inputs). Every member keeps its own
+``internal_hw``. Exit status: 0, 1 when a model cannot be loaded or is not an
+attention-centre model (each such file is named on stderr), 2 for a usage
+error. The ensemble exports with ``python -m export --model OUT``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from absl import flags
+
+from attention_center.image import parse_hw
+
+__all__ = ["build_ensemble_file", "main", "run"]
+
+
+class EnsembleError(Exception):
+    """A model that cannot be a member, with the file it came from."""
+
+
+def build_ensemble_file(model_paths: Sequence[os.PathLike | str], out: os.PathLike | str,
+                        input_shape=(480, 640, 3)) -> Path:
+    """Loads ``model_paths``, writes their ensemble to ``out`` (atomically), returns ``out``.
+
+    Args:
+      model_paths: ``.keras`` files of :class:`AttentionCenterModel` s (or ensembles,
+        flattened into their members).
+      out: the ``.keras`` file to write; must not be one of ``model_paths``.
+      input_shape: ``(H, W, 3)`` of the ensemble's input.
+    Raises:
+      EnsembleError: a file is missing, unreadable or not an attention-centre model;
+        ``out`` is one of the inputs or not a ``.keras`` path.
+    """
+    import keras
+
+    from attention_center.models import AttentionCenterEnsemble, AttentionCenterModel
+
+    out = Path(out)
+    if out.suffix != ".keras":
+        raise EnsembleError(f"{out}: the output must be a .keras file")
+    problems, models = [], []
+    for path in map(Path, model_paths):
+        if path.exists() and out.exists() and os.path.samefile(path, out):
+            raise EnsembleError(f"{out}: is also an input; write the ensemble elsewhere")
+        if not path.is_file():
+            problems.append(f"{path}: no such model file")
+            continue
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as error:  # Keras raises many types for a bad file
+            problems.append(f"{path}: cannot load as a Keras model "
+                            f"({type(error).__name__}: {str(error).splitlines()[0][:200]})")
+            continue
+        if not isinstance(model, (AttentionCenterModel, AttentionCenterEnsemble)):
+            problems.append(f"{path}: a {type(model).__name__}, not an AttentionCenterModel")
+            continue
+        models.append(model)
+    if problems:
+        raise EnsembleError("\n".join(problems))
+    ensemble = AttentionCenterEnsemble.from_models(models, input_shape=input_shape)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.keras")
+    try:
+        ensemble.save(tmp)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+FLAGS = flags.FlagValues()
+flags.DEFINE_multi_string("model", [], "A member .keras model. Repeat for each member.",
+                          flag_values=FLAGS)
+flags.DEFINE_string("out", None, "The ensemble .keras file to write.", flag_values=FLAGS)
+flags.DEFINE_string("input_size", "480x640", "Ensemble input HxW (Google's: 480x640).",
+                    flag_values=FLAGS)
+
+
+def main(argv) -> int:
+    if len(argv) > 1:
+        print(f"unexpected arguments: {argv[1:]}", file=sys.stderr)
+        return 2
+    if not FLAGS.model or not FLAGS.out:
+        print("--model (one or more) and --out are required", file=sys.stderr)
+        return 2
+    try:
+        height, width = parse_hw(FLAGS.input_size)
+    except ValueError as error:
+        print(f"error: --input_size: {error}", file=sys.stderr)
+        return 2
+    try:
+        out = build_ensemble_file(FLAGS.model, FLAGS.out, input_shape=(height, width, 3))
+    except EnsembleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({len(FLAGS.model)} members)")
+    return 0
+
+
+def run() -> None:
+    """Entry point: parses ``sys.argv`` into this module's :data:`FLAGS`, runs :func:`main`."""
+    if any(arg in ("--help", "-h", "--helpfull") for arg in sys.argv[1:]):
+        print(f"{__doc__}\n{FLAGS.get_help()}")
+        sys.exit(0)
+    try:
+        argv = FLAGS(sys.argv)
+    except flags.Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(argv))
+
+
+if __name__ == "__main__":
+    run()
