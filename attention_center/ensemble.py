@@ -24,6 +24,7 @@ from typing import Sequence
 
 from absl import flags
 
+from attention_center.cli_flags import run_with_flags
 from attention_center.image import parse_hw
 
 __all__ = ["build_ensemble_file", "main", "run"]
@@ -115,15 +116,7 @@ def main(argv) -> int:
 
 def run() -> None:
     """Entry point: parses ``sys.argv`` into this module's :data:`FLAGS`, runs :func:`main`."""
-    if any(arg in ("--help", "-h", "--helpfull") for arg in sys.argv[1:]):
-        print(f"{__doc__}\n{FLAGS.get_help()}")
-        sys.exit(0)
-    try:
-        argv = FLAGS(sys.argv)
-    except flags.Error as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(argv))
+    run_with_flags(FLAGS, main, __doc__.strip())
 
 
 if __name__ == "__main__":

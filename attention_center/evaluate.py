@@ -36,6 +36,7 @@ from absl import flags
 from tqdm import tqdm
 
 from attention_center import baselines, model_io
+from attention_center.cli_flags import run_with_flags
 from attention_center.image import ImageLoadError, load_image, resize_with_pad
 from attention_center.metrics.centers import (normalized_center_errors, same_jxl_group,
                                               summarize_center_errors)
@@ -399,16 +400,7 @@ def main(argv) -> int:
 
 def run() -> None:
     """Entry point: parses ``sys.argv`` into this module's :data:`FLAGS`, runs :func:`main`."""
-    if any(arg in ("--help", "-h", "--helpfull") for arg in sys.argv[1:]):
-        print(f"usage: python -m attention_center.evaluate --data DIR [--model M ...]\n\n"
-              f"{FLAGS.get_help()}")
-        sys.exit(0)
-    try:
-        argv = FLAGS(sys.argv)
-    except flags.Error as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(argv))
+    run_with_flags(FLAGS, main, "usage: python -m attention_center.evaluate --data DIR [--model M ...]")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,24 @@ from attention_center.layers.resize import ResizeTo
 DEFAULT_INPUT_SHAPE = (480, 640, 3)
 
 
+class RebuildAtInputShape:
+    """Mixin for config-built models: :meth:`with_input_shape` from ``get_config``.
+
+    The model's config must hold ``"input_shape"`` and rebuild the same layers
+    (so the weights line up) when it changes.
+    """
+
+    def with_input_shape(self, input_shape):
+        """The same model (config and weights) rebuilt for another input size."""
+        config = self.get_config()
+        config["input_shape"] = list(input_shape)
+        clone = type(self).from_config(config)
+        clone.set_weights(self.get_weights())
+        return clone
+
+
 @keras.saving.register_keras_serializable(package="attention_center")
-class AttentionCenterModel(keras.Model):
+class AttentionCenterModel(RebuildAtInputShape, keras.Model):
     """Predicts where people look first: an image -> (x, y) and a weighting map.
 
     A functional model assembled from its configuration (the keras-hub pattern:
@@ -116,14 +132,6 @@ class AttentionCenterModel(keras.Model):
         config = dict(config)
         config["backbone_weights"] = None
         return cls(**config)
-
-    def with_input_shape(self, input_shape) -> "AttentionCenterModel":
-        """The same model (config and weights) rebuilt for another input size."""
-        config = self.get_config()
-        config["input_shape"] = list(input_shape)
-        clone = type(self).from_config(config)
-        clone.set_weights(self.get_weights())
-        return clone
 
 
 def build_model(backbone="mobilenet_v2", input_shape=DEFAULT_INPUT_SHAPE, **kwargs

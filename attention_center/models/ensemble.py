@@ -7,11 +7,12 @@ from typing import Sequence
 import keras
 
 from attention_center.layers.resize import ResizeTo
-from attention_center.models.center_model import DEFAULT_INPUT_SHAPE, AttentionCenterModel
+from attention_center.models.center_model import (DEFAULT_INPUT_SHAPE, AttentionCenterModel,
+                                                  RebuildAtInputShape)
 
 
 @keras.saving.register_keras_serializable(package="attention_center")
-class AttentionCenterEnsemble(keras.Model):
+class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
     """Several :class:`AttentionCenterModel` s run on one input; their outputs averaged.
 
     Independently trained models make partly independent errors, so the mean
@@ -37,7 +38,8 @@ class AttentionCenterEnsemble(keras.Model):
       members: ``AttentionCenterModel`` configs (dicts from ``get_config()``);
         use :meth:`from_models` to build an ensemble from trained models.
       input_shape: ``(H, W, 3)`` of the ensemble's input; every member is
-        rebuilt at it (each keeps its own ``internal_hw``).
+        rebuilt at it (each keeps its own ``internal_hw``); ``with_input_shape``
+        rebuilds the whole ensemble at another.
     """
 
     def __init__(self, members: Sequence[dict], input_shape=DEFAULT_INPUT_SHAPE, **kwargs):
@@ -108,11 +110,3 @@ class AttentionCenterEnsemble(keras.Model):
         for member, model in zip(ensemble.members, flat):
             member.set_weights(model.get_weights())
         return ensemble
-
-    def with_input_shape(self, input_shape) -> "AttentionCenterEnsemble":
-        """The same ensemble (members' configs and weights) rebuilt for another input size."""
-        config = self.get_config()
-        config["input_shape"] = list(input_shape)
-        clone = type(self).from_config(config)
-        clone.set_weights(self.get_weights())
-        return clone
