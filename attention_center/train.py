@@ -25,6 +25,10 @@ flags.DEFINE_string("config", None, "JSON or YAML file of flag values (command l
 flags.DEFINE_string("data", None, "Portable ground-truth folder from `python -m ground_truth build`.")
 flags.DEFINE_string("out", "runs/default", "Run folder: checkpoints, logs, model.keras.")
 flags.DEFINE_list("sources", ["osie_eye", "scene_eye"], "Record sources to train on.")
+flags.DEFINE_list("train_splits", ["train"], "Ground-truth splits to train on (train,val for "
+                  "the final retrain once the settings are chosen; never test).")
+flags.DEFINE_string("val_split", "val", "Split for the best checkpoint and early stopping; "
+                    "empty: none (a fixed epoch count, model.keras = the last epoch).")
 flags.DEFINE_string("backbone", "mobilenet_v2", "Registered backbone name.")
 flags.DEFINE_float("alpha", 1.0, "Backbone width multiplier (families that have one).")
 flags.DEFINE_list("levels", ["P2", "P3", "P4", "P5"], "Pyramid levels the head taps.")
@@ -60,7 +64,7 @@ flags.DEFINE_string("save_freq", "epoch", "Backup every epoch, or every N batche
 flags.DEFINE_integer("workers", 1, "PyDataset worker threads.")
 flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (1: progress bar).")
 
-_TRAIN_FLAGS = ("data", "out", "sources", "backbone", "alpha", "levels", "head_width",
+_TRAIN_FLAGS = ("data", "out", "sources", "train_splits", "val_split", "backbone", "alpha", "levels", "head_width",
                 "head_convs", "upsampling", "aggregation", "dropout", "backbone_weights",
                 "input_size", "batch_size", "epochs", "freeze_epochs", "frozen_level",
                 "learning_rate", "head_learning_rate", "weight_decay", "aux_saliency_weight",
@@ -90,6 +94,7 @@ def config_from_flags():
     weights = FLAGS.backbone_weights
     return TrainConfig(
         data_dir=FLAGS.data, out_dir=FLAGS.out, sources=tuple(FLAGS.sources),
+        train_splits=tuple(FLAGS.train_splits), val_split=FLAGS.val_split,
         backbone=FLAGS.backbone, alpha=FLAGS.alpha, levels=tuple(FLAGS.levels),
         head_width=FLAGS.head_width, head_convs=FLAGS.head_convs, upsampling=FLAGS.upsampling,
         aggregation=FLAGS.aggregation, dropout=FLAGS.dropout,
@@ -116,7 +121,12 @@ def main(argv):
         return 2
     from attention_center.training.trainer import Trainer
 
-    summary = Trainer(config_from_flags()).run()
+    try:
+        trainer = Trainer(config_from_flags())
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = trainer.run()
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -108,6 +108,60 @@ def test_training_writes_checkpoints_history_logs_and_a_loadable_model(tiny_grou
     assert 0 <= centre[0, 0] <= 127 and 0 <= centre[0, 1] <= 95
 
 
+def test_final_retrain_on_train_and_val_keeps_the_last_epoch(tiny_ground_truth, tmp_path):
+    """``--train_splits train,val --val_split ""``: the fixed-epoch retrain after model choice."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(_train_cmd(tiny_ground_truth, run_dir, "--epochs", "2",
+                                     "--train_splits", "train,val", "--val_split", ""),
+                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # 16 train + 4 val images in batches of 4: five steps an epoch (four on train alone).
+    steps = [line.split()[0] for line in proc.stdout.splitlines() if "/step" in line]
+    assert steps == ["5/5", "5/5"], proc.stdout[-2000:]
+    history = _history(run_dir)
+    assert [(r["phase"], r["epoch"]) for r in history] == [("warmup", 0), ("finetune", 0)]
+    assert all(0.0 < r["center_error"] < 1.0 and not any(k.startswith("val_") for k in r)
+               for r in history)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["best_checkpoint"] is None and summary["val_center_error"] is None
+    assert not list(run_dir.glob("best_*.keras"))
+    assert any("images" in str(p) for p in (run_dir / "logs").rglob("events.out.tfevents.*"))
+
+    import keras
+    import numpy as np
+
+    import attention_center  # noqa: F401  (registers the model and layers with Keras)
+
+    # model.keras holds the weights after the last epoch: those of the last backup.
+    final = keras.models.load_model(run_dir / "model.keras")
+    last = keras.models.load_model(run_dir / "model.keras")
+    for weight in last.weights:
+        weight.assign(np.zeros(weight.shape, weight.dtype))
+    last.load_weights(run_dir / "backup" / "finetune" / "latest.weights.h5")
+    for a, b in zip(final.get_weights(), last.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_validation_split_that_is_also_trained_on_is_refused(tiny_ground_truth, tmp_path):
+    proc = subprocess.run(_train_cmd(tiny_ground_truth, tmp_path / "run", "--epochs", "1",
+                                     "--train_splits", "train,val"),
+                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "val_split 'val' is also a training split" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_select_records_joins_splits(tiny_ground_truth):
+    from attention_center.training.dataset import select_records
+
+    train = select_records(tiny_ground_truth, "train")
+    val = select_records(tiny_ground_truth, "val")
+    both = select_records(tiny_ground_truth, ("train", "val"))
+    assert len({r["image_id"] for r in train}) == TRAIN_IMAGES
+    assert len({r["image_id"] for r in val}) == VAL_IMAGES
+    assert sorted(r["image_id"] for r in both) == sorted(r["image_id"] for r in train + val)
+    assert [r["image_id"] for r in both] == sorted(r["image_id"] for r in both)
+
+
 def _backed_up_epochs(run_dir, phase):
     """Epochs of ``phase`` saved by BackupAndRestore (its own metadata file); 0 before any."""
     try:

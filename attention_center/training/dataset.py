@@ -20,16 +20,20 @@ from attention_center.image import frame_transform
 from attention_center.training.augment import augment, resize_frame
 
 
-def select_records(data_dir, split: str, sources: Sequence[str] | None = None,
+def select_records(data_dir, split: str | Sequence[str], sources: Sequence[str] | None = None,
                    max_images: int | None = None, drop_fallbacks: bool = True) -> list[dict]:
-    """Records of one split, optionally of some sources only, sorted by (image_id, source)."""
+    """Records of one split (or several, e.g. ``("train", "val")``), optionally of some
+    sources only, sorted by (image_id, source)."""
     from ground_truth.portable import read_index
 
-    records = read_index(data_dir, split=split, sources=set(sources) if sources else None)
+    splits = (split,) if isinstance(split, str) else tuple(split)
+    records = [r for s in splits
+               for r in read_index(data_dir, split=s, sources=set(sources) if sources else None)]
     if sources:
         unknown = set(sources) - {r["source"] for r in records}
         if unknown:
-            raise ValueError(f"{data_dir}: no {split} records for source(s) {sorted(unknown)}")
+            raise ValueError(f"{data_dir}: no {'+'.join(splits)} records for source(s) "
+                             f"{sorted(unknown)}")
     if drop_fallbacks:
         records = [r for r in records if not r.get("fallback")]
     records.sort(key=lambda r: (r["image_id"], r["source"]))

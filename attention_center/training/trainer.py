@@ -9,8 +9,11 @@ state included):
    (e.g. ``"P2"`` keeps the stride-2/4 stem frozen), AdamW with a warm-up and
    cosine decay.
 
-The best model by validation centre error is saved as ``best.keras``; the
-final one (best weights) as ``model.keras``.
+The best model by validation centre error is saved as ``best_<phase>.keras``;
+the final one (best weights) as ``model.keras``. With ``val_split=""`` (for the
+final retrain on train+val, once the settings were chosen on validation) there is
+no validation: no best checkpoint, no early stopping, and ``model.keras`` holds
+the weights after the last epoch.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class TrainConfig:
     data_dir: str = ""
     out_dir: str = "runs/default"
     sources: Sequence[str] = ("osie_eye", "scene_eye")
+    train_splits: Sequence[str] = ("train",)
+    val_split: str = "val"
     backbone: str = "mobilenet_v2"
     alpha: float = 1.0
     levels: Sequence[str] = ("P2", "P3", "P4", "P5")
@@ -160,6 +165,10 @@ class Trainer:
     """Builds data, model and callbacks from a :class:`TrainConfig` and runs both phases."""
 
     def __init__(self, config: TrainConfig):
+        if config.val_split and config.val_split in tuple(config.train_splits):
+            raise ValueError(f"val_split {config.val_split!r} is also a training split "
+                             f"{tuple(config.train_splits)}: its error would not be held out "
+                             "(train on it with val_split='')")
         self.config = config
         self.frame_hw = tuple(int(v) for v in config.input_hw)
         os.makedirs(config.out_dir, exist_ok=True)
@@ -168,14 +177,19 @@ class Trainer:
     def datasets(self, map_stride):
         c = self.config
         max_images = c.max_images or None
-        train_records = select_records(c.data_dir, "train", c.sources, max_images)
-        val_records = select_records(c.data_dir, "val", c.sources,
-                                     max(4, max_images // 4) if max_images else None)
+        train_records = select_records(c.data_dir, tuple(c.train_splits), c.sources, max_images)
         common = dict(frame_hw=self.frame_hw, batch_size=c.batch_size, seed=c.seed,
                       map_stride=map_stride, density_sigma=c.density_sigma,
                       workers=c.workers, use_multiprocessing=False)
         train = CenterDataset(c.data_dir, train_records, training=True, min_scale=c.min_scale,
                               **common)
+        if not c.val_split:
+            # TensorBoard's centre images then show the first training images, unaugmented.
+            self._preview = CenterDataset(c.data_dir, train_records[:c.batch_size],
+                                          training=False, **common)
+            return train, None
+        val_records = select_records(c.data_dir, c.val_split, c.sources,
+                                     max(4, max_images // 4) if max_images else None)
         val = CenterDataset(c.data_dir, val_records, training=False, **common)
         return train, val
 
@@ -209,7 +223,7 @@ class Trainer:
             loss=losses, loss_weights=weights,
             metrics={"center": [NormalizedCenterError(self.frame_hw, name="error")]})
 
-    def callbacks(self, phase: str, val: CenterDataset):
+    def callbacks(self, phase: str, val: CenterDataset | None):
         c = self.config
         backup_dir = os.path.join(c.out_dir, "backup", phase)
         save_freq = c.save_freq if c.save_freq == "epoch" else int(c.save_freq)
@@ -220,17 +234,19 @@ class Trainer:
             JsonHistory(os.path.join(c.out_dir, "history.jsonl"), phase),
             keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq,
                                              delete_checkpoint=False, double_checkpoint=True),
-            keras.callbacks.ModelCheckpoint(os.path.join(c.out_dir, f"best_{phase}.keras"),
-                                            monitor=MONITOR, mode="min", save_best_only=True,
-                                            initial_value_threshold=self.best_score(phase)),
         ]
-        if phase == "finetune":
-            callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
-                                                           patience=c.patience))
+        if val is not None:  # Without validation (a fixed epoch count): nothing to select on.
+            callbacks.append(keras.callbacks.ModelCheckpoint(
+                os.path.join(c.out_dir, f"best_{phase}.keras"), monitor=MONITOR, mode="min",
+                save_best_only=True, initial_value_threshold=self.best_score(phase)))
+            if phase == "finetune":
+                callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
+                                                               patience=c.patience))
         if c.tensorboard and _tensorflow_available() and keras.backend.backend() == "tensorflow":
             log_dir = os.path.join(c.out_dir, "logs")
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False))
-            frames, targets = val[0]
+            # Centres drawn on held-out images, or on the first training batch without them.
+            frames, targets = (val if val is not None else self._preview)[0]
             callbacks.append(CenterImagesCallback(log_dir, frames, targets["center"]))
         return callbacks
 
