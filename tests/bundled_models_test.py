@@ -48,6 +48,29 @@ def test_bundled_tflite_is_a_small_builtin_only_drop_in(folder):
 
 
 @pytest.mark.parametrize("folder", sorted(MODELS))
+def test_bundled_tflite_was_exported_from_the_bundled_keras_file_and_card(folder):
+    """The embedded metadata is that of this ``model.keras`` and this ``metadata.json``.
+
+    Catches a ``.tflite`` exported before the card's figures were filled in (or from another
+    checkpoint than the one shipped beside it).
+    """
+    import hashlib
+
+    from export import read_metadata
+
+    path = ASSETS / folder / "model.tflite"
+    card = json.loads((ASSETS / folder / "metadata.json").read_text())
+    for metadata in (load_predictor(path).metadata, read_metadata(path)):
+        assert metadata["model_card"] == card
+        assert metadata["metrics"] == card["metrics"]
+        keras_bytes = (ASSETS / folder / "model.keras").read_bytes()
+        assert metadata["model"]["source_sha256"] == hashlib.sha256(keras_bytes).hexdigest()
+        assert metadata["model"]["version"] == card["version"]
+    beside = json.loads(path.with_name(path.name + ".json").read_text())
+    assert beside == read_metadata(path)
+
+
+@pytest.mark.parametrize("folder", sorted(MODELS))
 def test_bundled_keras_and_tflite_agree_on_real_photos(folder, kodak_paths):
     keras_model = load_predictor(ASSETS / folder / "model.keras")
     lite_model = load_predictor(ASSETS / folder / "model.tflite")
