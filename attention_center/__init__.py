@@ -1,38 +1,59 @@
 """attention-center: predict where people look first in an image.
 
-Public API::
+Public API (every name is imported on first use, so ``import attention_center`` is quick
+and loads neither Keras nor TensorFlow; ``attention_center.core`` never loads them)::
 
     import attention_center as ac
-    centers = ac.predict(["a.jpg", "b.png"])   # float64 [2, 2]: (x, y) original pixels
+    centers = ac.predict(["a.jpg", "b.png"])          # float64 [2, 2]: (x, y) original pixels
     model = ac.build_model("mobilenet_v2", input_shape=(480, 640, 3))
-    ac.layers.GravityCenter, ac.layers.AttentionCenterHead, ac.layers.ImageNormalization
-    ac.backbones.list_backbones()
+    ac.GravityCenter, ac.AttentionCenterHead, ac.ImageNormalization, ac.ResizeTo
+    ac.backbones.list_backbones(), ac.presets.list_presets()
+    model = ac.load_model("model.keras")     # keras.saving.load_model, our layers registered
+
+Layout (``docs/ARCHITECTURE.md``): ``core`` (Keras-free) <- ``layers``, ``heads``,
+``backbones``, ``weights``, ``models``, ``presets``, ``losses``, ``metrics``, ``training``,
+``inference``, ``evaluation``, ``jxl`` (the library) <- ``cli`` (the programs).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from attention_center import backbones, heads, layers  # noqa: E402
-from attention_center.heads import AttentionCenterHead  # noqa: E402
-from attention_center.layers import GravityCenter, ImageNormalization, ResizeTo  # noqa: E402
-from attention_center.losses import CenterL2Loss, NormalizedCenterError  # noqa: E402
-from attention_center.models import (AttentionCenterEnsemble, AttentionCenterModel,  # noqa: E402
-                                     build_model)
-from attention_center.prediction import Prediction, predict, predict_images  # noqa: E402
+import importlib
 
-__all__ = [
-    "AttentionCenterEnsemble",
-    "AttentionCenterHead",
-    "AttentionCenterModel",
-    "CenterL2Loss",
-    "GravityCenter",
-    "ImageNormalization",
-    "NormalizedCenterError",
-    "Prediction",
-    "ResizeTo",
-    "backbones",
-    "build_model",
-    "heads",
-    "layers",
-    "predict",
-    "predict_images",
-]
+__version__ = "0.2.0"
+
+#: Public name -> module that defines it.
+_EXPORTS = {
+    "AttentionCenterEnsemble": "attention_center.models",
+    "AttentionCenterHead": "attention_center.heads",
+    "AttentionCenterModel": "attention_center.models",
+    "CenterL2Loss": "attention_center.losses",
+    "GravityCenter": "attention_center.layers",
+    "ImageNormalization": "attention_center.layers",
+    "NormalizedCenterError": "attention_center.losses",
+    "Prediction": "attention_center.inference.prediction",
+    "ResizeTo": "attention_center.layers",
+    "build_model": "attention_center.models",
+    "load_model": "attention_center.models",
+    "load_predictor": "attention_center.inference.predictors",
+    "predict": "attention_center.inference.prediction",
+    "predict_images": "attention_center.inference.prediction",
+}
+_SUBPACKAGES = ("backbones", "cli", "core", "evaluation", "heads", "inference", "jxl", "layers",
+                "losses", "metrics", "models", "presets", "training", "weights")
+
+__all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"attention_center.{name}")
+    else:
+        raise AttributeError(f"module 'attention_center' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from attention_center.core.frames import MODEL_FRAME_HW
+
 
 def normalized_center_error(y_true, y_pred, frame_hw):
     """Distance between centres divided by the frame diagonal: ``[B]`` float32.
@@ -35,7 +37,7 @@ class CenterL2Loss(keras.losses.Loss):
       squared: use the squared distance.
     """
 
-    def __init__(self, frame_hw=(480, 640), squared=False, name="center_l2", **kwargs):
+    def __init__(self, frame_hw=MODEL_FRAME_HW, squared=False, name="center_l2", **kwargs):
         super().__init__(name=name, **kwargs)
         self.frame_hw = tuple(int(v) for v in frame_hw)
         self.squared = bool(squared)
@@ -56,7 +58,7 @@ class CenterL2Loss(keras.losses.Loss):
 class NormalizedCenterError(keras.metrics.MeanMetricWrapper):
     """Mean of :func:`normalized_center_error` (distance / frame diagonal)."""
 
-    def __init__(self, frame_hw=(480, 640), name="center_error", dtype=None):
+    def __init__(self, frame_hw=MODEL_FRAME_HW, name="center_error", dtype=None):
         self.frame_hw = tuple(int(v) for v in frame_hw)
         super().__init__(fn=normalized_center_error, name=name, dtype=dtype,
                          frame_hw=self.frame_hw)

@@ -149,11 +149,11 @@ points dropped (spatial filter), the mean of the rest is the image's attention c
 are split by a hash of their id into train / val / test (80 / 8 / 12 %), and fitted into
 480x640 frames.
 
-Command line: `python -m ground_truth build --source SOURCES_OR_FILE --data_dir DATA_DIR --out OUT/ground_truth`
+Command line: `attention-center ground-truth build --source SOURCES_OR_FILE --data_dir DATA_DIR --out OUT/ground_truth`
 """),
     ("code", """\
 from ground_truth.build import build, stats_markdown
-from ground_truth.portable import read_index
+from attention_center.core.ground_truth_index import read_index
 
 sources = [RECORDS] if RECORDS else [s.strip() for s in SOURCES.split(",") if s.strip()]
 data_dir = DATA_DIR or (str(Path(RECORDS).resolve().parent) if RECORDS else ".")
@@ -197,7 +197,7 @@ otherwise the default (CPU) strategy. Two phases: the head alone with the backbo
 (`FREEZE_EPOCHS`), then everything. The best model by validation centre error is saved as
 `model.keras`; a stopped run resumes where it was when run again with the same `OUT_DIR`.
 
-Command line: `python -m attention_center.train --data OUT/ground_truth --out OUT/run --backbone ... --epochs ...`
+Command line: `attention-center train --data OUT/ground_truth --out OUT/run --backbone ... --epochs ...`
 """),
     ("code", """\
 def pick_strategy(requested: str) -> str:
@@ -216,7 +216,7 @@ strategy = pick_strategy(STRATEGY)
 print("strategy:", strategy, "| devices:", [d.name for d in tf.config.list_logical_devices()])
 """),
     ("code", """\
-from attention_center.image import parse_hw
+from attention_center.core.frames import parse_hw
 from attention_center.training.trainer import Trainer, TrainConfig, read_history
 
 config = TrainConfig(
@@ -255,10 +255,10 @@ in the same 256x256 JPEG XL group as the true centre, and saliency metrics of th
 Baselines: the image centre, the mean centre of the training split, and the human ceiling
 (half of the observers predicting the other half).
 
-Command line: `python -m attention_center.evaluate --data OUT/ground_truth --split test --model OUT/run/model.keras`
+Command line: `attention-center evaluate --data OUT/ground_truth --split test --model OUT/run/model.keras`
 """),
     ("code", """\
-from attention_center.evaluate import evaluate, markdown_table
+from attention_center.evaluation.evaluate import evaluate, markdown_table
 
 test_rows = [r for r in rows if r["split"] == "test"]
 modality = "eye" if any(r["modality"] == "eye" for r in test_rows) else "mouse"
@@ -280,7 +280,7 @@ Google's interface (input `image:0` float32 [1, 480, 640, 3] RGB in [0, 1], outp
 in frame pixels), int8 weights and activations calibrated on training frames, then checked
 against the Keras model on val/test frames (nothing is written if they disagree).
 
-Command line: `python -m export --model OUT/run/model.keras --out OUT/export/center.tflite --quantization int8 --representative_data DIR --parity_data DIR`
+Command line: `attention-center export --model OUT/run/model.keras --out OUT/export/center.tflite --quantization int8 --representative_data DIR --parity_data DIR`
 """),
     ("code", """\
 from export.pipeline import run_export
@@ -320,8 +320,8 @@ a progressive JPEG XL whose 256x256 groups start at that centre
 (`cjxl --group_order 1 --center_x X --center_y Y`).
 """),
     ("code", """\
-from attention_center.model_io import load_predictor
-from attention_center.overlay import overlay_image, weight_map_on_image
+from attention_center.inference.predictors import load_predictor
+from attention_center.inference.overlay import overlay_image, weight_map_on_image
 
 sample = Path(SAMPLE_IMAGE) if SAMPLE_IMAGE else Path(test_rows[0]["data_dir"]) / test_rows[0]["image_path"]
 keras_prediction, = ac.predict_images([sample], load_predictor(MODEL_PATH), keep_images=True,

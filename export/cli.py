@@ -1,61 +1,68 @@
-"""``python -m export``: a Keras attention-centre model -> a drop-in TFLite file.
+"""``attention-center export`` / ``python -m export``: a Keras model -> a drop-in TFLite file.
+
+Usage::
+
+  attention-center export [--model M.keras|PRESET] --out center.tflite [--quantization int8]
 
 Writes ``--out`` (``center.tflite``) and ``--out.json`` (its metadata), after
 the parity check against the Keras model has passed; with ``--saved_model
 DIR`` also the SavedModel it was converted from. Exit status: 0 on success;
 1 when the export failed (bad model, unreadable image folder, conversion or
 parity failure: nothing is written) or when some images could not be read
-(they are listed; the model is written from the others); 2 for a bad
-``--input_size`` / ``--internal_size`` or stray arguments (absl itself exits 1
-on a flag it cannot parse).
+(they are listed; the model is written from the others); 2 for a usage error
+(bad flag, bad ``--input_size`` / ``--internal_size``, stray arguments).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Sequence
 
-from absl import app, flags, logging
+from absl import flags, logging
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "The .keras model (default: the bundled model, "
-                    "attention_center/assets/default_model/model.keras).")
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("model", None, "The .keras model: a path or a preset name (default: the "
+                    "'default' preset's model.keras).", flag_values=FLAGS)
 flags.DEFINE_string("out", "center.tflite", "The .tflite to write (its metadata goes beside it "
-                    "as <out>.json).")
+                    "as <out>.json).", flag_values=FLAGS)
 flags.DEFINE_enum("quantization", "int8", ["float32", "float16", "dynamic", "int8"],
                   "float32 | float16 (float16 weights) | dynamic (int8 weights) | int8 (int8 "
-                  "weights and activations; float32 input and output).")
+                  "weights and activations; float32 input and output).", flag_values=FLAGS)
 flags.DEFINE_string("representative_data", None, "Folder of real photos for int8 calibration "
                     "(default: the Kodak photos and OSIE train-split stimuli in ../shared/data; "
-                    "without it, the 8 photos in export/photos/calibration).")
+                    "without it, the 8 photos in export/photos/calibration).", flag_values=FLAGS)
 flags.DEFINE_integer("num_representative", 100, "Calibration images (evenly spaced).",
-                     lower_bound=1)
+                     lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_string("parity_data", None, "Folder of real photos for the parity check (default: "
                     "OSIE val/test-split stimuli in ../shared/data; without it, the 6 photos "
-                    "in export/photos/parity).")
-flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1)
+                    "in export/photos/parity).", flag_values=FLAGS)
+flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_float("parity_threshold", None, "Largest allowed TFLite-vs-Keras centre distance, "
                    "as a fraction of the frame diagonal (default per quantization: float32 "
-                   "0.00125, float16 0.0025, dynamic 0.02, int8 0.03).")
-flags.DEFINE_string("input_size", "480x640", "Input HxW of the exported model (Google's: 480x640).")
+                   "0.00125, float16 0.0025, dynamic 0.02, int8 0.03).", flag_values=FLAGS)
+flags.DEFINE_string("input_size", "480x640", "Input HxW of the exported model (Google's: 480x640).", flag_values=FLAGS)
 flags.DEFINE_string("internal_size", "model", "Size the network works at inside the exported "
                     "graph (the input is resized to it first): 'model' (the size the model was "
-                    "built and trained at, or its internal_hw), 'input' (the --input_size), or HxW.")
-flags.DEFINE_string("saved_model", None, "Also write the SavedModel to this (new) folder.")
-flags.DEFINE_bool("weight_map", False, "Add the weighting map as output 1.")
+                    "built and trained at, or its internal_hw), 'input' (the --input_size), or HxW.", flag_values=FLAGS)
+flags.DEFINE_string("saved_model", None, "Also write the SavedModel to this (new) folder.", flag_values=FLAGS)
+flags.DEFINE_bool("weight_map", False, "Add the weighting map as output 1.", flag_values=FLAGS)
 flags.DEFINE_string("model_card", None, "Model card JSON for the metadata: version, "
                     "training_data, metrics (default: metadata.json beside the model, else "
-                    "the training run folder's config.json and history.jsonl).")
-flags.DEFINE_bool("progress", True, "Progress bars.")
+                    "the training run folder's config.json and history.jsonl).", flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Progress bars.", flag_values=FLAGS)
 
 
-def main(argv) -> int:
+USAGE = __doc__
+
+
+def main(argv: Sequence[str]) -> int:
     """Parses the size flags and calls :func:`export.pipeline.run_export`."""
     if len(argv) > 1:
-        sys.stderr.write(f"python -m export: error: unexpected arguments {argv[1:]}\n")
+        sys.stderr.write(f"{argv[0]}: error: unexpected arguments {list(argv[1:])}\n")
         return 2
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
-    from attention_center.image import parse_hw
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
+    from attention_center.core.frames import parse_hw
     from export.pipeline import run_export
 
     try:
@@ -64,7 +71,7 @@ def main(argv) -> int:
         if FLAGS.internal_size not in ("model", "input"):
             internal_hw = parse_hw(FLAGS.internal_size)
     except ValueError as error:
-        sys.stderr.write(f"python -m export: error: {error}\n")
+        sys.stderr.write(f"{argv[0]}: error: {error}\n")
         return 2
     return run_export(
         model=FLAGS.model, out=FLAGS.out, quantization=FLAGS.quantization, input_hw=input_hw,
@@ -75,6 +82,23 @@ def main(argv) -> int:
         model_card=FLAGS.model_card, progress=FLAGS.progress)
 
 
-def run() -> None:
-    """Entry point: parses the flags and exits with :func:`main`'s status."""
-    app.run(main)
+def use_tensorflow_backend(prog: str) -> None:
+    """Sets ``KERAS_BACKEND=tensorflow`` before Keras is imported; exits 2 if another is forced."""
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend and backend != "tensorflow":
+        sys.stderr.write(f"{prog}: error: TFLite export needs the TensorFlow backend, but "
+                         f"KERAS_BACKEND={backend}; unset it or set KERAS_BACKEND=tensorflow\n")
+        sys.exit(2)
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Entry point: parses ``argv`` into :data:`FLAGS`, exits with :func:`main`'s status."""
+    from attention_center.cli.flags import run_with_flags
+
+    def main_on_tensorflow(rest):
+        use_tensorflow_backend(rest[0])
+        return main(rest)
+
+    run_with_flags(FLAGS, main_on_tensorflow, USAGE, argv)

@@ -8,7 +8,7 @@ fallback): a SavedModel with one signature
 (``from_concrete_functions`` on a Keras 3 model keeps them as resource
 variables, ``VAR_HANDLE``/``READ_VARIABLE``, with no values: NaN centres). The converted flatbuffer is then edited so that it
 is a drop-in for Google's model: the input tensor is named ``image:0`` and
-output 0 is the centre (see :mod:`export.runtime`).
+output 0 is the centre (see :mod:`attention_center.inference.tflite`).
 
 Quantizations (:data:`QUANTIZATIONS`):
 
@@ -32,15 +32,12 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from attention_center.core.frames import MODEL_FRAME_HW
+from attention_center.inference.tflite import GOOGLE_INPUT_NAME
 from export import flatbuffer
 from export.errors import ExportError
-from export.runtime import GOOGLE_INPUT_NAME
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
-DEFAULT_INPUT_HW = (480, 640)
-#: The model shipped inside the package (written by training; may be absent in a dev checkout).
-BUNDLED_MODEL = (Path(__file__).resolve().parents[1] / "attention_center" / "assets"
-                 / "default_model" / "model.keras")
 #: Output keys in TFLite output order, and the tensor names they get.
 OUTPUT_KEYS = ("center", "weight_map")
 
@@ -71,19 +68,15 @@ def load_center_model(path: os.PathLike | str):
       ExportError: missing, not a ``.keras`` file, corrupt, or no ``"center"`` output.
     """
     require_tensorflow_backend()
-    import keras
-
-    import attention_center  # noqa: F401  (registers the custom layers and model)
+    from attention_center.models import load_model
 
     path = Path(path)
     if not path.exists():
-        hint = (" (the bundled model is not in this checkout; pass --model PATH.keras)"
-                if path == BUNDLED_MODEL else "")
-        raise ExportError(f"{path}: no such model file{hint}")
+        raise ExportError(f"{path}: no such model file")
     if path.is_dir() or path.suffix != ".keras":
         raise ExportError(f"{path}: not a .keras model file")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = load_model(path)
     except Exception as error:  # zip, h5, json or deserialization errors: all mean "bad file"
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ExportError(f"{path}: cannot load the Keras model ({type(error).__name__}: "
@@ -111,7 +104,7 @@ def _describe(outputs) -> str:
     return f"one unnamed output of shape {tuple(getattr(outputs, 'shape', ()))}"
 
 
-def fixed_size_model(model, input_hw: Sequence[int] = DEFAULT_INPUT_HW, internal_hw="model"):
+def fixed_size_model(model, input_hw: Sequence[int] = MODEL_FRAME_HW, internal_hw="model"):
     """The model at input ``(H, W, 3)``, rebuilt with the same weights if it was built at another.
 
     An :class:`~attention_center.AttentionCenterModel` is rebuilt from its
@@ -165,7 +158,7 @@ def fixed_size_model(model, input_hw: Sequence[int] = DEFAULT_INPUT_HW, internal
     return clone
 
 
-def write_saved_model(model, directory: os.PathLike | str, input_hw=DEFAULT_INPUT_HW,
+def write_saved_model(model, directory: os.PathLike | str, input_hw=MODEL_FRAME_HW,
                       outputs: Sequence[str] = ("center",)) -> Path:
     """Writes a SavedModel with one signature, ``serving_default``.
 
@@ -328,7 +321,7 @@ def convert_saved_model(saved_model_dir, quantization: str = "int8",
     return content
 
 
-def convert_model(model, quantization: str = "int8", input_hw=DEFAULT_INPUT_HW,
+def convert_model(model, quantization: str = "int8", input_hw=MODEL_FRAME_HW,
                   representative_frames=None, outputs: Sequence[str] = ("center",),
                   saved_model_dir: os.PathLike | str | None = None,
                   internal_hw="model") -> bytes:
@@ -345,29 +338,3 @@ def convert_model(model, quantization: str = "int8", input_hw=DEFAULT_INPUT_HW,
     with tempfile.TemporaryDirectory(prefix="attention_center_export_") as tmp:
         write_saved_model(model, tmp, input_hw, outputs)
         return convert_saved_model(tmp, quantization, representative_frames, outputs)
-
-
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
-    """Writes ``data`` to a temporary file beside ``path``, then renames it over ``path``.
-
-    A reader never sees a half-written file, and a failure leaves no file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path

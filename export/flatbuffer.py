@@ -10,13 +10,13 @@ object API (unpack -> change -> pack), the same way as TensorFlow's
 from __future__ import annotations
 
 import collections
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from attention_center.tflite_metadata import embedded_metadata_bytes
+from attention_center.core.tflite_metadata import embedded_metadata_bytes
 from export.errors import ExportError
 
 _FILE_IDENTIFIER = b"TFL3"
@@ -170,7 +170,7 @@ def set_metadata(content: bytes, name: str, data: bytes) -> bytes:
 def get_metadata(content: bytes, name: str) -> bytes | None:
     """The bytes of metadata entry ``name``, or ``None`` when the model has none.
 
-    (The reader lives in :mod:`attention_center.tflite_metadata`, so the model
+    (The reader lives in :mod:`attention_center.core.tflite_metadata`, so the model
     loader reads it without this package.)
     """
     try:

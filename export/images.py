@@ -1,7 +1,7 @@
 """Real photos for calibration and parity: where they are and how they are prepared.
 
-Frames are prepared exactly as at inference (:func:`attention_center.image.load_image`
-then :func:`attention_center.image.resize_with_pad`: RGB in [0, 1], fitted
+Frames are prepared exactly as at inference (:func:`attention_center.core.images.load_image`
+then :func:`attention_center.core.images.resize_with_pad`: RGB in [0, 1], fitted
 into the model frame with bicubic antialiased resizing and zero padding), so
 the int8 ranges calibrated on them are the ranges the model sees in use.
 
@@ -9,7 +9,7 @@ Defaults, from the shared data folder (``../shared/data`` beside the repo or
 ``$ATTENTION_CENTER_SHARED/data``) when it is there:
 
 * calibration (``--representative_data``): the 24 Kodak photos, then OSIE
-  stimuli of the *train* split (``ground_truth.split.split_of``), evenly
+  stimuli of the *train* split (``attention_center.core.splits.split_of``), evenly
   spaced, up to the requested count (100);
 * parity: OSIE stimuli of the *val* and *test* splits, evenly spaced (50), so
   that no parity image was used for calibration.
@@ -28,11 +28,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from attention_center.image import ImageLoadError, load_image, resize_with_pad
+from attention_center.core.files import IMAGE_SUFFIXES, find_images
+from attention_center.core.frames import MODEL_FRAME_HW
+from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
+from attention_center.core.splits import split_of
 from export.errors import ExportError
-
-#: File suffixes taken as images when listing a folder.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 _REPO = Path(__file__).resolve().parents[1]
 #: Real photos shipped with the package: ``calibration/`` and ``parity/`` (OSIE, MIT).
@@ -58,12 +58,12 @@ def list_images(directory: os.PathLike | str) -> list[Path]:
     if not directory.is_dir():
         raise ExportError(f"{directory}: not a folder")
     try:
-        entries = sorted(directory.iterdir())
+        os.listdir(directory)
     except OSError as error:
         raise ExportError(f"{directory}: cannot list folder: {error.strerror or error}") from error
-    paths = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    paths, _ = find_images(directory, recursive=False)
     if not paths:
-        raise ExportError(f"{directory}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        raise ExportError(f"{directory}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return paths
 
 
@@ -75,8 +75,6 @@ def _evenly_spaced(paths: Sequence[Path], count: int) -> list[Path]:
 
 
 def _osie_stimuli(data_dir: Path, splits: Iterable[str]) -> list[Path]:
-    from ground_truth.split import split_of
-
     folder = data_dir / "osie" / "data" / "stimuli"
     if not folder.is_dir():
         return []
@@ -137,7 +135,7 @@ def paths_from(directory, count: int) -> list[Path]:
     return _evenly_spaced(list_images(directory), count)
 
 
-def iter_frames(paths: Iterable[os.PathLike | str], frame_hw=(480, 640),
+def iter_frames(paths: Iterable[os.PathLike | str], frame_hw=MODEL_FRAME_HW,
                 errors: list | None = None) -> Iterator[tuple[Path, np.ndarray]]:
     """Yields ``(path, frame)`` for each readable image.
 
@@ -162,7 +160,7 @@ def iter_frames(paths: Iterable[os.PathLike | str], frame_hw=(480, 640),
         yield Path(path), frame
 
 
-def load_frames(paths, frame_hw=(480, 640), errors: list | None = None
+def load_frames(paths, frame_hw=MODEL_FRAME_HW, errors: list | None = None
                 ) -> tuple[list[Path], np.ndarray]:
     """All readable frames at once: ``(paths, float32 [N, H, W, 3])``; see :func:`iter_frames`."""
     pairs = list(iter_frames(paths, frame_hw, errors))

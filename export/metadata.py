@@ -9,8 +9,8 @@ The metadata is one JSON object, stored twice:
   tools that do not parse flatbuffers.
 
 :func:`read_metadata` reads the embedded copy, else the one beside the file;
-the model loader reads the same (``attention_center.model_io.load_predictor(path).metadata``,
-through :mod:`attention_center.tflite_metadata`).
+the model loader reads the same (``attention_center.inference.predictors.load_predictor(path).metadata``,
+through :mod:`attention_center.core.tflite_metadata`).
 
 Keys: ``format``, ``model`` (name, backbone, config, version, sha256 of the
 ``.keras``), ``input`` (name, shape, dtype, colour, range, how to frame an
@@ -31,7 +31,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from attention_center.tflite_metadata import METADATA_NAME, sidecar_path
+from attention_center.core.tflite_metadata import METADATA_NAME, sidecar_path
 from export import flatbuffer
 from export.errors import ExportError
 
@@ -86,7 +86,7 @@ def read_model_card(path: os.PathLike | str | None) -> dict:
 def run_model_card(model_path: os.PathLike | str) -> dict:
     """A model card made from the training run folder the ``.keras`` sits in, or ``{}``.
 
-    ``python -m attention_center.train`` writes ``config.json`` (its
+    ``python -m attention_center.cli.train`` writes ``config.json`` (its
     :class:`~attention_center.training.trainer.TrainConfig`) and
     ``history.jsonl`` (one row per epoch) beside its checkpoints; from them:
     ``training_data`` (sources, ground-truth folder, training size, split rule)
@@ -108,7 +108,7 @@ def run_model_card(model_path: os.PathLike | str) -> dict:
             "training_data": {
                 "sources": list(config.get("sources") or []),
                 "ground_truth": config.get("data_dir"),
-                "split": "train split of ground_truth.split.split_of (80% of the images, by "
+                "split": "train split of attention_center.core.splits.split_of (80% of the images, by "
                          "a hash of the image id); model selection on the val split",
                 "input_hw": config.get("input_hw"),
                 "max_images": config.get("max_images") or None,

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from export.runtime import make_interpreter, predict_centers
+from attention_center.inference.tflite import google_centers, make_interpreter
 
 THRESHOLDS = {"float32": 0.00125, "float16": 0.0025, "dynamic": 0.02, "int8": 0.03}
 
@@ -99,7 +99,7 @@ def keras_centers(model, frames: np.ndarray, batch_size: int = 4) -> np.ndarray:
 
 def parity_report(tflite_model, quantization: str, frames: np.ndarray,
                   reference: np.ndarray, names: Sequence[str] = (),
-                  threshold: float | None = None, runtime: str = "litert") -> ParityReport:
+                  threshold: float | None = None, runtime: str = "auto") -> ParityReport:
     """Runs the TFLite model (as Google's script does) and compares with reference centres.
 
     Args:
@@ -109,10 +109,10 @@ def parity_report(tflite_model, quantization: str, frames: np.ndarray,
       reference: ``[N, 2]`` the Keras model's centres on the same frames.
       names: image names, for ``worst_image``.
       threshold: override of :data:`THRESHOLDS`.
-      runtime: ``"litert"`` or ``"tf"``.
+      runtime: ``"auto"``, ``"litert"`` or ``"tf"``.
     """
     interpreter = make_interpreter(tflite_model, runtime=runtime)
-    centers = predict_centers(interpreter, frames)
+    centers = google_centers(interpreter, frames)
     distances = np.linalg.norm(centers - np.asarray(reference, np.float64), axis=-1)
     worst = int(np.argmax(distances)) if len(distances) else -1
     return ParityReport(

@@ -9,7 +9,6 @@ per quantization and nothing more.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from attention_center.core.atomic import atomic_path, atomic_write_bytes
+from attention_center.core.frames import MODEL_FRAME_HW
 from export import converter, images, metadata, parity
 from export.errors import ExportError
 
@@ -63,7 +64,7 @@ class Exporter:
     and listed in :attr:`skipped_images`.
     """
 
-    def __init__(self, model_path, input_hw=converter.DEFAULT_INPUT_HW,
+    def __init__(self, model_path, input_hw=MODEL_FRAME_HW,
                  outputs: Sequence[str] = ("center",), representative_paths=None,
                  parity_paths=None, model_card=None, progress: bool = True,
                  internal_hw="model"):
@@ -161,16 +162,8 @@ class Exporter:
             if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
                 raise ExportError(f"{directory}: exists and is not an empty folder; "
                                   "not overwriting it")
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-            try:
+            with atomic_path(directory, directory=True) as staging:
                 shutil.copytree(self._saved_model, staging, dirs_exist_ok=True)
-                if directory.exists():
-                    directory.rmdir()
-                os.replace(staging, directory)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
         return self._saved_model
 
     def convert(self, quantization: str) -> bytes:
@@ -207,14 +200,24 @@ class Exporter:
             input_hw=self.input_hw, model_path=self.model_path, model_card=self.model_card,
             parity=report.to_dict(), outputs=self.outputs)
         content = metadata.embed_metadata(content, info)
-        path = converter.atomic_write_bytes(out, content)
-        sidecar = converter.atomic_write_bytes(metadata.sidecar_path(path),
-                                               metadata.to_json(info).encode("utf-8"))
+        path = atomic_write_bytes(out, content, fsync=True)
+        sidecar = atomic_write_bytes(metadata.sidecar_path(path),
+                                     metadata.to_json(info).encode("utf-8"))
         return ExportResult(path=path, metadata_path=sidecar, quantization=quantization,
                             size_bytes=len(content), parity=report, metadata=info)
 
 
-def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw=(480, 640),
+def _model_path(model) -> Path:
+    """``--model``: a ``.keras`` path, or a preset name (its ``model.keras``); default: the default preset's."""
+    from attention_center.presets import PresetError, resolve_model
+
+    try:
+        return resolve_model(model, fmt="keras")
+    except PresetError as error:
+        raise ExportError(str(error)) from error
+
+
+def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw=MODEL_FRAME_HW,
                internal_hw="model", representative_data=None, num_representative=100,
                parity_data=None, num_parity=50, parity_threshold=None, saved_model=None,
                weight_map=False, model_card=None, progress=True, stdout=None, stderr=None) -> int:
@@ -243,7 +246,7 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
                               f"got {parity_threshold}")
         if num_parity < 1 or num_representative < 1:
             raise ExportError("--num_parity and --num_representative must be at least 1")
-        model_path = Path(model or converter.BUNDLED_MODEL)
+        model_path = _model_path(model)
         if not model_path.is_file():
             converter.load_center_model(model_path)  # raises the "no such model" error
         out_path = Path(out)

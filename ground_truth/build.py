@@ -17,11 +17,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from attention_center.image import ImageLoadError, frame_transform, load_image, resize_with_pad
+from attention_center.core.atomic import atomic_write_text
+from attention_center.core.frames import frame_transform
+from attention_center.core.ground_truth_index import (
+    frame_name,
+    write_frame,
+    write_index,
+)
+from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
+from attention_center.core.splits import split_of
 from ground_truth import filters as F
-from ground_truth.portable import atomic_write_text, frame_name, write_frame, write_index
 from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
-from ground_truth.split import split_of
 
 __all__ = ["build", "BuildReport", "records_to_rows", "stats_markdown"]
 

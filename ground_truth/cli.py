@@ -1,52 +1,62 @@
-"""Command line: ``python -m ground_truth build|measure ...``.
+"""``attention-center ground-truth`` / ``python -m ground_truth``: build and study the ground truth.
 
-``measure``: ``python -m ground_truth measure --source osie_eye --counts 1,3,all
---onsets_ms 1000,none``: the table behind the temporal defaults
-(:mod:`ground_truth.measure`).
+Usage::
 
-``figure``: ``python -m ground_truth figure --out docs/img/ground_truth_filters.png``:
-the picture of the filters (:mod:`ground_truth.figure`).
+  attention-center ground-truth build --source osie_eye,scene_eye --data_dir ../shared/data \\
+      --out DIR [--seed 0] [--tfrecords]
+  attention-center ground-truth measure --source osie_eye --counts 1,3,all --onsets_ms 1000,none
+  attention-center ground-truth figure --out docs/img/ground_truth_filters.png
 
-``build``: ``python -m ground_truth build --source osie_eye,scene_eye
---data_dir ../shared/data --out DIR [--seed 0] [--tfrecords]`` writes the
-portable form (``index.jsonl``, ``frames/``, ``stats.json``, ``stats.md``; see
-:mod:`ground_truth.portable`). Exit code 1 when anything was reported as an error.
+``build`` writes the portable form (``index.jsonl``, ``frames/``, ``stats.json``,
+``stats.md``; see :mod:`attention_center.core.ground_truth_index`); TensorFlow is imported
+only for ``--tfrecords``. ``measure`` prints the table behind the temporal defaults
+(:mod:`ground_truth.measure`); ``figure`` draws the filters (:mod:`ground_truth.figure`).
+Exit codes: 0 done, 1 something was reported as an error (each named), 2 usage error.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Sequence
 
-from absl import app, flags
+from absl import flags
 
-FLAGS = flags.FLAGS
+from attention_center.core.command_line import run_with_flags
+
+FLAGS = flags.FlagValues()
 flags.DEFINE_list("source", ["osie_eye", "scene_eye", "osie_mouse_lab", "osie_mouse_amt",
-                             "salicon_mouse"], "Sources to read (comma separated).")
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the datasets.")
-flags.DEFINE_string("out", None, "Output folder.")
-flags.DEFINE_integer("seed", 0, "Split seed.")
-flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.")
-flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.")
-flags.DEFINE_bool("progress", True, "Show progress bars.")
-flags.DEFINE_bool("tfrecords", False, "Also write sharded TFRecords to OUT/tfrecords.")
-flags.DEFINE_integer("records_per_shard", 256, "Records per TFRecord file.")
+                             "salicon_mouse"], "Sources to read (comma separated).", flag_values=FLAGS)
+flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the datasets.", flag_values=FLAGS)
+flags.DEFINE_string("out", None, "Output folder.", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "Split seed.", flag_values=FLAGS)
+flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.", flag_values=FLAGS)
+flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.", flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
+flags.DEFINE_bool("tfrecords", False, "Also write sharded TFRecords to OUT/tfrecords.", flag_values=FLAGS)
+flags.DEFINE_integer("records_per_shard", 256, "Records per TFRecord file.", flag_values=FLAGS)
 flags.DEFINE_list("counts", ["1", "2", "3", "4", "5", "7", "10", "all"],
-                  "measure: values of k (max_count).")
+                  "measure: values of k (max_count).", flag_values=FLAGS)
 flags.DEFINE_list("onsets_ms", ["500", "1000", "1500", "2000", "3000", "none"],
-                  "measure: values of T (max_onset_ms); mouse sources use none only.")
-flags.DEFINE_integer("max_points", 201, "measure: leading points per observer considered.")
+                  "measure: values of T (max_onset_ms); mouse sources use none only.", flag_values=FLAGS)
+flags.DEFINE_integer("max_points", 201, "measure: leading points per observer considered.", flag_values=FLAGS)
 
 COMMANDS = ("build", "measure", "figure")
+USAGE = __doc__
 
 
 def _values(items, cast):
     return [None if v.lower() in ("all", "none") else cast(v) for v in items]
 
 
-def main(argv) -> int:
+def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[1] not in COMMANDS:
-        print(f"usage: python -m ground_truth {{{'|'.join(COMMANDS)}}} --flags ...", file=sys.stderr)
+        got = f" (got {argv[1]!r})" if len(argv) > 1 else ""
+        print(f"{argv[0]}: error: expected one of {', '.join(COMMANDS)}{got}\n"
+              f"(see {argv[0]} --help)", file=sys.stderr)
+        return 2
+    if len(argv) > 2:
+        print(f"{argv[0]}: error: unexpected arguments {list(argv[2:])}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO)
     command = argv[1]
@@ -85,5 +95,10 @@ def main(argv) -> int:
     return 2
 
 
-def run() -> None:
-    app.run(main)
+def run(argv: Sequence[str] | None = None) -> None:
+    """Parses ``argv`` (``[prog, command, flags...]``) and exits with :func:`main`'s status.
+
+    The core's command-line convention (absl only: no Keras, no TensorFlow): ``--help``/``-h``
+    exit 0, a bad flag exits 2.
+    """
+    run_with_flags(FLAGS, main, USAGE, argv)

@@ -28,9 +28,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from attention_center.core.centers import centers_from_keep
+
 __all__ = [
     "TemporalParams", "SpatialParams", "DEFAULTS", "Padded", "pad_records", "temporal_keep",
-    "spatial_keep", "centers_from_keep", "filter_and_center", "FilterResult", "params_for",
+    "spatial_keep", "filter_and_center", "FilterResult", "params_for",
     "filter_flat", "pad_flat",
 ]
 
@@ -221,22 +223,6 @@ def spatial_keep(points: np.ndarray, keep: np.ndarray, params: SpatialParams) ->
     with np.errstate(invalid="ignore"):
         inlier = dist <= params.multiple * median_dist[..., None]
     return (flat_keep & inlier).reshape(shape)
-
-
-def centers_from_keep(points: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the kept points of each image.
-
-    Returns:
-      ``(centers float64 [..., 2] (x, y), counts int [...])``; NaN where count is 0.
-    """
-    points = np.asarray(points, np.float64)
-    keep = np.asarray(keep, bool)
-    w = keep[..., None].astype(np.float64)
-    total = np.sum(points * w, axis=(-3, -2))
-    count = np.sum(keep, axis=(-2, -1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centers = total / count[..., None]
-    return centers, count
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@
 * ``targets["center"]``: ``float32 [B, 2]``, ``(x, y)`` in frame pixels;
 * ``targets["density"]``: ``float32 [B, H/s, W/s, 1]`` (``s = density_stride``,
   4 by default), the kept points blurred by a Gaussian of about one degree
-  (:mod:`ground_truth.density`), summing to 1 (all zeros when no point).
+  (:mod:`attention_center.core.density`), summing to 1 (all zeros when no point).
 
 Points and centres move to the frame with
 :func:`attention_center.image.frame_transform` (``tf.floor``/``tf.maximum``),
@@ -29,10 +29,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from attention_center.image import frame_transform
-from ground_truth import density as D
+from attention_center.core import density as D
+from attention_center.core.frames import frame_transform
+from attention_center.core.ground_truth_index import read_index
 from ground_truth import filters as F
-from ground_truth.portable import read_index
 
 __all__ = ["make_dataset", "augment_example", "density_for"]
 

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image
 
+from attention_center.core.atomic import atomic_path
 from ground_truth import filters as F
 
 __all__ = ["write_tfrecords", "feature_spec", "parse_example", "upright_image_bytes", "onset_kind",
@@ -48,7 +48,7 @@ DEFAULT_MAX_RAW_POINTS = 64
 
 def upright_image_bytes(path) -> bytes:
     """The bytes of an image as displayed: unchanged if no EXIF rotation, else a PNG."""
-    from attention_center.image import load_image
+    from attention_center.core.images import load_image
 
     path = Path(path)
     with Image.open(path) as image:
@@ -141,8 +141,7 @@ def write_tfrecords(rows: Sequence[dict], out_dir, records: Optional[dict] = Non
         shards = max(1, math.ceil(len(selected) / records_per_shard))
         for shard in range(shards):
             path = folder / f"{split}-{shard:05d}-of-{shards:05d}.tfrecord"
-            tmp = path.with_name("." + path.name + ".tmp")
-            with tf.io.TFRecordWriter(str(tmp)) as writer:
+            with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
                 for row in selected[shard::shards]:
                     image_path = Path(row["data_dir"]) / row["image_path"]
                     if row["image_id"] not in cache:
@@ -151,7 +150,6 @@ def write_tfrecords(rows: Sequence[dict], out_dir, records: Optional[dict] = Non
                     record = (records or {}).get((row["image_id"], row["source"]))
                     example = _example(row, record, cache[row["image_id"]], max_raw_points)
                     writer.write(example.SerializeToString())
-            os.replace(tmp, path)
             written.append(str(path))
     return written
 

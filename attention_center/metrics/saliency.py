@@ -46,7 +46,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage
 
-from attention_center.image import FrameTransform
+from attention_center.core.frames import FrameTransform
 
 __all__ = [
     "MATLAB_EPS",
@@ -253,7 +253,7 @@ def map_to_original(weight_map, transform: FrameTransform) -> np.ndarray:
 
     Args:
       weight_map: ``[h, w]`` or ``[h, w, 1]`` over the frame of ``transform``.
-      transform: the :class:`~attention_center.image.FrameTransform` the image
+      transform: the :class:`~attention_center.core.frames.FrameTransform` the image
         was fitted into the frame with.
     Returns:
       ``float64 [h0, w0]`` over the original image (``transform.original_hw``).

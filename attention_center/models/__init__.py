@@ -1,7 +1,7 @@
-"""Models assembled from configuration."""
+"""Models assembled from configuration, and loading them from ``.keras`` files."""
 
-from attention_center.models.center_model import (DEFAULT_INPUT_SHAPE, AttentionCenterModel,
-                                                  build_model)
+from attention_center.models.center_model import AttentionCenterModel, build_model
 from attention_center.models.ensemble import AttentionCenterEnsemble
+from attention_center.models.saving import load_model
 
-__all__ = ["DEFAULT_INPUT_SHAPE", "AttentionCenterEnsemble", "AttentionCenterModel", "build_model"]
+__all__ = ["AttentionCenterEnsemble", "AttentionCenterModel", "build_model", "load_model"]

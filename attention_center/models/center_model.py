@@ -5,11 +5,10 @@ from __future__ import annotations
 import keras
 
 from attention_center.backbones import build_backbone, level_stride
+from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.heads import build_head
 from attention_center.layers.gravity_center import GravityCenter
 from attention_center.layers.resize import ResizeTo
-
-DEFAULT_INPUT_SHAPE = (480, 640, 3)
 
 
 class RebuildAtInputShape:
@@ -39,7 +38,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
 
     Input ``"image"``: ``float32 [B, H, W, 3]``, RGB in [0, 1], the image fitted
     into the ``H x W`` frame by resize-with-pad (Google's interface; see
-    :mod:`attention_center.image`).
+    :mod:`attention_center.core.frames`).
 
     Outputs (a dict):
       ``"center"``: ``float32 [B, 2]``, (x, y) in 0-based pixel-centre
@@ -67,7 +66,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         input frame. ``None``: work at the input size.
     """
 
-    def __init__(self, backbone="mobilenet_v2", input_shape=DEFAULT_INPUT_SHAPE,
+    def __init__(self, backbone="mobilenet_v2", input_shape=(*MODEL_FRAME_HW, 3),
                  levels=("P2", "P3", "P4", "P5"), alpha=1.0, head_width=64, head_convs=1,
                  upsampling="bilinear", aggregation="add", dropout=0.0,
                  backbone_weights="imagenet", normalization=None, internal_hw=None,
@@ -134,7 +133,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         return cls(**config)
 
 
-def build_model(backbone="mobilenet_v2", input_shape=DEFAULT_INPUT_SHAPE, **kwargs
+def build_model(backbone="mobilenet_v2", input_shape=(*MODEL_FRAME_HW, 3), **kwargs
                 ) -> AttentionCenterModel:
     """Builds an attention-centre model; see :class:`AttentionCenterModel` for the arguments.
 

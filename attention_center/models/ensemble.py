@@ -6,9 +6,12 @@ from typing import Sequence
 
 import keras
 
+from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.layers.resize import ResizeTo
-from attention_center.models.center_model import (DEFAULT_INPUT_SHAPE, AttentionCenterModel,
-                                                  RebuildAtInputShape)
+from attention_center.models.center_model import (
+    AttentionCenterModel,
+    RebuildAtInputShape,
+)
 
 
 @keras.saving.register_keras_serializable(package="attention_center")
@@ -42,7 +45,7 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
         rebuilds the whole ensemble at another.
     """
 
-    def __init__(self, members: Sequence[dict], input_shape=DEFAULT_INPUT_SHAPE, **kwargs):
+    def __init__(self, members: Sequence[dict], input_shape=(*MODEL_FRAME_HW, 3), **kwargs):
         if len(members) < 1:
             raise ValueError("an ensemble needs at least one member")
         input_shape = tuple(int(v) if v is not None else None for v in input_shape)
@@ -86,7 +89,7 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
 
     @classmethod
     def from_models(cls, models: Sequence[AttentionCenterModel],
-                    input_shape=DEFAULT_INPUT_SHAPE, name="attention_center_ensemble"
+                    input_shape=(*MODEL_FRAME_HW, 3), name="attention_center_ensemble"
                     ) -> "AttentionCenterEnsemble":
         """An ensemble of trained models, with their weights.
 

@@ -3,7 +3,7 @@
 Each takes a frame (``uint8 [H, W, 3]``) and points (``float [N, 2]`` (x, y),
 0-based pixel centres of that frame; row 0 is the centre, the rest are the
 kept fixations) and returns both, moved together. Geometric moves go through
-:func:`attention_center.image.frame_transform`, the project's one transform.
+:func:`attention_center.core.frames.frame_transform`, the project's one transform.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from attention_center.image import frame_transform
+from attention_center.core.frames import frame_transform
 
 
 def resize_frame(frame: np.ndarray, points: np.ndarray, out_hw, box=None):

@@ -10,37 +10,13 @@ pipeline in :mod:`ground_truth.pipeline` is the fast path where TF exists.
 from __future__ import annotations
 
 import os
-from typing import Sequence
 
 import keras
 import numpy as np
 from PIL import Image
 
-from attention_center.image import frame_transform
+from attention_center.core.frames import frame_transform
 from attention_center.training.augment import augment, resize_frame
-
-
-def select_records(data_dir, split: str | Sequence[str], sources: Sequence[str] | None = None,
-                   max_images: int | None = None, drop_fallbacks: bool = True) -> list[dict]:
-    """Records of one split (or several, e.g. ``("train", "val")``), optionally of some
-    sources only, sorted by (image_id, source)."""
-    from ground_truth.portable import read_index
-
-    splits = (split,) if isinstance(split, str) else tuple(split)
-    records = [r for s in splits
-               for r in read_index(data_dir, split=s, sources=set(sources) if sources else None)]
-    if sources:
-        unknown = set(sources) - {r["source"] for r in records}
-        if unknown:
-            raise ValueError(f"{data_dir}: no {'+'.join(splits)} records for source(s) "
-                             f"{sorted(unknown)}")
-    if drop_fallbacks:
-        records = [r for r in records if not r.get("fallback")]
-    records.sort(key=lambda r: (r["image_id"], r["source"]))
-    if max_images:
-        keep = sorted({r["image_id"] for r in records})[:max_images]
-        records = [r for r in records if r["image_id"] in set(keep)]
-    return records
 
 
 class CenterDataset(keras.utils.PyDataset):
@@ -114,7 +90,7 @@ class CenterDataset(keras.utils.PyDataset):
 
     def density_target(self, points: np.ndarray) -> np.ndarray:
         """Fixations (frame pixels) -> ``float32 [h, w, 1]`` density at the weight map's resolution."""
-        from ground_truth.density import density_map
+        from attention_center.core.density import density_map
 
         map_hw = (-(-self.frame_hw[0] // self.map_stride), -(-self.frame_hw[1] // self.map_stride))
         to_map = frame_transform(self.frame_hw, map_hw)

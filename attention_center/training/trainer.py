@@ -28,10 +28,16 @@ import keras
 import numpy as np
 
 from attention_center.backbones import get_backbone_spec
+from attention_center.core.atomic import (
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+)
+from attention_center.core.ground_truth_index import select_records
 from attention_center.losses import CenterL2Loss, NormalizedCenterError, SaliencyLoss
 from attention_center.models import AttentionCenterModel, build_model
 from attention_center.training.callbacks import CenterImagesCallback, JsonHistory
-from attention_center.training.dataset import CenterDataset, select_records
+from attention_center.training.dataset import CenterDataset
 
 MONITOR = "val_center_error"
 
@@ -177,7 +183,8 @@ class Trainer:
     def datasets(self, map_stride):
         c = self.config
         max_images = c.max_images or None
-        train_records = select_records(c.data_dir, tuple(c.train_splits), c.sources, max_images)
+        train_records = select_records(c.data_dir, tuple(c.train_splits), sources=c.sources,
+                                       max_images=max_images, require_sources=True)
         common = dict(frame_hw=self.frame_hw, batch_size=c.batch_size, seed=c.seed,
                       map_stride=map_stride, density_sigma=c.density_sigma,
                       workers=c.workers, use_multiprocessing=False)
@@ -188,8 +195,9 @@ class Trainer:
             self._preview = CenterDataset(c.data_dir, train_records[:c.batch_size],
                                           training=False, **common)
             return train, None
-        val_records = select_records(c.data_dir, c.val_split, c.sources,
-                                     max(4, max_images // 4) if max_images else None)
+        val_records = select_records(c.data_dir, c.val_split, sources=c.sources,
+                                     max_images=max(4, max_images // 4) if max_images else None,
+                                     require_sources=True)
         val = CenterDataset(c.data_dir, val_records, training=False, **common)
         return train, val
 
@@ -257,8 +265,8 @@ class Trainer:
         if c.mixed_precision:
             keras.mixed_precision.set_global_policy(
                 "mixed_bfloat16" if keras.backend.backend() == "jax" else "mixed_float16")
-        with open(os.path.join(c.out_dir, "config.json"), "w", encoding="utf-8") as handle:
-            json.dump(dataclasses.asdict(c), handle, indent=2, default=list)
+        atomic_write_text(os.path.join(c.out_dir, "config.json"),
+                          json.dumps(dataclasses.asdict(c), indent=2, default=list) + "\n")
         with distribution_scope(c.strategy):
             model = self.model()
             map_stride = model.output_stride if c.aux_saliency_weight > 0 else None
@@ -283,13 +291,11 @@ class Trainer:
         # from scratch; the backups keep the optimizer for resuming.
         final = keras.models.load_model(best, compile=False) if best else model
         final_path = os.path.join(c.out_dir, "model.keras")
-        tmp_path = final_path + ".tmp.keras"
-        final.save(tmp_path)
-        os.replace(tmp_path, final_path)
+        with atomic_path(final_path, suffix=".keras") as temporary:
+            final.save(temporary)
         summary = {"best_checkpoint": best, "model": final_path,
                    "val_center_error": self.best_score()}
-        with open(os.path.join(c.out_dir, "summary.json"), "w", encoding="utf-8") as handle:
-            json.dump(summary, handle, indent=2)
+        atomic_write_json(os.path.join(c.out_dir, "summary.json"), summary, indent=2)
         return summary
 
     def _history(self) -> list[dict]:

@@ -7,9 +7,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from pathlib import Path
+from typing import Callable
 
 from ground_truth.readers.common import ReadResult
 from ground_truth.readers.generic import read_generic

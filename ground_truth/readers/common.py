@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from attention_center.core.orientation import EXIF_ORIENTATION_TAG
+from attention_center.core.orientation import displayed_hw as orientation_displayed_hw
 from ground_truth.records import DropCounter, Record, RecordError, validate_observer
 
 __all__ = ["ReadResult", "load_mat", "displayed_hw", "make_record", "field"]
@@ -82,9 +84,6 @@ def field(struct, name: str, path):
         raise RecordError(path, f"struct has no field {name!r} (fields: {fields})") from None
 
 
-_ROTATING_ORIENTATIONS = (5, 6, 7, 8)
-
-
 def displayed_hw(path) -> tuple[int, int]:
     """``(h, w)`` of an image as displayed (EXIF orientation applied), from its header.
 
@@ -97,11 +96,10 @@ def displayed_hw(path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             w, h = image.size
-            orientation = image.getexif().get(0x0112, 1)
+            orientation = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
     except (UnidentifiedImageError, OSError) as error:
         raise RecordError(path, f"not a readable image: {error}") from error
-    if orientation in _ROTATING_ORIENTATIONS:
-        h, w = w, h
+    h, w = orientation_displayed_hw((h, w), orientation)
     return int(h), int(w)
 
 

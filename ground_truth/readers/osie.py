@@ -23,8 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ground_truth.readers.common import (ReadResult, displayed_hw, field, finish, load_mat,
-                                         make_record)
+from ground_truth.readers.common import (
+    ReadResult,
+    displayed_hw,
+    field,
+    finish,
+    load_mat,
+    make_record,
+)
 from ground_truth.records import RecordError
 
 __all__ = ["read_osie_eye", "read_osie_mouse", "read_osie_mouse_file", "osie_root"]

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ground_truth.readers.common import (ReadResult, field, finish, load_mat,
-                                         make_record)
+from ground_truth.readers.common import ReadResult, field, finish, load_mat, make_record
 from ground_truth.records import RecordError
 
 __all__ = ["read_scene_eye", "scene_root"]

@@ -1,0 +1,107 @@
+"""``attention-center encode``: centre-first progressive JPEG XL for a folder of images.
+
+Usage::
+
+  attention-center encode --image_dir IN --output_dir OUT [--encoder cjxl]
+      [--lite_model_file M] [--new_suffix jxl] [--dry_run] [--verbose]
+      [--skip_existing] [--jobs N] [-- extra cjxl flags]
+
+Keeps the flags of Google's ``encode_with_centers.py`` (everything after ``--`` goes to
+cjxl; ``--lite_model_file`` is ``--model``). Each image's centre is predicted, mapped to
+the file's stored orientation and passed as ``--group_order 1 --center_x X --center_y Y``;
+outputs mirror the input tree (``a/b.jpg`` -> ``OUT/a/b.jpg.jxl``) and are written
+atomically. Each bad file is reported and the others finish; exit 1 when any failed, 2
+for a usage error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from absl import flags
+
+from attention_center.cli.flags import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    UsageError,
+    define_model_flags,
+)
+
+__all__ = ["FLAGS", "USAGE", "main", "split_encoder_flags"]
+
+USAGE = __doc__
+FLAGS = flags.FlagValues()
+define_model_flags(FLAGS)
+flags.DEFINE_string("lite_model_file", None, "Same as --model (the name Google's "
+                    "encode_with_centers.py uses).", flag_values=FLAGS)
+flags.DEFINE_string("image_dir", None, "Folder of input images (walked recursively).",
+                    flag_values=FLAGS)
+flags.DEFINE_string("output_dir", None, "Folder for the .jxl files (input tree mirrored).",
+                    flag_values=FLAGS)
+flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on PATH.",
+                    flag_values=FLAGS)
+flags.DEFINE_string("new_suffix", "jxl", "Output suffix (a.jpg -> a.jpg.jxl).", flag_values=FLAGS)
+flags.DEFINE_bool("dry_run", False, "Predict and print the cjxl commands, write nothing.",
+                  flag_values=FLAGS)
+flags.DEFINE_bool("verbose", False, "Print each cjxl command.", flag_values=FLAGS)
+flags.DEFINE_bool("skip_existing", False, "Leave images whose output exists (resume).",
+                  flag_values=FLAGS)
+flags.DEFINE_integer("jobs", None, "cjxl processes at once (default: all CPUs).",
+                     lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_bool("recursive", True, "Walk sub-folders of --image_dir.", flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
+
+
+def split_encoder_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``[prog, ..., "--", cjxl flags...]`` -> (our part, the part after the first ``--``)."""
+    argv = list(argv)
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
+
+
+def _model_flag():
+    if FLAGS.model and FLAGS.lite_model_file and FLAGS.model != FLAGS.lite_model_file:
+        raise UsageError("--model and --lite_model_file name different models; give one")
+    return FLAGS.model or FLAGS.lite_model_file
+
+
+def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
+    """``argv``: ``[prog]`` after flag parsing; ``encoder_flags``: what followed ``--``."""
+    from attention_center.inference.predictors import ModelLoadError, load_predictor
+    from attention_center.jxl.batch import encode_directory
+    from attention_center.jxl.encoder import EncoderNotFoundError
+
+    if len(argv) > 1:
+        raise UsageError(f"encode takes no positional arguments (got {list(argv[1:])}); "
+                         "cjxl flags go after --")
+    if not FLAGS.image_dir:
+        raise UsageError("encode needs --image_dir")
+    if not Path(FLAGS.image_dir).is_dir():
+        raise UsageError(f"--image_dir {FLAGS.image_dir}: not a directory")
+    if not FLAGS.output_dir and not FLAGS.dry_run:
+        raise UsageError("encode needs --output_dir (or --dry_run)")
+    try:
+        predictor = load_predictor(_model_flag(), num_threads=FLAGS.model_threads,
+                                   batch_size=FLAGS.batch_size)
+        summary = encode_directory(
+            FLAGS.image_dir, FLAGS.output_dir, predictor, encoder=FLAGS.encoder,
+            new_suffix=FLAGS.new_suffix, extra_flags=encoder_flags, jobs=FLAGS.jobs,
+            dry_run=FLAGS.dry_run, skip_existing=FLAGS.skip_existing, verbose=FLAGS.verbose,
+            progress=FLAGS.progress, recursive=FLAGS.recursive, batch_size=FLAGS.batch_size)
+    except (ModelLoadError, EncoderNotFoundError, NotADirectoryError) as error:
+        raise UsageError(str(error)) from error
+    print(summary.format())
+    return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Parses ``argv`` (``[prog, flags..., "--", cjxl flags...]``), exits with :func:`main`'s status."""
+    import sys
+
+    from attention_center.cli.flags import run_with_flags
+
+    ours, encoder_flags = split_encoder_flags(sys.argv if argv is None else argv)
+    run_with_flags(FLAGS, lambda rest: main(rest, encoder_flags), USAGE, ours)

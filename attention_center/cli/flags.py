@@ -1,0 +1,24 @@
+"""Flags the ``attention-center`` subcommands share (on top of :mod:`attention_center.core.command_line`)."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from attention_center.core.command_line import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK,
+                                                EXIT_USAGE, HELP_FLAGS, UsageError,
+                                                parse_or_exit, run_with_flags)
+
+__all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_FLAGS",
+           "UsageError", "define_model_flags", "parse_or_exit", "run_with_flags"]
+
+
+def define_model_flags(flag_values: flags.FlagValues) -> None:
+    """``--model``, ``--batch_size``, ``--model_threads``: how a command loads its model."""
+    flags.DEFINE_string("model", None, "Model: a preset name (default, small; "
+                        "'default:keras' for its Keras file) or a .tflite / .keras file "
+                        "(Google's center.tflite works). Default: the 'default' preset's "
+                        ".tflite.", flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 8, "Images decoded and run through the model together.",
+                         lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("model_threads", None, "TFLite interpreter threads (default: all CPUs).",
+                         lower_bound=1, flag_values=flag_values)

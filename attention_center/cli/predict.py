@@ -1,0 +1,160 @@
+"""``attention-center predict PATHS...``: attention centres of images, as JSON or CSV.
+
+Usage::
+
+  attention-center predict PATHS... [--model M] [--format json|csv] [--overlay DIR]
+
+Prints one record per image (``path``, ``center`` (x, y) in original (displayed) pixels,
+0-based pixel centres, ``original_hw`` (h, w), ``error``); folders are walked. With
+``--overlay DIR``, also writes ``DIR/<name>.overlay.png``: the image with its centre marked
+and the model's weighting map as a heatmap. Each bad file is reported on stderr and the
+others finish; exit 1 when any failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from absl import flags
+
+from attention_center.cli.flags import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    UsageError,
+    define_model_flags,
+)
+
+__all__ = ["FLAGS", "USAGE", "format_rows", "main"]
+
+USAGE = __doc__
+FLAGS = flags.FlagValues()
+define_model_flags(FLAGS)
+flags.DEFINE_enum("format", "json", ["json", "csv"], "Output format on stdout.", flag_values=FLAGS)
+flags.DEFINE_string("overlay", None, "Write <DIR>/<name>.overlay.png: the image with its "
+                    "centre marked and the model's weighting map as a heatmap.",
+                    flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
+
+
+def _expand_paths(paths: Sequence[str]) -> list[tuple[Path, Path]]:
+    """Command-line paths -> (image path, root it is named relative to); folders walked."""
+    from attention_center.core.files import find_images
+
+    items = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            images, _ = find_images(path)
+            items += [(image, path) for image in images]
+        else:  # a missing or bad file is reported per file by the predictor
+            items.append((path, path.parent))
+    return items
+
+
+def _overlay_paths(items: list[tuple[Path, Path]], overlay_dir: Path) -> list[Path]:
+    """``overlay_dir/<path relative to its root>.overlay.png``, made unique."""
+    seen: set[Path] = set()
+    out = []
+    for path, root in items:
+        relative = path.relative_to(root)
+        candidate = overlay_dir / relative.parent / f"{relative.name}.overlay.png"
+        n = 2
+        while candidate in seen:
+            candidate = overlay_dir / relative.parent / f"{relative.name}.{n}.overlay.png"
+            n += 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def format_rows(rows: list[dict], fmt: str) -> str:
+    """predict records -> JSON (a list) or CSV (``path,x,y,height,width,error``)."""
+    if fmt == "json":
+        return "[\n" + ",\n".join(json.dumps(row) for row in rows) + ("\n]\n" if rows else "]\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "x", "y", "height", "width", "error"])
+    for row in rows:
+        x, y = row["center"] or ("", "")
+        h, w = row["original_hw"] or ("", "")
+        writer.writerow([row["path"], x, y, h, w, row["error"] or ""])
+    return buffer.getvalue()
+
+
+def main(argv: Sequence[str]) -> int:
+    """``argv``: ``[prog, PATHS...]`` after flag parsing."""
+    from tqdm import tqdm
+
+    from attention_center.inference.overlay import (
+        overlay_image,
+        weight_map_on_image,
+        write_overlay,
+    )
+    from attention_center.inference.prediction import predict_images
+    from attention_center.inference.predictors import ModelLoadError, load_predictor
+
+    paths = list(argv[1:])
+    if not paths:
+        raise UsageError("predict needs image files or folders")
+    try:
+        predictor = load_predictor(FLAGS.model, num_threads=FLAGS.model_threads,
+                                   batch_size=FLAGS.batch_size)
+    except ModelLoadError as error:
+        raise UsageError(str(error)) from error
+    items = _expand_paths(paths)
+    overlay_dir = Path(FLAGS.overlay) if FLAGS.overlay else None
+    overlays = _overlay_paths(items, overlay_dir) if overlay_dir else [None] * len(items)
+    inputs = {path.resolve() for path, _ in items}
+    rows, failures = [], 0
+    stream = predict_images([path for path, _ in items], predictor,
+                            batch_size=FLAGS.batch_size, keep_images=overlay_dir is not None,
+                            keep_weight_maps=overlay_dir is not None)
+    bar = tqdm(total=len(items), unit="img", desc="predict", disable=not FLAGS.progress,
+               dynamic_ncols=True)
+    for prediction, overlay_path in zip(stream, overlays):
+        bar.update(1)
+        error = prediction.error
+        if error is None and overlay_path is not None:
+            if overlay_path.resolve() in inputs:
+                error = f"overlay {overlay_path} would overwrite an input; refused"
+            else:
+                heat = (None if prediction.weight_map is None
+                        else weight_map_on_image(prediction.weight_map, prediction.transform))
+                try:
+                    write_overlay(overlay_path, overlay_image(prediction.image, prediction.center,
+                                                              heat))
+                except OSError as os_error:
+                    error = f"cannot write overlay {overlay_path}: {os_error}"
+            prediction.image = None
+        row = {"path": prediction.source, "center": None, "original_hw": None, "error": error}
+        if prediction.center is not None:
+            row["center"] = [round(float(v), 2) for v in prediction.center]
+            row["original_hw"] = [int(v) for v in prediction.original_hw]
+        if error is not None:
+            failures += 1
+            bar.write(f"attention-center: {prediction.source}: {error}", file=sys.stderr)
+        rows.append(row)
+    bar.close()
+    sys.stdout.write(format_rows(rows, FLAGS.format))
+    sys.stdout.flush()
+    if failures:
+        sys.stderr.write(f"attention-center: {failures} of {len(rows)} images failed\n")
+    return EXIT_FAILURES if failures else EXIT_OK
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Parses ``argv`` (``[prog, flags and paths...]``) and exits with :func:`main`'s status."""
+    import sys
+
+    from attention_center.cli.flags import EXIT_USAGE, run_with_flags
+
+    argv = list(sys.argv if argv is None else argv)
+    if "--" in argv:
+        print(f"{argv[0]}: error: flags after -- go to cjxl: only for encode", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    run_with_flags(FLAGS, main, USAGE, argv)

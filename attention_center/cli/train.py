@@ -1,0 +1,147 @@
+"""``attention-center train``: train an attention-centre model.
+
+Usage (the bundled default model's recipe is in MODEL_CARD.md)::
+
+  attention-center ground-truth build --source osie_eye,scene_eye --data_dir ../shared/data --out gt
+  attention-center train --data gt --out runs/default [--backbone efficientnet_lite0 ...]
+
+Flags may also come from ``--config file.json`` (or ``.yaml``); flags given on the
+command line win. Runs on any Keras backend (``KERAS_BACKEND=jax`` on a machine without
+TensorFlow). Resumable: a run killed at any point continues from its last backup when the
+same command is run again. Exit 2 for a usage error (no build, bad flags).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+from absl import flags
+
+from attention_center.cli.flags import EXIT_OK, UsageError, run_with_flags
+from attention_center.core.frames import parse_hw
+
+__all__ = ["FLAGS", "USAGE", "config_from_flags", "main", "run"]
+
+USAGE = __doc__
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("config", None, "JSON or YAML file of flag values (command line wins).", flag_values=FLAGS)
+flags.DEFINE_string("data", None, "Portable ground-truth folder from `python -m ground_truth build`.", flag_values=FLAGS)
+flags.DEFINE_string("out", "runs/default", "Run folder: checkpoints, logs, model.keras.", flag_values=FLAGS)
+flags.DEFINE_list("sources", ["osie_eye", "scene_eye"], "Record sources to train on.", flag_values=FLAGS)
+flags.DEFINE_list("train_splits", ["train"], "Ground-truth splits to train on (train,val for "
+                  "the final retrain once the settings are chosen; never test).", flag_values=FLAGS)
+flags.DEFINE_string("val_split", "val", "Split for the best checkpoint and early stopping; "
+                    "empty: none (a fixed epoch count, model.keras = the last epoch).", flag_values=FLAGS)
+flags.DEFINE_string("backbone", "mobilenet_v2", "Registered backbone name.", flag_values=FLAGS)
+flags.DEFINE_float("alpha", 1.0, "Backbone width multiplier (families that have one).", flag_values=FLAGS)
+flags.DEFINE_list("levels", ["P2", "P3", "P4", "P5"], "Pyramid levels the head taps.", flag_values=FLAGS)
+flags.DEFINE_integer("head_width", 64, "Channels of the head.", flag_values=FLAGS)
+flags.DEFINE_integer("head_convs", 1, "3x3 convolutions after aggregation.", flag_values=FLAGS)
+flags.DEFINE_enum("upsampling", "bilinear", ["bilinear", "transpose"], "Head upsampling.", flag_values=FLAGS)
+flags.DEFINE_enum("aggregation", "add", ["add", "concat"], "Head aggregation.", flag_values=FLAGS)
+flags.DEFINE_float("dropout", 0.1, "Spatial dropout in the head.", flag_values=FLAGS)
+flags.DEFINE_string("backbone_weights", "imagenet",
+                    "imagenet | offline | keras | none | path to .weights.h5", flag_values=FLAGS)
+flags.DEFINE_string("input_size", "240x320", "Training input HxW (4:3; the model frame is 480x640).", flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 16, "Images per batch (global, across replicas).", flag_values=FLAGS)
+flags.DEFINE_integer("epochs", 12, "Total epochs (warm-up + fine-tune).", flag_values=FLAGS)
+flags.DEFINE_integer("freeze_epochs", 2, "Epochs with the backbone frozen (head warm-up).", flag_values=FLAGS)
+flags.DEFINE_string("frozen_level", "", "Stages up to this level's tap stay frozen after thawing "
+                    "(e.g. P2); empty: thaw everything.", flag_values=FLAGS)
+flags.DEFINE_float("learning_rate", 3e-4, "Peak learning rate of the fine-tune phase (cosine).", flag_values=FLAGS)
+flags.DEFINE_float("head_learning_rate", 1e-3, "Learning rate of the warm-up phase.", flag_values=FLAGS)
+flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.", flag_values=FLAGS)
+flags.DEFINE_float("aux_saliency_weight", 1.0, "Weight of the KL+CC loss on the weighting map "
+                   "against fixation density maps (0: centre loss only). Default 1: measured "
+                   "to lower the validation centre error (MODEL_CARD.md).", flag_values=FLAGS)
+flags.DEFINE_float("density_sigma", 12.0, "Density-map Gaussian sigma, training-frame pixels.", flag_values=FLAGS)
+flags.DEFINE_float("min_scale", 0.8, "Smallest random crop side (1.0: no crop augmentation).", flag_values=FLAGS)
+flags.DEFINE_integer("patience", 6, "Early-stopping patience (epochs) on validation error.", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "Seed for weights, shuffling and augmentation.", flag_values=FLAGS)
+flags.DEFINE_integer("max_images", 0, "Use only this many training images (smoke runs); 0: all.", flag_values=FLAGS)
+flags.DEFINE_bool("mixed_precision", False, "float16 (TF) / bfloat16 (JAX) compute; for GPUs.", flag_values=FLAGS)
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multiworker", "tpu"],
+                  "Distribution strategy.", flag_values=FLAGS)
+flags.DEFINE_bool("tensorboard", True, "TensorBoard logs (TensorFlow backend).", flag_values=FLAGS)
+flags.DEFINE_string("save_freq", "epoch", "Backup every epoch, or every N batches.", flag_values=FLAGS)
+flags.DEFINE_integer("workers", 1, "PyDataset worker threads.", flag_values=FLAGS)
+flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (1: progress bar).", flag_values=FLAGS)
+
+_TRAIN_FLAGS = ("data", "out", "sources", "train_splits", "val_split", "backbone", "alpha", "levels", "head_width",
+                "head_convs", "upsampling", "aggregation", "dropout", "backbone_weights",
+                "input_size", "batch_size", "epochs", "freeze_epochs", "frozen_level",
+                "learning_rate", "head_learning_rate", "weight_decay", "aux_saliency_weight",
+                "density_sigma", "min_scale", "patience", "seed", "max_images",
+                "mixed_precision", "strategy", "tensorboard", "save_freq", "workers", "verbose")
+
+
+def _apply_config_file(path: str):
+    """Sets flags from a JSON/YAML file, except those given on the command line."""
+    with open(path, encoding="utf-8") as handle:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            values = yaml.safe_load(handle)
+        else:
+            values = json.load(handle)
+    for name, value in (values or {}).items():
+        if name not in _TRAIN_FLAGS:
+            raise ValueError(f"{path}: unknown training flag {name!r}")
+        if not FLAGS[name].present:
+            FLAGS[name].value = value
+
+
+def config_from_flags():
+    from attention_center.training.trainer import TrainConfig
+
+    weights = FLAGS.backbone_weights
+    return TrainConfig(
+        data_dir=FLAGS.data, out_dir=FLAGS.out, sources=tuple(FLAGS.sources),
+        train_splits=tuple(FLAGS.train_splits), val_split=FLAGS.val_split,
+        backbone=FLAGS.backbone, alpha=FLAGS.alpha, levels=tuple(FLAGS.levels),
+        head_width=FLAGS.head_width, head_convs=FLAGS.head_convs, upsampling=FLAGS.upsampling,
+        aggregation=FLAGS.aggregation, dropout=FLAGS.dropout,
+        backbone_weights=None if weights.lower() == "none" else weights,
+        input_hw=parse_hw(FLAGS.input_size), batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
+        freeze_epochs=FLAGS.freeze_epochs, frozen_level=FLAGS.frozen_level,
+        learning_rate=FLAGS.learning_rate, head_learning_rate=FLAGS.head_learning_rate,
+        weight_decay=FLAGS.weight_decay, aux_saliency_weight=FLAGS.aux_saliency_weight,
+        density_sigma=FLAGS.density_sigma, min_scale=FLAGS.min_scale, patience=FLAGS.patience,
+        seed=FLAGS.seed, max_images=FLAGS.max_images, mixed_precision=FLAGS.mixed_precision,
+        strategy=FLAGS.strategy, tensorboard=FLAGS.tensorboard, save_freq=FLAGS.save_freq,
+        workers=FLAGS.workers, verbose=FLAGS.verbose)
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments: {list(argv[1:])}")
+    if FLAGS.config:
+        try:
+            _apply_config_file(FLAGS.config)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--config {FLAGS.config}: {error}") from error
+    if not FLAGS.data:
+        raise UsageError("--data is required (a folder from `attention-center ground-truth build`)")
+    if not os.path.isfile(os.path.join(FLAGS.data, "index.jsonl")):
+        raise UsageError(f"--data {FLAGS.data}: no index.jsonl (build it with "
+                         "`attention-center ground-truth build`)")
+    from attention_center.training.trainer import Trainer
+
+    try:
+        trainer = Trainer(config_from_flags())
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    summary = trainer.run()
+    print(json.dumps(summary, indent=2))
+    return EXIT_OK
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Parses ``argv`` into this module's :data:`FLAGS` and exits with :func:`main`'s status."""
+    run_with_flags(FLAGS, main, USAGE, argv)
+
+
+if __name__ == "__main__":
+    run()

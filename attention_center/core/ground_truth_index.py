@@ -1,0 +1,152 @@
+"""The on-disk ground-truth build: ``index.jsonl`` rows and frames (no Keras, no TensorFlow).
+
+This is the contract between the builder (``python -m ground_truth build``, which
+writes it) and the library (training, evaluation, export calibration, benchmarks,
+which read it). Neither side imports the other; both use this module.
+
+Layout of a build directory ``OUT``:
+
+* ``OUT/index.jsonl``: one JSON object per (image, source) record, fields:
+  ``image_id`` (``"<dataset>/<stem>"``, the same across sources), ``dataset``,
+  ``source``, ``modality`` (``"eye"``/``"mouse"``/``"click"``), ``split``
+  (``"train"``/``"val"``/``"test"``), ``data_dir`` (absolute path of the data
+  folder), ``image_path`` (the original image, **relative to** ``data_dir``),
+  ``original_hw`` ``[h, w]`` as displayed, ``frame_hw`` ``[H, W]``,
+  ``frame_path`` (``"frames/<dataset>_<stem>.jpg"``, relative to ``OUT``),
+  ``center`` ``[x, y]`` original pixels, ``center_frame`` ``[x, y]`` frame
+  pixels, ``points`` ``[[x, y], ...]`` (kept by both filters, original pixels),
+  ``points_frame`` (same, frame pixels), ``observer_of_point`` (observer index
+  per kept point), ``num_observers``, ``num_points_in``, ``num_points_kept``,
+  ``fallback`` (``null`` or the reason).
+* ``OUT/frames/*.jpg``: each image fitted into the frame with
+  :func:`attention_center.core.images.resize_with_pad`, JPEG quality 92.
+* ``OUT/stats.json``, ``OUT/stats.md``: the build report.
+
+All coordinates: ``(x, y)``, 0-based pixel centres (see :mod:`attention_center.core.frames`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+from PIL import Image
+
+from attention_center.core.atomic import atomic_path, atomic_write_text
+
+__all__ = ["JPEG_QUALITY", "frame_name", "read_index", "resolve_image_path", "select_records",
+           "write_frame", "write_index"]
+
+JPEG_QUALITY = 92
+
+
+def frame_name(image_id: str) -> str:
+    """``"osie/1001"`` -> ``"frames/osie_1001.jpg"`` (relative to the build dir)."""
+    return "frames/" + image_id.replace("/", "_") + ".jpg"
+
+
+def write_frame(path, frame: np.ndarray, quality: int = JPEG_QUALITY) -> None:
+    """Writes a ``float32 [H, W, 3]`` frame in [0, 1] as a JPEG, atomically."""
+    array = np.clip(np.asarray(frame) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    with atomic_path(path) as temporary:
+        Image.fromarray(array, "RGB").save(temporary, format="JPEG", quality=quality)
+
+
+def write_index(path, rows: Iterable[dict]) -> int:
+    """Writes rows as JSON lines, atomically; returns the number of rows."""
+    lines = [json.dumps(row, separators=(",", ":")) for row in rows]
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+    return len(lines)
+
+
+def read_index(build_dir, split: Optional[str] = None, sources=None) -> list[dict]:
+    """Reads ``build_dir/index.jsonl``.
+
+    Args:
+      build_dir: the builder's ``--out``.
+      split: keep only this split (``"train"``, ``"val"``, ``"test"``).
+      sources: keep only these sources.
+    Returns:
+      list of dicts (fields in the module docstring) with one extra key,
+      ``"frame_abspath"``: the frame's absolute path.
+    Raises:
+      FileNotFoundError / ValueError naming the file and line.
+    """
+    build_dir = Path(build_dir)
+    path = build_dir / "index.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (not a ground_truth build directory?)")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not valid JSON: {error}") from error
+            if not isinstance(row, dict) or "image_id" not in row or "frame_path" not in row:
+                raise ValueError(f"{path}:{number}: not an index row (no image_id/frame_path)")
+            if split is not None and row.get("split") != split:
+                continue
+            if sources is not None and row.get("source") not in sources:
+                continue
+            row["frame_abspath"] = str((build_dir / row["frame_path"]).resolve())
+            rows.append(row)
+    return rows
+
+
+def resolve_image_path(row: dict) -> Path:
+    """The original image of an index row (``data_dir / image_path``)."""
+    return Path(row["data_dir"]) / row["image_path"]
+
+
+def select_records(build_dir, splits: str | Sequence[str], *,
+                   sources: Optional[Sequence[str]] = None, modality: Optional[str] = None,
+                   include_fallbacks: bool = False, max_images: Optional[int] = None,
+                   one_per_image: bool = False, require_sources: bool = False) -> list[dict]:
+    """The index rows a job works on: the one record selection of the project.
+
+    Args:
+      build_dir: a ground-truth build (``index.jsonl``).
+      splits: a split name or several (``("train", "val")``).
+      sources: keep only these sources (``None``: all). With ``one_per_image`` their order
+        is the preference.
+      modality: ``"eye"``, ``"mouse"``, ``"click"``; ``None`` or ``"any"`` for all.
+      include_fallbacks: keep rows whose centre is a fallback (not from people).
+      max_images: keep the rows of the first this many image ids (sorted).
+      one_per_image: keep one row per image, of the first source in ``sources`` that has one.
+      require_sources: raise when a source in ``sources`` has no row in these splits.
+    Returns:
+      rows sorted by ``(image_id, source)``.
+    Raises:
+      FileNotFoundError, ValueError: not a build; a required source has no row.
+    """
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
+    wanted = set(sources) if sources else None
+    rows = [row for split in splits for row in read_index(build_dir, split=split, sources=wanted)]
+    if require_sources and sources:
+        missing = set(sources) - {row["source"] for row in rows}
+        if missing:
+            raise ValueError(f"{build_dir}: no {'+'.join(splits)} records for source(s) "
+                             f"{sorted(missing)}")
+    if modality and modality != "any":
+        rows = [row for row in rows if row.get("modality") == modality]
+    if not include_fallbacks:
+        rows = [row for row in rows if not row.get("fallback")]
+    if one_per_image:
+        order = {name: i for i, name in enumerate(sources or ())}
+        best: dict[str, dict] = {}
+        for row in rows:
+            current = best.get(row["image_id"])
+            if current is None or (order.get(row["source"], len(order))
+                                   < order.get(current["source"], len(order))):
+                best[row["image_id"]] = row
+        rows = list(best.values())
+    rows.sort(key=lambda row: (row["image_id"], row["source"]))
+    if max_images:
+        keep = set(sorted({row["image_id"] for row in rows})[:max_images])
+        rows = [row for row in rows if row["image_id"] in keep]
+    return rows

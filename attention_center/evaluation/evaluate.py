@@ -1,0 +1,290 @@
+"""Scores attention-centre models and baselines on a ground-truth build.
+
+Rows of the table: the image centre, the dataset-mean centre (mean normalized
+centre of the ``train_split``), each model (a model spec: a preset name, a ``.keras``
+or ``.tflite`` file, Google's ``center.tflite`` included; see
+:func:`attention_center.inference.predictors.load_predictor`), and the human
+ceiling (split-half consistency). Columns: mean and median centre error over
+the image diagonal, fraction of images whose predicted centre falls in the same
+256x256 JPEG XL group as the true one, and NSS, CC, KLD, SIM and AUC-Judd of
+the model's weighting map (``n/a`` for methods without one), and the number of
+images. Errors are measured in original image pixels. See ``docs/evaluation.md``;
+the command is ``attention-center evaluate`` (:mod:`attention_center.cli.evaluate`).
+
+Each image is decoded once (:func:`attention_center.core.images.load_image`) and
+fitted once per frame size (:func:`attention_center.core.images.resize_with_pad`);
+models with the same frame size share the frames. An image that cannot be read
+is reported and left out of every row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from attention_center.core.centers import (
+    normalized_center_errors,
+    same_jxl_group,
+    summarize_center_errors,
+)
+from attention_center.core.density import SIGMA_FRACTION, density_map, sigma_for
+from attention_center.core.ground_truth_index import resolve_image_path, select_records
+from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
+from attention_center.evaluation import baselines
+from attention_center.inference.predictors import load_predictor
+from attention_center.metrics.saliency import (
+    SALIENCY_METRICS,
+    map_to_original,
+    saliency_scores,
+)
+
+__all__ = ["COLUMNS", "Evaluation", "MethodResult", "evaluate", "markdown_table"]
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("mean_error", "median_error", "same_group") + SALIENCY_METRICS + ("num_images",)
+
+
+# ----------------------------------------------------------------------------- models
+
+def _model_names(specs: Sequence, predictors: Sequence) -> list[str]:
+    """Row labels: ``default (model.tflite)`` for a preset, else the file name; the path
+    where names repeat."""
+    from attention_center.presets import list_presets
+
+    presets = set(list_presets()) | {"bundled"}
+    names = []
+    for spec, predictor in zip(specs, predictors):
+        name = getattr(predictor, "name", None) or type(predictor).__name__
+        preset = str(spec).partition(":")[0] if isinstance(spec, str) else None
+        names.append(f"{preset} ({name})" if preset in presets else name)
+    return [str(spec) if names.count(name) > 1 and isinstance(spec, (str, os.PathLike)) else name
+            for name, spec in zip(names, specs)]
+
+
+# ----------------------------------------------------------------------------- results
+
+@dataclasses.dataclass
+class MethodResult:
+    """Per-record scores of one row of the table.
+
+    Attributes:
+      name: the row's label.
+      errors: ``float64 [N]`` centre error over the diagonal (NaN: not scored).
+      same_group: ``float64 [N]`` 1/0 (or a fraction, for the human ceiling).
+      saliency: metric name -> ``float64 [N]``, or ``None`` without a map.
+    """
+
+    name: str
+    errors: np.ndarray
+    same_group: np.ndarray
+    saliency: Optional[dict] = None
+
+    def summary(self) -> dict:
+        """``{"mean_error", "median_error", "same_group", "num_images", NSS, CC, KLD, SIM, AUC-Judd}``."""
+        summary = summarize_center_errors(self.errors, self.same_group)
+        for metric in SALIENCY_METRICS:
+            values = None if self.saliency is None else self.saliency[metric]
+            valid = None if values is None else values[np.isfinite(values)]
+            summary[metric] = float(valid.mean()) if valid is not None and valid.size else None
+        return summary
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """Everything :func:`evaluate` measured.
+
+    Attributes:
+      methods: one :class:`MethodResult` per table row.
+      records: the evaluated index rows, in the order of the per-record arrays.
+      failures: one line per image that could not be read (left out of every row).
+      settings: the arguments, for the JSON report.
+    """
+
+    methods: list
+    records: list
+    failures: list
+    settings: dict
+
+    def to_json(self) -> dict:
+        def clean(values):
+            return [None if not np.isfinite(v) else round(float(v), 6) for v in values]
+
+        return {
+            "settings": self.settings,
+            "failures": self.failures,
+            "methods": [{
+                "name": m.name,
+                "summary": m.summary(),
+                "per_image": {
+                    "image_id": [r["image_id"] for r in self.records],
+                    "source": [r["source"] for r in self.records],
+                    "error": clean(m.errors),
+                    "same_group": clean(m.same_group),
+                    **({k: clean(v) for k, v in m.saliency.items()} if m.saliency else {}),
+                },
+            } for m in self.methods],
+        }
+
+
+def _format(value, digits: int) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def markdown_table(methods: Sequence[MethodResult]) -> str:
+    """The results as a markdown table, one row per method."""
+    header = ("| method | mean error | median error | same JXL group | NSS | CC | KLD | SIM "
+              "| AUC-Judd | images |")
+    lines = [header, "|" + "---|" * 10]
+    for method in methods:
+        s = method.summary()
+        cells = [method.name, _format(s["mean_error"], 4), _format(s["median_error"], 4),
+                 _format(s["same_group"], 3)]
+        cells += [_format(s[m], 3) for m in SALIENCY_METRICS]
+        cells.append(str(s["num_images"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def _true_centers(records) -> tuple[np.ndarray, np.ndarray]:
+    centers = np.asarray([r["center"] for r in records], np.float64).reshape(-1, 2)
+    sizes = np.asarray([r["original_hw"] for r in records], np.float64).reshape(-1, 2)
+    return centers, sizes
+
+
+def _center_scores(predicted, records) -> tuple[np.ndarray, np.ndarray]:
+    true, sizes = _true_centers(records)
+    errors = normalized_center_errors(predicted, true, sizes)
+    return errors, same_jxl_group(predicted, true).astype(np.float64)
+
+
+def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Optional[str] = "eye",
+             sources: Optional[Sequence[str]] = None, train_split: str = "train",
+             max_images: Optional[int] = None, batch_size: int = 8,
+             density_sigma: float = SIGMA_FRACTION, human_splits: int = 10,
+             seed: int = 0, include_fallbacks: bool = False, progress: bool = True) -> Evaluation:
+    """Scores baselines, models and the human ceiling on one split of a ground-truth build.
+
+    Args:
+      data_dir: the ground-truth build (``index.jsonl``).
+      models: model specs (preset names such as ``"default"``, ``.keras``/``.tflite``
+        paths, ``keras.Model`` or ``Predictor`` objects; see
+        :func:`~attention_center.inference.predictors.load_predictor`).
+      split, modality, sources, include_fallbacks, max_images: select the
+        records (see :func:`attention_center.core.ground_truth_index.select_records`).
+      train_split: split the dataset-mean centre is taken from (same filters).
+      batch_size: images per model call.
+      density_sigma: Gaussian sigma of the fixation density map (CC, KLD,
+        SIM), as a fraction of the image's longer side
+        (:func:`attention_center.core.density.density_map`).
+      human_splits: random observer splits per image for the human ceiling.
+      seed: seeds those splits.
+      progress: show a progress bar.
+    Returns:
+      :class:`Evaluation`.
+    Raises:
+      ValueError: no records selected, or a model cannot be loaded
+        (``model_io.ModelLoadError``).
+    """
+    records = select_records(data_dir, split, modality=modality, sources=sources,
+                             include_fallbacks=include_fallbacks, max_images=max_images)
+    if not records:
+        raise ValueError(f"{data_dir}: no records for split={split!r} modality={modality!r} "
+                         f"sources={sources!r}")
+    predictors = [load_predictor(m, batch_size=batch_size) for m in models]
+    names = _model_names(models, predictors)
+    n = len(records)
+    failures: list[str] = []
+    usable = np.ones(n, bool)
+    model_results = [MethodResult(name, np.full(n, np.nan), np.full(n, np.nan)) for name in names]
+
+    if predictors:
+        by_image: dict[str, list[int]] = {}
+        for i, record in enumerate(records):
+            by_image.setdefault(os.fspath(resolve_image_path(record)), []).append(i)
+        frame_sizes = sorted({tuple(int(v) for v in p.frame_hw) for p in predictors})
+        densities: dict[int, np.ndarray] = {}
+        images = list(by_image.items())
+        bar = tqdm(total=len(images), desc="evaluate", unit="image", disable=not progress)
+        for start in range(0, len(images), batch_size):
+            batch = []
+            for path, indices in images[start:start + batch_size]:
+                try:
+                    batch.append((load_image(path), indices))
+                except ImageLoadError as error:
+                    failures.append(str(error))
+                    log.error("%s", error)
+                    usable[indices] = False
+            bar.update(len(images[start:start + batch_size]))
+            if not batch:
+                continue
+            for frame_hw in frame_sizes:
+                fitted = [resize_with_pad(image, frame_hw) for image, _ in batch]
+                frames = np.stack([frame for frame, _ in fitted])
+                for predictor, result in zip(predictors, model_results):
+                    if tuple(int(v) for v in predictor.frame_hw) != frame_hw:
+                        continue
+                    output = predictor.predict_frames(frames)
+                    weight_maps = output.get("weight_map")
+                    for k, ((_, transform), (_, indices)) in enumerate(zip(fitted, batch)):
+                        cx, cy = transform.to_original(float(output["center"][k][0]),
+                                                       float(output["center"][k][1]))
+                        predicted = np.array([[cx, cy]])
+                        picked = [records[i] for i in indices]
+                        errors, same = _center_scores(np.repeat(predicted, len(picked), 0), picked)
+                        result.errors[indices] = errors
+                        result.same_group[indices] = same
+                        if weight_maps is None:
+                            continue
+                        if result.saliency is None:
+                            result.saliency = {m: np.full(n, np.nan) for m in SALIENCY_METRICS}
+                        original_map = map_to_original(weight_maps[k], transform)
+                        for i in indices:
+                            if i not in densities:
+                                hw = records[i]["original_hw"]
+                                densities[i] = density_map(records[i]["points"], hw,
+                                                           sigma_for(hw, density_sigma))
+                            scores = saliency_scores(original_map, records[i]["points"],
+                                                     densities[i])
+                            for metric, value in scores.items():
+                                result.saliency[metric][i] = value
+        bar.close()
+
+    methods = [MethodResult("image centre",
+                            *_center_scores(baselines.image_center_predictions(records), records))]
+    train = select_records(data_dir, train_split, modality=modality, sources=sources,
+                           include_fallbacks=include_fallbacks)
+    if train:
+        methods.append(MethodResult(
+            f"dataset-mean centre ({train_split}, {len(train)} records)",
+            *_center_scores(baselines.dataset_mean_predictions(train, records), records)))
+    else:
+        log.warning("no %r records: no dataset-mean centre row", train_split)
+    methods += model_results
+    methods.append(MethodResult(
+        f"human ceiling (split-half, {human_splits} splits)",
+        *baselines.split_half_consistency(records, num_splits=human_splits, seed=seed)))
+    for method in methods:  # every row on the same images
+        method.errors[~usable] = np.nan
+        method.same_group[~usable] = np.nan
+        if method.saliency:
+            for values in method.saliency.values():
+                values[~usable] = np.nan
+    settings = {"data": os.fspath(data_dir), "split": split, "modality": modality,
+                "sources": list(sources) if sources else None, "train_split": train_split,
+                "models": [os.fspath(m) if isinstance(m, (str, os.PathLike)) else repr(m)
+                           for m in models],
+                "num_records": n, "num_images": len({r["image_id"] for r in records}),
+                "density_sigma": density_sigma, "human_splits": human_splits, "seed": seed,
+                "include_fallbacks": include_fallbacks}
+    return Evaluation(methods=methods, records=records, failures=failures, settings=settings)

@@ -1,0 +1,336 @@
+"""Attention-centre models of every kind behind one interface, and the one loader.
+
+A :class:`Predictor` takes images already fitted into its model frame (see
+:func:`attention_center.core.images.resize_with_pad`) and returns centres in that
+frame's pixels. :func:`load_predictor` is the only place a model spec becomes a
+predictor (the CLI, the Python API, the evaluator, the benchmarks and the Beam pipeline
+all call it); loaded models are cached, so ``ac.predict`` in a loop loads once:
+
+* ``None`` or a preset name (``"default"``, ``"small"``, ``"default:keras"``; see
+  :mod:`attention_center.presets`): the bundled model, its ``.tflite`` unless a format
+  is named;
+* a ``.tflite`` file with Google's interface (run by the one TFLite runner,
+  :mod:`attention_center.inference.tflite`);
+* a ``.keras`` file or a live ``keras.Model``: an
+  :class:`~attention_center.models.AttentionCenterModel` (outputs ``{"center",
+  "weight_map"}``) or any model whose output is ``[B, 2]``;
+* a :class:`Predictor` (returned as is).
+
+Coordinates: (x, y), 0-based pixel centres of the model frame
+(:mod:`attention_center.core.frames`).
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from attention_center.core.frames import MODEL_FRAME_HW
+from attention_center.core.tflite_metadata import read_tflite_metadata
+from attention_center.inference.tflite import TFLiteInterfaceError, TFLiteModel
+from attention_center.presets import PresetError, resolve_model
+
+__all__ = [
+    "KerasPredictor",
+    "ModelLoadError",
+    "Predictor",
+    "TFLitePredictor",
+    "clear_cache",
+    "load_predictor",
+]
+
+
+class ModelLoadError(ValueError):
+    """A model file could not be loaded or does not have the expected interface.
+
+    Attributes:
+      path: the model file (or a description of the object).
+      reason: one line saying what is wrong.
+    """
+
+    def __init__(self, path, reason: str):
+        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _metadata_frame_hw(model_path: Optional[str]) -> Optional[tuple[int, int]]:
+    """``frame_hw`` from a ``metadata.json`` beside the model, if it says one."""
+    if model_path is None:
+        return None
+    meta = Path(model_path).with_name("metadata.json")
+    if not meta.is_file():
+        return None
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        value = data.get("frame_hw") or (data.get("input_shape") or [None, None])[:2]
+        if value and all(isinstance(v, int) and v > 0 for v in value):
+            return int(value[0]), int(value[1])
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass
+    return None
+
+
+class Predictor(abc.ABC):
+    """A model that maps frames to attention centres.
+
+    Attributes:
+      name: a short label (the file name, or the model's name).
+      path: the model file, or ``None`` for a live object.
+      frame_hw: ``(H, W)`` of the frame the model takes.
+      has_weight_map: whether :meth:`predict_frames` returns a weighting map.
+    """
+
+    name: str
+    path: Optional[str]
+    frame_hw: tuple[int, int]
+    has_weight_map: bool
+    #: The model's metadata (see :mod:`attention_center.core.tflite_metadata`), or ``None``.
+    metadata: Optional[dict] = None
+
+    @abc.abstractmethod
+    def predict_frames(self, frames: np.ndarray) -> dict:
+        """Predicts centres for a batch of frames.
+
+        Args:
+          frames: ``float32 [B, H, W, 3]``, RGB in [0, 1], ``(H, W) == frame_hw``.
+        Returns:
+          ``{"center": float64 [B, 2]`` (x, y) frame pixels,
+          ``"weight_map": float32 [B, h, w, 1]`` on the frame grid (stride
+          ``H / h``), or ``None`` when the model has none``}``.
+        """
+
+    def _check_frames(self, frames) -> np.ndarray:
+        frames = np.asarray(frames, np.float32)
+        if frames.ndim != 4 or frames.shape[1:] != (*self.frame_hw, 3):
+            raise ValueError(f"{self.name}: frames must be [B, {self.frame_hw[0]}, "
+                             f"{self.frame_hw[1]}, 3], got {list(frames.shape)}")
+        return frames
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(name={self.name!r}, frame_hw={self.frame_hw}, "
+                f"has_weight_map={self.has_weight_map})")
+
+
+def _split_outputs(outputs, name: str):
+    """Model outputs (dict, list or array) -> (center [B, 2], weight_map [B, h, w, 1] or None)."""
+    if isinstance(outputs, dict):
+        center = outputs.get("center")
+        weight_map = outputs.get("weight_map")
+        candidates = list(outputs.values())
+    elif isinstance(outputs, (list, tuple)):
+        center = weight_map = None
+        candidates = list(outputs)
+    else:
+        center, weight_map, candidates = None, None, [outputs]
+    candidates = [np.asarray(c) for c in candidates]
+    if center is None:
+        center = next((c for c in candidates if c.ndim == 2 and c.shape[-1] == 2), None)
+    if weight_map is None:
+        weight_map = next((c for c in candidates if c.ndim == 4 and c.shape[-1] == 1), None)
+    if center is None:
+        raise ModelLoadError(name, "the model has no [B, 2] centre output; shapes: "
+                             f"{[list(c.shape) for c in candidates]}")
+    center = np.asarray(center, np.float64)
+    if weight_map is not None:
+        weight_map = np.asarray(weight_map, np.float32)
+    return center, weight_map
+
+
+class KerasPredictor(Predictor):
+    """A Keras model (``.keras`` file or ``keras.Model``) as a :class:`Predictor`.
+
+    Args:
+      model: a ``keras.Model`` taking ``float32 [B, H, W, 3]`` RGB in [0, 1].
+      path: the file it came from, if any.
+      frame_hw: the frame to use when the model accepts any size (default:
+        ``metadata.json`` beside the file, else 480x640).
+      batch_size: frames per forward pass.
+    """
+
+    def __init__(self, model, path=None, frame_hw=None, batch_size: int = 8):
+        self.model = model
+        self.path = os.fspath(path) if path is not None else None
+        self.name = Path(self.path).name if self.path else model.name
+        shape = model.input_shape
+        if isinstance(shape, dict):
+            shape = next(iter(shape.values()))
+        if isinstance(shape, list):
+            shape = shape[0]
+        if len(shape) != 4 or shape[-1] != 3:
+            raise ModelLoadError(self.path or self.name,
+                                 f"input must be [B, H, W, 3], got {list(shape)}")
+        model_hw = tuple(shape[1:3])
+        if None in model_hw:
+            model_hw = tuple(frame_hw or _metadata_frame_hw(self.path) or MODEL_FRAME_HW)
+        elif frame_hw is not None and tuple(frame_hw) != model_hw:
+            raise ModelLoadError(self.path or self.name,
+                                 f"model frame is {model_hw}, asked for {tuple(frame_hw)}")
+        self.frame_hw = (int(model_hw[0]), int(model_hw[1]))
+        self.batch_size = max(1, int(batch_size))
+        probe = model.output_shape
+        self.has_weight_map = (
+            (isinstance(probe, dict) and "weight_map" in probe)
+            or (isinstance(probe, (list, tuple)) and any(
+                isinstance(s, (list, tuple)) and len(s) == 4 and s[-1] == 1 for s in probe)))
+
+    def predict_frames(self, frames):
+        frames = self._check_frames(frames)
+        centers, maps = [], []
+        for start in range(0, len(frames), self.batch_size):
+            outputs = self.model.predict_on_batch(frames[start:start + self.batch_size])
+            center, weight_map = _split_outputs(outputs, self.path or self.name)
+            centers.append(center)
+            maps.append(weight_map)
+        if not centers:
+            return {"center": np.zeros((0, 2)), "weight_map": None}
+        weight_map = None if any(m is None for m in maps) else np.concatenate(maps)
+        return {"center": np.concatenate(centers), "weight_map": weight_map}
+
+
+class TFLitePredictor(Predictor):
+    """A ``.tflite`` model with Google's interface (:class:`~attention_center.inference.tflite.TFLiteModel`).
+
+    Frames are run one at a time (batch 1, what the file declares). The metadata
+    ``python -m export`` stores with the model (input size and preprocessing,
+    normalization, model version, training data, metrics, quantization, parity; embedded
+    in the flatbuffer or ``<file>.json`` beside it) is read into :attr:`metadata`
+    (``None`` for Google's model).
+
+    Args:
+      path: the ``.tflite`` file.
+      num_threads: interpreter threads (default: the number of CPUs).
+      runtime: ``"auto"`` (ai-edge-litert, else tf.lite), ``"litert"`` or ``"tf"``.
+    """
+
+    def __init__(self, path, num_threads: Optional[int] = None, runtime: str = "auto"):
+        self.path = os.fspath(path)
+        self.name = Path(self.path).name
+        try:
+            self.runner = TFLiteModel(self.path, runtime=runtime, num_threads=num_threads)
+        except TFLiteInterfaceError as error:
+            raise ModelLoadError(self.path, str(error)) from error
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise ModelLoadError(self.path, "running a .tflite model needs the ai-edge-litert "
+                                 "package (pip install ai-edge-litert)") from error
+        self.frame_hw = self.runner.frame_hw
+        self.has_weight_map = self.runner.has_weight_map
+        self.metadata = self._read_metadata()
+        self._lock = threading.Lock()  # one interpreter: one invoke at a time
+
+    def _read_metadata(self) -> Optional[dict]:
+        """The exporter's metadata (embedded, else ``<file>.json``), checked against the file.
+
+        Raises:
+          ModelLoadError: the metadata is unreadable, or its input shape is not the model's.
+        """
+        try:
+            metadata = read_tflite_metadata(self.path)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(self.path, f"unreadable metadata: {error}") from error
+        if metadata is None:
+            return None
+        declared = (metadata.get("input") or {}).get("shape")
+        if declared is not None and [int(v) for v in declared] != self.runner.input_shape:
+            raise ModelLoadError(self.path, f"metadata says input {list(declared)} but the "
+                                 f"model's input is {self.runner.input_shape}")
+        return metadata
+
+    def predict_frames(self, frames):
+        frames = self._check_frames(frames)
+        centers, maps = [], []
+        with self._lock:
+            for frame in frames:
+                center, weight_map = self.runner.run(frame)
+                centers.append(center)
+                if weight_map is not None:
+                    maps.append(weight_map)
+        center = np.stack(centers) if centers else np.zeros((0, 2))
+        weight_map = np.stack(maps) if maps else None
+        return {"center": center, "weight_map": weight_map}
+
+
+def _load_keras_file(path: Path):
+    from attention_center.models import load_model
+
+    try:
+        return load_model(path)
+    except Exception as error:  # Keras raises many types for a bad file
+        message = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        if isinstance(error, FileNotFoundError) or "not found" in message.lower():
+            reason = "not a valid .keras file (corrupt or truncated zip archive?)"
+        else:
+            reason = "cannot load as a Keras model"
+        raise ModelLoadError(path, f"{reason}: {type(error).__name__}: {message}") from error
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_file_predictor(path: str, size: int, mtime_ns: int, num_threads: Optional[int],
+                           batch_size: int, frame_hw: Optional[tuple], runtime: str) -> Predictor:
+    del size, mtime_ns  # part of the key: a changed file is loaded again
+    suffix = Path(path).suffix.lower()
+    if suffix == ".tflite":
+        return TFLitePredictor(path, num_threads=num_threads, runtime=runtime)
+    model = _load_keras_file(Path(path))
+    return KerasPredictor(model, path=path, frame_hw=frame_hw, batch_size=batch_size)
+
+
+def clear_cache() -> None:
+    """Forgets the models :func:`load_predictor` has loaded."""
+    _cached_file_predictor.cache_clear()
+
+
+def load_predictor(spec=None, num_threads: Optional[int] = None, batch_size: int = 8,
+                   frame_hw=None, runtime: str = "auto", cache: bool = True) -> Predictor:
+    """Loads a model spec as a :class:`Predictor` (cached by file, size and mtime).
+
+    Args:
+      spec: ``None`` (the default preset), a preset name (``"small"``,
+        ``"default:keras"``), a ``.keras`` or ``.tflite`` path, a ``keras.Model``, or a
+        :class:`Predictor` (returned as is).
+      num_threads: TFLite interpreter threads (default: the number of CPUs).
+      batch_size: frames per Keras forward pass.
+      frame_hw: frame for Keras models that accept any input size.
+      runtime: TFLite runtime (``"auto"``, ``"litert"``, ``"tf"``).
+      cache: reuse a predictor already loaded from the same file with the same settings.
+    Returns:
+      a :class:`Predictor`.
+    Raises:
+      ModelLoadError: unknown preset, missing file, unknown suffix, unreadable model, or
+        an interface that is not image -> ``[B, 2]`` centre.
+    """
+    if isinstance(spec, Predictor):
+        return spec
+    if spec is not None and not isinstance(spec, (str, os.PathLike)):
+        import keras
+
+        if not isinstance(spec, keras.Model):
+            raise ModelLoadError(repr(spec)[:80],
+                                 "not a model: expected a preset name, a path, a keras.Model "
+                                 "or a Predictor")
+        return KerasPredictor(spec, frame_hw=frame_hw, batch_size=batch_size)
+    try:
+        path = resolve_model(spec)
+    except PresetError as error:
+        raise ModelLoadError(os.fspath(spec) if spec is not None else "default", str(error)) \
+            from error
+    if not path.is_file():
+        raise ModelLoadError(path, "no such model file" if not path.is_dir()
+                             else "is a directory, not a model file")
+    suffix = path.suffix.lower()
+    if suffix not in (".tflite", ".keras", ".h5"):
+        raise ModelLoadError(path, f"unknown model type {suffix or '(no suffix)'!r}: "
+                             "expected .keras or .tflite")
+    stat = path.stat()
+    key = (os.fspath(path.resolve()), stat.st_size, stat.st_mtime_ns, num_threads,
+           max(1, int(batch_size)), tuple(frame_hw) if frame_hw else None, runtime)
+    if not cache:
+        return _cached_file_predictor.__wrapped__(*key)
+    return _cached_file_predictor(*key)

@@ -1,0 +1,30 @@
+"""Loading ``.keras`` files of attention-center models with their custom layers registered."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+# Importing these registers every custom class with Keras (register_keras_serializable).
+from attention_center import heads, layers  # noqa: F401
+from attention_center.models import center_model, ensemble  # noqa: F401
+
+__all__ = ["load_model"]
+
+
+def load_model(path: os.PathLike | str, compile: bool = False) -> keras.Model:
+    """``keras.saving.load_model`` for files holding our layers and models.
+
+    ``import attention_center`` is lazy (it loads no Keras), so Keras knows our classes
+    only once their modules are imported: use this function, or import
+    ``attention_center.models`` before calling ``keras.saving.load_model`` yourself.
+
+    Args:
+      path: a ``.keras`` file (an :class:`~attention_center.AttentionCenterModel`, an
+        ensemble, or any model using our layers).
+      compile: restore the training configuration too (default: no, for inference).
+    Raises:
+      whatever Keras raises for a missing or corrupt file.
+    """
+    return keras.saving.load_model(path, compile=compile)

@@ -1,0 +1,154 @@
+"""The image and coordinate module: loading, resize-with-pad and the frame transform."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from attention_center.core.frames import frame_transform, parse_hw
+from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
+
+sizes = st.integers(min_value=1, max_value=5000)
+frames = st.sampled_from([(480, 640), (240, 320), (600, 800), (512, 512), (640, 480)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(h=sizes, w=sizes, frame_hw=frames, fx=st.floats(0, 1), fy=st.floats(0, 1))
+def test_frame_to_original_to_frame_is_identity_within_half_a_pixel(h, w, frame_hw, fx, fy):
+    t = frame_transform((h, w), frame_hw)
+    # A point inside the image's area of the frame (portrait or landscape).
+    x = float(t.pad_x) - 0.5 + fx * float(t.resized_hw[1])
+    y = float(t.pad_y) - 0.5 + fy * float(t.resized_hw[0])
+    xo, yo = t.to_original(x, y)
+    xf, yf = t.to_frame(xo, yo)
+    # Exact inverses; only the clamp to the outermost pixel centres moves a point, by at most
+    # half an ORIGINAL pixel (0.5 * scale frame pixels; under half a frame pixel when shrinking).
+    tol_x = 0.5 * max(float(t.scale_x), 1e-9) + 1e-3 * max(1.0, float(t.scale_x))
+    tol_y = 0.5 * max(float(t.scale_y), 1e-9) + 1e-3 * max(1.0, float(t.scale_y))
+    assert abs(float(xf) - x) <= tol_x
+    assert abs(float(yf) - y) <= tol_y
+    assert 0 <= xo <= w - 1 and 0 <= yo <= h - 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(h=sizes, w=sizes, frame_hw=frames)
+def test_original_corners_map_into_the_frame_and_back_exactly(h, w, frame_hw):
+    t = frame_transform((h, w), frame_hw)
+    corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [(w - 1) / 2, (h - 1) / 2]])
+    in_frame = t.points_to_frame(corners)
+    assert np.all(in_frame[:, 0] >= -0.5) and np.all(in_frame[:, 0] <= frame_hw[1] - 0.5 + 1e-3)
+    assert np.all(in_frame[:, 1] >= -0.5) and np.all(in_frame[:, 1] <= frame_hw[0] - 0.5 + 1e-3)
+    back = t.points_to_original(in_frame, clamp=False)
+    np.testing.assert_allclose(back, corners, atol=1e-3 * max(h, w, 1))
+
+
+def test_clamping_puts_a_centre_on_the_padding_at_the_edge():
+    t = frame_transform((600, 400), (480, 640))  # portrait: padded left and right
+    assert float(t.pad_x) > 0 and float(t.pad_y) == 0
+    xo, yo = t.to_original(0.0, -10.0)
+    assert (xo, yo) == (0.0, 0.0)
+    xo, yo = t.to_original(639.0, 500.0)  # right padding, below the frame
+    assert (xo, yo) == (399.0, 599.0)
+
+
+@pytest.mark.parametrize("h,w", [(600, 800), (256, 256), (512, 768), (768, 512), (427, 640),
+                                 (1, 1), (3, 1000), (333, 500)])
+def test_geometry_matches_tensorflow_resize_with_pad(h, w):
+    tf = pytest.importorskip("tensorflow")
+    ones = tf.ones((h, w, 1))
+    padded = tf.image.resize_with_pad(ones, 480, 640, method="bilinear").numpy()[..., 0]
+    rows = np.flatnonzero(padded.max(axis=1) > 0.5)
+    cols = np.flatnonzero(padded.max(axis=0) > 0.5)
+    t = frame_transform((h, w), (480, 640))
+    assert (int(t.pad_y), int(t.pad_x)) == (rows[0], cols[0])
+    assert (int(t.resized_hw[0]), int(t.resized_hw[1])) == (len(rows), len(cols))
+    # The same code runs on TF tensors (as inside tf.data).
+    t_tf = frame_transform((tf.constant(float(h)), tf.constant(float(w))), (480.0, 640.0),
+                           floor=tf.floor, maximum=tf.maximum)
+    assert float(t_tf.pad_x) == float(t.pad_x) and float(t_tf.resized_hw[0]) == float(t.resized_hw[0])
+
+
+def test_resize_with_pad_is_close_to_tensorflow_bicubic_antialias(kodak_paths):
+    tf = pytest.importorskip("tensorflow")
+    image = load_image(kodak_paths[0])
+    ours, t = resize_with_pad(image, (480, 640))
+    theirs = tf.image.resize_with_pad(tf.convert_to_tensor(image, tf.float32) / 255.0, 480, 640,
+                                      method="bicubic", antialias=True).numpy()
+    assert ours.shape == theirs.shape == (480, 640, 3)
+    assert ours.dtype == np.float32 and 0 <= ours.min() and ours.max() <= 1
+    inside = (slice(int(t.pad_y) + 2, int(t.pad_y + t.resized_hw[0]) - 2),
+              slice(int(t.pad_x) + 2, int(t.pad_x + t.resized_hw[1]) - 2))
+    assert np.abs(ours[inside] - np.clip(theirs[inside], 0, 1)).mean() < 0.01
+    assert np.all(ours[: int(t.pad_y)] == 0)
+
+
+def _save(tmp_path, name, image, **kwargs):
+    path = tmp_path / name
+    image.save(path, **kwargs)
+    return path
+
+
+def test_load_image_converts_every_mode_to_rgb(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 30, 3), np.uint8)
+    base = Image.fromarray(rgb)
+    cases = {
+        "gray.png": base.convert("L"),
+        "rgba.png": base.convert("RGBA"),
+        "palette.png": base.convert("P"),
+        "cmyk.jpg": base.convert("CMYK"),
+        "one_bit.png": base.convert("1"),
+    }
+    for name, image in cases.items():
+        out = load_image(_save(tmp_path, name, image))
+        assert out.shape == (20, 30, 3) and out.dtype == np.uint8, name
+    sixteen = Image.fromarray(rgb[..., 0].astype(np.uint16) * 257)  # mode I;16
+    out = load_image(_save(tmp_path, "sixteen.png", sixteen))
+    assert out.shape == (20, 30, 3)
+    np.testing.assert_allclose(out[..., 0].astype(int), rgb[..., 0].astype(int), atol=1)
+
+
+def test_load_image_applies_exif_orientation(tmp_path):
+    array = np.zeros((20, 40, 3), np.uint8)
+    array[:, :10] = 255  # a white band on the left of the stored pixels
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif.tobytes(), quality=95)
+    shown = load_image(path)
+    assert shown.shape == (40, 20, 3)  # upright: portrait
+    assert shown[:10].mean() > 200 and shown[-10:].mean() < 50  # the band is now on top
+
+
+@pytest.mark.parametrize("content,reason", [
+    (b"", "empty file"),
+    (b"this is not an image at all", "not an image"),
+])
+def test_load_image_names_the_file_and_the_problem(tmp_path, content, reason):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageLoadError) as error:
+        load_image(path)
+    assert str(path) in str(error.value) and reason in str(error.value)
+
+
+def test_load_image_rejects_truncated_and_missing_files(tmp_path, kodak_paths):
+    buffer = io.BytesIO()
+    Image.open(kodak_paths[1]).save(buffer, format="JPEG")
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 3])
+    with pytest.raises(ImageLoadError, match="truncated"):
+        load_image(truncated)
+    with pytest.raises(ImageLoadError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_parse_hw():
+    assert parse_hw("480x640") == (480, 640)
+    with pytest.raises(ValueError):
+        parse_hw("640")

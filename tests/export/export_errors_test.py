@@ -1,0 +1,199 @@
+"""``python -m export`` on bad input: a clear message naming the file, a non-zero exit,
+and never a (half-)written ``.tflite``.
+
+Most cases call :func:`export.pipeline.run_export` (what the command runs,
+returning its exit status) in-process; the parity failure runs the real command
+in a subprocess, to check the exit status end to end.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("TFLite export needs KERAS_BACKEND=tensorflow", allow_module_level=True)
+
+from conftest import REPO  # noqa: E402
+from export_models import save_small_model  # noqa: E402
+
+from export import images  # noqa: E402
+from export.errors import ExportError  # noqa: E402
+from export.images import load_frames  # noqa: E402
+from export.pipeline import run_export  # noqa: E402
+
+INPUT_HW = (96, 128)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, kodak_paths) -> Path:
+    """A valid attention-centre ``.keras`` (96x128, MobileNetV2 alpha 0.35, structured head)."""
+    path = tmp_path_factory.mktemp("export_errors") / "model.keras"
+    _, frames = load_frames(kodak_paths[:4], INPUT_HW)
+    save_small_model(path, frames, input_hw=INPUT_HW)
+    return path
+
+
+def export(out, **kwargs) -> tuple[int, str]:
+    """Runs the export in-process: ``(exit status, stderr)``."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    kwargs.setdefault("input_hw", INPUT_HW)
+    kwargs.setdefault("internal_hw", None)
+    status = run_export(out=out, progress=False, stdout=stdout, stderr=stderr, **kwargs)
+    return status, stderr.getvalue()
+
+
+def assert_nothing_written(folder: Path, keep=()):
+    """No output and no temporary file left in ``folder`` (other than ``keep``)."""
+    left = sorted(p.name for p in folder.iterdir() if p.name not in keep)
+    assert left == [], left
+
+
+def test_missing_model(tmp_path):
+    status, message = export(tmp_path / "center.tflite", model=tmp_path / "nope.keras")
+    assert status == 1
+    assert f"{tmp_path / 'nope.keras'}: no such model file" in message
+    assert_nothing_written(tmp_path)
+
+
+def test_bundled_model_absent_says_so(tmp_path, monkeypatch):
+    from attention_center import presets
+
+    folder = tmp_path / "assets" / "default_model"
+    monkeypatch.setattr(presets, "_registry",
+                        lambda: {"default": presets.Preset("default", folder, "test")})
+    status, message = export(tmp_path / "center.tflite")  # no --model: the default preset
+    assert status == 1
+    assert "preset 'default' has no keras model installed" in message and str(folder) in message
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["random_bytes", "truncated", "no_weights"])
+def test_corrupt_model(tmp_path, small_model, damage):
+    bad = tmp_path / "bad.keras"
+    content = small_model.read_bytes()
+    if damage == "random_bytes":
+        bad.write_bytes(np.random.default_rng(0).bytes(5000))
+    elif damage == "truncated":
+        bad.write_bytes(content[:len(content) // 2])
+    else:  # a valid zip whose weights file is missing
+        with zipfile.ZipFile(small_model) as source, zipfile.ZipFile(bad, "w") as target:
+            for name in source.namelist():
+                if not name.endswith(".h5"):
+                    target.writestr(name, source.read(name))
+    out = tmp_path / "out" / "center.tflite"
+    status, message = export(out, model=bad)
+    assert status == 1
+    assert f"{bad}: cannot load the Keras model" in message, message
+    assert not out.exists()
+
+
+def test_not_a_keras_file(tmp_path):
+    folder = tmp_path / "model.keras"
+    folder.mkdir()
+    h5 = tmp_path / "model.h5"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n")
+    for path in (folder, h5):
+        status, message = export(tmp_path / "center.tflite", model=path)
+        assert status == 1 and f"{path}: not a .keras model file" in message, message
+    assert not (tmp_path / "center.tflite").exists()
+
+
+@pytest.mark.parametrize("outputs", ["tensor", "dict_without_center"])
+def test_model_without_a_centre_output(tmp_path, outputs):
+    image = keras.Input((*INPUT_HW, 3), name="image")
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(image))
+    xy = keras.layers.Dense(2)(pooled)
+    model = keras.Model(image, xy if outputs == "tensor" else {"xy": xy})
+    path = tmp_path / "no_center.keras"
+    model.save(path)
+    status, message = export(tmp_path / "center.tflite", model=path)
+    assert status == 1
+    assert f"{path}: the model has no 'center' output" in message, message
+    assert not (tmp_path / "center.tflite").exists()
+
+
+def test_unusable_representative_folders(tmp_path, small_model):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    a_file = tmp_path / "photo.png"
+    a_file.write_bytes(b"not really")
+    out = tmp_path / "out" / "center.tflite"
+    for folder, expected in ((tmp_path / "missing", "image folder not found"),
+                             (a_file, "not a folder"), (empty, "no image files")):
+        status, message = export(out, model=small_model, quantization="int8",
+                                 representative_data=folder)
+        assert status == 1 and f"{folder}: {expected}" in message, message
+    assert not out.parent.exists()
+
+
+def test_representative_images_all_unreadable(tmp_path, small_model):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (folder / name).write_bytes(b"\xff\xd8\xff garbage")
+    out = tmp_path / "center.tflite"
+    status, message = export(out, model=small_model, quantization="int8",
+                             representative_data=folder)
+    assert status == 1
+    assert "none of the 2 representative images could be read" in message, message
+    assert str(folder / "a.jpg") in message
+    assert_nothing_written(tmp_path, keep={"broken"})
+
+
+def test_one_unreadable_photo_is_reported_and_the_others_used(tmp_path, small_model,
+                                                              kodak_paths):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for source in kodak_paths[:3]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    out = tmp_path / "out" / "center.tflite"
+    status, message = export(out, model=small_model, quantization="int8",
+                             representative_data=folder, parity_data=folder)
+    assert status == 1  # written, but not everything was read
+    assert out.is_file() and out.stat().st_size > 0
+    assert message.count(f"skipped unreadable image {folder / 'broken.jpg'}") == 1, message
+
+
+def test_unreadable_folder_is_reported(unprivileged):
+    folder = Path(tempfile.mkdtemp())
+    try:
+        (folder / "photo.png").write_bytes(b"x")
+        os.chmod(folder, 0o000)
+        with pytest.raises(ExportError, match=f"{folder}: cannot list folder"):
+            unprivileged(images.list_images, folder)
+    finally:
+        os.chmod(folder, 0o700)
+        (folder / "photo.png").unlink()
+        folder.rmdir()
+
+
+def test_parity_failure_exits_non_zero_and_writes_nothing(tmp_path, small_model, kodak_paths):
+    """The real command: a threshold no 8-bit model meets -> exit 1, old file untouched."""
+    out = tmp_path / "center.tflite"
+    out.write_bytes(b"previous model")
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    environment.pop("KERAS_BACKEND", None)
+    process = subprocess.run(
+        [sys.executable, "-m", "export", "--progress=false", f"--model={small_model}",
+         f"--out={out}", "--quantization=dynamic", "--input_size=96x128",
+         "--internal_size=input", "--parity_threshold=1e-7",
+         f"--parity_data={kodak_paths[0].parent}", "--num_parity=4"],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 1, process.stderr[-3000:]
+    assert "python -m export: error: parity dynamic: max" in process.stderr
+    assert "FAIL" in process.stderr and f"{out} not written" in process.stderr
+    assert out.read_bytes() == b"previous model"
+    assert_nothing_written(tmp_path, keep={"center.tflite"})

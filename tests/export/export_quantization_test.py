@@ -1,0 +1,116 @@
+"""Every quantization exports a builtin-only drop-in that passes parity on real photos.
+
+One small model (MobileNetV2 alpha 0.35 built at 240x320, random backbone,
+structured head) is exported at 480x640 through :class:`export.pipeline.Exporter`
+(what ``python -m export`` runs) in float16, dynamic and int8 (float32:
+``export_cli_test.py``), calibrated on 6 Kodak photos and checked on 6 others.
+The parity figure (largest TFLite-vs-Keras centre distance) is printed for each.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("TFLite export needs KERAS_BACKEND=tensorflow", allow_module_level=True)
+
+from export_models import save_small_model  # noqa: E402
+
+from attention_center.inference.tflite import (  # noqa: E402,E501
+    google_centers,
+    make_interpreter,
+    ops_outside_delegates,
+)
+from export import flatbuffer  # noqa: E402
+from export.errors import ExportError  # noqa: E402
+from export.images import load_frames  # noqa: E402
+from export.parity import THRESHOLDS  # noqa: E402
+from export.pipeline import Exporter  # noqa: E402
+
+#: The gravity centre after the sigmoid, which int8 keeps in float (see export.converter).
+GRAVITY_TAIL_OPS = {"RESHAPE", "SUM", "ADD", "DIV", "FULLY_CONNECTED"}
+
+
+@pytest.fixture(scope="module")
+def exporter(tmp_path_factory, kodak_paths):
+    tmp = tmp_path_factory.mktemp("export_quantization")
+    _, frames = load_frames(kodak_paths[:6], (240, 320))
+    model = save_small_model(tmp / "model.keras", frames)
+    with Exporter(tmp / "model.keras", representative_paths=kodak_paths[6:12],
+                  parity_paths=kodak_paths[:6], progress=False) as exporter:
+        exporter.float32_bytes = 4 * model.count_params()
+        yield exporter
+
+
+@pytest.mark.parametrize("quantization", ["float16", "dynamic", "int8"])
+def test_quantized_export_is_a_builtin_drop_in_within_parity(exporter, quantization, tmp_path,
+                                                            capsys):
+    result = exporter.export(quantization, tmp_path / f"center_{quantization}.tflite")
+    with capsys.disabled():
+        print(f"\n{result.parity.line()}; {result.size_bytes / 1e6:.2f} MB")
+    assert result.parity.passed and result.parity.num_images == 6
+    assert result.parity.threshold == THRESHOLDS[quantization]
+    assert result.metadata["quantization"]["mode"] == quantization
+    content = result.path.read_bytes()
+    assert flatbuffer.non_builtin_ops(content) == []
+    # Smaller than float32 weights (4 bytes x parameters): about half for float16, under a
+    # half for 8-bit weights (small tensors, biases and the gravity grid stay float32).
+    limit = 0.6 if quantization == "float16" else 0.45
+    assert result.size_bytes < limit * exporter.float32_bytes, (result.size_bytes,
+                                                                 exporter.float32_bytes)
+
+    interpreter = make_interpreter(result.path, runtime="litert")
+    # ai-edge-litert applies XNNPACK; it takes every 1x1/3x3 convolution (the bulk of the
+    # work) in every mode, and everything in float16. (It has no kernel for dynamic-range
+    # depthwise convolutions, and may refuse an int8 ADD whose input scales are too far apart.)
+    outside = ops_outside_delegates(interpreter)
+    with capsys.disabled():
+        print(f"{quantization}: ops outside XNNPACK: {outside or 'none'}")
+    assert any(n["op_name"] == "DELEGATE" for n in interpreter._get_ops_details())
+    assert "CONV_2D" not in outside
+    if quantization == "float16":
+        assert outside == []
+    if quantization == "int8":
+        assert "DEPTHWISE_CONV_2D" not in outside
+    (image,) = interpreter.get_input_details()
+    assert (image["name"], list(image["shape"]), image["dtype"]) == (
+        "image:0", [1, 480, 640, 3], np.float32)
+    output = interpreter.get_output_details()[0]
+    assert (list(output["shape"]), output["dtype"]) == ([1, 2], np.float32)
+    # The centres are the Keras model's (within the threshold) on the parity photos.
+    _, frames, expected = exporter.reference()
+    got = google_centers(interpreter, frames)
+    assert np.linalg.norm(got - expected, axis=-1).max() == pytest.approx(result.parity.max_px,
+                                                                          abs=1e-3)
+    spread = np.linalg.norm(expected[:, None] - expected[None], axis=-1).max()
+    assert spread > 5 * result.parity.max_px + 10, "centres too alike for parity to mean much"
+
+
+def test_int8_is_full_integer_but_the_gravity_centre(exporter, tmp_path):
+    result = exporter.export("int8", tmp_path / "center.tflite")
+    content = result.path.read_bytes()
+    assert set(flatbuffer.float_ops(content)) <= GRAVITY_TAIL_OPS
+    model = flatbuffer.read_model(content)
+    subgraph = model.subgraphs[0]
+    convolutions = [op for op in subgraph.operators
+                    if flatbuffer._op_name(model, op) in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert convolutions
+    for op in convolutions:
+        types = {flatbuffer.tensor_type_name(subgraph.tensors[i].type) for i in
+                 (op.inputs[0], op.inputs[1], op.outputs[0])}
+        assert types == {"INT8"}, types
+    # Input and output stay float32 (the interface is Google's).
+    assert flatbuffer.tensor_type_name(subgraph.tensors[subgraph.inputs[0]].type) == "FLOAT32"
+    assert flatbuffer.tensor_type_name(subgraph.tensors[subgraph.outputs[0]].type) == "FLOAT32"
+
+
+def test_parity_above_the_threshold_fails_and_writes_nothing(exporter, tmp_path):
+    out = tmp_path / "center.tflite"
+    with pytest.raises(ExportError, match=r"parity dynamic: max .* FAIL.*not written"):
+        exporter.export("dynamic", out, threshold=1e-7)
+    assert list(tmp_path.iterdir()) == []
