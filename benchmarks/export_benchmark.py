@@ -7,15 +7,15 @@ In one run, on the same machine and the same frame:
   real photos, metadata embedded);
 * file size of each, and of Google's model;
 * how many ops ``ai_edge_litert`` runs outside XNNPACK
-  (:func:`export.runtime.ops_outside_delegates`);
+  (:func:`attention_center.inference.tflite.ops_outside_delegates`);
 * median latency of one 480x640 inference (``invoke()`` only, after warm-up,
   ``--threads`` threads) on ``ai_edge_litert``'s interpreter (XNNPACK) and on
   TensorFlow's deprecated ``tf.lite.Interpreter``: Google's model falls back
   to slow kernels on the former, so both are reported, and ours are compared
   with Google's *best*;
 * centre error on the held-out split of a ground-truth build, computed by
-  :func:`attention_center.evaluate.evaluate` (the same code and metrics as
-  ``python -m attention_center.evaluate``): mean and median distance from the
+  :func:`attention_center.evaluation.evaluate.evaluate` (the same code and metrics as
+  ``python -m attention_center.evaluation.evaluate``): mean and median distance from the
   human centre over the image diagonal, in original pixels, and the fraction
   of images whose centre falls in the true 256x256 JPEG XL group; with the
   image-centre, dataset-mean and human-ceiling rows for scale.
@@ -29,7 +29,7 @@ printed, with our figure, Google's and the ratio.
         [--max_images N] [--runs 30] [--markdown export_benchmark.md]
 
 ``--data`` (default ``../gt`` beside the repo), ``--split``, ``--modality``,
-``--max_images`` and the other scoring flags are ``python -m attention_center.evaluate``'s
+``--max_images`` and the other scoring flags are ``python -m attention_center.evaluation.evaluate``'s
 (this script imports it); ``--model`` is the one ``.keras`` to export (default: the
 bundled model).
 
@@ -67,12 +67,12 @@ DEFAULT_GOOGLE = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "s
 TARGET_MAX_BYTES = 1_000_000
 TARGET_LATENCY_RATIO = 0.5
 
-# The held-out scoring is attention_center.evaluate's: its flags are reused as they are
-# (--model: the one .keras to export, default the bundled model; --data: the ground-truth
+# The held-out scoring is `attention-center evaluate`'s: its flags are reused as they are
+# (--model: the one .keras to export, default the default preset's; --data: the ground-truth
 # build; --split, --modality, --source, --max_images, --density_sigma, ...).
-from attention_center import evaluate as evaluation_module  # noqa: E402
+from attention_center.cli import evaluate as evaluate_command  # noqa: E402
 
-flags.FLAGS.append_flag_values(evaluation_module.FLAGS)  # its --data, --split, ... here too
+flags.FLAGS.append_flag_values(evaluate_command.FLAGS)  # its --data, --split, ... here too
 FLAGS = flags.FLAGS
 #: The ground-truth build beside the repo (``../gt``), as ``../shared`` is.
 FLAGS.set_default("data", str(REPO.parent / "gt"))
@@ -97,7 +97,7 @@ class Row:
     tf_ms: Optional[float] = None
     parity_px: Optional[float] = None
     outside_xnnpack: Optional[int] = None  # ops ai-edge-litert runs outside XNNPACK
-    summary: Optional[dict] = None  # attention_center.evaluate MethodResult.summary()
+    summary: Optional[dict] = None  # attention_center.evaluation.evaluate MethodResult.summary()
 
     @property
     def best_ms(self) -> Optional[float]:
@@ -125,7 +125,7 @@ def median_latency_ms(model, runtime: str, frame: np.ndarray, runs: int, warmup:
       runtime: ``"litert"`` (ai-edge-litert, XNNPACK) or ``"tf"`` (tf.lite.Interpreter).
       frame: ``float32 [H, W, 3]`` RGB in [0, 1].
     """
-    from export.runtime import google_input_index, make_interpreter
+    from attention_center.inference.tflite import google_input_index, make_interpreter
 
     interpreter = make_interpreter(model, runtime=runtime, num_threads=threads)
     interpreter.set_tensor(google_input_index(interpreter), frame[None].astype(np.float32))
@@ -140,17 +140,14 @@ def median_latency_ms(model, runtime: str, frame: np.ndarray, runs: int, warmup:
 
 
 def tflite_predictor(path, runtime: str, threads: int, name: str):
-    """A :class:`attention_center.model_io.TFLitePredictor` on the chosen runtime.
+    """A :class:`attention_center.inference.predictors.TFLitePredictor` on the chosen runtime.
 
     ``"tf"`` swaps in ``tf.lite.Interpreter`` for the same file (same tensor
     indices): Google's model runs ~8x faster there, same maths.
     """
-    from attention_center.model_io import TFLitePredictor
-    from export.runtime import make_interpreter
+    from attention_center.inference.predictors import TFLitePredictor
 
-    predictor = TFLitePredictor(path, num_threads=threads)
-    if runtime == "tf":
-        predictor.interpreter = make_interpreter(path, runtime="tf", num_threads=threads)
+    predictor = TFLitePredictor(path, num_threads=threads, runtime=runtime)
     predictor.name = name
     return predictor
 
@@ -215,12 +212,15 @@ def run_benchmark(argv):
     del argv
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
-    from attention_center.image import load_image, resize_with_pad
-    from attention_center.model_io import KerasPredictor
+    from attention_center.core.atomic import atomic_write_text
+    from attention_center.core.ground_truth_index import resolve_image_path, select_records
+    from attention_center.core.images import load_image, resize_with_pad
+    from attention_center.evaluation.evaluate import evaluate
+    from attention_center.inference.predictors import KerasPredictor
+    from attention_center.inference.tflite import make_interpreter, ops_outside_delegates
+    from attention_center.presets import resolve_model
     from export import converter, images
     from export.pipeline import Exporter
-    from export.runtime import make_interpreter, ops_outside_delegates
-    from ground_truth.portable import resolve_image_path
 
     google_path = Path(FLAGS.google_model)
     if not google_path.is_file():
@@ -230,17 +230,17 @@ def run_benchmark(argv):
     if not (Path(FLAGS.data) / "index.jsonl").is_file():
         sys.exit(f"export_benchmark: {FLAGS.data}: not a ground-truth build (no index.jsonl); "
                  "pass --data")
-    model_path = Path(FLAGS.model[0]) if FLAGS.model else converter.BUNDLED_MODEL
+    model_path = resolve_model(FLAGS.model[0] if FLAGS.model else None, fmt="keras")
     converter.load_center_model(model_path)  # fails early, with the exporter's message
     out_dir = Path(FLAGS.out_dir or tempfile.mkdtemp(prefix="export_benchmark_"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = evaluation_module.select_records(FLAGS.data, FLAGS.split, FLAGS.modality,
-                                               FLAGS.source, FLAGS.include_fallbacks,
-                                               FLAGS.max_images)
+    records = select_records(FLAGS.data, FLAGS.split, modality=FLAGS.modality,
+                             sources=FLAGS.source, include_fallbacks=FLAGS.include_fallbacks,
+                             max_images=FLAGS.max_images)
     if not records:
         sys.exit(f"export_benchmark: no {FLAGS.modality} records in the {FLAGS.split} split "
                  f"of {FLAGS.data}")
-    timing_frame, _ = resize_with_pad(load_image(resolve_image_path(records[0])), (480, 640))
+    timing_frame, _ = resize_with_pad(load_image(resolve_image_path(records[0])))
 
     def time_both(path, row: Row) -> Row:
         row.outside_xnnpack = len(ops_outside_delegates(make_interpreter(path, "litert")))
@@ -273,7 +273,7 @@ def run_benchmark(argv):
                                              parity_px=result.parity.max_px))
             ours.append(row)
             predictors.append(tflite_predictor(result.path, "litert", FLAGS.threads, row.name))
-        evaluation = evaluation_module.evaluate(
+        evaluation = evaluate(
             FLAGS.data, predictors, split=FLAGS.split, modality=FLAGS.modality,
             sources=FLAGS.source, train_split=FLAGS.train_split, max_images=FLAGS.max_images,
             batch_size=FLAGS.batch_size, density_sigma=FLAGS.density_sigma,
@@ -295,7 +295,7 @@ def run_benchmark(argv):
               f"{FLAGS.runs} `invoke()` after {FLAGS.warmup} warm-up, {FLAGS.threads} threads, "
               f"{cpu_name()}, {os.cpu_count()} CPUs; "
               f"Google's best latency {google.best_ms:.1f} ms. Errors: distance to the human "
-              "centre over the image diagonal (attention_center.evaluate).")
+              "centre over the image diagonal (attention_center.evaluation.evaluate).")
     print()
     print(header)
     print(table)
@@ -307,7 +307,7 @@ def run_benchmark(argv):
         text = (f"```sh\n{command}\n```\n\n{header}\n\n{table}\n\n"
                 "Target (<= 1 MB, <= half of Google's best latency, mean error <= Google's):\n\n"
                 + "\n".join(verdict) + "\n")
-        converter.atomic_write_bytes(FLAGS.markdown, text.encode("utf-8"))
+        atomic_write_text(FLAGS.markdown, text)
         print(f"\nwrote {FLAGS.markdown}")
     print(f"exported files in {out_dir}")
 

@@ -52,8 +52,8 @@ def time_filters(records, batch):
 
 def main(argv):
     del argv
-    print(f"| source | records | read s | points given to filters | filter s | records/s | "
-          f"points/s | padding s |")
+    print("| source | records | read s | points given to filters | filter s | records/s | "
+          "points/s | padding s |")
     print("|---|---|---|---|---|---|---|---|")
     for name in FLAGS.source:
         start = time.perf_counter()

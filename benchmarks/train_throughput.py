@@ -33,7 +33,7 @@ def main(argv):
     del argv
     import keras
 
-    from attention_center.image import parse_hw
+    from attention_center.core.frames import parse_hw
     from attention_center.training.trainer import TrainConfig, Trainer, set_backbone_trainable
 
     height, width = parse_hw(FLAGS.input_size)

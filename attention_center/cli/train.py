@@ -68,13 +68,17 @@ flags.DEFINE_bool("tensorboard", True, "TensorBoard logs (TensorFlow backend).",
 flags.DEFINE_string("save_freq", "epoch", "Backup every epoch, or every N batches.", flag_values=FLAGS)
 flags.DEFINE_integer("workers", 1, "PyDataset worker threads.", flag_values=FLAGS)
 flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (1: progress bar).", flag_values=FLAGS)
+flags.DEFINE_bool("run_eagerly", False, "Run each step eagerly, without compiling it (debugging "
+                  "and tiny smoke runs: no ~30 s of tracing on a CPU; much slower per step).",
+                  flag_values=FLAGS)
 
 _TRAIN_FLAGS = ("data", "out", "sources", "train_splits", "val_split", "backbone", "alpha", "levels", "head_width",
                 "head_convs", "upsampling", "aggregation", "dropout", "backbone_weights",
                 "input_size", "batch_size", "epochs", "freeze_epochs", "frozen_level",
                 "learning_rate", "head_learning_rate", "weight_decay", "aux_saliency_weight",
                 "density_sigma", "min_scale", "patience", "seed", "max_images",
-                "mixed_precision", "strategy", "tensorboard", "save_freq", "workers", "verbose")
+                "mixed_precision", "strategy", "tensorboard", "save_freq", "workers", "verbose",
+                "run_eagerly")
 
 
 def _apply_config_file(path: str):
@@ -111,7 +115,7 @@ def config_from_flags():
         density_sigma=FLAGS.density_sigma, min_scale=FLAGS.min_scale, patience=FLAGS.patience,
         seed=FLAGS.seed, max_images=FLAGS.max_images, mixed_precision=FLAGS.mixed_precision,
         strategy=FLAGS.strategy, tensorboard=FLAGS.tensorboard, save_freq=FLAGS.save_freq,
-        workers=FLAGS.workers, verbose=FLAGS.verbose)
+        workers=FLAGS.workers, verbose=FLAGS.verbose, run_eagerly=FLAGS.run_eagerly)
 
 
 def main(argv: Sequence[str]) -> int:

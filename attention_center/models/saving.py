@@ -7,7 +7,7 @@ import os
 import keras
 
 # Importing these registers every custom class with Keras (register_keras_serializable).
-from attention_center import heads, layers  # noqa: F401
+from attention_center import heads, layers, losses  # noqa: F401
 from attention_center.models import center_model, ensemble  # noqa: F401
 
 __all__ = ["load_model"]

@@ -80,6 +80,10 @@ class TrainConfig:
     save_freq: str = "epoch"
     workers: int = 1
     verbose: int = 2
+    #: Execute step by step without compiling the step (Keras ``run_eagerly``): for
+    #: debugging and tiny smoke runs, where tracing the step (~30 s on a CPU under
+    #: TensorFlow) costs more than the steps themselves. Off for real training.
+    run_eagerly: bool = False
 
 
 def distribution_scope(name: str):
@@ -229,7 +233,8 @@ class Trainer:
             optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=c.weight_decay,
                                              clipnorm=1.0),
             loss=losses, loss_weights=weights,
-            metrics={"center": [NormalizedCenterError(self.frame_hw, name="error")]})
+            metrics={"center": [NormalizedCenterError(self.frame_hw, name="error")]},
+            run_eagerly=c.run_eagerly)
 
     def callbacks(self, phase: str, val: CenterDataset | None):
         c = self.config

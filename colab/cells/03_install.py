@@ -1,0 +1,30 @@
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def checkout_root():
+    """The attention-center checkout holding the working folder, or None."""
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and 'name = "attention-center"' in pyproject.read_text():
+            return folder
+    return None
+
+
+installed = importlib.util.find_spec("attention_center") is not None
+if INSTALL == "auto":
+    INSTALL = not installed and not os.environ.get("CI")
+if INSTALL:
+    spec = PACKAGE_SPEC or str(checkout_root() or "")
+    if not spec:
+        raise RuntimeError("attention_center is not installed and no checkout was found around "
+                           f"{Path.cwd()}: set PACKAGE_SPEC to a checkout folder, a wheel or a git URL")
+    has_tf = importlib.util.find_spec("tensorflow") is not None
+    extras = "[plot]" if has_tf else "[tf,plot]"
+    target = f"{spec}{extras}" if Path(spec).exists() else spec
+    %pip install -q "{target}" ai-edge-litert
+print("attention_center:", "installed already" if installed
+      else f"installed from {target}" if INSTALL else "not installed (INSTALL=False)")
