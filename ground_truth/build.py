@@ -29,7 +29,7 @@ from attention_center.core.splits import split_of
 from ground_truth import filters as F
 from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
 
-__all__ = ["build", "BuildReport", "records_to_rows", "stats_markdown"]
+__all__ = ["build", "BuildReport", "make_frame", "records_to_rows", "stats_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,27 @@ def stats_markdown(stats: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress: bool) -> set:
+def make_frame(row: dict, frame_hw) -> np.ndarray:
+    """The frame of an index row: its original image fitted into ``frame_hw``.
+
+    Args:
+      row: an index row (``data_dir``, ``image_path``, ``original_hw``).
+      frame_hw: ``(H, W)``.
+    Returns:
+      ``float32 [H, W, 3]`` RGB in [0, 1] (:func:`attention_center.core.images.resize_with_pad`).
+    Raises:
+      ImageLoadError: the image cannot be decoded, or its size differs from the row's.
+    """
+    source_path = Path(row["data_dir"]) / row["image_path"]
+    image = load_image(source_path)
+    if tuple(image.shape[:2]) != tuple(row["original_hw"]):
+        raise ImageLoadError(source_path, f"decoded size {image.shape[:2]} differs from "
+                             f"the record's {tuple(row['original_hw'])}")
+    frame, _ = resize_with_pad(image, frame_hw)
+    return frame
+
+
+def write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress: bool) -> set:
     """Writes one frame per image; returns the image ids that failed."""
     from tqdm import tqdm
 
@@ -192,14 +212,8 @@ def _write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress
         path = out / r["frame_path"]
         if reuse and path.is_file():
             continue
-        source_path = Path(r["data_dir"]) / r["image_path"]
         try:
-            image = load_image(source_path)
-            if tuple(image.shape[:2]) != tuple(r["original_hw"]):
-                raise ImageLoadError(source_path, f"decoded size {image.shape[:2]} differs from "
-                                     f"the record's {tuple(r['original_hw'])}")
-            frame, _ = resize_with_pad(image, frame_hw)
-            write_frame(path, frame)
+            write_frame(path, make_frame(r, frame_hw))
         except (ImageLoadError, OSError) as error:
             errors.append(f"{image_id}: frame not written: {error}")
             failed.add(image_id)
@@ -251,7 +265,7 @@ def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 6
         rows_by_source[name] = (read, rows, time.perf_counter() - t0)
         log.info("%s: %d records", name, len(rows))
     all_rows = [r for _, rows, _ in rows_by_source.values() for r in rows]
-    failed = _write_frames(all_rows, out, frame_hw, reuse_frames, errors, progress)
+    failed = write_frames(all_rows, out, frame_hw, reuse_frames, errors, progress)
     reads: dict = {}
     for name, (read, rows, seconds) in rows_by_source.items():
         rows = [r for r in rows if r["image_id"] not in failed]

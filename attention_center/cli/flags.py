@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from absl import flags
 
-from attention_center.core.command_line import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK,
-                                                EXIT_USAGE, HELP_FLAGS, UsageError,
-                                                parse_or_exit, run_with_flags)
+from attention_center.core.command_line import (
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    HELP_FLAGS,
+    UsageError,
+    parse_or_exit,
+    run_with_flags,
+)
+from attention_center.core.images import DEFAULT_MAX_PIXELS
 
 __all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_FLAGS",
-           "UsageError", "define_model_flags", "parse_or_exit", "run_with_flags"]
+           "UsageError", "define_model_flags", "max_pixels_flag", "parse_or_exit",
+           "run_with_flags"]
 
 
 def define_model_flags(flag_values: flags.FlagValues) -> None:
-    """``--model``, ``--batch_size``, ``--model_threads``: how a command loads its model."""
+    """``--model``, ``--batch_size``, ``--model_threads``, ``--max_pixels``: how a command
+    loads its model and its images."""
     flags.DEFINE_string("model", None, "Model: a preset name (default, small; "
                         "'default:keras' for its Keras file) or a .tflite / .keras file "
                         "(Google's center.tflite works). Default: the 'default' preset's "
@@ -22,3 +32,12 @@ def define_model_flags(flag_values: flags.FlagValues) -> None:
                          lower_bound=1, flag_values=flag_values)
     flags.DEFINE_integer("model_threads", None, "TFLite interpreter threads (default: all CPUs).",
                          lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Refuse images with more pixels "
+                         "(checked before decoding; large JPEGs are decoded at the reduced size "
+                         "the model needs). 0: no limit.", lower_bound=0,
+                         flag_values=flag_values)
+
+
+def max_pixels_flag(flag_values: flags.FlagValues):
+    """``--max_pixels`` as the API takes it (``None`` for no limit)."""
+    return flag_values.max_pixels or None

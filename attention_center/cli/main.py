@@ -1,4 +1,4 @@
-"""The ``attention-center`` command (also ``python -m attention_center``): one entry, seven jobs.
+"""The ``attention-center`` command (also ``python -m attention_center``): one entry, every job.
 
 ::
 
@@ -9,6 +9,7 @@
   attention-center evaluate --data GT ...     score models against baselines
   attention-center ensemble --model A ...     average trained models into one
   attention-center export --out F.tflite      the int8 TFLite drop-in for Google's
+  attention-center beam --input GLOB ...      centres and JPEG XL at scale (Apache Beam)
 
 ``attention-center COMMAND --help`` (or ``-h``) lists a command's flags and exits 0. Exit
 codes everywhere: 0 all done, 1 some inputs failed (each reported), 2 usage error (before
@@ -45,6 +46,8 @@ COMMANDS = {
     "evaluate": Command("attention_center.cli.evaluate", "score models against baselines"),
     "ensemble": Command("attention_center.cli.ensemble", "average trained models into one"),
     "export": Command("export.cli", "the quantized TFLite drop-in for Google's model"),
+    "beam": Command("attention_center.cli.beam", "centres and JPEG XL at scale, on Apache Beam"),
+    "compare": Command("attention_center.cli.compare", "one image at the same byte budgets, side by side"),
 }
 
 

@@ -22,12 +22,9 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import (
-    EXIT_FAILURES,
-    EXIT_OK,
-    UsageError,
-    define_model_flags,
-)
+from attention_center.cli.flags import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, UsageError,
+                                        define_model_flags, max_pixels_flag)
+from attention_center.core.files import resolved
 
 __all__ = ["FLAGS", "USAGE", "format_rows", "main"]
 
@@ -41,19 +38,40 @@ flags.DEFINE_string("overlay", None, "Write <DIR>/<name>.overlay.png: the image 
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
 
 
-def _expand_paths(paths: Sequence[str]) -> list[tuple[Path, Path]]:
-    """Command-line paths -> (image path, root it is named relative to); folders walked."""
+def _expand_paths(paths: Sequence[str], errors: list) -> list[tuple[Path, Path]]:
+    """Command-line paths -> (image path, root it is named relative to); folders walked.
+
+    Folders that cannot be listed are appended to ``errors``; a missing, looping or bad file
+    is reported per file by the loader.
+    """
     from attention_center.core.files import find_images
 
     items = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            images, _ = find_images(path)
+            images, _ = find_images(path, errors=errors)
             items += [(image, path) for image in images]
-        else:  # a missing or bad file is reported per file by the predictor
+        else:
             items.append((path, path.parent))
     return items
+
+
+def _check_overlay_dir(overlay: str) -> Path:
+    """``--overlay``: a folder we can write (created if missing), or a usage error."""
+    import os
+
+    folder = Path(overlay)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--overlay {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--overlay {folder}: cannot create it: {error.strerror or error}") \
+            from error
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--overlay {folder}: not writable")
+    return folder
 
 
 def _overlay_paths(items: list[tuple[Path, Path]], overlay_dir: Path) -> list[Path]:
@@ -90,11 +108,6 @@ def main(argv: Sequence[str]) -> int:
     """``argv``: ``[prog, PATHS...]`` after flag parsing."""
     from tqdm import tqdm
 
-    from attention_center.inference.overlay import (
-        overlay_image,
-        weight_map_on_image,
-        write_overlay,
-    )
     from attention_center.inference.prediction import predict_images
     from attention_center.inference.predictors import ModelLoadError, load_predictor
 
@@ -106,21 +119,50 @@ def main(argv: Sequence[str]) -> int:
                                    batch_size=FLAGS.batch_size)
     except ModelLoadError as error:
         raise UsageError(str(error)) from error
-    items = _expand_paths(paths)
-    overlay_dir = Path(FLAGS.overlay) if FLAGS.overlay else None
+    overlay_dir = _check_overlay_dir(FLAGS.overlay) if FLAGS.overlay else None
+    folder_errors: list = []
+    items = _expand_paths(paths, folder_errors)
     overlays = _overlay_paths(items, overlay_dir) if overlay_dir else [None] * len(items)
-    inputs = {path.resolve() for path, _ in items}
-    rows, failures = [], 0
+    inputs = {resolved(path) for path, _ in items}
+    rows, failures = [], len(folder_errors)
+    for message in folder_errors:
+        sys.stderr.write(f"attention-center: {message}\n")
     stream = predict_images([path for path, _ in items], predictor,
                             batch_size=FLAGS.batch_size, keep_images=overlay_dir is not None,
-                            keep_weight_maps=overlay_dir is not None)
+                            keep_weight_maps=overlay_dir is not None,
+                            max_pixels=max_pixels_flag(FLAGS))
     bar = tqdm(total=len(items), unit="img", desc="predict", disable=not FLAGS.progress,
                dynamic_ncols=True)
+    try:
+        failures += _predict_rows(stream, overlays, inputs, rows, bar)
+    except KeyboardInterrupt:
+        bar.close()
+        sys.stdout.write(format_rows(rows, FLAGS.format))
+        sys.stderr.write(f"attention-center: interrupted after {len(rows)} of {len(items)} "
+                         f"images ({failures} failed); the rows above are those done\n")
+        return EXIT_INTERRUPTED
+    bar.close()
+    sys.stdout.write(format_rows(rows, FLAGS.format))
+    sys.stdout.flush()
+    if failures:
+        sys.stderr.write(f"attention-center: {failures} of {len(rows) + len(folder_errors)} "
+                         "inputs failed\n")
+    return EXIT_FAILURES if failures else EXIT_OK
+
+
+def _predict_rows(stream, overlays, inputs, rows: list, bar) -> int:
+    """Consumes the predictions into ``rows`` (writing overlays); returns the failures."""
+    from attention_center.inference.overlay import (
+        overlay_image,
+        weight_map_on_image,
+        write_overlay,
+    )
+
+    failures = 0
     for prediction, overlay_path in zip(stream, overlays):
-        bar.update(1)
         error = prediction.error
         if error is None and overlay_path is not None:
-            if overlay_path.resolve() in inputs:
+            if resolved(overlay_path) in inputs:
                 error = f"overlay {overlay_path} would overwrite an input; refused"
             else:
                 heat = (None if prediction.weight_map is None
@@ -138,13 +180,11 @@ def main(argv: Sequence[str]) -> int:
         if error is not None:
             failures += 1
             bar.write(f"attention-center: {prediction.source}: {error}", file=sys.stderr)
+        for note in prediction.notes:
+            bar.write(f"attention-center: {prediction.source}: note: {note}", file=sys.stderr)
         rows.append(row)
-    bar.close()
-    sys.stdout.write(format_rows(rows, FLAGS.format))
-    sys.stdout.flush()
-    if failures:
-        sys.stderr.write(f"attention-center: {failures} of {len(rows)} images failed\n")
-    return EXIT_FAILURES if failures else EXIT_OK
+        bar.update(1)
+    return failures
 
 
 def run(argv: Sequence[str] | None = None) -> None:

@@ -28,10 +28,11 @@ import numpy as np
 from PIL import Image
 
 from attention_center.core.frames import FrameTransform
-from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
+from attention_center.core.images import (DEFAULT_MAX_PIXELS, ImageLoadError, decode_image,
+                                          decode_into_frame, resize_with_pad)
 from attention_center.inference.predictors import Predictor, load_predictor
 
-__all__ = ["Prediction", "predict", "predict_images", "image_sources"]
+__all__ = ["Prediction", "as_rgb_array", "image_sources", "predict", "predict_images"]
 
 
 @dataclasses.dataclass
@@ -49,6 +50,8 @@ class Prediction:
         the model gives one and it was asked for; else ``None``.
       image: the decoded ``uint8 [h, w, 3]`` image, when asked for.
       error: ``None``, or one line naming the problem (the file is named by ``source``).
+      notes: remarks on an image that did get a centre (e.g. an animated image's first
+        frame was used).
     """
 
     source: str
@@ -59,62 +62,99 @@ class Prediction:
     weight_map: Optional[np.ndarray] = None
     image: Optional[np.ndarray] = None
     error: Optional[str] = None
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-def _as_rgb_array(item, label: str) -> np.ndarray:
-    """An in-memory image (numpy or PIL) -> ``uint8 [h, w, 3]``."""
+_EXPECTED = ("an image file path, a PIL image, a uint8 array [h, w, 3] (or [h, w] gray, "
+             "[h, w, 4] RGBA) with values 0..255, or a float array of that shape with values "
+             "in [0, 1]")
+
+
+def as_rgb_array(item, label: str = "image") -> np.ndarray:
+    """An in-memory image (numpy or PIL) -> ``uint8 [h, w, 3]``, validated.
+
+    Accepts ``uint8`` arrays (0..255) and float arrays with every value in ``[0, 1]`` (RGBA
+    is composited on white, as files are; gray is repeated). Float values are never
+    clipped: a float image in 0..255 is an error, not a white image.
+
+    Raises:
+      ValueError: anything else (``None``, numbers, NaN or infinite values, floats outside
+        [0, 1], other integer types, wrong rank or channels, empty images), saying what was
+        expected.
+    """
     if isinstance(item, Image.Image):
-        item = np.asarray(item.convert("RGB"))
-    array = np.asarray(item)
+        item = np.asarray(item.convert("RGBA") if "A" in item.mode else item.convert("RGB"))
+    if not isinstance(item, np.ndarray):
+        raise ValueError(f"{label}: got {type(item).__name__}; expected {_EXPECTED}")
+    array = item
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[-1] == 3 and min(array.shape[:2]):
+        return array  # already what the model path takes
     if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
+        array = array[..., None].repeat(3, axis=-1)
     if array.ndim != 3 or array.shape[-1] not in (3, 4) or min(array.shape[:2]) < 1:
-        raise ImageLoadError(label, f"an image array must be [h, w, 3], got {list(array.shape)}")
-    array = array[..., :3]
-    if array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.floating):
-            raise ImageLoadError(label, f"integer images must be uint8, got {array.dtype}")
-        array = np.clip(array * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return array
+        raise ValueError(f"{label}: an array of shape {list(item.shape)}; expected {_EXPECTED}")
+    if array.dtype == np.uint8:
+        rgb = array.astype(np.float32) / 255.0
+    elif np.issubdtype(array.dtype, np.floating):
+        rgb = np.asarray(array, np.float32)
+        if not np.isfinite(rgb).all():
+            raise ValueError(f"{label}: the array has NaN or infinite values; expected {_EXPECTED}")
+        low, high = float(rgb.min()), float(rgb.max())
+        if low < 0.0 or high > 1.0:
+            hint = " (for 0..255 values pass a uint8 array)" if high > 1.0 else ""
+            raise ValueError(f"{label}: float values span [{low:g}, {high:g}], not [0, 1]{hint}")
+    else:
+        raise ValueError(f"{label}: an array of dtype {array.dtype}; expected {_EXPECTED}")
+    if rgb.shape[-1] == 4:  # composite on white, as load_image does for files
+        alpha = rgb[..., 3:]
+        rgb = rgb[..., :3] * alpha + (1.0 - alpha)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def image_sources(images_or_paths) -> tuple[list, bool]:
-    """Normalizes :func:`predict`'s argument to a list; says whether it was a single item."""
+    """Normalizes :func:`predict`'s argument to a list; says whether it was a single item.
+
+    Raises:
+      ValueError: something that is neither an image, a path nor a sequence of them.
+    """
     if isinstance(images_or_paths, (str, os.PathLike, Image.Image)):
         return [images_or_paths], True
     if isinstance(images_or_paths, np.ndarray):
         if images_or_paths.ndim == 4:
             return list(images_or_paths), False
         return [images_or_paths], True
-    return list(images_or_paths), False
-
-
-def _load(item, index: int) -> tuple[str, np.ndarray]:
-    if isinstance(item, (str, os.PathLike)):
-        return os.fspath(item), load_image(item)
-    label = f"<array {index}>"
-    return label, _as_rgb_array(item, label)
+    if images_or_paths is None or not hasattr(images_or_paths, "__iter__"):
+        raise ValueError(f"got {type(images_or_paths).__name__}; expected {_EXPECTED}, or a "
+                         "sequence of those")
+    items = list(images_or_paths)
+    for index, item in enumerate(items):
+        if not isinstance(item, (str, os.PathLike, Image.Image, np.ndarray)):
+            raise ValueError(f"item {index}: got {type(item).__name__}; expected {_EXPECTED}")
+    return items, False
 
 
 def predict_images(items: Iterable, predictor: Predictor, batch_size: int = 8,
-                   keep_images: bool = False, keep_weight_maps: bool = False
-                   ) -> Iterator[Prediction]:
+                   keep_images: bool = False, keep_weight_maps: bool = False,
+                   max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> Iterator[Prediction]:
     """Predicts the centre of each image, in batches, one :class:`Prediction` per item, in order.
 
-    Each image is decoded once; a file that cannot be read yields a
-    :class:`Prediction` with ``error`` set and the others go on.
+    Each image is decoded once, straight into the model frame
+    (:func:`attention_center.core.images.decode_into_frame`: a large JPEG at a reduced DCT
+    scale unless ``keep_images``); a file that cannot be read yields a :class:`Prediction`
+    with ``error`` set and the others go on.
 
     Args:
-      items: paths, or ``uint8 [h, w, 3]`` / float ``[h, w, 3]`` in [0, 1]
-        arrays, or PIL images.
+      items: paths, or images as :func:`as_rgb_array` accepts (an invalid in-memory image
+        raises ``ValueError``: it is a programming error, not a bad file).
       predictor: from :func:`attention_center.inference.predictors.load_predictor`.
       batch_size: images decoded and run together (bounds memory).
-      keep_images: keep the decoded image in ``Prediction.image``.
+      keep_images: keep the full decoded image in ``Prediction.image``.
       keep_weight_maps: keep the weighting map (``[h', w']``) when the model has one.
+      max_pixels: refuse larger image files (``None``: no limit).
     """
     batch_size = max(1, int(batch_size))
     pending: list[tuple[Prediction, np.ndarray]] = []
@@ -137,19 +177,33 @@ def predict_images(items: Iterable, predictor: Predictor, batch_size: int = 8,
 
     ordered: list[Prediction] = []  # errors wait here so the output stays in input order
     for index, item in enumerate(items):
-        label = os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"<array {index}>"
-        try:
-            label, image = _load(item, index)
-        except ImageLoadError as error:
-            prediction = Prediction(source=label, error=error.reason)
-            if pending:
-                ordered.append(prediction)
-            else:
-                yield prediction
-            continue
-        frame, transform = resize_with_pad(image, predictor.frame_hw)
-        prediction = Prediction(source=label, original_hw=tuple(image.shape[:2]),
-                                transform=transform, image=image if keep_images else None)
+        image, notes = None, ()
+        if isinstance(item, (str, os.PathLike)):
+            label = os.fspath(item)
+            try:
+                if keep_images:
+                    decoded = decode_image(item, max_pixels=max_pixels)
+                    frame, transform = resize_with_pad(decoded.pixels, predictor.frame_hw)
+                    image = decoded.pixels
+                else:
+                    frame, transform, decoded = decode_into_frame(
+                        item, predictor.frame_hw, max_pixels=max_pixels)
+                original_hw, notes = decoded.original_hw, decoded.notes
+            except ImageLoadError as error:
+                prediction = Prediction(source=label, error=error.reason)
+                if pending:
+                    ordered.append(prediction)
+                else:
+                    yield prediction
+                continue
+        else:
+            label = f"<array {index}>"
+            pixels = as_rgb_array(item, label)
+            frame, transform = resize_with_pad(pixels, predictor.frame_hw)
+            original_hw = tuple(pixels.shape[:2])
+            image = pixels if keep_images else None
+        prediction = Prediction(source=label, original_hw=tuple(original_hw),
+                                transform=transform, image=image, notes=tuple(notes))
         ordered.append(prediction)
         pending.append((prediction, frame))
         if len(pending) >= batch_size:
@@ -161,32 +215,39 @@ def predict_images(items: Iterable, predictor: Predictor, batch_size: int = 8,
 
 
 def predict(images_or_paths, model=None, batch_size: int = 8,
-            num_threads: Optional[int] = None) -> np.ndarray:
+            num_threads: Optional[int] = None,
+            max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Attention centres of images, in original pixels.
 
     Args:
       images_or_paths: a path, an image (``uint8 [h, w, 3]``, float in [0, 1],
         or PIL), a batch ``[B, h, w, 3]``, or a sequence of any of these.
-      model: ``None`` for the bundled default model
-        (``attention_center/assets/default_model/model.keras``, else
-        ``model.tflite`` there), a ``.keras`` or ``.tflite`` path (Google's
+      model: ``None`` for the default preset (its ``.tflite``), a preset name
+        (``"small"``, ``"default:keras"``), a ``.keras`` or ``.tflite`` path (Google's
         ``center.tflite`` works), a ``keras.Model``, or a
-        :class:`~attention_center.inference.predictors.Predictor`.
+        :class:`~attention_center.inference.predictors.Predictor`. Loaded models are
+        cached: calling ``predict`` in a loop loads the model once.
       batch_size: images run through the model together.
       num_threads: TFLite interpreter threads (default: the number of CPUs).
+      max_pixels: refuse larger image files (default 100 MP; ``None``: no limit).
     Returns:
       ``float64 [2]`` (x, y) for a single image, else ``float64 [N, 2]``;
       0-based pixel centres of each image as displayed (EXIF applied).
     Raises:
-      ImageLoadError: an image cannot be read (naming the file); use
+      ImageLoadError: an image file cannot be read (naming the file); use
         :func:`predict_images` to get every image's result or error instead.
-      ModelLoadError: the model cannot be loaded, or ``model=None`` and no
-        default model is bundled (the message names the folder).
+      ValueError: an argument that is not an image (see :func:`as_rgb_array`).
+      ModelLoadError: the model cannot be loaded (the message names the file or preset).
     """
     items, single = image_sources(images_or_paths)
+    # Every in-memory image is validated (and converted, once) before any work.
+    items = [item if isinstance(item, (str, os.PathLike))
+             else as_rgb_array(item, "image" if single else f"<array {index}>")
+             for index, item in enumerate(items)]
     predictor = load_predictor(model, num_threads=num_threads, batch_size=batch_size)
     centers = []
-    for prediction in predict_images(items, predictor, batch_size=batch_size):
+    for prediction in predict_images(items, predictor, batch_size=batch_size,
+                                     max_pixels=max_pixels):
         if not prediction.ok:
             raise ImageLoadError(prediction.source, prediction.error)
         centers.append(prediction.center)

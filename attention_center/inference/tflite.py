@@ -21,7 +21,10 @@ does (input found by the name ``image:0``, output 0), which is what a drop-in mu
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import warnings
 from typing import Optional
 
@@ -63,6 +66,30 @@ def _interpreter_class(runtime: str):
     return tf.lite.Interpreter
 
 
+@contextlib.contextmanager
+def _without_runtime_info_lines():
+    """Drops the runtime's native ``INFO:`` lines (``Created TensorFlow Lite XNNPACK delegate
+    for CPU.`` on every model load) from stderr; anything else it prints is passed on."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, some notebooks): leave it
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not line.startswith("INFO: "))
+            if kept:
+                sys.stderr.write(kept)
+
+
 def make_interpreter(model, runtime: str = "auto", num_threads: Optional[int] = None):
     """An allocated interpreter for a model file or bytes.
 
@@ -81,10 +108,10 @@ def make_interpreter(model, runtime: str = "auto", num_threads: Optional[int] = 
         kwargs = {"model_content": bytes(model)}
     threads = int(num_threads or os.cpu_count() or 1)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _without_runtime_info_lines():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             interpreter = interpreter_class(num_threads=threads, **kwargs)
-        interpreter.allocate_tensors()
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError, OSError) as error:
         raise TFLiteInterfaceError(f"not a TFLite model the interpreter can load: "
                                    f"{str(error).strip()[:300]}") from error

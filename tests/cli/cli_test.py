@@ -103,7 +103,8 @@ def test_predict_bad_images_each_get_a_clear_error(centroid_model, bad_images, c
     assert rows["one.png"]["center"] == [0.0, 0.0] and rows["one.png"]["original_hw"] == [1, 1]
     assert "decompression bomb" in rows["bomb.png"]["error"]
     assert "empty file" in rows["zero.jpg"]["error"]
-    assert "5 of 10 images failed" in err
+    assert "5 of 10 inputs failed" in err
+    assert "anim.gif: note: animated: the first of 2 frames was used" in err
 
 
 @needs_cjxl

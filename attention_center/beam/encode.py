@@ -1,0 +1,83 @@
+"""One image -> a centre-first progressive JPEG XL file, anywhere Beam can write.
+
+The command line and its facts are :mod:`attention_center.jxl.encoder`'s (Google's flags:
+``cjxl IN OUT --group_order 1 --center_x X --center_y Y``; the centre mapped from the
+displayed image to the file's stored orientation and clamped by
+:func:`~attention_center.jxl.encoder.encoder_center`; the output written atomically by
+:func:`~attention_center.jxl.encoder.run_encoder`). This module only adds what a cluster
+needs: a local copy of a remote input for cjxl, a local scratch output uploaded atomically
+to a remote destination, and the PNG detour for formats cjxl cannot read (as
+``attention-center encode`` does).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Optional, Sequence
+
+from PIL import Image
+
+from attention_center.beam import io as beam_io
+from attention_center.core.images import load_image
+from attention_center.core.orientation import read_orientation
+from attention_center.jxl.encoder import (
+    DIRECT_FORMATS,
+    cjxl_command,
+    encoder_center,
+    run_encoder,
+)
+
+__all__ = ["encode_jxl"]
+
+
+def _cjxl_reads(path: str) -> tuple[bool, int]:
+    """``(whether cjxl reads the file itself, its EXIF orientation)``."""
+    with Image.open(path) as image:
+        direct = (image.format or "") in DIRECT_FORMATS and image.mode != "CMYK"
+    return direct, read_orientation(path)
+
+
+def encode_jxl(source: str, destination: str, center, displayed_hw: tuple, encoder: str,
+               extra_flags: Sequence[str] = (), num_threads: Optional[int] = 1
+               ) -> tuple[tuple[int, int], int]:
+    """Encodes ``source`` to ``destination`` centre-first.
+
+    Args:
+      source: the input image (local or remote).
+      destination: the ``.jxl`` file (local or remote); written atomically.
+      center: ``(x, y)`` float, 0-based pixel centres of the image as displayed.
+      displayed_hw: ``(h, w)`` of the image as displayed.
+      encoder: the cjxl binary (:func:`attention_center.jxl.encoder.find_encoder`).
+      extra_flags: more cjxl flags (they win over ours).
+      num_threads: cjxl ``--num_threads`` (``None``: cjxl's default, all cores).
+    Returns:
+      ``((x, y) given to cjxl in the stored image, bytes written)``.
+    Raises:
+      attention_center.jxl.encoder.EncoderError: cjxl failed.
+      OSError, ImageLoadError: the input cannot be read again, or the output written.
+    """
+    scratch = tempfile.mkdtemp(prefix="ac-beam-jxl-")
+    try:
+        with beam_io.local_copy(source) as local:
+            direct, orientation = _cjxl_reads(local)
+            if direct:
+                cjxl_input = local
+                stored_center = encoder_center(center, displayed_hw, orientation)
+            else:  # WebP, TIFF, BMP, CMYK: hand cjxl the upright pixels as PNG
+                cjxl_input = os.path.join(scratch, "input.png")
+                Image.fromarray(load_image(local)).save(cjxl_input, format="PNG",
+                                                        compress_level=1)
+                stored_center = encoder_center(center, displayed_hw, 1)
+            target = (destination if beam_io.is_local(destination)
+                      else os.path.join(scratch, "output.jxl"))
+            command = cjxl_command(encoder, cjxl_input, target, stored_center, extra_flags,
+                                   num_threads=num_threads)
+            size = run_encoder(command, target)
+        if target != destination:
+            with open(target, "rb") as handle:
+                beam_io.write_atomic(destination, handle.read())
+        return stored_center, size
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

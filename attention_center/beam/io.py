@@ -1,0 +1,187 @@
+"""Files through Beam's file systems: local paths, ``gs://``, ``s3://`` alike.
+
+Every read and write of the Beam pipeline goes through :mod:`apache_beam.io.filesystems`,
+so the same code runs on a laptop and on a cluster reading a bucket. Two rules:
+
+* **Atomic writes.** An output appears complete or not at all: local files are written
+  with :mod:`attention_center.core.atomic` (a temporary beside the destination, then
+  ``os.replace``); remote ones are written under the same recognisable temporary name
+  (``.<name>.<pid>-<random>.ac-tmp``, :func:`attention_center.core.atomic.temporary_name`)
+  and renamed over the destination with :meth:`FileSystems.rename` (object stores copy
+  then delete: the destination object is created whole, never partly).
+* **Deterministic names.** An input's outputs are named from its path relative to the
+  fixed (wildcard-free) part of the input glob (:func:`glob_base`, :func:`relative_name`),
+  so a rerun finds what an earlier, interrupted run already wrote.
+
+Paths are strings; a path without a scheme is local (made absolute by :func:`normalize`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import posixpath
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from attention_center.core.atomic import atomic_write_bytes, temporary_name
+
+__all__ = [
+    "WILDCARDS",
+    "exists",
+    "glob_base",
+    "is_local",
+    "join",
+    "local_copy",
+    "normalize",
+    "read_bytes",
+    "relative_name",
+    "stable_hash",
+    "write_atomic",
+    "write_if_changed",
+]
+
+#: Characters that start a wildcard in a Beam file pattern.
+WILDCARDS = "*?[{"
+_UNCOMPRESSED = CompressionTypes.UNCOMPRESSED
+
+
+def is_local(path: str) -> bool:
+    """Whether ``path`` has no URL scheme (a local file)."""
+    return FileSystems.get_scheme(path) is None
+
+
+def normalize(path: str) -> str:
+    """A local path made absolute (``~`` expanded); a ``scheme://`` path unchanged."""
+    path = os.fspath(path)
+    return os.path.abspath(os.path.expanduser(path)) if is_local(path) else path
+
+
+def join(base: str, relative: str) -> str:
+    """``base/relative`` with ``/`` separators; ``relative`` is a posix relative path."""
+    if is_local(base):
+        return os.path.join(base, *PurePosixPath(relative).parts)
+    return base.rstrip("/") + "/" + relative.lstrip("/")
+
+
+def glob_base(pattern: str) -> str:
+    """The folder an input glob is rooted at: the folder of its part before the first wildcard.
+
+    ``/data/photos/**/*.jpg`` -> ``/data/photos``; ``gs://b/in/*.png`` -> ``gs://b/in``;
+    a pattern without wildcards (one file) -> its folder; no folder at all -> ``"."``.
+    """
+    cut = min([pattern.find(c) for c in WILDCARDS if c in pattern] or [len(pattern)])
+    head = pattern[:cut] if cut < len(pattern) else pattern.rstrip("/")
+    return head.rsplit("/", 1)[0] if "/" in head else "."
+
+
+def relative_name(path: str, base: str) -> str:
+    """``path`` relative to ``base`` as a posix path (``a/b.jpg``).
+
+    A path outside ``base`` (it cannot come from the glob, but a caller may pass any
+    PCollection of files) is named ``_outside/<sha1 of the path>/<file name>``, still
+    unique and deterministic.
+    """
+    if is_local(path) and is_local(base):
+        path_posix, base_posix = Path(path).as_posix(), Path(base).as_posix()
+    else:
+        path_posix, base_posix = path, base
+    prefix = base_posix.rstrip("/") + "/"
+    if path_posix.startswith(prefix) and len(path_posix) > len(prefix):
+        return path_posix[len(prefix):]
+    digest = hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
+    return f"_outside/{digest}/{posixpath.basename(path_posix)}"
+
+
+def stable_hash(text: str) -> int:
+    """A hash of ``text`` that is the same in every process and run (unlike ``hash``)."""
+    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
+
+
+def exists(path: str) -> bool:
+    """Whether a file exists (one metadata request on an object store)."""
+    return FileSystems.exists(path)
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file, uncompressed (a ``.gz`` name is not decompressed)."""
+    with FileSystems.open(path, compression_type=_UNCOMPRESSED) as handle:
+        return handle.read()
+
+
+def _remote_temporary(destination: str) -> str:
+    folder, name = destination.rsplit("/", 1)
+    return folder + "/" + temporary_name(name).name
+
+
+def write_atomic(destination: str, data: bytes) -> None:
+    """Writes ``data`` to ``destination`` so that it appears complete or not at all.
+
+    Raises:
+      OSError (local) or ``apache_beam.io.filesystem.BeamIOError`` (remote): the
+      destination cannot be written; the temporary is removed.
+    """
+    if is_local(destination):
+        atomic_write_bytes(destination, data)
+        return
+    temporary = _remote_temporary(destination)
+    try:
+        with FileSystems.create(temporary, compression_type=_UNCOMPRESSED) as handle:
+            handle.write(data)
+        FileSystems.rename([temporary], [destination])
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if FileSystems.exists(temporary):
+                FileSystems.delete([temporary])
+        raise
+
+
+def write_if_changed(destination: str, data: bytes) -> bool:
+    """:func:`write_atomic` unless the file already holds exactly ``data``.
+
+    A rerun that computes the same output therefore leaves the file (and its
+    modification time) untouched. Returns whether it wrote.
+    """
+    if exists(destination):
+        try:
+            if read_bytes(destination) == data:
+                return False
+        except OSError:
+            pass
+    write_atomic(destination, data)
+    return True
+
+
+@contextlib.contextmanager
+def local_copy(path: str, reader=None) -> Iterator[str]:
+    """A local file with the content of ``path``, for tools that need one (Pillow, cjxl).
+
+    A local ``path`` is yielded as it is (no copy). A remote one is streamed into a
+    temporary folder (same file name, so the suffix still tells the format) that is
+    removed afterwards.
+
+    Args:
+      path: the file.
+      reader: an open binary stream of it to copy from (e.g. ``ReadableFile.open()``);
+        default: :meth:`FileSystems.open`.
+    """
+    if is_local(path):
+        yield path
+        return
+    folder = tempfile.mkdtemp(prefix="ac-beam-")
+    try:
+        local = os.path.join(folder, posixpath.basename(path) or "input")
+        stream = reader if reader is not None else FileSystems.open(
+            path, compression_type=_UNCOMPRESSED)
+        with stream, open(local, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        yield local
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+

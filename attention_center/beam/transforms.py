@@ -1,0 +1,247 @@
+"""The PTransforms: match images, predict their centres, encode, write the results.
+
+For your own pipeline, :class:`ImageCenters` is the core step::
+
+    import apache_beam as beam
+    from apache_beam.io import fileio
+    from attention_center.beam import ImageCenters
+
+    with beam.Pipeline() as p:
+        files = (p | fileio.MatchFiles("gs://bucket/photos/**/*.jpg") | beam.Reshuffle()
+                   | fileio.ReadMatches())
+        out = files | ImageCenters(model="default", base="gs://bucket/photos")
+        out["centers"] | beam.Map(print)     # {"file", "width", "height", "x", "y", ...}
+        out["errors"] | beam.Map(print)      # {"file", "stage", "message"}
+
+:class:`AttentionCenters` is the whole job of ``attention-center beam`` (match, reshuffle,
+read, :class:`ImageCenters`, write ``centers.jsonl`` and ``errors.jsonl`` with
+:class:`WriteJsonLines`), starting from a pipeline. Row formats and the output layout:
+:mod:`attention_center.beam.records`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Callable, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+
+from attention_center.beam import io as beam_io
+from attention_center.beam.decode import (
+    DEFAULT_MAX_BYTES,
+    ERRORS,
+    SKIPPED,
+    DecodeFrames,
+)
+from attention_center.beam.finish import FinishImages, row_bytes
+from attention_center.beam.model_handler import METRICS_NAMESPACE, CenterModelHandler
+from attention_center.beam.records import OutputLayout, dead_letter
+from attention_center.core.atomic import is_temporary
+from attention_center.core.files import IMAGE_SUFFIXES
+
+__all__ = ["AttentionCenters", "ImageCenters", "ModelInfo", "WriteJsonLines", "is_image_path",
+           "describe_model"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What the launcher learns by loading the model once: name, version, frame ``(H, W)``."""
+
+    name: str
+    version: str
+    frame_hw: tuple[int, int]
+
+
+def describe_model(handler: CenterModelHandler) -> ModelInfo:
+    """Loads the handler's model here, once, to check it and read its version and frame.
+
+    Raises:
+      attention_center.inference.predictors.ModelLoadError: the model cannot be loaded.
+    """
+    loaded = handler.load_model()
+    return ModelInfo(loaded.name, loaded.version, tuple(loaded.predictor.frame_hw))
+
+
+def is_image_path(path: str, exclude: Optional[str] = None) -> bool:
+    """Whether a matched file is an input: an image suffix (:data:`IMAGE_SUFFIXES`), not
+    hidden (our temporaries start with a dot), not under ``exclude`` (the output folder)."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    if name.startswith(".") or is_temporary(name):
+        return False
+    if exclude and path.startswith(exclude.rstrip("/") + "/"):
+        return False
+    return "." in name and "." + name.rsplit(".", 1)[-1].lower() in IMAGE_SUFFIXES
+
+
+def _predict_dead_letters(failure):
+    """RunInference's failed batch ``(batch, (type, repr, traceback))`` -> one row per image."""
+    batch, (_, message, _) = failure
+    for key, _frame in batch:
+        Metrics.counter(METRICS_NAMESPACE, "errors").inc()
+        yield dead_letter(key.file, "predict", message)
+
+
+class ImageCenters(beam.PTransform):
+    """Files -> ``{"centers": PCollection[dict], "errors": PCollection[dict]}``.
+
+    Input: the elements of ``fileio.ReadMatches`` (or ``FileMetadata``, or path strings).
+    Each is decoded (:class:`~attention_center.beam.decode.DecodeFrames`), batched and run
+    through the model (``RunInference`` with
+    :class:`~attention_center.beam.model_handler.CenterModelHandler`, loaded once per worker),
+    its centre mapped back to the image as displayed and, with ``encode``, encoded
+    (:class:`~attention_center.beam.finish.FinishImages`). A bad input becomes an
+    ``errors`` row; it never stops the pipeline.
+
+    Args:
+      model: model spec (``None``/``"default"``, ``"small"``, a ``.tflite``/``.keras`` path,
+        local or remote). Loaded once at construction to check it (:func:`describe_model`).
+      base: the folder output names are relative to: pass the glob's folder
+        (:func:`attention_center.beam.io.glob_base`). Default ``"/"``: local files are named
+        by their absolute path, remote ones by a hash of it.
+      output_dir: where records (and ``.jxl`` files) go; ``None`` writes nothing.
+      encode: write ``OUT/jxl/<relative>.jxl`` (needs ``output_dir`` and cjxl on workers).
+      skip_existing: leave inputs whose record exists (resume a killed run).
+      batch_size: most frames per model call; model_threads: interpreter threads per worker;
+      runtime: TFLite runtime (``"litert"``).
+      max_bytes: larger files are dead-lettered unread.
+      encoder, cjxl_flags, cjxl_threads, new_suffix: the cjxl binary, extra flags, threads and
+        output suffix.
+      num_shards: centre files (for the layout's names).
+    """
+
+    def __init__(self, model: Optional[str] = None, *, base: Optional[str] = None,
+                 output_dir: Optional[str] = None, encode: bool = False,
+                 skip_existing: bool = False, batch_size: int = 8,
+                 model_threads: Optional[int] = 1, runtime: str = "litert",
+                 max_bytes: int = DEFAULT_MAX_BYTES, encoder: str = "cjxl",
+                 cjxl_flags: Sequence[str] = (), cjxl_threads: Optional[int] = 1,
+                 new_suffix: str = "jxl", num_shards: int = 1):
+        super().__init__()
+        if encode and output_dir is None:
+            raise ValueError("encode=True needs an output_dir")
+        self.handler = CenterModelHandler(model, num_threads=model_threads, runtime=runtime,
+                                          max_batch_size=batch_size)
+        self.model_info = describe_model(self.handler)
+        self.layout = (OutputLayout(beam_io.normalize(output_dir), num_shards, new_suffix)
+                       if output_dir is not None else None)
+        self._base = beam_io.normalize(base) if base else "/"
+        self._encode = encode
+        self._skip_existing = skip_existing
+        self._max_bytes = max_bytes
+        self._encoder = encoder
+        self._cjxl_flags = tuple(cjxl_flags)
+        self._cjxl_threads = cjxl_threads
+
+    def expand(self, files):
+        decoded = files | "Decode" >> beam.ParDo(DecodeFrames(
+            self._base, self.model_info.frame_hw, self.layout, self._skip_existing,
+            self.model_info.version, self._encode, self._max_bytes)).with_outputs(
+                ERRORS, SKIPPED, main="frames")
+        predicted, failed = (decoded.frames | "Predict" >> RunInference(
+            KeyedModelHandler(self.handler)).with_exception_handling())
+        finished = predicted | "Finish" >> beam.ParDo(FinishImages(
+            self.model_info.name, self.layout, self._encode, self._encoder, self._cjxl_flags,
+            self._cjxl_threads)).with_outputs(ERRORS, main="centers")
+        predict_errors = failed.failed_inferences | "PredictErrors" >> beam.FlatMap(
+            _predict_dead_letters)
+        centers = (finished.centers, decoded[SKIPPED]) | "Centers" >> beam.Flatten()
+        errors = ((decoded[ERRORS], predict_errors, finished[ERRORS])
+                  | "Errors" >> beam.Flatten())
+        return {"centers": centers, "errors": errors}
+
+
+def _write_shard(item, paths: Sequence[str], sort_key: Callable[[dict], tuple]) -> dict:
+    """Writes one shard's rows, sorted, unless the file already holds exactly them."""
+    shard, rows = item
+    rows = sorted((row for row in rows if row is not None),
+                  key=lambda row: (sort_key(row), json.dumps(row, sort_keys=True)))
+    data = b"".join(row_bytes(row) for row in rows)
+    wrote = beam_io.write_if_changed(paths[shard], data)
+    return {"path": paths[shard], "rows": len(rows), "written": wrote}
+
+
+class WriteJsonLines(beam.PTransform):
+    """Rows -> JSON-lines files with fixed names and deterministic content.
+
+    Each row goes to shard ``stable_hash(key(row)) % len(paths)``; each shard's rows are
+    sorted and written atomically, and only when the content changed (a rerun that
+    produces the same rows touches nothing). Every path is written, empty if need be.
+    Output: one ``{"path", "rows", "written"}`` dict per file.
+
+    Args:
+      paths: the files, shard order.
+      key: the row's identity (``row["file"]``), for sharding and sorting.
+    """
+
+    def __init__(self, paths: Sequence[str], key: Callable[[dict], tuple]):
+        super().__init__()
+        self._paths = list(paths)
+        self._key = key
+
+    def expand(self, rows):
+        paths, key = self._paths, self._key
+        keyed = rows | "Shard" >> beam.Map(
+            lambda row: (beam_io.stable_hash(json.dumps(key(row))) % len(paths), row))
+        seeds = rows.pipeline | "EveryShard" >> beam.Create([(i, None) for i in range(len(paths))])
+        return ((keyed, seeds) | "Flatten" >> beam.Flatten() | "Group" >> beam.GroupByKey()
+                | "Write" >> beam.Map(_write_shard, paths, key))
+
+
+def _by_file(row: dict) -> tuple:
+    return (row["file"],)
+
+
+def _by_file_and_stage(row: dict) -> tuple:
+    return (row["file"], row["stage"])
+
+
+def _keep_image(metadata, exclude: Optional[str]) -> bool:
+    """Filter on ``MatchFiles``' ``FileMetadata``: :func:`is_image_path` (counts the others)."""
+    keep = is_image_path(metadata.path, exclude)
+    if not keep:
+        Metrics.counter(METRICS_NAMESPACE, "ignored").inc()
+    return keep
+
+
+class AttentionCenters(beam.PTransform):
+    """The whole job: ``pipeline | AttentionCenters(glob, output_dir, ...)``.
+
+    ``MatchFiles(glob)`` -> keep images (:func:`is_image_path`; the output folder and our
+    temporaries are never inputs) -> ``Reshuffle`` (spreads the files over workers: without
+    it one worker does all) -> ``ReadMatches`` -> :class:`ImageCenters` -> ``centers.jsonl``
+    and ``errors.jsonl`` (:class:`WriteJsonLines`). Returns ``{"centers", "errors",
+    "written"}``: the two row PCollections and the written files' summaries.
+
+    Args:
+      input_glob: a Beam file pattern (``/data/**/*.jpg``, ``gs://bucket/in/*``).
+      output_dir: the output folder (layout: :mod:`attention_center.beam.records`).
+      **kwargs: as for :class:`ImageCenters` (``model``, ``encode``, ``skip_existing``, ...).
+    """
+
+    def __init__(self, input_glob: str, output_dir: str, **kwargs):
+        super().__init__()
+        self._glob = beam_io.normalize(input_glob)
+        self._output_dir = beam_io.normalize(output_dir)
+        self.centers = ImageCenters(base=beam_io.glob_base(self._glob),
+                                    output_dir=self._output_dir, **kwargs)
+
+    def expand(self, pipeline):
+        exclude = self._output_dir
+        files = (pipeline
+                 | "Match" >> fileio.MatchFiles(self._glob)
+                 | "Images" >> beam.Filter(_keep_image, exclude)
+                 | "Reshuffle" >> beam.Reshuffle()
+                 | "Read" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED))
+        out = files | "Centers" >> self.centers
+        layout = self.centers.layout
+        written_centers = out["centers"] | "WriteCenters" >> WriteJsonLines(
+            layout.centers(), _by_file)
+        written_errors = out["errors"] | "WriteErrors" >> WriteJsonLines(
+            [layout.errors()], _by_file_and_stage)
+        written = (written_centers, written_errors) | "Written" >> beam.Flatten()
+        return {"centers": out["centers"], "errors": out["errors"], "written": written}

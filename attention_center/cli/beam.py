@@ -1,0 +1,224 @@
+"""``attention-center beam``: attention centres (and JPEG XL) for millions of images, on Beam.
+
+Usage::
+
+  attention-center beam --input GLOB --output DIR [--encode] [--model NAME_OR_PATH]
+      [--skip_existing] [--num_shards N] [Beam pipeline options...] [-- extra cjxl flags]
+
+Matches ``GLOB`` (local, ``gs://``, ``s3://``; ``**`` walks folders), predicts every image's
+centre with the model (RunInference, loaded once per worker) and writes ``DIR/centers.jsonl``
+(``file, width, height, x, y, model, model_version``; (x, y) 0-based pixel centres of the
+image as displayed, as ``attention-center predict`` gives them), ``DIR/errors.jsonl`` (one
+``file, stage, message`` row per input that failed: it never stops the job) and, with
+``--encode``, ``DIR/jxl/<relative path>.jxl`` encoded centre-first with Google's flags.
+``DIR/records/`` holds each finished image's row: ``--skip_existing`` resumes a killed run
+without redoing or duplicating anything. Needs ``pip install "attention-center[beam]"``.
+
+Every flag that is not one of ours is a Beam pipeline option (``--runner``,
+``--direct_num_workers``, ``--project``, ``--flink_master``...). Without ``--runner`` the
+job runs here on Beam's FnApiRunner (the DirectRunner's engine, without its attempt to
+download Prism); ``--direct_num_workers=N --direct_running_mode=multi_processing`` uses N
+processes. See docs/beam.md for Dataflow and Flink.
+
+Exit codes: 0 all done, 1 some inputs failed (see errors.jsonl), 2 usage error (before any
+work: bad flag, glob matching nothing, unknown model, no cjxl for --encode).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from absl import flags
+
+from attention_center.cli.flags import EXIT_FAILURES, EXIT_OK, UsageError
+
+__all__ = ["FLAGS", "LOCAL_RUNNERS", "USAGE", "main", "pipeline_options", "run", "split_args"]
+
+USAGE = __doc__
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("input", None, "Input images: a Beam file pattern (/data/**/*.jpg, "
+                    "gs://bucket/photos/*). Non-image suffixes and hidden files are ignored.",
+                    flag_values=FLAGS)
+flags.DEFINE_string("output", None, "Output folder (local, gs://, s3://).", flag_values=FLAGS)
+flags.DEFINE_bool("encode", False, "Also write OUT/jxl/<relative>.jxl, centre-first "
+                  "progressive JPEG XL (cjxl --group_order 1 --center_x X --center_y Y).",
+                  flag_values=FLAGS)
+flags.DEFINE_string("model", None, "Model: a preset name (default, small) or a .tflite / "
+                    ".keras file, local or remote. Default: the 'default' preset's .tflite.",
+                    flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 8, "Most frames per model call (RunInference batches).",
+                     lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer("model_threads", 1, "TFLite interpreter threads per worker process "
+                     "(Beam's parallelism is its workers: one per core).", lower_bound=1,
+                     flag_values=FLAGS)
+flags.DEFINE_bool("skip_existing", False, "Leave inputs that an earlier run finished "
+                  "(OUT/records/<relative>.json from the same model): resume a killed job.",
+                  flag_values=FLAGS)
+flags.DEFINE_integer("num_shards", 1, "Number of centres files (1: OUT/centers.jsonl; N: "
+                     "OUT/centers-SSSSS-of-NNNNN.jsonl).", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer("max_bytes", 256 * 1024 * 1024, "Larger input files are dead-lettered "
+                     "unread (stage 'read').", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on the workers' PATH.",
+                    flag_values=FLAGS)
+flags.DEFINE_integer("cjxl_threads", 1, "cjxl --num_threads per image (0: cjxl's default, "
+                     "all cores).", lower_bound=0, flag_values=FLAGS)
+flags.DEFINE_string("new_suffix", "jxl", "Suffix of the encoded files (a.jpg -> a.jpg.jxl).",
+                    flag_values=FLAGS)
+
+#: Runners that run on this machine (cjxl and the input are checked here first).
+LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
+_HELP = ("help", "h", "helpfull", "helpshort")
+
+
+def _flag_name(arg: str) -> str:
+    return arg.lstrip("-").split("=", 1)[0]
+
+
+def _ours(name: str):
+    """The flag of ours ``name`` refers to (``noencode`` -> ``encode``), or ``None``."""
+    if name in FLAGS:
+        return FLAGS[name]
+    if name.startswith("no") and name[2:] in FLAGS and FLAGS[name[2:]].boolean:
+        return FLAGS[name[2:]]
+    return None
+
+
+def split_args(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """``[prog, ...]`` -> (our argv, Beam's pipeline options, cjxl flags after ``--``).
+
+    ``--flag value`` pairs stay together; positional arguments stay with ours (and are
+    refused by :func:`main`).
+    """
+    argv = list(argv)
+    cjxl: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, cjxl = argv[:i], argv[i + 1:]
+    ours, beam = argv[:1], []
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        takes_next = (i + 1 < len(args) and "=" not in arg and not args[i + 1].startswith("-"))
+        if not arg.startswith("-") or arg == "-":
+            ours.append(arg)
+        elif _flag_name(arg) in _HELP or _ours(_flag_name(arg)) is not None:
+            flag = _ours(_flag_name(arg))
+            ours.append(arg)
+            if flag is not None and not flag.boolean and takes_next:
+                ours.append(args[i + 1])
+                i += 1
+        else:
+            beam.append(arg)
+            if takes_next:
+                beam.append(args[i + 1])
+                i += 1
+        i += 1
+    return ours, beam, cjxl
+
+
+def pipeline_options(beam_args: Sequence[str]):
+    """Beam's ``PipelineOptions`` from the remaining flags (default runner: FnApiRunner).
+
+    Raises:
+      UsageError: Beam is not installed, or a flag is neither ours nor a Beam option.
+    """
+    beam_args = list(beam_args)
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        names = ", ".join(f"--{_flag_name(a)}" for a in beam_args if a.startswith("-"))
+        unknown = f"unknown flag(s) {names}; " if names else ""
+        raise UsageError(f"{unknown}attention-center beam needs Apache Beam: "
+                         'pip install "attention-center[beam]"') from None
+    options = PipelineOptions(beam_args)
+    known = PipelineOptions([]).get_all_options()
+    unknown = [name for name in options.get_all_options(retain_unknown_options=True)
+               if name not in known]
+    if unknown:
+        raise UsageError(f"unknown flag(s) {', '.join('--' + n for n in unknown)}: neither "
+                         "ours nor a Beam pipeline option (see --help)")
+    if not any(_flag_name(a) == "runner" for a in beam_args):
+        options = PipelineOptions(beam_args + ["--runner=FnApiRunner"])
+    return options
+
+
+def _count_lines(path: str) -> int:
+    from attention_center.beam import io as beam_io
+
+    if not beam_io.exists(path):
+        return 0
+    return sum(1 for line in beam_io.read_bytes(path).splitlines() if line.strip())
+
+
+def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequence[str] = ()
+         ) -> int:
+    """``argv``: ``[prog]`` after flag parsing; ``beam_args``: pipeline options; ``cjxl_flags``."""
+    if len(argv) > 1:
+        raise UsageError(f"beam takes no positional arguments (got {list(argv[1:])}); "
+                         "cjxl flags go after --")
+    options = pipeline_options(beam_args)  # first: an unknown flag is named before all else
+    if not FLAGS.input:
+        raise UsageError("beam needs --input GLOB")
+    if not FLAGS.output:
+        raise UsageError("beam needs --output DIR")
+
+    import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
+
+    from attention_center.beam import io as beam_io
+    from attention_center.beam.metrics import counters, format_counters
+    from attention_center.beam.transforms import AttentionCenters
+    from attention_center.core.atomic import remove_stale_temporaries
+    from attention_center.inference.predictors import ModelLoadError
+    from attention_center.jxl.encoder import EncoderNotFoundError, find_encoder
+
+    pattern, output = beam_io.normalize(FLAGS.input), beam_io.normalize(FLAGS.output)
+    FileSystems.set_options(options)
+    try:
+        matched = FileSystems.match([pattern], limits=[1])[0].metadata_list
+    except Exception as error:  # noqa: BLE001 - unknown scheme, missing credentials...
+        raise UsageError(f"--input {FLAGS.input}: cannot list it: {error}") from error
+    if not matched:
+        raise UsageError(f"--input {FLAGS.input}: matches no file")
+    runner = str(options.get_all_options()["runner"] or "")
+    encoder = FLAGS.encoder
+    if FLAGS.encode and runner in LOCAL_RUNNERS:
+        try:
+            encoder = find_encoder(FLAGS.encoder)
+        except EncoderNotFoundError as error:
+            raise UsageError(str(error)) from error
+    if beam_io.is_local(output):
+        remove_stale_temporaries(output)  # what a killed run left
+    try:
+        job = AttentionCenters(
+            pattern, output, model=FLAGS.model, encode=FLAGS.encode,
+            skip_existing=FLAGS.skip_existing, batch_size=FLAGS.batch_size,
+            model_threads=FLAGS.model_threads, max_bytes=FLAGS.max_bytes, encoder=encoder,
+            cjxl_flags=cjxl_flags, cjxl_threads=FLAGS.cjxl_threads or None,
+            new_suffix=FLAGS.new_suffix, num_shards=FLAGS.num_shards)
+    except ModelLoadError as error:
+        raise UsageError(str(error)) from error
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "AttentionCenters" >> job
+    result = pipeline.run()
+    result.wait_until_finish()
+    layout = job.centers.layout
+    errors = _count_lines(layout.errors())
+    values = counters(result)
+    prog = "attention-center beam"
+    print(f"{prog}: counters: {format_counters(values)}")
+    print(f"{prog}: centres in {', '.join(layout.centers())}; {errors} failed input(s) in "
+          f"{layout.errors()}")
+    if errors:
+        print(f"{prog}: {errors} input(s) failed; see {layout.errors()}", file=sys.stderr)
+    return EXIT_FAILURES if errors else EXIT_OK
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Parses ``argv`` (``[prog, flags..., "--", cjxl flags...]``); exits with main's status."""
+    from attention_center.cli.flags import run_with_flags
+
+    ours, beam_args, cjxl_flags = split_args(sys.argv if argv is None else argv)
+    run_with_flags(FLAGS, lambda rest: main(rest, beam_args, cjxl_flags), USAGE, ours)

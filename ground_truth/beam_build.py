@@ -1,0 +1,335 @@
+"""The ground-truth builder on Apache Beam: crowd-scale click and mouse data.
+
+Same inputs, same code, same output as :func:`ground_truth.build.build` (``index.jsonl`` and
+``frames/``, see :mod:`attention_center.core.ground_truth_index`), spread over Beam workers::
+
+    python -m ground_truth.beam_build --source salicon_mouse,osie_mouse_amt \\
+        --data_dir ../shared/data --out gt [Beam pipeline options, e.g. --direct_num_workers=2
+        --direct_running_mode=multi_processing]
+
+What runs where:
+
+1. **read**, one unit of work per data file where a source has one file per image or per
+   split (OSIE's ``mouse_lab/*.mat``, ``mouse_amt/*.mat``: one per image; SALICON's
+   ``annotations/fixations_*.json``: one per split), one unit per source otherwise; each
+   unit is read by the source's own reader (:mod:`ground_truth.readers`) into
+   :class:`~ground_truth.records.Record` objects;
+2. **filter**: :func:`ground_truth.build.records_to_rows` (the one
+   temporal filter, spatial filter and centre of :mod:`ground_truth.filters`) on batches of
+   records;
+3. **frames**: rows grouped by image, each image's frame written once by the builder's own
+   frame writer (:func:`attention_center.core.images.load_image` + ``resize_with_pad`` +
+   ``write_frame``); an image whose frame cannot be made is dropped with an error, as in
+   ``build``;
+4. **index**: the rows in ``build``'s order (source as given, then the reader's order),
+   ``index.jsonl`` written atomically, and ``stats.json`` (counts per source, errors).
+
+The rows are equal to ``build``'s on the same sources (``tests/beam/beam_ground_truth_test.py``).
+``data_dir`` and ``out`` are file paths: on a cluster, a file system every worker mounts
+(NFS, Filestore, gcsfuse). ``stats.md`` and TFRecords are ``build``'s alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import apache_beam as beam
+from absl import flags
+from apache_beam.metrics import Metrics
+
+from attention_center.core.atomic import atomic_write_text
+from ground_truth import filters as F
+from ground_truth.build import BATCH, write_frames, records_to_rows
+from ground_truth.readers import ALIASES, SOURCES, ReadResult, is_generic, read_source
+from ground_truth.readers.osie import osie_root, read_osie_mouse_file
+from ground_truth.readers.salicon import read_salicon, salicon_json_files
+from ground_truth.records import RecordError
+
+__all__ = ["BuildGroundTruth", "ReadUnit", "main", "read_units", "run"]
+
+NAMESPACE = "ground_truth"
+_MOUSE_STUDIES = {"osie_mouse_lab": "lab", "osie_mouse_amt": "amt"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadUnit:
+    """One independently readable piece of a source.
+
+    Attributes:
+      source: the source's name (``"osie_mouse_amt"``) or generic file.
+      source_index, unit_index: its place in ``build``'s order.
+      path: the one file this unit reads, or ``None`` for the whole source.
+    """
+
+    source: str
+    source_index: int
+    unit_index: int
+    path: Optional[str] = None
+
+
+def read_units(sources: Sequence[str], data_dir) -> tuple[list[ReadUnit], list[str]]:
+    """Splits the sources into :class:`ReadUnit` s (per file where the format allows it).
+
+    Returns:
+      ``(units, errors)``: unknown sources are errors (``"name: reason"``), as in ``build``.
+    """
+    units, errors = [], []
+    data_dir = Path(data_dir).resolve()
+    for index, name in enumerate(sources):
+        name = ALIASES.get(name, name)
+        if name not in SOURCES and not is_generic(name):
+            errors.append(f"unknown source {name!r}; known: {sorted(SOURCES)}")
+            continue
+        files: list = []
+        if name in _MOUSE_STUDIES:
+            files = sorted((osie_root(data_dir) / "data" / f"mouse_{_MOUSE_STUDIES[name]}")
+                           .glob("*.mat"))
+        elif name == "salicon_mouse":
+            files = salicon_json_files(data_dir)
+        if files:
+            units += [ReadUnit(name, index, i, str(p)) for i, p in enumerate(files)]
+        else:  # one file, or a layout we leave to the reader (it reports what is missing)
+            units.append(ReadUnit(name, index, 0, None))
+    return units, errors
+
+
+def _read_unit(unit: ReadUnit, data_dir: Path) -> ReadResult:
+    """Reads one unit with the source's own reader."""
+    if unit.path is None:
+        return read_source(unit.source, data_dir)
+    if unit.source in _MOUSE_STUDIES:
+        result = ReadResult(records=[])
+        try:
+            read_osie_mouse_file(unit.path, osie_root(data_dir), unit.source, result, {})
+        except RecordError as error:  # as read_osie_mouse: the file is counted, the rest go on
+            result.drops["files_unreadable"] += 1
+            result.errors.append(str(error))
+        return result
+    return read_salicon(json_paths=[unit.path])
+
+
+class _ReadRecords(beam.DoFn):
+    """ReadUnit -> ``((source_index, unit_index, record_index), Record)``; errors tagged."""
+
+    def __init__(self, data_dir: str):
+        self._data_dir = Path(data_dir)
+        self._records = Metrics.counter(NAMESPACE, "records")
+        self._errors = Metrics.counter(NAMESPACE, "errors")
+
+    def process(self, unit: ReadUnit):
+        try:
+            read = _read_unit(unit, self._data_dir)
+        except Exception as error:  # noqa: BLE001 - RecordError or a reader bug, as in build
+            self._errors.inc()
+            yield beam.pvalue.TaggedOutput("errors", f"{unit.source}: {error}")
+            return
+        for message in read.errors:
+            self._errors.inc()
+            yield beam.pvalue.TaggedOutput("errors", f"{unit.source}: {message}")
+        for i, record in enumerate(read.records):
+            self._records.inc()
+            yield (unit.source_index, unit.unit_index, i), record
+
+
+#: The fields of a row the frame writer reads (``ground_truth.build.write_frames``).
+_FRAME_FIELDS = ("image_id", "frame_path", "data_dir", "image_path", "original_hw")
+#: The fields of a row ``stats.json`` counts.
+_STATS_FIELDS = ("image_id", "source", "num_observers", "num_points_in", "num_points_kept",
+                 "fallback")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Row:
+    """An index row on its way: its place in ``build``'s order, its ``index.jsonl`` line, and
+    the few fields the frame writer and the stats need (a row holds thousands of numbers:
+    Beam's coders would encode them one by one at every shuffle, and parsing the line back
+    costs more than the filters)."""
+
+    order: tuple
+    line: str
+    frame: dict
+    summary: dict
+
+
+def _rows_of_batch(batch, data_dir: str, frame_hw, seed: int, temporal, spatial):
+    """A batch of ``(order, Record)`` -> ``(image_id, _Row)`` via records_to_rows."""
+    rows = records_to_rows([record for _, record in batch], Path(data_dir), frame_hw, seed,
+                           temporal, spatial, batch=BATCH)
+    for (order, _), row in zip(batch, rows):
+        row.pop("_kept_temporal", None)
+        # The line exactly as attention_center.core.ground_truth_index.write_index writes it.
+        line = json.dumps(row, separators=(",", ":"))
+        yield row["image_id"], _Row(order, line, {k: row[k] for k in _FRAME_FIELDS},
+                                    {k: row[k] for k in _STATS_FIELDS})
+
+
+class _WriteFrames(beam.DoFn):
+    """``(image_id, [_Row...])`` -> the image's frame written once; its rows, or an error."""
+
+    def __init__(self, out: str, frame_hw, reuse_frames: bool):
+        self._out = Path(out)
+        self._frame_hw = tuple(frame_hw)
+        self._reuse = reuse_frames
+        self._frames = Metrics.counter(NAMESPACE, "frames")
+        self._errors = Metrics.counter(NAMESPACE, "errors")
+
+    def process(self, item):
+        _image_id, rows = item
+        rows = sorted(rows, key=lambda row: row.order)
+        errors: list = []
+        failed = write_frames([row.frame for row in rows], self._out, self._frame_hw,
+                               self._reuse, errors, progress=False)
+        for message in errors:
+            self._errors.inc()
+            yield beam.pvalue.TaggedOutput("errors", message)
+        if failed:
+            return
+        self._frames.inc()
+        yield from rows
+
+
+def _stats(summaries: list[dict], errors: list[str], data_dir: str, seed: int,
+           frame_hw) -> dict:
+    sources: dict = {}
+    for row in summaries:
+        s = sources.setdefault(row["source"], {"images": 0, "observers": 0, "points_in": 0,
+                                               "kept_spatial": 0, "fallbacks": 0})
+        s["images"] += 1
+        s["observers"] += int(row["num_observers"])
+        s["points_in"] += int(row["num_points_in"])
+        s["kept_spatial"] += int(row["num_points_kept"])
+        s["fallbacks"] += int(bool(row["fallback"]))
+    return {"data_dir": data_dir, "seed": seed, "frame_hw": list(frame_hw),
+            "total_records": len(summaries),
+            "total_images": len({r["image_id"] for r in summaries}),
+            "sources": sources, "errors": errors, "engine": "apache_beam"}
+
+
+def _write_outputs(_, rows, errors, out: str, data_dir: str, seed: int, frame_hw) -> dict:
+    """Writes ``index.jsonl`` (build's order, ``write_index``'s format) and ``stats.json``."""
+    rows = sorted(rows, key=lambda row: row.order)
+    errors = sorted(errors)
+    lines = [row.line for row in rows]
+    atomic_write_text(Path(out) / "index.jsonl", "\n".join(lines) + ("\n" if lines else ""))
+    stats = _stats([row.summary for row in rows], errors, data_dir, seed, frame_hw)
+    atomic_write_text(Path(out) / "stats.json", json.dumps(stats, indent=1) + "\n")
+    return stats
+
+
+class BuildGroundTruth(beam.PTransform):
+    """``pipeline | BuildGroundTruth(sources, data_dir, out)``: the builder on Beam.
+
+    Args and outputs as :func:`ground_truth.build.build` (``index.jsonl``, ``frames/``) plus
+    ``stats.json``; the result is a PCollection of one stats dict (with ``"errors"``).
+    """
+
+    def __init__(self, sources: Sequence[str], data_dir, out, seed: int = 0,
+                 frame_hw=(480, 640), reuse_frames: bool = False,
+                 temporal: Optional[F.TemporalParams] = None,
+                 spatial: Optional[F.SpatialParams] = None, batch: int = BATCH):
+        super().__init__()
+        self._data_dir = str(Path(data_dir).resolve())
+        self._out = str(Path(out).resolve())
+        self._units, self._unit_errors = read_units(list(sources), self._data_dir)
+        self._seed, self._frame_hw = int(seed), tuple(int(v) for v in frame_hw)
+        self._reuse, self._temporal, self._spatial = reuse_frames, temporal, spatial
+        self._batch = max(1, int(batch))
+
+    def expand(self, pipeline):
+        Path(self._out).mkdir(parents=True, exist_ok=True)
+        read = (pipeline
+                | "Units" >> beam.Create(self._units)
+                | "ReshuffleUnits" >> beam.Reshuffle()
+                | "Read" >> beam.ParDo(_ReadRecords(self._data_dir)).with_outputs(
+                    "errors", main="records"))
+        # No reshuffle of the records: grouping by image below spreads the frames.
+        framed = (read.records
+                  | "Batch" >> beam.BatchElements(min_batch_size=1,
+                                                  max_batch_size=self._batch)
+                  | "Filter" >> beam.FlatMap(_rows_of_batch, self._data_dir, self._frame_hw,
+                                             self._seed, self._temporal, self._spatial)
+                  | "ByImage" >> beam.GroupByKey()
+                  | "Frames" >> beam.ParDo(_WriteFrames(self._out, self._frame_hw,
+                                                        self._reuse)).with_outputs(
+                      "errors", main="rows"))
+        unit_errors = pipeline | "UnitErrors" >> beam.Create(self._unit_errors)
+        errors = ((unit_errors, read.errors, framed.errors) | "Errors" >> beam.Flatten())
+        rows = framed.rows
+        return (pipeline
+                | "Once" >> beam.Create([None])
+                | "Write" >> beam.Map(_write_outputs, beam.pvalue.AsList(rows),
+                                      beam.pvalue.AsList(errors), self._out, self._data_dir,
+                                      self._seed, self._frame_hw))
+
+
+FLAGS = flags.FlagValues()
+flags.DEFINE_list("source", ["osie_mouse_amt", "salicon_mouse"], "Sources (comma separated).",
+                  flag_values=FLAGS)
+flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the datasets.",
+                    flag_values=FLAGS)
+flags.DEFINE_string("out", None, "Output folder.", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "Split seed.", flag_values=FLAGS)
+flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.", flag_values=FLAGS)
+flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.", flag_values=FLAGS)
+
+USAGE = __doc__
+
+
+def main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
+    """Runs the build; returns 0, or 1 when anything was reported as an error."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from attention_center.core.command_line import UsageError
+
+    if not FLAGS.out:
+        raise UsageError("--out is required")
+    beam_args = list(beam_args)
+    if not any(a.startswith("--runner") for a in beam_args):
+        beam_args.append("--runner=FnApiRunner")  # the local runner, without Prism's download
+    transform = BuildGroundTruth(FLAGS.source, FLAGS.data_dir, FLAGS.out, seed=FLAGS.seed,
+                                 frame_hw=tuple(int(v) for v in FLAGS.frame_hw),
+                                 reuse_frames=FLAGS.reuse_frames)
+    stats_path = Path(FLAGS.out) / "stats.json"
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+        _ = pipeline | "BuildGroundTruth" >> transform
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    print(json.dumps({k: stats[k] for k in ("total_records", "total_images", "sources")},
+                     indent=1))
+    for error in stats["errors"]:
+        print(f"ERROR: {error}", file=sys.stderr)
+    return 1 if stats["errors"] else 0
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """``python -m ground_truth.beam_build [flags] [Beam pipeline options]``; exits with the status.
+
+    Our flags are parsed by absl; every other flag is a Beam pipeline option.
+    """
+    from attention_center.core.command_line import EXIT_USAGE, HELP_FLAGS, UsageError
+
+    argv = list(sys.argv if argv is None else argv)
+    FLAGS.unparse_flags()
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+        print(f"{USAGE.rstrip()}\n\nflags:\n{FLAGS.get_help()}")
+        sys.exit(0)
+    try:
+        rest = FLAGS(argv, known_only=True)
+    except flags.Error as error:
+        print(f"{argv[0]}: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    try:
+        sys.exit(main(rest[:1], rest[1:]))  # whatever is not ours goes to Beam
+    except UsageError as error:
+        print(f"{argv[0]}: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    # Run the importable module, not __main__: Beam pickles our classes by module name.
+    from ground_truth import beam_build
+
+    beam_build.run()
