@@ -6,11 +6,21 @@ Usage::
       --out DIR [--seed 0] [--tfrecords]
   attention-center ground-truth measure --source osie_eye --counts 1,3,all --onsets_ms 1000,none
   attention-center ground-truth figure --out docs/img/ground_truth_filters.png
+  attention-center ground-truth proxies --data_dir ../shared/data [--proxy_counts 1,3,5,all] [--out DIR]
+  attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data --out DIR \
+      [--max_images_per_split N] [--seed 0]
 
 ``build`` writes the portable form (``index.jsonl``, ``frames/``, ``stats.json``,
 ``stats.md``; see :mod:`attention_center.core.ground_truth_index`); TensorFlow is imported
 only for ``--tfrecords``. ``measure`` prints the table behind the temporal defaults
-(:mod:`ground_truth.measure`); ``figure`` draws the filters (:mod:`ground_truth.figure`).
+(:mod:`ground_truth.measure`); ``figure`` draws the filters (:mod:`ground_truth.figure`);
+``proxies`` measures how far mouse and click centres lie from the eye centre of the same
+images (:mod:`ground_truth.proxies`, ``docs/proxies.md``; with ``--out``: ``proxies.json``,
+``proxies.md`` there).
+``tfds`` prepares the TensorFlow Datasets form, one config per source
+(:mod:`ground_truth.tfds_dataset`, offline, ``--data_dir`` as the manual directory) under
+``DIR/attention_center_ground_truth/<config>/<version>/`` with the dataset card beside it
+(``README.md``); train or evaluate on it with ``--data tfds:DIR``.
 Exit codes: 0 done, 1 something was reported as an error (each named), 2 usage error.
 """
 
@@ -35,13 +45,26 @@ flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.", f
 flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
 flags.DEFINE_bool("tfrecords", False, "Also write sharded TFRecords to OUT/tfrecords.", flag_values=FLAGS)
 flags.DEFINE_integer("records_per_shard", 256, "Records per TFRecord file.", flag_values=FLAGS)
+flags.DEFINE_integer("max_images_per_split", 0, "tfds: keep the first N images of each split "
+                     "(a small config named <source>_firstN, for tests and smoke runs); 0: all.",
+                     flag_values=FLAGS)
 flags.DEFINE_list("counts", ["1", "2", "3", "4", "5", "7", "10", "all"],
                   "measure: values of k (max_count).", flag_values=FLAGS)
 flags.DEFINE_list("onsets_ms", ["500", "1000", "1500", "2000", "3000", "none"],
                   "measure: values of T (max_onset_ms); mouse sources use none only.", flag_values=FLAGS)
 flags.DEFINE_integer("max_points", 201, "measure: leading points per observer considered.", flag_values=FLAGS)
+flags.DEFINE_list("proxy_counts", ["1", "2", "3", "5", "10", "30", "all"],
+                  "proxies: values of k (points per observer) for the proxies.", flag_values=FLAGS)
+flags.DEFINE_list("proxy_sets", ["fiwi", "osie", "salicon"],
+                  "proxies: image sets to compare (ground_truth.proxies.COMPARISONS).",
+                  flag_values=FLAGS)
+flags.DEFINE_bool("reliability", True, "proxies: also the split-half table of every BubbleView "
+                  "source.", flag_values=FLAGS)
+flags.DEFINE_integer("num_splits", 10, "proxies: random split-halves per image.", flag_values=FLAGS)
+flags.DEFINE_bool("pace", True, "proxies: also time the clicks (reads the click files again).",
+                  flag_values=FLAGS)
 
-COMMANDS = ("build", "measure", "figure")
+COMMANDS = ("build", "measure", "figure", "proxies", "tfds")
 USAGE = __doc__
 
 
@@ -92,7 +115,72 @@ def main(argv: Sequence[str]) -> int:
 
         print(filters_figure(FLAGS.data_dir, FLAGS.out or "docs/img/ground_truth_filters.png"))
         return 0
+    if command == "proxies":
+        return _proxies()
+    if command == "tfds":
+        return _tfds()
     return 2
+
+
+def _proxies() -> int:
+    """``proxies``: prints the tables (and writes them under ``--out`` when given)."""
+    import json
+    from pathlib import Path
+
+    from attention_center.core.atomic import atomic_write_text
+    from ground_truth.proxies import COMPARISONS, measure_proxies, proxies_markdown
+
+    known = {c.name: c for c in COMPARISONS}
+    unknown = [name for name in FLAGS.proxy_sets if name not in known]
+    if unknown:
+        print(f"--proxy_sets: unknown {unknown}; known: {sorted(known)}", file=sys.stderr)
+        return 2
+    report = measure_proxies(FLAGS.data_dir, [known[name] for name in FLAGS.proxy_sets],
+                             counts=_values(FLAGS.proxy_counts, int), num_splits=FLAGS.num_splits,
+                             seed=FLAGS.seed, pace=FLAGS.pace,
+                             reliability_sources=None if FLAGS.reliability else ())
+    text = proxies_markdown(report)
+    print(text)
+    for error in report["errors"]:
+        print(f"ERROR: {error}", file=sys.stderr)
+    if FLAGS.out:
+        out = Path(FLAGS.out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "proxies.json", json.dumps(report, indent=1, default=str) + "\n")
+        atomic_write_text(out / "proxies.md", text)
+    return 1 if report["errors"] else 0
+
+
+def _tfds() -> int:
+    """``tfds``: prepares one TFDS config per ``--source``; 1 if one failed (the rest are kept)."""
+    from pathlib import Path
+
+    if not FLAGS.out:
+        print("--out is required (the TFDS data directory)", file=sys.stderr)
+        return 2
+    if not Path(FLAGS.data_dir).is_dir():
+        print(f"--data_dir {FLAGS.data_dir}: no such folder (the manual directory)",
+              file=sys.stderr)
+        return 2
+    from attention_center.core.atomic import atomic_write_text
+    from ground_truth import tfds_card
+    from ground_truth.tfds_dataset import prepare
+
+    failed = 0
+    for source in FLAGS.source:
+        try:
+            (directory,) = prepare([source], FLAGS.data_dir, FLAGS.out, seed=FLAGS.seed,
+                                   max_images_per_split=FLAGS.max_images_per_split,
+                                   progress=FLAGS.progress)
+        except Exception as error:  # a reader's RecordError, a bad image, TFDS: name it, go on
+            print(f"ERROR: {source}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        atomic_write_text(directory / "README.md", tfds_card.card_markdown([source]))
+        print(directory)
+    if failed < len(FLAGS.source):
+        print(f"read with: --data tfds:{FLAGS.out}")
+    return 1 if failed else 0
 
 
 def run(argv: Sequence[str] | None = None) -> None:

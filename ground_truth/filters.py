@@ -33,7 +33,7 @@ from attention_center.core.centers import centers_from_keep
 __all__ = [
     "TemporalParams", "SpatialParams", "DEFAULTS", "Padded", "pad_records", "temporal_keep",
     "spatial_keep", "filter_and_center", "FilterResult", "params_for",
-    "filter_flat", "pad_flat",
+    "filter_flat", "pad_flat", "SOURCE_DEFAULTS",
 ]
 
 
@@ -85,31 +85,72 @@ class SpatialParams:
 
 
 #: Defaults by kind of data; chosen by measurement (docs/ground_truth.md,
-#: ``python -m ground_truth measure``). ``"eye"``: fixations with durations or
-#: an order only (OSIE): drop the first (pre-stimulus) fixation, keep the first
-#: 3 that began within 1500 ms. ``"eye_onsets"``: real onsets (Scene): drop
-#: fixations that began < 100 ms after the image appeared (they started before
-#: it: a saccade cannot be aimed at an image in < ~100 ms), same k and T.
+#: ``python -m ground_truth measure`` and ``python -m ground_truth proxies``).
+#: ``"eye"``: fixations with durations or an order only (OSIE, FiWI): drop the
+#: first (pre-stimulus) fixation, keep the first 3 that began within 1500 ms.
+#: ``"eye_onsets"``: real onsets (Scene): drop fixations that began < 100 ms
+#: after the image appeared (they started before it: a saccade cannot be aimed
+#: at an image in < ~100 ms), same k and T.
 #: ``"mouse"``: drop the cursor's start sample, keep the next 30 samples.
+#: ``"click"``: BubbleView clicks: nothing to drop (there is no start sample:
+#: the first click is the observer's first decision), keep the first 5 clicks
+#: (about the first 3 s of clicking): of k = 1, 2, 3, 5, 10, 30, all, k = 5
+#: puts the click centre nearest the eye centre (k = 3, T = 1500) on FiWI and
+#: OSIE and nearest SALICON's mouse centre (``docs/proxies.md``).
 DEFAULTS: dict[str, tuple[TemporalParams, SpatialParams]] = {
     "eye": (TemporalParams(drop_first=True, max_count=3, max_onset_ms=1500.0), SpatialParams()),
     "eye_onsets": (TemporalParams(drop_first=False, min_onset_ms=100.0, max_count=3,
                                   max_onset_ms=1500.0), SpatialParams()),
     "mouse": (TemporalParams(drop_first=True, max_count=30), SpatialParams()),
+    "click": (TemporalParams(drop_first=False, max_count=5), SpatialParams()),
+}
+
+#: The kind (a :data:`DEFAULTS` key) of each BubbleView source, spelt out per
+#: source so that "the first point" of every file is a decision on record
+#: (``docs/ground_truth.md``, "BubbleView"). Every entry is its modality's
+#: kind: ``ground_truth.pipeline``'s ``refilter`` knows only the modality.
+#: ``fiwi_eye``: the first entry is the fixation the eyes rested in when the
+#: page appeared (the most central, ended 541 ms median after onset): dropped,
+#: as OSIE's. ``bv_osie_eye``/``bv_osie_mouse_lab``: OSIE's own data (a copy).
+#: ``bv_salicon_mouse``, ``*_mouse_mm*``: cursor samples whose first one is
+#: where the cursor started or entered the image (dropped). ``*_click_*``:
+#: first clicks, nothing dropped.
+SOURCE_DEFAULTS: dict[str, str] = {
+    "fiwi_eye": "eye",
+    "bv_osie_eye": "eye",
+    "bv_osie_mouse_lab": "mouse",
+    "bv_salicon_mouse": "mouse",
+    "bv_salicon_mouse_mm30": "mouse",
+    "bv_salicon_mouse_mm50": "mouse",
+    "bv_osie_mouse_mm30": "mouse",
+    **{f"fiwi_click_{t}x{r}": "click" for t in (10, 30) for r in (30, 50, 70)},
+    "fiwi_click_dx30": "click",
+    **{f"bv_salicon_click_{b}x{r}": "click" for b in (30, 50, 70) for r in (30, 50, 70)},
+    "bv_osie_click_30x30": "click",
+    **{f"massvis_click_exp1_40x{r}": "click" for r in (16, 24, 32)},
+    **{f"massvis_click_exp2_40x{r}": "click" for r in (24, 32, 40)},
+    "massvis_click_fv_40x32": "click",
+    "gdi_click_30x50": "click",
 }
 
 
 def params_for(record_or_modality, has_onsets: bool = False) -> tuple[TemporalParams, SpatialParams]:
-    """The default ``(temporal, spatial)`` parameters for a record (or a modality).
+    """The default ``(temporal, spatial)`` parameters for a record (or a modality or source).
 
     Args:
-      record_or_modality: a :class:`~ground_truth.records.Record` (its modality
-        and whether it has real onsets decide), or ``"eye"``/``"mouse"``.
+      record_or_modality: a :class:`~ground_truth.records.Record` (its source's
+        entry in :data:`SOURCE_DEFAULTS`, else its modality and whether it has
+        real onsets decide), a source name of :data:`SOURCE_DEFAULTS`, or
+        ``"eye"``/``"mouse"``/``"click"``.
       has_onsets: with a modality string: whether real onsets exist.
     """
     if isinstance(record_or_modality, str):
+        if record_or_modality in SOURCE_DEFAULTS:
+            return DEFAULTS[SOURCE_DEFAULTS[record_or_modality]]
         modality = record_or_modality
     else:
+        if record_or_modality.source in SOURCE_DEFAULTS:
+            return DEFAULTS[SOURCE_DEFAULTS[record_or_modality.source]]
         modality = record_or_modality.modality
         has_onsets = record_or_modality.onset_ms is not None
     if modality == "eye" and has_onsets:

@@ -22,7 +22,10 @@ import numpy as np
 
 __all__ = ["Record", "DropCounter", "RecordError", "MODALITIES", "validate_observer"]
 
-MODALITIES = ("eye", "mouse")
+#: ``"eye"``: an eye tracker's fixations; ``"mouse"``: cursor samples (SALICON-style
+#: mouse tracking, BubbleView mouse movements); ``"click"``: deliberate clicks
+#: (BubbleView: each click deblurs a bubble), in order, one per decision.
+MODALITIES = ("eye", "mouse", "click")
 
 
 class RecordError(ValueError):
@@ -55,7 +58,7 @@ class Record:
         (``"osie/1001"``, ``"scene/001"``, ``"salicon/COCO_train2014_..."``).
       dataset: ``"osie"``, ``"scene"``, ``"salicon"``, or a user's name.
       source: e.g. ``"osie_eye"``, ``"osie_mouse_lab"``, ``"scene_eye"``.
-      modality: ``"eye"`` or ``"mouse"``.
+      modality: ``"eye"``, ``"mouse"`` or ``"click"`` (:data:`MODALITIES`).
       image_path: absolute path of the original image file.
       original_hw: ``(h, w)`` of the image as displayed (EXIF applied), pixels.
       observers: one ``float64 [n_i, 2]`` array of ``(x, y)`` per observer, in

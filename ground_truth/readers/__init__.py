@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from ground_truth.readers.bubbleview import SOURCE_NAMES as BUBBLEVIEW_SOURCES
+from ground_truth.readers.bubbleview import read_bubbleview
 from ground_truth.readers.common import ReadResult
 from ground_truth.readers.generic import read_generic
 from ground_truth.readers.osie import read_osie_eye, read_osie_mouse
@@ -17,7 +19,8 @@ from ground_truth.readers.salicon import read_salicon
 from ground_truth.readers.scene import read_scene_eye
 
 __all__ = ["SOURCES", "ALIASES", "ReadResult", "read_source", "is_generic", "read_generic",
-           "read_osie_eye", "read_osie_mouse", "read_salicon", "read_scene_eye"]
+           "read_osie_eye", "read_osie_mouse", "read_salicon", "read_scene_eye", "read_bubbleview",
+           "BUBBLEVIEW_SOURCES"]
 
 SOURCES: dict[str, Callable[..., ReadResult]] = {
     "osie_eye": read_osie_eye,
@@ -25,6 +28,10 @@ SOURCES: dict[str, Callable[..., ReadResult]] = {
     "osie_mouse_amt": lambda d: read_osie_mouse(d, "amt"),
     "scene_eye": read_scene_eye,
     "salicon_mouse": read_salicon,
+    # BubbleView (ground_truth/readers/bubbleview.py): one source per .mat file, named
+    # <set>_<modality>[_<upstream settings>], e.g. fiwi_eye, fiwi_click_10x30, bv_osie_eye,
+    # bv_salicon_mouse, massvis_click_exp1_40x32, gdi_click_30x50.
+    **{name: (lambda d, name=name: read_bubbleview(name, d)) for name in BUBBLEVIEW_SOURCES},
 }
 
 #: Short names accepted on the command line.
