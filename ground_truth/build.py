@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from attention_center.core.atomic import atomic_write_text
+from attention_center.core.files import resolved
 from attention_center.core.frames import frame_transform
 from attention_center.core.ground_truth_index import (
     frame_name,
@@ -29,7 +30,7 @@ from attention_center.core.splits import split_of
 from ground_truth import filters as F
 from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
 
-__all__ = ["build", "BuildReport", "make_frame", "records_to_rows", "stats_markdown"]
+__all__ = ["build", "BuildReport", "make_frame", "records_to_rows", "stats_markdown", "write_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def records_to_rows(records, data_dir: Path, frame_hw, seed: int,
       ``"_kept_temporal"`` (points kept by the temporal filter) for the report.
     """
     rows: list = [None] * len(records)
-    data_dir = Path(data_dir).resolve()
+    data_dir = resolved(data_dir)
     groups: dict = {}
     for index, record in enumerate(records):
         t, s = F.params_for(record)
@@ -245,7 +246,7 @@ def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 6
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(data_dir).resolve()
+    data_dir = resolved(data_dir)  # a symbolic link loop is reported by the readers
     errors: list = []
     rows_by_source: dict = {}
     stats_sources: dict = {}
@@ -261,6 +262,9 @@ def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 6
             errors.append(f"{name}: {error}")
             continue
         errors.extend(f"{name}: {e}" for e in read.errors)
+        if not read.records:  # every row dropped: say so, never "0 records" and exit 0
+            dropped = ", ".join(f"{k} {v}" for k, v in sorted(read.drops.items()) if v)
+            errors.append(f"{name}: no records" + (f" (dropped: {dropped})" if dropped else ""))
         rows = records_to_rows(read.records, data_dir, frame_hw, seed, temporal, spatial)
         rows_by_source[name] = (read, rows, time.perf_counter() - t0)
         log.info("%s: %d records", name, len(rows))

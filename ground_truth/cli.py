@@ -7,8 +7,8 @@ Usage::
   attention-center ground-truth measure --source osie_eye --counts 1,3,all --onsets_ms 1000,none
   attention-center ground-truth figure --out docs/img/ground_truth_filters.png
   attention-center ground-truth proxies --data_dir ../shared/data [--proxy_counts 1,3,5,all] [--out DIR]
-  attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data --out DIR \
-      [--max_images_per_split N] [--seed 0]
+  attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data \\
+      --out DIR [--max_images_per_split N] [--seed 0]
 
 ``build`` writes the portable form (``index.jsonl``, ``frames/``, ``stats.json``,
 ``stats.md``; see :mod:`attention_center.core.ground_truth_index`); TensorFlow is imported

@@ -5,6 +5,7 @@ Usage::
   attention-center evaluate --data GT --split test --modality eye \\
       --model default --model ../shared/anchors/google_center.tflite \\
       [--out_md results.md] [--out_json results.json]
+  attention-center evaluate --data tfds:TFDS_DIR --split test --model default   # a prepared TFDS dataset
 
 Prints the table of :func:`attention_center.evaluation.evaluate.evaluate` (image centre,
 dataset-mean centre, each model, the human ceiling; centre errors, JPEG XL group
@@ -36,12 +37,13 @@ USAGE = __doc__
 FLAGS = flags.FlagValues()
 flags.DEFINE_multi_string("model", [], "A model: a preset name (default, small, default:keras), a .keras or .tflite file. Repeatable.",
                    flag_values=FLAGS)
-flags.DEFINE_string("data", None, "Ground-truth build directory (with index.jsonl).",
+flags.DEFINE_string("data", None, "Ground-truth build directory (with index.jsonl), or tfds:DIR / "
+                   "tfds:NAME/CONFIG: a prepared TFDS dataset (`ground-truth tfds`).",
                    flag_values=FLAGS)
 flags.DEFINE_string("split", "test", "Split to evaluate on.", flag_values=FLAGS)
 flags.DEFINE_string("train_split", "train", "Split the dataset-mean centre is taken from.",
                    flag_values=FLAGS)
-flags.DEFINE_enum("modality", "eye", ["eye", "mouse", "any"], "Records of this modality.",
+flags.DEFINE_enum("modality", "eye", ["eye", "mouse", "click", "any"], "Records of this modality.",
                    flag_values=FLAGS)
 flags.DEFINE_list("source", None, "Only these sources (comma separated), e.g. osie_eye.",
                    flag_values=FLAGS)

@@ -4,6 +4,8 @@ Usage (the bundled default model's recipe is in MODEL_CARD.md)::
 
   attention-center ground-truth build --source osie_eye,scene_eye --data_dir ../shared/data --out gt
   attention-center train --data gt --out runs/default [--backbone efficientnet_lite0 ...]
+  attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data --out tfds_gt
+  attention-center train --data tfds:tfds_gt --out runs/default      # the same, from TFDS
 
 Flags may also come from ``--config file.json`` (or ``.yaml``); flags given on the
 command line win. Runs on any Keras backend (``KERAS_BACKEND=jax`` on a machine without
@@ -27,7 +29,9 @@ __all__ = ["FLAGS", "USAGE", "config_from_flags", "main", "run"]
 USAGE = __doc__
 FLAGS = flags.FlagValues()
 flags.DEFINE_string("config", None, "JSON or YAML file of flag values (command line wins).", flag_values=FLAGS)
-flags.DEFINE_string("data", None, "Portable ground-truth folder from `python -m ground_truth build`.", flag_values=FLAGS)
+flags.DEFINE_string("data", None, "Portable ground-truth folder from `python -m ground_truth build`, "
+                    "or tfds:DIR (the --out of `ground-truth tfds`, or one prepared config) / "
+                    "tfds:NAME/CONFIG (in $TFDS_DATA_DIR): a prepared TFDS dataset.", flag_values=FLAGS)
 flags.DEFINE_string("out", "runs/default", "Run folder: checkpoints, logs, model.keras.", flag_values=FLAGS)
 flags.DEFINE_list("sources", ["osie_eye", "scene_eye"], "Record sources to train on.", flag_values=FLAGS)
 flags.DEFINE_list("train_splits", ["train"], "Ground-truth splits to train on (train,val for "
@@ -118,6 +122,41 @@ def config_from_flags():
         workers=FLAGS.workers, verbose=FLAGS.verbose, run_eagerly=FLAGS.run_eagerly)
 
 
+def _check_build(data_dir: str) -> None:
+    """A ground-truth build's index and frames are usable, or a :class:`UsageError` naming
+    each bad file (before any model is built: a broken build never fails mid-epoch).
+
+    Reads ``index.jsonl`` (a line that is not a JSON index row is named with its number)
+    and opens each frame's header (missing, empty and unidentifiable frames are named).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from attention_center.core.ground_truth_index import read_index
+
+    try:
+        rows = read_index(data_dir)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--data {error}") from error
+    problems = []
+    for frame_path in dict.fromkeys(str(row.get("frame_path")) for row in rows):
+        full = os.path.join(data_dir, frame_path)
+        try:
+            if os.path.getsize(full) == 0:
+                raise OSError("empty file (0 bytes)")
+            with Image.open(full):
+                pass
+        except UnidentifiedImageError:
+            problems.append(f"{full}: not an image")
+        except OSError as error:
+            problems.append(f"{full}: {(error.strerror or str(error)).lower()}")
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise UsageError(f"--data {data_dir}: {len(problems)} training frame(s) cannot be "
+                         f"read (rebuild with `attention-center ground-truth build`):\n  "
+                         f"{shown}{more}")
+
+
 def main(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments: {list(argv[1:])}")
@@ -128,9 +167,18 @@ def main(argv: Sequence[str]) -> int:
             raise UsageError(f"--config {FLAGS.config}: {error}") from error
     if not FLAGS.data:
         raise UsageError("--data is required (a folder from `attention-center ground-truth build`)")
-    if not os.path.isfile(os.path.join(FLAGS.data, "index.jsonl")):
+    from attention_center.data.tfds_input import is_tfds, version_dirs
+
+    if is_tfds(FLAGS.data):
+        try:
+            version_dirs(FLAGS.data)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--data {error}") from error
+    elif not os.path.isfile(os.path.join(FLAGS.data, "index.jsonl")):
         raise UsageError(f"--data {FLAGS.data}: no index.jsonl (build it with "
                          "`attention-center ground-truth build`)")
+    else:
+        _check_build(FLAGS.data)
     from attention_center.training.trainer import Trainer
 
     try:

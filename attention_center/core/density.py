@@ -24,28 +24,32 @@ def sigma_for(image_hw, fraction: float = SIGMA_FRACTION) -> float:
     return float(fraction * max(image_hw))
 
 
-def fixation_counts(points: np.ndarray, map_hw) -> np.ndarray:
+def fixation_counts(points: np.ndarray, map_hw, weights: Optional[np.ndarray] = None) -> np.ndarray:
     """Counts of points per pixel.
 
     Args:
       points: ``[n, 2]`` (x, y) 0-based pixel centres of the map; points
         outside the map are ignored.
       map_hw: ``(h, w)``.
+      weights: ``[n]`` weight of each point (default 1 each), e.g. the mass of a cell of
+        a model's weighting map.
     Returns:
       ``float32 [h, w]``.
     """
     h, w = int(map_hw[0]), int(map_hw[1])
     points = np.asarray(points, np.float64).reshape(-1, 2)
+    weights = (np.ones(len(points)) if weights is None
+               else np.asarray(weights, np.float64).reshape(-1))
     col = np.floor(points[:, 0] + 0.5).astype(np.int64)
     row = np.floor(points[:, 1] + 0.5).astype(np.int64)
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
     counts = np.zeros((h, w), np.float64)
-    np.add.at(counts, (row[inside], col[inside]), 1.0)
+    np.add.at(counts, (row[inside], col[inside]), weights[inside])
     return counts.astype(np.float32)
 
 
 def density_map(points: np.ndarray, map_hw, sigma_px: float,
-                normalize: Optional[str] = "sum") -> np.ndarray:
+                normalize: Optional[str] = "sum", weights: Optional[np.ndarray] = None) -> np.ndarray:
     """A fixation density map.
 
     Args:
@@ -54,12 +58,13 @@ def density_map(points: np.ndarray, map_hw, sigma_px: float,
       sigma_px: Gaussian sigma in the map's pixels (see :func:`sigma_for`).
       normalize: ``"sum"`` (sums to 1: a probability map), ``"max"`` (peak 1)
         or ``None``. An empty map stays all zeros.
+      weights: ``[n]`` per-point weights (see :func:`fixation_counts`).
     Returns:
       ``float32 [h, w]``.
     """
     from scipy.ndimage import gaussian_filter
 
-    counts = fixation_counts(points, map_hw).astype(np.float64)
+    counts = fixation_counts(points, map_hw, weights).astype(np.float64)
     blurred = gaussian_filter(counts, sigma=float(sigma_px), mode="constant")
     if normalize == "sum":
         total = blurred.sum()

@@ -27,6 +27,7 @@ All coordinates: ``(x, y)``, 0-based pixel centres (see :mod:`attention_center.c
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -35,9 +36,10 @@ import numpy as np
 from PIL import Image
 
 from attention_center.core.atomic import atomic_path, atomic_write_text
+from attention_center.core.files import resolved
 
-__all__ = ["JPEG_QUALITY", "frame_name", "read_index", "resolve_image_path", "select_records",
-           "write_frame", "write_index"]
+__all__ = ["JPEG_QUALITY", "choose_records", "encode_frame", "frame_name", "read_index",
+           "resolve_image_path", "select_records", "write_frame", "write_index"]
 
 JPEG_QUALITY = 92
 
@@ -47,11 +49,23 @@ def frame_name(image_id: str) -> str:
     return "frames/" + image_id.replace("/", "_") + ".jpg"
 
 
-def write_frame(path, frame: np.ndarray, quality: int = JPEG_QUALITY) -> None:
-    """Writes a ``float32 [H, W, 3]`` frame in [0, 1] as a JPEG, atomically."""
+def encode_frame(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """A ``float32 [H, W, 3]`` frame in [0, 1] -> the JPEG bytes of a build's frame file.
+
+    The one encoding of frames: :func:`write_frame` writes these bytes, and the TFDS form
+    (``ground_truth.tfds_dataset``) stores them, so both hold the same file byte for byte.
+    """
     array = np.clip(np.asarray(frame) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array, "RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def write_frame(path, frame: np.ndarray, quality: int = JPEG_QUALITY) -> None:
+    """Writes a ``float32 [H, W, 3]`` frame in [0, 1] as a JPEG (:func:`encode_frame`), atomically."""
+    data = encode_frame(frame, quality)
     with atomic_path(path) as temporary:
-        Image.fromarray(array, "RGB").save(temporary, format="JPEG", quality=quality)
+        Path(temporary).write_bytes(data)
 
 
 def write_index(path, rows: Iterable[dict]) -> int:
@@ -93,7 +107,7 @@ def read_index(build_dir, split: Optional[str] = None, sources=None) -> list[dic
                 continue
             if sources is not None and row.get("source") not in sources:
                 continue
-            row["frame_abspath"] = str((build_dir / row["frame_path"]).resolve())
+            row["frame_abspath"] = str(resolved(build_dir / row["frame_path"]))  # a loop: no crash
             rows.append(row)
     return rows
 
@@ -111,14 +125,8 @@ def select_records(build_dir, splits: str | Sequence[str], *,
 
     Args:
       build_dir: a ground-truth build (``index.jsonl``).
-      splits: a split name or several (``("train", "val")``).
-      sources: keep only these sources (``None``: all). With ``one_per_image`` their order
-        is the preference.
-      modality: ``"eye"``, ``"mouse"``, ``"click"``; ``None`` or ``"any"`` for all.
-      include_fallbacks: keep rows whose centre is a fallback (not from people).
-      max_images: keep the rows of the first this many image ids (sorted).
-      one_per_image: keep one row per image, of the first source in ``sources`` that has one.
-      require_sources: raise when a source in ``sources`` has no row in these splits.
+      splits, sources, modality, include_fallbacks, max_images, one_per_image,
+        require_sources: see :func:`choose_records`.
     Returns:
       rows sorted by ``(image_id, source)``.
     Raises:
@@ -127,10 +135,43 @@ def select_records(build_dir, splits: str | Sequence[str], *,
     splits = (splits,) if isinstance(splits, str) else tuple(splits)
     wanted = set(sources) if sources else None
     rows = [row for split in splits for row in read_index(build_dir, split=split, sources=wanted)]
+    return choose_records(rows, splits, sources=sources, modality=modality,
+                          include_fallbacks=include_fallbacks, max_images=max_images,
+                          one_per_image=one_per_image, require_sources=require_sources,
+                          where=build_dir)
+
+
+def choose_records(rows: Iterable[dict], splits: str | Sequence[str], *,
+                   sources: Optional[Sequence[str]] = None, modality: Optional[str] = None,
+                   include_fallbacks: bool = False, max_images: Optional[int] = None,
+                   one_per_image: bool = False, require_sources: bool = False,
+                   where="ground truth") -> list[dict]:
+    """The selection of :func:`select_records`, on rows already read (a build's, or a TFDS one's).
+
+    Args:
+      rows: index rows (the fields in the module docstring), from any splits and sources.
+      splits: a split name or several (``("train", "val")``).
+      sources: keep only these sources (``None``: all). With ``one_per_image`` their order
+        is the preference.
+      modality: ``"eye"``, ``"mouse"``, ``"click"``; ``None`` or ``"any"`` for all.
+      include_fallbacks: keep rows whose centre is a fallback (not from people).
+      max_images: keep the rows of the first this many image ids (sorted).
+      one_per_image: keep one row per image, of the first source in ``sources`` that has one.
+      require_sources: raise when a source in ``sources`` has no row in these splits.
+      where: names the ground truth in errors (a build directory, a ``tfds:`` spec).
+    Returns:
+      rows sorted by ``(image_id, source)``.
+    Raises:
+      ValueError: a required source has no row.
+    """
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
+    wanted = set(sources) if sources else None
+    rows = [row for row in rows if row.get("split") in splits
+            and (wanted is None or row.get("source") in wanted)]
     if require_sources and sources:
         missing = set(sources) - {row["source"] for row in rows}
         if missing:
-            raise ValueError(f"{build_dir}: no {'+'.join(splits)} records for source(s) "
+            raise ValueError(f"{where}: no {'+'.join(splits)} records for source(s) "
                              f"{sorted(missing)}")
     if modality and modality != "any":
         rows = [row for row in rows if row.get("modality") == modality]

@@ -12,7 +12,11 @@ images. Errors are measured in original image pixels. See ``docs/evaluation.md``
 the command is ``attention-center evaluate`` (:mod:`attention_center.cli.evaluate`).
 
 Each image is decoded once (:func:`attention_center.core.images.load_image`) and
-fitted once per frame size (:func:`attention_center.core.images.resize_with_pad`);
+fitted once per frame size (:func:`attention_center.core.images.resize_with_pad`); from a
+prepared TFDS dataset (``data_dir="tfds:..."``, :mod:`attention_center.data.tfds_input`),
+which holds frames and not the originals, the stored 480x640 frame is used as is or
+refitted to other frame sizes with the original's geometry
+(:func:`attention_center.data.stored_frames.refit_frame`);
 models with the same frame size share the frames. An image that cannot be read
 is reported and left out of every row.
 """
@@ -34,8 +38,10 @@ from attention_center.core.centers import (
     summarize_center_errors,
 )
 from attention_center.core.density import SIGMA_FRACTION, density_map, sigma_for
-from attention_center.core.ground_truth_index import resolve_image_path, select_records
+from attention_center.core.ground_truth_index import resolve_image_path
 from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
+from attention_center.data.selection import select
+from attention_center.data.stored_frames import refit_frame
 from attention_center.evaluation import baselines
 from attention_center.inference.predictors import load_predictor
 from attention_center.metrics.saliency import (
@@ -168,7 +174,8 @@ def _center_scores(predicted, records) -> tuple[np.ndarray, np.ndarray]:
     return errors, same_jxl_group(predicted, true).astype(np.float64)
 
 
-def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Optional[str] = "eye",
+def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test",
+             modality: Optional[str] = "eye",
              sources: Optional[Sequence[str]] = None, train_split: str = "train",
              max_images: Optional[int] = None, batch_size: int = 8,
              density_sigma: float = SIGMA_FRACTION, human_splits: int = 10,
@@ -176,11 +183,13 @@ def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Opt
     """Scores baselines, models and the human ceiling on one split of a ground-truth build.
 
     Args:
-      data_dir: the ground-truth build (``index.jsonl``).
+      data_dir: the ground-truth build (``index.jsonl``), or ``tfds:DIR`` /
+        ``tfds:NAME/CONFIG`` (a prepared TFDS dataset; :mod:`attention_center.data.tfds_input`).
       models: model specs (preset names such as ``"default"``, ``.keras``/``.tflite``
         paths, ``keras.Model`` or ``Predictor`` objects; see
         :func:`~attention_center.inference.predictors.load_predictor`).
-      split, modality, sources, include_fallbacks, max_images: select the
+      split: a split name, or several (``("train", "val", "test")`` for every image).
+      modality, sources, include_fallbacks, max_images: select the
         records (see :func:`attention_center.core.ground_truth_index.select_records`).
       train_split: split the dataset-mean centre is taken from (same filters).
       batch_size: images per model call.
@@ -196,8 +205,9 @@ def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Opt
       ValueError: no records selected, or a model cannot be loaded
         (``model_io.ModelLoadError``).
     """
-    records = select_records(data_dir, split, modality=modality, sources=sources,
-                             include_fallbacks=include_fallbacks, max_images=max_images)
+    chosen = select(data_dir, split, modality=modality, sources=sources,
+                    include_fallbacks=include_fallbacks, max_images=max_images)
+    records, stored = chosen.records, chosen.frames  # stored: None unless a TFDS dataset
     if not records:
         raise ValueError(f"{data_dir}: no records for split={split!r} modality={modality!r} "
                          f"sources={sources!r}")
@@ -211,16 +221,19 @@ def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Opt
     if predictors:
         by_image: dict[str, list[int]] = {}
         for i, record in enumerate(records):
-            by_image.setdefault(os.fspath(resolve_image_path(record)), []).append(i)
+            # A TFDS dataset's records share their image's stored frame; a build's, the original.
+            key = (record["frame_path"] if stored is not None
+                   else os.fspath(resolve_image_path(record)))
+            by_image.setdefault(key, []).append(i)
         frame_sizes = sorted({tuple(int(v) for v in p.frame_hw) for p in predictors})
         densities: dict[int, np.ndarray] = {}
         images = list(by_image.items())
         bar = tqdm(total=len(images), desc="evaluate", unit="image", disable=not progress)
         for start in range(0, len(images), batch_size):
             batch = []
-            for path, indices in images[start:start + batch_size]:
+            for key, indices in images[start:start + batch_size]:
                 try:
-                    batch.append((load_image(path), indices))
+                    batch.append((load_image(key) if stored is None else stored[key], indices))
                 except ImageLoadError as error:
                     failures.append(str(error))
                     log.error("%s", error)
@@ -229,7 +242,9 @@ def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Opt
             if not batch:
                 continue
             for frame_hw in frame_sizes:
-                fitted = [resize_with_pad(image, frame_hw) for image, _ in batch]
+                fitted = [resize_with_pad(image, frame_hw) if stored is None else
+                          refit_frame(image, records[indices[0]]["original_hw"], frame_hw)
+                          for image, indices in batch]
                 frames = np.stack([frame for frame, _ in fitted])
                 for predictor, result in zip(predictors, model_results):
                     if tuple(int(v) for v in predictor.frame_hw) != frame_hw:
@@ -262,8 +277,8 @@ def evaluate(data_dir, models: Sequence = (), split: str = "test", modality: Opt
 
     methods = [MethodResult("image centre",
                             *_center_scores(baselines.image_center_predictions(records), records))]
-    train = select_records(data_dir, train_split, modality=modality, sources=sources,
-                           include_fallbacks=include_fallbacks)
+    train = select(data_dir, train_split, modality=modality, sources=sources,
+                   include_fallbacks=include_fallbacks).records
     if train:
         methods.append(MethodResult(
             f"dataset-mean centre ({train_split}, {len(train)} records)",

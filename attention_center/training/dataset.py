@@ -30,18 +30,22 @@ class CenterDataset(keras.utils.PyDataset):
     Frames are decoded once and kept in memory (uint8 at 480x640: ~0.9 MB each).
 
     Args:
-      data_dir: a portable ground-truth folder.
-      records: from :func:`select_records`.
+      data_dir: a portable ground-truth folder (or, with ``frames``, what names the data in errors).
+      records: from :func:`select_records` (or :func:`attention_center.data.selection.select`).
       frame_hw: the training input size; must have the 4:3 aspect of the stored frames.
       batch_size: images per batch.
       training: shuffle and augment (crop/scale, flip, colour jitter).
       seed: seeds shuffling and augmentation (epoch ``e`` uses ``seed + e``).
       map_stride: stride of the weight map, to produce density targets.
       density_sigma: Gaussian sigma of the density target in frame pixels.
+      frames: ``frame_path -> uint8 [480, 640, 3]`` (a prepared TFDS dataset's,
+        :class:`attention_center.data.stored_frames.FrameStore`); ``None``: read
+        ``data_dir / frame_path`` files.
     """
 
     def __init__(self, data_dir, records, frame_hw=(240, 320), batch_size=16, training=False,
-                 seed=0, map_stride=None, density_sigma=12.0, min_scale=0.8, **kwargs):
+                 seed=0, map_stride=None, density_sigma=12.0, min_scale=0.8, frames=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if not records:
             raise ValueError(f"{data_dir}: no records to train on")
@@ -55,12 +59,15 @@ class CenterDataset(keras.utils.PyDataset):
         self.density_sigma = float(density_sigma)
         self.min_scale = float(min_scale)
         self._frames: dict[str, np.ndarray] = {}
+        self._stored = frames
         self._epoch = 0
         self._order = np.arange(len(self.records))
         self.on_epoch_end()
 
     def _frame(self, record) -> np.ndarray:
         path = record["frame_path"]
+        if path not in self._frames and self._stored is not None:
+            self._frames[path] = np.asarray(self._stored[path])
         if path not in self._frames:
             full = os.path.join(self.data_dir, path)
             try:

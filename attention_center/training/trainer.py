@@ -33,7 +33,7 @@ from attention_center.core.atomic import (
     atomic_write_json,
     atomic_write_text,
 )
-from attention_center.core.ground_truth_index import select_records
+from attention_center.data.selection import select
 from attention_center.losses import CenterL2Loss, NormalizedCenterError, SaliencyLoss
 from attention_center.models import AttentionCenterModel, build_model
 from attention_center.training.callbacks import CenterImagesCallback, JsonHistory
@@ -46,6 +46,8 @@ MONITOR = "val_center_error"
 class TrainConfig:
     """Everything a training run depends on (written to ``config.json`` in the run folder)."""
 
+    #: A portable ground-truth build, or ``tfds:DIR`` / ``tfds:NAME/CONFIG`` (a prepared
+    #: TFDS dataset: :mod:`attention_center.data.tfds_input`).
     data_dir: str = ""
     out_dir: str = "runs/default"
     sources: Sequence[str] = ("osie_eye", "scene_eye")
@@ -187,22 +189,23 @@ class Trainer:
     def datasets(self, map_stride):
         c = self.config
         max_images = c.max_images or None
-        train_records = select_records(c.data_dir, tuple(c.train_splits), sources=c.sources,
-                                       max_images=max_images, require_sources=True)
+        chosen = select(c.data_dir, tuple(c.train_splits), sources=c.sources,
+                        max_images=max_images, require_sources=True)
         common = dict(frame_hw=self.frame_hw, batch_size=c.batch_size, seed=c.seed,
                       map_stride=map_stride, density_sigma=c.density_sigma,
                       workers=c.workers, use_multiprocessing=False)
-        train = CenterDataset(c.data_dir, train_records, training=True, min_scale=c.min_scale,
-                              **common)
+        train = CenterDataset(c.data_dir, chosen.records, training=True, min_scale=c.min_scale,
+                              frames=chosen.frames, **common)
         if not c.val_split:
             # TensorBoard's centre images then show the first training images, unaugmented.
-            self._preview = CenterDataset(c.data_dir, train_records[:c.batch_size],
-                                          training=False, **common)
+            self._preview = CenterDataset(c.data_dir, chosen.records[:c.batch_size],
+                                          training=False, frames=chosen.frames, **common)
             return train, None
-        val_records = select_records(c.data_dir, c.val_split, sources=c.sources,
-                                     max_images=max(4, max_images // 4) if max_images else None,
-                                     require_sources=True)
-        val = CenterDataset(c.data_dir, val_records, training=False, **common)
+        held_out = select(c.data_dir, c.val_split, sources=c.sources,
+                          max_images=max(4, max_images // 4) if max_images else None,
+                          require_sources=True)
+        val = CenterDataset(c.data_dir, held_out.records, training=False, frames=held_out.frames,
+                            **common)
         return train, val
 
     # -- model --------------------------------------------------------------

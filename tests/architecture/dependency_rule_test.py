@@ -194,6 +194,20 @@ def test_core_and_ground_truth_never_import_keras_and_tensorflow_only_lazily():
     assert not bad, "\n".join(bad)
 
 
+def test_tensorflow_datasets_only_in_the_builder_and_lazily_elsewhere():
+    """``ground_truth.tfds_dataset`` (the TFDS builder) imports TFDS with the module, and is
+    imported only inside functions; everything else imports TFDS inside functions."""
+    bad = []
+    for module, path in MODULES.items():
+        for name, line, top in _imports(module, path):
+            target = _resolve(name)
+            if (name.split(".")[0] == "tensorflow_datasets" and top
+                    and module != "ground_truth.tfds_dataset") or (
+                    target == "ground_truth.tfds_dataset" and top):
+                bad.append(f"{path.relative_to(REPO)}:{line}: imports {name} at module level")
+    assert not bad, "\n".join(bad)
+
+
 _NO_HEAVY = """
 import importlib.abc, sys
 class Refuse(importlib.abc.MetaPathFinder):

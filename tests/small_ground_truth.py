@@ -1,0 +1,86 @@
+"""A small real ground truth in both forms: a portable build and a prepared TFDS config.
+
+Seven OSIE images (3 train, 2 val, 2 test by :func:`split_of`) with their real fixations
+(every observer's scanpath, durations included) written in the generic JSONL format, then
+built by ``ground_truth.build.build`` and prepared by ``ground_truth.tfds_dataset.prepare``
+from the same file, so the two forms hold the same records. Made once per pytest session
+(under its base temporary folder) and shared by the TFDS tests of every layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+SPLIT_COUNTS = {"train": 3, "val": 2, "test": 2}
+SOURCE = "osie_eye"  # the generic reader names it "<dataset>_<modality>"
+
+
+@dataclasses.dataclass(frozen=True)
+class SmallGroundTruth:
+    """Where the two forms are.
+
+    Attributes:
+      records_file: the generic JSONL (its folder is the data / manual directory).
+      build_dir: the portable build (``index.jsonl`` + ``frames/``).
+      tfds_dir: the TFDS data directory (``attention_center_ground_truth/<config>/1.0.0``).
+      version_dir: the prepared config's version directory.
+    """
+
+    records_file: Path
+    build_dir: Path
+    tfds_dir: Path
+    version_dir: Path
+
+    @property
+    def spec(self) -> str:
+        return f"tfds:{self.tfds_dir}"
+
+
+def _write_records(shared_data_dir: Path, path: Path) -> None:
+    from attention_center.core.splits import split_of
+    from ground_truth.readers import read_osie_eye
+
+    wanted = dict(SPLIT_COUNTS)
+    rows = []
+    for record in read_osie_eye(shared_data_dir).records:
+        split = split_of(record.image_id)
+        if wanted.get(split, 0) <= 0:
+            continue
+        wanted[split] -= 1
+        durations = record.duration_ms or [None] * len(record.observers)
+        for observer, points, duration in zip(record.observer_ids, record.observers, durations):
+            for order, (x, y) in enumerate(points):
+                row = {"image": str(record.image_path), "observer": str(observer), "order": order,
+                       "x": float(x), "y": float(y), "source": "eye", "dataset": "osie"}
+                if duration is not None:
+                    row["duration_ms"] = float(duration[order])
+                rows.append(row)
+        if not any(wanted.values()):
+            break
+    assert not any(wanted.values()), f"not enough OSIE images per split: {wanted}"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def small_ground_truth(tmp_path_factory, shared_data_dir: Path) -> SmallGroundTruth:
+    """The small ground truth, made on first use in this pytest session."""
+    root = tmp_path_factory.getbasetemp() / "small_ground_truth"
+    records_file = root / "osie_small.jsonl"
+    done = root / "done"
+    small = SmallGroundTruth(records_file, root / "gt", root / "tfds",
+                             root / "tfds" / "attention_center_ground_truth" / "osie_small"
+                             / "1.0.0")
+    if done.is_file():
+        return small
+    from ground_truth.build import build
+    from ground_truth.tfds_dataset import prepare
+
+    root.mkdir(parents=True, exist_ok=True)
+    _write_records(shared_data_dir, records_file)
+    report = build([str(records_file)], root, small.build_dir, progress=False)
+    assert report.ok, report.errors
+    (prepared,) = prepare([str(records_file)], root, small.tfds_dir, progress=False)
+    assert prepared == small.version_dir, prepared
+    done.write_text("ok\n")
+    return small
