@@ -10,7 +10,8 @@ DIR`` also the SavedModel it was converted from. Exit status: 0 on success;
 1 when the export failed (bad model, unreadable image folder, conversion or
 parity failure: nothing is written) or when some images could not be read
 (they are listed; the model is written from the others); 2 for a usage error
-(bad flag, bad ``--input_size`` / ``--internal_size``, stray arguments).
+(bad flag, bad ``--input_size`` / ``--internal_size``, stray arguments, an ``--out``
+whose folder cannot be written), found before TensorFlow is imported.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         sys.stderr.write(f"{argv[0]}: error: unexpected arguments {list(argv[1:])}\n")
         return 2
+    from attention_center.cli.flags import output_file_flag
+
+    output_file_flag("out", FLAGS.out)  # a usage error before TensorFlow and the conversion
     logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
     from attention_center.core.frames import parse_hw
     from export.pipeline import run_export

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from attention_center.core.atomic import atomic_path, atomic_write_bytes
+from attention_center.core.files import OutputFolderError, check_output_folder, resolved
 from attention_center.core.frames import MODEL_FRAME_HW
 from export import converter, images, metadata, parity
 from export.errors import ExportError
@@ -252,8 +253,12 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
         out_path = Path(out)
         if out_path.is_dir():
             raise ExportError(f"{out}: is a folder; --out must be a .tflite file path")
-        if out_path.resolve() == model_path.resolve():
+        if resolved(out_path) == resolved(model_path):
             raise ExportError(f"{out}: is the input model; not overwriting it")
+        try:  # before the minutes of conversion: a folder we cannot write is found now
+            check_output_folder(out_path.parent)
+        except OutputFolderError as error:
+            raise ExportError(f"--out {out}: its folder {error}") from None
         representative = None
         if quantization == "int8":
             representative = (images.paths_from(representative_data, num_representative)

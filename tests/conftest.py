@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pytest
-from PIL import Image
+
+# The robustness corpus (tests/robustness/corpus.py) holds every generated hostile input;
+# write_bad_images (issue 6's set, from real photos) is re-exported for the older tests.
+from robustness.corpus import write_bad_images  # noqa: F401
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -72,52 +73,6 @@ def unprivileged() -> Callable:
             os.seteuid(0)
             os.setegid(0)
     return run
-
-
-def _png_bomb(path: Path, size: int = 20000) -> None:
-    """A valid 1-bit PNG of ``size x size`` pixels in ~50 kB (a decompression bomb)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    compressor = zlib.compressobj(9)
-    rows = (b"\x00" * (1 + size // 8)) * 500
-    idat = b"".join(compressor.compress(rows) for _ in range(size // 500)) + compressor.flush()
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size,
-                                                                      1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-
-
-def write_bad_images(folder: Path, real_jpeg: Path, real_png: Path) -> dict[str, bool]:
-    """Writes the awkward files of issue 6 (made from real images); returns name -> usable.
-
-    Unusable: truncated, corrupt, zero-byte, not an image, a 20000x20000
-    decompression bomb. Usable (must give a centre / encode): 1x1, CMYK JPEG,
-    16-bit grayscale PNG, animated GIF, WebP (which cjxl 0.7 cannot read).
-    Unreadable permissions need another user: see the ``unprivileged`` fixture.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    data = real_jpeg.read_bytes()
-    (folder / "truncated.jpg").write_bytes(data[:len(data) // 2])
-    corrupt = bytearray(data)
-    rng = np.random.default_rng(0)
-    for i in rng.integers(1000, len(data) - 10, 200):
-        corrupt[i] = int(rng.integers(0, 256))
-    (folder / "corrupt.jpg").write_bytes(bytes(corrupt))
-    (folder / "zero.jpg").write_bytes(b"")
-    (folder / "text.jpg").write_text("this is not an image\n")
-    _png_bomb(folder / "bomb.png")
-    photo = Image.open(real_png).convert("RGB")
-    Image.new("RGB", (1, 1), (200, 30, 30)).save(folder / "one.png")
-    photo.convert("CMYK").save(folder / "cmyk.jpg", quality=90)
-    gray16 = np.asarray(photo.convert("L"), np.uint16) * 257
-    Image.fromarray(gray16).save(folder / "gray16.png")
-    small = photo.resize((192, 128))
-    small.save(folder / "anim.gif", save_all=True, append_images=[small.rotate(180)],
-               duration=100, loop=0)
-    small.save(folder / "photo.webp")
-    return {"truncated.jpg": False, "corrupt.jpg": False, "zero.jpg": False, "text.jpg": False,
-            "bomb.png": False, "one.png": True, "cmyk.jpg": True, "gray16.png": True,
-            "anim.gif": True, "photo.webp": True}
 
 
 @pytest.fixture()

@@ -172,7 +172,12 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
     from attention_center.beam.transforms import AttentionCenters
     from attention_center.core.atomic import remove_stale_temporaries
     from attention_center.inference.predictors import ModelLoadError
-    from attention_center.jxl.encoder import EncoderNotFoundError, find_encoder
+    from attention_center.jxl.encoder import (
+        EncoderFlagsError,
+        EncoderNotFoundError,
+        check_encoder_flags,
+        find_encoder,
+    )
 
     pattern, output = beam_io.normalize(FLAGS.input), beam_io.normalize(FLAGS.output)
     FileSystems.set_options(options)
@@ -187,7 +192,8 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
     if FLAGS.encode and runner in LOCAL_RUNNERS:
         try:
             encoder = find_encoder(FLAGS.encoder)
-        except EncoderNotFoundError as error:
+            check_encoder_flags(encoder, cjxl_flags)  # a bad flag fails here, not per image
+        except (EncoderNotFoundError, EncoderFlagsError) as error:
             raise UsageError(str(error)) from error
     if beam_io.is_local(output):
         remove_stale_temporaries(output)  # what a killed run left

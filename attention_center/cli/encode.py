@@ -8,10 +8,16 @@ Usage::
 
 Keeps the flags of Google's ``encode_with_centers.py`` (everything after ``--`` goes to
 cjxl; ``--lite_model_file`` is ``--model``). Each image's centre is predicted, mapped to
-the file's stored orientation and passed as ``--group_order 1 --center_x X --center_y Y``;
+the file's stored orientation and passed as ``--group_order 1 --center_x X --center_y Y``
+(by default moved, within the best group and quarter, to the point whose group order
+makes the predicted region final soonest: ``--center_strategy``, docs/progressive.md);
 outputs mirror the input tree (``a/b.jpg`` -> ``OUT/a/b.jpg.jxl``) and are written
-atomically. Each bad file is reported and the others finish; exit 1 when any failed, 2
-for a usage error.
+atomically, never outside ``OUT`` nor over an input. Each bad file is reported and the
+others finish. Exit 0 all done; 1 some images failed (each named); 2 usage error, before
+any work (bad flag, no such folder, an output folder that is a file or cannot be written,
+extra cjxl flags that cjxl refuses on a tiny trial image); 130 interrupted (Ctrl-C,
+SIGTERM: every cjxl is stopped, the temporaries removed and the summary so far printed;
+``--skip_existing`` resumes). ``--dry_run``/``--verbose`` print shell-quoted commands.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from absl import flags
 
 from attention_center.cli.flags import (
     EXIT_FAILURES,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
     define_model_flags,
+    max_pixels_flag,
 )
 
 __all__ = ["FLAGS", "USAGE", "main", "split_encoder_flags"]
@@ -51,6 +59,14 @@ flags.DEFINE_integer("jobs", None, "cjxl processes at once (default: all CPUs)."
                      lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_bool("recursive", True, "Walk sub-folders of --image_dir.", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
+# --- issue 19: which centre cjxl gets (docs/progressive.md) ---
+flags.DEFINE_enum("center_strategy", "chosen", ["model", "chosen"],
+                  "chosen: the point whose centre-first group order makes the region around "
+                  "the predicted centre final soonest (attention_center.jxl.center_choice); "
+                  "model: the predicted centre as it is.", flag_values=FLAGS)
+flags.DEFINE_bool("cjxl_defaults", True, "Add attention_center.jxl.defaults.DEFAULT_CJXL_FLAGS "
+                  "(--progressive_dc=1: a preview after ~2% of the file) before the flags "
+                  "after --; a flag given there replaces its default.", flag_values=FLAGS)
 
 
 def split_encoder_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -70,9 +86,11 @@ def _model_flag():
 
 def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     """``argv``: ``[prog]`` after flag parsing; ``encoder_flags``: what followed ``--``."""
+    from attention_center.core.files import OutputFolderError, not_a_file_reason
     from attention_center.inference.predictors import ModelLoadError, load_predictor
-    from attention_center.jxl.batch import encode_directory
-    from attention_center.jxl.encoder import EncoderNotFoundError
+    from attention_center.jxl.batch import EncodeInterrupted, encode_directory
+    from attention_center.jxl.defaults import with_default_flags
+    from attention_center.jxl.encoder import EncoderFlagsError, EncoderNotFoundError
 
     if len(argv) > 1:
         raise UsageError(f"encode takes no positional arguments (got {list(argv[1:])}); "
@@ -80,9 +98,13 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     if not FLAGS.image_dir:
         raise UsageError("encode needs --image_dir")
     if not Path(FLAGS.image_dir).is_dir():
-        raise UsageError(f"--image_dir {FLAGS.image_dir}: not a directory")
+        reason = not_a_file_reason(FLAGS.image_dir)  # a loop, a broken link, no such file
+        raise UsageError(f"--image_dir {FLAGS.image_dir}: not a directory"
+                         + ("" if reason in (None, "not a regular file") else f" ({reason})"))
     if not FLAGS.output_dir and not FLAGS.dry_run:
         raise UsageError("encode needs --output_dir (or --dry_run)")
+    if FLAGS.cjxl_defaults:
+        encoder_flags = with_default_flags(encoder_flags)
     try:
         predictor = load_predictor(_model_flag(), num_threads=FLAGS.model_threads,
                                    batch_size=FLAGS.batch_size)
@@ -90,9 +112,17 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
             FLAGS.image_dir, FLAGS.output_dir, predictor, encoder=FLAGS.encoder,
             new_suffix=FLAGS.new_suffix, extra_flags=encoder_flags, jobs=FLAGS.jobs,
             dry_run=FLAGS.dry_run, skip_existing=FLAGS.skip_existing, verbose=FLAGS.verbose,
-            progress=FLAGS.progress, recursive=FLAGS.recursive, batch_size=FLAGS.batch_size)
+            progress=FLAGS.progress, recursive=FLAGS.recursive, batch_size=FLAGS.batch_size,
+            center_strategy=FLAGS.center_strategy, max_pixels=max_pixels_flag(FLAGS))
     except (ModelLoadError, EncoderNotFoundError, NotADirectoryError) as error:
         raise UsageError(str(error)) from error
+    except OutputFolderError as error:
+        raise UsageError(f"--output_dir {error}") from error
+    except EncoderFlagsError as error:
+        raise UsageError(str(error)) from error
+    except EncodeInterrupted as interrupted:
+        print(interrupted.summary.format(), flush=True)
+        return EXIT_INTERRUPTED
     print(summary.format())
     return EXIT_OK if summary.ok else EXIT_FAILURES
 

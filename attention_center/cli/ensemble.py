@@ -28,6 +28,7 @@ from attention_center.cli.flags import (
     EXIT_FAILURES,
     EXIT_OK,
     UsageError,
+    output_file_flag,
     run_with_flags,
 )
 from attention_center.core.atomic import atomic_path
@@ -56,6 +57,8 @@ def build_ensemble_file(model_paths: Sequence[os.PathLike | str], out: os.PathLi
         ``out`` is one of the inputs or not a ``.keras`` path.
     """
 
+    from attention_center.core.files import not_a_file_reason
+    from attention_center.inference.predictors import keras_file_problem
     from attention_center.models import AttentionCenterEnsemble, AttentionCenterModel, load_model
 
     out = Path(out)
@@ -66,7 +69,13 @@ def build_ensemble_file(model_paths: Sequence[os.PathLike | str], out: os.PathLi
         if path.exists() and out.exists() and os.path.samefile(path, out):
             raise EnsembleError(f"{out}: is also an input; write the ensemble elsewhere")
         if not path.is_file():
-            problems.append(f"{path}: no such model file")
+            reason = not_a_file_reason(path) or "not a regular file"
+            problems.append(f"{path}: " + ("no such model file" if reason == "no such file"
+                                           else reason))
+            continue
+        problem = keras_file_problem(path)
+        if problem:
+            problems.append(f"{path}: {problem}")
             continue
         try:
             model = load_model(path)
@@ -103,6 +112,7 @@ def main(argv: Sequence[str]) -> int:
         height, width = parse_hw(FLAGS.input_size)
     except ValueError as error:
         raise UsageError(f"--input_size: {error}") from error
+    output_file_flag("out", FLAGS.out)  # before loading any member
     try:
         out = build_ensemble_file(FLAGS.model, FLAGS.out, input_shape=(height, width, 3))
     except EnsembleError as error:

@@ -26,6 +26,7 @@ from attention_center.cli.flags import (
     EXIT_FAILURES,
     EXIT_OK,
     UsageError,
+    output_file_flag,
     run_with_flags,
 )
 from attention_center.core.atomic import atomic_write_text
@@ -70,6 +71,9 @@ def main(argv: Sequence[str]) -> int:
         raise UsageError(f"unexpected arguments: {list(argv[1:])}")
     if not FLAGS.data:
         raise UsageError("--data is required (a ground-truth build directory)")
+    for name in ("out_md", "out_json"):  # written at the end: a bad path is found now
+        if FLAGS[name].value:
+            output_file_flag(name, FLAGS[name].value)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         evaluation = evaluate(FLAGS.data, FLAGS.model, split=FLAGS.split, modality=FLAGS.modality,

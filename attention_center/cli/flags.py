@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from absl import flags
 
 from attention_center.core.command_line import (
@@ -14,11 +16,12 @@ from attention_center.core.command_line import (
     parse_or_exit,
     run_with_flags,
 )
+from attention_center.core.files import OutputFolderError, check_output_folder
 from attention_center.core.images import DEFAULT_MAX_PIXELS
 
 __all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_FLAGS",
-           "UsageError", "define_model_flags", "max_pixels_flag", "parse_or_exit",
-           "run_with_flags"]
+           "UsageError", "define_model_flags", "max_pixels_flag", "output_file_flag",
+           "output_folder_flag", "parse_or_exit", "run_with_flags"]
 
 
 def define_model_flags(flag_values: flags.FlagValues) -> None:
@@ -36,6 +39,28 @@ def define_model_flags(flag_values: flags.FlagValues) -> None:
                          "(checked before decoding; large JPEGs are decoded at the reduced size "
                          "the model needs). 0: no limit.", lower_bound=0,
                          flag_values=flag_values)
+
+
+def output_folder_flag(name: str, value) -> Path:
+    """An output folder flag's value, created and probed (a real write), or a
+    :class:`UsageError` naming the flag, the folder and the problem (before any work)."""
+    try:
+        return check_output_folder(value)
+    except OutputFolderError as error:
+        raise UsageError(f"--{name} {error}") from error
+
+
+def output_file_flag(name: str, value) -> Path:
+    """An output file flag's value whose folder can be written (see
+    :func:`output_folder_flag`) and which is not itself a folder."""
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"--{name} {path}: is a folder; a file path is needed")
+    try:
+        check_output_folder(path.parent)
+    except OutputFolderError as error:
+        raise UsageError(f"--{name} {path}: its folder {error}") from error
+    return path
 
 
 def max_pixels_flag(flag_values: flags.FlagValues):

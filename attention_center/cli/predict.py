@@ -58,20 +58,10 @@ def _expand_paths(paths: Sequence[str], errors: list) -> list[tuple[Path, Path]]
 
 
 def _check_overlay_dir(overlay: str) -> Path:
-    """``--overlay``: a folder we can write (created if missing), or a usage error."""
-    import os
+    """``--overlay``: a folder we can write (created if missing, probed), or a usage error."""
+    from attention_center.cli.flags import output_folder_flag
 
-    folder = Path(overlay)
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--overlay {folder}: exists and is not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--overlay {folder}: cannot create it: {error.strerror or error}") \
-            from error
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"--overlay {folder}: not writable")
-    return folder
+    return output_folder_flag("overlay", overlay)
 
 
 def _overlay_paths(items: list[tuple[Path, Path]], overlay_dir: Path) -> list[Path]:

@@ -14,17 +14,28 @@ Exit codes, the same for every command (README):
 * ``2``: a usage error (bad or missing flag, unknown model, missing folder), found before
   any work starts;
 * ``130``: interrupted (Ctrl-C / SIGTERM) after printing the summary so far.
+
+:func:`run_with_flags` makes SIGTERM raise ``KeyboardInterrupt`` like Ctrl-C, so every
+command stops the same way on both (children stopped, temporaries removed, summary
+printed where the command has one), and keeps TensorFlow's native INFO lines off stderr
+(:func:`quiet_native_logs`) whichever way the command was started (``attention-center
+train``, ``python -m attention_center.cli.train``, ``python -m export``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import threading
 from typing import Callable, Sequence
 
 from absl import flags
 
 __all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_FLAGS",
-           "UsageError", "parse_or_exit", "run_with_flags"]
+           "UsageError", "parse_or_exit", "quiet_native_logs", "run_with_flags",
+           "sigterm_interrupts"]
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 HELP_FLAGS = ("--help", "-h", "--helpfull", "-help")
@@ -51,18 +62,51 @@ def parse_or_exit(flag_values: flags.FlagValues, argv: Sequence[str], usage: str
         sys.exit(EXIT_USAGE)
 
 
+def quiet_native_logs() -> None:
+    """No TensorFlow INFO lines (``cpu_feature_guard``...) or oneDNN notices on stderr.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` and ``TF_ENABLE_ONEDNN_OPTS=0`` unless the user set them
+    (they act when TensorFlow is first imported, so this runs before any command's work).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` in the main thread (as Ctrl-C).
+
+    A no-op outside the main thread (only it may set signal handlers).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
 def run_with_flags(flag_values: flags.FlagValues, main: Callable[[list[str]], int],
                    usage: str, argv: Sequence[str] | None = None) -> None:
     """Parses ``argv`` (default ``sys.argv``) into ``flag_values``, exits with ``main(rest)``.
 
     ``--help``/``-h`` print ``usage`` and the flags and exit 0; a bad flag or a
-    :class:`UsageError` from ``main`` prints one ``error:`` line and exits 2.
+    :class:`UsageError` from ``main`` prints one ``error:`` line and exits 2; Ctrl-C or
+    SIGTERM that ``main`` does not handle itself prints ``interrupted`` and exits 130.
     """
     argv = list(sys.argv if argv is None else argv)
+    quiet_native_logs()
     flag_values.unparse_flags()
     rest = parse_or_exit(flag_values, argv, usage)
     try:
-        status = main(rest)
+        with sigterm_interrupts():
+            status = main(rest)
     except UsageError as error:
         print(f"{argv[0]}: error: {error}\n(see {argv[0]} --help)", file=sys.stderr)
         status = EXIT_USAGE

@@ -7,11 +7,13 @@ folders, among them our own temporaries, see :mod:`attention_center.core.atomic`
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["IMAGE_SUFFIXES", "find_images", "resolved"]
+__all__ = ["IMAGE_SUFFIXES", "OutputFolderError", "check_output_folder", "find_images",
+           "is_inside", "not_a_file_reason", "resolved"]
 
 #: File suffixes taken as images when walking a directory (``.jxl`` is not: it is our output).
 IMAGE_SUFFIXES = frozenset({
@@ -30,6 +32,103 @@ def resolved(path: os.PathLike | str) -> Path:
         return Path(path).resolve()
     except (RuntimeError, OSError):
         return Path(os.path.abspath(path))
+
+
+def not_a_file_reason(path: os.PathLike | str) -> Optional[str]:
+    """Why ``path`` is not a regular file we can open, in words; ``None`` when it is one.
+
+    ``"symbolic link loop"``, ``"broken symbolic link (its target does not exist)"``,
+    ``"is a directory"``, ``"no such file"`` or the error of ``stat``.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if os.path.islink(path):
+            return "broken symbolic link (its target does not exist)"
+        if error.errno == errno.ENOENT:
+            return "no such file"
+        return _strerror(error)
+    if os.path.isdir(path):
+        return "is a directory"
+    import stat
+
+    return None if stat.S_ISREG(info.st_mode) else "not a regular file"
+
+
+def is_inside(path: os.PathLike | str, folder: os.PathLike | str) -> bool:
+    """Whether ``path``, its symbolic links followed, lies in ``folder`` (or is it)."""
+    inner, outer = resolved(path), resolved(folder)
+    return inner == outer or outer in inner.parents
+
+
+class OutputFolderError(ValueError):
+    """An output folder that cannot be used (a usage error: found before any work).
+
+    Attributes:
+      path: the folder.
+      reason: one line saying what is wrong with it.
+    """
+
+    def __init__(self, path: os.PathLike | str, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _strerror(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return (error.strerror or str(error)).lower()
+
+
+def check_output_folder(folder: os.PathLike | str, create: bool = True) -> Path:
+    """Makes sure outputs can be written into ``folder``: created if missing, then probed.
+
+    The probe creates and removes one file named like our temporaries
+    (:func:`attention_center.core.atomic.temporary_name`), so a read-only file system, a
+    folder without write permission (even for root: a real write is tried, not
+    ``os.access``) or a full disk is found before any work.
+
+    Args:
+      folder: the output folder.
+      create: create it (and its parents) when missing.
+    Returns:
+      ``folder`` as a :class:`Path`.
+    Raises:
+      OutputFolderError: it exists and is not a folder (a file, a broken or looping
+        link), cannot be created, or cannot be written; the message names it.
+    """
+    from attention_center.core.atomic import temporary_name
+
+    folder = Path(folder)
+    if os.path.lexists(folder) and not folder.is_dir():
+        try:
+            folder.stat()
+        except OSError as error:
+            raise OutputFolderError(folder, f"not usable as the output folder: "
+                                    f"{_strerror(error)}") from None
+        raise OutputFolderError(folder, "exists and is not a folder")
+    if not folder.is_dir():
+        if not create:
+            raise OutputFolderError(folder, "no such folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputFolderError(folder, f"cannot create it: {_strerror(error)}") from None
+    probe = temporary_name(folder / "write-probe")
+    try:
+        with open(probe, "xb"):
+            pass
+    except OSError as error:
+        raise OutputFolderError(folder, f"cannot write into it: {_strerror(error)}") from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+    return folder
 
 
 def find_images(image_dir, recursive: bool = True, exclude: Sequence = (),

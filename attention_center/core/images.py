@@ -115,9 +115,35 @@ def _check_file(path: str) -> None:
         raise ImageLoadError(path, "empty file (0 bytes)")
 
 
+#: Formats whose header gives the EXIF orientation and that ``draft`` can decode reduced.
+_DRAFT_FORMATS = ("JPEG", "MPO")
+
+
+def _refuse_too_many(path: str, size: tuple[int, int], decoded: int,
+                     max_pixels: Optional[int]) -> None:
+    """Raises :class:`ImageLoadError` when ``decoded`` pixels (of a ``(w, h)`` image) are too many."""
+    if max_pixels is None or decoded <= max_pixels:
+        return
+    width, height = size
+    raise ImageLoadError(
+        path, f"{width}x{height} is {width * height:,} pixels, more than the "
+        f"{max_pixels:,} allowed (raise --max_pixels / max_pixels= to decode it; "
+        "a decompression bomb?)")
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation of an opened image, read without decoding its pixels where the
+    format allows (Pillow's PNG ``getexif`` decodes the whole image to look past IDAT)."""
+    if image.format not in _DRAFT_FORMATS and image.format != "PNG":
+        return image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # an eXIf chunk before IDAT is in info; one after it is not honoured
+    return image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+
+
 def _draft_size(image: Image.Image, min_hw, orientation: int) -> Optional[tuple[int, int]]:
     """The ``(w, h)`` to ask a JPEG's ``draft`` for so the decode still covers ``min_hw``."""
-    if min_hw is None or image.format not in ("JPEG", "MPO"):
+    if min_hw is None or image.format not in _DRAFT_FORMATS:
         return None
     height, width = stored_hw(tuple(int(v) for v in min_hw), orientation)
     return max(1, width), max(1, height)
@@ -160,17 +186,14 @@ def decode_image(path: os.PathLike | str, *, max_pixels: Optional[int] = DEFAULT
                 Image.MAX_IMAGE_PIXELS = previous
         with image:
             width, height = image.size
-            orientation = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+            if image.format not in _DRAFT_FORMATS:  # refused on the header, before any decode
+                _refuse_too_many(path, (width, height), width * height, max_pixels)
+            orientation = _orientation(image)
             original_hw = displayed_hw((height, width), orientation)
             draft = _draft_size(image, min_hw, orientation)
             if draft is not None:
                 image.draft("RGB", draft)
-            decoded_pixels = image.size[0] * image.size[1]
-            if max_pixels is not None and decoded_pixels > max_pixels:
-                raise ImageLoadError(
-                    path, f"{width}x{height} is {width * height:,} pixels, more than the "
-                    f"{max_pixels:,} allowed (raise --max_pixels / max_pixels= to decode it; "
-                    "a decompression bomb?)")
+            _refuse_too_many(path, (width, height), image.size[0] * image.size[1], max_pixels)
             frames = getattr(image, "n_frames", 1)
             if frames > 1:
                 notes.append(f"animated: the first of {frames} frames was used")
@@ -192,6 +215,8 @@ def decode_image(path: os.PathLike | str, *, max_pixels: Optional[int] = DEFAULT
         raise ImageLoadError(path, f"corrupt or truncated image: {error}") from error
     if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1:
         raise ImageLoadError(path, f"decoded to an unusable shape {array.shape}")
+    if draft is None:  # full size: the upright pixels are the displayed image
+        original_hw = array.shape[:2]
     return DecodedImage(pixels=array, original_hw=tuple(int(v) for v in original_hw),
                         notes=tuple(notes))
 
@@ -269,7 +294,8 @@ def decode_into_frame(path: os.PathLike | str, frame_hw=MODEL_FRAME_HW, *,
                 _check_file(os.fspath(path))
                 with Image.open(path) as probe:
                     size = probe.size
-                    orientation = probe.getexif().get(EXIF_ORIENTATION_TAG, 1)
+                    orientation = (_orientation(probe) if probe.format in _DRAFT_FORMATS
+                                   else 1)  # only JPEG decodes reduced: no need to read more
             except (OSError, SyntaxError, ValueError):
                 size = None  # decode_image reports it
             finally:

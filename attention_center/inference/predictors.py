@@ -27,11 +27,13 @@ import functools
 import json
 import os
 import threading
+import zipfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from attention_center.core.files import not_a_file_reason
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.core.tflite_metadata import read_tflite_metadata
 from attention_center.inference.tflite import TFLiteInterfaceError, TFLiteModel
@@ -43,6 +45,7 @@ __all__ = [
     "Predictor",
     "TFLitePredictor",
     "clear_cache",
+    "keras_file_problem",
     "load_predictor",
 ]
 
@@ -152,7 +155,10 @@ class KerasPredictor(Predictor):
       path: the file it came from, if any.
       frame_hw: the frame to use when the model accepts any size (default:
         ``metadata.json`` beside the file, else 480x640).
-      batch_size: frames per forward pass.
+      batch_size: frames per forward pass. Every pass gets exactly ``batch_size`` frames
+        (a short last batch is padded with zero frames, their outputs dropped), so the
+        compiled predict step is traced once per model, never retraced for the last batch
+        (no ``tf.function retracing`` warnings when several models run in one process).
     """
 
     def __init__(self, model, path=None, frame_hw=None, batch_size: int = 8):
@@ -181,14 +187,22 @@ class KerasPredictor(Predictor):
             or (isinstance(probe, (list, tuple)) and any(
                 isinstance(s, (list, tuple)) and len(s) == 4 and s[-1] == 1 for s in probe)))
 
+    def _padded(self, chunk: np.ndarray) -> np.ndarray:
+        """``float32 [n, H, W, 3]`` -> ``[batch_size, H, W, 3]``, zero frames after the ``n``."""
+        missing = self.batch_size - len(chunk)
+        if missing <= 0:
+            return chunk
+        return np.concatenate([chunk, np.zeros((missing, *chunk.shape[1:]), chunk.dtype)])
+
     def predict_frames(self, frames):
         frames = self._check_frames(frames)
         centers, maps = [], []
         for start in range(0, len(frames), self.batch_size):
-            outputs = self.model.predict_on_batch(frames[start:start + self.batch_size])
+            chunk = frames[start:start + self.batch_size]
+            outputs = self.model.predict_on_batch(self._padded(chunk))
             center, weight_map = _split_outputs(outputs, self.path or self.name)
-            centers.append(center)
-            maps.append(weight_map)
+            centers.append(center[:len(chunk)])
+            maps.append(None if weight_map is None else weight_map[:len(chunk)])
         if not centers:
             return {"center": np.zeros((0, 2)), "weight_map": None}
         weight_map = None if any(m is None for m in maps) else np.concatenate(maps)
@@ -257,9 +271,23 @@ class TFLitePredictor(Predictor):
         return {"center": center, "weight_map": weight_map}
 
 
+def keras_file_problem(path: Path) -> Optional[str]:
+    """What makes ``path`` no ``.keras`` file before Keras reads it (whose own message for
+    a file that is not a zip archive is a misleading "File not found"); ``None``: none."""
+    if path.stat().st_size == 0:
+        return "not a valid .keras file: empty (0 bytes)"
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        return ("not a valid .keras file: not a zip archive (corrupt, truncated, or another "
+                "format)")
+    return None
+
+
 def _load_keras_file(path: Path):
     from attention_center.models import load_model
 
+    problem = keras_file_problem(path)
+    if problem:
+        raise ModelLoadError(path, problem)
     try:
         return load_model(path)
     except Exception as error:  # Keras raises many types for a bad file
@@ -322,8 +350,10 @@ def load_predictor(spec=None, num_threads: Optional[int] = None, batch_size: int
         raise ModelLoadError(os.fspath(spec) if spec is not None else "default", str(error)) \
             from error
     if not path.is_file():
-        raise ModelLoadError(path, "no such model file" if not path.is_dir()
-                             else "is a directory, not a model file")
+        reason = not_a_file_reason(path) or "not a regular file"
+        raise ModelLoadError(path, {"no such file": "no such model file",
+                                    "is a directory": "is a directory, not a model file"}
+                             .get(reason, reason))
     suffix = path.suffix.lower()
     if suffix not in (".tflite", ".keras", ".h5"):
         raise ModelLoadError(path, f"unknown model type {suffix or '(no suffix)'!r}: "

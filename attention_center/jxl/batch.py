@@ -5,6 +5,15 @@ run ``cjxl INPUT OUTPUT --group_order 1 --center_x X --center_y Y [extra flags]`
 (:mod:`attention_center.jxl.encoder`; several at once, in threads that wait on the
 subprocesses), each output written atomically. One bad file never stops the rest: its
 failure is in the :class:`EncodeSummary`.
+
+Hostile inputs and interruptions (issue 17): the output folder is checked (created, a
+file written and removed) and the extra cjxl flags are tried on a tiny image before any
+work (:class:`~attention_center.core.files.OutputFolderError`,
+:class:`~attention_center.jxl.encoder.EncoderFlagsError`); no output is written outside
+``output_dir`` nor over an input; a Ctrl-C or SIGTERM stops every cjxl, removes the
+temporaries and raises :class:`EncodeInterrupted` with the summary so far; after a
+``kill -9`` the cjxl children die with us (:mod:`attention_center.core.processes`) and the
+next run removes the temporaries left (:mod:`attention_center.core.atomic`).
 """
 
 from __future__ import annotations
@@ -19,19 +28,35 @@ from typing import Callable, Optional, Sequence
 from PIL import Image
 
 from attention_center.core.atomic import remove_stale_temporaries, temporary_name
-from attention_center.core.files import find_images
-from attention_center.core.images import ImageLoadError
+from attention_center.core.files import check_output_folder, find_images, is_inside, resolved
+from attention_center.core.images import DEFAULT_MAX_PIXELS, ImageLoadError
 from attention_center.core.orientation import read_orientation
+from attention_center.core.processes import ChildProcesses, interrupts_deferred
 from attention_center.jxl.encoder import (
     DIRECT_FORMATS,
     EncoderError,
+    EncoderInterrupted,
+    check_encoder_flags,
     cjxl_command,
+    command_text,
     encoder_center,
     find_encoder,
     run_encoder,
 )
 
-__all__ = ["EncodeResult", "EncodeSummary", "encode_directory", "output_path_for"]
+__all__ = ["CENTER_STRATEGIES", "EncodeInterrupted", "EncodeResult", "EncodeSummary",
+           "encode_directory", "output_path_for"]
+
+#: ``--center_strategy`` values: the model's centre, or the one chosen for the group order.
+CENTER_STRATEGIES = ("model", "chosen")
+
+
+def _chosen_center(prediction, orientation: int, model_center: tuple[int, int]):
+    """The chosen cjxl centre for one prediction (stored pixels; the model's if it failed)."""
+    from attention_center.jxl.center_choice import choose_for_prediction
+
+    choice = choose_for_prediction(prediction, orientation, model_center=model_center)
+    return model_center if choice is None else choice.center
 
 
 def output_path_for(source, image_dir, output_dir, new_suffix: str = "jxl") -> Path:
@@ -52,12 +77,13 @@ class EncodeResult:
       source: the input image.
       output: the output file (planned, for dry runs and failures).
       status: ``"encoded"``, ``"skipped"`` (output exists, ``--skip_existing``),
-        ``"dry_run"`` or ``"failed"``.
+        ``"dry_run"``, ``"failed"`` or ``"interrupted"`` (not done: the run was stopped).
       error: one line for ``"failed"``.
       center: the ``(x, y)`` passed to cjxl (stored orientation), if any.
       display_center: the predicted ``(x, y)`` in displayed pixels, if any.
       bytes_in, bytes_out: file sizes (``bytes_out`` 0 unless encoded).
       command: the cjxl command line.
+      notes: remarks on the image (e.g. an animated image's centre is its first frame's).
     """
 
     source: Path
@@ -69,14 +95,19 @@ class EncodeResult:
     bytes_in: int = 0
     bytes_out: int = 0
     command: Optional[list[str]] = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
 class EncodeSummary:
-    """All results of a run (input order) and the files that were not images."""
+    """All results of a run (input order) and the files that were not images.
+
+    ``interrupted``: the run was stopped (Ctrl-C, SIGTERM) before every image was done.
+    """
 
     results: list[EncodeResult]
     ignored: list[Path] = dataclasses.field(default_factory=list)
+    interrupted: bool = False
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -87,7 +118,7 @@ class EncodeSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.interrupted
 
     @property
     def bytes_in(self) -> int:
@@ -101,7 +132,7 @@ class EncodeSummary:
         """A human summary: counts, bytes in and out, then each failure on its own line."""
         parts = [f"{self.count('encoded')} encoded"]
         for status, label in (("skipped", "skipped (output exists)"), ("dry_run", "dry run"),
-                              ("failed", "failed")):
+                              ("failed", "failed"), ("interrupted", "not done (interrupted)")):
             if self.count(status):
                 parts.append(f"{self.count(status)} {label}")
         lines = [f"{len(self.results)} images: " + ", ".join(parts)
@@ -112,14 +143,64 @@ class EncodeSummary:
         if self.failed:
             lines.append("failed:")
             lines += [f"  {r.source}: {r.error}" for r in self.failed]
+        noted = [r for r in self.results if r.notes]
+        if noted:
+            lines.append("notes:")
+            lines += [f"  {r.source}: {note}" for r in noted for note in r.notes]
+        if self.interrupted:
+            lines.append(f"interrupted: {self.count('interrupted')} images not done; the same "
+                         "command with --skip_existing finishes them")
         return "\n".join(lines)
+
+
+class EncodeInterrupted(KeyboardInterrupt):
+    """:func:`encode_directory` was interrupted; ``summary`` says what was done.
+
+    A ``KeyboardInterrupt``, so code that does not know it stops as on any Ctrl-C.
+    """
+
+    def __init__(self, summary: EncodeSummary):
+        super().__init__("interrupted")
+        self.summary = summary
 
 
 def _same_file(a: Path, b: Path) -> bool:
     try:
-        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+        return resolved(a) == resolved(b) or (b.exists() and os.path.samefile(a, b))
     except OSError:
         return False
+
+
+def _refusal(output: Path, source: Path, out_root: Path, inputs: set) -> Optional[str]:
+    """Why ``output`` may not be written (over an input, outside the output folder), or None."""
+    if resolved(output) in inputs or _same_file(output, source):
+        return f"output {output} would overwrite an input; refused"
+    if not is_inside(output.parent, out_root):
+        return (f"output {output} would be written outside the output folder {out_root} "
+                "(a symbolic link in it?); refused")
+    return None
+
+
+def _os_reason(error: OSError) -> str:
+    """One line for an OSError: what failed, on which file."""
+    where = f" {error.filename}" if getattr(error, "filename", None) else ""
+    return f"cannot write{where}: {(error.strerror or str(error)).lower()}"
+
+
+def _write_temporary_png(image, output: Path) -> Path:
+    """The upright pixels as a PNG for cjxl, a temporary beside ``output``; returns its path.
+
+    Raises:
+      OSError: the folder cannot be created or written (nothing is left behind).
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_name(output, ".png")
+    try:
+        Image.fromarray(image).save(temporary, format="PNG", compress_level=1)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
 
 
 def _probe(path: Path) -> tuple[str, str, int]:
@@ -134,7 +215,9 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
                      jobs: Optional[int] = None, dry_run: bool = False,
                      skip_existing: bool = False, verbose: bool = False,
                      progress: bool = True, recursive: bool = True, batch_size: int = 8,
-                     echo: Callable[[str], None] = print) -> EncodeSummary:
+                     echo: Callable[[str], None] = print,
+                     center_strategy: str = "model",
+                     max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> EncodeSummary:
     """Encodes every image under ``image_dir`` to centre-first progressive JPEG XL.
 
     Args:
@@ -154,17 +237,28 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
       recursive: walk sub-folders.
       batch_size: images per model batch.
       echo: where command lines go (``print``).
+      center_strategy: ``"model"``: the model's centre as it is; ``"chosen"``: the
+        point whose centre-first group order makes the region around the predicted
+        centre final soonest (:mod:`attention_center.jxl.center_choice`).
+      max_pixels: refuse larger images (checked on the header; ``None``: no limit).
     Returns:
       an :class:`EncodeSummary`; failures are in it, never raised.
     Raises:
       NotADirectoryError: ``image_dir`` is not a folder.
       ValueError: no ``output_dir`` for a real run.
+      OutputFolderError: ``output_dir`` is a file, cannot be created or written (real runs).
       EncoderNotFoundError: no cjxl (real runs only).
+      EncoderFlagsError: cjxl refuses ``extra_flags`` (tried on a tiny image; real runs).
+      EncodeInterrupted: Ctrl-C or SIGTERM (a ``KeyboardInterrupt``) stopped the run: every
+        cjxl was killed and every temporary removed; its ``summary`` is what was done.
     """
     from tqdm import tqdm
 
     from attention_center.inference.prediction import predict_images
 
+    if center_strategy not in CENTER_STRATEGIES:
+        raise ValueError(f"center_strategy must be one of {CENTER_STRATEGIES}, "
+                         f"got {center_strategy!r}")
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
         raise NotADirectoryError(f"{image_dir}: not a directory")
@@ -172,21 +266,24 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
         raise ValueError("an output directory is needed (or do a dry run)")
     out_root = Path(output_dir) if output_dir is not None else Path(".")
     encoder_path = encoder if dry_run else find_encoder(encoder)
+    if not dry_run:  # usage errors, before any work (the flags first: they create nothing)
+        check_encoder_flags(encoder_path, extra_flags)
+        check_output_folder(out_root)
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     cjxl_threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     exclude = [out_root] if output_dir is not None and not _same_file(out_root, image_dir) else []
     if output_dir is not None and not dry_run:
         remove_stale_temporaries(out_root)  # what a killed run left
     images, ignored = find_images(image_dir, recursive=recursive, exclude=exclude)
-    inputs = {p.resolve() for p in images}
+    inputs = {resolved(p) for p in images}
 
     results: dict[int, EncodeResult] = {}
     todo: list[int] = []
     for i, source in enumerate(images):
         output = output_path_for(source, image_dir, out_root, new_suffix)
-        if output.resolve() in inputs or _same_file(output, source):
-            results[i] = EncodeResult(source, output, "failed",
-                                      error=f"output {output} would overwrite an input; refused")
+        refusal = _refusal(output, source, out_root, inputs)
+        if refusal:
+            results[i] = EncodeResult(source, output, "failed", error=refusal)
         elif skip_existing and output.is_file() and output.stat().st_size > 0:
             results[i] = EncodeResult(source, output, "skipped")
         else:
@@ -198,6 +295,7 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
     bar.update(len(images) - len(todo))
     lock = threading.Lock()
     temp_inputs: list[Path] = []
+    children = ChildProcesses()  # every cjxl of this run, stopped together on an interruption
 
     def tick():
         with lock:
@@ -212,10 +310,14 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
 
     def work(result: EncodeResult, command: list[str], temp_input: Optional[Path]):
         try:
-            result.bytes_out = run_encoder(command, result.output)
+            result.bytes_out = run_encoder(command, result.output, children)
             result.status = "encoded"
-        except (EncoderError, OSError) as error:
+        except EncoderInterrupted:
+            result.status, result.error = "interrupted", "stopped (interrupted)"
+        except EncoderError as error:
             result.status, result.error = "failed", str(error)
+        except OSError as error:
+            result.status, result.error = "failed", _os_reason(error)
         finally:
             if temp_input is not None and temp_input.exists():
                 temp_input.unlink()
@@ -225,7 +327,8 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
     futures = []
     try:
         stream = predict_images([images[i] for i in todo], predictor, batch_size=batch_size,
-                                keep_images=True)
+                                keep_images=True,
+                                max_pixels=max_pixels)
         for i, prediction in zip(todo, stream):
             result = results[i]
             result.bytes_in = result.source.stat().st_size if result.source.exists() else 0
@@ -235,6 +338,7 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
                 continue
             image, prediction.image = prediction.image, None
             result.display_center = tuple(float(v) for v in prediction.center)
+            result.notes = tuple(f"{note} for the centre" for note in prediction.notes)
             try:
                 fmt, mode, orientation = _probe(result.source)
             except (OSError, ValueError) as error:  # changed since it was decoded
@@ -252,29 +356,58 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
                 result.center = encoder_center(prediction.center, prediction.original_hw, 1)
                 cjxl_input = result.source
                 if not dry_run:
-                    result.output.parent.mkdir(parents=True, exist_ok=True)
-                    temp_input = cjxl_input = temporary_name(result.output, ".png")
+                    try:
+                        temp_input = cjxl_input = _write_temporary_png(image, result.output)
+                    except OSError as error:
+                        result.status = "failed"
+                        result.error = f"{_os_reason(error)} (the PNG cjxl reads for {fmt or mode})"
+                        tick()
+                        continue
                     temp_inputs.append(temp_input)
-                    Image.fromarray(image).save(temp_input, format="PNG", compress_level=1)
+            # --- centre strategy (issue 19): move the centre to the best group order ---
+            if center_strategy == "chosen":
+                result.center = _chosen_center(prediction, orientation if direct else 1,
+                                               result.center)
             command = cjxl_command(encoder_path, cjxl_input, result.output, result.center,
                                    extra_flags, num_threads=cjxl_threads)
             result.command = command
             if dry_run or verbose:
-                say(" ".join(command) + ("" if direct else f"   # {result.source} via PNG"))
+                say(command_text(command)
+                    + ("" if direct else f"   # {command_text([str(result.source)])} via PNG"))
             if dry_run:
                 result.status = "dry_run"
                 tick()
                 continue
             futures.append(executor.submit(work, result, command, temp_input))
         concurrent.futures.wait(futures)
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-        for temp_input in temp_inputs:  # left by jobs cancelled before they ran
-            if temp_input.exists():
-                temp_input.unlink()
-        bar.close()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the command line's handler
+        with interrupts_deferred():
+            children.stop()
+            _finish(executor, temp_inputs, bar)
+        summary = _summary(images, results, ignored, interrupted=True)
+        raise EncodeInterrupted(summary) from None
+    except BaseException:
+        children.stop()
+        _finish(executor, temp_inputs, bar)
+        raise
+    _finish(executor, temp_inputs, bar)
+    return _summary(images, results, ignored, interrupted=False)
+
+
+def _finish(executor, temp_inputs: list[Path], bar) -> None:
+    """Waits for the running jobs (cancelling the others), removes the temporary PNGs left."""
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=True)
+    for temp_input in temp_inputs:  # left by jobs cancelled before they ran
+        temp_input.unlink(missing_ok=True)
+    bar.close()
+
+
+def _summary(images: list[Path], results: dict, ignored: list[Path], interrupted: bool
+             ) -> EncodeSummary:
+    """The :class:`EncodeSummary` in input order; jobs that never ran are ``interrupted``."""
     for result in results.values():
         if result.status == "pending":  # interrupted before it ran
-            result.status, result.error = "failed", "not run (interrupted)"
-    return EncodeSummary(results=[results[i] for i in range(len(images))], ignored=ignored)
+            result.status, result.error = "interrupted", "not run (interrupted)"
+    return EncodeSummary(results=[results[i] for i in range(len(images))], ignored=ignored,
+                         interrupted=interrupted)

@@ -18,25 +18,37 @@ by ``tests/jxl/encode_test.py``:
   default for JPEG input: no ``--lossless_jpeg=0`` needed.
 * cjxl cannot read CMYK JPEGs, WebP, TIFF or BMP (:data:`DIRECT_FORMATS` lists what it
   reads): those go through a temporary PNG of the decoded, upright RGB pixels.
+* cjxl exits 1 with one line (``Unknown argument: --bogus``, ``Invalid flag value for
+  --effort``) on a bad flag, whatever the image: :func:`check_encoder_flags` runs it once
+  on a tiny generated image so that a bad flag is a usage error before any work.
+
+Every cjxl runs as a child that dies with us (:mod:`attention_center.core.processes`).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
 
 from attention_center.core.atomic import atomic_path
 from attention_center.core.orientation import displayed_to_stored, stored_hw
+from attention_center.core.processes import ChildProcesses, StoppedError, run_child
 
 __all__ = [
     "DIRECT_FORMATS",
     "EncoderError",
+    "EncoderFlagsError",
+    "EncoderInterrupted",
     "EncoderNotFoundError",
+    "check_encoder_flags",
     "cjxl_command",
+    "command_text",
     "encoder_center",
     "find_encoder",
     "run_encoder",
@@ -52,6 +64,14 @@ class EncoderError(RuntimeError):
 
 class EncoderNotFoundError(FileNotFoundError):
     """The ``cjxl`` binary is not where we were told, nor on ``PATH``."""
+
+
+class EncoderFlagsError(ValueError):
+    """cjxl refuses the extra flags it was given (a usage error: no image would encode)."""
+
+
+class EncoderInterrupted(EncoderError):
+    """cjxl was stopped because the run was interrupted (not the image's fault)."""
 
 
 def find_encoder(encoder: str = "cjxl") -> str:
@@ -106,6 +126,12 @@ def _has_flag(flags: Sequence[str], name: str) -> bool:
     return any(f == name or f.startswith(name + "=") for f in flags)
 
 
+def _path_argument(path) -> str:
+    """A path as a command-line argument that no program takes for a flag (``-x.png``)."""
+    text = os.fspath(path)
+    return os.path.join(".", text) if text.startswith("-") else text
+
+
 def cjxl_command(encoder: str, source, output, center=None, extra_flags: Sequence[str] = (),
                  num_threads: Optional[int] = None) -> list[str]:
     """The cjxl command line.
@@ -120,7 +146,7 @@ def cjxl_command(encoder: str, source, output, center=None, extra_flags: Sequenc
       extra_flags: more cjxl flags (what follows ``--`` on our command line).
       num_threads: ``--num_threads N`` unless ``extra_flags`` set it.
     """
-    command = [os.fspath(encoder), os.fspath(source), os.fspath(output)]
+    command = [os.fspath(encoder), _path_argument(source), _path_argument(output)]
     if center is not None:
         values = {"--group_order": "1"}
         if not isinstance(center, str):
@@ -144,24 +170,94 @@ def _stderr_reason(stderr: bytes, returncode: int) -> str:
     return f"cjxl failed (exit {returncode}): {tail}"
 
 
-def run_encoder(command: list[str], output: os.PathLike | str) -> int:
+def command_text(command: Sequence[str]) -> str:
+    """A command line as a shell would need it typed: each argument quoted as needed."""
+    return shlex.join(os.fspath(part) for part in command)
+
+
+def run_encoder(command: list[str], output: os.PathLike | str,
+                children: Optional[ChildProcesses] = None) -> int:
     """Runs a cjxl command that writes ``output``, atomically; returns the output's size.
 
     ``command[2]`` (the output) is replaced by a temporary beside ``output``
     (:func:`attention_center.core.atomic.atomic_path`), renamed over it only after cjxl
-    succeeds.
+    succeeds. cjxl runs as a child that dies with us, one of ``children`` when given (so
+    that an interruption can stop it: :meth:`ChildProcesses.stop`).
 
     Raises:
+      EncoderInterrupted: ``children`` were stopped before or while cjxl ran.
       EncoderError: cjxl failed or wrote nothing (message from its stderr).
       OSError: the output folder cannot be written.
     """
     with atomic_path(output) as temporary:
-        run = subprocess.run([*command[:2], os.fspath(temporary), *command[3:]],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL)
+        try:
+            run = run_child([*command[:2], _path_argument(temporary), *command[3:]], children)
+        except StoppedError as error:
+            raise EncoderInterrupted(str(error)) from error
+        if run.returncode != 0 and run.stopped:
+            raise EncoderInterrupted("cjxl stopped: the run was interrupted")
         if run.returncode != 0:
             raise EncoderError(_stderr_reason(run.stderr, run.returncode))
         size = temporary.stat().st_size if temporary.exists() else 0
         if size == 0:
             raise EncoderError("cjxl wrote an empty file")
     return size
+
+
+#: Flags whose values depend on the image, left out of :func:`check_encoder_flags`'s trial.
+_PER_IMAGE_FLAGS = ("--center_x", "--center_y")
+
+
+def _trial_flags(extra_flags: Sequence[str]) -> list[str]:
+    """``extra_flags`` without the per-image ones (``--center_x 9``, ``--center_y=3``)."""
+    kept, skip_value = [], False
+    for flag in extra_flags:
+        if skip_value:
+            skip_value = False
+            continue
+        if flag in _PER_IMAGE_FLAGS:
+            skip_value = True
+            continue
+        if any(flag.startswith(name + "=") for name in _PER_IMAGE_FLAGS):
+            continue
+        kept.append(flag)
+    return kept
+
+
+def check_encoder_flags(encoder: str, extra_flags: Sequence[str], timeout: float = 120.0
+                        ) -> None:
+    """Checks that cjxl accepts ``extra_flags``, by encoding a tiny image with them once.
+
+    The trial image is a 64x64 RGB gradient PNG in a temporary folder, encoded with
+    ``--group_order 1`` and a centre (as every real run) plus ``extra_flags`` (without
+    ``--center_x``/``--center_y``, whose valid values depend on the image). No flags: no
+    trial.
+
+    Args:
+      encoder: the cjxl binary (from :func:`find_encoder`).
+      extra_flags: the flags given after ``--``.
+      timeout: seconds the trial may take.
+    Raises:
+      EncoderFlagsError: cjxl fails with them; the message quotes cjxl's.
+    """
+    if not extra_flags:
+        return
+    from PIL import Image
+
+    ramp = np.linspace(0, 255, 64, dtype=np.float64)
+    pixels = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 255 - ramp[None, :]),
+                      -1).astype(np.uint8)
+    with tempfile.TemporaryDirectory(prefix="ac-cjxl-flags-") as folder:
+        source = os.path.join(folder, "trial.png")
+        Image.fromarray(pixels).save(source)
+        command = cjxl_command(encoder, source, os.path.join(folder, "trial.jxl"), (32, 32),
+                               _trial_flags(extra_flags))
+        try:
+            run = run_child(command, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise EncoderFlagsError(f"cjxl did not finish a 64x64 trial image in {timeout:g} s "
+                                    f"with the extra flags {command_text(extra_flags)}") from None
+        if run.returncode != 0:
+            reason = _stderr_reason(run.stderr, run.returncode)
+            raise EncoderFlagsError(f"cjxl refuses the extra flags {command_text(extra_flags)}: "
+                                    f"{reason}")

@@ -25,8 +25,10 @@ else the first fixation (the pre-stimulus one). Mouse data: the first sample
 is dropped as the cursor's start position.
 
 Bad rows (unparseable numbers, unknown source, missing columns) raise
-:class:`~ground_truth.records.RecordError` naming file and line; NaN and
-out-of-image points are dropped and counted.
+:class:`~ground_truth.records.RecordError` naming file and line; so do a CSV header
+without the required columns, and a file with no data rows (0 bytes, blank, or a CSV
+header alone): it would build "0 records" without a word. NaN and out-of-image points are
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -47,22 +49,59 @@ __all__ = ["read_generic", "REQUIRED"]
 REQUIRED = ("image", "observer", "x", "y", "source")
 
 
+def _is_json_lines(path: Path) -> bool:
+    return path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+
+
+def _check_header(path: Path, fieldnames) -> None:
+    """Raises :class:`RecordError` for a CSV header without the required columns."""
+    if fieldnames is None:
+        raise RecordError(path, "empty file (no CSV header)")
+    names = {str(name).strip() for name in fieldnames if name is not None}
+    missing = [k for k in REQUIRED if k not in names]
+    if missing:
+        raise RecordError(path, f"line 1: the CSV header is missing {missing} "
+                          f"(it has {sorted(names)})")
+    if "onset_ms" not in names and "order" not in names:
+        raise RecordError(path, "line 1: the CSV header needs onset_ms or order")
+
+
 def _rows(path: Path):
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        yield number, json.loads(line)
-                    except json.JSONDecodeError as error:
-                        raise RecordError(path, f"line {number}: not valid JSON: {error}") from None
-    else:
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None:
-                raise RecordError(path, "empty file (no CSV header)")
-            for number, row in enumerate(reader, 2):
-                yield number, row
+    """``(line number, row dict)`` of every data row (JSON lines or CSV)."""
+    try:
+        handle = open(path, encoding="utf-8", newline=None if _is_json_lines(path) else "")
+    except OSError as error:
+        raise RecordError(path, f"cannot read: {(error.strerror or str(error)).lower()}") \
+            from None
+    with handle as f:
+        try:
+            if _is_json_lines(path):
+                for number, line in enumerate(f, 1):
+                    if line.strip():
+                        try:
+                            yield number, json.loads(line)
+                        except json.JSONDecodeError as error:
+                            raise RecordError(path, f"line {number}: not valid JSON: {error}") \
+                                from None
+            else:
+                reader = csv.DictReader(f)
+                _check_header(path, reader.fieldnames)
+                for number, row in enumerate(reader, 2):
+                    yield number, row
+        except UnicodeDecodeError as error:
+            raise RecordError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") \
+                from None
+        except csv.Error as error:
+            raise RecordError(path, f"not a readable CSV file: {error}") from None
+
+
+def _no_rows_reason(path: Path) -> str:
+    """Why a file gave no data rows, in words."""
+    if path.stat().st_size == 0:
+        return "empty file (0 bytes): no records"
+    if _is_json_lines(path):
+        return "no records: the file has no JSON lines (only blank lines)"
+    return "no records: the CSV file has a header and no data rows"
 
 
 def _float(value, path, number, name):
@@ -86,7 +125,9 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
     if not path.is_file():
         raise RecordError(path, "no such file")
     groups: dict = collections.defaultdict(lambda: collections.defaultdict(list))
+    rows_read = 0
     for number, row in _rows(path):
+        rows_read += 1
         if not isinstance(row, dict):
             raise RecordError(path, f"line {number}: expected an object, got {type(row).__name__}")
         missing = [k for k in REQUIRED if row.get(k) in (None, "")]
@@ -105,6 +146,8 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
             _float(row["x"], path, number, "x"), _float(row["y"], path, number, "y"),
             _float(row.get("duration_ms"), path, number, "duration_ms"),
             has_onset))
+    if not rows_read:
+        raise RecordError(path, _no_rows_reason(path))
     result = ReadResult(records=[])
     for (image, source, ds), observers in groups.items():
         image_path = Path(image) if Path(image).is_absolute() else path.parent / image

@@ -11,15 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import save_centroid_model
-from PIL import Image, ImageOps
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
 from attention_center.core.files import find_images
+from attention_center.core.frames import frame_transform
 from attention_center.core.images import load_image
-from attention_center.core.orientation import displayed_to_stored as displayed_to_coded
 from attention_center.core.orientation import read_orientation as exif_orientation
+from attention_center.core.orientation import stored_hw
 from attention_center.inference.predictors import load_predictor
 from attention_center.jxl.batch import encode_directory, output_path_for
 from attention_center.jxl.encoder import (
+    EncoderFlagsError,
     cjxl_command,
     encoder_center,
     find_encoder,
@@ -54,19 +58,20 @@ def photo(kodak_paths) -> Image.Image:
     return Image.open(kodak_paths[4]).convert("RGB")
 
 
-# --- orientation -----------------------------------------------------------------------------
+# --- orientation (the mapping itself: tests/core/orientation_test.py) ------------------------
 
-@pytest.mark.parametrize("orientation", range(1, 9))
-def test_displayed_to_coded_inverts_pillow_exif_transpose(orientation):
-    stored = np.arange(5 * 7, dtype=np.int32).reshape(5, 7)  # each pixel names its position
-    image = Image.fromarray(stored)
-    image.getexif()[0x0112] = orientation
-    displayed = np.asarray(ImageOps.exif_transpose(image))
-    height, width = displayed.shape
-    for y in range(height):
-        for x in range(width):
-            xs, ys = displayed_to_coded(x, y, (height, width), orientation)
-            assert stored[ys, xs] == displayed[y, x], (x, y)
+@settings(max_examples=200, deadline=None)
+@given(orientation=st.sampled_from(range(1, 9)), h=st.integers(1, 4000),
+       w=st.integers(1, 4000), frame_hw=st.sampled_from([(480, 640), (240, 320), (512, 512)]),
+       fx=st.floats(0, 1), fy=st.floats(0, 1))
+def test_a_model_centre_reaches_cjxl_inside_the_stored_image(orientation, h, w, frame_hw, fx,
+                                                             fy):
+    """frame -> displayed (clamped) -> stored -> cjxl's integers: always a centre cjxl takes."""
+    transform = frame_transform((h, w), frame_hw)
+    center = transform.to_original(fx * (frame_hw[1] - 1), fy * (frame_hw[0] - 1), clamp=True)
+    cx, cy = encoder_center(center, (h, w), orientation)
+    sh, sw = stored_hw((h, w), orientation)
+    assert 0 <= cx <= sw - 1 and 0 <= cy <= sh - 1
 
 
 def test_encoder_center_rounds_and_clamps():
@@ -285,17 +290,17 @@ def test_never_overwrites_an_input_and_resumes(centroid_predictor, kodak_paths, 
     assert kept.stat().st_mtime_ns == stamp and (out / "b.png.jxl").is_file()
 
 
-def test_failed_cjxl_leaves_no_output_and_reports_why(centroid_predictor, kodak_paths, tmp_path):
+def test_flags_cjxl_refuses_fail_before_any_work_and_leave_nothing(centroid_predictor,
+                                                                    kodak_paths, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(kodak_paths[0], folder / "a.png")
     out = tmp_path / "out"
-    summary = encode_directory(folder, out, centroid_predictor, progress=False,
-                               extra_flags=["--distance=banana"])
-    [result] = summary.results
-    assert result.status == "failed" and "cjxl failed" in result.error
-    assert "banana" in result.error
-    assert not out.exists() or not list(out.rglob("*.*"))
+    with pytest.raises(EncoderFlagsError, match="banana") as raised:
+        encode_directory(folder, out, centroid_predictor, progress=False,
+                         extra_flags=["--distance=banana"])
+    assert "cjxl refuses the extra flags --distance=banana" in str(raised.value)
+    assert not out.exists()
 
 
 def test_dry_run_writes_nothing_and_prints_the_commands(centroid_predictor, kodak_paths,
