@@ -85,6 +85,9 @@ flags.DEFINE_string("out_dir", None, "Keep the exported .tflite files here (defa
 flags.DEFINE_string("markdown", None, "Also write the command, the table and the verdict here.")
 flags.DEFINE_integer("num_representative", 100, "int8 calibration images.")
 flags.DEFINE_integer("num_parity", 50, "Parity images.")
+flags.DEFINE_multi_string("reference", [], "NAME=MODEL.tflite (or a preset name): another "
+                          "exported model timed and scored beside ours and Google's in the same "
+                          "run, e.g. 'large' (the 1.3.0 model). Repeatable.")
 
 
 @dataclasses.dataclass
@@ -257,6 +260,14 @@ def run_benchmark(argv):
                                         size_bytes=google_path.stat().st_size))
     ours: list[Row] = []
     predictors = [tflite_predictor(google_path, "tf", FLAGS.threads, google.name)]
+    references: list[Row] = []
+    for item in FLAGS.reference:
+        name, sep, spec = item.partition("=")
+        path = resolve_model(spec if sep else name, fmt="tflite")
+        row = time_both(path, Row(name if sep else f"{name} ({path.name})",
+                                  size_bytes=path.stat().st_size))
+        references.append(row)
+        predictors.append(tflite_predictor(path, "litert", FLAGS.threads, row.name))
     with Exporter(model_path, representative_paths=images.default_representative_paths(
             FLAGS.num_representative), parity_paths=images.default_parity_paths(FLAGS.num_parity),
             progress=False) as exporter:
@@ -281,12 +292,12 @@ def run_benchmark(argv):
             include_fallbacks=FLAGS.include_fallbacks, progress=False)
     summaries = {m.name: m.summary() for m in evaluation.methods}
     google.summary = summaries.get(google.name)
-    for row in ours:
+    for row in ours + references:
         row.summary = summaries.get(row.name)
     keras_row = Row(keras_predictor.name, summary=summaries.get(keras_predictor.name))
     baselines = [Row(name, summary=summary) for name, summary in summaries.items()
-                 if name not in {google.name, keras_row.name} | {r.name for r in ours}]
-    rows = [google, keras_row] + ours + baselines
+                 if name not in {google.name, keras_row.name} | {r.name for r in ours + references}]
+    rows = [google] + references + [keras_row] + ours + baselines
     table = markdown_table(rows, google)
     verdict = verdict_lines(ours, google)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)

@@ -21,7 +21,7 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import EXIT_OK, UsageError, run_with_flags
+from attention_center.cli.flags import EXIT_OK, UsageError, output_folder_flag, run_with_flags
 from attention_center.core.frames import parse_hw
 
 __all__ = ["FLAGS", "USAGE", "config_from_flags", "main", "run"]
@@ -76,13 +76,31 @@ flags.DEFINE_bool("run_eagerly", False, "Run each step eagerly, without compilin
                   "and tiny smoke runs: no ~30 s of tracing on a CPU; much slower per step).",
                   flag_values=FLAGS)
 
+flags.DEFINE_string("source_weights", "", "Loss weights per source: 'proxies' (the measured "
+                    "ground_truth.proxies.TRAINING_USE: eye tracking 1, clicks and mouse less; "
+                    "docs/proxies.md), or SOURCE=CENTRE:DENSITY,... (others 1:1); empty: all 1.",
+                    flag_values=FLAGS)
+flags.DEFINE_list("exclude_datasets", [], "Leave these datasets out (leave-one-dataset-out "
+                  "runs), e.g. fiwi.", flag_values=FLAGS)
+flags.DEFINE_string("teacher", None, "A model (preset name or file, with a weighting map) "
+                    "whose centres and maps are mixed into the targets (distillation).",
+                    flag_values=FLAGS)
+flags.DEFINE_float("teacher_weight", 0.5, "The teacher's share of the targets, 0..1.",
+                   lower_bound=0.0, upper_bound=1.0, flag_values=FLAGS)
+flags.DEFINE_list("teacher_datasets", [], "Only these datasets' records get the teacher's "
+                  "targets (default: all), e.g. osie,scene,salicon for a teacher of photos.",
+                  flag_values=FLAGS)
+flags.DEFINE_string("warm_start", None, "A .keras model (or preset 'NAME:keras') whose layers "
+                    "of the same name and shape start this model.", flag_values=FLAGS)
+
 _TRAIN_FLAGS = ("data", "out", "sources", "train_splits", "val_split", "backbone", "alpha", "levels", "head_width",
                 "head_convs", "upsampling", "aggregation", "dropout", "backbone_weights",
                 "input_size", "batch_size", "epochs", "freeze_epochs", "frozen_level",
                 "learning_rate", "head_learning_rate", "weight_decay", "aux_saliency_weight",
                 "density_sigma", "min_scale", "patience", "seed", "max_images",
                 "mixed_precision", "strategy", "tensorboard", "save_freq", "workers", "verbose",
-                "run_eagerly")
+                "run_eagerly", "source_weights", "exclude_datasets", "teacher", "teacher_weight",
+                "teacher_datasets", "warm_start")
 
 
 def _apply_config_file(path: str):
@@ -99,6 +117,42 @@ def _apply_config_file(path: str):
             raise ValueError(f"{path}: unknown training flag {name!r}")
         if not FLAGS[name].present:
             FLAGS[name].value = value
+
+
+def source_weights(text: str):
+    """``--source_weights`` -> ``{source: (centre, density)}`` or ``None``.
+
+    Raises:
+      UsageError: not 'proxies' nor SOURCE=CENTRE:DENSITY items.
+    """
+    if not text:
+        return None
+    if text == "proxies":
+        from ground_truth.proxies import TRAINING_USE
+
+        return {source: (use.center_weight, use.density_weight)
+                for source, use in TRAINING_USE.items() if use.train}
+    weights = {}
+    for item in text.split(","):
+        source, sep, pair = item.partition("=")
+        centre, colon, density = pair.partition(":")
+        try:
+            weights[source.strip()] = (float(centre), float(density) if colon else float(centre))
+        except ValueError:
+            raise UsageError(f"--source_weights: {item!r} is not SOURCE=CENTRE:DENSITY") from None
+    return weights
+
+
+def _model_file(spec):
+    """A preset name or file -> the file (for ``--warm_start``)."""
+    if not spec:
+        return None
+    from attention_center.presets import PresetError, resolve_model
+
+    try:
+        return str(resolve_model(spec, fmt="keras"))
+    except PresetError as error:
+        raise UsageError(f"--warm_start: {error}") from error
 
 
 def config_from_flags():
@@ -119,7 +173,12 @@ def config_from_flags():
         density_sigma=FLAGS.density_sigma, min_scale=FLAGS.min_scale, patience=FLAGS.patience,
         seed=FLAGS.seed, max_images=FLAGS.max_images, mixed_precision=FLAGS.mixed_precision,
         strategy=FLAGS.strategy, tensorboard=FLAGS.tensorboard, save_freq=FLAGS.save_freq,
-        workers=FLAGS.workers, verbose=FLAGS.verbose, run_eagerly=FLAGS.run_eagerly)
+        workers=FLAGS.workers, verbose=FLAGS.verbose, run_eagerly=FLAGS.run_eagerly,
+        source_weights=source_weights(FLAGS.source_weights),
+        exclude_datasets=tuple(FLAGS.exclude_datasets), teacher=FLAGS.teacher,
+        teacher_weight=FLAGS.teacher_weight if FLAGS.teacher else 0.0,
+        teacher_datasets=tuple(FLAGS.teacher_datasets),
+        warm_start=_model_file(FLAGS.warm_start))
 
 
 def _check_build(data_dir: str) -> None:
@@ -142,13 +201,16 @@ def _check_build(data_dir: str) -> None:
         full = os.path.join(data_dir, frame_path)
         try:
             if os.path.getsize(full) == 0:
-                raise OSError("empty file (0 bytes)")
+                problems.append(f"{full}: empty file (0 bytes)")
+                continue
             with Image.open(full):
                 pass
         except UnidentifiedImageError:
             problems.append(f"{full}: not an image")
-        except OSError as error:
+        except (FileNotFoundError, PermissionError) as error:
             problems.append(f"{full}: {(error.strerror or str(error)).lower()}")
+        except (OSError, SyntaxError, ValueError) as error:
+            problems.append(f"{full}: corrupt or truncated image: {error}")
     if problems:
         shown = "\n  ".join(problems[:10])
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
@@ -179,6 +241,7 @@ def main(argv: Sequence[str]) -> int:
                          "`attention-center ground-truth build`)")
     else:
         _check_build(FLAGS.data)
+    output_folder_flag("out", FLAGS.out)  # checkpoints go there from the first epoch
     from attention_center.training.trainer import Trainer
 
     try:

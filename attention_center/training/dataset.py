@@ -9,6 +9,7 @@ pipeline in :mod:`ground_truth.pipeline` is the fast path where TF exists.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
@@ -17,6 +18,7 @@ from PIL import Image
 
 from attention_center.core.frames import frame_transform
 from attention_center.training.augment import augment, resize_frame
+from attention_center.training.teacher import blended_target
 
 
 class CenterDataset(keras.utils.PyDataset):
@@ -41,11 +43,20 @@ class CenterDataset(keras.utils.PyDataset):
       frames: ``frame_path -> uint8 [480, 640, 3]`` (a prepared TFDS dataset's,
         :class:`attention_center.data.stored_frames.FrameStore`); ``None``: read
         ``data_dir / frame_path`` files.
+      loss_weights: ``source -> (centre weight, density weight)``: each record's losses are
+        weighted by its source's (``ground_truth.proxies.TRAINING_USE``: eye tracking 1, a
+        click proxy less); the batches then carry Keras sample weights. ``None``: all 1.
+      teacher: ``image_id -> TeacherTarget`` (:mod:`attention_center.training.teacher`):
+        soft targets. The centre target becomes ``(1 - teacher_weight) * human +
+        teacher_weight * teacher``, the density target the same mixture of the human
+        density and the teacher's map (its cells as weighted points, moved by the same
+        augmentation).
+      teacher_weight: the teacher's share, in [0, 1].
     """
 
     def __init__(self, data_dir, records, frame_hw=(240, 320), batch_size=16, training=False,
                  seed=0, map_stride=None, density_sigma=12.0, min_scale=0.8, frames=None,
-                 **kwargs):
+                 loss_weights=None, teacher=None, teacher_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if not records:
             raise ValueError(f"{data_dir}: no records to train on")
@@ -60,6 +71,11 @@ class CenterDataset(keras.utils.PyDataset):
         self.min_scale = float(min_scale)
         self._frames: dict[str, np.ndarray] = {}
         self._stored = frames
+        self.loss_weights = dict(loss_weights) if loss_weights else None
+        self.teacher = teacher or {}
+        self.teacher_weight = float(teacher_weight)
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise ValueError(f"teacher_weight must be in [0, 1], got {teacher_weight}")
         self._epoch = 0
         self._order = np.arange(len(self.records))
         self.on_epoch_end()
@@ -86,23 +102,53 @@ class CenterDataset(keras.utils.PyDataset):
         self._epoch += 1
 
     def example(self, index: int, rng: np.random.Generator | None = None):
-        """One ``(uint8 frame [H, W, 3], float32 points [1 + N, 2])``; row 0 = centre."""
+        """One ``(uint8 frame [H, W, 3], float32 points [1 + N, 2])``; row 0 = centre.
+
+        With a teacher for the image, the rows after the human points are the teacher's
+        centre and map cells (see :meth:`targets_of`); all are moved together.
+        """
         record = self.records[index]
         frame = self._frame(record)
-        points = np.asarray([record["center_frame"]] + list(record.get("points_frame") or []),
-                            np.float32).reshape(-1, 2)
+        rows = [record["center_frame"]] + list(record.get("points_frame") or [])
+        target = self.teacher.get(record["image_id"]) if self.teacher_weight > 0 else None
+        if target is not None:
+            rows += [target.center] + list(target.points)
+        points = np.asarray(rows, np.float32).reshape(-1, 2)
         if self.training and rng is not None:
             return augment(rng, frame, points, self.frame_hw, min_scale=self.min_scale)
         return resize_frame(frame, points, self.frame_hw)
 
-    def density_target(self, points: np.ndarray) -> np.ndarray:
-        """Fixations (frame pixels) -> ``float32 [h, w, 1]`` density at the weight map's resolution."""
+    def targets_of(self, index: int, points: np.ndarray):
+        """The example's ``(centre [2], density points [N, 2], point weights [N])`` targets.
+
+        ``points`` are :meth:`example`'s (moved) rows: the human centre, the human points,
+        then (with a teacher) the teacher's centre and its map cells.
+        """
+        record = self.records[index]
+        n_human = len(record.get("points_frame") or [])
+        human_center, human_points = points[0], points[1:1 + n_human]
+        if not n_human:
+            human_points = points[:1]
+        target = self.teacher.get(record["image_id"]) if self.teacher_weight > 0 else None
+        if target is None:
+            return human_center, human_points, None
+        teacher_center = points[1 + n_human]
+        moved = dataclasses.replace(target, points=points[2 + n_human:])
+        lam = self.teacher_weight
+        center = (1.0 - lam) * human_center + lam * teacher_center
+        density_points, weights = blended_target(human_points, None, moved, lam)
+        return center, density_points, weights
+
+    def density_target(self, points: np.ndarray, weights=None) -> np.ndarray:
+        """Fixations (frame pixels, optionally weighted) -> ``float32 [h, w, 1]`` density at
+        the weight map's resolution."""
         from attention_center.core.density import density_map
 
         map_hw = (-(-self.frame_hw[0] // self.map_stride), -(-self.frame_hw[1] // self.map_stride))
         to_map = frame_transform(self.frame_hw, map_hw)
         return density_map(to_map.points_to_frame(points), map_hw,
-                           sigma_px=self.density_sigma * map_hw[1] / self.frame_hw[1])[..., None]
+                           sigma_px=self.density_sigma * map_hw[1] / self.frame_hw[1],
+                           weights=weights)[..., None]
 
     def __getitem__(self, batch_index):
         indices = self._order[batch_index * self.batch_size:(batch_index + 1) * self.batch_size]
@@ -110,14 +156,20 @@ class CenterDataset(keras.utils.PyDataset):
         frames, centers, maps = [], [], []
         for index in indices:
             frame, points = self.example(int(index), rng if self.training else None)
+            center, density_points, weights = self.targets_of(int(index), points)
             frames.append(frame)
-            centers.append(points[0])
+            centers.append(center)
             if self.map_stride:
-                maps.append(self.density_target(points[1:] if len(points) > 1 else points[:1]))
+                maps.append(self.density_target(density_points, weights))
         batch = np.stack(frames).astype(np.float32) / 255.0
         targets = {"center": np.stack(centers).astype(np.float32)}
         # Keras's compiled metrics index targets by every output name, so a target for
         # "weight_map" is always present: a [B, 1, 1, 1] placeholder when unused.
         targets["weight_map"] = (np.stack(maps).astype(np.float32) if self.map_stride
                                  else np.zeros((len(frames), 1, 1, 1), np.float32))
-        return batch, targets
+        if self.loss_weights is None:
+            return batch, targets
+        pairs = [self.loss_weights.get(self.records[int(i)]["source"], (1.0, 1.0)) for i in indices]
+        sample_weights = {"center": np.asarray([c for c, _ in pairs], np.float32),
+                          "weight_map": np.asarray([d for _, d in pairs], np.float32)}
+        return batch, targets, sample_weights

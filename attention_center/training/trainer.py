@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import json
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import keras
 import numpy as np
@@ -82,6 +82,21 @@ class TrainConfig:
     save_freq: str = "epoch"
     workers: int = 1
     verbose: int = 2
+    #: ``source -> (centre weight, density weight)`` of the losses (default 1, 1); the
+    #: command's ``--source_weights proxies`` takes ``ground_truth.proxies.TRAINING_USE``.
+    source_weights: Optional[dict] = None
+    #: Leave these datasets (the index rows' ``dataset``) out entirely: leave-one-dataset-out.
+    exclude_datasets: Sequence[str] = ()
+    #: A model spec whose centres and maps are soft targets (knowledge distillation).
+    teacher: Optional[str] = None
+    #: The teacher's share of the targets, in [0, 1].
+    teacher_weight: float = 0.0
+    #: Datasets whose records get the teacher's targets (empty: all). A teacher trained on
+    #: photos is a poor guide on web pages; there the human targets stay alone.
+    teacher_datasets: Sequence[str] = ()
+    #: A ``.keras`` model whose weights of the same layers start this one (a trained
+    #: teacher of the same backbone family); ``None``: ``backbone_weights`` only.
+    warm_start: Optional[str] = None
     #: Execute step by step without compiling the step (Keras ``run_eagerly``): for
     #: debugging and tiny smoke runs, where tracing the step (~30 s on a CPU under
     #: TensorFlow) costs more than the steps themselves. Off for real training.
@@ -189,11 +204,28 @@ class Trainer:
     def datasets(self, map_stride):
         c = self.config
         max_images = c.max_images or None
-        chosen = select(c.data_dir, tuple(c.train_splits), sources=c.sources,
-                        max_images=max_images, require_sources=True)
+        chosen = self._without_excluded(select(c.data_dir, tuple(c.train_splits),
+                                               sources=c.sources, max_images=max_images,
+                                               require_sources=True))
+        held_out = None
+        if c.val_split:
+            held_out = self._without_excluded(select(
+                c.data_dir, c.val_split, sources=c.sources,
+                max_images=max(4, max_images // 4) if max_images else None, require_sources=True))
+        teacher = None
+        if c.teacher and c.teacher_weight > 0:
+            from attention_center.training.teacher import teacher_targets
+
+            records = [r for r in chosen.records + (held_out.records if held_out else [])
+                       if not c.teacher_datasets or r.get("dataset") in c.teacher_datasets]
+            teacher = teacher_targets(c.teacher, c.data_dir, records,
+                                      progress=c.verbose == 1)
         common = dict(frame_hw=self.frame_hw, batch_size=c.batch_size, seed=c.seed,
                       map_stride=map_stride, density_sigma=c.density_sigma,
-                      workers=c.workers, use_multiprocessing=False)
+                      workers=c.workers, use_multiprocessing=False,
+                      loss_weights=({k: tuple(v) for k, v in c.source_weights.items()}
+                                    if c.source_weights else None),
+                      teacher=teacher, teacher_weight=c.teacher_weight)
         train = CenterDataset(c.data_dir, chosen.records, training=True, min_scale=c.min_scale,
                               frames=chosen.frames, **common)
         if not c.val_split:
@@ -201,21 +233,34 @@ class Trainer:
             self._preview = CenterDataset(c.data_dir, chosen.records[:c.batch_size],
                                           training=False, frames=chosen.frames, **common)
             return train, None
-        held_out = select(c.data_dir, c.val_split, sources=c.sources,
-                          max_images=max(4, max_images // 4) if max_images else None,
-                          require_sources=True)
         val = CenterDataset(c.data_dir, held_out.records, training=False, frames=held_out.frames,
                             **common)
         return train, val
 
+    def _without_excluded(self, chosen):
+        """``chosen`` without the records of ``exclude_datasets``."""
+        excluded = set(self.config.exclude_datasets or ())
+        if not excluded:
+            return chosen
+        kept = [r for r in chosen.records if r.get("dataset") not in excluded]
+        if not kept:
+            raise ValueError(f"no records left once datasets {sorted(excluded)} are excluded")
+        return dataclasses.replace(chosen, records=kept)
+
     # -- model --------------------------------------------------------------
     def model(self) -> AttentionCenterModel:
         c = self.config
-        return build_model(c.backbone, input_shape=(*self.frame_hw, 3), levels=tuple(c.levels),
-                           alpha=c.alpha, head_width=c.head_width, head_convs=c.head_convs,
-                           upsampling=c.upsampling, aggregation=c.aggregation,
-                           dropout=c.dropout, backbone_weights=c.backbone_weights,
-                           internal_hw=self.frame_hw)
+        model = build_model(c.backbone, input_shape=(*self.frame_hw, 3), levels=tuple(c.levels),
+                            alpha=c.alpha, head_width=c.head_width, head_convs=c.head_convs,
+                            upsampling=c.upsampling, aggregation=c.aggregation,
+                            dropout=c.dropout,
+                            backbone_weights=None if c.warm_start else c.backbone_weights,
+                            internal_hw=self.frame_hw)
+        if c.warm_start:
+            from attention_center.training.warm_start import warm_start
+
+            print(warm_start(model, c.warm_start).line(), flush=True)
+        return model
 
     def compile(self, model, learning_rate, total_steps, warmup_steps=0):
         c = self.config
@@ -262,7 +307,8 @@ class Trainer:
             log_dir = os.path.join(c.out_dir, "logs")
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False))
             # Centres drawn on held-out images, or on the first training batch without them.
-            frames, targets = (val if val is not None else self._preview)[0]
+            first = (val if val is not None else self._preview)[0]
+            frames, targets = first[0], first[1]
             callbacks.append(CenterImagesCallback(log_dir, frames, targets["center"]))
         return callbacks
 

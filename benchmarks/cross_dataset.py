@@ -1,0 +1,102 @@
+"""The cross-dataset table: each held-out dataset scored by every model that never saw it.
+
+In one run, on the same images (``attention_center.evaluation.cross_dataset``): the image
+centre, the dataset-mean centre, Google's ``center.tflite`` (the anchor), the presets given
+with ``--model`` (e.g. ``large`` = the 1.3.0 model, ``default``), the row's leave-one-
+dataset-out model (``--held_out DATASET=MODEL``, trained without that dataset), and the
+human split-half ceiling. Prints the tables and, per row, our figure over Google's as a ratio.
+
+Run from the repository root, on a build holding every row's source::
+
+    python benchmarks/cross_dataset.py --data /work/gt_all --model large --model default \\
+        --held_out fiwi=runs/loo_fiwi/model.tflite ... --markdown docs/cross_dataset.md
+
+Google's model runs on TensorFlow's tf.lite interpreter (it falls back to slow kernels in
+ai-edge-litert: same outputs, 8x the time); ours on ai-edge-litert, as ``predict`` runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from absl import app, flags
+
+REPO = Path(__file__).resolve().parents[1]
+GOOGLE = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared")) \
+    / "anchors" / "google_center.tflite"
+
+flags.DEFINE_string("data", str(REPO.parent / "gt_all"), "Ground-truth build with every row's source.")
+flags.DEFINE_multi_string("model", [], "A model scored in every row: NAME=SPEC or a preset name "
+                          "(large, default, small) or a file. Repeatable.")
+flags.DEFINE_multi_string("held_out", [], "DATASET=MODEL: the model trained without DATASET, "
+                          "scored on that row only. Repeatable.")
+flags.DEFINE_string("ours", None, "Column to compare with Google's in the ratio line "
+                    "(default: the held-out column if any, else the last --model).")
+flags.DEFINE_string("google_model", str(GOOGLE), "Google's center.tflite ('' to leave it out).")
+flags.DEFINE_list("rows", [], "Only these datasets (default: every row of HELD_OUT_SETS).")
+flags.DEFINE_string("markdown", None, "Also write the command and the tables here.")
+flags.DEFINE_string("json", None, "Also write every summary here.")
+flags.DEFINE_integer("batch_size", 8, "Images per model call.")
+FLAGS = flags.FLAGS
+
+GOOGLE_COLUMN = "Google center.tflite"
+
+
+def _pairs(values):
+    out = {}
+    for value in values:
+        name, sep, spec = value.partition("=")
+        out[name if sep else value] = spec if sep else value
+    return out
+
+
+def main(argv):
+    del argv
+    sys.path.insert(0, str(REPO))
+    from attention_center.core.atomic import atomic_write_json, atomic_write_text
+    from attention_center.evaluation.cross_dataset import (HELD_OUT_SETS, cross_dataset_table,
+                                                           markdown_tables)
+    from attention_center.inference.predictors import TFLitePredictor
+
+    models = {}
+    if FLAGS.google_model:
+        models[GOOGLE_COLUMN] = TFLitePredictor(FLAGS.google_model, runtime="tf")
+    models.update(_pairs(FLAGS.model))
+    held_out = _pairs(FLAGS.held_out)
+    rows = [r for r in HELD_OUT_SETS if not FLAGS.rows or r.dataset in FLAGS.rows]
+    results = cross_dataset_table(FLAGS.data, rows, models, held_out,
+                                  batch_size=FLAGS.batch_size)
+    held_name = "ours (trained without this dataset)"
+    columns = (["image centre", "dataset-mean centre"] + list(models)
+               + ([held_name] if held_out else []) + ["human split-half"])
+    tables = markdown_tables(results, columns)
+    ours = FLAGS.ours or (held_name if held_out else (list(models)[-1] if models else None))
+    ratio_lines = []
+    for result in results:
+        mine = (result.summaries.get(ours) or {}).get("mean_error")
+        google = (result.summaries.get(GOOGLE_COLUMN) or {}).get("mean_error")
+        if mine is not None and google:
+            ratio_lines.append(f"- {result.row.label}: {ours} {mine:.4f} vs Google {google:.4f} "
+                               f"(ratio {mine / google:.2f})")
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    print(tables)
+    print("\n".join(ratio_lines))
+    for result in results:
+        for failure in result.failures:
+            print(f"unreadable, left out: {failure}", file=sys.stderr)
+    if FLAGS.markdown:
+        atomic_write_text(FLAGS.markdown, f"```sh\n{command}\n```\n\n{tables}\n"
+                          + "\n".join(ratio_lines) + "\n")
+    if FLAGS.json:
+        atomic_write_json(FLAGS.json, {"command": command, "rows": [
+            {"dataset": r.row.dataset, "source": r.row.source, "splits": list(r.row.splits),
+             "num_images": r.num_images, "summaries": r.summaries} for r in results]})
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
