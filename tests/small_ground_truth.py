@@ -84,3 +84,30 @@ def small_ground_truth(tmp_path_factory, shared_data_dir: Path) -> SmallGroundTr
     assert prepared == small.version_dir, prepared
     done.write_text("ok\n")
     return small
+
+
+def two_dataset_build(tmp_path_factory, shared_data_dir: Path, images: int = 4) -> Path:
+    """A portable build of ``images`` real OSIE images, the first half named dataset ``osie``
+    (source ``osie_eye``), the rest ``other`` (``other_eye``): for leave-one-dataset-out
+    and cross-dataset tests. Made once per pytest session."""
+    from ground_truth.build import build
+    from ground_truth.readers import read_osie_eye
+
+    root = tmp_path_factory.getbasetemp() / f"two_dataset_build_{images}"
+    if (root / "done").is_file():
+        return root / "gt"
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, record in enumerate(read_osie_eye(shared_data_dir).records[:images]):
+        dataset = "osie" if index < images // 2 else "other"
+        for observer, points in zip(record.observer_ids, record.observers):
+            for order, (x, y) in enumerate(points):
+                rows.append({"image": str(record.image_path), "observer": str(observer),
+                             "order": order, "x": float(x), "y": float(y), "source": "eye",
+                             "dataset": dataset})
+    records_file = root / "two_datasets.jsonl"
+    records_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    report = build([str(records_file)], root, root / "gt", progress=False)
+    assert report.ok, report.errors
+    (root / "done").write_text("ok\n")
+    return root / "gt"

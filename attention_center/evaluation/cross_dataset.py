@@ -78,12 +78,6 @@ class RowResult:
     failures: list
 
 
-def _named(spec, name: str, batch_size: int):
-    predictor = load_predictor(spec, batch_size=batch_size)
-    predictor.name = name
-    return predictor
-
-
 def cross_dataset_table(build_dir, rows: Sequence[HeldOutSet] = HELD_OUT_SETS,
                         models: Optional[Mapping[str, object]] = None,
                         held_out_models: Optional[Mapping[str, object]] = None,
@@ -106,14 +100,16 @@ def cross_dataset_table(build_dir, rows: Sequence[HeldOutSet] = HELD_OUT_SETS,
     """
     models = dict(models or {})
     held_out_models = dict(held_out_models or {})
-    shared = [_named(spec, name, batch_size) for name, spec in models.items()]
+    shared = [load_predictor(spec, batch_size=batch_size) for spec in models.values()]
     results = []
     for row in rows:
-        predictors = list(shared)
+        predictors, names = list(shared), list(models)
         if row.dataset in held_out_models:
-            predictors.append(_named(held_out_models[row.dataset], held_out_name, batch_size))
+            predictors.append(load_predictor(held_out_models[row.dataset], batch_size=batch_size))
+            names.append(held_out_name)
         evaluation = evaluate(build_dir, predictors, split=row.splits, modality=row.modality,
-                              sources=[row.source], batch_size=batch_size, progress=progress)
+                              sources=[row.source], batch_size=batch_size, progress=progress,
+                              names=names)
         summaries = {}
         for method in evaluation.methods:
             name = method.name

@@ -179,7 +179,8 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
              sources: Optional[Sequence[str]] = None, train_split: str = "train",
              max_images: Optional[int] = None, batch_size: int = 8,
              density_sigma: float = SIGMA_FRACTION, human_splits: int = 10,
-             seed: int = 0, include_fallbacks: bool = False, progress: bool = True) -> Evaluation:
+             seed: int = 0, include_fallbacks: bool = False, progress: bool = True,
+             names: Optional[Sequence[str]] = None) -> Evaluation:
     """Scores baselines, models and the human ceiling on one split of a ground-truth build.
 
     Args:
@@ -199,6 +200,7 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
       human_splits: random observer splits per image for the human ceiling.
       seed: seeds those splits.
       progress: show a progress bar.
+      names: the models' row labels (default: from their files or presets).
     Returns:
       :class:`Evaluation`.
     Raises:
@@ -212,7 +214,9 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
         raise ValueError(f"{data_dir}: no records for split={split!r} modality={modality!r} "
                          f"sources={sources!r}")
     predictors = [load_predictor(m, batch_size=batch_size) for m in models]
-    names = _model_names(models, predictors)
+    names = list(names) if names is not None else _model_names(models, predictors)
+    if len(names) != len(predictors):
+        raise ValueError(f"{len(names)} names for {len(predictors)} models")
     n = len(records)
     failures: list[str] = []
     usable = np.ones(n, bool)
