@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 import sys
 from typing import Sequence
 
 from attention_center.cli.flags import EXIT_OK, EXIT_USAGE, HELP_FLAGS
+from attention_center.core.command_line import quiet_native_logs
 
 __all__ = ["COMMANDS", "main", "run"]
 
@@ -47,7 +47,7 @@ COMMANDS = {
     "ensemble": Command("attention_center.cli.ensemble", "average trained models into one"),
     "export": Command("export.cli", "the quantized TFLite drop-in for Google's model"),
     "beam": Command("attention_center.cli.beam", "centres and JPEG XL at scale, on Apache Beam"),
-    "compare": Command("attention_center.cli.compare", "one image at the same byte budgets, side by side"),
+    "compare": Command("attention_center.cli.compare", "one image at equal byte budgets, side by side"),
 }
 
 
@@ -65,8 +65,7 @@ def _overview() -> str:
 
 def quiet_tensorflow() -> None:
     """No TensorFlow INFO logs or oneDNN notices on our commands' stderr."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    quiet_native_logs()
 
 
 def run(argv: Sequence[str] | None = None) -> None:

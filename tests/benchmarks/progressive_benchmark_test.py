@@ -3,7 +3,9 @@
 Real cjxl/djxl, a real OSIE photo with its real eye fixations, a real Keras
 model as "ours" and Google's model as the anchor (when present). Checks the
 figures are bracketed by the measured curve, the side-by-side line, that mouse-
-only images are left out, and that a second run takes everything from the cache.
+only images are left out, the group sizes read from the files (the order model holds,
+the oracle is no worse than any strategy), and that a second run takes everything from
+the cache. Also the benchmark's modules on their own (distance shares, record selection).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import attention_center
 SCRIPT = REPO / "benchmarks" / "progressive" / "run.py"
 
 pytestmark = [
-    pytest.mark.slow,  # two runs of the benchmark script, ~50 s on a loaded 2-core CPU
+    pytest.mark.slow,  # two runs of the benchmark script, ~40 s on a 2-core CPU
     pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
                        reason="cjxl/djxl (libjxl-tools) not on PATH"),
     pytest.mark.skipif(not SCRIPT.is_file(), reason=f"{SCRIPT} not present"),
@@ -69,12 +71,14 @@ def test_benchmark_end_to_end_and_resumes(shared_data_dir, tmp_path):
     model = centroid_model(tmp_path / "ours.keras")
     google = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared")) / \
         "anchors" / "google_center.tflite"
-    strategies = ["default", "middle", "ours", "truth"] + (["google"] if google.is_file() else [])
+    strategies = (["default", "middle", "ours", "chosen", "truth", "oracle"]
+                  + (["google"] if google.is_file() else []))
     out, cache = tmp_path / "bench", tmp_path / "cache"
     command = [sys.executable, str(SCRIPT), f"--gt_dir={gt}", f"--out_dir={out}",
                f"--cache_dir={cache}", "--max_images=1", "--jobs=2",
                f"--strategies={','.join(strategies)}", f"--model={model}",
-               f"--google_model={google}", "--grid_step=0.1", "--refine_steps=3", "--nodocs"]
+               f"--google_model={google}", "--grid_step=0.2", "--refine_steps=3",
+               "--groups_tolerance=0.01", "--nodocs"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
     first = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
@@ -101,8 +105,20 @@ def test_benchmark_end_to_end_and_resumes(shared_data_dir, tmp_path):
     # Our centre is the model's, on the image.
     x, y = image["predicted"]["ours"]
     assert 0 <= x <= 799 and 0 <= y <= 599
-    assert "| truth" in (out / "table.md").read_text()
-    summary = results["summary"]
+    table = (out / "table.md").read_text()
+    assert "| truth" in table and "| oracle" in table
+    # Group sizes read from two real files: the order model held on both, 12 groups timed.
+    groups = image["groups"]
+    assert groups["orders_agree"] == [True, True] and groups["groups"] == 12
+    assert sum(groups["section_bytes"]) < groups["file_bytes_scanline"]
+    # The oracle is a bound: no strategy makes the region final earlier (measured, to the
+    # bisection's resolution), and the group model predicted its figure closely.
+    oracle = image["results"]["oracle"]["regions"]["256"]["fraction_needed"]
+    for strategy, result in image["results"].items():
+        assert oracle <= result["regions"]["256"]["fraction_needed"] + 0.02, strategy
+    assert results["meta"]["model_check"]["oracle_mean_abs"] < 0.03
+    assert image["chosen_center"] is not None
+    summary = results["summary"]["all"]
     for side in ("256", "64"):
         line = re.search(rf"^\s*{side}x{side}\s+(\S+)\s+(\S+)\s+(\S+)", first.stdout, re.M)
         assert line, first.stdout[-2000:]
@@ -118,5 +134,44 @@ def test_benchmark_end_to_end_and_resumes(shared_data_dir, tmp_path):
     assert f"0 encodings to measure, {len(strategies)} cached" in again.stdout
     assert "all 1 centres cached" in again.stdout
     rerun = json.loads((out / "results.json").read_text())
-    assert rerun["summary"] == summary
-    assert not list(out.glob(".*")) and not list(cache.rglob(".*.tmp"))
+    assert rerun["summary"]["all"] == summary
+    assert not list(out.glob(".*")) and not list(cache.rglob("*.ac-tmp*"))
+
+
+def test_distance_shares():
+    from benchmarks.progressive.report import summarize
+
+    def image(values):
+        return {"source": "s", "results": {
+            name: {"bytes": 1000, "regions": {"256": {"fraction_needed": v}}}
+            for name, v in values.items()}}
+
+    images = [image({"default": 0.8, "ours": 0.7, "truth": 0.6, "oracle": 0.4}),
+              image({"default": 0.8, "ours": 0.7, "truth": 0.6, "oracle": 0.4})]
+    summary = summarize(images, ["default", "ours", "truth", "oracle", "google"], [256])
+    ours = summary["all"]["ours"]["256"]
+    assert ours["share_truth"] == pytest.approx(0.5) and ours["share_oracle"] == pytest.approx(0.25)
+    assert summary["all"]["google"] is None and summary["s"]["images"] == 2
+
+
+def test_select_images_one_per_image_and_unseen_sets(tmp_path):
+    from benchmarks.progressive.inputs import select_images
+
+    def row(image_id, source, dataset, split, hw=(600, 800)):
+        return {"image_id": image_id, "source": source, "dataset": dataset, "split": split,
+                "modality": "eye", "data_dir": "/data", "image_path": f"{image_id}.jpg",
+                "original_hw": list(hw), "center": [1, 1], "frame_path": "f.jpg",
+                "fallback": None}
+
+    rows = [row("osie/1", "osie_eye", "osie", "test"), row("osie/1", "scene_eye", "osie", "test"),
+            row("osie/2", "osie_eye", "osie", "train"),  # trained on: left out
+            row("osie/3", "osie_eye", "osie", "test", hw=(200, 200)),  # one group
+            row("fiwi/a", "fiwi_eye", "fiwi", "train"), row("fiwi/b", "fiwi_eye", "fiwi", "val"),
+            row("fiwi/c", "fiwi_mouse", "fiwi", "test")]
+    (tmp_path / "index.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    chosen, counts = select_images(tmp_path, "test", ["osie_eye", "scene_eye", "fiwi_eye"],
+                                   min_groups=2, max_unseen_per_source=1)
+    assert [r["source"] for r in chosen if r["image_id"] == "osie/1"] == ["osie_eye"]
+    assert {r["source"] for r in chosen} == {"osie_eye", "fiwi_eye"} and len(chosen) == 2
+    assert counts["small"] == 1 and counts["without_source"] == 1  # fiwi/c: mouse only
+    assert counts["by_source"] == {"osie_eye": 1, "fiwi_eye": 2}

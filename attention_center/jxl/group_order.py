@@ -1,0 +1,174 @@
+"""The order in which libjxl 0.7 stores the 256x256 groups of a frame: the one model of it.
+
+A JPEG XL frame is cut into groups of ``group_dim x group_dim`` pixels (256 for the VarDCT
+files cjxl writes from photos and JPEGs), numbered in raster order: group ``g`` covers
+columns ``[gx * 256, gx * 256 + 256)`` and rows ``[gy * 256, ...)`` with
+``g = gy * columns + gx``. A progressive decoder (djxl ``--allow_partial_files``, a
+browser) sharpens a group when its AC section has arrived, so the order of the sections
+in the file is the order in which the image becomes final.
+
+* Default (``cjxl`` without ``--group_order``): raster order, ``0, 1, ..., N - 1``.
+* ``--group_order 1 --center_x X --center_y Y`` (libjxl ``cparams.centerfirst``; the
+  reference is ``lib/jxl/enc_frame.cc`` of libjxl 0.7, the permutation built before
+  ``WriteGroupOffsets``): the groups sorted by the key
+  ``(max(|dx|, |dy|), angle)``, where ``(dx, dy)`` goes from the nominal centre of the
+  group holding (X, Y) (``x0 + 128, y0 + 128``, even for a cropped edge group) to each
+  group's nominal centre, so groups come in square rings around the first one; within
+  a ring, clockwise on screen (y points down), starting from the side of the first
+  group that (X, Y) lies nearest to: ``side`` 0, 1, 2, 3 for (X, Y) in the left,
+  bottom, right, top quarter of its group (the quarters split by the diagonals).
+  Without ``--center_x/--center_y`` the centre is ``(w // 2, h // 2)``.
+
+The arithmetic is libjxl's, in the same double-precision operations (``atan2``,
+``fmod``, ``remainder`` of the C library), so ties on the quarter boundaries fall the
+same way. ``tests/jxl/group_order_test.py`` checks :func:`group_order` against the order
+read from real cjxl files (:func:`attention_center.jxl.partial.group_arrivals`).
+
+Coordinates: (x, y), x first, integer pixels of the image **as stored** (what cjxl's
+``--center_x/--center_y`` take, see :func:`attention_center.jxl.encoder.encoder_center`);
+sizes ``(h, w)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Optional
+
+import numpy as np
+
+from attention_center.core.centers import JXL_GROUP_SIZE
+
+__all__ = ["candidate_orders", "group_grid", "group_order", "group_rects", "group_side",
+           "ring_positions"]
+
+
+def group_grid(image_hw, group_dim: int = JXL_GROUP_SIZE) -> tuple[int, int]:
+    """``(rows, columns)`` of groups of an image ``(h, w)``."""
+    h, w = (int(v) for v in image_hw)
+    if h < 1 or w < 1:
+        raise ValueError(f"image size must be positive, got {(h, w)}")
+    return -(-h // group_dim), -(-w // group_dim)
+
+
+def group_rects(image_hw, group_dim: int = JXL_GROUP_SIZE) -> np.ndarray:
+    """``int64 [N, 4]``: ``(top, left, bottom, right)`` of each group (raster order), clipped.
+
+    Bottom and right are exclusive.
+    """
+    h, w = (int(v) for v in image_hw)
+    rows, columns = group_grid(image_hw, group_dim)
+    gy, gx = np.divmod(np.arange(rows * columns), columns)
+    top, left = gy * group_dim, gx * group_dim
+    return np.stack([top, left, np.minimum(top + group_dim, h),
+                     np.minimum(left + group_dim, w)], axis=-1).astype(np.int64)
+
+
+def _check_center(image_hw, center) -> tuple[int, int]:
+    h, w = (int(v) for v in image_hw)
+    x, y = (int(v) for v in center)
+    if not (0 <= x < w and 0 <= y < h):  # cjxl refuses these too
+        raise ValueError(f"centre {(x, y)} outside the image {w}x{h} (w x h)")
+    return x, y
+
+
+def group_side(center, group_dim: int = JXL_GROUP_SIZE) -> int:
+    """Which side of its group a centre lies nearest to: 0 left, 1 bottom, 2 right, 3 top.
+
+    libjxl's ``side``: ``floor(fmod(-atan2(y - cy, x - cx) + 5 pi / 4, 2 pi) * 2 / pi)``
+    with ``(cx, cy)`` the nominal centre of the group. A centre exactly on the group's
+    centre gets side 2. The ring around the first group starts on this side.
+    """
+    x, y = (int(v) for v in center)
+    cx = (x // group_dim) * group_dim + group_dim // 2
+    cy = (y // group_dim) * group_dim + group_dim // 2
+    direction = -math.atan2(y - cy, x - cx)
+    return int(math.fmod(direction + 5 * math.pi / 4, 2 * math.pi) * 2 / math.pi)
+
+
+def group_order(image_hw, center=None, centre_first: bool = True,
+                group_dim: int = JXL_GROUP_SIZE) -> np.ndarray:
+    """The groups in the order cjxl 0.7 writes them.
+
+    Args:
+      image_hw: ``(h, w)`` of the image as stored.
+      center: ``(x, y)`` integers, the ``--center_x/--center_y`` values; ``None``: cjxl's
+        default centre ``(w // 2, h // 2)``.
+      centre_first: ``True`` for ``--group_order 1``; ``False`` for the default (raster)
+        order (``center`` is then ignored).
+      group_dim: side of a group (256 for VarDCT).
+    Returns:
+      ``int64 [N]``: raster group indices, first written first.
+    Raises:
+      ValueError: the centre is outside the image (cjxl fails there too).
+    """
+    rows, columns = group_grid(image_hw, group_dim)
+    count = rows * columns
+    if not centre_first or count == 1:
+        return np.arange(count, dtype=np.int64)
+    h, w = (int(v) for v in image_hw)
+    x, y = _check_center(image_hw, (w // 2, h // 2) if center is None else center)
+    cx = (x // group_dim) * group_dim + group_dim // 2
+    cy = (y // group_dim) * group_dim + group_dim // 2
+    side = group_side((x, y), group_dim)
+
+    def key(group: int):
+        gy, gx = divmod(group, columns)
+        dx = gx * group_dim + group_dim // 2 - cx
+        dy = gy * group_dim + group_dim // 2 - cy
+        angle = math.remainder(math.atan2(dy, dx) + math.pi / 4 + side * (math.pi / 2),
+                               2 * math.pi)
+        return max(abs(dx), abs(dy)), angle
+
+    return np.asarray(sorted(range(count), key=key), dtype=np.int64)
+
+
+def ring_positions(order: np.ndarray) -> np.ndarray:
+    """Inverse permutation: ``positions[g]`` = the place (0 = first) of group ``g`` in ``order``."""
+    order = np.asarray(order, dtype=np.int64)
+    positions = np.empty_like(order)
+    positions[order] = np.arange(len(order))
+    return positions
+
+
+def candidate_orders(image_hw, group_dim: int = JXL_GROUP_SIZE,
+                     step: Optional[int] = None) -> dict[tuple[int, int], tuple[int, int]]:
+    """Every centre-first order, as ``{(group, side): (x, y)}``: a centre that gives it.
+
+    The centre-first order depends only on the group holding the centre and the
+    :func:`group_side` of the centre in it, so there are at most ``4 N`` orders (fewer
+    distinct ones: a corner group's quarters facing the border give the same ring). For
+    each (group, side) that some pixel of the image reaches, one centre ``(x, y)``
+    (stored pixels) that gives it: the pixel of a ``step`` grid (default
+    ``group_dim // 16``, plus the group's last row and column) in that group and quarter
+    nearest to the quarter's centroid inside the image. Cached per image size.
+    """
+    h, w = (int(v) for v in image_hw)
+    return dict(_candidate_orders((h, w), int(group_dim), step))
+
+
+@functools.lru_cache(maxsize=256)
+def _candidate_orders(image_hw, group_dim: int, step: Optional[int]
+                      ) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+    """:func:`candidate_orders`' work, as a tuple of items (hashable, for the cache)."""
+    h, w = (int(v) for v in image_hw)
+    step = max(1, int(step or group_dim // 16))
+    rows, columns = group_grid(image_hw, group_dim)
+    found: dict[tuple[int, int], list] = {}
+    for gy in range(rows):
+        for gx in range(columns):
+            xs = np.arange(gx * group_dim, min(w, gx * group_dim + group_dim), step)
+            ys = np.arange(gy * group_dim, min(h, gy * group_dim + group_dim), step)
+            xs = np.unique(np.append(xs, min(w, gx * group_dim + group_dim) - 1))
+            ys = np.unique(np.append(ys, min(h, gy * group_dim + group_dim) - 1))
+            for y in ys:
+                for x in xs:
+                    found.setdefault((gy * columns + gx, group_side((x, y), group_dim)),
+                                     []).append((int(x), int(y)))
+    chosen = {}
+    for key, points in found.items():
+        points = np.asarray(points, np.float64)
+        middle = points.mean(axis=0)
+        best = points[np.argmin(np.hypot(*(points - middle).T))]
+        chosen[key] = (int(best[0]), int(best[1]))
+    return tuple(sorted(chosen.items()))
