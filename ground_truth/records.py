@@ -20,6 +20,8 @@ from typing import Optional
 
 import numpy as np
 
+from attention_center.core.errors import PathError
+
 __all__ = ["Record", "DropCounter", "RecordError", "MODALITIES", "validate_observer"]
 
 #: ``"eye"``: an eye tracker's fixations; ``"mouse"``: cursor samples (SALICON-style
@@ -28,16 +30,11 @@ __all__ = ["Record", "DropCounter", "RecordError", "MODALITIES", "validate_obser
 MODALITIES = ("eye", "mouse", "click")
 
 
-class RecordError(ValueError):
+class RecordError(PathError):
     """A data file cannot be read into records (missing, corrupt, wrong variable).
 
     The message names the file and the problem.
     """
-
-    def __init__(self, path, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 class DropCounter(collections.Counter):

@@ -82,6 +82,9 @@ flags.DEFINE_string("source_weights", "", "Loss weights per source: 'proxies' (t
                     flag_values=FLAGS)
 flags.DEFINE_list("exclude_datasets", [], "Leave these datasets out (leave-one-dataset-out "
                   "runs), e.g. fiwi.", flag_values=FLAGS)
+flags.DEFINE_list("repeat_datasets", [], "DATASET=N,...: each training image of DATASET is "
+                  "seen N times an epoch (small sets of another kind of image).",
+                  flag_values=FLAGS)
 flags.DEFINE_string("teacher", None, "A model (preset name or file, with a weighting map) "
                     "whose centres and maps are mixed into the targets (distillation).",
                     flag_values=FLAGS)
@@ -100,7 +103,7 @@ _TRAIN_FLAGS = ("data", "out", "sources", "train_splits", "val_split", "backbone
                 "density_sigma", "min_scale", "patience", "seed", "max_images",
                 "mixed_precision", "strategy", "tensorboard", "save_freq", "workers", "verbose",
                 "run_eagerly", "source_weights", "exclude_datasets", "teacher", "teacher_weight",
-                "teacher_datasets", "warm_start")
+                "teacher_datasets", "warm_start", "repeat_datasets")
 
 
 def _apply_config_file(path: str):
@@ -143,6 +146,17 @@ def source_weights(text: str):
     return weights
 
 
+def _repeats(items):
+    """``["fiwi=3", ...]`` -> ``{"fiwi": 3}`` (``None`` when empty)."""
+    repeats = {}
+    for item in items:
+        name, sep, count = item.partition("=")
+        if not sep or not count.strip().isdigit() or int(count) < 1:
+            raise UsageError(f"--repeat_datasets: {item!r} is not DATASET=N (N >= 1)")
+        repeats[name.strip()] = int(count)
+    return repeats or None
+
+
 def _model_file(spec):
     """A preset name or file -> the file (for ``--warm_start``)."""
     if not spec:
@@ -176,6 +190,7 @@ def config_from_flags():
         workers=FLAGS.workers, verbose=FLAGS.verbose, run_eagerly=FLAGS.run_eagerly,
         source_weights=source_weights(FLAGS.source_weights),
         exclude_datasets=tuple(FLAGS.exclude_datasets), teacher=FLAGS.teacher,
+        repeat_datasets=_repeats(FLAGS.repeat_datasets),
         teacher_weight=FLAGS.teacher_weight if FLAGS.teacher else 0.0,
         teacher_datasets=tuple(FLAGS.teacher_datasets),
         warm_start=_model_file(FLAGS.warm_start))

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Optional, Sequence
 
+from attention_center.core.errors import PathError
+
 __all__ = ["IMAGE_SUFFIXES", "OutputFolderError", "check_output_folder", "find_images",
            "is_inside", "not_a_file_reason", "resolved"]
 
@@ -63,18 +65,13 @@ def is_inside(path: os.PathLike | str, folder: os.PathLike | str) -> bool:
     return inner == outer or outer in inner.parents
 
 
-class OutputFolderError(ValueError):
+class OutputFolderError(PathError):
     """An output folder that cannot be used (a usage error: found before any work).
 
     Attributes:
       path: the folder.
       reason: one line saying what is wrong with it.
     """
-
-    def __init__(self, path: os.PathLike | str, reason: str):
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 def _strerror(error: OSError) -> str:

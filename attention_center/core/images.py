@@ -17,8 +17,13 @@ from typing import Optional
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from attention_center.core.errors import PathError
 from attention_center.core.frames import MODEL_FRAME_HW, FrameTransform, frame_transform
-from attention_center.core.orientation import EXIF_ORIENTATION_TAG, displayed_hw, stored_hw
+from attention_center.core.orientation import (
+    EXIF_ORIENTATION_TAG,
+    displayed_hw,
+    stored_hw,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -43,18 +48,13 @@ MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 _PILLOW_LIMIT = threading.Lock()
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(PathError):
     """An image file could not be turned into RGB pixels.
 
     Attributes:
       path: the file.
       reason: one line saying what is wrong with it.
     """
-
-    def __init__(self, path: os.PathLike | str, reason: str):
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ from typing import Optional
 
 import numpy as np
 
+from attention_center.core.errors import PathError
 from attention_center.core.files import not_a_file_reason
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.core.tflite_metadata import read_tflite_metadata
@@ -50,18 +51,13 @@ __all__ = [
 ]
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(PathError):
     """A model file could not be loaded or does not have the expected interface.
 
     Attributes:
       path: the model file (or a description of the object).
       reason: one line saying what is wrong.
     """
-
-    def __init__(self, path, reason: str):
-        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 def _metadata_frame_hw(model_path: Optional[str]) -> Optional[tuple[int, int]]:

@@ -87,6 +87,9 @@ class TrainConfig:
     source_weights: Optional[dict] = None
     #: Leave these datasets (the index rows' ``dataset``) out entirely: leave-one-dataset-out.
     exclude_datasets: Sequence[str] = ()
+    #: ``dataset -> n``: each training record of the dataset is seen ``n`` times an epoch
+    #: (small sets of another kind of image, e.g. 35 web pages beside 965 photos).
+    repeat_datasets: Optional[dict] = None
     #: A model spec whose centres and maps are soft targets (knowledge distillation).
     teacher: Optional[str] = None
     #: The teacher's share of the targets, in [0, 1].
@@ -226,7 +229,10 @@ class Trainer:
                       loss_weights=({k: tuple(v) for k, v in c.source_weights.items()}
                                     if c.source_weights else None),
                       teacher=teacher, teacher_weight=c.teacher_weight)
-        train = CenterDataset(c.data_dir, chosen.records, training=True, min_scale=c.min_scale,
+        repeats = dict(c.repeat_datasets or {})
+        train_records = [r for r in chosen.records
+                         for _ in range(max(1, int(repeats.get(r.get("dataset"), 1))))]
+        train = CenterDataset(c.data_dir, train_records, training=True, min_scale=c.min_scale,
                               frames=chosen.frames, **common)
         if not c.val_split:
             # TensorBoard's centre images then show the first training images, unaugmented.
