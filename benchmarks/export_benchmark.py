@@ -15,7 +15,7 @@ In one run, on the same machine and the same frame:
   with Google's *best*;
 * centre error on the held-out split of a ground-truth build, computed by
   :func:`attention_center.evaluation.evaluate.evaluate` (the same code and metrics as
-  ``python -m attention_center.evaluation.evaluate``): mean and median distance from the
+  ``attention-center evaluate``): mean and median distance from the
   human centre over the image diagonal, in original pixels, and the fraction
   of images whose centre falls in the true 256x256 JPEG XL group; with the
   image-centre, dataset-mean and human-ceiling rows for scale.
@@ -29,7 +29,7 @@ printed, with our figure, Google's and the ratio.
         [--max_images N] [--runs 30] [--markdown export_benchmark.md]
 
 ``--data`` (default ``../gt`` beside the repo), ``--split``, ``--modality``,
-``--max_images`` and the other scoring flags are ``python -m attention_center.evaluation.evaluate``'s
+``--max_images`` and the other scoring flags are ``attention-center evaluate``'s
 (this script imports it); ``--model`` is the one ``.keras`` to export (default: the
 bundled model).
 

@@ -143,7 +143,7 @@ def iter_frames(paths: Iterable[os.PathLike | str], frame_hw=MODEL_FRAME_HW,
       paths: image files.
       frame_hw: ``(H, W)`` of the model frame.
       errors: if given, unreadable files are appended to it as
-        :class:`~attention_center.image.ImageLoadError` and skipped; if
+        :class:`~attention_center.core.images.ImageLoadError` and skipped; if
         ``None`` the first one is raised as :class:`ExportError`.
     Yields:
       ``(path, float32 [H, W, 3])``, RGB in [0, 1], resize-with-pad framed.

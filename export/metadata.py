@@ -44,7 +44,7 @@ FORMAT = "attention-center-tflite/1"
 PREPROCESSING = (
     "RGB in [0, 1], fitted into the frame with its aspect ratio kept and zero padding, as "
     "tf.image.resize_with_pad(image, H, W, method='bicubic', antialias=True) "
-    "(attention_center.image.resize_with_pad)")
+    "(attention_center.core.images.resize_with_pad)")
 #: What the normalization modes of :class:`attention_center.layers.ImageNormalization`
 #: do to the [0, 1] input, inside the model (nothing is to be done outside it).
 NORMALIZATIONS = {
@@ -55,7 +55,7 @@ NORMALIZATIONS = {
     "caffe": "RGB -> BGR, 255x - [103.939, 116.779, 123.68]",
 }
 CENTER_MEANING = ("(x, y) in pixels of the padded HxW frame, 0-based pixel-centre coordinates "
-                  "(map back to the image with attention_center.image.FrameTransform.to_original)")
+                  "(map back to the image with attention_center.core.frames.FrameTransform.to_original)")
 
 
 def file_sha256(path: os.PathLike | str) -> str:
@@ -86,7 +86,7 @@ def read_model_card(path: os.PathLike | str | None) -> dict:
 def run_model_card(model_path: os.PathLike | str) -> dict:
     """A model card made from the training run folder the ``.keras`` sits in, or ``{}``.
 
-    ``python -m attention_center.cli.train`` writes ``config.json`` (its
+    ``attention-center train`` writes ``config.json`` (its
     :class:`~attention_center.training.trainer.TrainConfig`) and
     ``history.jsonl`` (one row per epoch) beside its checkpoints; from them:
     ``training_data`` (sources, ground-truth folder, training size, split rule)

@@ -69,7 +69,7 @@ def records_to_rows(records, data_dir: Path, frame_hw, seed: int,
       seed: split seed.
       temporal, spatial: parameters (default: :func:`ground_truth.filters.params_for`).
     Returns:
-      one dict per record (the fields of :mod:`ground_truth.portable`), plus
+      one dict per record (the fields of :mod:`attention_center.core.ground_truth_index`), plus
       ``"_kept_temporal"`` (points kept by the temporal filter) for the report.
     """
     rows: list = [None] * len(records)

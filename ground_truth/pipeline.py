@@ -12,7 +12,7 @@
   (:mod:`attention_center.core.density`), summing to 1 (all zeros when no point).
 
 Points and centres move to the frame with
-:func:`attention_center.image.frame_transform` (``tf.floor``/``tf.maximum``),
+:func:`attention_center.core.frames.frame_transform` (``tf.floor``/``tf.maximum``),
 the project's only coordinate transform. Augmentations (training) keep the
 targets right: a horizontal flip mirrors x (``x' = W - 1 - x``); a random
 zoom-crop (scale ``s`` in ``[1, max_zoom]``, a crop anywhere in the frame

@@ -3,7 +3,7 @@
 A :class:`Record` holds the points of every observer of one image from one
 source (an eye tracker, a lab mouse study, a crowd mouse study, ...).
 
-Conventions (as in :mod:`attention_center.image`):
+Conventions (as in :mod:`attention_center.core.frames`):
 
 * points are ``(x, y)``, **x first**, in **0-based pixel-centre** coordinates of
   the *original* image as displayed (after EXIF orientation); the image covers

@@ -19,7 +19,7 @@ Exit codes, the same for every command (README):
 command stops the same way on both (children stopped, temporaries removed, summary
 printed where the command has one), and keeps TensorFlow's native INFO lines off stderr
 (:func:`quiet_native_logs`) whichever way the command was started (``attention-center
-train``, ``python -m attention_center.cli.train``, ``python -m export``).
+train``, ``attention-center train``, ``python -m export``).
 """
 
 from __future__ import annotations

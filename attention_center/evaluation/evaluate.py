@@ -205,7 +205,7 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
       :class:`Evaluation`.
     Raises:
       ValueError: no records selected, or a model cannot be loaded
-        (``model_io.ModelLoadError``).
+        (``attention_center.inference.predictors.ModelLoadError``).
     """
     chosen = select(data_dir, split, modality=modality, sources=sources,
                     include_fallbacks=include_fallbacks, max_images=max_images)

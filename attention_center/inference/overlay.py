@@ -1,7 +1,7 @@
 """Pictures of a prediction: the image with its centre marked and the weighting map as a heatmap.
 
 Coordinates: (x, y), 0-based pixel centres of the image as displayed (see
-:mod:`attention_center.image`).
+:mod:`attention_center.core.frames`).
 """
 
 from __future__ import annotations

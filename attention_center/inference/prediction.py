@@ -10,10 +10,10 @@
 ``attention_center.inference.prediction`` so that the name ``attention_center.predict``
 is the function, never a module.)
 
-Every model sees the same input: :func:`attention_center.image.load_image`
-(EXIF orientation applied) then :func:`~attention_center.image.resize_with_pad`
+Every model sees the same input: :func:`attention_center.core.images.load_image`
+(EXIF orientation applied) then :func:`~attention_center.core.images.resize_with_pad`
 into the model's frame; the centre goes back with
-:meth:`~attention_center.image.FrameTransform.to_original` (clamped to the
+:meth:`~attention_center.core.frames.FrameTransform.to_original` (clamped to the
 image). Centres are therefore (x, y), 0-based pixel centres of the image *as
 displayed* (upright).
 """

@@ -1,7 +1,7 @@
-"""``python -m attention_center.evaluation.evaluate`` and the baselines, on real OSIE eye-tracking records.
+"""``attention-center evaluate`` and the baselines, on real OSIE eye-tracking records.
 
 The index is a small stand-in for a ground-truth build (same fields as
-``ground_truth.portable``): for each OSIE image, each observer's fixations 2-4
+``attention_center.core.ground_truth_index``): for each OSIE image, each observer's fixations 2-4
 (the first one is the pre-stimulus fixation), converted from MATLAB's 1-based
 pixels, and their mean as the centre.
 """
@@ -149,8 +149,8 @@ def test_keras_model_weight_map_and_a_bad_image(gt_dir, osie_rows, tmp_path):
     from attention_center.evaluation.evaluate import evaluate, markdown_table
     from attention_center.metrics.saliency import SALIENCY_METRICS
 
-    # A live model (evaluate takes anything model_io.load_predictor takes; loading
-    # .keras files is model_io's to test, and costs ~10 s here).
+    # A live model (evaluate takes anything load_predictor takes; loading
+    # .keras files is the predictors tests' job, and costs ~10 s here).
     model = ac.build_model("mobilenet_v2", input_shape=(96, 128, 3), alpha=0.35,
                            backbone_weights=None, head_width=8, name="small")
     bad_image = tmp_path / "broken.jpg"

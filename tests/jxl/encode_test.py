@@ -1,4 +1,4 @@
-"""Tests for attention_center.encode with the real cjxl / djxl (libjxl-tools 0.7)."""
+"""Tests for attention_center.jxl (encoder, batch) with the real cjxl / djxl (libjxl-tools 0.7)."""
 
 from __future__ import annotations
 

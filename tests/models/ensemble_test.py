@@ -1,4 +1,4 @@
-"""AttentionCenterEnsemble and ``python -m attention_center.cli.ensemble`` (TF and JAX; export: TF).
+"""AttentionCenterEnsemble and ``attention-center ensemble`` (TF and JAX; export: TF).
 
 Members are small random-backbone models whose heads are given structure on real Kodak
 photos (``export_models.give_structure``), so their centres differ from image to image
