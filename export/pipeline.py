@@ -255,10 +255,6 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
             raise ExportError(f"{out}: is a folder; --out must be a .tflite file path")
         if resolved(out_path) == resolved(model_path):
             raise ExportError(f"{out}: is the input model; not overwriting it")
-        try:  # before the minutes of conversion: a folder we cannot write is found now
-            check_output_folder(out_path.parent)
-        except OutputFolderError as error:
-            raise ExportError(f"--out {out}: its folder {error}") from None
         representative = None
         if quantization == "int8":
             representative = (images.paths_from(representative_data, num_representative)
@@ -266,6 +262,11 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
                               images.default_representative_paths(num_representative))
         parity_paths = (images.paths_from(parity_data, num_parity) if parity_data
                         else images.default_parity_paths(num_parity))
+        try:  # after the inputs are checked (nothing created for a bad input), before
+            # the minutes of conversion: a folder we cannot write is found now
+            check_output_folder(out_path.parent)
+        except OutputFolderError as error:
+            raise ExportError(f"--out {out}: its folder {error}") from None
         outputs = ("center", "weight_map") if weight_map else ("center",)
         with Exporter(model_path, input_hw, outputs,
                       representative_paths=representative, parity_paths=parity_paths,

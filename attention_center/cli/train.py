@@ -40,7 +40,8 @@ flags.DEFINE_string("val_split", "val", "Split for the best checkpoint and early
                     "empty: none (a fixed epoch count, model.keras = the last epoch).", flag_values=FLAGS)
 flags.DEFINE_string("backbone", "mobilenet_v2", "Registered backbone name.", flag_values=FLAGS)
 flags.DEFINE_float("alpha", 1.0, "Backbone width multiplier (families that have one).", flag_values=FLAGS)
-flags.DEFINE_list("levels", ["P2", "P3", "P4", "P5"], "Pyramid levels the head taps.", flag_values=FLAGS)
+flags.DEFINE_list("levels", None, "Pyramid levels the head taps (default: every level the "
+                  "backbone has: P2-P5, or P2-P4 for efficientnet_lite0_compact).", flag_values=FLAGS)
 flags.DEFINE_integer("head_width", 64, "Channels of the head.", flag_values=FLAGS)
 flags.DEFINE_integer("head_convs", 1, "3x3 convolutions after aggregation.", flag_values=FLAGS)
 flags.DEFINE_enum("upsampling", "bilinear", ["bilinear", "transpose"], "Head upsampling.", flag_values=FLAGS)
@@ -176,7 +177,7 @@ def config_from_flags():
     return TrainConfig(
         data_dir=FLAGS.data, out_dir=FLAGS.out, sources=tuple(FLAGS.sources),
         train_splits=tuple(FLAGS.train_splits), val_split=FLAGS.val_split,
-        backbone=FLAGS.backbone, alpha=FLAGS.alpha, levels=tuple(FLAGS.levels),
+        backbone=FLAGS.backbone, alpha=FLAGS.alpha, levels=tuple(FLAGS.levels) if FLAGS.levels else None,
         head_width=FLAGS.head_width, head_convs=FLAGS.head_convs, upsampling=FLAGS.upsampling,
         aggregation=FLAGS.aggregation, dropout=FLAGS.dropout,
         backbone_weights=None if weights.lower() == "none" else weights,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from attention_center.backbones import build_backbone, level_stride
+from attention_center.backbones import build_backbone, get_backbone_spec, level_stride
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.heads import build_head
 from attention_center.layers.gravity_center import GravityCenter
@@ -50,7 +50,8 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
     Args:
       backbone: a registered backbone name (``attention_center.backbones.list_backbones()``).
       input_shape: ``(H, W, 3)``; ``(None, None, 3)`` accepts any size.
-      levels: pyramid levels the head taps, e.g. ``("P2", "P3", "P4", "P5")``.
+      levels: pyramid levels the head taps, e.g. ``("P2", "P3", "P4", "P5")``;
+        ``None`` (default): every level the backbone has.
       alpha: backbone width multiplier, where the family has one.
       head_width, head_convs, upsampling, aggregation, dropout: see
         :class:`~attention_center.heads.AttentionCenterHead`.
@@ -67,12 +68,14 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
     """
 
     def __init__(self, backbone="mobilenet_v2", input_shape=(*MODEL_FRAME_HW, 3),
-                 levels=("P2", "P3", "P4", "P5"), alpha=1.0, head_width=64, head_convs=1,
+                 levels=None, alpha=1.0, head_width=64, head_convs=1,
                  upsampling="bilinear", aggregation="add", dropout=0.0,
                  backbone_weights="imagenet", normalization=None, internal_hw=None,
                  **kwargs):
         input_shape = tuple(input_shape)
         internal_hw = tuple(int(v) for v in internal_hw) if internal_hw else None
+        if levels is None:  # every level the backbone taps (P2-P5, or P2-P4 for compact ones)
+            levels = tuple(get_backbone_spec(backbone).taps)
         levels = tuple(sorted(levels, key=level_stride))
         backbone_shape = (*internal_hw, 3) if internal_hw else input_shape
         feature_model = build_backbone(backbone, input_shape=backbone_shape,

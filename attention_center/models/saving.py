@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import keras
 
@@ -13,8 +14,8 @@ from attention_center.models import center_model, ensemble  # noqa: F401
 __all__ = ["load_model"]
 
 
-def load_model(path: os.PathLike | str, compile: bool = False) -> keras.Model:
-    """``keras.saving.load_model`` for files holding our layers and models.
+def load_model(path: os.PathLike | str = None, compile: bool = False) -> keras.Model:
+    """``keras.saving.load_model`` for files holding our layers and models, or a preset's.
 
     ``import attention_center`` is lazy (it loads no Keras), so Keras knows our classes
     only once their modules are imported: use this function, or import
@@ -22,9 +23,15 @@ def load_model(path: os.PathLike | str, compile: bool = False) -> keras.Model:
 
     Args:
       path: a ``.keras`` file (an :class:`~attention_center.AttentionCenterModel`, an
-        ensemble, or any model using our layers).
+        ensemble, or any model using our layers), or a bundled preset's name
+        (``"default"``, ``"large"``; its ``.keras`` file); ``None``: the default preset.
       compile: restore the training configuration too (default: no, for inference).
     Raises:
       whatever Keras raises for a missing or corrupt file.
     """
+    from attention_center.presets import resolve_model
+
+    text = os.fspath(path) if path is not None else None
+    if text is None or resolve_model(text) != Path(text):  # a preset name, not a file path
+        path = resolve_model(text.partition(":")[0] if text else None, fmt="keras")
     return keras.saving.load_model(path, compile=compile)

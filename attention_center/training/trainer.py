@@ -55,7 +55,7 @@ class TrainConfig:
     val_split: str = "val"
     backbone: str = "mobilenet_v2"
     alpha: float = 1.0
-    levels: Sequence[str] = ("P2", "P3", "P4", "P5")
+    levels: Sequence[str] | None = None  # None: every level the backbone has
     head_width: int = 64
     head_convs: int = 1
     upsampling: str = "bilinear"
@@ -256,7 +256,7 @@ class Trainer:
     # -- model --------------------------------------------------------------
     def model(self) -> AttentionCenterModel:
         c = self.config
-        model = build_model(c.backbone, input_shape=(*self.frame_hw, 3), levels=tuple(c.levels),
+        model = build_model(c.backbone, input_shape=(*self.frame_hw, 3), levels=tuple(c.levels) if c.levels else None,
                             alpha=c.alpha, head_width=c.head_width, head_convs=c.head_convs,
                             upsampling=c.upsampling, aggregation=c.aggregation,
                             dropout=c.dropout,

@@ -112,7 +112,7 @@ def test_cli_writes_the_ensemble_and_reports_each_bad_file(members, kodak_paths,
     assert attention_center_command(["attention-center", *argv]) == 1
     err = capsys.readouterr().err
     assert "missing.keras: no such model file" in err
-    assert "bad.keras: cannot load as a Keras model" in err
+    assert "bad.keras: not a valid .keras file: not a zip archive" in err
     assert out.read_bytes() == before
     # The output may not overwrite an input.
     with pytest.raises(ensemble_cli.EnsembleError, match="is also an input"):
