@@ -8,7 +8,7 @@ human split-half ceiling. Prints the tables and, per row, our figure over Google
 
 Run from the repository root, on a build holding every row's source::
 
-    python benchmarks/cross_dataset.py --data /work/gt_all --model large --model default \\
+    python benchmarks/cross_dataset.py --data /work/gt2 --model large --model default \\
         --held_out fiwi=runs/loo_fiwi/model.tflite ... --markdown docs/cross_dataset.md
 
 Google's model runs on TensorFlow's tf.lite interpreter (it falls back to slow kernels in
@@ -29,11 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 GOOGLE = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared")) \
     / "anchors" / "google_center.tflite"
 
-flags.DEFINE_string("data", str(REPO.parent / "gt_all"), "Ground-truth build with every row's source.")
+flags.DEFINE_string("data", str(REPO.parent / "gt2"), "Ground-truth build with every row's source.")
 flags.DEFINE_multi_string("model", [], "A model scored in every row: NAME=SPEC or a preset name "
-                          "(large, default, small) or a file. Repeatable.")
-flags.DEFINE_multi_string("held_out", [], "DATASET=MODEL: the model trained without DATASET, "
-                          "scored on that row only. Repeatable.")
+                          "(default, large) or a file. Repeatable.")
+flags.DEFINE_multi_string("held_out", [], "DATASET=MODEL: a model that never trained on that "
+                          "row's images (trained without DATASET; for a test-split row, one not "
+                          "trained on that split), scored on that row only. Repeatable.")
 flags.DEFINE_string("ours", None, "Column to compare with Google's in the ratio line "
                     "(default: the held-out column if any, else the last --model).")
 flags.DEFINE_string("google_model", str(GOOGLE), "Google's center.tflite ('' to leave it out).")
@@ -70,7 +71,7 @@ def main(argv):
     rows = [r for r in HELD_OUT_SETS if not FLAGS.rows or r.dataset in FLAGS.rows]
     results = cross_dataset_table(FLAGS.data, rows, models, held_out,
                                   batch_size=FLAGS.batch_size)
-    held_name = "ours (trained without this dataset)"
+    held_name = "ours (never trained on these images)"
     columns = (["image centre", "dataset-mean centre"] + list(models)
                + ([held_name] if held_out else []) + ["human split-half"])
     tables = markdown_tables(results, columns)

@@ -102,7 +102,7 @@ class CenterModelHandler(ModelHandler[np.ndarray, PredictionResult, LoadedModel]
 
     Args:
       model: a model spec as everywhere in attention-center (``None``/``"default"``,
-        ``"small"``, a ``.tflite``/``.keras`` path); a ``gs://``/``s3://`` file is fetched
+        ``"large"``, a ``.tflite``/``.keras`` path); a ``gs://``/``s3://`` file is fetched
         to the worker once. Presets resolve on the worker, in its installed package.
       num_threads: interpreter threads per worker process (default 1: Beam's parallelism
         is its worker processes, one per core).

@@ -98,7 +98,7 @@ class ImageCenters(beam.PTransform):
     ``errors`` row; it never stops the pipeline.
 
     Args:
-      model: model spec (``None``/``"default"``, ``"small"``, a ``.tflite``/``.keras`` path,
+      model: model spec (``None``/``"default"``, ``"large"``, a ``.tflite``/``.keras`` path,
         local or remote). Loaded once at construction to check it (:func:`describe_model`).
       base: the folder output names are relative to: pass the glob's folder
         (:func:`attention_center.beam.io.glob_base`). Default ``"/"``: local files are named

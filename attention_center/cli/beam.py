@@ -44,7 +44,7 @@ flags.DEFINE_string("output", None, "Output folder (local, gs://, s3://).", flag
 flags.DEFINE_bool("encode", False, "Also write OUT/jxl/<relative>.jxl, centre-first "
                   "progressive JPEG XL (cjxl --group_order 1 --center_x X --center_y Y).",
                   flag_values=FLAGS)
-flags.DEFINE_string("model", None, "Model: a preset name (default, small) or a .tflite / "
+flags.DEFINE_string("model", None, "Model: a preset name (default, large) or a .tflite / "
                     ".keras file, local or remote. Default: the 'default' preset's .tflite.",
                     flag_values=FLAGS)
 flags.DEFINE_integer("batch_size", 8, "Most frames per model call (RunInference batches).",

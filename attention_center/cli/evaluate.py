@@ -36,7 +36,7 @@ __all__ = ["FLAGS", "USAGE", "main", "run"]
 
 USAGE = __doc__
 FLAGS = flags.FlagValues()
-flags.DEFINE_multi_string("model", [], "A model: a preset name (default, small, default:keras), a .keras or .tflite file. Repeatable.",
+flags.DEFINE_multi_string("model", [], "A model: a preset name (default, large, large:keras), a .keras or .tflite file. Repeatable.",
                    flag_values=FLAGS)
 flags.DEFINE_string("data", None, "Ground-truth build directory (with index.jsonl), or tfds:DIR / "
                    "tfds:NAME/CONFIG: a prepared TFDS dataset (`ground-truth tfds`).",

@@ -27,7 +27,7 @@ __all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_F
 def define_model_flags(flag_values: flags.FlagValues) -> None:
     """``--model``, ``--batch_size``, ``--model_threads``, ``--max_pixels``: how a command
     loads its model and its images."""
-    flags.DEFINE_string("model", None, "Model: a preset name (default, small; "
+    flags.DEFINE_string("model", None, "Model: a preset name (default, large; "
                         "'default:keras' for its Keras file) or a .tflite / .keras file "
                         "(Google's center.tflite works). Default: the 'default' preset's "
                         ".tflite.", flag_values=flag_values)

@@ -60,7 +60,7 @@ flags.DEFINE_float("head_learning_rate", 1e-3, "Learning rate of the warm-up pha
 flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.", flag_values=FLAGS)
 flags.DEFINE_float("aux_saliency_weight", 1.0, "Weight of the KL+CC loss on the weighting map "
                    "against fixation density maps (0: centre loss only). Default 1: measured "
-                   "to lower the validation centre error (MODEL_CARD.md).", flag_values=FLAGS)
+                   "to lower the validation centre error (docs/model_card_large_1.3.0.md).", flag_values=FLAGS)
 flags.DEFINE_float("density_sigma", 12.0, "Density-map Gaussian sigma, training-frame pixels.", flag_values=FLAGS)
 flags.DEFINE_float("min_scale", 0.8, "Smallest random crop side (1.0: no crop augmentation).", flag_values=FLAGS)
 flags.DEFINE_integer("patience", 6, "Early-stopping patience (epochs) on validation error.", flag_values=FLAGS)

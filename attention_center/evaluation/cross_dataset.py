@@ -81,7 +81,7 @@ class RowResult:
 def cross_dataset_table(build_dir, rows: Sequence[HeldOutSet] = HELD_OUT_SETS,
                         models: Optional[Mapping[str, object]] = None,
                         held_out_models: Optional[Mapping[str, object]] = None,
-                        held_out_name: str = "ours (trained without this dataset)",
+                        held_out_name: str = "ours (never trained on these images)",
                         batch_size: int = 8, progress: bool = False) -> list[RowResult]:
     """Scores every row.
 

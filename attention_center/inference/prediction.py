@@ -223,7 +223,7 @@ def predict(images_or_paths, model=None, batch_size: int = 8,
       images_or_paths: a path, an image (``uint8 [h, w, 3]``, float in [0, 1],
         or PIL), a batch ``[B, h, w, 3]``, or a sequence of any of these.
       model: ``None`` for the default preset (its ``.tflite``), a preset name
-        (``"small"``, ``"default:keras"``), a ``.keras`` or ``.tflite`` path (Google's
+        (``"large"``, ``"default:keras"``), a ``.keras`` or ``.tflite`` path (Google's
         ``center.tflite`` works), a ``keras.Model``, or a
         :class:`~attention_center.inference.predictors.Predictor`. Loaded models are
         cached: calling ``predict`` in a loop loads the model once.

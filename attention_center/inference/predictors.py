@@ -6,7 +6,7 @@ frame's pixels. :func:`load_predictor` is the only place a model spec becomes a
 predictor (the CLI, the Python API, the evaluator, the benchmarks and the Beam pipeline
 all call it); loaded models are cached, so ``ac.predict`` in a loop loads once:
 
-* ``None`` or a preset name (``"default"``, ``"small"``, ``"default:keras"``; see
+* ``None`` or a preset name (``"default"``, ``"large"``, ``"large:keras"``; see
   :mod:`attention_center.presets`): the bundled model, its ``.tflite`` unless a format
   is named;
 * a ``.tflite`` file with Google's interface (run by the one TFLite runner,
@@ -316,7 +316,7 @@ def load_predictor(spec=None, num_threads: Optional[int] = None, batch_size: int
     """Loads a model spec as a :class:`Predictor` (cached by file, size and mtime).
 
     Args:
-      spec: ``None`` (the default preset), a preset name (``"small"``,
+      spec: ``None`` (the default preset), a preset name (``"large"``,
         ``"default:keras"``), a ``.keras`` or ``.tflite`` path, a ``keras.Model``, or a
         :class:`Predictor` (returned as is).
       num_threads: TFLite interpreter threads (default: the number of CPUs).

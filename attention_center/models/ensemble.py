@@ -20,7 +20,7 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
 
     Independently trained models make partly independent errors, so the mean
     of their centres is closer to the true centre than the typical member's
-    (measured in ``MODEL_CARD.md``). The ensemble is one functional Keras
+    (measured in ``docs/model_card_large_1.3.0.md``). The ensemble is one functional Keras
     model with the members' interface, so everything that takes an
     ``AttentionCenterModel`` (evaluation, prediction, ``python -m export``)
     takes it too.

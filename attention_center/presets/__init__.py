@@ -10,8 +10,8 @@ preset and the folder of its files under ``attention_center/``; every preset fol
 * ``metadata.json``: the model card's figures (version, data, metrics).
 
 A *model spec*, wherever the API or a command takes one (``--model``, ``model=``), is a
-preset name (``"default"``, ``"small"``), a name with a format (``"default:keras"``,
-``"small:tflite"``), or a path to a ``.tflite`` / ``.keras`` file. :func:`resolve_model`
+preset name (``"default"``, ``"large"``), a name with a format (``"default:keras"``,
+``"large:tflite"``), or a path to a ``.tflite`` / ``.keras`` file. :func:`resolve_model`
 turns any of them into a file.
 """
 
@@ -32,8 +32,9 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 DEFAULT_PRESET = "default"
 #: File formats of a preset, in the order ``"auto"`` tries them.
 FORMATS = ("tflite", "keras")
-#: Old spelling kept for the evaluator's ``--model bundled``.
-_ALIASES = {"bundled": DEFAULT_PRESET}
+#: Old names: the evaluator's ``--model bundled``; ``small`` (the <= 1 MB MobileNetV2 P2-P4
+#: model of 0.2.0, replaced by the default model 2.0, which is under 1 MB itself).
+_ALIASES = {"bundled": DEFAULT_PRESET, "small": DEFAULT_PRESET}
 
 
 class PresetError(ValueError):

@@ -87,8 +87,9 @@ def teacher_targets(teacher, build_dir, records: Sequence[Mapping], batch_size: 
     """The teacher's target for every image of ``records`` (by ``image_id``).
 
     Args:
-      teacher: a model spec with a weighting map output (a ``.keras``/``.tflite`` path or a
-        preset name); it must take the stored frame size (480x640).
+      teacher: a model spec with a weighting map output (a ``.keras``/``.tflite`` path, or a
+        preset name: ``"large"`` means its ``.keras`` file, the one with the map); it must
+        take the stored frame size (480x640).
       build_dir: the ground-truth build (frames are read from it; the cache goes in it).
       records: index rows (``image_id``, ``frame_path``).
       batch_size: frames per teacher call.
@@ -98,7 +99,10 @@ def teacher_targets(teacher, build_dir, records: Sequence[Mapping], batch_size: 
       ValueError: the teacher has no weighting map or another frame size; a frame is unreadable.
     """
     from attention_center.inference.predictors import load_predictor
+    from attention_center.presets import list_presets, resolve_model
 
+    if isinstance(teacher, str) and teacher in list_presets():
+        teacher = resolve_model(teacher, fmt="keras")  # presets' .tflite files have no map
     predictor = load_predictor(teacher, batch_size=batch_size)
     if not predictor.has_weight_map:
         raise ValueError(f"{predictor.name}: a teacher needs a weighting-map output")

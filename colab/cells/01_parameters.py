@@ -1,6 +1,7 @@
 # Parameters (papermill or tests/notebook_test.py put overrides in a cell right after this one).
 DATA_DIR = "../shared/data"      # folder of the bundled datasets, or of your images
-SOURCES = "osie_eye,scene_eye"   # bundled readers: osie_eye, scene_eye, osie_mouse_lab, osie_mouse_amt, salicon_mouse
+SOURCES = "osie_eye,scene_eye"   # bundled readers (python -m ground_truth build --help), e.g. add fiwi_eye,gdi_click_30x50
+                                 # for web pages and designs (model 2.0's list: MODEL_CARD.md)
 RECORDS = ""                     # your points: a generic .csv / .jsonl file; when set, used instead of SOURCES
 OUT_DIR = "retrain_out"          # everything this notebook writes goes here
 BACKBONE = "mobilenet_v2"        # attention_center.backbones.list_backbones()
@@ -18,5 +19,8 @@ NUM_PARITY = 50                  # images for the TFLite-vs-Keras parity check (
 PARITY_THRESHOLD = None          # largest TFLite-vs-Keras centre distance / diagonal (None: 0.02 for int8)
 SAMPLE_IMAGE = ""                # photo to predict and encode ("": the first test image)
 SEED = 0
+PROXY_WEIGHTS = False            # True: mouse and click sources weighted as measured (ground_truth.proxies.TRAINING_USE)
+TEACHER = ""                     # distillation: a model with a weighting map, e.g. "large:keras" ("": none)
+TEACHER_WEIGHT = 0.8             # the teacher's share of the targets
 INSTALL = "auto"                 # auto: pip install when the package is missing (never in CI); True; False
 PACKAGE_SPEC = ""                # what pip installs ("": the checkout around this notebook); a path, wheel or git URL

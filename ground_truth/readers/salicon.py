@@ -96,7 +96,7 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
                                  source="salicon_mouse", modality="mouse", image_path=found[0],
                                  original_hw=hw, observers=observers, observer_ids=ids)
             finish(result, record)
-        for key, annotations in by_image.items():
-            result.drops["annotations_unknown_image"] += len(annotations)
-            result.errors.append(f"{path}: {len(annotations)} annotations for unknown image_id {key}")
+        for key, leftover in by_image.items():
+            result.drops["annotations_unknown_image"] += len(leftover)
+            result.errors.append(f"{path}: {len(leftover)} annotations for unknown image_id {key}")
     return result

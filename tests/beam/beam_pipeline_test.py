@@ -20,8 +20,10 @@ from PIL import Image
 pytest.importorskip("apache_beam")
 
 from attention_center.cli import main as cli  # noqa: E402
+from attention_center.presets import get_preset  # noqa: E402
 
 CJXL, DJXL = shutil.which("cjxl"), shutil.which("djxl")
+DEFAULT_VERSION = get_preset("default").metadata()["version"]  # what the rows must name
 
 
 def run_cli(*args) -> int:
@@ -84,7 +86,7 @@ def test_centres_equal_attention_center_predict_to_the_pixel(job, inputs, kodak_
         assert (row["height"], row["width"]) == prediction.original_hw
         worst = max(worst, abs(row["x"] - prediction.center[0]),
                     abs(row["y"] - prediction.center[1]))
-        assert row["model"] == "default" and row["model_version"] == "1.3.0"
+        assert row["model"] == "default" and row["model_version"] == DEFAULT_VERSION
     assert worst <= 1e-9, f"largest difference from predict: {worst} px"
 
 
@@ -196,8 +198,8 @@ def test_cjxl_flags_after_double_dash_and_beam_options_are_split():
     from attention_center.cli.beam import split_args
 
     ours, beam, cjxl = split_args(["p", "--input", "a/*", "--encode", "--runner", "FlinkRunner",
-                                   "--direct_num_workers=2", "--model", "small", "--",
+                                   "--direct_num_workers=2", "--model", "default", "--",
                                    "--distance", "1.5"])
-    assert ours == ["p", "--input", "a/*", "--encode", "--model", "small"]
+    assert ours == ["p", "--input", "a/*", "--encode", "--model", "default"]
     assert beam == ["--runner", "FlinkRunner", "--direct_num_workers=2"]
     assert cjxl == ["--distance", "1.5"]

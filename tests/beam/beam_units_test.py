@@ -24,7 +24,7 @@ from attention_center.core.images import load_image, resize_with_pad  # noqa: E4
 
 
 def test_handler_pickles_without_a_model_and_runs_a_batch(kodak_paths):
-    handler = pickle.loads(pickle.dumps(CenterModelHandler("small", max_batch_size=3)))
+    handler = pickle.loads(pickle.dumps(CenterModelHandler("default", max_batch_size=3)))
     assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 3}
     loaded = handler.load_model()
     frames = [resize_with_pad(load_image(p))[0] for p in kodak_paths[:2]]

@@ -25,7 +25,7 @@ def test_rows_shared_and_held_out_models(tmp_path_factory, shared_data_dir, tmp_
     results = cross_dataset_table(build, rows, {"centroid": shared}, {"other": other})
     assert [r.row.label for r in results] == ["OSIE part", "other part"]
     assert [r.num_images for r in results] == [3, 3]
-    held = "ours (trained without this dataset)"
+    held = "ours (never trained on these images)"
     assert held not in results[0].summaries and held in results[1].summaries
     direct = evaluate(build, [shared], split=ALL, modality="eye", sources=["other_eye"],
                       progress=False)

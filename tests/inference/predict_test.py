@@ -57,15 +57,16 @@ def test_predict_is_the_package_level_function(centroid_keras_path, kodak_paths)
 
 def test_presets_are_the_bundled_assets():
     root = Path(attention_center.__file__).resolve().parent / "assets"
-    assert presets.list_presets() == ["default", "small"]
+    assert presets.list_presets() == ["default", "large"]
     default = presets.get_preset("default")
     assert default.path("keras") == root / "default_model" / "model.keras"
     assert default.path("metadata") == root / "default_model" / "metadata.json"
     assert presets.resolve_model(None) == root / "default_model" / "model.tflite"
-    assert presets.resolve_model("small:keras") == root / "small_model" / "model.keras"
+    assert presets.resolve_model("large:keras") == root / "large_model" / "model.keras"
     assert presets.get_preset("bundled") == default  # the evaluator's old name
-    with pytest.raises(presets.PresetError, match="unknown model preset 'large'.*default, small"):
-        presets.resolve_model("large")
+    assert presets.get_preset("small") == default  # 0.2.0's <= 1 MB preset, replaced by 2.0
+    with pytest.raises(presets.PresetError, match="unknown model preset 'huge'.*default, large"):
+        presets.resolve_model("huge")
     with pytest.raises(presets.PresetError, match="format must be one of"):
         default.path("onnx")
 

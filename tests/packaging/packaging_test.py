@@ -110,7 +110,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_has_the_models_and_presets_and_no_tests(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    for preset in ("default_model", "small_model"):
+    for preset in ("default_model", "large_model"):
         for file in ("model.tflite", "model.keras", "metadata.json"):
             assert f"attention_center/assets/{preset}/{file}" in names
     assert "attention_center/presets/presets.json" in names

@@ -1,8 +1,9 @@
 """The models shipped in the package (presets): files, interface, metadata, Keras/TFLite agreement.
 
-The ``default`` preset (`attention_center/assets/default_model/`) is what `predict` and
-`encode` use by default; ``small`` (`attention_center/assets/small_model/`) is the <= 1 MB
-int8 drop-in (P2-P4 taps). See MODEL_CARD.md and docs/BENCHMARKS.md.
+The ``default`` preset (`attention_center/assets/default_model/`, model 2.0) is what
+`predict` and `encode` use by default: the <= 1 MB int8 drop-in; ``large``
+(`attention_center/assets/large_model/`, model 1.3.0) is the bigger one, best on photos.
+See MODEL_CARD.md and docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from attention_center.inference.predictors import load_predictor
 from attention_center.presets import get_preset, list_presets, resolve_model
 
 ASSETS = REPO / "attention_center" / "assets"
-MODELS = {"default_model": 4.0, "small_model": 1.0}  # folder -> largest .tflite, MB (default: EfficientNet-Lite0, 3.7)
+MODELS = {"default_model": 1.0, "large_model": 4.0}  # folder -> largest .tflite, MB (large: 3.7)
 INT8_PARITY = 0.03  # export.parity.THRESHOLDS["int8"], as a fraction of the frame diagonal
 
 
@@ -87,3 +88,20 @@ def test_bundled_keras_and_tflite_agree_on_real_photos(folder, kodak_paths):
     assert distance.max() <= INT8_PARITY, distance
     # A trained model, not a constant: the photos get different centres.
     assert np.ptp(keras_centers[:, 0]) > 10 or np.ptp(keras_centers[:, 1]) > 10
+
+
+def test_presets_by_name_in_the_api():
+    """``large`` is the 1.3.0 model (full EfficientNet-Lite0), ``default`` the compact 2.0;
+    the old name ``small`` now means the default (both under 1 MB)."""
+    import attention_center as ac
+
+    assert list_presets() == ["default", "large"]
+    assert resolve_model("small") == resolve_model("default") == resolve_model(None)
+    assert resolve_model("large:keras") == ASSETS / "large_model" / "model.keras"
+    large = ac.load_model("large")
+    default = ac.load_model()
+    assert large.get_config()["backbone"] == "efficientnet_lite0"
+    assert default.get_config()["backbone"] == "efficientnet_lite0_compact"
+    assert large.count_params() > 4 * default.count_params()
+    with pytest.raises(ValueError, match="unknown model preset 'huge'"):
+        ac.load_model("huge")

@@ -35,7 +35,7 @@ def test_evaluate_names_an_unreadable_image_and_scores_the_others(tmp_path, caps
     build = write_build(tmp_path / "gt", corrupt_image=True)
     before = digests(tmp_path / "gt")
     out_json = tmp_path / "results.json"
-    code = run("evaluate", "--data", tmp_path / "gt", "--model", "small", "--noprogress",
+    code = run("evaluate", "--data", tmp_path / "gt", "--model", "default", "--noprogress",
                "--out_json", out_json)
     printed, err = capsys.readouterr()
     assert code == 1
@@ -44,14 +44,14 @@ def test_evaluate_names_an_unreadable_image_and_scores_the_others(tmp_path, caps
     good_test = [i for i in build["good"] if int(i[-1]) % 3 == 0]  # img0, img3: the test split
     for method in results["methods"]:
         assert method["summary"]["num_images"] == len(good_test), method["name"]
-    assert "| small (model.tflite) |" in printed
+    assert "| default (model.tflite) |" in printed
     assert digests(tmp_path / "gt") == before
 
 
 def test_evaluate_a_malformed_index_is_a_usage_error(tmp_path, capsys):
     build = write_build(tmp_path / "gt", bad_line=True)
     before = digests(tmp_path / "gt")
-    assert run("evaluate", "--data", tmp_path / "gt", "--model", "small", "--noprogress") == 2
+    assert run("evaluate", "--data", tmp_path / "gt", "--model", "default", "--noprogress") == 2
     assert f"{build['index']}:2: not valid JSON" in capsys.readouterr()[1]
     assert digests(tmp_path / "gt") == before
 
@@ -101,7 +101,7 @@ def test_compare_bad_image_loop_and_bad_flags(tmp_path, capsys):
     images = tmp_path / "in"
     cases = write_image_corpus(images)
     before = digests(images)
-    common = ["--model", "small", "--google_model", "none", "--budgets", "20",
+    common = ["--model", "default", "--google_model", "none", "--budgets", "20",
               "--gt_dir", "", "--out"]
     assert run("compare", images / "corrupt.jpg", *common, tmp_path / "c1") == 1
     assert f"{images / 'corrupt.jpg'}: {cases['corrupt.jpg'].reason}" in capsys.readouterr()[1]
@@ -125,7 +125,7 @@ def test_beam_bad_cjxl_flags_are_a_usage_error(tmp_path, capsys):
     images.mkdir()
     Image.fromarray(synthetic_photo()).save(images / "photo.png")
     assert run("beam", "--input", f"{images}/*.png", "--output", tmp_path / "out", "--encode",
-               "--model", "small", "--", "--bogus") == 2
+               "--model", "default", "--", "--bogus") == 2
     assert "Unknown argument: --bogus" in capsys.readouterr()[1]
     assert not (tmp_path / "out").exists()
 
@@ -136,7 +136,7 @@ def test_symbolic_link_loops_as_data_folders(tmp_path, capsys):
     os.symlink("loop", tmp_path / "loop")
     assert run("train", "--data", tmp_path / "loop", "--out", tmp_path / "run") == 2
     assert "no index.jsonl" in capsys.readouterr()[1]
-    assert run("evaluate", "--data", tmp_path / "loop", "--model", "small") == 2
+    assert run("evaluate", "--data", tmp_path / "loop", "--model", "default") == 2
     capsys.readouterr()
     assert run("ground-truth", "build", "--source", "osie_eye", "--data_dir", tmp_path / "loop",
                "--out", tmp_path / "gt", "--noprogress") == 1
@@ -153,9 +153,9 @@ def test_output_paths_that_cannot_be_written_are_usage_errors_before_any_work(tm
     taken.write_text("a file\n")
     before = digests(tmp_path)
     for args, words in [
-        (("predict", tmp_path / "photo.png", "--model", "small", "--overlay", taken,
+        (("predict", tmp_path / "photo.png", "--model", "default", "--overlay", taken,
           "--noprogress"), f"--overlay {taken}: exists and is not a folder"),
-        (("evaluate", "--data", tmp_path / "gt", "--model", "small", "--out_json",
+        (("evaluate", "--data", tmp_path / "gt", "--model", "default", "--out_json",
           taken / "r.json", "--noprogress"),
          f"--out_json {taken / 'r.json'}: its folder {taken}: exists"),
         (("ensemble", "--model", tmp_path / "m.keras", "--out", taken / "e.keras"),

@@ -54,7 +54,7 @@ def test_encode_the_corpus(tmp_path, capsys):
     images, out = tmp_path / "in", tmp_path / "out"
     cases = write_image_corpus(images)
     before = digests(images)
-    code = run("encode", "--image_dir", images, "--output_dir", out, "--model", "small",
+    code = run("encode", "--image_dir", images, "--output_dir", out, "--model", "default",
                "--jobs", "2", "--noprogress")
     printed = capsys.readouterr()[0]
     assert code == 1
@@ -107,7 +107,7 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(png_path_inputs, tmp_p
     target.write_text("a file, not a folder\n")
     before = digests(tmp_path)
     assert run("encode", "--image_dir", png_path_inputs, "--output_dir", target,
-               "--model", "small", "--noprogress") == 2
+               "--model", "default", "--noprogress") == 2
     out, err = capsys.readouterr()
     assert f"--output_dir {target}: exists and is not a folder" in err and not out
     assert digests(tmp_path) == before and not temporaries(tmp_path)
@@ -130,7 +130,7 @@ def test_an_output_folder_we_may_not_write_is_a_usage_error(unprivileged, capsys
             (images / name).chmod(0o644)
         for path, mode in ((folder, 0o755), (images, 0o755), (out, 0o555)):
             path.chmod(mode)
-        predictor = load_predictor("small")
+        predictor = load_predictor("default")
         with pytest.raises(OutputFolderError, match="cannot write into it: permission denied"):
             unprivileged(encode_directory, images, out, predictor, progress=False)
         assert list(out.iterdir()) == []
@@ -196,7 +196,7 @@ def test_dry_run_commands_are_shell_quoted(tmp_path, capsys, monkeypatch):
     for name in names:
         Image.fromarray(synthetic_photo()).save(folder / name)
     monkeypatch.chdir(folder)
-    assert run("encode", "--image_dir", ".", "--output_dir", "../out", "--model", "small",
+    assert run("encode", "--image_dir", ".", "--output_dir", "../out", "--model", "default",
                "--dry_run", "--noprogress", "--", "-e", "1") == 0
     lines = [line for line in capsys.readouterr()[0].splitlines() if "--center_x" in line]
     assert len(lines) == len(names)
@@ -225,13 +225,13 @@ def test_outputs_stay_in_the_output_folder_and_off_the_inputs(tmp_path, capsys):
         Image.fromarray(synthetic_photo()).save(images / name)
     os.symlink(elsewhere, out / "sub")  # OUT/sub leads out of OUT
     before = digests(images)
-    assert run("encode", "--image_dir", images, "--output_dir", out, "--model", "small",
+    assert run("encode", "--image_dir", images, "--output_dir", out, "--model", "default",
                "--noprogress", "--new_suffix", "png") == 1
     printed = capsys.readouterr()[0]
     assert "outside the output folder" in printed and f"{images / 'sub' / 'b.png'}" in printed
     assert list(elsewhere.iterdir()) == []
     # The output folder is the input folder: a.png -> a.png.png would replace an input.
-    assert run("encode", "--image_dir", images, "--output_dir", images, "--model", "small",
+    assert run("encode", "--image_dir", images, "--output_dir", images, "--model", "default",
                "--noprogress", "--new_suffix", "png") == 1
     printed = capsys.readouterr()[0]
     assert f"{images / 'a.png'}: output {images / 'a.png.png'} would overwrite an input" in printed
@@ -289,7 +289,7 @@ def _busy(out: Path) -> bool:
 def _start_encode(images: Path, out: Path, *flags: str) -> subprocess.Popen:
     """``attention-center encode`` in a subprocess; ``flags``: ours, then ``--`` and cjxl's."""
     command = [sys.executable, "-m", "attention_center", "encode", "--image_dir", str(images),
-               "--output_dir", str(out), "--model", "small", "--jobs", "2", "--noprogress",
+               "--output_dir", str(out), "--model", "default", "--jobs", "2", "--noprogress",
                *flags]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

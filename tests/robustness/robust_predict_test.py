@@ -53,7 +53,7 @@ def test_predict_reports_each_bad_file_and_does_every_good_one(corpus, capsys):
     folder, cases = corpus
     before = digests(folder)
     # The folder (with a link loop inside) and the loop again as an argument.
-    code = run("predict", folder, folder / "loop.jpg", "--model", "small", "--noprogress")
+    code = run("predict", folder, folder / "loop.jpg", "--model", "default", "--noprogress")
     out, err = capsys.readouterr()
     assert code == 1
     rows = json.loads(out)
@@ -80,7 +80,7 @@ def test_predict_reports_each_bad_file_and_does_every_good_one(corpus, capsys):
 
 def test_a_symbolic_link_loop_as_the_only_argument(tmp_path, capsys):
     os.symlink("a", tmp_path / "a")  # a folder-looking loop: resolve() raised before
-    assert run("predict", tmp_path / "a", "--model", "small", "--noprogress") == 1
+    assert run("predict", tmp_path / "a", "--model", "default", "--noprogress") == 1
     out, err = capsys.readouterr()
     assert json.loads(out)[0]["error"] == "symbolic link loop"
     assert f"{tmp_path / 'a'}: symbolic link loop" in err
@@ -106,10 +106,10 @@ def test_max_pixels_flag_and_the_bomb_header(tmp_path, capsys):
     reason, seconds, peak_kb = code.stdout.strip().splitlines()  # VmHWM: this process's peak
     assert "decompression bomb" in reason and "196,000,000 pixels" in reason
     assert float(seconds) < 1.0 and int(peak_kb) < 200_000  # < 200 MB: never decoded
-    assert run("predict", tmp_path / "photo.png", "--max_pixels", "1000", "--model", "small",
+    assert run("predict", tmp_path / "photo.png", "--max_pixels", "1000", "--model", "default",
                "--noprogress") == 1
     assert "12,288 pixels, more than the 1,000 allowed" in capsys.readouterr()[1]
-    assert run("predict", tmp_path / "photo.png", "--max_pixels", "0", "--model", "small",
+    assert run("predict", tmp_path / "photo.png", "--max_pixels", "0", "--model", "default",
                "--noprogress") == 0
 
 
@@ -131,7 +131,7 @@ def test_a_large_jpeg_is_decoded_at_the_reduced_size_the_frame_needs(tmp_path):
     full_frame, _, full_decode = decode_into_frame(tmp_path / "big.jpg", reduced=False)
     assert full_decode.pixels.shape == (3000, 4000, 3)
     assert np.abs(frame - full_frame).mean() < 2 / 255
-    predictor = load_predictor("small")
+    predictor = load_predictor("default")
     [reduced] = predict_images([tmp_path / "big.jpg"], predictor)
     [full] = predict_images([tmp_path / "big.jpg"], predictor, keep_images=True)
     assert np.hypot(*(reduced.center - full.center)) < 0.01 * np.hypot(3000, 4000)
@@ -151,7 +151,7 @@ def test_api_rejects_what_is_not_an_image_saying_what_it_expected(bad, words):
     import attention_center as ac
 
     with pytest.raises(ValueError, match=re.escape(words)) as raised:
-        ac.predict(bad, model="small")
+        ac.predict(bad, model="default")
     assert "uint8" in str(raised.value) or "[0, 1]" in str(raised.value)
 
 
@@ -159,8 +159,8 @@ def test_api_takes_uint8_and_float_in_0_1_alike():
     import attention_center as ac
 
     photo = synthetic_photo()
-    a = ac.predict(photo, model="small")
-    b = ac.predict(photo.astype(np.float32) / 255.0, model="small")
+    a = ac.predict(photo, model="default")
+    b = ac.predict(photo.astype(np.float32) / 255.0, model="default")
     assert a.shape == (2,) and np.allclose(a, b, atol=0.5)
 
 
@@ -293,7 +293,7 @@ def test_predict_interrupted_prints_the_rows_done_and_exits_130(tmp_path, signum
         os.link(folder / "p000.png", folder / f"p{i:03d}.png")
     before = digests(folder)
     process = subprocess.Popen(
-        [sys.executable, "-m", "attention_center", "predict", str(folder), "--model", "small",
+        [sys.executable, "-m", "attention_center", "predict", str(folder), "--model", "default",
          "--batch_size", "1", "--noprogress"], cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
