@@ -111,8 +111,13 @@ def resolve_model(spec=None, fmt: str = "auto") -> Path:
         spec = DEFAULT_PRESET
     text = os.fspath(spec)
     name, _, suffix = text.partition(":")
-    looks_like_path = (os.sep in text or text.endswith((".tflite", ".keras", ".h5"))
-                       or Path(text).exists())
+    is_preset = (os.sep not in text and (name in _registry() or name in _ALIASES)
+                 and suffix in ("", *FORMATS))
+    # A preset's name wins over a file of that name in the working directory (write
+    # ./default for the file): what a command means must not depend on the folder it runs in.
+    looks_like_path = not is_preset and (os.sep in text
+                                         or text.endswith((".tflite", ".keras", ".h5"))
+                                         or Path(text).exists())
     if looks_like_path:
         return Path(text)
     preset = get_preset(name)

@@ -9,6 +9,7 @@ See MODEL_CARD.md and docs/BENCHMARKS.md.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +106,12 @@ def test_presets_by_name_in_the_api():
     assert large.count_params() > 4 * default.count_params()
     with pytest.raises(ValueError, match="unknown model preset 'huge'"):
         ac.load_model("huge")
+
+
+def test_a_preset_name_wins_over_a_file_of_that_name_here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").write_text("not a model")
+    (tmp_path / "mine").write_text("a file the user named")
+    assert resolve_model("default") == ASSETS / "default_model" / "model.tflite"
+    assert resolve_model("./default") == Path("./default")
+    assert resolve_model("mine") == Path("mine")

@@ -82,7 +82,7 @@ def test_max_pixels_bounds_every_image_encode_decodes(tmp_path, capsys):
     Image.fromarray(synthetic_photo()).save(images / "photo.png")
     Image.new("RGB", (20, 20)).save(images / "small.png")
     assert run("encode", "--image_dir", images, "--output_dir", tmp_path / "out", "--model",
-               "small", "--noprogress", "--max_pixels", "1000") == 1
+               "default", "--noprogress", "--max_pixels", "1000") == 1
     printed = capsys.readouterr()[0]
     assert "2 images: 1 encoded, 1 failed" in printed
     assert f"  {images / 'photo.png'}: 128x96 is 12,288 pixels, more than the 1,000" in printed
@@ -150,9 +150,9 @@ def test_a_temporary_png_that_cannot_be_written_fails_that_image_alone(png_path_
     (out / "sub").write_text("in the way\n")
     before = digests(png_path_inputs)
     code = run("encode", "--image_dir", png_path_inputs, "--output_dir", out, "--model",
-               "small", "--noprogress")
-    printed = capsys.readouterr()[0]
-    assert code == 1
+               "default", "--noprogress")
+    printed, err = capsys.readouterr()
+    assert code == 1, printed + err
     assert "6 images: 4 encoded, 2 failed" in printed
     assert f"  {png_path_inputs / 'sub' / 'x.webp'}: cannot write" in printed
     assert "(the PNG cjxl reads for WEBP)" in printed
@@ -173,7 +173,7 @@ def test_bad_cjxl_flags_are_a_usage_error_before_any_work(png_path_inputs, tmp_p
                                                           flags, words):
     out = tmp_path / "out"
     assert run("encode", "--image_dir", png_path_inputs, "--output_dir", out, "--model",
-               "small", "--noprogress", "--", *flags) == 2
+               "default", "--noprogress", "--", *flags) == 2
     printed, err = capsys.readouterr()
     assert "cjxl refuses the extra flags" in err and words in err and not printed
     assert not out.exists()  # nothing made, not even the folder
@@ -183,7 +183,7 @@ def test_good_cjxl_flags_pass_the_trial_even_per_image_ones(png_path_inputs, tmp
     out = tmp_path / "out"
     # --center_x 100 is past the 64x64 trial image: it is left out of the trial.
     assert run("encode", "--image_dir", png_path_inputs, "--output_dir", out, "--model",
-               "small", "--noprogress", "--", "-e", "1", "--center_x", "100") == 0
+               "default", "--noprogress", "--", "-e", "1", "--center_x", "100") == 0
     assert "4 images: 4 encoded" in capsys.readouterr()[0]
 
 
