@@ -57,7 +57,8 @@ from ground_truth.readers.osie import osie_root, read_osie_mouse_file
 from ground_truth.records import Record, RecordError
 
 __all__ = [
-    "Comparison", "COMPARISONS", "TrainingUse", "TRAINING_USE", "weights_from", "DEFAULT_COUNTS",
+    "Comparison", "COMPARISONS", "TrainingUse", "TRAINING_USE", "loss_weights", "weights_from",
+    "DEFAULT_COUNTS",
     "centers_of", "kept_points_of", "split_half", "split_half_density_cc", "density_cc", "skill",
     "split_rng", "in_reference_pixels", "compare_centers",
     "proxy_rows", "reliability_rows", "click_pace", "read_for_images", "proxies_markdown",
@@ -214,6 +215,17 @@ TRAINING_USE: dict[str, TrainingUse] = {
     "gdi_click_30x50": _use(*_FIWI_FREE, "graphic designs: no eye data; free-viewing clicks, "
                             "calibrated on web pages"),
 }
+
+
+def loss_weights(table: dict[str, TrainingUse] | None = None) -> dict[str, tuple[float, float]]:
+    """``source -> (centre weight, density weight)`` of the sources that train.
+
+    What the trainer's ``source_weights`` takes (``attention-center train --source_weights
+    proxies``): :data:`TRAINING_USE` by default; sources it leaves out are not listed.
+    """
+    table = TRAINING_USE if table is None else table
+    return {source: (use.center_weight, use.density_weight)
+            for source, use in table.items() if use.train}
 
 
 def _params(records: Sequence[Record], temporal=None, spatial=None):

@@ -132,10 +132,9 @@ def source_weights(text: str):
     if not text:
         return None
     if text == "proxies":
-        from ground_truth.proxies import TRAINING_USE
+        from ground_truth.proxies import loss_weights
 
-        return {source: (use.center_weight, use.density_weight)
-                for source, use in TRAINING_USE.items() if use.train}
+        return loss_weights()
     weights = {}
     for item in text.split(","):
         source, sep, pair = item.partition("=")

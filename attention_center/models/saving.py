@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import keras
 
@@ -31,7 +30,4 @@ def load_model(path: os.PathLike | str = None, compile: bool = False) -> keras.M
     """
     from attention_center.presets import resolve_model
 
-    text = os.fspath(path) if path is not None else None
-    if text is None or resolve_model(text) != Path(text):  # a preset name, not a file path
-        path = resolve_model(text.partition(":")[0] if text else None, fmt="keras")
-    return keras.saving.load_model(path, compile=compile)
+    return keras.saving.load_model(resolve_model(path, fmt="keras"), compile=compile)

@@ -20,6 +20,7 @@ study compute them once.
 from __future__ import annotations
 
 import dataclasses
+import os
 import hashlib
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -99,10 +100,10 @@ def teacher_targets(teacher, build_dir, records: Sequence[Mapping], batch_size: 
       ValueError: the teacher has no weighting map or another frame size; a frame is unreadable.
     """
     from attention_center.inference.predictors import load_predictor
-    from attention_center.presets import list_presets, resolve_model
+    from attention_center.presets import resolve_model
 
-    if isinstance(teacher, str) and teacher in list_presets():
-        teacher = resolve_model(teacher, fmt="keras")  # presets' .tflite files have no map
+    if isinstance(teacher, (str, os.PathLike)):  # a preset's .tflite has no map: its .keras
+        teacher = resolve_model(teacher, fmt="keras")
     predictor = load_predictor(teacher, batch_size=batch_size)
     if not predictor.has_weight_map:
         raise ValueError(f"{predictor.name}: a teacher needs a weighting-map output")

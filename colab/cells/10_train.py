@@ -1,9 +1,8 @@
 from attention_center.core.frames import parse_hw
 from attention_center.training.trainer import Trainer, TrainConfig, read_history
-from ground_truth.proxies import TRAINING_USE
+from ground_truth.proxies import loss_weights
 
-source_weights = ({source: (use.center_weight, use.density_weight)
-                   for source, use in TRAINING_USE.items() if use.train} if PROXY_WEIGHTS else None)
+source_weights = loss_weights() if PROXY_WEIGHTS else None
 
 config = TrainConfig(
     data_dir=str(GT_DIR), out_dir=str(RUN_DIR), sources=(),  # (): every source in the build

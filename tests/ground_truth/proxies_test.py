@@ -98,6 +98,10 @@ def test_training_use_table():
                        "massvis_click_exp1_40x32", "massvis_click_exp2_40x32",
                        "massvis_click_fv_40x32"]
     assert "| `gdi_click_30x50` | **yes** | center+density | 0.5 | 0.75 |" in P.training_use_markdown()
+    # What the trainer takes (--source_weights proxies): the trained sources only.
+    weights = P.loss_weights()
+    assert sorted(weights) == trained
+    assert weights["bv_salicon_mouse"] == (0.0, 0.75) and weights["gdi_click_30x50"] == (0.5, 0.75)
 
 
 @pytest.fixture(scope="module")
