@@ -12,7 +12,8 @@ and loads neither Keras nor TensorFlow; ``attention_center.core`` never loads th
 
 Layout (``docs/ARCHITECTURE.md``): ``core`` (Keras-free) <- ``layers``, ``heads``,
 ``backbones``, ``weights``, ``models``, ``presets``, ``losses``, ``metrics``, ``training``,
-``inference``, ``evaluation``, ``jxl`` (the library) <- ``cli`` (the programs).
+``inference``, ``evaluation``, ``jxl`` (the library) <- ``cli`` (the programs, never imported
+here: ``attention-center`` and ``python -m attention_center`` run them).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _EXPORTS = {
     "predict": "attention_center.inference.prediction",
     "predict_images": "attention_center.inference.prediction",
 }
-_SUBPACKAGES = ("backbones", "cli", "core", "evaluation", "heads", "inference", "jxl", "layers",
+_SUBPACKAGES = ("backbones", "core", "evaluation", "heads", "inference", "jxl", "layers",
                 "losses", "metrics", "models", "presets", "training", "weights")
 
 __all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)

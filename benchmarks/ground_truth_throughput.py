@@ -1,4 +1,4 @@
-"""Throughput of the ground-truth code: filters + centre, readers, tf.data.
+"""Throughput of the ground-truth code: filters + centre, readers, the training input.
 
     TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/ground_truth_throughput.py \
         --data_dir ../shared/data [--gt_dir /work/gt] [--repeats 3]
@@ -6,7 +6,7 @@
 Reports records/s and points/s (points in = all valid points given to the
 filters) for the one vectorized implementation (:func:`ground_truth.filters.
 filter_and_center` on padded batches, as the builder runs it), the readers,
-and, with ``--gt_dir``, examples/s of the tf.data pipeline.
+and, with ``--gt_dir``, examples/s of the training input pipeline (CenterDataset).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ flags.DEFINE_list("source", ["osie_eye", "scene_eye", "osie_mouse_lab", "osie_mo
                              "salicon_mouse"], "Sources.")
 flags.DEFINE_integer("batch", 64, "Records per padded batch.")
 flags.DEFINE_integer("repeats", 3, "Timed repeats (best is reported).")
-flags.DEFINE_string("gt_dir", None, "A portable build to time the tf.data pipeline on.")
-flags.DEFINE_integer("pipeline_batches", 30, "Batches of 32 to time in tf.data.")
+flags.DEFINE_string("gt_dir", None, "A portable build to time the training input pipeline on.")
+flags.DEFINE_integer("pipeline_batches", 30, "Batches of 32 to time of the training input.")
 
 
 def time_filters(records, batch):
@@ -63,17 +63,18 @@ def main(argv):
         print(f"| {name} | {len(records)} | {read_s:.2f} | {points} | {seconds:.3f} | "
               f"{len(records) / seconds:,.0f} | {points / seconds:,.0f} | {pad:.2f} |")
     if FLAGS.gt_dir:
-        from ground_truth.pipeline import make_dataset
+        from attention_center.core.ground_truth_index import read_index
+        from attention_center.training.dataset import CenterDataset
 
-        ds = make_dataset(FLAGS.gt_dir, frame_hw=(240, 320), split="train", training=True,
-                          batch_size=32, repeat=True)
-        iterator = iter(ds)
-        next(iterator)
+        records = read_index(FLAGS.gt_dir, split="train")
+        ds = CenterDataset(FLAGS.gt_dir, records, frame_hw=(240, 320), batch_size=32,
+                           training=True, map_stride=4)
+        ds[0]  # frames decoded once and kept
         start = time.perf_counter()
-        for _ in range(FLAGS.pipeline_batches):
-            next(iterator)
+        for step in range(FLAGS.pipeline_batches):
+            ds[step % len(ds)]
         seconds = time.perf_counter() - start
-        print(f"\ntf.data (portable, 240x320, augmented, batch 32): "
+        print(f"\ntraining input (CenterDataset, portable, 240x320, augmented, batch 32): "
               f"{FLAGS.pipeline_batches * 32 / seconds:,.1f} examples/s")
 
 

@@ -1,10 +1,13 @@
-"""Ground truth for attention centres from eye-tracking and mouse records.
+"""Ground truth for attention centres from eye-tracking, mouse and click records.
 
-Raw records (:mod:`ground_truth.readers`) -> temporal and spatial filters and
-centre (:mod:`ground_truth.filters`) -> a portable build (:mod:`attention_center.core.ground_truth_index`,
-written by ``python -m ground_truth build``) -> TFRecords and a tf.data pipeline
-(:mod:`ground_truth.tfrecords`, :mod:`ground_truth.pipeline`, TensorFlow needed
-only there). Points are ``(x, y)``, 0-based pixel centres, sizes ``(h, w)``.
+Raw records (:mod:`ground_truth.readers`, :class:`ground_truth.records.Record`) -> temporal
+and spatial filters and centre (:mod:`ground_truth.filters`) -> the portable build
+(:mod:`ground_truth.build`; ``attention-center ground-truth build``), its TFRecords and the
+tf.data pipeline that re-filters them (:mod:`ground_truth.build.tfrecords`, TensorFlow needed
+only there), its TFDS and Beam forms. :mod:`ground_truth.training_use` says which sources train
+and with what weight; :mod:`ground_truth.studies` holds the measurements behind the defaults.
+Depends on :mod:`attention_center.core` only. Points are ``(x, y)``, 0-based pixel centres of
+the image as displayed; sizes ``(h, w)``.
 """
 
 from ground_truth.records import Record, RecordError

@@ -2,7 +2,7 @@
 
 Seven OSIE images (3 train, 2 val, 2 test by :func:`split_of`) with their real fixations
 (every observer's scanpath, durations included) written in the generic JSONL format, then
-built by ``ground_truth.build.build`` and prepared by ``ground_truth.tfds_dataset.prepare``
+built by ``ground_truth.build.build`` and prepared by ``ground_truth.build.tfds_dataset.prepare``
 from the same file, so the two forms hold the same records. Made once per pytest session
 (under its base temporary folder) and shared by the TFDS tests of every layer.
 """
@@ -74,7 +74,7 @@ def small_ground_truth(tmp_path_factory, shared_data_dir: Path) -> SmallGroundTr
     if done.is_file():
         return small
     from ground_truth.build import build
-    from ground_truth.tfds_dataset import prepare
+    from ground_truth.build.tfds_dataset import prepare
 
     root.mkdir(parents=True, exist_ok=True)
     _write_records(shared_data_dir, records_file)

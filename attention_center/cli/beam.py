@@ -31,7 +31,7 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import EXIT_FAILURES, EXIT_OK, UsageError
+from attention_center.core.command_flags import EXIT_FAILURES, EXIT_OK, UsageError
 
 __all__ = ["FLAGS", "LOCAL_RUNNERS", "USAGE", "main", "pipeline_options", "run", "split_args"]
 
@@ -224,7 +224,7 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Parses ``argv`` (``[prog, flags..., "--", cjxl flags...]``); exits with main's status."""
-    from attention_center.cli.flags import run_with_flags
+    from attention_center.core.command_flags import run_with_flags
 
     ours, beam_args, cjxl_flags = split_args(sys.argv if argv is None else argv)
     run_with_flags(FLAGS, lambda rest: main(rest, beam_args, cjxl_flags), USAGE, ours)

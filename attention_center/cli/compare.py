@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import (
+from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_OK,
     UsageError,
@@ -165,8 +165,7 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Parses ``[prog, IMAGE, flags..., "--", cjxl flags...]``; exits with :func:`main`'s status."""
-    from attention_center.cli.encode import split_encoder_flags
-    from attention_center.cli.flags import run_with_flags
+    from attention_center.core.command_flags import run_with_flags, split_encoder_flags
 
     ours, encoder_flags = split_encoder_flags(sys.argv if argv is None else argv)
     run_with_flags(FLAGS, lambda rest: main(rest, encoder_flags), USAGE, ours)

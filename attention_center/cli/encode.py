@@ -27,7 +27,7 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import (
+from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -36,7 +36,7 @@ from attention_center.cli.flags import (
     max_pixels_flag,
 )
 
-__all__ = ["FLAGS", "USAGE", "main", "split_encoder_flags"]
+__all__ = ["FLAGS", "USAGE", "main"]
 
 USAGE = __doc__
 FLAGS = flags.FlagValues()
@@ -67,15 +67,6 @@ flags.DEFINE_enum("center_strategy", "chosen", ["model", "chosen"],
 flags.DEFINE_bool("cjxl_defaults", True, "Add attention_center.jxl.defaults.DEFAULT_CJXL_FLAGS "
                   "(--progressive_dc=1: a preview after ~2% of the file) before the flags "
                   "after --; a flag given there replaces its default.", flag_values=FLAGS)
-
-
-def split_encoder_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """``[prog, ..., "--", cjxl flags...]`` -> (our part, the part after the first ``--``)."""
-    argv = list(argv)
-    if "--" in argv:
-        i = argv.index("--")
-        return argv[:i], argv[i + 1:]
-    return argv, []
 
 
 def _model_flag():
@@ -131,7 +122,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     """Parses ``argv`` (``[prog, flags..., "--", cjxl flags...]``), exits with :func:`main`'s status."""
     import sys
 
-    from attention_center.cli.flags import run_with_flags
+    from attention_center.core.command_flags import run_with_flags, split_encoder_flags
 
     ours, encoder_flags = split_encoder_flags(sys.argv if argv is None else argv)
     run_with_flags(FLAGS, lambda rest: main(rest, encoder_flags), USAGE, ours)

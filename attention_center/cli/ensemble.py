@@ -24,7 +24,7 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import (
+from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_OK,
     UsageError,

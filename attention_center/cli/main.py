@@ -24,7 +24,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from attention_center.cli.flags import EXIT_OK, EXIT_USAGE, HELP_FLAGS
+from attention_center.core.command_line import EXIT_OK, EXIT_USAGE, HELP_FLAGS
 from attention_center.core.command_line import quiet_native_logs
 
 __all__ = ["COMMANDS", "main", "run"]
@@ -41,11 +41,11 @@ class Command:
 COMMANDS = {
     "predict": Command("attention_center.cli.predict", "centres of images (JSON/CSV), overlays"),
     "encode": Command("attention_center.cli.encode", "centre-first progressive JPEG XL"),
-    "ground-truth": Command("ground_truth.cli", "ground truth from eye tracking, mouse, clicks"),
+    "ground-truth": Command("attention_center.cli.ground_truth", "ground truth from eye tracking, mouse, clicks"),
     "train": Command("attention_center.cli.train", "train an attention-centre model"),
     "evaluate": Command("attention_center.cli.evaluate", "score models against baselines"),
     "ensemble": Command("attention_center.cli.ensemble", "average trained models into one"),
-    "export": Command("export.cli", "the quantized TFLite drop-in for Google's model"),
+    "export": Command("attention_center.cli.export", "the quantized TFLite drop-in for Google's model"),
     "beam": Command("attention_center.cli.beam", "centres and JPEG XL at scale, on Apache Beam"),
     "compare": Command("attention_center.cli.compare", "one image at equal byte budgets, side by side"),
 }

@@ -22,7 +22,7 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, UsageError,
+from attention_center.core.command_flags import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, UsageError,
                                         define_model_flags, max_pixels_flag)
 from attention_center.core.files import resolved
 
@@ -59,7 +59,7 @@ def _expand_paths(paths: Sequence[str], errors: list) -> list[tuple[Path, Path]]
 
 def _check_overlay_dir(overlay: str) -> Path:
     """``--overlay``: a folder we can write (created if missing, probed), or a usage error."""
-    from attention_center.cli.flags import output_folder_flag
+    from attention_center.core.command_flags import output_folder_flag
 
     return output_folder_flag("overlay", overlay)
 
@@ -181,7 +181,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     """Parses ``argv`` (``[prog, flags and paths...]``) and exits with :func:`main`'s status."""
     import sys
 
-    from attention_center.cli.flags import EXIT_USAGE, run_with_flags
+    from attention_center.core.command_flags import EXIT_USAGE, run_with_flags
 
     argv = list(sys.argv if argv is None else argv)
     if "--" in argv:

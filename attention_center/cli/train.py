@@ -21,7 +21,7 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.cli.flags import EXIT_OK, UsageError, output_folder_flag, run_with_flags
+from attention_center.core.command_flags import EXIT_OK, UsageError, output_folder_flag, run_with_flags
 from attention_center.core.frames import parse_hw
 
 __all__ = ["FLAGS", "USAGE", "config_from_flags", "main", "run"]
@@ -78,7 +78,7 @@ flags.DEFINE_bool("run_eagerly", False, "Run each step eagerly, without compilin
                   flag_values=FLAGS)
 
 flags.DEFINE_string("source_weights", "", "Loss weights per source: 'proxies' (the measured "
-                    "ground_truth.proxies.TRAINING_USE: eye tracking 1, clicks and mouse less; "
+                    "ground_truth.training_use.TRAINING_USE: eye tracking 1, clicks and mouse less; "
                     "docs/proxies.md), or SOURCE=CENTRE:DENSITY,... (others 1:1); empty: all 1.",
                     flag_values=FLAGS)
 flags.DEFINE_list("exclude_datasets", [], "Leave these datasets out (leave-one-dataset-out "
@@ -132,7 +132,7 @@ def source_weights(text: str):
     if not text:
         return None
     if text == "proxies":
-        from ground_truth.proxies import loss_weights
+        from ground_truth.training_use import loss_weights
 
         return loss_weights()
     weights = {}

@@ -53,7 +53,7 @@ def encode_frame(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     """A ``float32 [H, W, 3]`` frame in [0, 1] -> the JPEG bytes of a build's frame file.
 
     The one encoding of frames: :func:`write_frame` writes these bytes, and the TFDS form
-    (``ground_truth.tfds_dataset``) stores them, so both hold the same file byte for byte.
+    (``ground_truth.build.tfds_dataset``) stores them, so both hold the same file byte for byte.
     """
     array = np.clip(np.asarray(frame) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     buffer = io.BytesIO()

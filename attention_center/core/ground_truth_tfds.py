@@ -1,6 +1,6 @@
 """The TFDS form of the ground truth: its name, its features, and rows <-> examples (no TensorFlow).
 
-This is the contract between the TFDS builder (``ground_truth.tfds_dataset``, which writes
+This is the contract between the TFDS builder (``ground_truth.build.tfds_dataset``, which writes
 the form with ``download_and_prepare``) and the library (``attention_center.data``, which
 reads a prepared dataset for training and evaluation), as
 :mod:`attention_center.core.ground_truth_index` is for the portable build. Neither side

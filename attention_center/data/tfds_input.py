@@ -1,6 +1,6 @@
 """Reading a prepared TFDS ground truth (``tfds:...``) as index rows and frames.
 
-A dataset prepared by ``attention-center ground-truth tfds`` (``ground_truth.tfds_dataset``)
+A dataset prepared by ``attention-center ground-truth tfds`` (``ground_truth.build.tfds_dataset``)
 is read from its files with ``tfds.builder_from_directory(...).as_dataset(split=...)``, so
 neither the builder's code nor the original data are needed. Each example becomes the
 ``index.jsonl`` row it was made from

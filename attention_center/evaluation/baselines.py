@@ -9,19 +9,16 @@ used are ``"original_hw"`` ``[h, w]``, ``"center"`` ``[x, y]``, ``"points"``
 
 from __future__ import annotations
 
-import zlib
 from typing import Sequence
 
 import numpy as np
 
 from attention_center.core.centers import (
-    centers_from_keep,
     centers_from_normalized,
     image_centers,
-    normalized_center_errors,
     normalized_centers,
-    same_jxl_group,
 )
+from attention_center.core.consistency import split_half_agreement
 
 __all__ = [
     "dataset_mean_center",
@@ -60,11 +57,6 @@ def dataset_mean_predictions(train_records: Sequence[dict], records: Sequence[di
     return centers_from_normalized(dataset_mean_center(train_records), _sizes(records))
 
 
-def _split_seed(seed: int, image_id: str) -> np.random.Generator:
-    """A generator seeded by ``seed`` and the image, independent of record order."""
-    return np.random.default_rng([int(seed), zlib.crc32(str(image_id).encode("utf-8"))])
-
-
 def split_half_consistency(records: Sequence[dict], num_splits: int = 10, seed: int = 0
                            ) -> tuple[np.ndarray, np.ndarray]:
     """The human ceiling: how well half the observers predict the other half's centre.
@@ -93,24 +85,7 @@ def split_half_consistency(records: Sequence[dict], num_splits: int = 10, seed: 
     errors = np.full(len(records), np.nan)
     same = np.full(len(records), np.nan)
     for i, record in enumerate(records):
-        points = np.asarray(record.get("points") or [], np.float64).reshape(-1, 2)
-        observer = np.asarray(record.get("observer_of_point") or [], np.int64)
-        if len(observer) != len(points):
-            raise ValueError(f"{record.get('image_id')}: {len(points)} points but "
-                             f"{len(observer)} observer_of_point entries")
-        observers = np.unique(observer)
-        if len(observers) < 2:
-            continue
-        rng = _split_seed(seed, record.get("image_id", i))
-        half_a = np.zeros((num_splits, len(observers)), bool)
-        for s in range(num_splits):
-            half_a[s, rng.permutation(len(observers))[:len(observers) // 2]] = True
-        in_a = half_a[:, np.searchsorted(observers, observer)]           # [S, P]
-        # centers_from_keep pools observers: points [S, 1, P, 2], keep [S, 1, P].
-        stacked = np.broadcast_to(points, (num_splits, 1) + points.shape)
-        center_a, _ = centers_from_keep(stacked, in_a[:, None, :])
-        center_b, _ = centers_from_keep(stacked, ~in_a[:, None, :])
-        hw = np.broadcast_to(np.asarray(record["original_hw"], np.float64), (num_splits, 2))
-        errors[i] = normalized_center_errors(center_a, center_b, hw).mean()
-        same[i] = same_jxl_group(center_a, center_b).mean()
+        errors[i], same[i] = split_half_agreement(
+            record.get("points") or [], record.get("observer_of_point") or [],
+            record["original_hw"], record.get("image_id", i), num_splits, seed)
     return errors, same

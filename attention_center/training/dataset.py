@@ -3,8 +3,10 @@
 The portable form (written by ``python -m ground_truth build``) is a folder with
 ``index.jsonl`` and the images already fitted into the 480x640 model frame, so
 it needs neither TensorFlow nor the original data to read: this is the path used
-under ``KERAS_BACKEND=jax`` (and on machines without TensorFlow); the tf.data
-pipeline in :mod:`ground_truth.pipeline` is the fast path where TF exists.
+under every Keras backend and on machines without TensorFlow. It is the one input pipeline
+from ground-truth records to training batches: the trainer, the notebook and the tests use
+it; :meth:`CenterDataset.as_tf_dataset` gives the same batches as a ``tf.data.Dataset`` for
+TensorFlow code (prefetching, ``tf.distribute``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class CenterDataset(keras.utils.PyDataset):
         :class:`attention_center.data.stored_frames.FrameStore`); ``None``: read
         ``data_dir / frame_path`` files.
       loss_weights: ``source -> (centre weight, density weight)``: each record's losses are
-        weighted by its source's (``ground_truth.proxies.TRAINING_USE``: eye tracking 1, a
+        weighted by its source's (``ground_truth.training_use.TRAINING_USE``: eye tracking 1, a
         click proxy less); the batches then carry Keras sample weights. ``None``: all 1.
       teacher: ``image_id -> TeacherTarget`` (:mod:`attention_center.training.teacher`):
         soft targets. The centre target becomes ``(1 - teacher_weight) * human +
@@ -173,3 +175,33 @@ class CenterDataset(keras.utils.PyDataset):
         sample_weights = {"center": np.asarray([c for c, _ in pairs], np.float32),
                           "weight_map": np.asarray([d for _, d in pairs], np.float32)}
         return batch, targets, sample_weights
+
+    def as_tf_dataset(self, epochs: int = 1):
+        """The same batches as a ``tf.data.Dataset`` (TensorFlow needed), prefetched.
+
+        Yields ``(frames float32 [B, H, W, 3], {"center": float32 [B, 2], "weight_map":
+        float32 [B, h, w, 1]})`` and, with ``loss_weights``, the sample weights dict third,
+        exactly as :meth:`__getitem__`; ``epochs`` passes, reshuffled and re-augmented between
+        them as in Keras's fit loop. The last batch may be smaller.
+        """
+        import tensorflow as tf
+
+        frames, targets, *weights = self[0]
+
+        def spec(array):
+            return tf.TensorSpec((None, *np.shape(array)[1:]), tf.float32)
+
+        signature = (spec(frames), {k: spec(v) for k, v in targets.items()})
+        if weights:
+            signature += ({k: spec(v) for k, v in weights[0].items()},)
+        self._epoch = 0
+        self.on_epoch_end()
+
+        def batches():
+            for epoch in range(epochs):
+                if epoch:
+                    self.on_epoch_end()
+                for index in range(len(self)):
+                    yield self[index]
+
+        return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)

@@ -83,7 +83,7 @@ class TrainConfig:
     workers: int = 1
     verbose: int = 2
     #: ``source -> (centre weight, density weight)`` of the losses (default 1, 1); the
-    #: command's ``--source_weights proxies`` takes ``ground_truth.proxies.TRAINING_USE``.
+    #: command's ``--source_weights proxies`` takes ``ground_truth.training_use.TRAINING_USE``.
     source_weights: Optional[dict] = None
     #: Leave these datasets (the index rows' ``dataset``) out entirely: leave-one-dataset-out.
     exclude_datasets: Sequence[str] = ()

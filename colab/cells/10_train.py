@@ -1,6 +1,6 @@
 from attention_center.core.frames import parse_hw
 from attention_center.training.trainer import Trainer, TrainConfig, read_history
-from ground_truth.proxies import loss_weights
+from ground_truth.training_use import loss_weights
 
 source_weights = loss_weights() if PROXY_WEIGHTS else None
 

@@ -5,15 +5,20 @@ Layers, bottom to top (``docs/ARCHITECTURE.md``):
 * **core** ``attention_center.core``: imports nothing of ours but itself;
 * **ground_truth**: the core and itself only;
 * **library**: every other ``attention_center`` subpackage (layers, heads, backbones,
-  weights, models, presets, losses, metrics, training, inference, evaluation, jxl, beam)
-  and the package's lazy ``__init__``: the core and the library;
-* **programs**: ``attention_center.cli`` (the ``attention-center`` command),
-  ``attention_center.__main__`` and ``export``: anything below.
+  weights, models, presets, losses, metrics, training, inference, evaluation, jxl, beam),
+  the package's lazy ``__init__`` and ``export`` (the converter library): the core and the
+  library;
+* **programs**: ``attention_center.cli`` (one module per command) and the ``__main__``
+  entry points (``python -m attention_center``, ``python -m export``, ``python -m
+  ground_truth``): anything below. A program never imports another program, except the
+  dispatcher (:mod:`attention_center.cli.main`) and the ``__main__`` entry points, whose job
+  is to start one.
 
-Edges are read from the source (every ``import`` statement, module level or inside a
-function, and every ``importlib.import_module("...")`` of a string literal, which is how
-the command dispatcher and the lazy package ``__init__`` import), so the test fails on a
-new edge against the rule and on any cycle, wherever it hides.
+Edges are read from the source: every ``import`` statement (module level or inside a
+function), every ``importlib.import_module("...")`` / ``runpy.run_module("...")`` of a
+string literal, the dispatcher's ``Command("...")`` table, every string in a dict or tuple
+that names one of our modules, and the lazy ``__init__``'s ``_SUBPACKAGES`` (relative
+names). So the test fails on a new edge against the rule and on any cycle, wherever it hides.
 """
 
 from __future__ import annotations
@@ -73,28 +78,41 @@ def _imports(module: str, path: Path) -> list[tuple[str, int, bool]]:
                 base = ".".join(up + ([base] if base else []))
             names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
                      for alias in node.names]
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module"
+        elif (isinstance(node, ast.Call)
+              and getattr(node.func, "attr", getattr(node.func, "id", None))
+              in ("import_module", "run_module", "__import__")
               and node.args and isinstance(node.args[0], ast.Constant)
               and isinstance(node.args[0].value, str)):
             names = [node.args[0].value]
+        elif (isinstance(node, ast.Assign) and path.name == "__init__.py"
+              and any(getattr(t, "id", None) == "_SUBPACKAGES" for t in node.targets)
+              and isinstance(node.value, (ast.Tuple, ast.List))):
+            names = [f"{module}.{e.value}" for e in node.value.elts
+                     if isinstance(e, ast.Constant) and isinstance(e.value, str)]
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Command":
             names = [node.args[0].value] if node.args and isinstance(node.args[0], ast.Constant) else []
-        elif isinstance(node, ast.Dict):  # the lazy __init__'s name -> module table
-            names = [v.value for v in node.values if isinstance(v, ast.Constant)
+        elif isinstance(node, (ast.Dict, ast.Tuple, ast.List, ast.Set)):  # lazy tables
+            values = node.values if isinstance(node, ast.Dict) else node.elts
+            names = [v.value for v in values if isinstance(v, ast.Constant)
                      and isinstance(v.value, str) and _resolve(v.value) == v.value
                      and v.value.startswith(PACKAGES)]
         found += [(name, node.lineno, id(node) in top_level) for name in names]
     return found
 
 
+#: Programs whose job is to start other programs.
+DISPATCHERS = ("attention_center.cli.main", "attention_center.__main__", "export.__main__",
+               "ground_truth.__main__")
+
+
 def layer_of(module: str) -> str:
     if module == "attention_center.core" or module.startswith("attention_center.core."):
         return "core"
+    if module.endswith(".__main__") or module == "attention_center.cli" or module.startswith(
+            "attention_center.cli."):
+        return "programs"
     if module.split(".")[0] == "ground_truth":
         return "ground_truth"
-    if module.split(".")[0] == "export" or module.startswith(("attention_center.cli",
-                                                               "attention_center.__main__")):
-        return "programs"
     return "library"
 
 
@@ -123,6 +141,46 @@ def test_every_edge_follows_the_rule():
                 bad.append(f"{path.relative_to(REPO)}:{line}: {layer_of(module)} {module} "
                            f"imports {layer_of(target)} {target}")
     assert not bad, "\n".join(bad)
+
+
+def test_no_program_imports_another_program():
+    """Each command is one module under ``attention_center/cli/``; only the dispatcher and the
+    ``__main__`` entry points import commands (shared flags live in the core)."""
+    bad = []
+    for module, path in MODULES.items():
+        if layer_of(module) != "programs" or module in DISPATCHERS:
+            continue
+        for name, line, _ in _imports(module, path):
+            target = _resolve(name)
+            if target and target != module and layer_of(target) == "programs" \
+                    and target != "attention_center.cli":
+                bad.append(f"{path.relative_to(REPO)}:{line}: program {module} imports "
+                           f"program {target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_export_and_ground_truth_hold_no_programs():
+    """Programs live in ``attention_center/cli/``: ``export/`` (the converter library) and
+    ``ground_truth/`` have no ``cli.py``, and none of their modules but the ``__main__``
+    entry point imports ``attention_center.cli``."""
+    for package in ("export", "ground_truth"):
+        assert not list((REPO / package).rglob("cli.py")), package
+    bad = [f"{path.relative_to(REPO)}:{line}: imports {name}"
+           for module, path in MODULES.items()
+           if module.split(".")[0] in ("export", "ground_truth") and module not in DISPATCHERS
+           for name, line, _ in _imports(module, path)
+           if (_resolve(name) or "").startswith("attention_center.cli")]
+    assert not bad, "\n".join(bad)
+
+
+def test_ground_truth_is_grouped_by_job():
+    """At most 6 modules at ``ground_truth/``'s top besides ``__init__`` and ``__main__``;
+    the rest in ``readers/``, ``build/`` and ``studies/``."""
+    top = sorted(p.name for p in (REPO / "ground_truth").glob("*.py")
+                 if p.name not in ("__init__.py", "__main__.py"))
+    assert len(top) <= 6, top
+    for folder in ("readers", "build", "studies"):
+        assert (REPO / "ground_truth" / folder / "__init__.py").is_file(), folder
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -168,15 +226,30 @@ def test_the_checker_sees_cycles_and_rule_breaks():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer_of("attention_center.core.frames") == "core"
     assert layer_of("attention_center.inference.tflite") == "library"
-    assert layer_of("attention_center.cli.main") == "programs" and layer_of("export.cli") == "programs"
+    assert layer_of("attention_center.cli.main") == "programs" and layer_of("attention_center.cli.export") == "programs"
     assert "library" not in ALLOWED["core"] and "library" not in ALLOWED["ground_truth"]
     assert "programs" not in ALLOWED["library"]
 
 
 def test_the_dispatcher_and_lazy_init_edges_are_seen():
     edges = _graph()
-    assert {"export.cli", "ground_truth.cli", "attention_center.cli.train"} <= edges["attention_center.cli.main"]
+    assert {"attention_center.cli.export", "attention_center.cli.ground_truth",
+            "attention_center.cli.train"} <= edges["attention_center.cli.main"]
     assert "attention_center.inference.prediction" in edges["attention_center"]
+    assert "attention_center.training" in edges["attention_center"]  # from _SUBPACKAGES
+    assert "attention_center.cli" not in edges["attention_center"]
+
+
+def test_string_imports_are_seen(tmp_path):
+    """``import_module``/``run_module`` strings and module-name tables are edges too."""
+    module = tmp_path / "probe.py"
+    module.write_text('import importlib, runpy\n'
+                      'importlib.import_module("attention_center.cli.predict")\n'
+                      'runpy.run_module("attention_center.cli.encode")\n'
+                      'TABLE = ("attention_center.cli.train",)\n')
+    names = {name for name, _, _ in _imports("probe", module)}
+    assert {"attention_center.cli.predict", "attention_center.cli.encode",
+            "attention_center.cli.train"} <= names
 
 
 def test_core_and_ground_truth_never_import_keras_and_tensorflow_only_lazily():
@@ -189,21 +262,21 @@ def test_core_and_ground_truth_never_import_keras_and_tensorflow_only_lazily():
         for name, line, top in _imports(module, path):
             root = name.split(".")[0]
             if root in HEAVY and (layer == "core" or root != "tensorflow" or top
-                                  or module not in ("ground_truth.pipeline", "ground_truth.tfrecords")):
+                                  or module != "ground_truth.build.tfrecords"):
                 bad.append(f"{path.relative_to(REPO)}:{line}: imports {name}")
     assert not bad, "\n".join(bad)
 
 
 def test_tensorflow_datasets_only_in_the_builder_and_lazily_elsewhere():
-    """``ground_truth.tfds_dataset`` (the TFDS builder) imports TFDS with the module, and is
+    """``ground_truth.build.tfds_dataset`` (the TFDS builder) imports TFDS with the module, and is
     imported only inside functions; everything else imports TFDS inside functions."""
     bad = []
     for module, path in MODULES.items():
         for name, line, top in _imports(module, path):
             target = _resolve(name)
             if (name.split(".")[0] == "tensorflow_datasets" and top
-                    and module != "ground_truth.tfds_dataset") or (
-                    target == "ground_truth.tfds_dataset" and top):
+                    and module != "ground_truth.build.tfds_dataset") or (
+                    target == "ground_truth.build.tfds_dataset" and top):
                 bad.append(f"{path.relative_to(REPO)}:{line}: imports {name} at module level")
     assert not bad, "\n".join(bad)
 

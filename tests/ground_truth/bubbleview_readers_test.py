@@ -34,6 +34,7 @@ from ground_truth.readers.bubbleview import (
     wall_clock_seconds,
 )
 from ground_truth.readers.common import load_mat
+from ground_truth.readers.matfile import MatUnsupported, read_variable
 from ground_truth.records import MODALITIES, Record, RecordError
 
 #: source -> (images, observers, raw points in the file, points outside their image).
@@ -300,10 +301,10 @@ def test_fast_path_reads_what_load_mat_reads(shared_data_dir, file):
 
 
 def test_fast_path_falls_back_to_load_mat(results, shared_data_dir, monkeypatch):
-    def unsupported(path, variable="bubble"):
-        raise bubbleview._Unsupported("forced")
+    def unsupported(path, variable, fields=None):
+        raise MatUnsupported("forced")
 
-    monkeypatch.setattr(bubbleview, "_points_only", unsupported)
+    monkeypatch.setattr(bubbleview, "read_variable", unsupported)
     slow = read_bubbleview("bv_salicon_click_50x70", shared_data_dir)
     fast = results["bv_salicon_click_50x70"]
     assert [r.image_id for r in slow.records] == [r.image_id for r in fast.records]
@@ -367,7 +368,7 @@ def test_quirks_counted(tmp_path):
         ("f.png", "targets_gdi/f.png", np.array([[1.0, 2.0]])),            # userdata not structs
     ])
     scipy.io.savemat(root / "gdi30x50.mat", {"bubble": bubble})
-    assert len(bubbleview._points_only(root / "gdi30x50.mat")) == 6   # the fast path, no fallback
+    assert len(read_variable(root / "gdi30x50.mat", "bubble", bubbleview.POINT_FIELDS)) == 6   # the fast path, no fallback
     result = read_bubbleview("gdi_click_30x50", root)
     assert [r.image_id for r in result.records] == ["gdi/a", "gdi/b"]
     assert [r.num_observers for r in result.records] == [1, 2]

@@ -11,7 +11,8 @@ import pytest
 
 from attention_center.core.centers import same_jxl_group
 from ground_truth import filters as F
-from ground_truth import proxies as P
+from ground_truth import training_use as T
+from ground_truth.studies import proxies as P
 from ground_truth.readers import SOURCES, read_source
 from ground_truth.readers.bubbleview import SOURCE_NAMES
 from ground_truth.records import Record
@@ -78,28 +79,28 @@ def test_density_cc():
 
 def test_skill_and_weights_rule():
     assert P.skill(0.217, 0.217, 0.051) == 0.0 and P.skill(0.051, 0.217, 0.051) == 1.0
-    assert P.weights_from(0.685, 0.795) == (0.5, 0.75)
-    assert P.weights_from(0.188, 0.814) == (0.0, 0.75)
-    assert P.weights_from(1.2, -0.1) == (1.0, 0.0)
+    assert T.weights_from(0.685, 0.795) == (0.5, 0.75)
+    assert T.weights_from(0.188, 0.814) == (0.0, 0.75)
+    assert T.weights_from(1.2, -0.1) == (1.0, 0.0)
 
 
 def test_training_use_table():
     names = set(SOURCE_NAMES) | {"osie_mouse_lab", "osie_mouse_amt"}
-    assert set(P.TRAINING_USE) == names and names <= set(SOURCES)
-    for name, use in P.TRAINING_USE.items():
+    assert set(T.TRAINING_USE) == names and names <= set(SOURCES)
+    for name, use in T.TRAINING_USE.items():
         assert use.target in ("center+density", "density", "none"), name
         if use.train:
-            assert (use.center_weight, use.density_weight) == P.weights_from(use.skill, use.cc_ratio)
+            assert (use.center_weight, use.density_weight) == T.weights_from(use.skill, use.cc_ratio)
             assert use.target == ("center+density" if use.center_weight else "density")
         else:
             assert use.target == "none" and use.center_weight == use.density_weight == 0
-    trained = sorted(n for n, u in P.TRAINING_USE.items() if u.train)
+    trained = sorted(n for n, u in T.TRAINING_USE.items() if u.train)
     assert trained == ["bv_salicon_click_30x30", "bv_salicon_mouse", "fiwi_eye", "gdi_click_30x50",
                        "massvis_click_exp1_40x32", "massvis_click_exp2_40x32",
                        "massvis_click_fv_40x32"]
     assert "| `gdi_click_30x50` | **yes** | center+density | 0.5 | 0.75 |" in P.training_use_markdown()
     # What the trainer takes (--source_weights proxies): the trained sources only.
-    weights = P.loss_weights()
+    weights = T.loss_weights()
     assert sorted(weights) == trained
     assert weights["bv_salicon_mouse"] == (0.0, 0.75) and weights["gdi_click_30x50"] == (0.5, 0.75)
 
@@ -156,7 +157,7 @@ def test_split_half_matches_the_evaluator(fiwi, shared_data_dir, tmp_path):
 
 
 def test_proxies_cli(shared_data_dir, tmp_path, capsys):
-    from ground_truth.cli import FLAGS, main
+    from attention_center.cli.ground_truth import FLAGS, main
 
     FLAGS(["ground_truth", "--data_dir", str(shared_data_dir), "--proxy_sets", "osie",
            "--noreliability", "--nopace", "--proxy_counts", "5", "--num_splits", "2",

@@ -1,4 +1,4 @@
-"""The TFDS builder (``ground_truth.tfds_dataset``) on real OSIE fixations, offline.
+"""The TFDS builder (``ground_truth.build.tfds_dataset``) on real OSIE fixations, offline.
 
 A small config (seven OSIE images, real fixations, in the generic JSONL format:
 ``tests/small_ground_truth.py``) is prepared with ``download_and_prepare`` and read back
@@ -25,9 +25,9 @@ from attention_center.core.ground_truth_index import read_index  # noqa: E402
 from attention_center.core.ground_truth_tfds import DATASET_NAME, frame_density  # noqa: E402
 from attention_center.core.splits import split_of  # noqa: E402
 from attention_center.data.selection import select  # noqa: E402
-from ground_truth import tfds_card  # noqa: E402
+from ground_truth.build import tfds_card  # noqa: E402
 from ground_truth.readers import SOURCES  # noqa: E402
-from ground_truth.tfds_dataset import AttentionCenterGroundTruth, config_for  # noqa: E402
+from ground_truth.build.tfds_dataset import AttentionCenterGroundTruth, config_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_the_tfds_form_holds_the_portable_build(small):
 
 def _command(capsys, *args) -> tuple[int, str, str]:
     """``attention-center ground-truth ARGS`` in this process: (exit code, stdout, stderr)."""
-    from ground_truth import cli
+    from attention_center.cli import ground_truth as cli
 
     with pytest.raises(SystemExit) as exit_:
         cli.run(["ground-truth", *map(str, args)])

@@ -114,7 +114,7 @@ def test_the_wheel_has_the_models_and_presets_and_no_tests(wheel):
         for file in ("model.tflite", "model.keras", "metadata.json"):
             assert f"attention_center/assets/{preset}/{file}" in names
     assert "attention_center/presets/presets.json" in names
-    assert "attention_center/core/frames.py" in names and "export/cli.py" in names
+    assert "attention_center/core/frames.py" in names and "attention_center/cli/export.py" in names
     assert "ground_truth/readers/osie.py" in names
     tests = [n for n in names if n.startswith("tests/") or n.endswith(("_test.py", "conftest.py"))
              or "/testing" in n]

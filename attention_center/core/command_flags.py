@@ -1,7 +1,9 @@
-"""Flags the ``attention-center`` subcommands share (on top of :mod:`attention_center.core.command_line`)."""
+"""Flags the programs share (`attention-center` subcommands, `python -m export`), on top of
+:mod:`attention_center.core.command_line`: absl only, so any program may define them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from absl import flags
@@ -21,7 +23,7 @@ from attention_center.core.images import DEFAULT_MAX_PIXELS
 
 __all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_FLAGS",
            "UsageError", "define_model_flags", "max_pixels_flag", "output_file_flag",
-           "output_folder_flag", "parse_or_exit", "run_with_flags"]
+           "output_folder_flag", "parse_or_exit", "run_with_flags", "split_encoder_flags"]
 
 
 def define_model_flags(flag_values: flags.FlagValues) -> None:
@@ -66,3 +68,12 @@ def output_file_flag(name: str, value) -> Path:
 def max_pixels_flag(flag_values: flags.FlagValues):
     """``--max_pixels`` as the API takes it (``None`` for no limit)."""
     return flag_values.max_pixels or None
+
+
+def split_encoder_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``[prog, ..., "--", cjxl flags...]`` -> (our part, the part after the first ``--``)."""
+    argv = list(argv)
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []

@@ -50,7 +50,7 @@ from attention_center.core.ground_truth_tfds import (
     VERSION as FORM_VERSION,
 )
 from attention_center.core.images import ImageLoadError
-from ground_truth import tfds_card
+from ground_truth.build import tfds_card
 from ground_truth.build import make_frame, records_to_rows
 from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
 

@@ -3,7 +3,7 @@
 Same inputs, same code, same output as :func:`ground_truth.build.build` (``index.jsonl`` and
 ``frames/``, see :mod:`attention_center.core.ground_truth_index`), spread over Beam workers::
 
-    python -m ground_truth.beam_build --source salicon_mouse,osie_mouse_amt \\
+    attention-center ground-truth beam --source salicon_mouse,osie_mouse_amt \\
         --data_dir ../shared/data --out gt [Beam pipeline options, e.g. --direct_num_workers=2
         --direct_running_mode=multi_processing]
 
@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import apache_beam as beam
-from absl import flags
 from apache_beam.metrics import Metrics
 
 from attention_center.core.atomic import atomic_write_text
@@ -49,7 +48,7 @@ from ground_truth.readers.osie import osie_root, read_osie_mouse_file
 from ground_truth.readers.salicon import read_salicon, salicon_json_files
 from ground_truth.records import RecordError
 
-__all__ = ["BuildGroundTruth", "ReadUnit", "main", "read_units", "run"]
+__all__ = ["BuildGroundTruth", "ReadUnit", "read_units"]
 
 NAMESPACE = "ground_truth"
 _MOUSE_STUDIES = {"osie_mouse_lab": "lab", "osie_mouse_amt": "amt"}
@@ -264,72 +263,3 @@ class BuildGroundTruth(beam.PTransform):
                 | "Write" >> beam.Map(_write_outputs, beam.pvalue.AsList(rows),
                                       beam.pvalue.AsList(errors), self._out, self._data_dir,
                                       self._seed, self._frame_hw))
-
-
-FLAGS = flags.FlagValues()
-flags.DEFINE_list("source", ["osie_mouse_amt", "salicon_mouse"], "Sources (comma separated).",
-                  flag_values=FLAGS)
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the datasets.",
-                    flag_values=FLAGS)
-flags.DEFINE_string("out", None, "Output folder.", flag_values=FLAGS)
-flags.DEFINE_integer("seed", 0, "Split seed.", flag_values=FLAGS)
-flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.", flag_values=FLAGS)
-flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.", flag_values=FLAGS)
-
-USAGE = __doc__
-
-
-def main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
-    """Runs the build; returns 0, or 1 when anything was reported as an error."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from attention_center.core.command_line import UsageError
-
-    if not FLAGS.out:
-        raise UsageError("--out is required")
-    beam_args = list(beam_args)
-    if not any(a.startswith("--runner") for a in beam_args):
-        beam_args.append("--runner=FnApiRunner")  # the local runner, without Prism's download
-    transform = BuildGroundTruth(FLAGS.source, FLAGS.data_dir, FLAGS.out, seed=FLAGS.seed,
-                                 frame_hw=tuple(int(v) for v in FLAGS.frame_hw),
-                                 reuse_frames=FLAGS.reuse_frames)
-    stats_path = Path(FLAGS.out) / "stats.json"
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        _ = pipeline | "BuildGroundTruth" >> transform
-    stats = json.loads(stats_path.read_text(encoding="utf-8"))
-    print(json.dumps({k: stats[k] for k in ("total_records", "total_images", "sources")},
-                     indent=1))
-    for error in stats["errors"]:
-        print(f"ERROR: {error}", file=sys.stderr)
-    return 1 if stats["errors"] else 0
-
-
-def run(argv: Sequence[str] | None = None) -> None:
-    """``python -m ground_truth.beam_build [flags] [Beam pipeline options]``; exits with the status.
-
-    Our flags are parsed by absl; every other flag is a Beam pipeline option.
-    """
-    from attention_center.core.command_line import EXIT_USAGE, HELP_FLAGS, UsageError
-
-    argv = list(sys.argv if argv is None else argv)
-    FLAGS.unparse_flags()
-    if any(arg in HELP_FLAGS for arg in argv[1:]):
-        print(f"{USAGE.rstrip()}\n\nflags:\n{FLAGS.get_help()}")
-        sys.exit(0)
-    try:
-        rest = FLAGS(argv, known_only=True)
-    except flags.Error as error:
-        print(f"{argv[0]}: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-    try:
-        sys.exit(main(rest[:1], rest[1:]))  # whatever is not ours goes to Beam
-    except UsageError as error:
-        print(f"{argv[0]}: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-
-
-if __name__ == "__main__":
-    # Run the importable module, not __main__: Beam pickles our classes by module name.
-    from ground_truth import beam_build
-
-    beam_build.run()

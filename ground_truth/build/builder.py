@@ -3,7 +3,7 @@
 :func:`build` reads every requested source, runs the one filter/centre
 implementation (:mod:`ground_truth.filters`) over padded batches, writes one
 frame per image (shared by its sources), ``index.jsonl`` and the stats report.
-No TensorFlow needed (TFRecords are written by :mod:`ground_truth.tfrecords`
+No TensorFlow needed (TFRecords are written by :mod:`ground_truth.build.tfrecords`
 only when asked).
 """
 
@@ -296,7 +296,7 @@ def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 6
              "image_splits": image_splits, "sources": stats_sources, "reads": reads,
              "errors": errors}
     if tfrecords:
-        from ground_truth.tfrecords import write_tfrecords
+        from ground_truth.build.tfrecords import write_tfrecords
 
         by_key = {(r.image_id, r.source): r for read, _, _ in rows_by_source.values()
                   for r in read.records}

@@ -9,16 +9,20 @@ Usage::
   attention-center ground-truth proxies --data_dir ../shared/data [--proxy_counts 1,3,5,all] [--out DIR]
   attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data \\
       --out DIR [--max_images_per_split N] [--seed 0]
+  attention-center ground-truth beam --source salicon_mouse,osie_mouse_amt \\
+      --data_dir ../shared/data --out DIR [Beam pipeline options]
 
 ``build`` writes the portable form (``index.jsonl``, ``frames/``, ``stats.json``,
 ``stats.md``; see :mod:`attention_center.core.ground_truth_index`); TensorFlow is imported
 only for ``--tfrecords``. ``measure`` prints the table behind the temporal defaults
-(:mod:`ground_truth.measure`); ``figure`` draws the filters (:mod:`ground_truth.figure`);
+(:mod:`ground_truth.studies.measure`); ``figure`` draws the filters (:mod:`ground_truth.studies.figure`);
 ``proxies`` measures how far mouse and click centres lie from the eye centre of the same
-images (:mod:`ground_truth.proxies`, ``docs/proxies.md``; with ``--out``: ``proxies.json``,
+images (:mod:`ground_truth.studies.proxies`, ``docs/proxies.md``; with ``--out``: ``proxies.json``,
 ``proxies.md`` there).
+``beam`` runs the same build on Apache Beam (:mod:`ground_truth.build.beam`; every flag
+that is not one of its own is a Beam pipeline option; see docs/beam.md).
 ``tfds`` prepares the TensorFlow Datasets form, one config per source
-(:mod:`ground_truth.tfds_dataset`, offline, ``--data_dir`` as the manual directory) under
+(:mod:`ground_truth.build.tfds_dataset`, offline, ``--data_dir`` as the manual directory) under
 ``DIR/attention_center_ground_truth/<config>/<version>/`` with the dataset card beside it
 (``README.md``); train or evaluate on it with ``--data tfds:DIR``.
 Exit codes: 0 done, 1 something was reported as an error (each named), 2 usage error.
@@ -32,7 +36,13 @@ from typing import Sequence
 
 from absl import flags
 
-from attention_center.core.command_line import run_with_flags
+from attention_center.core.command_line import (
+    EXIT_OK,
+    EXIT_USAGE,
+    HELP_FLAGS,
+    UsageError,
+    run_with_flags,
+)
 
 FLAGS = flags.FlagValues()
 flags.DEFINE_list("source", ["osie_eye", "scene_eye", "osie_mouse_lab", "osie_mouse_amt",
@@ -56,7 +66,7 @@ flags.DEFINE_integer("max_points", 201, "measure: leading points per observer co
 flags.DEFINE_list("proxy_counts", ["1", "2", "3", "5", "10", "30", "all"],
                   "proxies: values of k (points per observer) for the proxies.", flag_values=FLAGS)
 flags.DEFINE_list("proxy_sets", ["fiwi", "osie", "salicon"],
-                  "proxies: image sets to compare (ground_truth.proxies.COMPARISONS).",
+                  "proxies: image sets to compare (ground_truth.studies.proxies.COMPARISONS).",
                   flag_values=FLAGS)
 flags.DEFINE_bool("reliability", True, "proxies: also the split-half table of every BubbleView "
                   "source.", flag_values=FLAGS)
@@ -64,7 +74,7 @@ flags.DEFINE_integer("num_splits", 10, "proxies: random split-halves per image."
 flags.DEFINE_bool("pace", True, "proxies: also time the clicks (reads the click files again).",
                   flag_values=FLAGS)
 
-COMMANDS = ("build", "measure", "figure", "proxies", "tfds")
+COMMANDS = ("build", "measure", "figure", "proxies", "tfds", "beam")
 USAGE = __doc__
 
 
@@ -100,7 +110,7 @@ def main(argv: Sequence[str]) -> int:
             print(f"ERROR: {error}", file=sys.stderr)
         return 0 if report.ok else 1
     if command == "measure":
-        from ground_truth.measure import measure_temporal, temporal_table_markdown
+        from ground_truth.studies.measure import measure_temporal, temporal_table_markdown
         from ground_truth.readers import read_source
 
         for name in FLAGS.source:
@@ -111,7 +121,7 @@ def main(argv: Sequence[str]) -> int:
             print(temporal_table_markdown(name, rows))
         return 0
     if command == "figure":
-        from ground_truth.figure import filters_figure
+        from ground_truth.studies.figure import filters_figure
 
         print(filters_figure(FLAGS.data_dir, FLAGS.out or "docs/img/ground_truth_filters.png"))
         return 0
@@ -128,7 +138,7 @@ def _proxies() -> int:
     from pathlib import Path
 
     from attention_center.core.atomic import atomic_write_text
-    from ground_truth.proxies import COMPARISONS, measure_proxies, proxies_markdown
+    from ground_truth.studies.proxies import COMPARISONS, measure_proxies, proxies_markdown
 
     known = {c.name: c for c in COMPARISONS}
     unknown = [name for name in FLAGS.proxy_sets if name not in known]
@@ -163,8 +173,8 @@ def _tfds() -> int:
               file=sys.stderr)
         return 2
     from attention_center.core.atomic import atomic_write_text
-    from ground_truth import tfds_card
-    from ground_truth.tfds_dataset import prepare
+    from ground_truth.build import tfds_card
+    from ground_truth.build.tfds_dataset import prepare
 
     failed = 0
     for source in FLAGS.source:
@@ -183,10 +193,80 @@ def _tfds() -> int:
     return 1 if failed else 0
 
 
+BEAM_FLAGS = flags.FlagValues()
+flags.DEFINE_list("source", ["osie_mouse_amt", "salicon_mouse"], "Sources (comma separated).",
+                  flag_values=BEAM_FLAGS)
+flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the datasets.",
+                    flag_values=BEAM_FLAGS)
+flags.DEFINE_string("out", None, "Output folder.", flag_values=BEAM_FLAGS)
+flags.DEFINE_integer("seed", 0, "Split seed.", flag_values=BEAM_FLAGS)
+flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.", flag_values=BEAM_FLAGS)
+flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.",
+                  flag_values=BEAM_FLAGS)
+
+
+def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
+    """``ground-truth beam``: the build on Beam; 0, or 1 when anything was reported as an error."""
+    import json
+    from pathlib import Path
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from ground_truth.build.beam import BuildGroundTruth
+
+    if not BEAM_FLAGS.out:
+        raise UsageError("--out is required")
+    beam_args = list(beam_args)
+    if not any(a.startswith("--runner") for a in beam_args):
+        beam_args.append("--runner=FnApiRunner")  # the local runner, without Prism's download
+    transform = BuildGroundTruth(BEAM_FLAGS.source, BEAM_FLAGS.data_dir, BEAM_FLAGS.out,
+                                 seed=BEAM_FLAGS.seed,
+                                 frame_hw=tuple(int(v) for v in BEAM_FLAGS.frame_hw),
+                                 reuse_frames=BEAM_FLAGS.reuse_frames)
+    stats_path = Path(BEAM_FLAGS.out) / "stats.json"
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+        _ = pipeline | "BuildGroundTruth" >> transform
+    stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    print(json.dumps({k: stats[k] for k in ("total_records", "total_images", "sources")},
+                     indent=1))
+    for error in stats["errors"]:
+        print(f"ERROR: {error}", file=sys.stderr)
+    return 1 if stats["errors"] else 0
+
+
+def run_beam(argv: Sequence[str]) -> None:
+    """``ground-truth beam [flags] [Beam pipeline options]``: our flags are parsed by absl,
+    every other flag is a Beam pipeline option; exits with :func:`beam_main`'s status."""
+    BEAM_FLAGS.unparse_flags()
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+        from ground_truth.build import beam as beam_build
+
+        print(f"{beam_build.__doc__.rstrip()}\n\nflags:\n{BEAM_FLAGS.get_help()}")
+        sys.exit(EXIT_OK)
+    try:
+        rest = BEAM_FLAGS(list(argv), known_only=True)
+    except flags.Error as error:
+        print(f"{argv[0]}: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    try:
+        sys.exit(beam_main(rest[:1], rest[1:]))  # whatever is not ours goes to Beam
+    except UsageError as error:
+        print(f"{argv[0]}: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def run(argv: Sequence[str] | None = None) -> None:
     """Parses ``argv`` (``[prog, command, flags...]``) and exits with :func:`main`'s status.
 
     The core's command-line convention (absl only: no Keras, no TensorFlow): ``--help``/``-h``
-    exit 0, a bad flag exits 2.
+    exit 0, a bad flag exits 2. ``beam`` takes Beam's pipeline options beside its flags.
     """
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) > 1 and argv[1] == "beam":
+        run_beam([f"{argv[0]} beam", *argv[2:]])
     run_with_flags(FLAGS, main, USAGE, argv)
+
+
+if __name__ == "__main__":
+    run()

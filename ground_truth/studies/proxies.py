@@ -35,7 +35,6 @@ BubbleView copies) are compared in the reference image's pixels, mapped with
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from typing import Optional, Sequence
 
 import numpy as np
@@ -49,18 +48,20 @@ from attention_center.core.centers import (
     same_jxl_group,
     summarize_center_errors,
 )
+from attention_center.core.consistency import split_half_agreement, split_halves
 from attention_center.core.density import density_map, sigma_for
 from ground_truth import filters as F
 from ground_truth.readers import ReadResult, read_source
 from ground_truth.readers.bubbleview import FILES_BY_SOURCE, read_wall_clock
 from ground_truth.readers.osie import osie_root, read_osie_mouse_file
 from ground_truth.records import Record, RecordError
+from ground_truth.training_use import TRAINING_USE, TrainingUse, loss_weights, weights_from
 
 __all__ = [
-    "Comparison", "COMPARISONS", "TrainingUse", "TRAINING_USE", "loss_weights", "weights_from",
+    "Comparison", "COMPARISONS",
     "DEFAULT_COUNTS",
     "centers_of", "kept_points_of", "split_half", "split_half_density_cc", "density_cc", "skill",
-    "split_rng", "in_reference_pixels", "compare_centers",
+    "in_reference_pixels", "compare_centers",
     "proxy_rows", "reliability_rows", "click_pace", "read_for_images", "proxies_markdown",
     "training_use_markdown", "measure_proxies", "summary",
 ]
@@ -104,130 +105,6 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainingUse:
-    """How a source should take part in training (a recommendation: ``docs/proxies.md``).
-
-    Attributes:
-      train: whether to train on it at all.
-      target: ``"center+density"`` (the centre loss and the auxiliary
-        density-map loss), ``"density"`` (only the density-map loss) or ``"none"``.
-      center_weight, density_weight: loss weights relative to eye tracking (1.0);
-        :func:`weights_from` of ``skill`` and ``cc_ratio``.
-      calibrated_on: the measured proxy the weights come from (``"<source> k=<k>"``),
-        the source itself where it has a reference, else the nearest measured one.
-      skill: its :func:`skill` (centre) with its default ``k``.
-      cc_ratio: its density CC with the eye density over the eye's own split-half CC.
-      why: the reason, with the figures.
-    """
-
-    train: bool
-    target: str
-    center_weight: float
-    density_weight: float
-    calibrated_on: str
-    skill: float
-    cc_ratio: float
-    why: str
-
-
-def weights_from(skill_value: float, cc_ratio: float) -> tuple[float, float]:
-    """The rule behind :data:`TRAINING_USE`: ``(center_weight, density_weight)``.
-
-    Each is rounded *down* to a quarter: ``floor(4 * skill) / 4`` for the
-    centre (0: the proxy's centre is no better than the image centre, 1: as
-    good as eye tracking), ``floor(4 * cc_ratio) / 4`` for the density map;
-    clipped to [0, 1].
-    """
-    def quarter(value: float) -> float:
-        return float(np.clip(np.floor(4.0 * value + 1e-9) / 4.0, 0.0, 1.0))
-
-    return quarter(skill_value), quarter(cc_ratio)
-
-
-def _use(calibrated_on: str, skill_value: float, cc_ratio: float, why: str,
-         train: bool = True) -> TrainingUse:
-    center, density = weights_from(skill_value, cc_ratio)
-    if not train:
-        center = density = 0.0
-    target = "center+density" if center > 0 else ("density" if density > 0 else "none")
-    return TrainingUse(train=train and target != "none", target=target, center_weight=center,
-                       density_weight=density, calibrated_on=calibrated_on, skill=skill_value,
-                       cc_ratio=cc_ratio, why=why)
-
-
-# The figures of `python -m ground_truth proxies --data_dir ../shared/data` (seed 0, 10 splits),
-# default k of each proxy: skill and density-CC ratio (docs/proxies.md).
-_FIWI_FREE = ("fiwi_click_30x30 k=5", 0.685, 0.795)   # the weakest of the six free-viewing files
-_FIWI_DESC = ("fiwi_click_dx30 k=5", 0.530, 0.715)
-_OSIE_CLICK = ("bv_osie_click_30x30 k=5", 0.461, 0.894)
-_OSIE_AMT = ("osie_mouse_amt k=30", 0.188, 0.814)
-_OSIE_LAB = ("bv_osie_mouse_lab k=30", 0.278, 0.797)
-_OSIE_MM = ("bv_osie_mouse_mm30 k=30", 0.208, 0.708)
-_EYE = ("eye tracking", 1.0, 1.0)
-
-_COVERED_FIWI = ("not needed: all 51 screenshots have fiwi_eye, a better target; kept "
-                 "as the calibration of clicks on designed images")
-_COVERED_OSIE = "not needed: all 51 images have osie_eye (700 images), a better target"
-_COVERED_OSIE_ALL = "not needed: all 700 images have osie_eye, a better target"
-
-#: The recommendation per source (``docs/proxies.md``): whether and how to train on it.
-TRAINING_USE: dict[str, TrainingUse] = {
-    "fiwi_eye": _use(*_EYE, "the only eye tracking of web pages; split-half 5.1 % vs 21.7 % "
-                     "for the image centre"),
-    **{f"fiwi_click_{t}x{r}": _use(f"fiwi_click_{t}x{r} k=5", *{
-        "10x30": (0.824, 0.844), "10x50": (0.769, 0.867), "10x70": (0.811, 0.919),
-        "30x30": (0.685, 0.795), "30x50": (0.760, 0.819), "30x70": (0.841, 0.904)}[f"{t}x{r}"],
-        _COVERED_FIWI, train=False) for t in (10, 30) for r in (30, 50, 70)},
-    "fiwi_click_dx30": _use(*_FIWI_DESC, _COVERED_FIWI, train=False),
-    "bv_osie_eye": _use(*_EYE, "a copy of osie_eye (all 765 observers, coordinates x 0.8): "
-                        "train on osie_eye", train=False),
-    "bv_osie_mouse_lab": _use(*_OSIE_LAB, "a copy of osie_mouse_lab (all 74,409 samples, "
-                              "x 0.8); " + _COVERED_OSIE, train=False),
-    "bv_osie_click_30x30": _use(*_OSIE_CLICK, _COVERED_OSIE + "; kept as the calibration of "
-                                "clicks on natural images", train=False),
-    "bv_osie_mouse_mm30": _use(*_OSIE_MM, _COVERED_OSIE, train=False),
-    "osie_mouse_lab": _use(*_OSIE_LAB, _COVERED_OSIE_ALL, train=False),
-    "osie_mouse_amt": _use(*_OSIE_AMT, _COVERED_OSIE_ALL, train=False),
-    "bv_salicon_mouse": _use(*_OSIE_AMT, "no eye data for these 51 COCO images; SALICON-style "
-                             "crowd mouse (calibrated on OSIE's): its centre is barely better "
-                             "than the image centre, its density map is useful"),
-    "bv_salicon_click_30x30": _use(*_OSIE_CLICK, "no eye data for these images; the one setting "
-                                   "calibrated against eye tracking (on OSIE) and the one "
-                                   "SALICON file to use (the other 8 are the same images)"),
-    **{f"bv_salicon_click_{b}x{r}": _use(*_OSIE_CLICK, "same 51 images as bv_salicon_click_30x30 "
-                                         "(one record per image is enough); setting not "
-                                         "calibrated against eye tracking", train=False)
-       for b in (30, 50, 70) for r in (30, 50, 70) if (b, r) != (30, 30)},
-    **{f"bv_salicon_mouse_mm{r}": _use(*_OSIE_MM, "same images as bv_salicon_mouse and "
-                                       "bv_salicon_click_30x30, and weaker than either",
-                                       train=False) for r in (30, 50)},
-    "massvis_click_fv_40x32": _use(*_FIWI_FREE, "charts: no eye data here; free-viewing clicks, "
-                                   "calibrated on web pages (the nearest measured class)"),
-    "massvis_click_exp1_40x32": _use(*_FIWI_DESC, "charts, description task (calibrated on "
-                                     "FiWI's description task); the one exp1 file to use"),
-    "massvis_click_exp2_40x32": _use(*_FIWI_DESC, "charts, description task; the one exp2 file "
-                                     "to use (other images than exp1)"),
-    **{name: _use(*_FIWI_DESC, "same 51 images as the 40x32 file of its experiment",
-                  train=False)
-       for name in ("massvis_click_exp1_40x16", "massvis_click_exp1_40x24",
-                    "massvis_click_exp2_40x24", "massvis_click_exp2_40x40")},
-    "gdi_click_30x50": _use(*_FIWI_FREE, "graphic designs: no eye data; free-viewing clicks, "
-                            "calibrated on web pages"),
-}
-
-
-def loss_weights(table: dict[str, TrainingUse] | None = None) -> dict[str, tuple[float, float]]:
-    """``source -> (centre weight, density weight)`` of the sources that train.
-
-    What the trainer's ``source_weights`` takes (``attention-center train --source_weights
-    proxies``): :data:`TRAINING_USE` by default; sources it leaves out are not listed.
-    """
-    table = TRAINING_USE if table is None else table
-    return {source: (use.center_weight, use.density_weight)
-            for source, use in table.items() if use.train}
-
-
 def _params(records: Sequence[Record], temporal=None, spatial=None):
     t, s = F.params_for(records[0])
     return (t if temporal is None else temporal), (s if spatial is None else spatial)
@@ -261,12 +138,6 @@ def kept_points_of(records: Sequence[Record], temporal: Optional[F.TemporalParam
     return result.centers, kept
 
 
-def split_rng(seed: int, image_id: str) -> np.random.Generator:
-    """The generator of an image's splits: seeded by ``seed`` and the image id
-    (as the evaluator's human ceiling, so both give the same halves)."""
-    return np.random.default_rng([int(seed), zlib.crc32(str(image_id).encode("utf-8"))])
-
-
 def _halves(records, num_splits, seed, temporal, spatial):
     """Per record with two or more observers with kept points:
     ``(b, points [O, P, 2], keep bool [O, P], half_a bool [S, O])``."""
@@ -278,10 +149,8 @@ def _halves(records, num_splits, seed, temporal, spatial):
         observers = np.flatnonzero(keep.any(axis=1))
         if len(observers) < 2:
             continue
-        rng = split_rng(seed, record.image_id)
         half_a = np.zeros((num_splits, keep.shape[0]), bool)
-        for s in range(num_splits):
-            half_a[s, observers[rng.permutation(len(observers))[:len(observers) // 2]]] = True
+        half_a[:, observers] = split_halves(len(observers), record.image_id, num_splits, seed)
         yield b, padded.points[b], keep, half_a
 
 
@@ -293,7 +162,7 @@ def split_half(records: Sequence[Record], num_splits: int = 10, seed: int = 0,
     The record is filtered once, as the builder does (temporal, then spatial
     filter over all observers). The observers with a kept point are split at
     random into two halves (``n // 2`` and the rest) ``num_splits`` times,
-    seeded by :func:`split_rng`; each half's centre is the mean of its kept
+    seeded by :func:`attention_center.core.consistency.split_rng`; each half's centre is the mean of its kept
     points (:func:`~attention_center.core.centers.centers_from_keep`). Per
     split: the distance between the two half-centres over the image diagonal
     and whether they fall in the same JPEG XL group; each averaged over splits.
@@ -304,13 +173,14 @@ def split_half(records: Sequence[Record], num_splits: int = 10, seed: int = 0,
     """
     errors = np.full(len(records), np.nan)
     same = np.full(len(records), np.nan)
-    for b, points, keep, half_a in _halves(records, num_splits, seed, temporal, spatial):
-        stacked = np.broadcast_to(points, (num_splits,) + points.shape)   # [S, O, P, 2]
-        center_a, _ = centers_from_keep(stacked, keep[None] & half_a[:, :, None])
-        center_b, _ = centers_from_keep(stacked, keep[None] & ~half_a[:, :, None])
-        hw = np.broadcast_to(np.asarray(records[b].original_hw, np.float64), (num_splits, 2))
-        errors[b] = normalized_center_errors(center_a, center_b, hw).mean()
-        same[b] = same_jxl_group(center_a, center_b).mean()
+    if not records:
+        return errors, same
+    padded, result = _filtered(records, temporal, spatial)
+    for b, record in enumerate(records):
+        keep = result.spatial[b]
+        errors[b], same[b] = split_half_agreement(
+            padded.points[b][keep], np.nonzero(keep)[0], record.original_hw, record.image_id,
+            num_splits, seed)
     return errors, same
 
 

@@ -1,4 +1,5 @@
-"""Sharded TFRecords of the ground truth (TensorFlow needed here only).
+"""Sharded TFRecords of the ground truth and the tf.data pipeline that re-filters them (TensorFlow
+needed here only, imported inside the functions).
 
 One ``tf.train.Example`` per (image, source) record, in
 ``DIR/tfrecords/<split>-<shard>-of-<shards>.tfrecord``. Features:
@@ -39,7 +40,8 @@ from PIL import Image
 from attention_center.core.atomic import atomic_path
 from ground_truth import filters as F
 
-__all__ = ["write_tfrecords", "feature_spec", "parse_example", "upright_image_bytes", "onset_kind",
+__all__ = ["write_tfrecords", "read_tfrecords", "feature_spec", "parse_example",
+           "upright_image_bytes", "onset_kind",
            "DEFAULT_MAX_RAW_POINTS"]
 
 #: Raw points kept per observer for re-filtering inside tf.data (mouse tracks are long).
@@ -186,3 +188,62 @@ def parse_example(serialized):
     out["points"] = tf.reshape(out["points"], [-1, 2])
     out["raw/points"] = tf.reshape(out["raw/points"], [-1, 2])
     return out
+
+
+def read_tfrecords(files, split: Optional[str] = None, sources: Optional[Sequence[str]] = None,
+                   refilter=None):
+    """The ground-truth ``tf.data`` pipeline over TFRecords: records -> (re-)filtered centres.
+
+    Args:
+      files: TFRecord paths, or one glob (``"DIR/tfrecords/*.tfrecord"``).
+      split: keep only this split (``"train"``, ``"val"``, ``"test"``).
+      sources: keep only these sources.
+      refilter: ``None``: the centres and kept points the builder stored. ``True``: the
+        temporal and spatial filters and the centre run again inside tf.data on the raw
+        points (:func:`ground_truth.filters.filter_flat`, the builder's code) with each
+        record's default parameters (:func:`ground_truth.filters.params_for`); a
+        ``(TemporalParams, SpatialParams)`` pair: those parameters for every record.
+    Returns:
+      ``tf.data.Dataset`` of dicts, one per record: ``"image/encoded"`` (bytes, upright),
+      ``"image_id"``, ``"source"``, ``"split"``, ``"modality"`` (strings),
+      ``"original_hw"`` (``int64 [2]``, ``(h, w)``), ``"center"`` (``float32 [2]``,
+      ``(x, y)`` 0-based pixels of the original image) and ``"points"`` (``float32 [n, 2]``,
+      the kept points, same frame).
+    Raises:
+      ValueError: no file matches.
+    """
+    import glob as globlib
+
+    import tensorflow as tf
+
+    paths = sorted(globlib.glob(files)) if isinstance(files, (str, Path)) else list(files)
+    if not paths:
+        raise ValueError(f"no TFRecord files match {files!r}")
+    ds = tf.data.TFRecordDataset([str(p) for p in paths])
+    ds = ds.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if sources is not None:
+        wanted = tf.constant(list(sources))
+        ds = ds.filter(lambda e: tf.reduce_any(tf.equal(e["source"], wanted)))
+    if split is not None:
+        ds = ds.filter(lambda e: tf.equal(e["split"], split))
+
+    def refiltered(e):
+        def run(points, observer, onsets, hw, modality, kind):
+            if refilter is True:
+                params = F.params_for(modality.decode(), has_onsets=kind == b"real")
+            else:
+                params = refilter
+            return F.filter_flat(points, observer, onsets, hw, *params)
+
+        hw = tf.cast(e["original_hw"], tf.float32)
+        center, kept, _ = tf.numpy_function(
+            run, [e["raw/points"], e["raw/observer"], e["raw/onset_ms"], hw, e["modality"],
+                  e["raw/onset_kind"]], [tf.float32, tf.bool, tf.int32], stateful=False)
+        return dict(e, center=tf.reshape(center, [2]),
+                    points=tf.boolean_mask(e["raw/points"], tf.reshape(kept, [-1])))
+
+    if refilter is not None:
+        ds = ds.map(refiltered, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    keys = ("image/encoded", "image_id", "source", "split", "modality", "original_hw", "center",
+            "points")
+    return ds.map(lambda e: {k: e[k] for k in keys})

@@ -62,7 +62,7 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         sys.stderr.write(f"{argv[0]}: error: unexpected arguments {list(argv[1:])}\n")
         return 2
-    from attention_center.cli.flags import output_file_flag
+    from attention_center.core.command_flags import output_file_flag
 
     output_file_flag("out", FLAGS.out)  # a usage error before TensorFlow and the conversion
     logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter
@@ -99,10 +99,14 @@ def use_tensorflow_backend(prog: str) -> None:
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Entry point: parses ``argv`` into :data:`FLAGS`, exits with :func:`main`'s status."""
-    from attention_center.cli.flags import run_with_flags
+    from attention_center.core.command_flags import run_with_flags
 
     def main_on_tensorflow(rest):
         use_tensorflow_backend(rest[0])
         return main(rest)
 
     run_with_flags(FLAGS, main_on_tensorflow, USAGE, argv)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,6 +1,6 @@
 """The dataset card of the TFDS form: description, per-source notes, citations, licences.
 
-Text only (no TensorFlow): :mod:`ground_truth.tfds_dataset` puts it into each config's
+Text only (no TensorFlow): :mod:`ground_truth.build.tfds_dataset` puts it into each config's
 ``DatasetInfo`` (``description``, ``citation``, ``license``: ``dataset_info.json`` and
 ``LICENSE`` of a prepared dataset), and :func:`card_markdown` renders the whole card
 (``attention-center ground-truth tfds --card``; docs/ground_truth.md).
