@@ -39,8 +39,21 @@ _EXPORTS = {
     "predict": "attention_center.inference.prediction",
     "predict_images": "attention_center.inference.prediction",
 }
-_SUBPACKAGES = ("backbones", "core", "evaluation", "heads", "inference", "jxl", "layers",
-                "losses", "metrics", "models", "presets", "training", "weights")
+_SUBPACKAGES = (
+    "backbones",
+    "core",
+    "evaluation",
+    "heads",
+    "inference",
+    "jxl",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "presets",
+    "training",
+    "weights",
+)
 
 __all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 

@@ -60,8 +60,7 @@ class NormalizedCenterError(keras.metrics.MeanMetricWrapper):
 
     def __init__(self, frame_hw=MODEL_FRAME_HW, name="center_error", dtype=None):
         self.frame_hw = tuple(int(v) for v in frame_hw)
-        super().__init__(fn=normalized_center_error, name=name, dtype=dtype,
-                         frame_hw=self.frame_hw)
+        super().__init__(fn=normalized_center_error, name=name, dtype=dtype, frame_hw=self.frame_hw)
 
     def get_config(self):
         return {"frame_hw": list(self.frame_hw), "name": self.name, "dtype": self.dtype}
@@ -96,7 +95,8 @@ class SaliencyLoss(keras.losses.Loss):
         pc = p - ops.mean(p, axis=-1, keepdims=True)
         qc = q - ops.mean(q, axis=-1, keepdims=True)
         cc = ops.sum(pc * qc, axis=-1) / (
-            ops.sqrt(ops.sum(pc * pc, axis=-1) * ops.sum(qc * qc, axis=-1)) + eps)
+            ops.sqrt(ops.sum(pc * pc, axis=-1) * ops.sum(qc * qc, axis=-1)) + eps
+        )
         return self.kld_weight * kld - self.cc_weight * cc
 
     def get_config(self):

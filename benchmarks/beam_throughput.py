@@ -77,12 +77,24 @@ def time_predict_loop(paths: list[Path], model: str) -> tuple[float, float]:
     return wall, cpu
 
 
-def time_beam(folder: Path, out: Path, workers: int, model: str, encode: bool
-              ) -> tuple[float, float, int]:
+def time_beam(
+    folder: Path, out: Path, workers: int, model: str, encode: bool
+) -> tuple[float, float, int]:
     """``(wall s, CPU s of the children, rows written)`` of one ``attention-center beam`` run."""
-    command = [sys.executable, "-m", "attention_center", "beam", "--input", f"{folder}/*.png",
-               "--output", str(out), "--model", model, "--runner=FnApiRunner",
-               f"--direct_num_workers={workers}"]
+    command = [
+        sys.executable,
+        "-m",
+        "attention_center",
+        "beam",
+        "--input",
+        f"{folder}/*.png",
+        "--output",
+        str(out),
+        "--model",
+        model,
+        "--runner=FnApiRunner",
+        f"--direct_num_workers={workers}",
+    ]
     if workers > 1:
         command.append("--direct_running_mode=multi_processing")
     if encode:
@@ -109,27 +121,44 @@ def main(argv):
         wall, cpu = time_predict_loop(paths, FLAGS.model)
         results.append(("predict loop (predict_images, 1 process, all CPU threads)", wall, cpu))
         for workers in (int(w) for w in FLAGS.workers):
-            wall, cpu, rows = time_beam(folder, scratch / f"out{workers}", workers, FLAGS.model,
-                                        False)
+            wall, cpu, rows = time_beam(
+                folder, scratch / f"out{workers}", workers, FLAGS.model, False
+            )
             assert rows == n, (rows, n)
             results.append((f"Beam FnApiRunner, {workers} worker process(es)", wall, cpu))
         if FLAGS.encode:
             workers = max(int(w) for w in FLAGS.workers)
-            wall, cpu, rows = time_beam(folder, scratch / "out_encode", workers, FLAGS.model,
-                                        True)
+            wall, cpu, rows = time_beam(folder, scratch / "out_encode", workers, FLAGS.model, True)
             assert rows == n, (rows, n)
             results.append((f"Beam FnApiRunner, {workers} workers, --encode", wall, cpu))
         base = n / results[0][1]
-        print(f"{n} images ({FLAGS.copies} x the 24 Kodak photos, 768x512), model "
-              f"{FLAGS.model!r}, {os.cpu_count()} CPUs\n")
+        print(
+            f"{n} images ({FLAGS.copies} x the 24 Kodak photos, 768x512), model "
+            f"{FLAGS.model!r}, {os.cpu_count()} CPUs\n"
+        )
         print("| run | wall s | images/s | vs predict loop | CPU s / image |")
         print("|---|---|---|---|---|")
         for name, wall, cpu in results:
-            print(f"| {name} | {wall:.1f} | {n / wall:.1f} | {n / wall / base:.2f}x | "
-                  f"{cpu / n:.3f} |")
-        print("\n" + json.dumps({"images": n, "runs": [
-            {"run": name, "wall_s": round(wall, 2), "images_per_s": round(n / wall, 2),
-             "cpu_s_per_image": round(cpu / n, 4)} for name, wall, cpu in results]}))
+            print(
+                f"| {name} | {wall:.1f} | {n / wall:.1f} | {n / wall / base:.2f}x | {cpu / n:.3f} |"
+            )
+        print(
+            "\n"
+            + json.dumps(
+                {
+                    "images": n,
+                    "runs": [
+                        {
+                            "run": name,
+                            "wall_s": round(wall, 2),
+                            "images_per_s": round(n / wall, 2),
+                            "cpu_s_per_image": round(cpu / n, 4),
+                        }
+                        for name, wall, cpu in results
+                    ],
+                }
+            )
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

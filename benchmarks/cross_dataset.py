@@ -17,7 +17,6 @@ ai-edge-litert: same outputs, 8x the time); ours on ai-edge-litert, as ``predict
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -26,17 +25,32 @@ from pathlib import Path
 from absl import app, flags
 
 REPO = Path(__file__).resolve().parents[1]
-GOOGLE = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared")) \
-    / "anchors" / "google_center.tflite"
+GOOGLE = (
+    Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared"))
+    / "anchors"
+    / "google_center.tflite"
+)
 
 flags.DEFINE_string("data", str(REPO.parent / "gt2"), "Ground-truth build with every row's source.")
-flags.DEFINE_multi_string("model", [], "A model scored in every row: NAME=SPEC or a preset name "
-                          "(default, large) or a file. Repeatable.")
-flags.DEFINE_multi_string("held_out", [], "DATASET=MODEL: a model that never trained on that "
-                          "row's images (trained without DATASET; for a test-split row, one not "
-                          "trained on that split), scored on that row only. Repeatable.")
-flags.DEFINE_string("ours", None, "Column to compare with Google's in the ratio line "
-                    "(default: the held-out column if any, else the last --model).")
+flags.DEFINE_multi_string(
+    "model",
+    [],
+    "A model scored in every row: NAME=SPEC or a preset name "
+    "(default, large) or a file. Repeatable.",
+)
+flags.DEFINE_multi_string(
+    "held_out",
+    [],
+    "DATASET=MODEL: a model that never trained on that "
+    "row's images (trained without DATASET; for a test-split row, one not "
+    "trained on that split), scored on that row only. Repeatable.",
+)
+flags.DEFINE_string(
+    "ours",
+    None,
+    "Column to compare with Google's in the ratio line "
+    "(default: the held-out column if any, else the last --model).",
+)
 flags.DEFINE_string("google_model", str(GOOGLE), "Google's center.tflite ('' to leave it out).")
 flags.DEFINE_list("rows", [], "Only these datasets (default: every row of HELD_OUT_SETS).")
 flags.DEFINE_string("markdown", None, "Also write the command and the tables here.")
@@ -59,8 +73,11 @@ def main(argv):
     del argv
     sys.path.insert(0, str(REPO))
     from attention_center.core.atomic import atomic_write_json, atomic_write_text
-    from attention_center.evaluation.cross_dataset import (HELD_OUT_SETS, cross_dataset_table,
-                                                           markdown_tables)
+    from attention_center.evaluation.cross_dataset import (
+        HELD_OUT_SETS,
+        cross_dataset_table,
+        markdown_tables,
+    )
     from attention_center.inference.predictors import TFLitePredictor
 
     models = {}
@@ -69,11 +86,14 @@ def main(argv):
     models.update(_pairs(FLAGS.model))
     held_out = _pairs(FLAGS.held_out)
     rows = [r for r in HELD_OUT_SETS if not FLAGS.rows or r.dataset in FLAGS.rows]
-    results = cross_dataset_table(FLAGS.data, rows, models, held_out,
-                                  batch_size=FLAGS.batch_size)
+    results = cross_dataset_table(FLAGS.data, rows, models, held_out, batch_size=FLAGS.batch_size)
     held_name = "ours (never trained on these images)"
-    columns = (["image centre", "dataset-mean centre"] + list(models)
-               + ([held_name] if held_out else []) + ["human split-half"])
+    columns = (
+        ["image centre", "dataset-mean centre"]
+        + list(models)
+        + ([held_name] if held_out else [])
+        + ["human split-half"]
+    )
     tables = markdown_tables(results, columns)
     ours = FLAGS.ours or (held_name if held_out else (list(models)[-1] if models else None))
     ratio_lines = []
@@ -81,8 +101,10 @@ def main(argv):
         mine = (result.summaries.get(ours) or {}).get("mean_error")
         google = (result.summaries.get(GOOGLE_COLUMN) or {}).get("mean_error")
         if mine is not None and google:
-            ratio_lines.append(f"- {result.row.label}: {ours} {mine:.4f} vs Google {google:.4f} "
-                               f"(ratio {mine / google:.2f})")
+            ratio_lines.append(
+                f"- {result.row.label}: {ours} {mine:.4f} vs Google {google:.4f} "
+                f"(ratio {mine / google:.2f})"
+            )
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     print(tables)
     print("\n".join(ratio_lines))
@@ -90,12 +112,26 @@ def main(argv):
         for failure in result.failures:
             print(f"unreadable, left out: {failure}", file=sys.stderr)
     if FLAGS.markdown:
-        atomic_write_text(FLAGS.markdown, f"```sh\n{command}\n```\n\n{tables}\n"
-                          + "\n".join(ratio_lines) + "\n")
+        atomic_write_text(
+            FLAGS.markdown, f"```sh\n{command}\n```\n\n{tables}\n" + "\n".join(ratio_lines) + "\n"
+        )
     if FLAGS.json:
-        atomic_write_json(FLAGS.json, {"command": command, "rows": [
-            {"dataset": r.row.dataset, "source": r.row.source, "splits": list(r.row.splits),
-             "num_images": r.num_images, "summaries": r.summaries} for r in results]})
+        atomic_write_json(
+            FLAGS.json,
+            {
+                "command": command,
+                "rows": [
+                    {
+                        "dataset": r.row.dataset,
+                        "source": r.row.source,
+                        "splits": list(r.row.splits),
+                        "num_images": r.num_images,
+                        "summaries": r.summaries,
+                    }
+                    for r in results
+                ],
+            },
+        )
     return 0
 
 

@@ -60,8 +60,11 @@ import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_GOOGLE = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared")) \
-    / "anchors" / "google_center.tflite"
+DEFAULT_GOOGLE = (
+    Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared"))
+    / "anchors"
+    / "google_center.tflite"
+)
 
 #: The issue's target for the exported model.
 TARGET_MAX_BYTES = 1_000_000
@@ -85,9 +88,13 @@ flags.DEFINE_string("out_dir", None, "Keep the exported .tflite files here (defa
 flags.DEFINE_string("markdown", None, "Also write the command, the table and the verdict here.")
 flags.DEFINE_integer("num_representative", 100, "int8 calibration images.")
 flags.DEFINE_integer("num_parity", 50, "Parity images.")
-flags.DEFINE_multi_string("reference", [], "NAME=MODEL.tflite (or a preset name): another "
-                          "exported model timed and scored beside ours and Google's in the same "
-                          "run, e.g. 'large' (the 1.3.0 model). Repeatable.")
+flags.DEFINE_multi_string(
+    "reference",
+    [],
+    "NAME=MODEL.tflite (or a preset name): another "
+    "exported model timed and scored beside ours and Google's in the same "
+    "run, e.g. 'large' (the 1.3.0 model). Repeatable.",
+)
 
 
 @dataclasses.dataclass
@@ -119,8 +126,9 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def median_latency_ms(model, runtime: str, frame: np.ndarray, runs: int, warmup: int,
-                      threads: int) -> float:
+def median_latency_ms(
+    model, runtime: str, frame: np.ndarray, runs: int, warmup: int, threads: int
+) -> float:
     """Median wall time of ``interpreter.invoke()`` in ms (input set once, as in a loop).
 
     Args:
@@ -161,22 +169,34 @@ def _cell(value, digits: int, suffix: str = "") -> str:
 
 def markdown_table(rows: list[Row], google: Row) -> str:
     """The results, one row per model or baseline."""
-    header = ("| model | size (MB) | latency ai-edge-litert (ms) | latency tf.lite (ms) | "
-              "best latency / Google's best | ops outside XNNPACK | parity max (px) | "
-              "mean error | median error | same JXL group | images |")
+    header = (
+        "| model | size (MB) | latency ai-edge-litert (ms) | latency tf.lite (ms) | "
+        "best latency / Google's best | ops outside XNNPACK | parity max (px) | "
+        "mean error | median error | same JXL group | images |"
+    )
     lines = [header, "|" + "---|" * 11]
     for row in rows:
         s = row.summary or {}
-        ratio = (row.best_ms / google.best_ms if row.best_ms is not None and google.best_ms
-                 else None)
-        lines.append("| " + " | ".join([
-            row.name,
-            _cell(row.size_bytes / 1e6 if row.size_bytes else None, 2),
-            _cell(row.litert_ms, 1), _cell(row.tf_ms, 1), _cell(ratio, 2),
-            "-" if row.outside_xnnpack is None else str(row.outside_xnnpack),
-            _cell(row.parity_px, 2), _cell(s.get("mean_error"), 4),
-            _cell(s.get("median_error"), 4), _cell(s.get("same_group"), 3),
-            str(s.get("num_images", "-"))]) + " |")
+        ratio = row.best_ms / google.best_ms if row.best_ms is not None and google.best_ms else None
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    row.name,
+                    _cell(row.size_bytes / 1e6 if row.size_bytes else None, 2),
+                    _cell(row.litert_ms, 1),
+                    _cell(row.tf_ms, 1),
+                    _cell(ratio, 2),
+                    "-" if row.outside_xnnpack is None else str(row.outside_xnnpack),
+                    _cell(row.parity_px, 2),
+                    _cell(s.get("mean_error"), 4),
+                    _cell(s.get("median_error"), 4),
+                    _cell(s.get("same_group"), 3),
+                    str(s.get("num_images", "-")),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -198,7 +218,8 @@ def verdict_lines(ours: list[Row], google: Row) -> list[str]:
             f"{'met' if speed_ok else 'NOT met'}); mean error {_cell(error, 4)} vs Google's "
             f"{_cell(g_error, 4)} (ratio {_cell(error / g_error if error and g_error else None, 2)}"
             f"; target <= 1: {'met' if error_ok else 'NOT met'}) -> "
-            f"{'TARGET MET' if size_ok and speed_ok and error_ok else 'target not met'}")
+            f"{'TARGET MET' if size_ok and speed_ok and error_ok else 'target not met'}"
+        )
     return lines
 
 
@@ -231,82 +252,118 @@ def run_benchmark(argv):
     if len(FLAGS.model) > 1:
         sys.exit("export_benchmark: one --model at a time")
     if not (Path(FLAGS.data) / "index.jsonl").is_file():
-        sys.exit(f"export_benchmark: {FLAGS.data}: not a ground-truth build (no index.jsonl); "
-                 "pass --data")
+        sys.exit(
+            f"export_benchmark: {FLAGS.data}: not a ground-truth build (no index.jsonl); "
+            "pass --data"
+        )
     model_path = resolve_model(FLAGS.model[0] if FLAGS.model else None, fmt="keras")
     converter.load_center_model(model_path)  # fails early, with the exporter's message
     out_dir = Path(FLAGS.out_dir or tempfile.mkdtemp(prefix="export_benchmark_"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = select_records(FLAGS.data, FLAGS.split, modality=FLAGS.modality,
-                             sources=FLAGS.source, include_fallbacks=FLAGS.include_fallbacks,
-                             max_images=FLAGS.max_images)
+    records = select_records(
+        FLAGS.data,
+        FLAGS.split,
+        modality=FLAGS.modality,
+        sources=FLAGS.source,
+        include_fallbacks=FLAGS.include_fallbacks,
+        max_images=FLAGS.max_images,
+    )
     if not records:
-        sys.exit(f"export_benchmark: no {FLAGS.modality} records in the {FLAGS.split} split "
-                 f"of {FLAGS.data}")
+        sys.exit(
+            f"export_benchmark: no {FLAGS.modality} records in the {FLAGS.split} split "
+            f"of {FLAGS.data}"
+        )
     timing_frame, _ = resize_with_pad(load_image(resolve_image_path(records[0])))
 
     def time_both(path, row: Row) -> Row:
         row.outside_xnnpack = len(ops_outside_delegates(make_interpreter(path, "litert")))
-        row.litert_ms = median_latency_ms(path, "litert", timing_frame, FLAGS.runs,
-                                          FLAGS.warmup, FLAGS.threads)
-        row.tf_ms = median_latency_ms(path, "tf", timing_frame, FLAGS.runs, FLAGS.warmup,
-                                      FLAGS.threads)
-        print(f"{row.name}: {row.size_bytes / 1e6:.2f} MB, litert {row.litert_ms:.1f} ms, "
-              f"tf.lite {row.tf_ms:.1f} ms, {row.outside_xnnpack} ops outside XNNPACK",
-              flush=True)
+        row.litert_ms = median_latency_ms(
+            path, "litert", timing_frame, FLAGS.runs, FLAGS.warmup, FLAGS.threads
+        )
+        row.tf_ms = median_latency_ms(
+            path, "tf", timing_frame, FLAGS.runs, FLAGS.warmup, FLAGS.threads
+        )
+        print(
+            f"{row.name}: {row.size_bytes / 1e6:.2f} MB, litert {row.litert_ms:.1f} ms, "
+            f"tf.lite {row.tf_ms:.1f} ms, {row.outside_xnnpack} ops outside XNNPACK",
+            flush=True,
+        )
         return row
 
-    google = time_both(google_path, Row("Google center.tflite",
-                                        size_bytes=google_path.stat().st_size))
+    google = time_both(
+        google_path, Row("Google center.tflite", size_bytes=google_path.stat().st_size)
+    )
     ours: list[Row] = []
     predictors = [tflite_predictor(google_path, "tf", FLAGS.threads, google.name)]
     references: list[Row] = []
     for item in FLAGS.reference:
         name, sep, spec = item.partition("=")
         path = resolve_model(spec if sep else name, fmt="tflite")
-        row = time_both(path, Row(name if sep else f"{name} ({path.name})",
-                                  size_bytes=path.stat().st_size))
+        row = time_both(
+            path, Row(name if sep else f"{name} ({path.name})", size_bytes=path.stat().st_size)
+        )
         references.append(row)
         predictors.append(tflite_predictor(path, "litert", FLAGS.threads, row.name))
-    with Exporter(model_path, representative_paths=images.default_representative_paths(
-            FLAGS.num_representative), parity_paths=images.default_parity_paths(FLAGS.num_parity),
-            progress=False) as exporter:
+    with Exporter(
+        model_path,
+        representative_paths=images.default_representative_paths(FLAGS.num_representative),
+        parity_paths=images.default_parity_paths(FLAGS.num_parity),
+        progress=False,
+    ) as exporter:
         keras_predictor = KerasPredictor(exporter.model)
         keras_predictor.name = "ours, Keras (float32)"
         predictors.append(keras_predictor)
         for quantization in FLAGS.quantizations:
             start = time.perf_counter()
             result = exporter.export(quantization, out_dir / f"center_{quantization}.tflite")
-            print(result.parity.line(), f"(export {time.perf_counter() - start:.0f} s)",
-                  flush=True)
-            row = time_both(result.path, Row(f"ours, {quantization}",
-                                             size_bytes=result.size_bytes,
-                                             parity_px=result.parity.max_px))
+            print(result.parity.line(), f"(export {time.perf_counter() - start:.0f} s)", flush=True)
+            row = time_both(
+                result.path,
+                Row(
+                    f"ours, {quantization}",
+                    size_bytes=result.size_bytes,
+                    parity_px=result.parity.max_px,
+                ),
+            )
             ours.append(row)
             predictors.append(tflite_predictor(result.path, "litert", FLAGS.threads, row.name))
         evaluation = evaluate(
-            FLAGS.data, predictors, split=FLAGS.split, modality=FLAGS.modality,
-            sources=FLAGS.source, train_split=FLAGS.train_split, max_images=FLAGS.max_images,
-            batch_size=FLAGS.batch_size, density_sigma=FLAGS.density_sigma,
-            human_splits=FLAGS.human_splits, seed=FLAGS.seed,
-            include_fallbacks=FLAGS.include_fallbacks, progress=False)
+            FLAGS.data,
+            predictors,
+            split=FLAGS.split,
+            modality=FLAGS.modality,
+            sources=FLAGS.source,
+            train_split=FLAGS.train_split,
+            max_images=FLAGS.max_images,
+            batch_size=FLAGS.batch_size,
+            density_sigma=FLAGS.density_sigma,
+            human_splits=FLAGS.human_splits,
+            seed=FLAGS.seed,
+            include_fallbacks=FLAGS.include_fallbacks,
+            progress=False,
+        )
     summaries = {m.name: m.summary() for m in evaluation.methods}
     google.summary = summaries.get(google.name)
     for row in ours + references:
         row.summary = summaries.get(row.name)
     keras_row = Row(keras_predictor.name, summary=summaries.get(keras_predictor.name))
-    baselines = [Row(name, summary=summary) for name, summary in summaries.items()
-                 if name not in {google.name, keras_row.name} | {r.name for r in ours + references}]
+    baselines = [
+        Row(name, summary=summary)
+        for name, summary in summaries.items()
+        if name not in {google.name, keras_row.name} | {r.name for r in ours + references}
+    ]
     rows = [google] + references + [keras_row] + ours + baselines
     table = markdown_table(rows, google)
     verdict = verdict_lines(ours, google)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    header = (f"Model `{model_path}`; held-out: {FLAGS.split} split of `{FLAGS.data}`, "
-              f"{FLAGS.modality}, {evaluation.settings['num_images']} images; latency: median of "
-              f"{FLAGS.runs} `invoke()` after {FLAGS.warmup} warm-up, {FLAGS.threads} threads, "
-              f"{cpu_name()}, {os.cpu_count()} CPUs; "
-              f"Google's best latency {google.best_ms:.1f} ms. Errors: distance to the human "
-              "centre over the image diagonal (attention_center.evaluation.evaluate).")
+    header = (
+        f"Model `{model_path}`; held-out: {FLAGS.split} split of `{FLAGS.data}`, "
+        f"{FLAGS.modality}, {evaluation.settings['num_images']} images; latency: median of "
+        f"{FLAGS.runs} `invoke()` after {FLAGS.warmup} warm-up, {FLAGS.threads} threads, "
+        f"{cpu_name()}, {os.cpu_count()} CPUs; "
+        f"Google's best latency {google.best_ms:.1f} ms. Errors: distance to the human "
+        "centre over the image diagonal (attention_center.evaluation.evaluate)."
+    )
     print()
     print(header)
     print(table)
@@ -315,9 +372,12 @@ def run_benchmark(argv):
     if evaluation.failures:
         print(f"\n{len(evaluation.failures)} unreadable images left out: {evaluation.failures}")
     if FLAGS.markdown:
-        text = (f"```sh\n{command}\n```\n\n{header}\n\n{table}\n\n"
-                "Target (<= 1 MB, <= half of Google's best latency, mean error <= Google's):\n\n"
-                + "\n".join(verdict) + "\n")
+        text = (
+            f"```sh\n{command}\n```\n\n{header}\n\n{table}\n\n"
+            "Target (<= 1 MB, <= half of Google's best latency, mean error <= Google's):\n\n"
+            + "\n".join(verdict)
+            + "\n"
+        )
         atomic_write_text(FLAGS.markdown, text)
         print(f"\nwrote {FLAGS.markdown}")
     print(f"exported files in {out_dir}")

@@ -22,7 +22,9 @@ flags.DEFINE_string("input_size", "240x320", "HxW.")
 flags.DEFINE_integer("batch_size", 16, "Batch size.")
 flags.DEFINE_integer("steps", 6, "Timed steps (after 2 warm-up steps).")
 flags.DEFINE_string("backbone", "efficientnet_lite0", "Backbone (default: the bundled model's).")
-flags.DEFINE_string("frozen_level", "P2", "Keep stages up to this level frozen ('' = full fine-tune).")
+flags.DEFINE_string(
+    "frozen_level", "P2", "Keep stages up to this level frozen ('' = full fine-tune)."
+)
 flags.DEFINE_float("aux_saliency_weight", 1.0, "Weight of the saliency loss (0: centre loss only).")
 flags.DEFINE_bool("frozen_backbone", False, "Freeze the whole backbone (head only).")
 flags.DEFINE_string("data", None, "Portable ground-truth folder: also time the input pipeline.")
@@ -37,9 +39,14 @@ def main(argv):
     from attention_center.training.trainer import TrainConfig, Trainer, set_backbone_trainable
 
     height, width = parse_hw(FLAGS.input_size)
-    config = TrainConfig(backbone=FLAGS.backbone, input_hw=(height, width),
-                         backbone_weights=None, batch_size=FLAGS.batch_size, out_dir="/tmp/tp",
-                         aux_saliency_weight=FLAGS.aux_saliency_weight)
+    config = TrainConfig(
+        backbone=FLAGS.backbone,
+        input_hw=(height, width),
+        backbone_weights=None,
+        batch_size=FLAGS.batch_size,
+        out_dir="/tmp/tp",
+        aux_saliency_weight=FLAGS.aux_saliency_weight,
+    )
     trainer = Trainer(config)
     model = trainer.model()
     set_backbone_trainable(model, not FLAGS.frozen_backbone, FLAGS.frozen_level)
@@ -60,9 +67,11 @@ def main(argv):
     for _ in range(FLAGS.steps):
         model.train_on_batch(frames, targets)
     step_rate = FLAGS.steps * FLAGS.batch_size / (time.perf_counter() - start)
-    print(f"backend={keras.backend.backend()} backbone={FLAGS.backbone} input={height}x{width} "
-          f"batch={FLAGS.batch_size} frozen_level={FLAGS.frozen_level or '-'} "
-          f"frozen_backbone={FLAGS.frozen_backbone} aux_saliency_weight={FLAGS.aux_saliency_weight}")
+    print(
+        f"backend={keras.backend.backend()} backbone={FLAGS.backbone} input={height}x{width} "
+        f"batch={FLAGS.batch_size} frozen_level={FLAGS.frozen_level or '-'} "
+        f"frozen_backbone={FLAGS.frozen_backbone} aux_saliency_weight={FLAGS.aux_saliency_weight}"
+    )
     print(f"training step: {step_rate:.2f} images/s")
     if FLAGS.data:
         config.data_dir = FLAGS.data
@@ -75,9 +84,11 @@ def main(argv):
         for index in range(min(len(train), FLAGS.steps * 3)):
             count += len(train[index][0])
         cached_rate = count / (time.perf_counter() - start)
-        print(f"input pipeline (PyDataset, augmenting{', density maps' if map_stride else ''}): "
-              f"{first_rate:.1f} images/s first pass "
-              f"(decoding), {cached_rate:.1f} images/s cached")
+        print(
+            f"input pipeline (PyDataset, augmenting{', density maps' if map_stride else ''}): "
+            f"{first_rate:.1f} images/s first pass "
+            f"(decoding), {cached_rate:.1f} images/s cached"
+        )
         print(f"bottleneck: {'input pipeline' if cached_rate < step_rate else 'training step'}")
 
 

@@ -33,7 +33,9 @@ TAGS = {"_parameters.py": ["parameters"]}
 
 def cell_files(folder: Path = CELLS_DIR) -> list[Path]:
     """The cell files, in notebook order (``NN_`` prefix)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".md", ".py") and p.name[:2].isdigit())
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix in (".md", ".py") and p.name[:2].isdigit()
+    )
     if not files:
         raise FileNotFoundError(f"{folder}: no cell files (NN_<job>.md / NN_<job>.py)")
     return files
@@ -42,8 +44,11 @@ def cell_files(folder: Path = CELLS_DIR) -> list[Path]:
 def make_cell(path: Path, number: int) -> nbformat.NotebookNode:
     """One notebook cell from its file: markdown or code, id ``cell-NN``, tags by name."""
     source = path.read_text(encoding="utf-8").rstrip("\n")
-    cell = (nbformat.v4.new_markdown_cell(source) if path.suffix == ".md"
-            else nbformat.v4.new_code_cell(source))
+    cell = (
+        nbformat.v4.new_markdown_cell(source)
+        if path.suffix == ".md"
+        else nbformat.v4.new_code_cell(source)
+    )
     cell["id"] = f"cell-{number:02d}"
     tags = [tag for suffix, names in TAGS.items() if path.name.endswith(suffix) for tag in names]
     if tags:
@@ -70,8 +75,11 @@ def notebook_text() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if colab/retrain.ipynb is not this script's output")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if colab/retrain.ipynb is not this script's output",
+    )
     parser.add_argument("--out", type=Path, default=NOTEBOOK, help="where to write the notebook")
     args = parser.parse_args(argv)
     text = notebook_text()

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -46,14 +46,18 @@ def require_tensorflow_backend() -> None:
     """Raises :class:`ExportError` unless Keras runs on TensorFlow."""
     forced = os.environ.get("KERAS_BACKEND")
     if forced and forced != "tensorflow":
-        raise ExportError(f"TFLite export needs the TensorFlow backend, but KERAS_BACKEND={forced}; "
-                          "unset it or set KERAS_BACKEND=tensorflow")
+        raise ExportError(
+            f"TFLite export needs the TensorFlow backend, but KERAS_BACKEND={forced}; "
+            "unset it or set KERAS_BACKEND=tensorflow"
+        )
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        raise ExportError(f"TFLite export needs the TensorFlow backend; Keras runs on "
-                          f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow before "
-                          "importing keras)")
+        raise ExportError(
+            f"TFLite export needs the TensorFlow backend; Keras runs on "
+            f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow before "
+            "importing keras)"
+        )
 
 
 def load_center_model(path: os.PathLike | str):
@@ -79,8 +83,9 @@ def load_center_model(path: os.PathLike | str):
         model = load_model(path)
     except Exception as error:  # zip, h5, json or deserialization errors: all mean "bad file"
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ExportError(f"{path}: cannot load the Keras model ({type(error).__name__}: "
-                          f"{message[:300]})") from error
+        raise ExportError(
+            f"{path}: cannot load the Keras model ({type(error).__name__}: {message[:300]})"
+        ) from error
     check_center_output(model, path)
     return model
 
@@ -89,8 +94,10 @@ def check_center_output(model, name="model") -> None:
     """Raises :class:`ExportError` unless the model outputs ``{"center": [B, 2], ...}``."""
     outputs = getattr(model, "output", None)
     if not isinstance(outputs, dict) or "center" not in outputs:
-        raise ExportError(f"{name}: the model has no 'center' output (expected a dict output "
-                          f"with 'center': [B, 2], got {_describe(outputs)})")
+        raise ExportError(
+            f"{name}: the model has no 'center' output (expected a dict output "
+            f"with 'center': [B, 2], got {_describe(outputs)})"
+        )
     shape = tuple(outputs["center"].shape)
     if len(shape) != 2 or shape[-1] != 2:
         raise ExportError(f"{name}: the 'center' output has shape {shape}, expected (B, 2)")
@@ -135,8 +142,10 @@ def fixed_size_model(model, input_hw: Sequence[int] = MODEL_FRAME_HW, internal_h
         if hasattr(model, "with_input_shape") and internal_hw == "model":
             # An AttentionCenterEnsemble: each member keeps its own internal_hw.
             return model.with_input_shape((height, width, 3))
-        raise ExportError(f"the model's input is {shape}, not {(height, width, 3)}, and it is not "
-                          "an AttentionCenterModel that can be rebuilt at another size")
+        raise ExportError(
+            f"the model's input is {shape}, not {(height, width, 3)}, and it is not "
+            "an AttentionCenterModel that can be rebuilt at another size"
+        )
     config = model.get_config()
     if internal_hw == "model":
         internal_hw = config.get("internal_hw") or list(shape[:2])
@@ -145,12 +154,14 @@ def fixed_size_model(model, input_hw: Sequence[int] = MODEL_FRAME_HW, internal_h
         if internal_hw == [height, width]:
             internal_hw = None
     if "internal_hw" not in config and internal_hw is not None:
-        raise ExportError("this version of AttentionCenterModel has no internal_hw; "
-                          "export with internal_hw=None")
+        raise ExportError(
+            "this version of AttentionCenterModel has no internal_hw; export with internal_hw=None"
+        )
     if "internal_hw" in config:
         config["internal_hw"] = internal_hw
     if shape == (height, width, 3) and config.get("internal_hw") == model.get_config().get(
-            "internal_hw"):
+        "internal_hw"
+    ):
         return model
     config["input_shape"] = [height, width, 3]
     clone = type(model).from_config(config)
@@ -158,8 +169,12 @@ def fixed_size_model(model, input_hw: Sequence[int] = MODEL_FRAME_HW, internal_h
     return clone
 
 
-def write_saved_model(model, directory: os.PathLike | str, input_hw=MODEL_FRAME_HW,
-                      outputs: Sequence[str] = ("center",)) -> Path:
+def write_saved_model(
+    model,
+    directory: os.PathLike | str,
+    input_hw=MODEL_FRAME_HW,
+    outputs: Sequence[str] = ("center",),
+) -> Path:
     """Writes a SavedModel with one signature, ``serving_default``.
 
     Signature: input ``image``: ``float32 [1, H, W, 3]`` RGB in [0, 1];
@@ -187,13 +202,17 @@ def write_saved_model(model, directory: os.PathLike | str, input_hw=MODEL_FRAME_
     module.model_variables = [getattr(v, "value", v) for v in model.variables]
     module.serve = serve
     directory = Path(directory)
-    tf.saved_model.save(module, os.fspath(directory),
-                        signatures={"serving_default": serve.get_concrete_function()})
+    tf.saved_model.save(
+        module, os.fspath(directory), signatures={"serving_default": serve.get_concrete_function()}
+    )
     return directory
 
 
-def _converter(saved_model_dir, quantization: str,
-               representative_frames: Callable[[], Iterable[np.ndarray]] | None):
+def _converter(
+    saved_model_dir,
+    quantization: str,
+    representative_frames: Callable[[], Iterable[np.ndarray]] | None,
+):
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir))
@@ -225,8 +244,7 @@ def _converter(saved_model_dir, quantization: str,
 FLOAT_HEAD_OPS = 0
 
 
-def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC",
-                      head_ops: int = 0) -> list[str]:
+def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC", head_ops: int = 0) -> list[str]:
     """Output-tensor names of the ops from the weighting map to the ``center`` output.
 
     Walks back from the signature's ``center`` output through the ops that
@@ -237,8 +255,9 @@ def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC",
     """
     model = flatbuffer.read_model(content)
     subgraph = model.subgraphs[0]
-    outputs = {flatbuffer._decoded(m.name): int(m.tensorIndex)
-               for m in model.signatureDefs[0].outputs}
+    outputs = {
+        flatbuffer._decoded(m.name): int(m.tensorIndex) for m in model.signatureDefs[0].outputs
+    }
     if "center" not in outputs:
         raise ExportError("the converted model has no 'center' output")
     producer = {int(t): op for op in subgraph.operators for t in op.outputs}
@@ -251,8 +270,9 @@ def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC",
         operator = producer[tensor]
         if flatbuffer._op_name(model, operator) == stop_op:
             for _ in range(head_ops + 1 if head_ops > 0 else 0):
-                names += [flatbuffer._decoded(subgraph.tensors[int(t)].name)
-                          for t in operator.outputs]
+                names += [
+                    flatbuffer._decoded(subgraph.tensors[int(t)].name) for t in operator.outputs
+                ]
                 data_input = int(operator.inputs[0])
                 if data_input not in producer:
                     break
@@ -284,9 +304,12 @@ def _quantize_int8_keeping_center_float(converter) -> bytes:
     return debugger.get_nondebug_quantized_model()
 
 
-def convert_saved_model(saved_model_dir, quantization: str = "int8",
-                        representative_frames: Callable[[], Iterable[np.ndarray]] | None = None,
-                        outputs: Sequence[str] = ("center",)) -> bytes:
+def convert_saved_model(
+    saved_model_dir,
+    quantization: str = "int8",
+    representative_frames: Callable[[], Iterable[np.ndarray]] | None = None,
+    outputs: Sequence[str] = ("center",),
+) -> bytes:
     """A SavedModel from :func:`write_saved_model` -> drop-in ``.tflite`` bytes.
 
     Args:
@@ -311,20 +334,28 @@ def convert_saved_model(saved_model_dir, quantization: str = "int8",
     except ExportError:
         raise
     except Exception as error:
-        raise ExportError(f"TFLite conversion ({quantization}) failed: "
-                          f"{type(error).__name__}: {str(error)[:2000]}") from error
-    content = flatbuffer.set_interface(content, [GOOGLE_INPUT_NAME], list(outputs),
-                                       [f"{key}:0" for key in outputs])
+        raise ExportError(
+            f"TFLite conversion ({quantization}) failed: "
+            f"{type(error).__name__}: {str(error)[:2000]}"
+        ) from error
+    content = flatbuffer.set_interface(
+        content, [GOOGLE_INPUT_NAME], list(outputs), [f"{key}:0" for key in outputs]
+    )
     extra = flatbuffer.non_builtin_ops(content)
     if extra:
         raise ExportError(f"the {quantization} model needs non-builtin ops {extra}")
     return content
 
 
-def convert_model(model, quantization: str = "int8", input_hw=MODEL_FRAME_HW,
-                  representative_frames=None, outputs: Sequence[str] = ("center",),
-                  saved_model_dir: os.PathLike | str | None = None,
-                  internal_hw="model") -> bytes:
+def convert_model(
+    model,
+    quantization: str = "int8",
+    input_hw=MODEL_FRAME_HW,
+    representative_frames=None,
+    outputs: Sequence[str] = ("center",),
+    saved_model_dir: os.PathLike | str | None = None,
+    internal_hw="model",
+) -> bytes:
     """A Keras model -> drop-in ``.tflite`` bytes (see :func:`convert_saved_model`).
 
     Rebuilds the model at ``input_hw`` if needed (:func:`fixed_size_model`,

@@ -10,7 +10,7 @@ object API (unpack -> change -> pack), the same way as TensorFlow's
 from __future__ import annotations
 
 import collections
-from typing import Sequence
+from collections.abc import Sequence
 
 import flatbuffers
 import numpy as np
@@ -20,10 +20,16 @@ from attention_center.core.tflite_metadata import embedded_metadata_bytes
 from export.errors import ExportError
 
 _FILE_IDENTIFIER = b"TFL3"
-_BUILTIN_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items()
-                  if not name.startswith("_") and isinstance(value, int)}
-_TENSOR_TYPE_NAMES = {value: name for name, value in vars(schema.TensorType).items()
-                      if not name.startswith("_") and isinstance(value, int)}
+_BUILTIN_NAMES = {
+    value: name
+    for name, value in vars(schema.BuiltinOperator).items()
+    if not name.startswith("_") and isinstance(value, int)
+}
+_TENSOR_TYPE_NAMES = {
+    value: name
+    for name, value in vars(schema.TensorType).items()
+    if not name.startswith("_") and isinstance(value, int)
+}
 
 
 def read_model(content: bytes) -> schema.ModelT:
@@ -38,8 +44,9 @@ def read_model(content: bytes) -> schema.ModelT:
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(content, 0))
     for buffer in model.buffers or []:
         if buffer.offset:  # models over 2 GB keep their buffers after the flatbuffer
-            buffer.data = np.frombuffer(content[buffer.offset:buffer.offset + buffer.size],
-                                        np.uint8)
+            buffer.data = np.frombuffer(
+                content[buffer.offset : buffer.offset + buffer.size], np.uint8
+            )
             buffer.offset = buffer.size = 0
     return model
 
@@ -95,8 +102,9 @@ def float_ops(content: bytes) -> dict[str, int]:
             name = _op_name(model, operator)
             if name == "DEQUANTIZE":
                 continue
-            outputs = [i for i in (operator.outputs if operator.outputs is not None else [])
-                       if i >= 0]
+            outputs = [
+                i for i in (operator.outputs if operator.outputs is not None else []) if i >= 0
+            ]
             if any(subgraph.tensors[i].type in floats for i in outputs):
                 counts[name] += 1
     return dict(sorted(counts.items()))
@@ -111,8 +119,12 @@ def _decoded(name) -> str:
     return name.decode() if isinstance(name, bytes) else (name or "")
 
 
-def set_interface(content: bytes, input_names: Sequence[str],
-                  output_order: Sequence[str], output_names: Sequence[str]) -> bytes:
+def set_interface(
+    content: bytes,
+    input_names: Sequence[str],
+    output_order: Sequence[str],
+    output_names: Sequence[str],
+) -> bytes:
     """Renames the main subgraph's inputs and puts its outputs in a given order.
 
     Args:
@@ -130,22 +142,26 @@ def set_interface(content: bytes, input_names: Sequence[str],
     subgraph = model.subgraphs[0]
     inputs = list(subgraph.inputs)
     if len(inputs) != len(input_names):
-        raise ExportError(f"the converted model has {len(inputs)} inputs, expected "
-                          f"{len(input_names)}")
+        raise ExportError(
+            f"the converted model has {len(inputs)} inputs, expected {len(input_names)}"
+        )
     if not model.signatureDefs:
         raise ExportError("the converted model has no signature")
     signature = model.signatureDefs[0]
     by_key = {_decoded(m.name): m.tensorIndex for m in signature.outputs}
     missing = [key for key in output_order if key not in by_key]
     if missing:
-        raise ExportError(f"the converted model has no output(s) {missing}; it has {sorted(by_key)}")
+        raise ExportError(
+            f"the converted model has no output(s) {missing}; it has {sorted(by_key)}"
+        )
     for index, name in zip(inputs, input_names):
         subgraph.tensors[index].name = name
     order = [by_key[key] for key in output_order]
     for index, name in zip(order, output_names):
         subgraph.tensors[index].name = name
-    subgraph.outputs = np.asarray(order + [i for i in subgraph.outputs if i not in order],
-                                  dtype=np.int32)
+    subgraph.outputs = np.asarray(
+        order + [i for i in subgraph.outputs if i not in order], dtype=np.int32
+    )
     return write_model(model)
 
 
@@ -183,5 +199,3 @@ def metadata_names(content: bytes) -> list[str]:
     """Names of the model's metadata entries (e.g. ``min_runtime_version``)."""
     root = schema.Model.GetRootAs(bytes(content), 0)
     return [_decoded(root.Metadata(i).Name()) for i in range(root.MetadataLength())]
-
-

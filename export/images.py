@@ -23,8 +23,8 @@ beside them). Nothing is ever downloaded.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -98,9 +98,11 @@ def default_representative_paths(count: int = 100, data_dir=None) -> list[Path]:
     if not paths:
         paths = _packaged("calibration", count)
     if not paths:
-        raise ExportError(f"{data_dir}: no default calibration photos (kodak/, osie/data/stimuli/) "
-                          f"and none in {PACKAGED_PHOTOS / 'calibration'}; "
-                          "pass --representative_data DIR")
+        raise ExportError(
+            f"{data_dir}: no default calibration photos (kodak/, osie/data/stimuli/) "
+            f"and none in {PACKAGED_PHOTOS / 'calibration'}; "
+            "pass --representative_data DIR"
+        )
     return paths
 
 
@@ -120,8 +122,10 @@ def default_parity_paths(count: int = 50, data_dir=None) -> list[Path]:
     if not paths and (data_dir / "kodak").is_dir():
         paths = list_images(data_dir / "kodak")[:count]
     if not paths:
-        raise ExportError(f"{data_dir}: no default parity photos (osie/data/stimuli/, kodak/) "
-                          f"and none in {PACKAGED_PHOTOS / 'parity'}; pass --parity_data DIR")
+        raise ExportError(
+            f"{data_dir}: no default parity photos (osie/data/stimuli/, kodak/) "
+            f"and none in {PACKAGED_PHOTOS / 'parity'}; pass --parity_data DIR"
+        )
     return paths
 
 
@@ -135,8 +139,9 @@ def paths_from(directory, count: int) -> list[Path]:
     return _evenly_spaced(list_images(directory), count)
 
 
-def iter_frames(paths: Iterable[os.PathLike | str], frame_hw=MODEL_FRAME_HW,
-                errors: list | None = None) -> Iterator[tuple[Path, np.ndarray]]:
+def iter_frames(
+    paths: Iterable[os.PathLike | str], frame_hw=MODEL_FRAME_HW, errors: list | None = None
+) -> Iterator[tuple[Path, np.ndarray]]:
     """Yields ``(path, frame)`` for each readable image.
 
     Args:
@@ -160,8 +165,9 @@ def iter_frames(paths: Iterable[os.PathLike | str], frame_hw=MODEL_FRAME_HW,
         yield Path(path), frame
 
 
-def load_frames(paths, frame_hw=MODEL_FRAME_HW, errors: list | None = None
-                ) -> tuple[list[Path], np.ndarray]:
+def load_frames(
+    paths, frame_hw=MODEL_FRAME_HW, errors: list | None = None
+) -> tuple[list[Path], np.ndarray]:
     """All readable frames at once: ``(paths, float32 [N, H, W, 3])``; see :func:`iter_frames`."""
     pairs = list(iter_frames(paths, frame_hw, errors))
     if not pairs:

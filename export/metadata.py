@@ -35,16 +35,28 @@ from attention_center.core.tflite_metadata import METADATA_NAME, sidecar_path
 from export import flatbuffer
 from export.errors import ExportError
 
-__all__ = ["FORMAT", "METADATA_NAME", "build_metadata", "default_model_card", "embed_metadata",
-           "file_sha256", "read_embedded_metadata", "read_metadata", "read_model_card",
-           "run_model_card", "sidecar_path", "to_json"]
+__all__ = [
+    "FORMAT",
+    "METADATA_NAME",
+    "build_metadata",
+    "default_model_card",
+    "embed_metadata",
+    "file_sha256",
+    "read_embedded_metadata",
+    "read_metadata",
+    "read_model_card",
+    "run_model_card",
+    "sidecar_path",
+    "to_json",
+]
 
 FORMAT = "attention-center-tflite/1"
 
 PREPROCESSING = (
     "RGB in [0, 1], fitted into the frame with its aspect ratio kept and zero padding, as "
     "tf.image.resize_with_pad(image, H, W, method='bicubic', antialias=True) "
-    "(attention_center.core.images.resize_with_pad)")
+    "(attention_center.core.images.resize_with_pad)"
+)
 #: What the normalization modes of :class:`attention_center.layers.ImageNormalization`
 #: do to the [0, 1] input, inside the model (nothing is to be done outside it).
 NORMALIZATIONS = {
@@ -54,8 +66,10 @@ NORMALIZATIONS = {
     "raw255": "255x",
     "caffe": "RGB -> BGR, 255x - [103.939, 116.779, 123.68]",
 }
-CENTER_MEANING = ("(x, y) in pixels of the padded HxW frame, 0-based pixel-centre coordinates "
-                  "(map back to the image with attention_center.core.frames.FrameTransform.to_original)")
+CENTER_MEANING = (
+    "(x, y) in pixels of the padded HxW frame, 0-based pixel-centre coordinates "
+    "(map back to the image with attention_center.core.frames.FrameTransform.to_original)"
+)
 
 
 def file_sha256(path: os.PathLike | str) -> str:
@@ -104,16 +118,18 @@ def run_model_card(model_path: os.PathLike | str) -> dict:
         return {}
     if not isinstance(config, dict) or "sources" not in config:
         return {}
-    card = {"source": f"training run folder {folder.name}/ (config.json, history.jsonl)",
-            "training_data": {
-                "sources": list(config.get("sources") or []),
-                "ground_truth": config.get("data_dir"),
-                "split": "train split of attention_center.core.splits.split_of (80% of the images, by "
-                         "a hash of the image id); model selection on the val split",
-                "input_hw": config.get("input_hw"),
-                "max_images": config.get("max_images") or None,
-            },
-            "metrics": None}
+    card = {
+        "source": f"training run folder {folder.name}/ (config.json, history.jsonl)",
+        "training_data": {
+            "sources": list(config.get("sources") or []),
+            "ground_truth": config.get("data_dir"),
+            "split": "train split of attention_center.core.splits.split_of (80% of the images, by "
+            "a hash of the image id); model selection on the val split",
+            "input_hw": config.get("input_hw"),
+            "max_images": config.get("max_images") or None,
+        },
+        "metrics": None,
+    }
     history = folder / "history.jsonl"
     if history.is_file():
         from attention_center.training.trainer import MONITOR, read_history
@@ -124,7 +140,7 @@ def run_model_card(model_path: os.PathLike | str) -> dict:
             rows = []
         # best_<phase>.keras is the best epoch of that phase; model.keras the best overall.
         stem = Path(model_path).stem
-        phase = stem[len("best_"):] if stem.startswith("best_") else None
+        phase = stem[len("best_") :] if stem.startswith("best_") else None
         if phase:
             rows = [r for r in rows if r.get("phase") == phase]
         if rows:
@@ -132,11 +148,14 @@ def run_model_card(model_path: os.PathLike | str) -> dict:
             card["metrics"] = {
                 MONITOR: round(float(best[MONITOR]), 5),
                 "meaning": "mean distance between the predicted and the human centre over "
-                           "the image diagonal, validation split, at the training size",
-                "phase": best.get("phase"), "epoch": best.get("epoch")}
+                "the image diagonal, validation split, at the training size",
+                "phase": best.get("phase"),
+                "epoch": best.get("epoch"),
+            }
             if not phase and stem != "model":
-                card["metrics"]["note"] = ("best epoch of the run's history; this checkpoint "
-                                           "may be another one")
+                card["metrics"]["note"] = (
+                    "best epoch of the run's history; this checkpoint may be another one"
+                )
     return card
 
 
@@ -152,9 +171,17 @@ def default_model_card(model_path: os.PathLike | str) -> dict:
     return run_model_card(model_path)
 
 
-def build_metadata(*, model, tflite_content: bytes, quantization: str, input_hw,
-                   model_path: os.PathLike | str | None = None, model_card: dict | None = None,
-                   parity: dict | None = None, outputs=("center",)) -> dict[str, Any]:
+def build_metadata(
+    *,
+    model,
+    tflite_content: bytes,
+    quantization: str,
+    input_hw,
+    model_path: os.PathLike | str | None = None,
+    model_card: dict | None = None,
+    parity: dict | None = None,
+    outputs=("center",),
+) -> dict[str, Any]:
     """The metadata object of one exported model.
 
     Args:
@@ -179,32 +206,64 @@ def build_metadata(*, model, tflite_content: bytes, quantization: str, input_hw,
     config = model.get_config() if hasattr(model, "get_config") else {}
     if config.get("members"):  # an AttentionCenterEnsemble: describe it by its members
         members = config["members"]
-        shared = {key: members[0].get(key) for key in ("normalization", "internal_hw")
-                  if all(m.get(key) == members[0].get(key) for m in members)}
-        config = {**config, **shared,
-                  "backbone": f"ensemble of {len(members)}: "
-                              + ", ".join(str(m.get("backbone")) for m in members)}
-    output_specs = [{"name": "center:0", "index": 0, "shape": [1, 2], "dtype": "float32",
-                     "meaning": CENTER_MEANING}]
+        shared = {
+            key: members[0].get(key)
+            for key in ("normalization", "internal_hw")
+            if all(m.get(key) == members[0].get(key) for m in members)
+        }
+        config = {
+            **config,
+            **shared,
+            "backbone": f"ensemble of {len(members)}: "
+            + ", ".join(str(m.get("backbone")) for m in members),
+        }
+    output_specs = [
+        {
+            "name": "center:0",
+            "index": 0,
+            "shape": [1, 2],
+            "dtype": "float32",
+            "meaning": CENTER_MEANING,
+        }
+    ]
     if "weight_map" in outputs:
-        output_specs.append({"name": "weight_map:0", "index": 1, "dtype": "float32",
-                             "meaning": "weighting map in (0, 1) whose gravity centre is output 0"})
+        output_specs.append(
+            {
+                "name": "weight_map:0",
+                "index": 1,
+                "dtype": "float32",
+                "meaning": "weighting map in (0, 1) whose gravity centre is output 0",
+            }
+        )
     return {
         "format": FORMAT,
         "model": {
             "name": getattr(model, "name", ""),
             "backbone": config.get("backbone"),
             "config": {k: v for k, v in config.items() if k != "name"},
-            "version": card.get("version") or card.get("model_version")
-            or " ".join(filter(None, [f"attention-center {attention_center.__version__}",
-                                      source, f"sha256:{sha256[:12]}" if sha256 else None])),
+            "version": card.get("version")
+            or card.get("model_version")
+            or " ".join(
+                filter(
+                    None,
+                    [
+                        f"attention-center {attention_center.__version__}",
+                        source,
+                        f"sha256:{sha256[:12]}" if sha256 else None,
+                    ],
+                )
+            ),
             "source": source,
             "source_sha256": sha256,
             "parameters": int(model.count_params()) if hasattr(model, "count_params") else None,
         },
         "input": {
-            "name": "image:0", "shape": [1, height, width, 3], "dtype": "float32",
-            "color": "RGB", "range": [0.0, 1.0], "preprocessing": PREPROCESSING,
+            "name": "image:0",
+            "shape": [1, height, width, 3],
+            "dtype": "float32",
+            "color": "RGB",
+            "range": [0.0, 1.0],
+            "preprocessing": PREPROCESSING,
             "normalization_inside_model": config.get("normalization"),
             "normalization_meaning": NORMALIZATIONS.get(config.get("normalization")),
             "internal_hw": config.get("internal_hw"),
@@ -287,5 +346,6 @@ def read_metadata(tflite_path: os.PathLike | str) -> dict:
             return json.loads(beside.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ExportError(f"{beside}: metadata is not valid JSON: {error}") from error
-    raise ExportError(f"{tflite_path}: no '{METADATA_NAME}' metadata in the model and no {beside.name} "
-                      "beside it")
+    raise ExportError(
+        f"{tflite_path}: no '{METADATA_NAME}' metadata in the model and no {beside.name} beside it"
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -73,20 +73,27 @@ class ParityReport:
     def line(self) -> str:
         """One printable line, e.g. ``int8: max 3.1 px (0.0039 of the diagonal) ...``."""
         verdict = "PASS" if self.passed else "FAIL"
-        return (f"parity {self.quantization}: max {self.max_px:.2f} px "
-                f"({self.max_fraction:.4f} of the diagonal), mean {self.mean_px:.2f} px "
-                f"({self.mean_fraction:.4f}) over {self.num_images} images; "
-                f"threshold {self.threshold:.4f} ({self.threshold * diagonal(self.frame_hw):.1f} px)"
-                f": {verdict}")
+        return (
+            f"parity {self.quantization}: max {self.max_px:.2f} px "
+            f"({self.max_fraction:.4f} of the diagonal), mean {self.mean_px:.2f} px "
+            f"({self.mean_fraction:.4f}) over {self.num_images} images; "
+            f"threshold {self.threshold:.4f} ({self.threshold * diagonal(self.frame_hw):.1f} px)"
+            f": {verdict}"
+        )
 
     def to_dict(self) -> dict:
-        return {"quantization": self.quantization, "num_images": self.num_images,
-                "max_px": round(self.max_px, 3), "mean_px": round(self.mean_px, 3),
-                "max_fraction_of_diagonal": round(self.max_fraction, 5),
-                "mean_fraction_of_diagonal": round(self.mean_fraction, 5),
-                "threshold_fraction_of_diagonal": self.threshold,
-                "frame_hw": list(self.frame_hw), "worst_image": self.worst_image,
-                "passed": self.passed}
+        return {
+            "quantization": self.quantization,
+            "num_images": self.num_images,
+            "max_px": round(self.max_px, 3),
+            "mean_px": round(self.mean_px, 3),
+            "max_fraction_of_diagonal": round(self.max_fraction, 5),
+            "mean_fraction_of_diagonal": round(self.mean_fraction, 5),
+            "threshold_fraction_of_diagonal": self.threshold,
+            "frame_hw": list(self.frame_hw),
+            "worst_image": self.worst_image,
+            "passed": self.passed,
+        }
 
 
 def keras_centers(model, frames: np.ndarray, batch_size: int = 4) -> np.ndarray:
@@ -97,9 +104,15 @@ def keras_centers(model, frames: np.ndarray, batch_size: int = 4) -> np.ndarray:
     return np.asarray(outputs["center"], np.float64)
 
 
-def parity_report(tflite_model, quantization: str, frames: np.ndarray,
-                  reference: np.ndarray, names: Sequence[str] = (),
-                  threshold: float | None = None, runtime: str = "auto") -> ParityReport:
+def parity_report(
+    tflite_model,
+    quantization: str,
+    frames: np.ndarray,
+    reference: np.ndarray,
+    names: Sequence[str] = (),
+    threshold: float | None = None,
+    runtime: str = "auto",
+) -> ParityReport:
     """Runs the TFLite model (as Google's script does) and compares with reference centres.
 
     Args:
@@ -116,9 +129,11 @@ def parity_report(tflite_model, quantization: str, frames: np.ndarray,
     distances = np.linalg.norm(centers - np.asarray(reference, np.float64), axis=-1)
     worst = int(np.argmax(distances)) if len(distances) else -1
     return ParityReport(
-        quantization=quantization, num_images=int(len(distances)),
+        quantization=quantization,
+        num_images=int(len(distances)),
         max_px=float(distances.max()) if len(distances) else math.nan,
         mean_px=float(distances.mean()) if len(distances) else math.nan,
         frame_hw=(int(frames.shape[1]), int(frames.shape[2])),
         threshold=THRESHOLDS[quantization] if threshold is None else float(threshold),
-        worst_image=str(names[worst]) if names and worst >= 0 else "")
+        worst_image=str(names[worst]) if names and worst >= 0 else "",
+    )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -65,10 +65,17 @@ class Exporter:
     and listed in :attr:`skipped_images`.
     """
 
-    def __init__(self, model_path, input_hw=MODEL_FRAME_HW,
-                 outputs: Sequence[str] = ("center",), representative_paths=None,
-                 parity_paths=None, model_card=None, progress: bool = True,
-                 internal_hw="model"):
+    def __init__(
+        self,
+        model_path,
+        input_hw=MODEL_FRAME_HW,
+        outputs: Sequence[str] = ("center",),
+        representative_paths=None,
+        parity_paths=None,
+        model_card=None,
+        progress: bool = True,
+        internal_hw="model",
+    ):
         self.model_path = Path(model_path)
         self.input_hw = tuple(int(v) for v in input_hw)
         self.outputs = tuple(outputs)
@@ -81,8 +88,11 @@ class Exporter:
         if model_card is not None and not Path(model_card).is_file():
             raise ExportError(f"{model_card}: model card not found")
         self.source_model = converter.load_center_model(self.model_path)
-        self.model_card = (metadata.read_model_card(model_card) if model_card is not None
-                           else metadata.default_model_card(self.model_path))
+        self.model_card = (
+            metadata.read_model_card(model_card)
+            if model_card is not None
+            else metadata.default_model_card(self.model_path)
+        )
         self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
         self._tmp = tempfile.TemporaryDirectory(prefix="attention_center_export_")
         self._saved_model: Path | None = None
@@ -129,8 +139,10 @@ class Exporter:
         errors: list = []
         if next(images.iter_frames(paths, self.input_hw, errors=errors), None) is None:
             shown = "; ".join(str(e) for e in errors[:3])
-            raise ExportError(f"none of the {len(paths)} representative images could be read "
-                              f"({shown}{'; ...' if len(errors) > 3 else ''})")
+            raise ExportError(
+                f"none of the {len(paths)} representative images could be read "
+                f"({shown}{'; ...' if len(errors) > 3 else ''})"
+            )
 
     def representative_frames(self):
         """Calibration frames, streamed (a fresh generator per call)."""
@@ -157,12 +169,14 @@ class Exporter:
         """
         if self._saved_model is None:
             self._saved_model = converter.write_saved_model(
-                self.model, Path(self._tmp.name) / "saved_model", self.input_hw, self.outputs)
+                self.model, Path(self._tmp.name) / "saved_model", self.input_hw, self.outputs
+            )
         if directory is not None:
             directory = Path(directory)
             if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-                raise ExportError(f"{directory}: exists and is not an empty folder; "
-                                  "not overwriting it")
+                raise ExportError(
+                    f"{directory}: exists and is not an empty folder; not overwriting it"
+                )
             with atomic_path(directory, directory=True) as staging:
                 shutil.copytree(self._saved_model, staging, dirs_exist_ok=True)
         return self._saved_model
@@ -170,19 +184,30 @@ class Exporter:
     def convert(self, quantization: str) -> bytes:
         """Drop-in ``.tflite`` bytes in one quantization (no metadata yet)."""
         if quantization not in converter.QUANTIZATIONS:
-            raise ExportError(f"quantization must be one of {converter.QUANTIZATIONS}, "
-                              f"got {quantization!r}")
+            raise ExportError(
+                f"quantization must be one of {converter.QUANTIZATIONS}, got {quantization!r}"
+            )
         if quantization == "int8":
             self._check_representative_images()
         return converter.convert_saved_model(
-            self.saved_model(), quantization,
-            self.representative_frames if quantization == "int8" else None, self.outputs)
+            self.saved_model(),
+            quantization,
+            self.representative_frames if quantization == "int8" else None,
+            self.outputs,
+        )
 
-    def check_parity(self, content: bytes, quantization: str,
-                     threshold: float | None = None) -> parity.ParityReport:
+    def check_parity(
+        self, content: bytes, quantization: str, threshold: float | None = None
+    ) -> parity.ParityReport:
         paths, frames, centers = self.reference()
-        return parity.parity_report(content, quantization, frames, centers,
-                                    names=[p.name for p in paths], threshold=threshold)
+        return parity.parity_report(
+            content,
+            quantization,
+            frames,
+            centers,
+            names=[p.name for p in paths],
+            threshold=threshold,
+        )
 
     def export(self, quantization: str, out, threshold: float | None = None) -> ExportResult:
         """Converts, checks parity, embeds metadata and writes ``out`` and ``out.json``.
@@ -194,18 +219,32 @@ class Exporter:
         content = self.convert(quantization)
         report = self.check_parity(content, quantization, threshold)
         if not report.passed:
-            raise ExportError(f"{report.line()}; worst image {report.worst_image}; "
-                              f"{out} not written")
+            raise ExportError(
+                f"{report.line()}; worst image {report.worst_image}; {out} not written"
+            )
         info = metadata.build_metadata(
-            model=self.model, tflite_content=content, quantization=quantization,
-            input_hw=self.input_hw, model_path=self.model_path, model_card=self.model_card,
-            parity=report.to_dict(), outputs=self.outputs)
+            model=self.model,
+            tflite_content=content,
+            quantization=quantization,
+            input_hw=self.input_hw,
+            model_path=self.model_path,
+            model_card=self.model_card,
+            parity=report.to_dict(),
+            outputs=self.outputs,
+        )
         content = metadata.embed_metadata(content, info)
         path = atomic_write_bytes(out, content, fsync=True)
-        sidecar = atomic_write_bytes(metadata.sidecar_path(path),
-                                     metadata.to_json(info).encode("utf-8"))
-        return ExportResult(path=path, metadata_path=sidecar, quantization=quantization,
-                            size_bytes=len(content), parity=report, metadata=info)
+        sidecar = atomic_write_bytes(
+            metadata.sidecar_path(path), metadata.to_json(info).encode("utf-8")
+        )
+        return ExportResult(
+            path=path,
+            metadata_path=sidecar,
+            quantization=quantization,
+            size_bytes=len(content),
+            parity=report,
+            metadata=info,
+        )
 
 
 def _model_path(model) -> Path:
@@ -218,10 +257,25 @@ def _model_path(model) -> Path:
         raise ExportError(str(error)) from error
 
 
-def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw=MODEL_FRAME_HW,
-               internal_hw="model", representative_data=None, num_representative=100,
-               parity_data=None, num_parity=50, parity_threshold=None, saved_model=None,
-               weight_map=False, model_card=None, progress=True, stdout=None, stderr=None) -> int:
+def run_export(
+    *,
+    model=None,
+    out="center.tflite",
+    quantization="int8",
+    input_hw=MODEL_FRAME_HW,
+    internal_hw="model",
+    representative_data=None,
+    num_representative=100,
+    parity_data=None,
+    num_parity=50,
+    parity_threshold=None,
+    saved_model=None,
+    weight_map=False,
+    model_card=None,
+    progress=True,
+    stdout=None,
+    stderr=None,
+) -> int:
     """What ``python -m export`` does, without flags: returns the exit status.
 
     0: written. 1: failed (bad model, unreadable image folder, conversion or
@@ -240,11 +294,14 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
     try:
         converter.require_tensorflow_backend()
         if quantization not in converter.QUANTIZATIONS:
-            raise ExportError(f"quantization must be one of {converter.QUANTIZATIONS}, "
-                              f"got {quantization!r}")
+            raise ExportError(
+                f"quantization must be one of {converter.QUANTIZATIONS}, got {quantization!r}"
+            )
         if parity_threshold is not None and not 0.0 < float(parity_threshold) < 1.0:
-            raise ExportError(f"--parity_threshold is a fraction of the frame diagonal, in (0, 1); "
-                              f"got {parity_threshold}")
+            raise ExportError(
+                f"--parity_threshold is a fraction of the frame diagonal, in (0, 1); "
+                f"got {parity_threshold}"
+            )
         if num_parity < 1 or num_representative < 1:
             raise ExportError("--num_parity and --num_representative must be at least 1")
         model_path = _model_path(model)
@@ -257,21 +314,32 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
             raise ExportError(f"{out}: is the input model; not overwriting it")
         representative = None
         if quantization == "int8":
-            representative = (images.paths_from(representative_data, num_representative)
-                              if representative_data else
-                              images.default_representative_paths(num_representative))
-        parity_paths = (images.paths_from(parity_data, num_parity) if parity_data
-                        else images.default_parity_paths(num_parity))
+            representative = (
+                images.paths_from(representative_data, num_representative)
+                if representative_data
+                else images.default_representative_paths(num_representative)
+            )
+        parity_paths = (
+            images.paths_from(parity_data, num_parity)
+            if parity_data
+            else images.default_parity_paths(num_parity)
+        )
         try:  # after the inputs are checked (nothing created for a bad input), before
             # the minutes of conversion: a folder we cannot write is found now
             check_output_folder(out_path.parent)
         except OutputFolderError as error:
             raise ExportError(f"--out {out}: its folder {error}") from None
         outputs = ("center", "weight_map") if weight_map else ("center",)
-        with Exporter(model_path, input_hw, outputs,
-                      representative_paths=representative, parity_paths=parity_paths,
-                      model_card=model_card, progress=progress,
-                      internal_hw=internal_hw) as exporter:
+        with Exporter(
+            model_path,
+            input_hw,
+            outputs,
+            representative_paths=representative,
+            parity_paths=parity_paths,
+            model_card=model_card,
+            progress=progress,
+            internal_hw=internal_hw,
+        ) as exporter:
             if saved_model:
                 exporter.saved_model(saved_model)
                 stdout.write(f"wrote SavedModel {saved_model}\n")
@@ -287,8 +355,10 @@ def run_export(*, model=None, out="center.tflite", quantization="int8", input_hw
     stdout.write(f"ops: {', '.join(f'{k} x{v}' for k, v in info['ops'].items())}\n")
     if quantization == "int8":
         stdout.write(f"ops left in float: {', '.join(info['float_ops']) or 'none'}\n")
-    stdout.write(f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {quantization}) and "
-                 f"{result.metadata_path}\n")
+    stdout.write(
+        f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, {quantization}) and "
+        f"{result.metadata_path}\n"
+    )
     for error in skipped:
         stderr.write(f"python -m export: skipped unreadable image {error}\n")
     return 1 if skipped else 0

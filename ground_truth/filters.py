@@ -24,16 +24,27 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
 from attention_center.core.centers import centers_from_keep
 
 __all__ = [
-    "TemporalParams", "SpatialParams", "DEFAULTS", "Padded", "pad_records", "temporal_keep",
-    "spatial_keep", "filter_and_center", "FilterResult", "params_for",
-    "filter_flat", "pad_flat", "SOURCE_DEFAULTS",
+    "TemporalParams",
+    "SpatialParams",
+    "DEFAULTS",
+    "Padded",
+    "pad_records",
+    "temporal_keep",
+    "spatial_keep",
+    "filter_and_center",
+    "FilterResult",
+    "params_for",
+    "filter_flat",
+    "pad_flat",
+    "SOURCE_DEFAULTS",
 ]
 
 
@@ -99,8 +110,10 @@ class SpatialParams:
 #: OSIE and nearest SALICON's mouse centre (``docs/proxies.md``).
 DEFAULTS: dict[str, tuple[TemporalParams, SpatialParams]] = {
     "eye": (TemporalParams(drop_first=True, max_count=3, max_onset_ms=1500.0), SpatialParams()),
-    "eye_onsets": (TemporalParams(drop_first=False, min_onset_ms=100.0, max_count=3,
-                                  max_onset_ms=1500.0), SpatialParams()),
+    "eye_onsets": (
+        TemporalParams(drop_first=False, min_onset_ms=100.0, max_count=3, max_onset_ms=1500.0),
+        SpatialParams(),
+    ),
     "mouse": (TemporalParams(drop_first=True, max_count=30), SpatialParams()),
     "click": (TemporalParams(drop_first=False, max_count=5), SpatialParams()),
 }
@@ -134,7 +147,9 @@ SOURCE_DEFAULTS: dict[str, str] = {
 }
 
 
-def params_for(record_or_modality, has_onsets: bool = False) -> tuple[TemporalParams, SpatialParams]:
+def params_for(
+    record_or_modality, has_onsets: bool = False
+) -> tuple[TemporalParams, SpatialParams]:
     """The default ``(temporal, spatial)`` parameters for a record (or a modality or source).
 
     Args:
@@ -162,9 +177,9 @@ def params_for(record_or_modality, has_onsets: bool = False) -> tuple[TemporalPa
 class Padded:
     """A padded batch of records (see the module docstring for shapes)."""
 
-    points: np.ndarray     # float64 [B, O, P, 2]
-    valid: np.ndarray      # bool [B, O, P]
-    onset_ms: np.ndarray   # float64 [B, O, P], NaN when unknown
+    points: np.ndarray  # float64 [B, O, P, 2]
+    valid: np.ndarray  # bool [B, O, P]
+    onset_ms: np.ndarray  # float64 [B, O, P], NaN when unknown
     original_hw: np.ndarray  # float64 [B, 2]
 
 
@@ -193,8 +208,10 @@ def pad_records(records: Sequence, max_points: Optional[int] = None) -> Padded:
         passing that bound saves memory and gives the same result).
     """
     n_obs = max([r.num_observers for r in records] + [1])
-    lengths = [[len(o) if max_points is None else min(len(o), max_points) for o in r.observers]
-               for r in records]
+    lengths = [
+        [len(o) if max_points is None else min(len(o), max_points) for o in r.observers]
+        for r in records
+    ]
     n_pts = max([max(l, default=0) for l in lengths] + [1])
     b = len(records)
     points = np.zeros((b, n_obs, n_pts, 2))
@@ -256,11 +273,11 @@ def spatial_keep(points: np.ndarray, keep: np.ndarray, params: SpatialParams) ->
         return keep.copy()
     points = np.asarray(points, np.float64)
     shape = keep.shape
-    flat_pts = points.reshape(shape[:-2] + (-1, 2))          # [..., N, 2]
-    flat_keep = keep.reshape(shape[:-2] + (-1,))               # [..., N]
-    median = _masked_median(flat_pts, flat_keep[..., None], axis=-2)   # [..., 2]
-    dist = np.linalg.norm(flat_pts - median[..., None, :], axis=-1)    # [..., N]
-    median_dist = _masked_median(dist, flat_keep, axis=-1)             # [...]
+    flat_pts = points.reshape(shape[:-2] + (-1, 2))  # [..., N, 2]
+    flat_keep = keep.reshape(shape[:-2] + (-1,))  # [..., N]
+    median = _masked_median(flat_pts, flat_keep[..., None], axis=-2)  # [..., 2]
+    dist = np.linalg.norm(flat_pts - median[..., None, :], axis=-1)  # [..., N]
+    median_dist = _masked_median(dist, flat_keep, axis=-1)  # [...]
     with np.errstate(invalid="ignore"):
         inlier = dist <= params.multiple * median_dist[..., None]
     return (flat_keep & inlier).reshape(shape)
@@ -283,8 +300,9 @@ class FilterResult:
     fallback: list
 
 
-def filter_and_center(padded: Padded, temporal: TemporalParams,
-                      spatial: SpatialParams) -> FilterResult:
+def filter_and_center(
+    padded: Padded, temporal: TemporalParams, spatial: SpatialParams
+) -> FilterResult:
     """Temporal filter, spatial filter, centre, with recorded fallbacks.
 
     Fallbacks (counted by the builder, never silent):
@@ -314,8 +332,7 @@ def filter_and_center(padded: Padded, temporal: TemporalParams,
     return FilterResult(centers=centers, temporal=t_keep, spatial=s_keep, fallback=fallback)
 
 
-def pad_flat(points: np.ndarray, observer: np.ndarray, onset_ms: np.ndarray,
-             original_hw) -> Padded:
+def pad_flat(points: np.ndarray, observer: np.ndarray, onset_ms: np.ndarray, original_hw) -> Padded:
     """One record given as flat arrays -> a :class:`Padded` batch of one.
 
     Args:
@@ -339,12 +356,17 @@ def pad_flat(points: np.ndarray, observer: np.ndarray, onset_ms: np.ndarray,
     padded_points[0, observer[order], rank] = points[order]
     valid[0, observer[order], rank] = True
     onset[0, observer[order], rank] = onset_ms[order]
-    return Padded(points=padded_points, valid=valid, onset_ms=onset,
-                  original_hw=np.asarray(original_hw, np.float64).reshape(1, 2))
+    return Padded(
+        points=padded_points,
+        valid=valid,
+        onset_ms=onset,
+        original_hw=np.asarray(original_hw, np.float64).reshape(1, 2),
+    )
 
 
-def filter_flat(points, observer, onset_ms, original_hw, temporal: TemporalParams,
-                spatial: SpatialParams):
+def filter_flat(
+    points, observer, onset_ms, original_hw, temporal: TemporalParams, spatial: SpatialParams
+):
     """:func:`filter_and_center` for one record given as flat arrays (used in tf.data).
 
     Returns:
@@ -361,5 +383,8 @@ def filter_flat(points, observer, onset_ms, original_hw, temporal: TemporalParam
     rank = np.empty(len(observer), np.int64)
     rank[order] = np.arange(len(observer)) - starts[observer[order]]
     kept = result.spatial[0, observer, rank] if len(observer) else np.zeros(0, bool)
-    return (result.centers[0].astype(np.float32), kept.astype(bool),
-            np.int32(result.fallback[0] is not None))
+    return (
+        result.centers[0].astype(np.float32),
+        kept.astype(bool),
+        np.int32(result.fallback[0] is not None),
+    )

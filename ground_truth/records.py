@@ -88,8 +88,10 @@ class Record:
         for name in ("onset_ms", "duration_ms"):
             values = getattr(self, name)
             if values is not None and len(values) != len(self.observers):
-                raise ValueError(f"{self.image_id}: {name} has {len(values)} observers, "
-                                 f"points have {len(self.observers)}")
+                raise ValueError(
+                    f"{self.image_id}: {name} has {len(values)} observers, "
+                    f"points have {len(self.observers)}"
+                )
         if self.observer_ids is None:
             self.observer_ids = list(range(len(self.observers)))
 
@@ -123,9 +125,15 @@ def validate_observer(points: np.ndarray, hw, drops: DropCounter, *extra: Option
         if e is not None:
             finite &= np.isfinite(e)
     h, w = hw
-    inside = ((points[:, 0] >= -0.5) & (points[:, 0] <= w - 0.5)
-              & (points[:, 1] >= -0.5) & (points[:, 1] <= h - 0.5))
+    inside = (
+        (points[:, 0] >= -0.5)
+        & (points[:, 0] <= w - 0.5)
+        & (points[:, 1] >= -0.5)
+        & (points[:, 1] <= h - 0.5)
+    )
     drops["points_nan"] += int(np.sum(~finite))
     keep = finite & np.where(finite, inside, False)
     drops["points_outside"] += int(np.sum(finite & ~keep))
-    return (points[keep],) + tuple(None if e is None else np.asarray(e, np.float64)[keep] for e in extra)
+    return (points[keep],) + tuple(
+        None if e is None else np.asarray(e, np.float64)[keep] for e in extra
+    )

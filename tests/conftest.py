@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -58,6 +58,7 @@ def unprivileged() -> Callable:
     Whatever ``fn`` reads or writes must be open to "nobody" (e.g. a
     ``tempfile.mkdtemp()`` folder chmod-ed 0o755 / 0o777, not ``tmp_path``).
     """
+
     def run(fn, *args, **kwargs):
         if os.geteuid() != 0:
             return fn(*args, **kwargs)
@@ -72,6 +73,7 @@ def unprivileged() -> Callable:
         finally:
             os.seteuid(0)
             os.setegid(0)
+
     return run
 
 
@@ -102,4 +104,3 @@ def save_centroid_model(path: Path, frame_hw=(120, 160)) -> Path:
     center = attention_center.GravityCenter()(weight_map)
     keras.Model(image, {"center": center, "weight_map": weight_map}).save(path)
     return Path(path)
-

@@ -30,13 +30,19 @@ def give_structure(model, frames: np.ndarray, spread: float = 3.0, offset: float
     maps = np.clip(maps, 1e-6, 1 - 1e-6)
     logits = np.log(maps / (1 - maps))
     mean, std = float(logits.mean()), float(logits.std()) or 1.0
-    head.logits.set_weights([kernel / std * spread,
-                             (bias - mean) / std * spread + offset])
+    head.logits.set_weights([kernel / std * spread, (bias - mean) / std * spread + offset])
     return model
 
 
-def save_small_model(path, frames: np.ndarray, input_hw=(240, 320), backbone="mobilenet_v2",
-                     alpha: float = 0.35, seed: int = 1, **kwargs):
+def save_small_model(
+    path,
+    frames: np.ndarray,
+    input_hw=(240, 320),
+    backbone="mobilenet_v2",
+    alpha: float = 0.35,
+    seed: int = 1,
+    **kwargs,
+):
     """Builds a small random-backbone model, gives it structure on ``frames``, saves it.
 
     Args:
@@ -53,8 +59,9 @@ def save_small_model(path, frames: np.ndarray, input_hw=(240, 320), backbone="mo
     from attention_center import build_model
 
     keras.utils.set_random_seed(seed)
-    model = build_model(backbone, input_shape=(*input_hw, 3), alpha=alpha,
-                        backbone_weights=None, **kwargs)
+    model = build_model(
+        backbone, input_shape=(*input_hw, 3), alpha=alpha, backbone_weights=None, **kwargs
+    )
     give_structure(model, frames)
     model.save(path)
     return model

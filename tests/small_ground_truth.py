@@ -52,8 +52,15 @@ def _write_records(shared_data_dir: Path, path: Path) -> None:
         durations = record.duration_ms or [None] * len(record.observers)
         for observer, points, duration in zip(record.observer_ids, record.observers, durations):
             for order, (x, y) in enumerate(points):
-                row = {"image": str(record.image_path), "observer": str(observer), "order": order,
-                       "x": float(x), "y": float(y), "source": "eye", "dataset": "osie"}
+                row = {
+                    "image": str(record.image_path),
+                    "observer": str(observer),
+                    "order": order,
+                    "x": float(x),
+                    "y": float(y),
+                    "source": "eye",
+                    "dataset": "osie",
+                }
                 if duration is not None:
                     row["duration_ms"] = float(duration[order])
                 rows.append(row)
@@ -68,9 +75,12 @@ def small_ground_truth(tmp_path_factory, shared_data_dir: Path) -> SmallGroundTr
     root = tmp_path_factory.getbasetemp() / "small_ground_truth"
     records_file = root / "osie_small.jsonl"
     done = root / "done"
-    small = SmallGroundTruth(records_file, root / "gt", root / "tfds",
-                             root / "tfds" / "attention_center_ground_truth" / "osie_small"
-                             / "1.0.0")
+    small = SmallGroundTruth(
+        records_file,
+        root / "gt",
+        root / "tfds",
+        root / "tfds" / "attention_center_ground_truth" / "osie_small" / "1.0.0",
+    )
     if done.is_file():
         return small
     from ground_truth.build import build
@@ -102,9 +112,17 @@ def two_dataset_build(tmp_path_factory, shared_data_dir: Path, images: int = 4) 
         dataset = "osie" if index < images // 2 else "other"
         for observer, points in zip(record.observer_ids, record.observers):
             for order, (x, y) in enumerate(points):
-                rows.append({"image": str(record.image_path), "observer": str(observer),
-                             "order": order, "x": float(x), "y": float(y), "source": "eye",
-                             "dataset": dataset})
+                rows.append(
+                    {
+                        "image": str(record.image_path),
+                        "observer": str(observer),
+                        "order": order,
+                        "x": float(x),
+                        "y": float(y),
+                        "source": "eye",
+                        "dataset": dataset,
+                    }
+                )
     records_file = root / "two_datasets.jsonl"
     records_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
     report = build([str(records_file)], root, root / "gt", progress=False)

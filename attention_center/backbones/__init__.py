@@ -11,14 +11,22 @@ architecture (:mod:`~attention_center.backbones.mobilenet`,
 from attention_center.backbones import catalog as _catalog  # noqa: F401  (registers backbones)
 from attention_center.backbones.pretrained import PretrainedConfig
 from attention_center.backbones.registry import (
-                                                 LEVELS,
-                                                 BackboneSpec,
-                                                 build_backbone,
-                                                 get_backbone_spec,
-                                                 level_stride,
-                                                 list_backbones,
-                                                 register_backbone,
+    LEVELS,
+    BackboneSpec,
+    build_backbone,
+    get_backbone_spec,
+    level_stride,
+    list_backbones,
+    register_backbone,
 )
 
-__all__ = ["LEVELS", "BackboneSpec", "PretrainedConfig", "build_backbone", "get_backbone_spec",
-           "level_stride", "list_backbones", "register_backbone"]
+__all__ = [
+    "LEVELS",
+    "BackboneSpec",
+    "PretrainedConfig",
+    "build_backbone",
+    "get_backbone_spec",
+    "level_stride",
+    "list_backbones",
+    "register_backbone",
+]

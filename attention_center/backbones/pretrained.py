@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-from typing import Callable
+from collections.abc import Callable
 
 from attention_center.weights.cache import cached_weights_file, file_digest
 from attention_center.weights.convert import CheckpointFilter, load_state_dict
@@ -55,8 +55,13 @@ class PretrainedConfig:
 def load_pretrained(model, config: PretrainedConfig):
     """Converts the checkpoint into ``model`` (the reference architecture, any input size)."""
     path = config.package.checkpoint_path()
-    return load_state_dict(model, read_torch_state_dict(path), config.checkpoint_filter,
-                           config.bn_epsilon, source=str(path))
+    return load_state_dict(
+        model,
+        read_torch_state_dict(path),
+        config.checkpoint_filter,
+        config.bn_epsilon,
+        source=str(path),
+    )
 
 
 def offline_weights_path(config: PretrainedConfig, include_top: bool) -> pathlib.Path:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import keras
 
@@ -87,7 +87,8 @@ def get_backbone_spec(name: str) -> BackboneSpec:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(
-            f"unknown backbone {name!r}; registered: {', '.join(list_backbones())}") from None
+            f"unknown backbone {name!r}; registered: {', '.join(list_backbones())}"
+        ) from None
 
 
 def _check_alpha(spec: BackboneSpec, alpha: float):
@@ -111,22 +112,33 @@ def resolve_weights(spec: BackboneSpec, weights, alpha: float = 1.0):
             raise FileNotFoundError(f"{path}: backbone weights file not found")
         return path, spec.normalization
     if weights not in ("imagenet", "keras", "offline"):
-        raise ValueError(f"weights must be 'imagenet', 'keras', 'offline', None or a "
-                         f".weights.h5 path, got {weights!r}")
+        raise ValueError(
+            f"weights must be 'imagenet', 'keras', 'offline', None or a "
+            f".weights.h5 path, got {weights!r}"
+        )
     offline = spec.pretrained if alpha == 1.0 else None
-    if weights == "offline" or (weights == "imagenet" and offline is not None
-                                and offline.is_installed()):
+    if weights == "offline" or (
+        weights == "imagenet" and offline is not None and offline.is_installed()
+    ):
         if offline is None:
             raise ValueError(f"no offline ImageNet weights for {spec.name!r} at alpha={alpha}")
         return os.fspath(offline_weights_path(offline, include_top=False)), offline.normalization
     if not spec.keras_weights:
-        raise ValueError(f"{spec.name!r} is not in keras.applications: its ImageNet weights "
-                         "come from the offline package only (weights='offline')")
+        raise ValueError(
+            f"{spec.name!r} is not in keras.applications: its ImageNet weights "
+            "come from the offline package only (weights='offline')"
+        )
     return "imagenet", spec.normalization
 
 
-def build_backbone(name: str, input_shape=(None, None, 3), weights="imagenet", alpha: float = 1.0,
-                   levels=LEVELS, normalization: str | None = None) -> keras.Model:
+def build_backbone(
+    name: str,
+    input_shape=(None, None, 3),
+    weights="imagenet",
+    alpha: float = 1.0,
+    levels=LEVELS,
+    normalization: str | None = None,
+) -> keras.Model:
     """Builds a registered backbone as a feature-pyramid model.
 
     Args:
@@ -152,13 +164,18 @@ def build_backbone(name: str, input_shape=(None, None, 3), weights="imagenet", a
         raise ValueError(f"backbone {name!r} has no level(s) {unknown}; it has {sorted(spec.taps)}")
     constructor_weights, mode = resolve_weights(spec, weights, alpha)
     mode = normalization or mode
-    network = spec.constructor(input_shape=tuple(input_shape), weights=(
-        "imagenet" if constructor_weights == "imagenet" else None), alpha=alpha)
+    network = spec.constructor(
+        input_shape=tuple(input_shape),
+        weights=("imagenet" if constructor_weights == "imagenet" else None),
+        alpha=alpha,
+    )
     if constructor_weights not in (None, "imagenet"):
         network.load_weights(constructor_weights)
     features = keras.Model(
-        network.inputs, {level: network.get_layer(spec.taps[level]).output for level in levels},
-        name=f"{name}_features")
+        network.inputs,
+        {level: network.get_layer(spec.taps[level]).output for level in levels},
+        name=f"{name}_features",
+    )
     image = keras.Input(tuple(input_shape), name="image")
     normalized = ImageNormalization(mode, name="normalization")(image)
     outputs = features(normalized)

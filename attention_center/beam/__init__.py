@@ -27,8 +27,9 @@ from __future__ import annotations
 try:
     import apache_beam  # noqa: F401
 except ImportError as error:  # pragma: no cover - depends on the install
-    raise ImportError("attention_center.beam needs Apache Beam: "
-                      'pip install "attention-center[beam]"') from error
+    raise ImportError(
+        'attention_center.beam needs Apache Beam: pip install "attention-center[beam]"'
+    ) from error
 
 from attention_center.beam.model_handler import CenterModelHandler
 from attention_center.beam.transforms import (

@@ -68,10 +68,17 @@ class DecodeFrames(beam.DoFn):
       max_pixels: images with more pixels are dead-lettered (``None``: no limit).
     """
 
-    def __init__(self, base: str, frame_hw=MODEL_FRAME_HW, layout: Optional[OutputLayout] = None,
-                 skip_existing: bool = False, model_version: Optional[str] = None,
-                 encode: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
-                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
+    def __init__(
+        self,
+        base: str,
+        frame_hw=MODEL_FRAME_HW,
+        layout: Optional[OutputLayout] = None,
+        skip_existing: bool = False,
+        model_version: Optional[str] = None,
+        encode: bool = False,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+    ):
         self._base = base
         self._frame_hw = (int(frame_hw[0]), int(frame_hw[1]))
         self._layout = layout
@@ -116,16 +123,20 @@ class DecodeFrames(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(SKIPPED, row)
                 return
         if size > self._max_bytes:
-            yield self._fail(path, "read", f"{size:,} bytes is more than the {self._max_bytes:,} "
-                             "allowed (--max_bytes)")
+            yield self._fail(
+                path,
+                "read",
+                f"{size:,} bytes is more than the {self._max_bytes:,} allowed (--max_bytes)",
+            )
             return
         try:
             reader = None
             if readable is not None and not beam_io.is_local(path):
                 reader = readable.open(compression_type=CompressionTypes.UNCOMPRESSED)
             with beam_io.local_copy(path, reader) as local:
-                frame, transform, decoded = decode_into_frame(local, self._frame_hw,
-                                                              max_pixels=self._max_pixels)
+                frame, transform, decoded = decode_into_frame(
+                    local, self._frame_hw, max_pixels=self._max_pixels
+                )
         except ImageLoadError as error:
             yield self._fail(path, "decode", error.reason)
             return
@@ -134,6 +145,11 @@ class DecodeFrames(beam.DoFn):
             return
         self._images.inc()
         self._bytes_in.inc(max(size, 0))
-        key = ImageKey(file=path, relative=relative, bytes_in=max(size, 0),
-                       original_hw=tuple(int(v) for v in decoded.original_hw), transform=transform)
+        key = ImageKey(
+            file=path,
+            relative=relative,
+            bytes_in=max(size, 0),
+            original_hw=tuple(int(v) for v in decoded.original_hw),
+            transform=transform,
+        )
         yield key, frame

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from PIL import Image
 
@@ -39,9 +40,15 @@ def _cjxl_reads(path: str) -> tuple[bool, int]:
     return direct, read_orientation(path)
 
 
-def encode_jxl(source: str, destination: str, center, displayed_hw: tuple, encoder: str,
-               extra_flags: Sequence[str] = (), num_threads: Optional[int] = 1
-               ) -> tuple[tuple[int, int], int]:
+def encode_jxl(
+    source: str,
+    destination: str,
+    center,
+    displayed_hw: tuple,
+    encoder: str,
+    extra_flags: Sequence[str] = (),
+    num_threads: Optional[int] = 1,
+) -> tuple[tuple[int, int], int]:
     """Encodes ``source`` to ``destination`` centre-first.
 
     Args:
@@ -67,13 +74,16 @@ def encode_jxl(source: str, destination: str, center, displayed_hw: tuple, encod
                 stored_center = encoder_center(center, displayed_hw, orientation)
             else:  # WebP, TIFF, BMP, CMYK: hand cjxl the upright pixels as PNG
                 cjxl_input = os.path.join(scratch, "input.png")
-                Image.fromarray(load_image(local)).save(cjxl_input, format="PNG",
-                                                        compress_level=1)
+                Image.fromarray(load_image(local)).save(cjxl_input, format="PNG", compress_level=1)
                 stored_center = encoder_center(center, displayed_hw, 1)
-            target = (destination if beam_io.is_local(destination)
-                      else os.path.join(scratch, "output.jxl"))
-            command = cjxl_command(encoder, cjxl_input, target, stored_center, extra_flags,
-                                   num_threads=num_threads)
+            target = (
+                destination
+                if beam_io.is_local(destination)
+                else os.path.join(scratch, "output.jxl")
+            )
+            command = cjxl_command(
+                encoder, cjxl_input, target, stored_center, extra_flags, num_threads=num_threads
+            )
             size = run_encoder(command, target)
         if target != destination:
             with open(target, "rb") as handle:

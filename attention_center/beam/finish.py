@@ -19,7 +19,8 @@ errors, never both.
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import apache_beam as beam
 import numpy as np
@@ -51,9 +52,15 @@ class FinishImages(beam.DoFn):
       encoder: the cjxl binary; extra_flags: more cjxl flags; cjxl_threads: its threads.
     """
 
-    def __init__(self, model_name: str, layout: Optional[OutputLayout] = None,
-                 encode: bool = False, encoder: str = "cjxl", extra_flags: Sequence[str] = (),
-                 cjxl_threads: Optional[int] = 1):
+    def __init__(
+        self,
+        model_name: str,
+        layout: Optional[OutputLayout] = None,
+        encode: bool = False,
+        encoder: str = "cjxl",
+        extra_flags: Sequence[str] = (),
+        cjxl_threads: Optional[int] = 1,
+    ):
         if encode and layout is None:
             raise ValueError("encoding needs an output folder (layout)")
         self._model_name = model_name
@@ -74,24 +81,37 @@ class FinishImages(beam.DoFn):
     def process(self, element):
         key, result = element
         # The one coordinate transform, as predict_images applies it.
-        center = key.transform.points_to_original(np.asarray(result.inference, np.float64),
-                                                  clamp=True)
+        center = key.transform.points_to_original(
+            np.asarray(result.inference, np.float64), clamp=True
+        )
         row = center_row(key, center, self._model_name, result.model_id)
         if self._encode:
             destination = self._layout.jxl(key.relative)
             try:
-                stored_center, size = encode_jxl(key.file, destination, center, key.original_hw,
-                                                 self._encoder, self._extra_flags,
-                                                 self._cjxl_threads)
+                stored_center, size = encode_jxl(
+                    key.file,
+                    destination,
+                    center,
+                    key.original_hw,
+                    self._encoder,
+                    self._extra_flags,
+                    self._cjxl_threads,
+                )
             except EncoderError as error:
                 yield self._fail(key.file, "encode", str(error))
                 return
             except Exception as error:  # noqa: BLE001 - re-read or upload failed
-                yield self._fail(key.file, "write",
-                                 f"cannot write {destination}: {type(error).__name__}: {error}")
+                yield self._fail(
+                    key.file,
+                    "write",
+                    f"cannot write {destination}: {type(error).__name__}: {error}",
+                )
                 return
-            row.update(jxl=self._layout.jxl_name(key.relative),
-                       jxl_center=[int(v) for v in stored_center], bytes_out=int(size))
+            row.update(
+                jxl=self._layout.jxl_name(key.relative),
+                jxl_center=[int(v) for v in stored_center],
+                bytes_out=int(size),
+            )
             self._encoded.inc()
             self._bytes_out.inc(int(size))
         if self._layout is not None:
@@ -99,8 +119,9 @@ class FinishImages(beam.DoFn):
             try:
                 beam_io.write_atomic(record, row_bytes(row))
             except Exception as error:  # noqa: BLE001
-                yield self._fail(key.file, "write",
-                                 f"cannot write {record}: {type(error).__name__}: {error}")
+                yield self._fail(
+                    key.file, "write", f"cannot write {record}: {type(error).__name__}: {error}"
+                )
                 return
         self._images.inc()
         yield row

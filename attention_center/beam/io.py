@@ -24,8 +24,8 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -94,7 +94,7 @@ def relative_name(path: str, base: str) -> str:
         path_posix, base_posix = path, base
     prefix = base_posix.rstrip("/") + "/"
     if path_posix.startswith(prefix) and len(path_posix) > len(prefix):
-        return path_posix[len(prefix):]
+        return path_posix[len(prefix) :]
     digest = hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
     return f"_outside/{digest}/{posixpath.basename(path_posix)}"
 
@@ -177,11 +177,11 @@ def local_copy(path: str, reader=None) -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix="ac-beam-")
     try:
         local = os.path.join(folder, posixpath.basename(path) or "input")
-        stream = reader if reader is not None else FileSystems.open(
-            path, compression_type=_UNCOMPRESSED)
+        stream = (
+            reader if reader is not None else FileSystems.open(path, compression_type=_UNCOMPRESSED)
+        )
         with stream, open(local, "wb") as out:
             shutil.copyfileobj(stream, out, 1 << 20)
         yield local
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-

@@ -26,7 +26,8 @@ import dataclasses
 import hashlib
 import os
 import tempfile
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
 
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
@@ -86,8 +87,11 @@ def _fetch_remote(spec: str) -> str:
 
     Its ``<file>.json`` metadata sidecar comes along when there is one.
     """
-    folder = os.path.join(tempfile.gettempdir(), "attention-center-models",
-                          hashlib.sha1(spec.encode("utf-8")).hexdigest()[:16])
+    folder = os.path.join(
+        tempfile.gettempdir(),
+        "attention-center-models",
+        hashlib.sha1(spec.encode("utf-8")).hexdigest()[:16],
+    )
     local = os.path.join(folder, spec.rsplit("/", 1)[-1])
     if not os.path.isfile(local):
         sidecar = spec + ".json"
@@ -112,14 +116,22 @@ class CenterModelHandler(ModelHandler[np.ndarray, PredictionResult, LoadedModel]
         ``n`` frames holds ``n x 3.7 MB``).
     """
 
-    def __init__(self, model: Optional[str] = None, num_threads: Optional[int] = 1,
-                 runtime: str = "litert", min_batch_size: int = 1, max_batch_size: int = 8):
+    def __init__(
+        self,
+        model: Optional[str] = None,
+        num_threads: Optional[int] = 1,
+        runtime: str = "litert",
+        min_batch_size: int = 1,
+        max_batch_size: int = 8,
+    ):
         super().__init__()
         self._spec = None if model is None else os.fspath(model)
         self._num_threads = num_threads
         self._runtime = runtime
-        self._batching = {"min_batch_size": max(1, int(min_batch_size)),
-                          "max_batch_size": max(int(min_batch_size), int(max_batch_size))}
+        self._batching = {
+            "min_batch_size": max(1, int(min_batch_size)),
+            "max_batch_size": max(int(min_batch_size), int(max_batch_size)),
+        }
 
     @property
     def spec(self) -> Optional[str]:
@@ -136,15 +148,22 @@ class CenterModelHandler(ModelHandler[np.ndarray, PredictionResult, LoadedModel]
         spec = self._spec
         if spec is not None and not beam_io.is_local(spec):
             spec = _fetch_remote(spec)
-        predictor = load_predictor(spec, num_threads=self._num_threads,
-                                   batch_size=self._batching["max_batch_size"],
-                                   runtime=self._runtime)
-        return LoadedModel(predictor=predictor, name=_model_name(self._spec),
-                           version=model_version(predictor))
+        predictor = load_predictor(
+            spec,
+            num_threads=self._num_threads,
+            batch_size=self._batching["max_batch_size"],
+            runtime=self._runtime,
+        )
+        return LoadedModel(
+            predictor=predictor, name=_model_name(self._spec), version=model_version(predictor)
+        )
 
-    def run_inference(self, batch: Sequence[np.ndarray], model: LoadedModel,
-                      inference_args: Optional[dict[str, Any]] = None
-                      ) -> Iterable[PredictionResult]:
+    def run_inference(
+        self,
+        batch: Sequence[np.ndarray],
+        model: LoadedModel,
+        inference_args: Optional[dict[str, Any]] = None,
+    ) -> Iterable[PredictionResult]:
         """Runs one batch of frames.
 
         Args:
@@ -161,8 +180,12 @@ class CenterModelHandler(ModelHandler[np.ndarray, PredictionResult, LoadedModel]
         frames = np.stack([np.asarray(frame, np.float32) for frame in batch])
         centers = model.predictor.predict_frames(frames)["center"]
         # Copies: the runner's output buffers are reused by the next invoke.
-        return [PredictionResult(example=None, inference=np.array(center, np.float64),
-                                 model_id=model.version) for center in centers]
+        return [
+            PredictionResult(
+                example=None, inference=np.array(center, np.float64), model_id=model.version
+            )
+            for center in centers
+        ]
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
         return int(sum(np.asarray(frame).nbytes for frame in batch))

@@ -81,8 +81,10 @@ class OutputLayout:
         """The centre files, shard order."""
         if self.num_shards == 1:
             return [beam_io.join(self.root, "centers.jsonl")]
-        return [beam_io.join(self.root, f"centers-{i:05d}-of-{self.num_shards:05d}.jsonl")
-                for i in range(self.num_shards)]
+        return [
+            beam_io.join(self.root, f"centers-{i:05d}-of-{self.num_shards:05d}.jsonl")
+            for i in range(self.num_shards)
+        ]
 
     def errors(self) -> str:
         return beam_io.join(self.root, "errors.jsonl")
@@ -93,8 +95,9 @@ class OutputLayout:
 
     def jxl_name(self, relative: str) -> str:
         """``jxl/<relative>.<new_suffix>``, relative to the root (``encode``'s naming)."""
-        name = output_path_for(PurePosixPath(relative), PurePosixPath("."),
-                               PurePosixPath("jxl"), self.new_suffix)
+        name = output_path_for(
+            PurePosixPath(relative), PurePosixPath("."), PurePosixPath("jxl"), self.new_suffix
+        )
         return PurePosixPath(name).as_posix()
 
     def jxl(self, relative: str) -> str:
@@ -110,9 +113,15 @@ def center_row(key: ImageKey, center, model: str, model_version: Optional[str]) 
       center: ``(x, y)`` original (displayed) pixels, float.
       model: the model's name; model_version: its version.
     """
-    return {"file": key.file, "width": int(key.original_hw[1]), "height": int(key.original_hw[0]),
-            "x": float(center[0]), "y": float(center[1]), "model": model,
-            "model_version": model_version}
+    return {
+        "file": key.file,
+        "width": int(key.original_hw[1]),
+        "height": int(key.original_hw[0]),
+        "x": float(center[0]),
+        "y": float(center[1]),
+        "model": model,
+        "model_version": model_version,
+    }
 
 
 def dead_letter(file: str, stage: str, message: Any) -> dict:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -44,8 +45,14 @@ from attention_center.beam.records import OutputLayout, dead_letter
 from attention_center.core.atomic import is_temporary
 from attention_center.core.files import IMAGE_SUFFIXES
 
-__all__ = ["AttentionCenters", "ImageCenters", "ModelInfo", "WriteJsonLines", "is_image_path",
-           "describe_model"]
+__all__ = [
+    "AttentionCenters",
+    "ImageCenters",
+    "ModelInfo",
+    "WriteJsonLines",
+    "is_image_path",
+    "describe_model",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,21 +121,36 @@ class ImageCenters(beam.PTransform):
       num_shards: centre files (for the layout's names).
     """
 
-    def __init__(self, model: Optional[str] = None, *, base: Optional[str] = None,
-                 output_dir: Optional[str] = None, encode: bool = False,
-                 skip_existing: bool = False, batch_size: int = 8,
-                 model_threads: Optional[int] = 1, runtime: str = "litert",
-                 max_bytes: int = DEFAULT_MAX_BYTES, encoder: str = "cjxl",
-                 cjxl_flags: Sequence[str] = (), cjxl_threads: Optional[int] = 1,
-                 new_suffix: str = "jxl", num_shards: int = 1):
+    def __init__(
+        self,
+        model: Optional[str] = None,
+        *,
+        base: Optional[str] = None,
+        output_dir: Optional[str] = None,
+        encode: bool = False,
+        skip_existing: bool = False,
+        batch_size: int = 8,
+        model_threads: Optional[int] = 1,
+        runtime: str = "litert",
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        encoder: str = "cjxl",
+        cjxl_flags: Sequence[str] = (),
+        cjxl_threads: Optional[int] = 1,
+        new_suffix: str = "jxl",
+        num_shards: int = 1,
+    ):
         super().__init__()
         if encode and output_dir is None:
             raise ValueError("encode=True needs an output_dir")
-        self.handler = CenterModelHandler(model, num_threads=model_threads, runtime=runtime,
-                                          max_batch_size=batch_size)
+        self.handler = CenterModelHandler(
+            model, num_threads=model_threads, runtime=runtime, max_batch_size=batch_size
+        )
         self.model_info = describe_model(self.handler)
-        self.layout = (OutputLayout(beam_io.normalize(output_dir), num_shards, new_suffix)
-                       if output_dir is not None else None)
+        self.layout = (
+            OutputLayout(beam_io.normalize(output_dir), num_shards, new_suffix)
+            if output_dir is not None
+            else None
+        )
         self._base = beam_io.normalize(base) if base else "/"
         self._encode = encode
         self._skip_existing = skip_existing
@@ -138,28 +160,46 @@ class ImageCenters(beam.PTransform):
         self._cjxl_threads = cjxl_threads
 
     def expand(self, files):
-        decoded = files | "Decode" >> beam.ParDo(DecodeFrames(
-            self._base, self.model_info.frame_hw, self.layout, self._skip_existing,
-            self.model_info.version, self._encode, self._max_bytes)).with_outputs(
-                ERRORS, SKIPPED, main="frames")
-        predicted, failed = (decoded.frames | "Predict" >> RunInference(
-            KeyedModelHandler(self.handler)).with_exception_handling())
-        finished = predicted | "Finish" >> beam.ParDo(FinishImages(
-            self.model_info.name, self.layout, self._encode, self._encoder, self._cjxl_flags,
-            self._cjxl_threads)).with_outputs(ERRORS, main="centers")
+        decoded = files | "Decode" >> beam.ParDo(
+            DecodeFrames(
+                self._base,
+                self.model_info.frame_hw,
+                self.layout,
+                self._skip_existing,
+                self.model_info.version,
+                self._encode,
+                self._max_bytes,
+            )
+        ).with_outputs(ERRORS, SKIPPED, main="frames")
+        predicted, failed = (
+            decoded.frames
+            | "Predict" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling()
+        )
+        finished = predicted | "Finish" >> beam.ParDo(
+            FinishImages(
+                self.model_info.name,
+                self.layout,
+                self._encode,
+                self._encoder,
+                self._cjxl_flags,
+                self._cjxl_threads,
+            )
+        ).with_outputs(ERRORS, main="centers")
         predict_errors = failed.failed_inferences | "PredictErrors" >> beam.FlatMap(
-            _predict_dead_letters)
+            _predict_dead_letters
+        )
         centers = (finished.centers, decoded[SKIPPED]) | "Centers" >> beam.Flatten()
-        errors = ((decoded[ERRORS], predict_errors, finished[ERRORS])
-                  | "Errors" >> beam.Flatten())
+        errors = (decoded[ERRORS], predict_errors, finished[ERRORS]) | "Errors" >> beam.Flatten()
         return {"centers": centers, "errors": errors}
 
 
 def _write_shard(item, paths: Sequence[str], sort_key: Callable[[dict], tuple]) -> dict:
     """Writes one shard's rows, sorted, unless the file already holds exactly them."""
     shard, rows = item
-    rows = sorted((row for row in rows if row is not None),
-                  key=lambda row: (sort_key(row), json.dumps(row, sort_keys=True)))
+    rows = sorted(
+        (row for row in rows if row is not None),
+        key=lambda row: (sort_key(row), json.dumps(row, sort_keys=True)),
+    )
     data = b"".join(row_bytes(row) for row in rows)
     wrote = beam_io.write_if_changed(paths[shard], data)
     return {"path": paths[shard], "rows": len(rows), "written": wrote}
@@ -186,10 +226,15 @@ class WriteJsonLines(beam.PTransform):
     def expand(self, rows):
         paths, key = self._paths, self._key
         keyed = rows | "Shard" >> beam.Map(
-            lambda row: (beam_io.stable_hash(json.dumps(key(row))) % len(paths), row))
+            lambda row: (beam_io.stable_hash(json.dumps(key(row))) % len(paths), row)
+        )
         seeds = rows.pipeline | "EveryShard" >> beam.Create([(i, None) for i in range(len(paths))])
-        return ((keyed, seeds) | "Flatten" >> beam.Flatten() | "Group" >> beam.GroupByKey()
-                | "Write" >> beam.Map(_write_shard, paths, key))
+        return (
+            (keyed, seeds)
+            | "Flatten" >> beam.Flatten()
+            | "Group" >> beam.GroupByKey()
+            | "Write" >> beam.Map(_write_shard, paths, key)
+        )
 
 
 def _by_file(row: dict) -> tuple:
@@ -227,21 +272,26 @@ class AttentionCenters(beam.PTransform):
         super().__init__()
         self._glob = beam_io.normalize(input_glob)
         self._output_dir = beam_io.normalize(output_dir)
-        self.centers = ImageCenters(base=beam_io.glob_base(self._glob),
-                                    output_dir=self._output_dir, **kwargs)
+        self.centers = ImageCenters(
+            base=beam_io.glob_base(self._glob), output_dir=self._output_dir, **kwargs
+        )
 
     def expand(self, pipeline):
         exclude = self._output_dir
-        files = (pipeline
-                 | "Match" >> fileio.MatchFiles(self._glob)
-                 | "Images" >> beam.Filter(_keep_image, exclude)
-                 | "Reshuffle" >> beam.Reshuffle()
-                 | "Read" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED))
+        files = (
+            pipeline
+            | "Match" >> fileio.MatchFiles(self._glob)
+            | "Images" >> beam.Filter(_keep_image, exclude)
+            | "Reshuffle" >> beam.Reshuffle()
+            | "Read" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
+        )
         out = files | "Centers" >> self.centers
         layout = self.centers.layout
         written_centers = out["centers"] | "WriteCenters" >> WriteJsonLines(
-            layout.centers(), _by_file)
+            layout.centers(), _by_file
+        )
         written_errors = out["errors"] | "WriteErrors" >> WriteJsonLines(
-            [layout.errors()], _by_file_and_stage)
+            [layout.errors()], _by_file_and_stage
+        )
         written = (written_centers, written_errors) | "Written" >> beam.Flatten()
         return {"centers": out["centers"], "errors": out["errors"], "written": written}

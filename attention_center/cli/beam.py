@@ -27,7 +27,7 @@ work: bad flag, glob matching nothing, unknown model, no cjxl for --encode).
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from absl import flags
 
@@ -37,34 +37,77 @@ __all__ = ["FLAGS", "LOCAL_RUNNERS", "USAGE", "main", "pipeline_options", "run",
 
 USAGE = __doc__
 FLAGS = flags.FlagValues()
-flags.DEFINE_string("input", None, "Input images: a Beam file pattern (/data/**/*.jpg, "
-                    "gs://bucket/photos/*). Non-image suffixes and hidden files are ignored.",
-                    flag_values=FLAGS)
+flags.DEFINE_string(
+    "input",
+    None,
+    "Input images: a Beam file pattern (/data/**/*.jpg, "
+    "gs://bucket/photos/*). Non-image suffixes and hidden files are ignored.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string("output", None, "Output folder (local, gs://, s3://).", flag_values=FLAGS)
-flags.DEFINE_bool("encode", False, "Also write OUT/jxl/<relative>.jxl, centre-first "
-                  "progressive JPEG XL (cjxl --group_order 1 --center_x X --center_y Y).",
-                  flag_values=FLAGS)
-flags.DEFINE_string("model", None, "Model: a preset name (default, large) or a .tflite / "
-                    ".keras file, local or remote. Default: the 'default' preset's .tflite.",
-                    flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 8, "Most frames per model call (RunInference batches).",
-                     lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_integer("model_threads", 1, "TFLite interpreter threads per worker process "
-                     "(Beam's parallelism is its workers: one per core).", lower_bound=1,
-                     flag_values=FLAGS)
-flags.DEFINE_bool("skip_existing", False, "Leave inputs that an earlier run finished "
-                  "(OUT/records/<relative>.json from the same model): resume a killed job.",
-                  flag_values=FLAGS)
-flags.DEFINE_integer("num_shards", 1, "Number of centres files (1: OUT/centers.jsonl; N: "
-                     "OUT/centers-SSSSS-of-NNNNN.jsonl).", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_integer("max_bytes", 256 * 1024 * 1024, "Larger input files are dead-lettered "
-                     "unread (stage 'read').", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on the workers' PATH.",
-                    flag_values=FLAGS)
-flags.DEFINE_integer("cjxl_threads", 1, "cjxl --num_threads per image (0: cjxl's default, "
-                     "all cores).", lower_bound=0, flag_values=FLAGS)
-flags.DEFINE_string("new_suffix", "jxl", "Suffix of the encoded files (a.jpg -> a.jpg.jxl).",
-                    flag_values=FLAGS)
+flags.DEFINE_bool(
+    "encode",
+    False,
+    "Also write OUT/jxl/<relative>.jxl, centre-first "
+    "progressive JPEG XL (cjxl --group_order 1 --center_x X --center_y Y).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "model",
+    None,
+    "Model: a preset name (default, large) or a .tflite / "
+    ".keras file, local or remote. Default: the 'default' preset's .tflite.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "batch_size",
+    8,
+    "Most frames per model call (RunInference batches).",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "model_threads",
+    1,
+    "TFLite interpreter threads per worker process "
+    "(Beam's parallelism is its workers: one per core).",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_bool(
+    "skip_existing",
+    False,
+    "Leave inputs that an earlier run finished "
+    "(OUT/records/<relative>.json from the same model): resume a killed job.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "num_shards",
+    1,
+    "Number of centres files (1: OUT/centers.jsonl; N: OUT/centers-SSSSS-of-NNNNN.jsonl).",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "max_bytes",
+    256 * 1024 * 1024,
+    "Larger input files are dead-lettered unread (stage 'read').",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "encoder", "cjxl", "cjxl binary, a path or a name on the workers' PATH.", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "cjxl_threads",
+    1,
+    "cjxl --num_threads per image (0: cjxl's default, all cores).",
+    lower_bound=0,
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "new_suffix", "jxl", "Suffix of the encoded files (a.jpg -> a.jpg.jxl).", flag_values=FLAGS
+)
 
 #: Runners that run on this machine (cjxl and the input are checked here first).
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
@@ -94,13 +137,13 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
     cjxl: list[str] = []
     if "--" in argv:
         i = argv.index("--")
-        argv, cjxl = argv[:i], argv[i + 1:]
+        argv, cjxl = argv[:i], argv[i + 1 :]
     ours, beam = argv[:1], []
     args = argv[1:]
     i = 0
     while i < len(args):
         arg = args[i]
-        takes_next = (i + 1 < len(args) and "=" not in arg and not args[i + 1].startswith("-"))
+        takes_next = i + 1 < len(args) and "=" not in arg and not args[i + 1].startswith("-")
         if not arg.startswith("-") or arg == "-":
             ours.append(arg)
         elif _flag_name(arg) in _HELP or _ours(_flag_name(arg)) is not None:
@@ -130,15 +173,20 @@ def pipeline_options(beam_args: Sequence[str]):
     except ImportError:
         names = ", ".join(f"--{_flag_name(a)}" for a in beam_args if a.startswith("-"))
         unknown = f"unknown flag(s) {names}; " if names else ""
-        raise UsageError(f"{unknown}attention-center beam needs Apache Beam: "
-                         'pip install "attention-center[beam]"') from None
+        raise UsageError(
+            f"{unknown}attention-center beam needs Apache Beam: "
+            'pip install "attention-center[beam]"'
+        ) from None
     options = PipelineOptions(beam_args)
     known = PipelineOptions([]).get_all_options()
-    unknown = [name for name in options.get_all_options(retain_unknown_options=True)
-               if name not in known]
+    unknown = [
+        name for name in options.get_all_options(retain_unknown_options=True) if name not in known
+    ]
     if unknown:
-        raise UsageError(f"unknown flag(s) {', '.join('--' + n for n in unknown)}: neither "
-                         "ours nor a Beam pipeline option (see --help)")
+        raise UsageError(
+            f"unknown flag(s) {', '.join('--' + n for n in unknown)}: neither "
+            "ours nor a Beam pipeline option (see --help)"
+        )
     if not any(_flag_name(a) == "runner" for a in beam_args):
         options = PipelineOptions(beam_args + ["--runner=FnApiRunner"])
     return options
@@ -152,12 +200,12 @@ def _count_lines(path: str) -> int:
     return sum(1 for line in beam_io.read_bytes(path).splitlines() if line.strip())
 
 
-def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequence[str] = ()
-         ) -> int:
+def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequence[str] = ()) -> int:
     """``argv``: ``[prog]`` after flag parsing; ``beam_args``: pipeline options; ``cjxl_flags``."""
     if len(argv) > 1:
-        raise UsageError(f"beam takes no positional arguments (got {list(argv[1:])}); "
-                         "cjxl flags go after --")
+        raise UsageError(
+            f"beam takes no positional arguments (got {list(argv[1:])}); cjxl flags go after --"
+        )
     options = pipeline_options(beam_args)  # first: an unknown flag is named before all else
     if not FLAGS.input:
         raise UsageError("beam needs --input GLOB")
@@ -199,11 +247,20 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
         remove_stale_temporaries(output)  # what a killed run left
     try:
         job = AttentionCenters(
-            pattern, output, model=FLAGS.model, encode=FLAGS.encode,
-            skip_existing=FLAGS.skip_existing, batch_size=FLAGS.batch_size,
-            model_threads=FLAGS.model_threads, max_bytes=FLAGS.max_bytes, encoder=encoder,
-            cjxl_flags=cjxl_flags, cjxl_threads=FLAGS.cjxl_threads or None,
-            new_suffix=FLAGS.new_suffix, num_shards=FLAGS.num_shards)
+            pattern,
+            output,
+            model=FLAGS.model,
+            encode=FLAGS.encode,
+            skip_existing=FLAGS.skip_existing,
+            batch_size=FLAGS.batch_size,
+            model_threads=FLAGS.model_threads,
+            max_bytes=FLAGS.max_bytes,
+            encoder=encoder,
+            cjxl_flags=cjxl_flags,
+            cjxl_threads=FLAGS.cjxl_threads or None,
+            new_suffix=FLAGS.new_suffix,
+            num_shards=FLAGS.num_shards,
+        )
     except ModelLoadError as error:
         raise UsageError(str(error)) from error
     pipeline = beam.Pipeline(options=options)
@@ -215,8 +272,10 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
     values = counters(result)
     prog = "attention-center beam"
     print(f"{prog}: counters: {format_counters(values)}")
-    print(f"{prog}: centres in {', '.join(layout.centers())}; {errors} failed input(s) in "
-          f"{layout.errors()}")
+    print(
+        f"{prog}: centres in {', '.join(layout.centers())}; {errors} failed input(s) in "
+        f"{layout.errors()}"
+    )
     if errors:
         print(f"{prog}: {errors} input(s) failed; see {layout.errors()}", file=sys.stderr)
     return EXIT_FAILURES if errors else EXIT_OK

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from absl import flags
 
@@ -38,24 +39,50 @@ __all__ = ["FLAGS", "USAGE", "default_google_model", "main", "run"]
 USAGE = __doc__
 FLAGS = flags.FlagValues()
 define_model_flags(FLAGS)
-flags.DEFINE_string("out", None, "Folder for index.html and compare.json (default: "
-                    "<image stem>_compare in the current folder).", flag_values=FLAGS)
-flags.DEFINE_list("budgets", ["5", "20", "40"], "Budgets, percent of each file.",
-                  flag_values=FLAGS)
-flags.DEFINE_string("google_model", None, "Google's center.tflite, read in place (default: "
-                    "../shared/anchors/google_center.tflite if it exists; 'none' to leave "
-                    "its column out).", flag_values=FLAGS)
-flags.DEFINE_string("gt_dir", None, "A ground-truth build (index.jsonl) to take the human "
-                    "first fixations from (default: ../gt if it exists).", flag_values=FLAGS)
-flags.DEFINE_enum("center_strategy", "chosen", ["model", "chosen"], "Our column's centre, as "
-                  "encode --center_strategy.", flag_values=FLAGS)
-flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on PATH.",
-                    flag_values=FLAGS)
-flags.DEFINE_bool("cjxl_defaults", True, "Add encode's default cjxl flags "
-                  "(attention_center.jxl.defaults) before the flags after --, as encode does.",
-                  flag_values=FLAGS)
-flags.DEFINE_integer("cell_px", 300, "Width of each picture on the page (CSS pixels).",
-                     lower_bound=64, flag_values=FLAGS)
+flags.DEFINE_string(
+    "out",
+    None,
+    "Folder for index.html and compare.json (default: <image stem>_compare in the current folder).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list("budgets", ["5", "20", "40"], "Budgets, percent of each file.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "google_model",
+    None,
+    "Google's center.tflite, read in place (default: "
+    "../shared/anchors/google_center.tflite if it exists; 'none' to leave "
+    "its column out).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "gt_dir",
+    None,
+    "A ground-truth build (index.jsonl) to take the human "
+    "first fixations from (default: ../gt if it exists).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_enum(
+    "center_strategy",
+    "chosen",
+    ["model", "chosen"],
+    "Our column's centre, as encode --center_strategy.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on PATH.", flag_values=FLAGS)
+flags.DEFINE_bool(
+    "cjxl_defaults",
+    True,
+    "Add encode's default cjxl flags "
+    "(attention_center.jxl.defaults) before the flags after --, as encode does.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "cell_px",
+    300,
+    "Width of each picture on the page (CSS pixels).",
+    lower_bound=64,
+    flag_values=FLAGS,
+)
 
 
 def default_google_model() -> Optional[Path]:
@@ -86,8 +113,8 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     from attention_center.core.files import not_a_file_reason
     from attention_center.inference.prediction import predict_images
     from attention_center.inference.predictors import ModelLoadError, load_predictor
-    from attention_center.jxl.compare_inputs import human_data, strategy_columns
     from attention_center.jxl.compare_html import write_page
+    from attention_center.jxl.compare_inputs import human_data, strategy_columns
     from attention_center.jxl.compare_page import build_comparison
     from attention_center.jxl.defaults import with_default_flags
     from attention_center.jxl.encoder import (
@@ -133,22 +160,34 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     google = next(iter(predict_images([source], google_model))) if google_model else None
     columns, notes = strategy_columns(source, ours, google, FLAGS.center_strategy)
     if google_model is None:
-        notes.append("Google's column left out: its model (google_center.tflite) was not "
-                     "found; pass --google_model PATH.")
+        notes.append(
+            "Google's column left out: its model (google_center.tflite) was not "
+            "found; pass --google_model PATH."
+        )
     human = human_data(source, gt_dir)
     if human is None:
-        notes.append("No human fixations for this image"
-                     + (f" in {gt_dir}." if gt_dir else " (no --gt_dir).")
-                     + " The looked-at region is around our predicted centre.")
+        notes.append(
+            "No human fixations for this image"
+            + (f" in {gt_dir}." if gt_dir else " (no --gt_dir).")
+            + " The looked-at region is around our predicted centre."
+        )
     region_center = human["center"] if human else tuple(ours.center)
-    label = (f"around the human centre, {human['source']}" if human
-             else "around our predicted centre")
+    label = (
+        f"around the human centre, {human['source']}" if human else "around our predicted centre"
+    )
     try:
         comparison = build_comparison(
-            source, columns, budgets, region_center=region_center, region_label=label,
+            source,
+            columns,
+            budgets,
+            region_center=region_center,
+            region_label=label,
             fixations=human["points"] if human else None,
-            human_center=human["center"] if human else None, extra_flags=encoder_flags,
-            encoder=FLAGS.encoder, notes=notes)
+            human_center=human["center"] if human else None,
+            extra_flags=encoder_flags,
+            encoder=FLAGS.encoder,
+            notes=notes,
+        )
     except (EncoderNotFoundError, DecoderNotFoundError) as error:
         raise UsageError(str(error)) from error
     except (EncoderError, OSError, ValueError) as error:
@@ -156,8 +195,10 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
         return EXIT_FAILURES
     page = write_page(comparison, out, cell_px=FLAGS.cell_px)
     sizes = ", ".join(f"{c.key} {c.file_bytes / 1e3:.1f} kB" for c in comparison.columns)
-    print(f"wrote {page} ({page.stat().st_size / 1e6:.1f} MB; {sizes}; budgets "
-          f"{', '.join(f'{b:.0%}' for b in budgets)})")
+    print(
+        f"wrote {page} ({page.stat().st_size / 1e6:.1f} MB; {sizes}; budgets "
+        f"{', '.join(f'{b:.0%}' for b in budgets)})"
+    )
     for note in notes:
         print(f"note: {note}")
     return EXIT_OK

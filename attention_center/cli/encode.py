@@ -22,8 +22,8 @@ SIGTERM: every cjxl is stopped, the temporaries removed and the summary so far p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from absl import flags
 
@@ -41,32 +41,50 @@ __all__ = ["FLAGS", "USAGE", "main"]
 USAGE = __doc__
 FLAGS = flags.FlagValues()
 define_model_flags(FLAGS)
-flags.DEFINE_string("lite_model_file", None, "Same as --model (the name Google's "
-                    "encode_with_centers.py uses).", flag_values=FLAGS)
-flags.DEFINE_string("image_dir", None, "Folder of input images (walked recursively).",
-                    flag_values=FLAGS)
-flags.DEFINE_string("output_dir", None, "Folder for the .jxl files (input tree mirrored).",
-                    flag_values=FLAGS)
-flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on PATH.",
-                    flag_values=FLAGS)
+flags.DEFINE_string(
+    "lite_model_file",
+    None,
+    "Same as --model (the name Google's encode_with_centers.py uses).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "image_dir", None, "Folder of input images (walked recursively).", flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "output_dir", None, "Folder for the .jxl files (input tree mirrored).", flag_values=FLAGS
+)
+flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on PATH.", flag_values=FLAGS)
 flags.DEFINE_string("new_suffix", "jxl", "Output suffix (a.jpg -> a.jpg.jxl).", flag_values=FLAGS)
-flags.DEFINE_bool("dry_run", False, "Predict and print the cjxl commands, write nothing.",
-                  flag_values=FLAGS)
+flags.DEFINE_bool(
+    "dry_run", False, "Predict and print the cjxl commands, write nothing.", flag_values=FLAGS
+)
 flags.DEFINE_bool("verbose", False, "Print each cjxl command.", flag_values=FLAGS)
-flags.DEFINE_bool("skip_existing", False, "Leave images whose output exists (resume).",
-                  flag_values=FLAGS)
-flags.DEFINE_integer("jobs", None, "cjxl processes at once (default: all CPUs).",
-                     lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_bool(
+    "skip_existing", False, "Leave images whose output exists (resume).", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "jobs", None, "cjxl processes at once (default: all CPUs).", lower_bound=1, flag_values=FLAGS
+)
 flags.DEFINE_bool("recursive", True, "Walk sub-folders of --image_dir.", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
 # --- issue 19: which centre cjxl gets (docs/progressive.md) ---
-flags.DEFINE_enum("center_strategy", "chosen", ["model", "chosen"],
-                  "chosen: the point whose centre-first group order makes the region around "
-                  "the predicted centre final soonest (attention_center.jxl.center_choice); "
-                  "model: the predicted centre as it is.", flag_values=FLAGS)
-flags.DEFINE_bool("cjxl_defaults", True, "Add attention_center.jxl.defaults.DEFAULT_CJXL_FLAGS "
-                  "(--progressive_dc=1: a preview after ~2% of the file) before the flags "
-                  "after --; a flag given there replaces its default.", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "center_strategy",
+    "chosen",
+    ["model", "chosen"],
+    "chosen: the point whose centre-first group order makes the region around "
+    "the predicted centre final soonest (attention_center.jxl.center_choice); "
+    "model: the predicted centre as it is.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_bool(
+    "cjxl_defaults",
+    True,
+    "Add attention_center.jxl.defaults.DEFAULT_CJXL_FLAGS "
+    "(--progressive_dc=1: a preview after ~2% of the file) before the flags "
+    "after --; a flag given there replaces its default.",
+    flag_values=FLAGS,
+)
 
 
 def _model_flag():
@@ -84,27 +102,42 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     from attention_center.jxl.encoder import EncoderFlagsError, EncoderNotFoundError
 
     if len(argv) > 1:
-        raise UsageError(f"encode takes no positional arguments (got {list(argv[1:])}); "
-                         "cjxl flags go after --")
+        raise UsageError(
+            f"encode takes no positional arguments (got {list(argv[1:])}); cjxl flags go after --"
+        )
     if not FLAGS.image_dir:
         raise UsageError("encode needs --image_dir")
     if not Path(FLAGS.image_dir).is_dir():
         reason = not_a_file_reason(FLAGS.image_dir)  # a loop, a broken link, no such file
-        raise UsageError(f"--image_dir {FLAGS.image_dir}: not a directory"
-                         + ("" if reason in (None, "not a regular file") else f" ({reason})"))
+        raise UsageError(
+            f"--image_dir {FLAGS.image_dir}: not a directory"
+            + ("" if reason in (None, "not a regular file") else f" ({reason})")
+        )
     if not FLAGS.output_dir and not FLAGS.dry_run:
         raise UsageError("encode needs --output_dir (or --dry_run)")
     if FLAGS.cjxl_defaults:
         encoder_flags = with_default_flags(encoder_flags)
     try:
-        predictor = load_predictor(_model_flag(), num_threads=FLAGS.model_threads,
-                                   batch_size=FLAGS.batch_size)
+        predictor = load_predictor(
+            _model_flag(), num_threads=FLAGS.model_threads, batch_size=FLAGS.batch_size
+        )
         summary = encode_directory(
-            FLAGS.image_dir, FLAGS.output_dir, predictor, encoder=FLAGS.encoder,
-            new_suffix=FLAGS.new_suffix, extra_flags=encoder_flags, jobs=FLAGS.jobs,
-            dry_run=FLAGS.dry_run, skip_existing=FLAGS.skip_existing, verbose=FLAGS.verbose,
-            progress=FLAGS.progress, recursive=FLAGS.recursive, batch_size=FLAGS.batch_size,
-            center_strategy=FLAGS.center_strategy, max_pixels=max_pixels_flag(FLAGS))
+            FLAGS.image_dir,
+            FLAGS.output_dir,
+            predictor,
+            encoder=FLAGS.encoder,
+            new_suffix=FLAGS.new_suffix,
+            extra_flags=encoder_flags,
+            jobs=FLAGS.jobs,
+            dry_run=FLAGS.dry_run,
+            skip_existing=FLAGS.skip_existing,
+            verbose=FLAGS.verbose,
+            progress=FLAGS.progress,
+            recursive=FLAGS.recursive,
+            batch_size=FLAGS.batch_size,
+            center_strategy=FLAGS.center_strategy,
+            max_pixels=max_pixels_flag(FLAGS),
+        )
     except (ModelLoadError, EncoderNotFoundError, NotADirectoryError) as error:
         raise UsageError(str(error)) from error
     except OutputFolderError as error:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from absl import flags
 
+from attention_center.core.atomic import atomic_path
 from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_OK,
@@ -31,7 +32,6 @@ from attention_center.core.command_flags import (
     output_file_flag,
     run_with_flags,
 )
-from attention_center.core.atomic import atomic_path
 from attention_center.core.frames import MODEL_FRAME_HW, parse_hw
 
 __all__ = ["FLAGS", "USAGE", "build_ensemble_file", "main", "run"]
@@ -43,8 +43,11 @@ class EnsembleError(Exception):
     """A model that cannot be a member, with the file it came from."""
 
 
-def build_ensemble_file(model_paths: Sequence[os.PathLike | str], out: os.PathLike | str,
-                        input_shape=(*MODEL_FRAME_HW, 3)) -> Path:
+def build_ensemble_file(
+    model_paths: Sequence[os.PathLike | str],
+    out: os.PathLike | str,
+    input_shape=(*MODEL_FRAME_HW, 3),
+) -> Path:
     """Loads ``model_paths``, writes their ensemble to ``out`` (atomically), returns ``out``.
 
     Args:
@@ -70,8 +73,9 @@ def build_ensemble_file(model_paths: Sequence[os.PathLike | str], out: os.PathLi
             raise EnsembleError(f"{out}: is also an input; write the ensemble elsewhere")
         if not path.is_file():
             reason = not_a_file_reason(path) or "not a regular file"
-            problems.append(f"{path}: " + ("no such model file" if reason == "no such file"
-                                           else reason))
+            problems.append(
+                f"{path}: " + ("no such model file" if reason == "no such file" else reason)
+            )
             continue
         problem = keras_file_problem(path)
         if problem:
@@ -80,8 +84,10 @@ def build_ensemble_file(model_paths: Sequence[os.PathLike | str], out: os.PathLi
         try:
             model = load_model(path)
         except Exception as error:  # Keras raises many types for a bad file
-            problems.append(f"{path}: cannot load as a Keras model "
-                            f"({type(error).__name__}: {str(error).splitlines()[0][:200]})")
+            problems.append(
+                f"{path}: cannot load as a Keras model "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+            )
             continue
         if not isinstance(model, (AttentionCenterModel, AttentionCenterEnsemble)):
             problems.append(f"{path}: a {type(model).__name__}, not an AttentionCenterModel")
@@ -96,11 +102,13 @@ def build_ensemble_file(model_paths: Sequence[os.PathLike | str], out: os.PathLi
 
 
 FLAGS = flags.FlagValues()
-flags.DEFINE_multi_string("model", [], "A member .keras model. Repeat for each member.",
-                          flag_values=FLAGS)
+flags.DEFINE_multi_string(
+    "model", [], "A member .keras model. Repeat for each member.", flag_values=FLAGS
+)
 flags.DEFINE_string("out", None, "The ensemble .keras file to write.", flag_values=FLAGS)
-flags.DEFINE_string("input_size", "480x640", "Ensemble input HxW (Google's: 480x640).",
-                    flag_values=FLAGS)
+flags.DEFINE_string(
+    "input_size", "480x640", "Ensemble input HxW (Google's: 480x640).", flag_values=FLAGS
+)
 
 
 def main(argv: Sequence[str]) -> int:

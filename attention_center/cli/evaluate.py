@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from absl import flags
 
+from attention_center.core.atomic import atomic_write_text
 from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_OK,
@@ -29,38 +30,59 @@ from attention_center.core.command_flags import (
     output_file_flag,
     run_with_flags,
 )
-from attention_center.core.atomic import atomic_write_text
 from attention_center.core.density import SIGMA_FRACTION
 
 __all__ = ["FLAGS", "USAGE", "main", "run"]
 
 USAGE = __doc__
 FLAGS = flags.FlagValues()
-flags.DEFINE_multi_string("model", [], "A model: a preset name (default, large, large:keras), a .keras or .tflite file. Repeatable.",
-                   flag_values=FLAGS)
-flags.DEFINE_string("data", None, "Ground-truth build directory (with index.jsonl), or tfds:DIR / "
-                   "tfds:NAME/CONFIG: a prepared TFDS dataset (`ground-truth tfds`).",
-                   flag_values=FLAGS)
+flags.DEFINE_multi_string(
+    "model",
+    [],
+    "A model: a preset name (default, large, large:keras), a .keras or .tflite file. Repeatable.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "data",
+    None,
+    "Ground-truth build directory (with index.jsonl), or tfds:DIR / "
+    "tfds:NAME/CONFIG: a prepared TFDS dataset (`ground-truth tfds`).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string("split", "test", "Split to evaluate on.", flag_values=FLAGS)
-flags.DEFINE_string("train_split", "train", "Split the dataset-mean centre is taken from.",
-                   flag_values=FLAGS)
-flags.DEFINE_enum("modality", "eye", ["eye", "mouse", "click", "any"], "Records of this modality.",
-                   flag_values=FLAGS)
-flags.DEFINE_list("source", None, "Only these sources (comma separated), e.g. osie_eye.",
-                   flag_values=FLAGS)
+flags.DEFINE_string(
+    "train_split", "train", "Split the dataset-mean centre is taken from.", flag_values=FLAGS
+)
+flags.DEFINE_enum(
+    "modality",
+    "eye",
+    ["eye", "mouse", "click", "any"],
+    "Records of this modality.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "source", None, "Only these sources (comma separated), e.g. osie_eye.", flag_values=FLAGS
+)
 flags.DEFINE_integer("max_images", None, "Evaluate on the first N images only.", flag_values=FLAGS)
 flags.DEFINE_integer("batch_size", 8, "Images per model call.", flag_values=FLAGS)
-flags.DEFINE_float("density_sigma", SIGMA_FRACTION,
-                   "Sigma of the fixation density map as a fraction of the image's longer "
-                   "side (0.03 = 24 px, about 1 degree, on OSIE's 800x600).", flag_values=FLAGS)
-flags.DEFINE_integer("human_splits", 10, "Random observer splits per image (human ceiling).",
-                   flag_values=FLAGS)
+flags.DEFINE_float(
+    "density_sigma",
+    SIGMA_FRACTION,
+    "Sigma of the fixation density map as a fraction of the image's longer "
+    "side (0.03 = 24 px, about 1 degree, on OSIE's 800x600).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "human_splits", 10, "Random observer splits per image (human ceiling).", flag_values=FLAGS
+)
 flags.DEFINE_integer("seed", 0, "Seed of the observer splits.", flag_values=FLAGS)
-flags.DEFINE_bool("include_fallbacks", False, "Also score records whose centre is a fallback.",
-                   flag_values=FLAGS)
+flags.DEFINE_bool(
+    "include_fallbacks", False, "Also score records whose centre is a fallback.", flag_values=FLAGS
+)
 flags.DEFINE_string("out_md", None, "Write the markdown table here.", flag_values=FLAGS)
-flags.DEFINE_string("out_json", None, "Write summary and per-image scores here (JSON).",
-                   flag_values=FLAGS)
+flags.DEFINE_string(
+    "out_json", None, "Write summary and per-image scores here (JSON).", flag_values=FLAGS
+)
 flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=FLAGS)
 
 
@@ -76,12 +98,21 @@ def main(argv: Sequence[str]) -> int:
             output_file_flag(name, FLAGS[name].value)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
-        evaluation = evaluate(FLAGS.data, FLAGS.model, split=FLAGS.split, modality=FLAGS.modality,
-                              sources=FLAGS.source, train_split=FLAGS.train_split,
-                              max_images=FLAGS.max_images, batch_size=FLAGS.batch_size,
-                              density_sigma=FLAGS.density_sigma, human_splits=FLAGS.human_splits,
-                              seed=FLAGS.seed, include_fallbacks=FLAGS.include_fallbacks,
-                              progress=FLAGS.progress)
+        evaluation = evaluate(
+            FLAGS.data,
+            FLAGS.model,
+            split=FLAGS.split,
+            modality=FLAGS.modality,
+            sources=FLAGS.source,
+            train_split=FLAGS.train_split,
+            max_images=FLAGS.max_images,
+            batch_size=FLAGS.batch_size,
+            density_sigma=FLAGS.density_sigma,
+            human_splits=FLAGS.human_splits,
+            seed=FLAGS.seed,
+            include_fallbacks=FLAGS.include_fallbacks,
+            progress=FLAGS.progress,
+        )
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from error
     table = markdown_table(evaluation.methods)

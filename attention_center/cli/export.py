@@ -18,39 +18,89 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from absl import flags, logging
 
 FLAGS = flags.FlagValues()
-flags.DEFINE_string("model", None, "The .keras model: a path or a preset name (default: the "
-                    "'default' preset's model.keras).", flag_values=FLAGS)
-flags.DEFINE_string("out", "center.tflite", "The .tflite to write (its metadata goes beside it "
-                    "as <out>.json).", flag_values=FLAGS)
-flags.DEFINE_enum("quantization", "int8", ["float32", "float16", "dynamic", "int8"],
-                  "float32 | float16 (float16 weights) | dynamic (int8 weights) | int8 (int8 "
-                  "weights and activations; float32 input and output).", flag_values=FLAGS)
-flags.DEFINE_string("representative_data", None, "Folder of real photos for int8 calibration "
-                    "(default: the Kodak photos and OSIE train-split stimuli in ../shared/data; "
-                    "without it, the 8 photos in export/photos/calibration).", flag_values=FLAGS)
-flags.DEFINE_integer("num_representative", 100, "Calibration images (evenly spaced).",
-                     lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_string("parity_data", None, "Folder of real photos for the parity check (default: "
-                    "OSIE val/test-split stimuli in ../shared/data; without it, the 6 photos "
-                    "in export/photos/parity).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "model",
+    None,
+    "The .keras model: a path or a preset name (default: the 'default' preset's model.keras).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "out",
+    "center.tflite",
+    "The .tflite to write (its metadata goes beside it as <out>.json).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_enum(
+    "quantization",
+    "int8",
+    ["float32", "float16", "dynamic", "int8"],
+    "float32 | float16 (float16 weights) | dynamic (int8 weights) | int8 (int8 "
+    "weights and activations; float32 input and output).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "representative_data",
+    None,
+    "Folder of real photos for int8 calibration "
+    "(default: the Kodak photos and OSIE train-split stimuli in ../shared/data; "
+    "without it, the 8 photos in export/photos/calibration).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "num_representative",
+    100,
+    "Calibration images (evenly spaced).",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "parity_data",
+    None,
+    "Folder of real photos for the parity check (default: "
+    "OSIE val/test-split stimuli in ../shared/data; without it, the 6 photos "
+    "in export/photos/parity).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_float("parity_threshold", None, "Largest allowed TFLite-vs-Keras centre distance, "
-                   "as a fraction of the frame diagonal (default per quantization: float32 "
-                   "0.00125, float16 0.0025, dynamic 0.02, int8 0.03).", flag_values=FLAGS)
-flags.DEFINE_string("input_size", "480x640", "Input HxW of the exported model (Google's: 480x640).", flag_values=FLAGS)
-flags.DEFINE_string("internal_size", "model", "Size the network works at inside the exported "
-                    "graph (the input is resized to it first): 'model' (the size the model was "
-                    "built and trained at, or its internal_hw), 'input' (the --input_size), or HxW.", flag_values=FLAGS)
-flags.DEFINE_string("saved_model", None, "Also write the SavedModel to this (new) folder.", flag_values=FLAGS)
+flags.DEFINE_float(
+    "parity_threshold",
+    None,
+    "Largest allowed TFLite-vs-Keras centre distance, "
+    "as a fraction of the frame diagonal (default per quantization: float32 "
+    "0.00125, float16 0.0025, dynamic 0.02, int8 0.03).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "input_size",
+    "480x640",
+    "Input HxW of the exported model (Google's: 480x640).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "internal_size",
+    "model",
+    "Size the network works at inside the exported "
+    "graph (the input is resized to it first): 'model' (the size the model was "
+    "built and trained at, or its internal_hw), 'input' (the --input_size), or HxW.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "saved_model", None, "Also write the SavedModel to this (new) folder.", flag_values=FLAGS
+)
 flags.DEFINE_bool("weight_map", False, "Add the weighting map as output 1.", flag_values=FLAGS)
-flags.DEFINE_string("model_card", None, "Model card JSON for the metadata: version, "
-                    "training_data, metrics (default: metadata.json beside the model, else "
-                    "the training run folder's config.json and history.jsonl).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "model_card",
+    None,
+    "Model card JSON for the metadata: version, "
+    "training_data, metrics (default: metadata.json beside the model, else "
+    "the training run folder's config.json and history.jsonl).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_bool("progress", True, "Progress bars.", flag_values=FLAGS)
 
 
@@ -78,20 +128,31 @@ def main(argv: Sequence[str]) -> int:
         sys.stderr.write(f"{argv[0]}: error: {error}\n")
         return 2
     return run_export(
-        model=FLAGS.model, out=FLAGS.out, quantization=FLAGS.quantization, input_hw=input_hw,
-        internal_hw=internal_hw, representative_data=FLAGS.representative_data,
-        num_representative=FLAGS.num_representative, parity_data=FLAGS.parity_data,
-        num_parity=FLAGS.num_parity, parity_threshold=FLAGS.parity_threshold,
-        saved_model=FLAGS.saved_model, weight_map=FLAGS.weight_map,
-        model_card=FLAGS.model_card, progress=FLAGS.progress)
+        model=FLAGS.model,
+        out=FLAGS.out,
+        quantization=FLAGS.quantization,
+        input_hw=input_hw,
+        internal_hw=internal_hw,
+        representative_data=FLAGS.representative_data,
+        num_representative=FLAGS.num_representative,
+        parity_data=FLAGS.parity_data,
+        num_parity=FLAGS.num_parity,
+        parity_threshold=FLAGS.parity_threshold,
+        saved_model=FLAGS.saved_model,
+        weight_map=FLAGS.weight_map,
+        model_card=FLAGS.model_card,
+        progress=FLAGS.progress,
+    )
 
 
 def use_tensorflow_backend(prog: str) -> None:
     """Sets ``KERAS_BACKEND=tensorflow`` before Keras is imported; exits 2 if another is forced."""
     backend = os.environ.get("KERAS_BACKEND")
     if backend and backend != "tensorflow":
-        sys.stderr.write(f"{prog}: error: TFLite export needs the TensorFlow backend, but "
-                         f"KERAS_BACKEND={backend}; unset it or set KERAS_BACKEND=tensorflow\n")
+        sys.stderr.write(
+            f"{prog}: error: TFLite export needs the TensorFlow backend, but "
+            f"KERAS_BACKEND={backend}; unset it or set KERAS_BACKEND=tensorflow\n"
+        )
         sys.exit(2)
     os.environ["KERAS_BACKEND"] = "tensorflow"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from absl import flags
 
@@ -45,34 +45,66 @@ from attention_center.core.command_line import (
 )
 
 FLAGS = flags.FlagValues()
-flags.DEFINE_list("source", ["osie_eye", "scene_eye", "osie_mouse_lab", "osie_mouse_amt",
-                             "salicon_mouse"], "Sources to read (comma separated).", flag_values=FLAGS)
+flags.DEFINE_list(
+    "source",
+    ["osie_eye", "scene_eye", "osie_mouse_lab", "osie_mouse_amt", "salicon_mouse"],
+    "Sources to read (comma separated).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the datasets.", flag_values=FLAGS)
 flags.DEFINE_string("out", None, "Output folder.", flag_values=FLAGS)
 flags.DEFINE_integer("seed", 0, "Split seed.", flag_values=FLAGS)
 flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.", flag_values=FLAGS)
 flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
-flags.DEFINE_bool("tfrecords", False, "Also write sharded TFRecords to OUT/tfrecords.", flag_values=FLAGS)
+flags.DEFINE_bool(
+    "tfrecords", False, "Also write sharded TFRecords to OUT/tfrecords.", flag_values=FLAGS
+)
 flags.DEFINE_integer("records_per_shard", 256, "Records per TFRecord file.", flag_values=FLAGS)
-flags.DEFINE_integer("max_images_per_split", 0, "tfds: keep the first N images of each split "
-                     "(a small config named <source>_firstN, for tests and smoke runs); 0: all.",
-                     flag_values=FLAGS)
-flags.DEFINE_list("counts", ["1", "2", "3", "4", "5", "7", "10", "all"],
-                  "measure: values of k (max_count).", flag_values=FLAGS)
-flags.DEFINE_list("onsets_ms", ["500", "1000", "1500", "2000", "3000", "none"],
-                  "measure: values of T (max_onset_ms); mouse sources use none only.", flag_values=FLAGS)
-flags.DEFINE_integer("max_points", 201, "measure: leading points per observer considered.", flag_values=FLAGS)
-flags.DEFINE_list("proxy_counts", ["1", "2", "3", "5", "10", "30", "all"],
-                  "proxies: values of k (points per observer) for the proxies.", flag_values=FLAGS)
-flags.DEFINE_list("proxy_sets", ["fiwi", "osie", "salicon"],
-                  "proxies: image sets to compare (ground_truth.studies.proxies.COMPARISONS).",
-                  flag_values=FLAGS)
-flags.DEFINE_bool("reliability", True, "proxies: also the split-half table of every BubbleView "
-                  "source.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "max_images_per_split",
+    0,
+    "tfds: keep the first N images of each split "
+    "(a small config named <source>_firstN, for tests and smoke runs); 0: all.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "counts",
+    ["1", "2", "3", "4", "5", "7", "10", "all"],
+    "measure: values of k (max_count).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "onsets_ms",
+    ["500", "1000", "1500", "2000", "3000", "none"],
+    "measure: values of T (max_onset_ms); mouse sources use none only.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "max_points", 201, "measure: leading points per observer considered.", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "proxy_counts",
+    ["1", "2", "3", "5", "10", "30", "all"],
+    "proxies: values of k (points per observer) for the proxies.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "proxy_sets",
+    ["fiwi", "osie", "salicon"],
+    "proxies: image sets to compare (ground_truth.studies.proxies.COMPARISONS).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_bool(
+    "reliability",
+    True,
+    "proxies: also the split-half table of every BubbleView source.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("num_splits", 10, "proxies: random split-halves per image.", flag_values=FLAGS)
-flags.DEFINE_bool("pace", True, "proxies: also time the clicks (reads the click files again).",
-                  flag_values=FLAGS)
+flags.DEFINE_bool(
+    "pace", True, "proxies: also time the clicks (reads the click files again).", flag_values=FLAGS
+)
 
 COMMANDS = ("build", "measure", "figure", "proxies", "tfds", "beam")
 USAGE = __doc__
@@ -85,8 +117,10 @@ def _values(items, cast):
 def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[1] not in COMMANDS:
         got = f" (got {argv[1]!r})" if len(argv) > 1 else ""
-        print(f"{argv[0]}: error: expected one of {', '.join(COMMANDS)}{got}\n"
-              f"(see {argv[0]} --help)", file=sys.stderr)
+        print(
+            f"{argv[0]}: error: expected one of {', '.join(COMMANDS)}{got}\n(see {argv[0]} --help)",
+            file=sys.stderr,
+        )
         return 2
     if len(argv) > 2:
         print(f"{argv[0]}: error: unexpected arguments {list(argv[2:])}", file=sys.stderr)
@@ -99,10 +133,17 @@ def main(argv: Sequence[str]) -> int:
         if not FLAGS.out:
             print("--out is required", file=sys.stderr)
             return 2
-        report = build(FLAGS.source, FLAGS.data_dir, FLAGS.out, seed=FLAGS.seed,
-                       frame_hw=tuple(int(v) for v in FLAGS.frame_hw),
-                       reuse_frames=FLAGS.reuse_frames, progress=FLAGS.progress,
-                       tfrecords=FLAGS.tfrecords, records_per_shard=FLAGS.records_per_shard)
+        report = build(
+            FLAGS.source,
+            FLAGS.data_dir,
+            FLAGS.out,
+            seed=FLAGS.seed,
+            frame_hw=tuple(int(v) for v in FLAGS.frame_hw),
+            reuse_frames=FLAGS.reuse_frames,
+            progress=FLAGS.progress,
+            tfrecords=FLAGS.tfrecords,
+            records_per_shard=FLAGS.records_per_shard,
+        )
         from ground_truth.build import stats_markdown
 
         print(stats_markdown(report.stats))
@@ -110,14 +151,19 @@ def main(argv: Sequence[str]) -> int:
             print(f"ERROR: {error}", file=sys.stderr)
         return 0 if report.ok else 1
     if command == "measure":
-        from ground_truth.studies.measure import measure_temporal, temporal_table_markdown
         from ground_truth.readers import read_source
+        from ground_truth.studies.measure import measure_temporal, temporal_table_markdown
 
         for name in FLAGS.source:
             records = read_source(name, FLAGS.data_dir).records
             onsets = _values(FLAGS.onsets_ms, float) if records[0].modality == "eye" else [None]
-            rows = measure_temporal(records, _values(FLAGS.counts, int), onsets,
-                                    seed=FLAGS.seed, max_points=FLAGS.max_points)
+            rows = measure_temporal(
+                records,
+                _values(FLAGS.counts, int),
+                onsets,
+                seed=FLAGS.seed,
+                max_points=FLAGS.max_points,
+            )
             print(temporal_table_markdown(name, rows))
         return 0
     if command == "figure":
@@ -145,10 +191,15 @@ def _proxies() -> int:
     if unknown:
         print(f"--proxy_sets: unknown {unknown}; known: {sorted(known)}", file=sys.stderr)
         return 2
-    report = measure_proxies(FLAGS.data_dir, [known[name] for name in FLAGS.proxy_sets],
-                             counts=_values(FLAGS.proxy_counts, int), num_splits=FLAGS.num_splits,
-                             seed=FLAGS.seed, pace=FLAGS.pace,
-                             reliability_sources=None if FLAGS.reliability else ())
+    report = measure_proxies(
+        FLAGS.data_dir,
+        [known[name] for name in FLAGS.proxy_sets],
+        counts=_values(FLAGS.proxy_counts, int),
+        num_splits=FLAGS.num_splits,
+        seed=FLAGS.seed,
+        pace=FLAGS.pace,
+        reliability_sources=None if FLAGS.reliability else (),
+    )
     text = proxies_markdown(report)
     print(text)
     for error in report["errors"]:
@@ -169,8 +220,9 @@ def _tfds() -> int:
         print("--out is required (the TFDS data directory)", file=sys.stderr)
         return 2
     if not Path(FLAGS.data_dir).is_dir():
-        print(f"--data_dir {FLAGS.data_dir}: no such folder (the manual directory)",
-              file=sys.stderr)
+        print(
+            f"--data_dir {FLAGS.data_dir}: no such folder (the manual directory)", file=sys.stderr
+        )
         return 2
     from attention_center.core.atomic import atomic_write_text
     from ground_truth.build import tfds_card
@@ -179,9 +231,14 @@ def _tfds() -> int:
     failed = 0
     for source in FLAGS.source:
         try:
-            (directory,) = prepare([source], FLAGS.data_dir, FLAGS.out, seed=FLAGS.seed,
-                                   max_images_per_split=FLAGS.max_images_per_split,
-                                   progress=FLAGS.progress)
+            (directory,) = prepare(
+                [source],
+                FLAGS.data_dir,
+                FLAGS.out,
+                seed=FLAGS.seed,
+                max_images_per_split=FLAGS.max_images_per_split,
+                progress=FLAGS.progress,
+            )
         except Exception as error:  # a reader's RecordError, a bad image, TFDS: name it, go on
             print(f"ERROR: {source}: {error}", file=sys.stderr)
             failed += 1
@@ -194,15 +251,21 @@ def _tfds() -> int:
 
 
 BEAM_FLAGS = flags.FlagValues()
-flags.DEFINE_list("source", ["osie_mouse_amt", "salicon_mouse"], "Sources (comma separated).",
-                  flag_values=BEAM_FLAGS)
-flags.DEFINE_string("data_dir", "../shared/data", "Folder holding the datasets.",
-                    flag_values=BEAM_FLAGS)
+flags.DEFINE_list(
+    "source",
+    ["osie_mouse_amt", "salicon_mouse"],
+    "Sources (comma separated).",
+    flag_values=BEAM_FLAGS,
+)
+flags.DEFINE_string(
+    "data_dir", "../shared/data", "Folder holding the datasets.", flag_values=BEAM_FLAGS
+)
 flags.DEFINE_string("out", None, "Output folder.", flag_values=BEAM_FLAGS)
 flags.DEFINE_integer("seed", 0, "Split seed.", flag_values=BEAM_FLAGS)
 flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.", flag_values=BEAM_FLAGS)
-flags.DEFINE_bool("reuse_frames", False, "Keep frames already in OUT/frames.",
-                  flag_values=BEAM_FLAGS)
+flags.DEFINE_bool(
+    "reuse_frames", False, "Keep frames already in OUT/frames.", flag_values=BEAM_FLAGS
+)
 
 
 def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
@@ -220,16 +283,19 @@ def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
     beam_args = list(beam_args)
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append("--runner=FnApiRunner")  # the local runner, without Prism's download
-    transform = BuildGroundTruth(BEAM_FLAGS.source, BEAM_FLAGS.data_dir, BEAM_FLAGS.out,
-                                 seed=BEAM_FLAGS.seed,
-                                 frame_hw=tuple(int(v) for v in BEAM_FLAGS.frame_hw),
-                                 reuse_frames=BEAM_FLAGS.reuse_frames)
+    transform = BuildGroundTruth(
+        BEAM_FLAGS.source,
+        BEAM_FLAGS.data_dir,
+        BEAM_FLAGS.out,
+        seed=BEAM_FLAGS.seed,
+        frame_hw=tuple(int(v) for v in BEAM_FLAGS.frame_hw),
+        reuse_frames=BEAM_FLAGS.reuse_frames,
+    )
     stats_path = Path(BEAM_FLAGS.out) / "stats.json"
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         _ = pipeline | "BuildGroundTruth" >> transform
     stats = json.loads(stats_path.read_text(encoding="utf-8"))
-    print(json.dumps({k: stats[k] for k in ("total_records", "total_images", "sources")},
-                     indent=1))
+    print(json.dumps({k: stats[k] for k in ("total_records", "total_images", "sources")}, indent=1))
     for error in stats["errors"]:
         print(f"ERROR: {error}", file=sys.stderr)
     return 1 if stats["errors"] else 0

@@ -22,10 +22,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from attention_center.core.command_line import EXIT_OK, EXIT_USAGE, HELP_FLAGS
-from attention_center.core.command_line import quiet_native_logs
+from attention_center.core.command_line import EXIT_OK, EXIT_USAGE, HELP_FLAGS, quiet_native_logs
 
 __all__ = ["COMMANDS", "main", "run"]
 
@@ -41,13 +40,19 @@ class Command:
 COMMANDS = {
     "predict": Command("attention_center.cli.predict", "centres of images (JSON/CSV), overlays"),
     "encode": Command("attention_center.cli.encode", "centre-first progressive JPEG XL"),
-    "ground-truth": Command("attention_center.cli.ground_truth", "ground truth from eye tracking, mouse, clicks"),
+    "ground-truth": Command(
+        "attention_center.cli.ground_truth", "ground truth from eye tracking, mouse, clicks"
+    ),
     "train": Command("attention_center.cli.train", "train an attention-centre model"),
     "evaluate": Command("attention_center.cli.evaluate", "score models against baselines"),
     "ensemble": Command("attention_center.cli.ensemble", "average trained models into one"),
-    "export": Command("attention_center.cli.export", "the quantized TFLite drop-in for Google's model"),
+    "export": Command(
+        "attention_center.cli.export", "the quantized TFLite drop-in for Google's model"
+    ),
     "beam": Command("attention_center.cli.beam", "centres and JPEG XL at scale, on Apache Beam"),
-    "compare": Command("attention_center.cli.compare", "one image at equal byte budgets, side by side"),
+    "compare": Command(
+        "attention_center.cli.compare", "one image at equal byte budgets, side by side"
+    ),
 }
 
 
@@ -57,9 +62,12 @@ def _overview() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"usage: {PROG} COMMAND [flags]   ({PROG} {__version__})", "", "commands:"]
     lines += [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
-    lines += ["", f"{PROG} COMMAND --help shows a command's flags.",
-              "Exit codes: 0 all done, 1 some inputs failed (each reported), 2 usage error, "
-              "130 interrupted."]
+    lines += [
+        "",
+        f"{PROG} COMMAND --help shows a command's flags.",
+        "Exit codes: 0 all done, 1 some inputs failed (each reported), 2 usage error, "
+        "130 interrupted.",
+    ]
     return "\n".join(lines)
 
 
@@ -85,8 +93,11 @@ def run(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_OK)
     name = argv[1]
     if name not in COMMANDS:
-        print(f"{PROG}: error: unknown command {name!r}; commands: {', '.join(COMMANDS)}\n"
-              f"(see {PROG} --help)", file=sys.stderr)
+        print(
+            f"{PROG}: error: unknown command {name!r}; commands: {', '.join(COMMANDS)}\n"
+            f"(see {PROG} --help)",
+            file=sys.stderr,
+        )
         sys.exit(EXIT_USAGE)
     module = importlib.import_module(COMMANDS[name].module)
     module.run([f"{PROG} {name}", *argv[2:]])

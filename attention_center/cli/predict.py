@@ -17,13 +17,19 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from absl import flags
 
-from attention_center.core.command_flags import (EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, UsageError,
-                                        define_model_flags, max_pixels_flag)
+from attention_center.core.command_flags import (
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    define_model_flags,
+    max_pixels_flag,
+)
 from attention_center.core.files import resolved
 
 __all__ = ["FLAGS", "USAGE", "format_rows", "main"]
@@ -32,9 +38,13 @@ USAGE = __doc__
 FLAGS = flags.FlagValues()
 define_model_flags(FLAGS)
 flags.DEFINE_enum("format", "json", ["json", "csv"], "Output format on stdout.", flag_values=FLAGS)
-flags.DEFINE_string("overlay", None, "Write <DIR>/<name>.overlay.png: the image with its "
-                    "centre marked and the model's weighting map as a heatmap.",
-                    flag_values=FLAGS)
+flags.DEFINE_string(
+    "overlay",
+    None,
+    "Write <DIR>/<name>.overlay.png: the image with its "
+    "centre marked and the model's weighting map as a heatmap.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
 
 
@@ -105,8 +115,9 @@ def main(argv: Sequence[str]) -> int:
     if not paths:
         raise UsageError("predict needs image files or folders")
     try:
-        predictor = load_predictor(FLAGS.model, num_threads=FLAGS.model_threads,
-                                   batch_size=FLAGS.batch_size)
+        predictor = load_predictor(
+            FLAGS.model, num_threads=FLAGS.model_threads, batch_size=FLAGS.batch_size
+        )
     except ModelLoadError as error:
         raise UsageError(str(error)) from error
     overlay_dir = _check_overlay_dir(FLAGS.overlay) if FLAGS.overlay else None
@@ -117,26 +128,34 @@ def main(argv: Sequence[str]) -> int:
     rows, failures = [], len(folder_errors)
     for message in folder_errors:
         sys.stderr.write(f"attention-center: {message}\n")
-    stream = predict_images([path for path, _ in items], predictor,
-                            batch_size=FLAGS.batch_size, keep_images=overlay_dir is not None,
-                            keep_weight_maps=overlay_dir is not None,
-                            max_pixels=max_pixels_flag(FLAGS))
-    bar = tqdm(total=len(items), unit="img", desc="predict", disable=not FLAGS.progress,
-               dynamic_ncols=True)
+    stream = predict_images(
+        [path for path, _ in items],
+        predictor,
+        batch_size=FLAGS.batch_size,
+        keep_images=overlay_dir is not None,
+        keep_weight_maps=overlay_dir is not None,
+        max_pixels=max_pixels_flag(FLAGS),
+    )
+    bar = tqdm(
+        total=len(items), unit="img", desc="predict", disable=not FLAGS.progress, dynamic_ncols=True
+    )
     try:
         failures += _predict_rows(stream, overlays, inputs, rows, bar)
     except KeyboardInterrupt:
         bar.close()
         sys.stdout.write(format_rows(rows, FLAGS.format))
-        sys.stderr.write(f"attention-center: interrupted after {len(rows)} of {len(items)} "
-                         f"images ({failures} failed); the rows above are those done\n")
+        sys.stderr.write(
+            f"attention-center: interrupted after {len(rows)} of {len(items)} "
+            f"images ({failures} failed); the rows above are those done\n"
+        )
         return EXIT_INTERRUPTED
     bar.close()
     sys.stdout.write(format_rows(rows, FLAGS.format))
     sys.stdout.flush()
     if failures:
-        sys.stderr.write(f"attention-center: {failures} of {len(rows) + len(folder_errors)} "
-                         "inputs failed\n")
+        sys.stderr.write(
+            f"attention-center: {failures} of {len(rows) + len(folder_errors)} inputs failed\n"
+        )
     return EXIT_FAILURES if failures else EXIT_OK
 
 
@@ -155,11 +174,15 @@ def _predict_rows(stream, overlays, inputs, rows: list, bar) -> int:
             if resolved(overlay_path) in inputs:
                 error = f"overlay {overlay_path} would overwrite an input; refused"
             else:
-                heat = (None if prediction.weight_map is None
-                        else weight_map_on_image(prediction.weight_map, prediction.transform))
+                heat = (
+                    None
+                    if prediction.weight_map is None
+                    else weight_map_on_image(prediction.weight_map, prediction.transform)
+                )
                 try:
-                    write_overlay(overlay_path, overlay_image(prediction.image, prediction.center,
-                                                              heat))
+                    write_overlay(
+                        overlay_path, overlay_image(prediction.image, prediction.center, heat)
+                    )
                 except OSError as os_error:
                     error = f"cannot write overlay {overlay_path}: {os_error}"
             prediction.image = None

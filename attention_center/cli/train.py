@@ -17,94 +17,243 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from absl import flags
 
-from attention_center.core.command_flags import EXIT_OK, UsageError, output_folder_flag, run_with_flags
+from attention_center.core.command_flags import (
+    EXIT_OK,
+    UsageError,
+    output_folder_flag,
+    run_with_flags,
+)
 from attention_center.core.frames import parse_hw
 
 __all__ = ["FLAGS", "USAGE", "config_from_flags", "main", "run"]
 
 USAGE = __doc__
 FLAGS = flags.FlagValues()
-flags.DEFINE_string("config", None, "JSON or YAML file of flag values (command line wins).", flag_values=FLAGS)
-flags.DEFINE_string("data", None, "Portable ground-truth folder from `python -m ground_truth build`, "
-                    "or tfds:DIR (the --out of `ground-truth tfds`, or one prepared config) / "
-                    "tfds:NAME/CONFIG (in $TFDS_DATA_DIR): a prepared TFDS dataset.", flag_values=FLAGS)
-flags.DEFINE_string("out", "runs/default", "Run folder: checkpoints, logs, model.keras.", flag_values=FLAGS)
-flags.DEFINE_list("sources", ["osie_eye", "scene_eye"], "Record sources to train on.", flag_values=FLAGS)
-flags.DEFINE_list("train_splits", ["train"], "Ground-truth splits to train on (train,val for "
-                  "the final retrain once the settings are chosen; never test).", flag_values=FLAGS)
-flags.DEFINE_string("val_split", "val", "Split for the best checkpoint and early stopping; "
-                    "empty: none (a fixed epoch count, model.keras = the last epoch).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "config", None, "JSON or YAML file of flag values (command line wins).", flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "data",
+    None,
+    "Portable ground-truth folder from `python -m ground_truth build`, "
+    "or tfds:DIR (the --out of `ground-truth tfds`, or one prepared config) / "
+    "tfds:NAME/CONFIG (in $TFDS_DATA_DIR): a prepared TFDS dataset.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "out", "runs/default", "Run folder: checkpoints, logs, model.keras.", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "sources", ["osie_eye", "scene_eye"], "Record sources to train on.", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "train_splits",
+    ["train"],
+    "Ground-truth splits to train on (train,val for "
+    "the final retrain once the settings are chosen; never test).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "val_split",
+    "val",
+    "Split for the best checkpoint and early stopping; "
+    "empty: none (a fixed epoch count, model.keras = the last epoch).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string("backbone", "mobilenet_v2", "Registered backbone name.", flag_values=FLAGS)
-flags.DEFINE_float("alpha", 1.0, "Backbone width multiplier (families that have one).", flag_values=FLAGS)
-flags.DEFINE_list("levels", None, "Pyramid levels the head taps (default: every level the "
-                  "backbone has: P2-P5, or P2-P4 for efficientnet_lite0_compact).", flag_values=FLAGS)
+flags.DEFINE_float(
+    "alpha", 1.0, "Backbone width multiplier (families that have one).", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "levels",
+    None,
+    "Pyramid levels the head taps (default: every level the "
+    "backbone has: P2-P5, or P2-P4 for efficientnet_lite0_compact).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("head_width", 64, "Channels of the head.", flag_values=FLAGS)
 flags.DEFINE_integer("head_convs", 1, "3x3 convolutions after aggregation.", flag_values=FLAGS)
-flags.DEFINE_enum("upsampling", "bilinear", ["bilinear", "transpose"], "Head upsampling.", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "upsampling", "bilinear", ["bilinear", "transpose"], "Head upsampling.", flag_values=FLAGS
+)
 flags.DEFINE_enum("aggregation", "add", ["add", "concat"], "Head aggregation.", flag_values=FLAGS)
 flags.DEFINE_float("dropout", 0.1, "Spatial dropout in the head.", flag_values=FLAGS)
-flags.DEFINE_string("backbone_weights", "imagenet",
-                    "imagenet | offline | keras | none | path to .weights.h5", flag_values=FLAGS)
-flags.DEFINE_string("input_size", "240x320", "Training input HxW (4:3; the model frame is 480x640).", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 16, "Images per batch (global, across replicas).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "backbone_weights",
+    "imagenet",
+    "imagenet | offline | keras | none | path to .weights.h5",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "input_size",
+    "240x320",
+    "Training input HxW (4:3; the model frame is 480x640).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "batch_size", 16, "Images per batch (global, across replicas).", flag_values=FLAGS
+)
 flags.DEFINE_integer("epochs", 12, "Total epochs (warm-up + fine-tune).", flag_values=FLAGS)
-flags.DEFINE_integer("freeze_epochs", 2, "Epochs with the backbone frozen (head warm-up).", flag_values=FLAGS)
-flags.DEFINE_string("frozen_level", "", "Stages up to this level's tap stay frozen after thawing "
-                    "(e.g. P2); empty: thaw everything.", flag_values=FLAGS)
-flags.DEFINE_float("learning_rate", 3e-4, "Peak learning rate of the fine-tune phase (cosine).", flag_values=FLAGS)
-flags.DEFINE_float("head_learning_rate", 1e-3, "Learning rate of the warm-up phase.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "freeze_epochs", 2, "Epochs with the backbone frozen (head warm-up).", flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "frozen_level",
+    "",
+    "Stages up to this level's tap stay frozen after thawing (e.g. P2); empty: thaw everything.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_float(
+    "learning_rate", 3e-4, "Peak learning rate of the fine-tune phase (cosine).", flag_values=FLAGS
+)
+flags.DEFINE_float(
+    "head_learning_rate", 1e-3, "Learning rate of the warm-up phase.", flag_values=FLAGS
+)
 flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.", flag_values=FLAGS)
-flags.DEFINE_float("aux_saliency_weight", 1.0, "Weight of the KL+CC loss on the weighting map "
-                   "against fixation density maps (0: centre loss only). Default 1: measured "
-                   "to lower the validation centre error (docs/model_card_large_1.3.0.md).", flag_values=FLAGS)
-flags.DEFINE_float("density_sigma", 12.0, "Density-map Gaussian sigma, training-frame pixels.", flag_values=FLAGS)
-flags.DEFINE_float("min_scale", 0.8, "Smallest random crop side (1.0: no crop augmentation).", flag_values=FLAGS)
-flags.DEFINE_integer("patience", 6, "Early-stopping patience (epochs) on validation error.", flag_values=FLAGS)
+flags.DEFINE_float(
+    "aux_saliency_weight",
+    1.0,
+    "Weight of the KL+CC loss on the weighting map "
+    "against fixation density maps (0: centre loss only). Default 1: measured "
+    "to lower the validation centre error (docs/model_card_large_1.3.0.md).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_float(
+    "density_sigma", 12.0, "Density-map Gaussian sigma, training-frame pixels.", flag_values=FLAGS
+)
+flags.DEFINE_float(
+    "min_scale", 0.8, "Smallest random crop side (1.0: no crop augmentation).", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "patience", 6, "Early-stopping patience (epochs) on validation error.", flag_values=FLAGS
+)
 flags.DEFINE_integer("seed", 0, "Seed for weights, shuffling and augmentation.", flag_values=FLAGS)
-flags.DEFINE_integer("max_images", 0, "Use only this many training images (smoke runs); 0: all.", flag_values=FLAGS)
-flags.DEFINE_bool("mixed_precision", False, "float16 (TF) / bfloat16 (JAX) compute; for GPUs.", flag_values=FLAGS)
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multiworker", "tpu"],
-                  "Distribution strategy.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "max_images", 0, "Use only this many training images (smoke runs); 0: all.", flag_values=FLAGS
+)
+flags.DEFINE_bool(
+    "mixed_precision", False, "float16 (TF) / bfloat16 (JAX) compute; for GPUs.", flag_values=FLAGS
+)
+flags.DEFINE_enum(
+    "strategy",
+    "default",
+    ["default", "mirrored", "multiworker", "tpu"],
+    "Distribution strategy.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_bool("tensorboard", True, "TensorBoard logs (TensorFlow backend).", flag_values=FLAGS)
-flags.DEFINE_string("save_freq", "epoch", "Backup every epoch, or every N batches.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "save_freq", "epoch", "Backup every epoch, or every N batches.", flag_values=FLAGS
+)
 flags.DEFINE_integer("workers", 1, "PyDataset worker threads.", flag_values=FLAGS)
 flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (1: progress bar).", flag_values=FLAGS)
-flags.DEFINE_bool("run_eagerly", False, "Run each step eagerly, without compiling it (debugging "
-                  "and tiny smoke runs: no ~30 s of tracing on a CPU; much slower per step).",
-                  flag_values=FLAGS)
+flags.DEFINE_bool(
+    "run_eagerly",
+    False,
+    "Run each step eagerly, without compiling it (debugging "
+    "and tiny smoke runs: no ~30 s of tracing on a CPU; much slower per step).",
+    flag_values=FLAGS,
+)
 
-flags.DEFINE_string("source_weights", "", "Loss weights per source: 'proxies' (the measured "
-                    "ground_truth.training_use.TRAINING_USE: eye tracking 1, clicks and mouse less; "
-                    "docs/proxies.md), or SOURCE=CENTRE:DENSITY,... (others 1:1); empty: all 1.",
-                    flag_values=FLAGS)
-flags.DEFINE_list("exclude_datasets", [], "Leave these datasets out (leave-one-dataset-out "
-                  "runs), e.g. fiwi.", flag_values=FLAGS)
-flags.DEFINE_list("repeat_datasets", [], "DATASET=N,...: each training image of DATASET is "
-                  "seen N times an epoch (small sets of another kind of image).",
-                  flag_values=FLAGS)
-flags.DEFINE_string("teacher", None, "A model (preset name or file, with a weighting map) "
-                    "whose centres and maps are mixed into the targets (distillation).",
-                    flag_values=FLAGS)
-flags.DEFINE_float("teacher_weight", 0.5, "The teacher's share of the targets, 0..1.",
-                   lower_bound=0.0, upper_bound=1.0, flag_values=FLAGS)
-flags.DEFINE_list("teacher_datasets", [], "Only these datasets' records get the teacher's "
-                  "targets (default: all), e.g. osie,scene,salicon for a teacher of photos.",
-                  flag_values=FLAGS)
-flags.DEFINE_string("warm_start", None, "A .keras model (or preset 'NAME:keras') whose layers "
-                    "of the same name and shape start this model.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "source_weights",
+    "",
+    "Loss weights per source: 'proxies' (the measured "
+    "ground_truth.training_use.TRAINING_USE: eye tracking 1, clicks and mouse less; "
+    "docs/proxies.md), or SOURCE=CENTRE:DENSITY,... (others 1:1); empty: all 1.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "exclude_datasets",
+    [],
+    "Leave these datasets out (leave-one-dataset-out runs), e.g. fiwi.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "repeat_datasets",
+    [],
+    "DATASET=N,...: each training image of DATASET is "
+    "seen N times an epoch (small sets of another kind of image).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "teacher",
+    None,
+    "A model (preset name or file, with a weighting map) "
+    "whose centres and maps are mixed into the targets (distillation).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_float(
+    "teacher_weight",
+    0.5,
+    "The teacher's share of the targets, 0..1.",
+    lower_bound=0.0,
+    upper_bound=1.0,
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "teacher_datasets",
+    [],
+    "Only these datasets' records get the teacher's "
+    "targets (default: all), e.g. osie,scene,salicon for a teacher of photos.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "warm_start",
+    None,
+    "A .keras model (or preset 'NAME:keras') whose layers "
+    "of the same name and shape start this model.",
+    flag_values=FLAGS,
+)
 
-_TRAIN_FLAGS = ("data", "out", "sources", "train_splits", "val_split", "backbone", "alpha", "levels", "head_width",
-                "head_convs", "upsampling", "aggregation", "dropout", "backbone_weights",
-                "input_size", "batch_size", "epochs", "freeze_epochs", "frozen_level",
-                "learning_rate", "head_learning_rate", "weight_decay", "aux_saliency_weight",
-                "density_sigma", "min_scale", "patience", "seed", "max_images",
-                "mixed_precision", "strategy", "tensorboard", "save_freq", "workers", "verbose",
-                "run_eagerly", "source_weights", "exclude_datasets", "teacher", "teacher_weight",
-                "teacher_datasets", "warm_start", "repeat_datasets")
+_TRAIN_FLAGS = (
+    "data",
+    "out",
+    "sources",
+    "train_splits",
+    "val_split",
+    "backbone",
+    "alpha",
+    "levels",
+    "head_width",
+    "head_convs",
+    "upsampling",
+    "aggregation",
+    "dropout",
+    "backbone_weights",
+    "input_size",
+    "batch_size",
+    "epochs",
+    "freeze_epochs",
+    "frozen_level",
+    "learning_rate",
+    "head_learning_rate",
+    "weight_decay",
+    "aux_saliency_weight",
+    "density_sigma",
+    "min_scale",
+    "patience",
+    "seed",
+    "max_images",
+    "mixed_precision",
+    "strategy",
+    "tensorboard",
+    "save_freq",
+    "workers",
+    "verbose",
+    "run_eagerly",
+    "source_weights",
+    "exclude_datasets",
+    "teacher",
+    "teacher_weight",
+    "teacher_datasets",
+    "warm_start",
+    "repeat_datasets",
+)
 
 
 def _apply_config_file(path: str):
@@ -174,26 +323,49 @@ def config_from_flags():
 
     weights = FLAGS.backbone_weights
     return TrainConfig(
-        data_dir=FLAGS.data, out_dir=FLAGS.out, sources=tuple(FLAGS.sources),
-        train_splits=tuple(FLAGS.train_splits), val_split=FLAGS.val_split,
-        backbone=FLAGS.backbone, alpha=FLAGS.alpha, levels=tuple(FLAGS.levels) if FLAGS.levels else None,
-        head_width=FLAGS.head_width, head_convs=FLAGS.head_convs, upsampling=FLAGS.upsampling,
-        aggregation=FLAGS.aggregation, dropout=FLAGS.dropout,
+        data_dir=FLAGS.data,
+        out_dir=FLAGS.out,
+        sources=tuple(FLAGS.sources),
+        train_splits=tuple(FLAGS.train_splits),
+        val_split=FLAGS.val_split,
+        backbone=FLAGS.backbone,
+        alpha=FLAGS.alpha,
+        levels=tuple(FLAGS.levels) if FLAGS.levels else None,
+        head_width=FLAGS.head_width,
+        head_convs=FLAGS.head_convs,
+        upsampling=FLAGS.upsampling,
+        aggregation=FLAGS.aggregation,
+        dropout=FLAGS.dropout,
         backbone_weights=None if weights.lower() == "none" else weights,
-        input_hw=parse_hw(FLAGS.input_size), batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-        freeze_epochs=FLAGS.freeze_epochs, frozen_level=FLAGS.frozen_level,
-        learning_rate=FLAGS.learning_rate, head_learning_rate=FLAGS.head_learning_rate,
-        weight_decay=FLAGS.weight_decay, aux_saliency_weight=FLAGS.aux_saliency_weight,
-        density_sigma=FLAGS.density_sigma, min_scale=FLAGS.min_scale, patience=FLAGS.patience,
-        seed=FLAGS.seed, max_images=FLAGS.max_images, mixed_precision=FLAGS.mixed_precision,
-        strategy=FLAGS.strategy, tensorboard=FLAGS.tensorboard, save_freq=FLAGS.save_freq,
-        workers=FLAGS.workers, verbose=FLAGS.verbose, run_eagerly=FLAGS.run_eagerly,
+        input_hw=parse_hw(FLAGS.input_size),
+        batch_size=FLAGS.batch_size,
+        epochs=FLAGS.epochs,
+        freeze_epochs=FLAGS.freeze_epochs,
+        frozen_level=FLAGS.frozen_level,
+        learning_rate=FLAGS.learning_rate,
+        head_learning_rate=FLAGS.head_learning_rate,
+        weight_decay=FLAGS.weight_decay,
+        aux_saliency_weight=FLAGS.aux_saliency_weight,
+        density_sigma=FLAGS.density_sigma,
+        min_scale=FLAGS.min_scale,
+        patience=FLAGS.patience,
+        seed=FLAGS.seed,
+        max_images=FLAGS.max_images,
+        mixed_precision=FLAGS.mixed_precision,
+        strategy=FLAGS.strategy,
+        tensorboard=FLAGS.tensorboard,
+        save_freq=FLAGS.save_freq,
+        workers=FLAGS.workers,
+        verbose=FLAGS.verbose,
+        run_eagerly=FLAGS.run_eagerly,
         source_weights=source_weights(FLAGS.source_weights),
-        exclude_datasets=tuple(FLAGS.exclude_datasets), teacher=FLAGS.teacher,
+        exclude_datasets=tuple(FLAGS.exclude_datasets),
+        teacher=FLAGS.teacher,
         repeat_datasets=_repeats(FLAGS.repeat_datasets),
         teacher_weight=FLAGS.teacher_weight if FLAGS.teacher else 0.0,
         teacher_datasets=tuple(FLAGS.teacher_datasets),
-        warm_start=_model_file(FLAGS.warm_start))
+        warm_start=_model_file(FLAGS.warm_start),
+    )
 
 
 def _check_build(data_dir: str) -> None:
@@ -229,9 +401,11 @@ def _check_build(data_dir: str) -> None:
     if problems:
         shown = "\n  ".join(problems[:10])
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise UsageError(f"--data {data_dir}: {len(problems)} training frame(s) cannot be "
-                         f"read (rebuild with `attention-center ground-truth build`):\n  "
-                         f"{shown}{more}")
+        raise UsageError(
+            f"--data {data_dir}: {len(problems)} training frame(s) cannot be "
+            f"read (rebuild with `attention-center ground-truth build`):\n  "
+            f"{shown}{more}"
+        )
 
 
 def main(argv: Sequence[str]) -> int:
@@ -252,8 +426,10 @@ def main(argv: Sequence[str]) -> int:
         except (OSError, ValueError) as error:
             raise UsageError(f"--data {error}") from error
     elif not os.path.isfile(os.path.join(FLAGS.data, "index.jsonl")):
-        raise UsageError(f"--data {FLAGS.data}: no index.jsonl (build it with "
-                         "`attention-center ground-truth build`)")
+        raise UsageError(
+            f"--data {FLAGS.data}: no index.jsonl (build it with "
+            "`attention-center ground-truth build`)"
+        )
     else:
         _check_build(FLAGS.data)
     output_folder_flag("out", FLAGS.out)  # checkpoints go there from the first epoch

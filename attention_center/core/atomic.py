@@ -25,8 +25,9 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 __all__ = [
     "TEMP_MARK",
@@ -68,8 +69,12 @@ def _remove(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(destination: os.PathLike | str, suffix: str = "", directory: bool = False,
-                mode: Optional[int] = None) -> Iterator[Path]:
+def atomic_path(
+    destination: os.PathLike | str,
+    suffix: str = "",
+    directory: bool = False,
+    mode: Optional[int] = None,
+) -> Iterator[Path]:
     """Yields a temporary path to write; on success it is renamed over ``destination``.
 
     Args:

@@ -21,26 +21,58 @@ from attention_center.core.command_line import (
 from attention_center.core.files import OutputFolderError, check_output_folder
 from attention_center.core.images import DEFAULT_MAX_PIXELS
 
-__all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_FLAGS",
-           "UsageError", "define_model_flags", "max_pixels_flag", "output_file_flag",
-           "output_folder_flag", "parse_or_exit", "run_with_flags", "split_encoder_flags"]
+__all__ = [
+    "EXIT_FAILURES",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "HELP_FLAGS",
+    "UsageError",
+    "define_model_flags",
+    "max_pixels_flag",
+    "output_file_flag",
+    "output_folder_flag",
+    "parse_or_exit",
+    "run_with_flags",
+    "split_encoder_flags",
+]
 
 
 def define_model_flags(flag_values: flags.FlagValues) -> None:
     """``--model``, ``--batch_size``, ``--model_threads``, ``--max_pixels``: how a command
     loads its model and its images."""
-    flags.DEFINE_string("model", None, "Model: a preset name (default, large; "
-                        "'default:keras' for its Keras file) or a .tflite / .keras file "
-                        "(Google's center.tflite works). Default: the 'default' preset's "
-                        ".tflite.", flag_values=flag_values)
-    flags.DEFINE_integer("batch_size", 8, "Images decoded and run through the model together.",
-                         lower_bound=1, flag_values=flag_values)
-    flags.DEFINE_integer("model_threads", None, "TFLite interpreter threads (default: all CPUs).",
-                         lower_bound=1, flag_values=flag_values)
-    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Refuse images with more pixels "
-                         "(checked before decoding; large JPEGs are decoded at the reduced size "
-                         "the model needs). 0: no limit.", lower_bound=0,
-                         flag_values=flag_values)
+    flags.DEFINE_string(
+        "model",
+        None,
+        "Model: a preset name (default, large; "
+        "'default:keras' for its Keras file) or a .tflite / .keras file "
+        "(Google's center.tflite works). Default: the 'default' preset's "
+        ".tflite.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "batch_size",
+        8,
+        "Images decoded and run through the model together.",
+        lower_bound=1,
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "model_threads",
+        None,
+        "TFLite interpreter threads (default: all CPUs).",
+        lower_bound=1,
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "max_pixels",
+        DEFAULT_MAX_PIXELS,
+        "Refuse images with more pixels "
+        "(checked before decoding; large JPEGs are decoded at the reduced size "
+        "the model needs). 0: no limit.",
+        lower_bound=0,
+        flag_values=flag_values,
+    )
 
 
 def output_folder_flag(name: str, value) -> Path:
@@ -75,5 +107,5 @@ def split_encoder_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     argv = list(argv)
     if "--" in argv:
         i = argv.index("--")
-        return argv[:i], argv[i + 1:]
+        return argv[:i], argv[i + 1 :]
     return argv, []

@@ -29,13 +29,22 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from absl import flags
 
-__all__ = ["EXIT_FAILURES", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "HELP_FLAGS",
-           "UsageError", "parse_or_exit", "quiet_native_logs", "run_with_flags",
-           "sigterm_interrupts"]
+__all__ = [
+    "EXIT_FAILURES",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "HELP_FLAGS",
+    "UsageError",
+    "parse_or_exit",
+    "quiet_native_logs",
+    "run_with_flags",
+    "sigterm_interrupts",
+]
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 HELP_FLAGS = ("--help", "-h", "--helpfull", "-help")
@@ -92,8 +101,12 @@ def sigterm_interrupts():
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
-def run_with_flags(flag_values: flags.FlagValues, main: Callable[[list[str]], int],
-                   usage: str, argv: Sequence[str] | None = None) -> None:
+def run_with_flags(
+    flag_values: flags.FlagValues,
+    main: Callable[[list[str]], int],
+    usage: str,
+    argv: Sequence[str] | None = None,
+) -> None:
     """Parses ``argv`` (default ``sys.argv``) into ``flag_values``, exits with ``main(rest)``.
 
     ``--help``/``-h`` print ``usage`` and the flags and exit 0; a bad flag or a

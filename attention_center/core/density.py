@@ -38,8 +38,9 @@ def fixation_counts(points: np.ndarray, map_hw, weights: Optional[np.ndarray] = 
     """
     h, w = int(map_hw[0]), int(map_hw[1])
     points = np.asarray(points, np.float64).reshape(-1, 2)
-    weights = (np.ones(len(points)) if weights is None
-               else np.asarray(weights, np.float64).reshape(-1))
+    weights = (
+        np.ones(len(points)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    )
     col = np.floor(points[:, 0] + 0.5).astype(np.int64)
     row = np.floor(points[:, 1] + 0.5).astype(np.int64)
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
@@ -48,8 +49,13 @@ def fixation_counts(points: np.ndarray, map_hw, weights: Optional[np.ndarray] = 
     return counts.astype(np.float32)
 
 
-def density_map(points: np.ndarray, map_hw, sigma_px: float,
-                normalize: Optional[str] = "sum", weights: Optional[np.ndarray] = None) -> np.ndarray:
+def density_map(
+    points: np.ndarray,
+    map_hw,
+    sigma_px: float,
+    normalize: Optional[str] = "sum",
+    weights: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """A fixation density map.
 
     Args:

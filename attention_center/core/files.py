@@ -9,18 +9,43 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from attention_center.core.errors import PathError
 
-__all__ = ["IMAGE_SUFFIXES", "OutputFolderError", "check_output_folder", "find_images",
-           "is_inside", "not_a_file_reason", "resolved"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "OutputFolderError",
+    "check_output_folder",
+    "find_images",
+    "is_inside",
+    "not_a_file_reason",
+    "resolved",
+]
 
 #: File suffixes taken as images when walking a directory (``.jxl`` is not: it is our output).
-IMAGE_SUFFIXES = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".webp", ".tif", ".tiff",
-    ".bmp", ".ppm", ".pgm", ".pnm", ".pbm", ".pam"})
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".apng",
+        ".gif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".ppm",
+        ".pgm",
+        ".pnm",
+        ".pbm",
+        ".pam",
+    }
+)
 
 
 def resolved(path: os.PathLike | str) -> Path:
@@ -104,8 +129,9 @@ def check_output_folder(folder: os.PathLike | str, create: bool = True) -> Path:
         try:
             folder.stat()
         except OSError as error:
-            raise OutputFolderError(folder, f"not usable as the output folder: "
-                                    f"{_strerror(error)}") from None
+            raise OutputFolderError(
+                folder, f"not usable as the output folder: {_strerror(error)}"
+            ) from None
         raise OutputFolderError(folder, "exists and is not a folder")
     if not folder.is_dir():
         if not create:
@@ -128,8 +154,9 @@ def check_output_folder(folder: os.PathLike | str, create: bool = True) -> Path:
     return folder
 
 
-def find_images(image_dir, recursive: bool = True, exclude: Sequence = (),
-                errors: Optional[list] = None) -> tuple[list[Path], list[Path]]:
+def find_images(
+    image_dir, recursive: bool = True, exclude: Sequence = (), errors: Optional[list] = None
+) -> tuple[list[Path], list[Path]]:
     """Image files under a directory, sorted.
 
     Hidden files and folders (``.name``, e.g. our temporaries) are skipped, and so is
@@ -157,8 +184,13 @@ def find_images(image_dir, recursive: bool = True, exclude: Sequence = (),
 
     for root, dirs, files in os.walk(image_dir, onerror=report):
         root_path = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and resolved(root_path / d) not in excluded) if recursive else []
+        dirs[:] = (
+            sorted(
+                d for d in dirs if not d.startswith(".") and resolved(root_path / d) not in excluded
+            )
+            if recursive
+            else []
+        )
         for name in sorted(files):
             if name.startswith("."):
                 continue

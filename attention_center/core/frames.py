@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -76,8 +77,10 @@ class FrameTransform:
         Returns:
           ``(x_frame, y_frame)``, same types, 0-based pixel centres of the frame.
         """
-        return ((x + 0.5) * self.scale_x - 0.5 + self.pad_x,
-                (y + 0.5) * self.scale_y - 0.5 + self.pad_y)
+        return (
+            (x + 0.5) * self.scale_x - 0.5 + self.pad_x,
+            (y + 0.5) * self.scale_y - 0.5 + self.pad_y,
+        )
 
     def to_original(self, x, y, clamp: bool = True):
         """Maps model-frame coordinates back to original-image pixels.
@@ -118,8 +121,9 @@ def _float32(value):
     return value * 1.0
 
 
-def frame_transform(original_hw, frame_hw=MODEL_FRAME_HW, floor: Callable = math.floor,
-                    maximum: Callable = max) -> FrameTransform:
+def frame_transform(
+    original_hw, frame_hw=MODEL_FRAME_HW, floor: Callable = math.floor, maximum: Callable = max
+) -> FrameTransform:
     """Returns the geometry ``tf.image.resize_with_pad`` uses for these sizes.
 
     Mirrors TensorFlow's arithmetic exactly, in float32: ``ratio = max(w / W, h / H)``,
@@ -142,8 +146,9 @@ def frame_transform(original_hw, frame_hw=MODEL_FRAME_HW, floor: Callable = math
     resized_hw = (maximum(floor(rh_float), 1.0), maximum(floor(rw_float), 1.0))
     pad_y = maximum(floor((fh - rh_float) / 2), 0.0)
     pad_x = maximum(floor((fw - rw_float) / 2), 0.0)
-    return FrameTransform(original_hw=(h, w), frame_hw=(fh, fw),
-                          resized_hw=resized_hw, pad_y=pad_y, pad_x=pad_x)
+    return FrameTransform(
+        original_hw=(h, w), frame_hw=(fh, fw), resized_hw=resized_hw, pad_y=pad_y, pad_x=pad_x
+    )
 
 
 def parse_hw(text: str) -> tuple[int, int]:

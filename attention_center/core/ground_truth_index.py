@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -38,8 +39,17 @@ from PIL import Image
 from attention_center.core.atomic import atomic_path, atomic_write_text
 from attention_center.core.files import resolved
 
-__all__ = ["JPEG_QUALITY", "choose_records", "encode_frame", "frame_name", "read_index",
-           "resolve_image_path", "select_records", "write_frame", "write_index"]
+__all__ = [
+    "JPEG_QUALITY",
+    "choose_records",
+    "encode_frame",
+    "frame_name",
+    "read_index",
+    "resolve_image_path",
+    "select_records",
+    "write_frame",
+    "write_index",
+]
 
 JPEG_QUALITY = 92
 
@@ -117,10 +127,17 @@ def resolve_image_path(row: dict) -> Path:
     return Path(row["data_dir"]) / row["image_path"]
 
 
-def select_records(build_dir, splits: str | Sequence[str], *,
-                   sources: Optional[Sequence[str]] = None, modality: Optional[str] = None,
-                   include_fallbacks: bool = False, max_images: Optional[int] = None,
-                   one_per_image: bool = False, require_sources: bool = False) -> list[dict]:
+def select_records(
+    build_dir,
+    splits: str | Sequence[str],
+    *,
+    sources: Optional[Sequence[str]] = None,
+    modality: Optional[str] = None,
+    include_fallbacks: bool = False,
+    max_images: Optional[int] = None,
+    one_per_image: bool = False,
+    require_sources: bool = False,
+) -> list[dict]:
     """The index rows a job works on: the one record selection of the project.
 
     Args:
@@ -135,17 +152,31 @@ def select_records(build_dir, splits: str | Sequence[str], *,
     splits = (splits,) if isinstance(splits, str) else tuple(splits)
     wanted = set(sources) if sources else None
     rows = [row for split in splits for row in read_index(build_dir, split=split, sources=wanted)]
-    return choose_records(rows, splits, sources=sources, modality=modality,
-                          include_fallbacks=include_fallbacks, max_images=max_images,
-                          one_per_image=one_per_image, require_sources=require_sources,
-                          where=build_dir)
+    return choose_records(
+        rows,
+        splits,
+        sources=sources,
+        modality=modality,
+        include_fallbacks=include_fallbacks,
+        max_images=max_images,
+        one_per_image=one_per_image,
+        require_sources=require_sources,
+        where=build_dir,
+    )
 
 
-def choose_records(rows: Iterable[dict], splits: str | Sequence[str], *,
-                   sources: Optional[Sequence[str]] = None, modality: Optional[str] = None,
-                   include_fallbacks: bool = False, max_images: Optional[int] = None,
-                   one_per_image: bool = False, require_sources: bool = False,
-                   where="ground truth") -> list[dict]:
+def choose_records(
+    rows: Iterable[dict],
+    splits: str | Sequence[str],
+    *,
+    sources: Optional[Sequence[str]] = None,
+    modality: Optional[str] = None,
+    include_fallbacks: bool = False,
+    max_images: Optional[int] = None,
+    one_per_image: bool = False,
+    require_sources: bool = False,
+    where="ground truth",
+) -> list[dict]:
     """The selection of :func:`select_records`, on rows already read (a build's, or a TFDS one's).
 
     Args:
@@ -166,13 +197,17 @@ def choose_records(rows: Iterable[dict], splits: str | Sequence[str], *,
     """
     splits = (splits,) if isinstance(splits, str) else tuple(splits)
     wanted = set(sources) if sources else None
-    rows = [row for row in rows if row.get("split") in splits
-            and (wanted is None or row.get("source") in wanted)]
+    rows = [
+        row
+        for row in rows
+        if row.get("split") in splits and (wanted is None or row.get("source") in wanted)
+    ]
     if require_sources and sources:
         missing = set(sources) - {row["source"] for row in rows}
         if missing:
-            raise ValueError(f"{where}: no {'+'.join(splits)} records for source(s) "
-                             f"{sorted(missing)}")
+            raise ValueError(
+                f"{where}: no {'+'.join(splits)} records for source(s) {sorted(missing)}"
+            )
     if modality and modality != "any":
         rows = [row for row in rows if row.get("modality") == modality]
     if not include_fallbacks:
@@ -182,8 +217,9 @@ def choose_records(rows: Iterable[dict], splits: str | Sequence[str], *,
         best: dict[str, dict] = {}
         for row in rows:
             current = best.get(row["image_id"])
-            if current is None or (order.get(row["source"], len(order))
-                                   < order.get(current["source"], len(order))):
+            if current is None or (
+                order.get(row["source"], len(order)) < order.get(current["source"], len(order))
+            ):
                 best[row["image_id"]] = row
         rows = list(best.values())
     rows.sort(key=lambda row: (row["image_id"], row["source"]))

@@ -28,7 +28,7 @@ Features (``FEATURE_DOCS``), all coordinates ``(x, y)``, 0-based pixel centres, 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -36,8 +36,17 @@ from attention_center.core.density import density_map, sigma_for
 from attention_center.core.frames import MODEL_FRAME_HW, frame_transform
 from attention_center.core.ground_truth_index import frame_name
 
-__all__ = ["DATASET_NAME", "DENSITY_STRIDE", "FEATURE_DOCS", "FRAME_HW", "VERSION",
-           "density_hw", "example_to_row", "frame_density", "row_to_example"]
+__all__ = [
+    "DATASET_NAME",
+    "DENSITY_STRIDE",
+    "FEATURE_DOCS",
+    "FRAME_HW",
+    "VERSION",
+    "density_hw",
+    "example_to_row",
+    "frame_density",
+    "row_to_example",
+]
 
 #: The TFDS name of the builder (``tfds.builder(f"{DATASET_NAME}/osie_eye")``).
 DATASET_NAME = "attention_center_ground_truth"
@@ -51,8 +60,8 @@ DENSITY_STRIDE = 4
 #: What each feature holds (the dataset card's feature table; ``FeaturesDict`` docs).
 FEATURE_DOCS = {
     "image": "the frame: the original image fitted into 480x640 by resize-with-pad (bicubic, "
-             "antialiased, zero padding), JPEG quality 92, byte for byte the portable "
-             "build's frames/<dataset>_<stem>.jpg",
+    "antialiased, zero padding), JPEG quality 92, byte for byte the portable "
+    "build's frames/<dataset>_<stem>.jpg",
     "image_id": "'<dataset>/<stem>', the same for an image in every source",
     "dataset": "the image set (osie, scene, salicon, fiwi, massvis, gdi, ...)",
     "source": "the record's source (a ground_truth.readers.SOURCES name)",
@@ -71,8 +80,8 @@ FEATURE_DOCS = {
     "fallback": "true when the centre is a fallback, not from people's points",
     "fallback_reason": "why (empty when fallback is false)",
     "density": "[120, 160] fixation density of the kept points over the frame (stride 4), "
-               "Gaussian sigma 3% of the image content's longer side (about one degree), "
-               "sums to 1; all zeros without points",
+    "Gaussian sigma 3% of the image content's longer side (about one degree), "
+    "sums to 1; all zeros without points",
 }
 
 
@@ -81,8 +90,9 @@ def density_hw(frame_hw=FRAME_HW, stride: int = DENSITY_STRIDE) -> tuple[int, in
     return -(-int(frame_hw[0]) // stride), -(-int(frame_hw[1]) // stride)
 
 
-def frame_density(points_frame, original_hw, frame_hw=FRAME_HW,
-                  stride: int = DENSITY_STRIDE) -> np.ndarray:
+def frame_density(
+    points_frame, original_hw, frame_hw=FRAME_HW, stride: int = DENSITY_STRIDE
+) -> np.ndarray:
     """The density map of kept points over the frame.
 
     The points are moved from the frame to the map as the whole frame is shrunk by
@@ -102,8 +112,9 @@ def frame_density(points_frame, original_hw, frame_hw=FRAME_HW,
     to_map = frame_transform(frame_hw, map_hw)
     content_hw = frame_transform(original_hw, map_hw).resized_hw
     points = np.asarray(points_frame, np.float64).reshape(-1, 2)
-    return density_map(to_map.points_to_frame(points), map_hw,
-                       sigma_px=sigma_for([float(v) for v in content_hw]))
+    return density_map(
+        to_map.points_to_frame(points), map_hw, sigma_px=sigma_for([float(v) for v in content_hw])
+    )
 
 
 def row_to_example(row: Mapping, frame_jpeg: bytes, density: np.ndarray) -> dict:

@@ -119,16 +119,19 @@ def _check_file(path: str) -> None:
 _DRAFT_FORMATS = ("JPEG", "MPO")
 
 
-def _refuse_too_many(path: str, size: tuple[int, int], decoded: int,
-                     max_pixels: Optional[int]) -> None:
+def _refuse_too_many(
+    path: str, size: tuple[int, int], decoded: int, max_pixels: Optional[int]
+) -> None:
     """Raises :class:`ImageLoadError` when ``decoded`` pixels (of a ``(w, h)`` image) are too many."""
     if max_pixels is None or decoded <= max_pixels:
         return
     width, height = size
     raise ImageLoadError(
-        path, f"{width}x{height} is {width * height:,} pixels, more than the "
+        path,
+        f"{width}x{height} is {width * height:,} pixels, more than the "
         f"{max_pixels:,} allowed (raise --max_pixels / max_pixels= to decode it; "
-        "a decompression bomb?)")
+        "a decompression bomb?)",
+    )
 
 
 def _orientation(image: Image.Image) -> int:
@@ -149,8 +152,12 @@ def _draft_size(image: Image.Image, min_hw, orientation: int) -> Optional[tuple[
     return max(1, width), max(1, height)
 
 
-def decode_image(path: os.PathLike | str, *, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
-                 min_hw: Optional[tuple[int, int]] = None) -> DecodedImage:
+def decode_image(
+    path: os.PathLike | str,
+    *,
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+    min_hw: Optional[tuple[int, int]] = None,
+) -> DecodedImage:
     """Decodes an image file into RGB pixels as people see it.
 
     EXIF orientation is applied (the array is the upright image), so centres computed on it
@@ -217,12 +224,14 @@ def decode_image(path: os.PathLike | str, *, max_pixels: Optional[int] = DEFAULT
         raise ImageLoadError(path, f"decoded to an unusable shape {array.shape}")
     if draft is None:  # full size: the upright pixels are the displayed image
         original_hw = array.shape[:2]
-    return DecodedImage(pixels=array, original_hw=tuple(int(v) for v in original_hw),
-                        notes=tuple(notes))
+    return DecodedImage(
+        pixels=array, original_hw=tuple(int(v) for v in original_hw), notes=tuple(notes)
+    )
 
 
-def load_image(path: os.PathLike | str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS
-               ) -> np.ndarray:
+def load_image(
+    path: os.PathLike | str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """The full-size RGB pixels of an image file as displayed: ``uint8 [h, w, 3]``.
 
     :func:`decode_image` at full size (see it for the conversions and errors).
@@ -235,9 +244,9 @@ def to_float(image: np.ndarray) -> np.ndarray:
     return np.asarray(image, np.float32) / 255.0
 
 
-def resize_with_pad(image: np.ndarray, frame_hw=MODEL_FRAME_HW,
-                    original_hw: Optional[tuple[int, int]] = None
-                    ) -> tuple[np.ndarray, FrameTransform]:
+def resize_with_pad(
+    image: np.ndarray, frame_hw=MODEL_FRAME_HW, original_hw: Optional[tuple[int, int]] = None
+) -> tuple[np.ndarray, FrameTransform]:
     """Fits an RGB image into the model frame, as ``tf.image.resize_with_pad``.
 
     Bicubic, antialiased (Pillow's resampling filters widen with the
@@ -267,13 +276,17 @@ def resize_with_pad(image: np.ndarray, frame_hw=MODEL_FRAME_HW,
         resized = np.clip(to_float(np.asarray(pil)), 0.0, 1.0)
     frame = np.zeros((int(frame_hw[0]), int(frame_hw[1]), 3), np.float32)
     top, left = int(transform.pad_y), int(transform.pad_x)
-    frame[top:top + rh, left:left + rw] = resized
+    frame[top : top + rh, left : left + rw] = resized
     return frame, transform
 
 
-def decode_into_frame(path: os.PathLike | str, frame_hw=MODEL_FRAME_HW, *,
-                      max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
-                      reduced: bool = True) -> tuple[np.ndarray, FrameTransform, DecodedImage]:
+def decode_into_frame(
+    path: os.PathLike | str,
+    frame_hw=MODEL_FRAME_HW,
+    *,
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+    reduced: bool = True,
+) -> tuple[np.ndarray, FrameTransform, DecodedImage]:
     """Decodes a file straight into the model frame (what prediction does per image).
 
     Args:
@@ -294,8 +307,9 @@ def decode_into_frame(path: os.PathLike | str, frame_hw=MODEL_FRAME_HW, *,
                 _check_file(os.fspath(path))
                 with Image.open(path) as probe:
                     size = probe.size
-                    orientation = (_orientation(probe) if probe.format in _DRAFT_FORMATS
-                                   else 1)  # only JPEG decodes reduced: no need to read more
+                    orientation = (
+                        _orientation(probe) if probe.format in _DRAFT_FORMATS else 1
+                    )  # only JPEG decodes reduced: no need to read more
             except (OSError, SyntaxError, ValueError):
                 size = None  # decode_image reports it
             finally:

@@ -99,8 +99,15 @@ def displayed_to_stored(x, y, displayed: tuple, orientation: int):
     """
     height, width = displayed
     right, bottom = width - 1 - x, height - 1 - y
-    return {2: (right, y), 3: (right, bottom), 4: (x, bottom), 5: (y, x),
-            6: (y, right), 7: (bottom, right), 8: (bottom, x)}.get(_valid(orientation), (x, y))
+    return {
+        2: (right, y),
+        3: (right, bottom),
+        4: (x, bottom),
+        5: (y, x),
+        6: (y, right),
+        7: (bottom, right),
+        8: (bottom, x),
+    }.get(_valid(orientation), (x, y))
 
 
 def stored_to_displayed(x, y, stored: tuple, orientation: int):
@@ -116,5 +123,12 @@ def stored_to_displayed(x, y, stored: tuple, orientation: int):
     height, width = stored
     right, bottom = width - 1 - x, height - 1 - y
     # 2-5 are their own inverses; 6 and 8 are each other's; 7 is its own.
-    return {2: (right, y), 3: (right, bottom), 4: (x, bottom), 5: (y, x),
-            6: (bottom, x), 7: (bottom, right), 8: (y, right)}.get(_valid(orientation), (x, y))
+    return {
+        2: (right, y),
+        3: (right, bottom),
+        4: (x, bottom),
+        5: (y, x),
+        6: (bottom, x),
+        7: (bottom, right),
+        8: (y, right),
+    }.get(_valid(orientation), (x, y))

@@ -27,10 +27,10 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
-__all__ = ["ChildProcesses", "ChildResult", "StoppedError", "interrupts_deferred",
-           "run_child"]
+__all__ = ["ChildProcesses", "ChildResult", "StoppedError", "interrupts_deferred", "run_child"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -44,8 +44,7 @@ def _load_prctl():
         prctl = libc.prctl
     except (OSError, AttributeError):
         return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                      ctypes.c_ulong]
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     prctl.restype = ctypes.c_int
     return prctl
 
@@ -76,8 +75,12 @@ class ChildResult:
     """
 
     def __init__(self, returncode: int, stdout: bytes, stderr: bytes, stopped: bool):
-        self.returncode, self.stdout, self.stderr, self.stopped = (returncode, stdout, stderr,
-                                                                   stopped)
+        self.returncode, self.stdout, self.stderr, self.stopped = (
+            returncode,
+            stdout,
+            stderr,
+            stopped,
+        )
 
 
 class ChildProcesses:
@@ -107,9 +110,13 @@ class ChildProcesses:
             if self._stopped:
                 raise StoppedError("not started: the run is being interrupted")
             process = subprocess.Popen(
-                [os.fspath(part) for part in command], stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                preexec_fn=functools.partial(_child_setup, os.getpid()))
+                [os.fspath(part) for part in command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+                preexec_fn=functools.partial(_child_setup, os.getpid()),
+            )
             self._running.add(process)
         return process
 
@@ -155,8 +162,11 @@ class ChildProcesses:
         return len(running)
 
 
-def run_child(command: Sequence[str], children: Optional[ChildProcesses] = None,
-              timeout: Optional[float] = None) -> ChildResult:
+def run_child(
+    command: Sequence[str],
+    children: Optional[ChildProcesses] = None,
+    timeout: Optional[float] = None,
+) -> ChildResult:
     """Runs one child that dies with us (:meth:`ChildProcesses.run`, a fresh group if none)."""
     return (children or ChildProcesses()).run(command, timeout=timeout)
 

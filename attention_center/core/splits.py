@@ -20,7 +20,7 @@ def split_of(image_id: str, seed: int = 0, fractions=FRACTIONS) -> str:
     ``u = int(sha256(f"{seed}:{image_id}")[:8 bytes]) / 2**64`` in [0, 1) is
     compared with the cumulative fractions.
     """
-    digest = hashlib.sha256(f"{seed}:{image_id}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}:{image_id}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2.0**64
     total = 0.0
     for name, fraction in fractions:

@@ -58,7 +58,7 @@ def embedded_metadata_bytes(content: bytes, name: str = METADATA_NAME) -> Option
         if _decoded(entry.Name()) == name:
             buffer = root.Buffers(entry.Buffer())
             if buffer.Offset():  # models over 2 GB keep their buffers after the flatbuffer
-                return bytes(content[buffer.Offset():buffer.Offset() + buffer.Size()])
+                return bytes(content[buffer.Offset() : buffer.Offset() + buffer.Size()])
             return b"" if buffer.DataIsNone() else buffer.DataAsNumpy().tobytes()
     return None
 

@@ -9,7 +9,8 @@ in memory (:class:`~attention_center.data.stored_frames.FrameStore`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -34,8 +35,9 @@ class Selection:
     frames: Optional[Mapping[str, np.ndarray]] = None
 
 
-def select(data, splits: str | Sequence[str], *, sources: Optional[Sequence[str]] = None,
-           **options) -> Selection:
+def select(
+    data, splits: str | Sequence[str], *, sources: Optional[Sequence[str]] = None, **options
+) -> Selection:
     """:func:`~attention_center.core.ground_truth_index.select_records` for either form.
 
     Args:

@@ -10,7 +10,7 @@ frame is there.
 from __future__ import annotations
 
 import io
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from PIL import Image
@@ -46,8 +46,9 @@ class FrameStore(Mapping):
             with Image.open(io.BytesIO(data)) as image:
                 return np.asarray(image.convert("RGB"))
         except OSError as error:
-            raise ImageLoadError(f"{self.where}:{frame_path}",
-                                 f"cannot decode the stored frame: {error}") from error
+            raise ImageLoadError(
+                f"{self.where}:{frame_path}", f"cannot decode the stored frame: {error}"
+            ) from error
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._jpeg)
@@ -82,10 +83,10 @@ def refit_frame(stored: np.ndarray, original_hw, frame_hw) -> tuple[np.ndarray, 
         return to_float(stored), transform
     source = frame_transform(original_hw, stored_hw)
     top, left = int(source.pad_y), int(source.pad_x)
-    content = stored[top:top + int(source.resized_hw[0]), left:left + int(source.resized_hw[1])]
+    content = stored[top : top + int(source.resized_hw[0]), left : left + int(source.resized_hw[1])]
     rh, rw = int(transform.resized_hw[0]), int(transform.resized_hw[1])
     resized = np.asarray(Image.fromarray(content).resize((rw, rh), Image.Resampling.BICUBIC))
     frame = np.zeros((int(frame_hw[0]), int(frame_hw[1]), 3), np.float32)
     top, left = int(transform.pad_y), int(transform.pad_x)
-    frame[top:top + rh, left:left + rw] = to_float(resized)
+    frame[top : top + rh, left : left + rw] = to_float(resized)
     return frame, transform

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from attention_center.core.ground_truth_tfds import DATASET_NAME, example_to_row
 from attention_center.data.stored_frames import FrameStore
@@ -44,16 +45,22 @@ def is_tfds(data) -> bool:
 
 
 def _latest(config_dir: Path) -> Optional[Path]:
-    versions = [d for d in config_dir.iterdir() if d.is_dir() and _VERSION.match(d.name)
-                and (d / "dataset_info.json").is_file()]
+    versions = [
+        d
+        for d in config_dir.iterdir()
+        if d.is_dir() and _VERSION.match(d.name) and (d / "dataset_info.json").is_file()
+    ]
     if not versions:
         return None
     return max(versions, key=lambda d: tuple(int(v) for v in d.name.split(".")))
 
 
 def _config_dirs(dataset_dir: Path) -> list[Path]:
-    found = [_latest(d) for d in sorted(dataset_dir.iterdir()) if d.is_dir()
-             and not d.name.startswith(".")]
+    found = [
+        _latest(d)
+        for d in sorted(dataset_dir.iterdir())
+        if d.is_dir() and not d.name.startswith(".")
+    ]
     return [d for d in found if d is not None]
 
 
@@ -75,7 +82,7 @@ def version_dirs(spec: str) -> list[Path]:
       FileNotFoundError: nothing prepared there (names the place looked at).
       ValueError: an empty spec, or a dataset that is not ``attention_center_ground_truth``.
     """
-    location = spec[len(PREFIX):] if is_tfds(spec) else spec
+    location = spec[len(PREFIX) :] if is_tfds(spec) else spec
     if not location:
         raise ValueError(f"{spec!r}: give a directory or NAME/CONFIG after {PREFIX!r}")
     path = Path(location).expanduser()
@@ -96,16 +103,22 @@ def version_dirs(spec: str) -> list[Path]:
         raise FileNotFoundError(f"{spec}: {location} is neither a directory nor NAME/CONFIG{hint}")
     root = Path(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
     config_dir = root / parts[0] / parts[1]
-    directory = (config_dir / version) if version else (
-        _latest(config_dir) if config_dir.is_dir() else None)
+    directory = (
+        (config_dir / version)
+        if version
+        else (_latest(config_dir) if config_dir.is_dir() else None)
+    )
     if directory is None or not (directory / "dataset_info.json").is_file():
-        raise FileNotFoundError(f"{spec}: not prepared in {config_dir}"
-                                f"{' (version ' + version + ')' if version else ''}{hint}")
+        raise FileNotFoundError(
+            f"{spec}: not prepared in {config_dir}"
+            f"{' (version ' + version + ')' if version else ''}{hint}"
+        )
     return [_check(directory, spec)]
 
 
-def read_tfds(spec: str, splits: Sequence[str], sources: Optional[Sequence[str]] = None
-              ) -> tuple[list[dict], FrameStore]:
+def read_tfds(
+    spec: str, splits: Sequence[str], sources: Optional[Sequence[str]] = None
+) -> tuple[list[dict], FrameStore]:
     """The rows and frames of some splits of a prepared dataset.
 
     Args:
@@ -135,14 +148,17 @@ def read_tfds(spec: str, splits: Sequence[str], sources: Optional[Sequence[str]]
         for split in splits:
             if split not in builder.info.splits:
                 continue
-            dataset = builder.as_dataset(split=split, shuffle_files=False,
-                                         decoders={"image": tfds.decode.SkipDecoding()})
+            dataset = builder.as_dataset(
+                split=split, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()}
+            )
             for example in tfds.as_numpy(dataset):
                 row = example_to_row(example, split)
                 key = (row["image_id"], row["source"])
                 if seen.setdefault(key, directory) != directory:
-                    raise ValueError(f"{spec}: {key[1]} record {key[0]} is in both {seen[key]} "
-                                     f"and {directory}: give one of them as tfds:DIR")
+                    raise ValueError(
+                        f"{spec}: {key[1]} record {key[0]} is in both {seen[key]} "
+                        f"and {directory}: give one of them as tfds:DIR"
+                    )
                 store.add(row["frame_path"], example["image"])
                 rows.append(row)
     return rows, store

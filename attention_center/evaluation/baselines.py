@@ -9,7 +9,7 @@ used are ``"original_hw"`` ``[h, w]``, ``"center"`` ``[x, y]``, ``"points"``
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -57,8 +57,9 @@ def dataset_mean_predictions(train_records: Sequence[dict], records: Sequence[di
     return centers_from_normalized(dataset_mean_center(train_records), _sizes(records))
 
 
-def split_half_consistency(records: Sequence[dict], num_splits: int = 10, seed: int = 0
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def split_half_consistency(
+    records: Sequence[dict], num_splits: int = 10, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The human ceiling: how well half the observers predict the other half's centre.
 
     For each record its observers (those with kept points) are split into two
@@ -86,6 +87,11 @@ def split_half_consistency(records: Sequence[dict], num_splits: int = 10, seed: 
     same = np.full(len(records), np.nan)
     for i, record in enumerate(records):
         errors[i], same[i] = split_half_agreement(
-            record.get("points") or [], record.get("observer_of_point") or [],
-            record["original_hw"], record.get("image_id", i), num_splits, seed)
+            record.get("points") or [],
+            record.get("observer_of_point") or [],
+            record["original_hw"],
+            record.get("image_id", i),
+            num_splits,
+            seed,
+        )
     return errors, same

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Optional
 
 from attention_center.evaluation.evaluate import evaluate
 from attention_center.inference.predictors import load_predictor
@@ -58,12 +59,21 @@ HELD_OUT_SETS = (
     HeldOutSet("osie", "osie_eye", ("test",), "OSIE photos (eye, test split)"),
     HeldOutSet("scene", "scene_eye", ("test",), "Scene photos (eye, test split)"),
     HeldOutSet("fiwi", "fiwi_eye", ALL_SPLITS, "FiWI web pages (eye, all)"),
-    HeldOutSet("salicon", "bv_salicon_click_30x30", ALL_SPLITS,
-               "SALICON subset (clicks, all)", modality="click"),
-    HeldOutSet("massvis", "massvis_click_fv_40x32", ALL_SPLITS,
-               "MASSVIS charts (clicks, free viewing, all)", modality="click"),
-    HeldOutSet("gdi", "gdi_click_30x50", ALL_SPLITS, "GDI designs (clicks, all)",
-               modality="click"),
+    HeldOutSet(
+        "salicon",
+        "bv_salicon_click_30x30",
+        ALL_SPLITS,
+        "SALICON subset (clicks, all)",
+        modality="click",
+    ),
+    HeldOutSet(
+        "massvis",
+        "massvis_click_fv_40x32",
+        ALL_SPLITS,
+        "MASSVIS charts (clicks, free viewing, all)",
+        modality="click",
+    ),
+    HeldOutSet("gdi", "gdi_click_30x50", ALL_SPLITS, "GDI designs (clicks, all)", modality="click"),
 )
 
 
@@ -78,11 +88,15 @@ class RowResult:
     failures: list
 
 
-def cross_dataset_table(build_dir, rows: Sequence[HeldOutSet] = HELD_OUT_SETS,
-                        models: Optional[Mapping[str, object]] = None,
-                        held_out_models: Optional[Mapping[str, object]] = None,
-                        held_out_name: str = "ours (never trained on these images)",
-                        batch_size: int = 8, progress: bool = False) -> list[RowResult]:
+def cross_dataset_table(
+    build_dir,
+    rows: Sequence[HeldOutSet] = HELD_OUT_SETS,
+    models: Optional[Mapping[str, object]] = None,
+    held_out_models: Optional[Mapping[str, object]] = None,
+    held_out_name: str = "ours (never trained on these images)",
+    batch_size: int = 8,
+    progress: bool = False,
+) -> list[RowResult]:
     """Scores every row.
 
     Args:
@@ -107,9 +121,16 @@ def cross_dataset_table(build_dir, rows: Sequence[HeldOutSet] = HELD_OUT_SETS,
         if row.dataset in held_out_models:
             predictors.append(load_predictor(held_out_models[row.dataset], batch_size=batch_size))
             names.append(held_out_name)
-        evaluation = evaluate(build_dir, predictors, split=row.splits, modality=row.modality,
-                              sources=[row.source], batch_size=batch_size, progress=progress,
-                              names=names)
+        evaluation = evaluate(
+            build_dir,
+            predictors,
+            split=row.splits,
+            modality=row.modality,
+            sources=[row.source],
+            batch_size=batch_size,
+            progress=progress,
+            names=names,
+        )
         summaries = {}
         for method in evaluation.methods:
             name = method.name
@@ -118,9 +139,14 @@ def cross_dataset_table(build_dir, rows: Sequence[HeldOutSet] = HELD_OUT_SETS,
             elif name.startswith("human ceiling"):
                 name = "human split-half"
             summaries[name] = method.summary()
-        results.append(RowResult(row=row, summaries=summaries,
-                                 num_images=evaluation.settings["num_images"],
-                                 failures=list(evaluation.failures)))
+        results.append(
+            RowResult(
+                row=row,
+                summaries=summaries,
+                num_images=evaluation.settings["num_images"],
+                failures=list(evaluation.failures),
+            )
+        )
     return results
 
 
@@ -134,11 +160,17 @@ def _cell(summary: Optional[dict], key: str, digits: int) -> str:
 def markdown_tables(results: Sequence[RowResult], columns: Sequence[str]) -> str:
     """Three markdown tables (mean error, median error, same 256px group), rows x ``columns``."""
     out = []
-    for key, title, digits in (("mean_error", "Mean centre error (fraction of the diagonal; lower is better)", 4),
-                               ("median_error", "Median centre error", 4),
-                               ("same_group", "Same 256x256 JPEG XL group as the true centre (higher is better)", 3)):
-        out += [f"**{title}**", "", "| held-out set | images | " + " | ".join(columns) + " |",
-                "|---|---|" + "---|" * len(columns)]
+    for key, title, digits in (
+        ("mean_error", "Mean centre error (fraction of the diagonal; lower is better)", 4),
+        ("median_error", "Median centre error", 4),
+        ("same_group", "Same 256x256 JPEG XL group as the true centre (higher is better)", 3),
+    ):
+        out += [
+            f"**{title}**",
+            "",
+            "| held-out set | images | " + " | ".join(columns) + " |",
+            "|---|---|" + "---|" * len(columns),
+        ]
         for result in results:
             cells = [_cell(result.summaries.get(column), key, digits) for column in columns]
             out.append(f"| {result.row.label} | {result.num_images} | " + " | ".join(cells) + " |")

@@ -27,7 +27,8 @@ import dataclasses
 import logging
 import math
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 from tqdm import tqdm
@@ -59,6 +60,7 @@ COLUMNS = ("mean_error", "median_error", "same_group") + SALIENCY_METRICS + ("nu
 
 # ----------------------------------------------------------------------------- models
 
+
 def _model_names(specs: Sequence, predictors: Sequence) -> list[str]:
     """Row labels: ``default (model.tflite)`` for a preset, else the file name; the path
     where names repeat."""
@@ -70,11 +72,14 @@ def _model_names(specs: Sequence, predictors: Sequence) -> list[str]:
         name = getattr(predictor, "name", None) or type(predictor).__name__
         preset = str(spec).partition(":")[0] if isinstance(spec, str) else None
         names.append(f"{preset} ({name})" if preset in presets else name)
-    return [str(spec) if names.count(name) > 1 and isinstance(spec, (str, os.PathLike)) else name
-            for name, spec in zip(names, specs)]
+    return [
+        str(spec) if names.count(name) > 1 and isinstance(spec, (str, os.PathLike)) else name
+        for name, spec in zip(names, specs)
+    ]
 
 
 # ----------------------------------------------------------------------------- results
+
 
 @dataclasses.dataclass
 class MethodResult:
@@ -125,17 +130,20 @@ class Evaluation:
         return {
             "settings": self.settings,
             "failures": self.failures,
-            "methods": [{
-                "name": m.name,
-                "summary": m.summary(),
-                "per_image": {
-                    "image_id": [r["image_id"] for r in self.records],
-                    "source": [r["source"] for r in self.records],
-                    "error": clean(m.errors),
-                    "same_group": clean(m.same_group),
-                    **({k: clean(v) for k, v in m.saliency.items()} if m.saliency else {}),
-                },
-            } for m in self.methods],
+            "methods": [
+                {
+                    "name": m.name,
+                    "summary": m.summary(),
+                    "per_image": {
+                        "image_id": [r["image_id"] for r in self.records],
+                        "source": [r["source"] for r in self.records],
+                        "error": clean(m.errors),
+                        "same_group": clean(m.same_group),
+                        **({k: clean(v) for k, v in m.saliency.items()} if m.saliency else {}),
+                    },
+                }
+                for m in self.methods
+            ],
         }
 
 
@@ -147,13 +155,19 @@ def _format(value, digits: int) -> str:
 
 def markdown_table(methods: Sequence[MethodResult]) -> str:
     """The results as a markdown table, one row per method."""
-    header = ("| method | mean error | median error | same JXL group | NSS | CC | KLD | SIM "
-              "| AUC-Judd | images |")
+    header = (
+        "| method | mean error | median error | same JXL group | NSS | CC | KLD | SIM "
+        "| AUC-Judd | images |"
+    )
     lines = [header, "|" + "---|" * 10]
     for method in methods:
         s = method.summary()
-        cells = [method.name, _format(s["mean_error"], 4), _format(s["median_error"], 4),
-                 _format(s["same_group"], 3)]
+        cells = [
+            method.name,
+            _format(s["mean_error"], 4),
+            _format(s["median_error"], 4),
+            _format(s["same_group"], 3),
+        ]
         cells += [_format(s[m], 3) for m in SALIENCY_METRICS]
         cells.append(str(s["num_images"]))
         lines.append("| " + " | ".join(cells) + " |")
@@ -161,6 +175,7 @@ def markdown_table(methods: Sequence[MethodResult]) -> str:
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 def _true_centers(records) -> tuple[np.ndarray, np.ndarray]:
     centers = np.asarray([r["center"] for r in records], np.float64).reshape(-1, 2)
@@ -174,13 +189,22 @@ def _center_scores(predicted, records) -> tuple[np.ndarray, np.ndarray]:
     return errors, same_jxl_group(predicted, true).astype(np.float64)
 
 
-def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test",
-             modality: Optional[str] = "eye",
-             sources: Optional[Sequence[str]] = None, train_split: str = "train",
-             max_images: Optional[int] = None, batch_size: int = 8,
-             density_sigma: float = SIGMA_FRACTION, human_splits: int = 10,
-             seed: int = 0, include_fallbacks: bool = False, progress: bool = True,
-             names: Optional[Sequence[str]] = None) -> Evaluation:
+def evaluate(
+    data_dir,
+    models: Sequence = (),
+    split: str | Sequence[str] = "test",
+    modality: Optional[str] = "eye",
+    sources: Optional[Sequence[str]] = None,
+    train_split: str = "train",
+    max_images: Optional[int] = None,
+    batch_size: int = 8,
+    density_sigma: float = SIGMA_FRACTION,
+    human_splits: int = 10,
+    seed: int = 0,
+    include_fallbacks: bool = False,
+    progress: bool = True,
+    names: Optional[Sequence[str]] = None,
+) -> Evaluation:
     """Scores baselines, models and the human ceiling on one split of a ground-truth build.
 
     Args:
@@ -207,12 +231,19 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
       ValueError: no records selected, or a model cannot be loaded
         (``attention_center.inference.predictors.ModelLoadError``).
     """
-    chosen = select(data_dir, split, modality=modality, sources=sources,
-                    include_fallbacks=include_fallbacks, max_images=max_images)
+    chosen = select(
+        data_dir,
+        split,
+        modality=modality,
+        sources=sources,
+        include_fallbacks=include_fallbacks,
+        max_images=max_images,
+    )
     records, stored = chosen.records, chosen.frames  # stored: None unless a TFDS dataset
     if not records:
-        raise ValueError(f"{data_dir}: no records for split={split!r} modality={modality!r} "
-                         f"sources={sources!r}")
+        raise ValueError(
+            f"{data_dir}: no records for split={split!r} modality={modality!r} sources={sources!r}"
+        )
     predictors = [load_predictor(m, batch_size=batch_size) for m in models]
     names = list(names) if names is not None else _model_names(models, predictors)
     if len(names) != len(predictors):
@@ -226,8 +257,11 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
         by_image: dict[str, list[int]] = {}
         for i, record in enumerate(records):
             # A TFDS dataset's records share their image's stored frame; a build's, the original.
-            key = (record["frame_path"] if stored is not None
-                   else os.fspath(resolve_image_path(record)))
+            key = (
+                record["frame_path"]
+                if stored is not None
+                else os.fspath(resolve_image_path(record))
+            )
             by_image.setdefault(key, []).append(i)
         frame_sizes = sorted({tuple(int(v) for v in p.frame_hw) for p in predictors})
         densities: dict[int, np.ndarray] = {}
@@ -235,20 +269,23 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
         bar = tqdm(total=len(images), desc="evaluate", unit="image", disable=not progress)
         for start in range(0, len(images), batch_size):
             batch = []
-            for key, indices in images[start:start + batch_size]:
+            for key, indices in images[start : start + batch_size]:
                 try:
                     batch.append((load_image(key) if stored is None else stored[key], indices))
                 except ImageLoadError as error:
                     failures.append(str(error))
                     log.error("%s", error)
                     usable[indices] = False
-            bar.update(len(images[start:start + batch_size]))
+            bar.update(len(images[start : start + batch_size]))
             if not batch:
                 continue
             for frame_hw in frame_sizes:
-                fitted = [resize_with_pad(image, frame_hw) if stored is None else
-                          refit_frame(image, records[indices[0]]["original_hw"], frame_hw)
-                          for image, indices in batch]
+                fitted = [
+                    resize_with_pad(image, frame_hw)
+                    if stored is None
+                    else refit_frame(image, records[indices[0]]["original_hw"], frame_hw)
+                    for image, indices in batch
+                ]
                 frames = np.stack([frame for frame, _ in fitted])
                 for predictor, result in zip(predictors, model_results):
                     if tuple(int(v) for v in predictor.frame_hw) != frame_hw:
@@ -256,8 +293,9 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
                     output = predictor.predict_frames(frames)
                     weight_maps = output.get("weight_map")
                     for k, ((_, transform), (_, indices)) in enumerate(zip(fitted, batch)):
-                        cx, cy = transform.to_original(float(output["center"][k][0]),
-                                                       float(output["center"][k][1]))
+                        cx, cy = transform.to_original(
+                            float(output["center"][k][0]), float(output["center"][k][1])
+                        )
                         predicted = np.array([[cx, cy]])
                         picked = [records[i] for i in indices]
                         errors, same = _center_scores(np.repeat(predicted, len(picked), 0), picked)
@@ -271,39 +309,62 @@ def evaluate(data_dir, models: Sequence = (), split: str | Sequence[str] = "test
                         for i in indices:
                             if i not in densities:
                                 hw = records[i]["original_hw"]
-                                densities[i] = density_map(records[i]["points"], hw,
-                                                           sigma_for(hw, density_sigma))
-                            scores = saliency_scores(original_map, records[i]["points"],
-                                                     densities[i])
+                                densities[i] = density_map(
+                                    records[i]["points"], hw, sigma_for(hw, density_sigma)
+                                )
+                            scores = saliency_scores(
+                                original_map, records[i]["points"], densities[i]
+                            )
                             for metric, value in scores.items():
                                 result.saliency[metric][i] = value
         bar.close()
 
-    methods = [MethodResult("image centre",
-                            *_center_scores(baselines.image_center_predictions(records), records))]
-    train = select(data_dir, train_split, modality=modality, sources=sources,
-                   include_fallbacks=include_fallbacks).records
+    methods = [
+        MethodResult(
+            "image centre", *_center_scores(baselines.image_center_predictions(records), records)
+        )
+    ]
+    train = select(
+        data_dir,
+        train_split,
+        modality=modality,
+        sources=sources,
+        include_fallbacks=include_fallbacks,
+    ).records
     if train:
-        methods.append(MethodResult(
-            f"dataset-mean centre ({train_split}, {len(train)} records)",
-            *_center_scores(baselines.dataset_mean_predictions(train, records), records)))
+        methods.append(
+            MethodResult(
+                f"dataset-mean centre ({train_split}, {len(train)} records)",
+                *_center_scores(baselines.dataset_mean_predictions(train, records), records),
+            )
+        )
     else:
         log.warning("no %r records: no dataset-mean centre row", train_split)
     methods += model_results
-    methods.append(MethodResult(
-        f"human ceiling (split-half, {human_splits} splits)",
-        *baselines.split_half_consistency(records, num_splits=human_splits, seed=seed)))
+    methods.append(
+        MethodResult(
+            f"human ceiling (split-half, {human_splits} splits)",
+            *baselines.split_half_consistency(records, num_splits=human_splits, seed=seed),
+        )
+    )
     for method in methods:  # every row on the same images
         method.errors[~usable] = np.nan
         method.same_group[~usable] = np.nan
         if method.saliency:
             for values in method.saliency.values():
                 values[~usable] = np.nan
-    settings = {"data": os.fspath(data_dir), "split": split, "modality": modality,
-                "sources": list(sources) if sources else None, "train_split": train_split,
-                "models": [os.fspath(m) if isinstance(m, (str, os.PathLike)) else repr(m)
-                           for m in models],
-                "num_records": n, "num_images": len({r["image_id"] for r in records}),
-                "density_sigma": density_sigma, "human_splits": human_splits, "seed": seed,
-                "include_fallbacks": include_fallbacks}
+    settings = {
+        "data": os.fspath(data_dir),
+        "split": split,
+        "modality": modality,
+        "sources": list(sources) if sources else None,
+        "train_split": train_split,
+        "models": [os.fspath(m) if isinstance(m, (str, os.PathLike)) else repr(m) for m in models],
+        "num_records": n,
+        "num_images": len({r["image_id"] for r in records}),
+        "density_sigma": density_sigma,
+        "human_splits": human_splits,
+        "seed": seed,
+        "include_fallbacks": include_fallbacks,
+    }
     return Evaluation(methods=methods, records=records, failures=failures, settings=settings)

@@ -36,8 +36,9 @@ class AttentionCenterHead(keras.layers.Layer):
       resolution, values in (0, 1).
     """
 
-    def __init__(self, width=64, num_convs=1, upsampling="bilinear",
-                 aggregation="add", dropout=0.0, **kwargs):
+    def __init__(
+        self, width=64, num_convs=1, upsampling="bilinear", aggregation="add", dropout=0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         if upsampling not in UPSAMPLING_MODES:
             raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
@@ -50,8 +51,11 @@ class AttentionCenterHead(keras.layers.Layer):
         self.dropout = float(dropout)
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or not input_shape or \
-                not isinstance(input_shape[0], (list, tuple)):
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or not input_shape
+            or not isinstance(input_shape[0], (list, tuple))
+        ):
             raise ValueError("AttentionCenterHead expects a list of feature maps, finest first")
         base_h, base_w = input_shape[0][1], input_shape[0][2]
         self.projections, self.upsamplers = [], []
@@ -70,22 +74,30 @@ class AttentionCenterHead(keras.layers.Layer):
             if base_h is not None and shape[1] is not None:
                 factor = max(1, round(base_h / shape[1]))
             else:
-                factor = 2 ** index
+                factor = 2**index
             upsampler = None
             if self.upsampling == "transpose" and factor > 1:
                 upsampler = layers.Conv2DTranspose(
-                    self.width, kernel_size=2 * factor, strides=factor, padding="same",
-                    use_bias=False, name=f"tap{index}_deconv")
+                    self.width,
+                    kernel_size=2 * factor,
+                    strides=factor,
+                    padding="same",
+                    use_bias=False,
+                    name=f"tap{index}_deconv",
+                )
                 upsampler.build(x_shape)
             self.upsamplers.append(upsampler)
         fused_channels = self.width * (len(input_shape) if self.aggregation == "concat" else 1)
         self.fusion = []
         shape = (None, base_h, base_w, fused_channels)
         for index in range(self.num_convs):
-            for layer in (layers.Conv2D(self.width, 3, padding="same", use_bias=False,
-                                        name=f"fuse{index}_conv"),
-                          layers.BatchNormalization(name=f"fuse{index}_bn"),
-                          layers.ReLU(name=f"fuse{index}_relu")):
+            for layer in (
+                layers.Conv2D(
+                    self.width, 3, padding="same", use_bias=False, name=f"fuse{index}_conv"
+                ),
+                layers.BatchNormalization(name=f"fuse{index}_bn"),
+                layers.ReLU(name=f"fuse{index}_relu"),
+            ):
                 layer.build(shape)
                 shape = layer.compute_output_shape(shape)
                 self.fusion.append(layer)
@@ -97,11 +109,20 @@ class AttentionCenterHead(keras.layers.Layer):
     def _match_size(self, x, target_h, target_w):
         """Crops (after a transpose conv) or bilinearly resizes x to the target size."""
         shape = ops.shape(x)
-        if isinstance(shape[1], int) and isinstance(target_h, int) and \
-                shape[1] == target_h and shape[2] == target_w:
+        if (
+            isinstance(shape[1], int)
+            and isinstance(target_h, int)
+            and shape[1] == target_h
+            and shape[2] == target_w
+        ):
             return x
-        if self.upsampling == "transpose" and isinstance(shape[1], int) and \
-                isinstance(target_h, int) and shape[1] >= target_h and shape[2] >= target_w:
+        if (
+            self.upsampling == "transpose"
+            and isinstance(shape[1], int)
+            and isinstance(target_h, int)
+            and shape[1] >= target_h
+            and shape[2] >= target_w
+        ):
             return x[:, :target_h, :target_w, :]
         return ops.image.resize(x, (target_h, target_w), interpolation="bilinear")
 
@@ -111,8 +132,11 @@ class AttentionCenterHead(keras.layers.Layer):
         for feature, projection, upsampler in zip(features, self.projections, self.upsamplers):
             x = feature
             for layer in projection:
-                x = layer(x, training=training) if isinstance(
-                    layer, layers.BatchNormalization) else layer(x)
+                x = (
+                    layer(x, training=training)
+                    if isinstance(layer, layers.BatchNormalization)
+                    else layer(x)
+                )
             if upsampler is not None:
                 x = upsampler(x)
             branches.append(self._match_size(x, target_h, target_w))
@@ -125,8 +149,11 @@ class AttentionCenterHead(keras.layers.Layer):
         if self.spatial_dropout is not None:
             x = self.spatial_dropout(x, training=training)
         for layer in self.fusion:
-            x = layer(x, training=training) if isinstance(
-                layer, layers.BatchNormalization) else layer(x)
+            x = (
+                layer(x, training=training)
+                if isinstance(layer, layers.BatchNormalization)
+                else layer(x)
+            )
         x = self.logits(x)
         return ops.sigmoid(ops.cast(x, "float32"))
 
@@ -136,6 +163,11 @@ class AttentionCenterHead(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(width=self.width, num_convs=self.num_convs, upsampling=self.upsampling,
-                      aggregation=self.aggregation, dropout=self.dropout)
+        config.update(
+            width=self.width,
+            num_convs=self.num_convs,
+            upsampling=self.upsampling,
+            aggregation=self.aggregation,
+            dropout=self.dropout,
+        )
         return config

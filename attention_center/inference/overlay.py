@@ -19,8 +19,9 @@ __all__ = ["heat_colors", "overlay_image", "weight_map_on_image", "write_overlay
 
 # A perceptually ordered dark -> bright ramp (close to matplotlib's "inferno"), RGB 0-255.
 _HEAT_STOPS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
-_HEAT_RGB = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
-                     np.float64)
+_HEAT_RGB = np.array(
+    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], np.float64
+)
 
 
 def heat_colors(values: np.ndarray) -> np.ndarray:
@@ -55,8 +56,9 @@ def weight_map_on_image(weight_map: np.ndarray, transform: FrameTransform) -> np
     return (on_image - low) / (high - low)
 
 
-def overlay_image(image: np.ndarray, center, heat: Optional[np.ndarray] = None,
-                  heat_opacity: float = 0.6) -> np.ndarray:
+def overlay_image(
+    image: np.ndarray, center, heat: Optional[np.ndarray] = None, heat_opacity: float = 0.6
+) -> np.ndarray:
     """The image with the centre marked and, if given, a heatmap blended over it.
 
     Args:

@@ -22,14 +22,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 from attention_center.core.frames import FrameTransform
-from attention_center.core.images import (DEFAULT_MAX_PIXELS, ImageLoadError, decode_image,
-                                          decode_into_frame, resize_with_pad)
+from attention_center.core.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageLoadError,
+    decode_image,
+    decode_into_frame,
+    resize_with_pad,
+)
 from attention_center.inference.predictors import Predictor, load_predictor
 
 __all__ = ["Prediction", "as_rgb_array", "image_sources", "predict", "predict_images"]
@@ -69,9 +75,11 @@ class Prediction:
         return self.error is None
 
 
-_EXPECTED = ("an image file path, a PIL image, a uint8 array [h, w, 3] (or [h, w] gray, "
-             "[h, w, 4] RGBA) with values 0..255, or a float array of that shape with values "
-             "in [0, 1]")
+_EXPECTED = (
+    "an image file path, a PIL image, a uint8 array [h, w, 3] (or [h, w] gray, "
+    "[h, w, 4] RGBA) with values 0..255, or a float array of that shape with values "
+    "in [0, 1]"
+)
 
 
 def as_rgb_array(item, label: str = "image") -> np.ndarray:
@@ -91,7 +99,12 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
     if not isinstance(item, np.ndarray):
         raise ValueError(f"{label}: got {type(item).__name__}; expected {_EXPECTED}")
     array = item
-    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[-1] == 3 and min(array.shape[:2]):
+    if (
+        array.dtype == np.uint8
+        and array.ndim == 3
+        and array.shape[-1] == 3
+        and min(array.shape[:2])
+    ):
         return array  # already what the model path takes
     if array.ndim == 2:
         array = array[..., None].repeat(3, axis=-1)
@@ -128,8 +141,9 @@ def image_sources(images_or_paths) -> tuple[list, bool]:
             return list(images_or_paths), False
         return [images_or_paths], True
     if images_or_paths is None or not hasattr(images_or_paths, "__iter__"):
-        raise ValueError(f"got {type(images_or_paths).__name__}; expected {_EXPECTED}, or a "
-                         "sequence of those")
+        raise ValueError(
+            f"got {type(images_or_paths).__name__}; expected {_EXPECTED}, or a sequence of those"
+        )
     items = list(images_or_paths)
     for index, item in enumerate(items):
         if not isinstance(item, (str, os.PathLike, Image.Image, np.ndarray)):
@@ -137,9 +151,14 @@ def image_sources(images_or_paths) -> tuple[list, bool]:
     return items, False
 
 
-def predict_images(items: Iterable, predictor: Predictor, batch_size: int = 8,
-                   keep_images: bool = False, keep_weight_maps: bool = False,
-                   max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> Iterator[Prediction]:
+def predict_images(
+    items: Iterable,
+    predictor: Predictor,
+    batch_size: int = 8,
+    keep_images: bool = False,
+    keep_weight_maps: bool = False,
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+) -> Iterator[Prediction]:
     """Predicts the centre of each image, in batches, one :class:`Prediction` per item, in order.
 
     Each image is decoded once, straight into the model frame
@@ -187,7 +206,8 @@ def predict_images(items: Iterable, predictor: Predictor, batch_size: int = 8,
                     image = decoded.pixels
                 else:
                     frame, transform, decoded = decode_into_frame(
-                        item, predictor.frame_hw, max_pixels=max_pixels)
+                        item, predictor.frame_hw, max_pixels=max_pixels
+                    )
                 original_hw, notes = decoded.original_hw, decoded.notes
             except ImageLoadError as error:
                 prediction = Prediction(source=label, error=error.reason)
@@ -202,8 +222,13 @@ def predict_images(items: Iterable, predictor: Predictor, batch_size: int = 8,
             frame, transform = resize_with_pad(pixels, predictor.frame_hw)
             original_hw = tuple(pixels.shape[:2])
             image = pixels if keep_images else None
-        prediction = Prediction(source=label, original_hw=tuple(original_hw),
-                                transform=transform, image=image, notes=tuple(notes))
+        prediction = Prediction(
+            source=label,
+            original_hw=tuple(original_hw),
+            transform=transform,
+            image=image,
+            notes=tuple(notes),
+        )
         ordered.append(prediction)
         pending.append((prediction, frame))
         if len(pending) >= batch_size:
@@ -214,9 +239,13 @@ def predict_images(items: Iterable, predictor: Predictor, batch_size: int = 8,
     yield from ordered
 
 
-def predict(images_or_paths, model=None, batch_size: int = 8,
-            num_threads: Optional[int] = None,
-            max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def predict(
+    images_or_paths,
+    model=None,
+    batch_size: int = 8,
+    num_threads: Optional[int] = None,
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
     """Attention centres of images, in original pixels.
 
     Args:
@@ -241,16 +270,19 @@ def predict(images_or_paths, model=None, batch_size: int = 8,
     """
     items, single = image_sources(images_or_paths)
     # Every in-memory image is validated (and converted, once) before any work.
-    items = [item if isinstance(item, (str, os.PathLike))
-             else as_rgb_array(item, "image" if single else f"<array {index}>")
-             for index, item in enumerate(items)]
+    items = [
+        item
+        if isinstance(item, (str, os.PathLike))
+        else as_rgb_array(item, "image" if single else f"<array {index}>")
+        for index, item in enumerate(items)
+    ]
     predictor = load_predictor(model, num_threads=num_threads, batch_size=batch_size)
     centers = []
-    for prediction in predict_images(items, predictor, batch_size=batch_size,
-                                     max_pixels=max_pixels):
+    for prediction in predict_images(
+        items, predictor, batch_size=batch_size, max_pixels=max_pixels
+    ):
         if not prediction.ok:
             raise ImageLoadError(prediction.source, prediction.error)
         centers.append(prediction.center)
     result = np.asarray(centers, np.float64).reshape(len(centers), 2)
     return result[0] if single else result
-

@@ -109,13 +109,17 @@ class Predictor(abc.ABC):
     def _check_frames(self, frames) -> np.ndarray:
         frames = np.asarray(frames, np.float32)
         if frames.ndim != 4 or frames.shape[1:] != (*self.frame_hw, 3):
-            raise ValueError(f"{self.name}: frames must be [B, {self.frame_hw[0]}, "
-                             f"{self.frame_hw[1]}, 3], got {list(frames.shape)}")
+            raise ValueError(
+                f"{self.name}: frames must be [B, {self.frame_hw[0]}, "
+                f"{self.frame_hw[1]}, 3], got {list(frames.shape)}"
+            )
         return frames
 
     def __repr__(self):
-        return (f"{type(self).__name__}(name={self.name!r}, frame_hw={self.frame_hw}, "
-                f"has_weight_map={self.has_weight_map})")
+        return (
+            f"{type(self).__name__}(name={self.name!r}, frame_hw={self.frame_hw}, "
+            f"has_weight_map={self.has_weight_map})"
+        )
 
 
 def _split_outputs(outputs, name: str):
@@ -135,8 +139,10 @@ def _split_outputs(outputs, name: str):
     if weight_map is None:
         weight_map = next((c for c in candidates if c.ndim == 4 and c.shape[-1] == 1), None)
     if center is None:
-        raise ModelLoadError(name, "the model has no [B, 2] centre output; shapes: "
-                             f"{[list(c.shape) for c in candidates]}")
+        raise ModelLoadError(
+            name,
+            f"the model has no [B, 2] centre output; shapes: {[list(c.shape) for c in candidates]}",
+        )
     center = np.asarray(center, np.float64)
     if weight_map is not None:
         weight_map = np.asarray(weight_map, np.float32)
@@ -167,21 +173,23 @@ class KerasPredictor(Predictor):
         if isinstance(shape, list):
             shape = shape[0]
         if len(shape) != 4 or shape[-1] != 3:
-            raise ModelLoadError(self.path or self.name,
-                                 f"input must be [B, H, W, 3], got {list(shape)}")
+            raise ModelLoadError(
+                self.path or self.name, f"input must be [B, H, W, 3], got {list(shape)}"
+            )
         model_hw = tuple(shape[1:3])
         if None in model_hw:
             model_hw = tuple(frame_hw or _metadata_frame_hw(self.path) or MODEL_FRAME_HW)
         elif frame_hw is not None and tuple(frame_hw) != model_hw:
-            raise ModelLoadError(self.path or self.name,
-                                 f"model frame is {model_hw}, asked for {tuple(frame_hw)}")
+            raise ModelLoadError(
+                self.path or self.name, f"model frame is {model_hw}, asked for {tuple(frame_hw)}"
+            )
         self.frame_hw = (int(model_hw[0]), int(model_hw[1]))
         self.batch_size = max(1, int(batch_size))
         probe = model.output_shape
-        self.has_weight_map = (
-            (isinstance(probe, dict) and "weight_map" in probe)
-            or (isinstance(probe, (list, tuple)) and any(
-                isinstance(s, (list, tuple)) and len(s) == 4 and s[-1] == 1 for s in probe)))
+        self.has_weight_map = (isinstance(probe, dict) and "weight_map" in probe) or (
+            isinstance(probe, (list, tuple))
+            and any(isinstance(s, (list, tuple)) and len(s) == 4 and s[-1] == 1 for s in probe)
+        )
 
     def _padded(self, chunk: np.ndarray) -> np.ndarray:
         """``float32 [n, H, W, 3]`` -> ``[batch_size, H, W, 3]``, zero frames after the ``n``."""
@@ -194,11 +202,11 @@ class KerasPredictor(Predictor):
         frames = self._check_frames(frames)
         centers, maps = [], []
         for start in range(0, len(frames), self.batch_size):
-            chunk = frames[start:start + self.batch_size]
+            chunk = frames[start : start + self.batch_size]
             outputs = self.model.predict_on_batch(self._padded(chunk))
             center, weight_map = _split_outputs(outputs, self.path or self.name)
-            centers.append(center[:len(chunk)])
-            maps.append(None if weight_map is None else weight_map[:len(chunk)])
+            centers.append(center[: len(chunk)])
+            maps.append(None if weight_map is None else weight_map[: len(chunk)])
         if not centers:
             return {"center": np.zeros((0, 2)), "weight_map": None}
         weight_map = None if any(m is None for m in maps) else np.concatenate(maps)
@@ -228,8 +236,11 @@ class TFLitePredictor(Predictor):
         except TFLiteInterfaceError as error:
             raise ModelLoadError(self.path, str(error)) from error
         except ImportError as error:  # pragma: no cover - depends on the install
-            raise ModelLoadError(self.path, "running a .tflite model needs the ai-edge-litert "
-                                 "package (pip install ai-edge-litert)") from error
+            raise ModelLoadError(
+                self.path,
+                "running a .tflite model needs the ai-edge-litert "
+                "package (pip install ai-edge-litert)",
+            ) from error
         self.frame_hw = self.runner.frame_hw
         self.has_weight_map = self.runner.has_weight_map
         self.metadata = self._read_metadata()
@@ -249,8 +260,11 @@ class TFLitePredictor(Predictor):
             return None
         declared = (metadata.get("input") or {}).get("shape")
         if declared is not None and [int(v) for v in declared] != self.runner.input_shape:
-            raise ModelLoadError(self.path, f"metadata says input {list(declared)} but the "
-                                 f"model's input is {self.runner.input_shape}")
+            raise ModelLoadError(
+                self.path,
+                f"metadata says input {list(declared)} but the "
+                f"model's input is {self.runner.input_shape}",
+            )
         return metadata
 
     def predict_frames(self, frames):
@@ -273,8 +287,7 @@ def keras_file_problem(path: Path) -> Optional[str]:
     if path.stat().st_size == 0:
         return "not a valid .keras file: empty (0 bytes)"
     if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
-        return ("not a valid .keras file: not a zip archive (corrupt, truncated, or another "
-                "format)")
+        return "not a valid .keras file: not a zip archive (corrupt, truncated, or another format)"
     return None
 
 
@@ -296,8 +309,15 @@ def _load_keras_file(path: Path):
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_file_predictor(path: str, size: int, mtime_ns: int, num_threads: Optional[int],
-                           batch_size: int, frame_hw: Optional[tuple], runtime: str) -> Predictor:
+def _cached_file_predictor(
+    path: str,
+    size: int,
+    mtime_ns: int,
+    num_threads: Optional[int],
+    batch_size: int,
+    frame_hw: Optional[tuple],
+    runtime: str,
+) -> Predictor:
     del size, mtime_ns  # part of the key: a changed file is loaded again
     suffix = Path(path).suffix.lower()
     if suffix == ".tflite":
@@ -311,8 +331,14 @@ def clear_cache() -> None:
     _cached_file_predictor.cache_clear()
 
 
-def load_predictor(spec=None, num_threads: Optional[int] = None, batch_size: int = 8,
-                   frame_hw=None, runtime: str = "auto", cache: bool = True) -> Predictor:
+def load_predictor(
+    spec=None,
+    num_threads: Optional[int] = None,
+    batch_size: int = 8,
+    frame_hw=None,
+    runtime: str = "auto",
+    cache: bool = True,
+) -> Predictor:
     """Loads a model spec as a :class:`Predictor` (cached by file, size and mtime).
 
     Args:
@@ -336,27 +362,41 @@ def load_predictor(spec=None, num_threads: Optional[int] = None, batch_size: int
         import keras
 
         if not isinstance(spec, keras.Model):
-            raise ModelLoadError(repr(spec)[:80],
-                                 "not a model: expected a preset name, a path, a keras.Model "
-                                 "or a Predictor")
+            raise ModelLoadError(
+                repr(spec)[:80],
+                "not a model: expected a preset name, a path, a keras.Model or a Predictor",
+            )
         return KerasPredictor(spec, frame_hw=frame_hw, batch_size=batch_size)
     try:
         path = resolve_model(spec)
     except PresetError as error:
-        raise ModelLoadError(os.fspath(spec) if spec is not None else "default", str(error)) \
-            from error
+        raise ModelLoadError(
+            os.fspath(spec) if spec is not None else "default", str(error)
+        ) from error
     if not path.is_file():
         reason = not_a_file_reason(path) or "not a regular file"
-        raise ModelLoadError(path, {"no such file": "no such model file",
-                                    "is a directory": "is a directory, not a model file"}
-                             .get(reason, reason))
+        raise ModelLoadError(
+            path,
+            {
+                "no such file": "no such model file",
+                "is a directory": "is a directory, not a model file",
+            }.get(reason, reason),
+        )
     suffix = path.suffix.lower()
     if suffix not in (".tflite", ".keras", ".h5"):
-        raise ModelLoadError(path, f"unknown model type {suffix or '(no suffix)'!r}: "
-                             "expected .keras or .tflite")
+        raise ModelLoadError(
+            path, f"unknown model type {suffix or '(no suffix)'!r}: expected .keras or .tflite"
+        )
     stat = path.stat()
-    key = (os.fspath(path.resolve()), stat.st_size, stat.st_mtime_ns, num_threads,
-           max(1, int(batch_size)), tuple(frame_hw) if frame_hw else None, runtime)
+    key = (
+        os.fspath(path.resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        num_threads,
+        max(1, int(batch_size)),
+        tuple(frame_hw) if frame_hw else None,
+        runtime,
+    )
     if not cache:
         return _cached_file_predictor.__wrapped__(*key)
     return _cached_file_predictor(*key)

@@ -57,6 +57,7 @@ def _interpreter_class(runtime: str):
     if runtime in ("auto", "litert"):
         try:
             from ai_edge_litert.interpreter import Interpreter
+
             return Interpreter
         except ImportError:
             if runtime == "litert":
@@ -113,8 +114,9 @@ def make_interpreter(model, runtime: str = "auto", num_threads: Optional[int] = 
             interpreter = interpreter_class(num_threads=threads, **kwargs)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError, OSError) as error:
-        raise TFLiteInterfaceError(f"not a TFLite model the interpreter can load: "
-                                   f"{str(error).strip()[:300]}") from error
+        raise TFLiteInterfaceError(
+            f"not a TFLite model the interpreter can load: {str(error).strip()[:300]}"
+        ) from error
     return interpreter
 
 
@@ -174,23 +176,27 @@ class TFLiteModel:
         inputs = self.interpreter.get_input_details()
         image_inputs = [d for d in inputs if "image" in d["name"].lower()]
         if not image_inputs:
-            image_inputs = [d for d in inputs
-                            if len(d["shape"]) == 4 and d["dtype"] == np.float32]
+            image_inputs = [d for d in inputs if len(d["shape"]) == 4 and d["dtype"] == np.float32]
         if len(image_inputs) != 1:
-            raise TFLiteInterfaceError("cannot tell which input is the image: "
-                                       f"{[(d['name'], list(d['shape'])) for d in inputs]}")
+            raise TFLiteInterfaceError(
+                "cannot tell which input is the image: "
+                f"{[(d['name'], list(d['shape'])) for d in inputs]}"
+            )
         self._input = image_inputs[0]
         shape = [int(v) for v in self._input["shape"]]
         if len(shape) != 4 or shape[-1] != 3 or self._input["dtype"] != np.float32:
-            raise TFLiteInterfaceError("image input must be float32 [1, H, W, 3], got "
-                                       f"{self._input['dtype'].__name__} {shape}")
+            raise TFLiteInterfaceError(
+                "image input must be float32 [1, H, W, 3], got "
+                f"{self._input['dtype'].__name__} {shape}"
+            )
         self.input_shape = shape
         self.frame_hw = (shape[1], shape[2])
         outputs = self.interpreter.get_output_details()
         centers = [d for d in outputs if len(d["shape"]) == 2 and int(d["shape"][-1]) == 2]
         if not centers:
-            raise TFLiteInterfaceError("no [1, 2] centre output: "
-                                       f"{[(d['name'], list(d['shape'])) for d in outputs]}")
+            raise TFLiteInterfaceError(
+                f"no [1, 2] centre output: {[(d['name'], list(d['shape'])) for d in outputs]}"
+            )
         named = [d for d in centers if "center" in d["name"].lower()]
         self._center = (named or centers)[0]
         maps = [d for d in outputs if len(d["shape"]) == 4 and int(d["shape"][-1]) == 1]
@@ -203,16 +209,17 @@ class TFLiteModel:
         Args:
           frame: ``float32 [H, W, 3]`` RGB in [0, 1], ``(H, W) == frame_hw``.
         """
-        self.interpreter.set_tensor(self._input["index"],
-                                    np.asarray(frame, np.float32).reshape(self.input_shape))
+        self.interpreter.set_tensor(
+            self._input["index"], np.asarray(frame, np.float32).reshape(self.input_shape)
+        )
         self.interpreter.invoke()
         # Copies: the interpreter reuses its output buffers on the next invoke.
-        center = np.array(self.interpreter.get_tensor(self._center["index"]),
-                          np.float64).reshape(2)
+        center = np.array(self.interpreter.get_tensor(self._center["index"]), np.float64).reshape(2)
         weight_map = None
         if self._weight_map is not None:
-            weight_map = np.array(self.interpreter.get_tensor(self._weight_map["index"]),
-                                  np.float32)[0]
+            weight_map = np.array(
+                self.interpreter.get_tensor(self._weight_map["index"]), np.float32
+            )[0]
         return center, weight_map
 
 

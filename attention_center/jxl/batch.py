@@ -22,8 +22,9 @@ import concurrent.futures
 import dataclasses
 import os
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 from PIL import Image
 
@@ -44,8 +45,14 @@ from attention_center.jxl.encoder import (
     run_encoder,
 )
 
-__all__ = ["CENTER_STRATEGIES", "EncodeInterrupted", "EncodeResult", "EncodeSummary",
-           "encode_directory", "output_path_for"]
+__all__ = [
+    "CENTER_STRATEGIES",
+    "EncodeInterrupted",
+    "EncodeResult",
+    "EncodeSummary",
+    "encode_directory",
+    "output_path_for",
+]
 
 #: ``--center_strategy`` values: the model's centre, or the one chosen for the group order.
 CENTER_STRATEGIES = ("model", "chosen")
@@ -131,12 +138,19 @@ class EncodeSummary:
     def format(self) -> str:
         """A human summary: counts, bytes in and out, then each failure on its own line."""
         parts = [f"{self.count('encoded')} encoded"]
-        for status, label in (("skipped", "skipped (output exists)"), ("dry_run", "dry run"),
-                              ("failed", "failed"), ("interrupted", "not done (interrupted)")):
+        for status, label in (
+            ("skipped", "skipped (output exists)"),
+            ("dry_run", "dry run"),
+            ("failed", "failed"),
+            ("interrupted", "not done (interrupted)"),
+        ):
             if self.count(status):
                 parts.append(f"{self.count(status)} {label}")
-        lines = [f"{len(self.results)} images: " + ", ".join(parts)
-                 + (f"; {len(self.ignored)} other files ignored" if self.ignored else "")]
+        lines = [
+            f"{len(self.results)} images: "
+            + ", ".join(parts)
+            + (f"; {len(self.ignored)} other files ignored" if self.ignored else "")
+        ]
         if self.count("encoded"):
             ratio = self.bytes_out / self.bytes_in if self.bytes_in else float("nan")
             lines.append(f"bytes: {self.bytes_in:,} in -> {self.bytes_out:,} out ({ratio:.1%})")
@@ -148,8 +162,10 @@ class EncodeSummary:
             lines.append("notes:")
             lines += [f"  {r.source}: {note}" for r in noted for note in r.notes]
         if self.interrupted:
-            lines.append(f"interrupted: {self.count('interrupted')} images not done; the same "
-                         "command with --skip_existing finishes them")
+            lines.append(
+                f"interrupted: {self.count('interrupted')} images not done; the same "
+                "command with --skip_existing finishes them"
+            )
         return "\n".join(lines)
 
 
@@ -176,8 +192,10 @@ def _refusal(output: Path, source: Path, out_root: Path, inputs: set) -> Optiona
     if resolved(output) in inputs or _same_file(output, source):
         return f"output {output} would overwrite an input; refused"
     if not is_inside(output.parent, out_root):
-        return (f"output {output} would be written outside the output folder {out_root} "
-                "(a symbolic link in it?); refused")
+        return (
+            f"output {output} would be written outside the output folder {out_root} "
+            "(a symbolic link in it?); refused"
+        )
     return None
 
 
@@ -210,14 +228,25 @@ def _probe(path: Path) -> tuple[str, str, int]:
     return fmt, mode, read_orientation(path)
 
 
-def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
-                     new_suffix: str = "jxl", extra_flags: Sequence[str] = (),
-                     jobs: Optional[int] = None, dry_run: bool = False,
-                     skip_existing: bool = False, verbose: bool = False,
-                     progress: bool = True, recursive: bool = True, batch_size: int = 8,
-                     echo: Callable[[str], None] = print,
-                     center_strategy: str = "model",
-                     max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> EncodeSummary:
+def encode_directory(
+    image_dir,
+    output_dir,
+    predictor,
+    *,
+    encoder: str = "cjxl",
+    new_suffix: str = "jxl",
+    extra_flags: Sequence[str] = (),
+    jobs: Optional[int] = None,
+    dry_run: bool = False,
+    skip_existing: bool = False,
+    verbose: bool = False,
+    progress: bool = True,
+    recursive: bool = True,
+    batch_size: int = 8,
+    echo: Callable[[str], None] = print,
+    center_strategy: str = "model",
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+) -> EncodeSummary:
     """Encodes every image under ``image_dir`` to centre-first progressive JPEG XL.
 
     Args:
@@ -257,8 +286,9 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
     from attention_center.inference.prediction import predict_images
 
     if center_strategy not in CENTER_STRATEGIES:
-        raise ValueError(f"center_strategy must be one of {CENTER_STRATEGIES}, "
-                         f"got {center_strategy!r}")
+        raise ValueError(
+            f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
+        )
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
         raise NotADirectoryError(f"{image_dir}: not a directory")
@@ -290,8 +320,9 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
             results[i] = EncodeResult(source, output, "pending")
             todo.append(i)
 
-    bar = tqdm(total=len(images), unit="img", desc="encode", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(images), unit="img", desc="encode", disable=not progress, dynamic_ncols=True
+    )
     bar.update(len(images) - len(todo))
     lock = threading.Lock()
     temp_inputs: list[Path] = []
@@ -326,9 +357,13 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
     executor = None if dry_run else concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
     futures = []
     try:
-        stream = predict_images([images[i] for i in todo], predictor, batch_size=batch_size,
-                                keep_images=True,
-                                max_pixels=max_pixels)
+        stream = predict_images(
+            [images[i] for i in todo],
+            predictor,
+            batch_size=batch_size,
+            keep_images=True,
+            max_pixels=max_pixels,
+        )
         for i, prediction in zip(todo, stream):
             result = results[i]
             result.bytes_in = result.source.stat().st_size if result.source.exists() else 0
@@ -342,15 +377,18 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
             try:
                 fmt, mode, orientation = _probe(result.source)
             except (OSError, ValueError) as error:  # changed since it was decoded
-                result.status, result.error = "failed", ImageLoadError(result.source,
-                                                                       str(error)).reason
+                result.status, result.error = (
+                    "failed",
+                    ImageLoadError(result.source, str(error)).reason,
+                )
                 tick()
                 continue
             direct = fmt in DIRECT_FORMATS and mode != "CMYK"
             temp_input = None
             if direct:
-                result.center = encoder_center(prediction.center, prediction.original_hw,
-                                               orientation)
+                result.center = encoder_center(
+                    prediction.center, prediction.original_hw, orientation
+                )
                 cjxl_input = result.source
             else:  # cjxl cannot read it: hand it the upright pixels as PNG
                 result.center = encoder_center(prediction.center, prediction.original_hw, 1)
@@ -366,14 +404,23 @@ def encode_directory(image_dir, output_dir, predictor, *, encoder: str = "cjxl",
                     temp_inputs.append(temp_input)
             # --- centre strategy (issue 19): move the centre to the best group order ---
             if center_strategy == "chosen":
-                result.center = _chosen_center(prediction, orientation if direct else 1,
-                                               result.center)
-            command = cjxl_command(encoder_path, cjxl_input, result.output, result.center,
-                                   extra_flags, num_threads=cjxl_threads)
+                result.center = _chosen_center(
+                    prediction, orientation if direct else 1, result.center
+                )
+            command = cjxl_command(
+                encoder_path,
+                cjxl_input,
+                result.output,
+                result.center,
+                extra_flags,
+                num_threads=cjxl_threads,
+            )
             result.command = command
             if dry_run or verbose:
-                say(command_text(command)
-                    + ("" if direct else f"   # {command_text([str(result.source)])} via PNG"))
+                say(
+                    command_text(command)
+                    + ("" if direct else f"   # {command_text([str(result.source)])} via PNG")
+                )
             if dry_run:
                 result.status = "dry_run"
                 tick()
@@ -403,11 +450,13 @@ def _finish(executor, temp_inputs: list[Path], bar) -> None:
     bar.close()
 
 
-def _summary(images: list[Path], results: dict, ignored: list[Path], interrupted: bool
-             ) -> EncodeSummary:
+def _summary(
+    images: list[Path], results: dict, ignored: list[Path], interrupted: bool
+) -> EncodeSummary:
     """The :class:`EncodeSummary` in input order; jobs that never ran are ``interrupted``."""
     for result in results.values():
         if result.status == "pending":  # interrupted before it ran
             result.status, result.error = "interrupted", "not run (interrupted)"
-    return EncodeSummary(results=[results[i] for i in range(len(images))], ignored=ignored,
-                         interrupted=interrupted)
+    return EncodeSummary(
+        results=[results[i] for i in range(len(images))], ignored=ignored, interrupted=interrupted
+    )

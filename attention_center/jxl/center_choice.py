@@ -44,10 +44,21 @@ from attention_center.jxl.group_order import (
     ring_positions,
 )
 
-__all__ = ["CenterChoice", "DEFAULT_SHARPNESS", "DEFAULT_SIGMA", "attention_points",
-           "choose_center", "choose_for_prediction", "gaussian_points",
-           "estimated_group_bytes", "expected_final_bytes", "final_bytes", "region_box",
-           "region_group_masks", "score_orders"]
+__all__ = [
+    "CenterChoice",
+    "DEFAULT_SHARPNESS",
+    "DEFAULT_SIGMA",
+    "attention_points",
+    "choose_center",
+    "choose_for_prediction",
+    "gaussian_points",
+    "estimated_group_bytes",
+    "expected_final_bytes",
+    "final_bytes",
+    "region_box",
+    "region_group_masks",
+    "score_orders",
+]
 
 #: Exponent applied to the weighting map before it is normalized (the best on the
 #: validation split among 0.5-8; see docs/progressive.md).
@@ -71,8 +82,9 @@ def region_box(center, image_hw, side: int) -> tuple[int, int, int, int]:
     return top, left, top + sh, left + sw
 
 
-def region_group_masks(points, image_hw, side: int = 256,
-                       group_dim: int = JXL_GROUP_SIZE) -> np.ndarray:
+def region_group_masks(
+    points, image_hw, side: int = 256, group_dim: int = JXL_GROUP_SIZE
+) -> np.ndarray:
     """Which groups the region around each point touches.
 
     Args:
@@ -90,10 +102,12 @@ def region_group_masks(points, image_hw, side: int = 256,
     left = np.clip(np.round(points[:, 0]) - sw // 2, 0, w - sw).astype(np.int64)
     top = np.clip(np.round(points[:, 1]) - sh // 2, 0, h - sh).astype(np.int64)
     gy, gx = np.divmod(np.arange(rows * columns), columns)
-    inside_x = ((gx[None, :] >= (left // group_dim)[:, None])
-                & (gx[None, :] <= ((left + sw - 1) // group_dim)[:, None]))
-    inside_y = ((gy[None, :] >= (top // group_dim)[:, None])
-                & (gy[None, :] <= ((top + sh - 1) // group_dim)[:, None]))
+    inside_x = (gx[None, :] >= (left // group_dim)[:, None]) & (
+        gx[None, :] <= ((left + sw - 1) // group_dim)[:, None]
+    )
+    inside_y = (gy[None, :] >= (top // group_dim)[:, None]) & (
+        gy[None, :] <= ((top + sh - 1) // group_dim)[:, None]
+    )
     return inside_x & inside_y
 
 
@@ -129,8 +143,12 @@ def expected_final_bytes(order, group_bytes, masks, weights, base: float = 0.0) 
     return float(np.dot(final_bytes(order, group_bytes, masks, base), weights / weights.sum()))
 
 
-def attention_points(weight_map: np.ndarray, transform: FrameTransform, orientation: int = 1,
-                     sharpness: float = DEFAULT_SHARPNESS) -> tuple[np.ndarray, np.ndarray]:
+def attention_points(
+    weight_map: np.ndarray,
+    transform: FrameTransform,
+    orientation: int = 1,
+    sharpness: float = DEFAULT_SHARPNESS,
+) -> tuple[np.ndarray, np.ndarray]:
     """The model's weighting map as weighted points of the image as stored.
 
     Args:
@@ -148,8 +166,9 @@ def attention_points(weight_map: np.ndarray, transform: FrameTransform, orientat
         weight_map = weight_map[..., 0]
     fh, fw = (float(v) for v in transform.frame_hw)
     mh, mw = weight_map.shape
-    ys, xs = np.meshgrid((np.arange(mh) + 0.5) * fh / mh - 0.5,
-                         (np.arange(mw) + 0.5) * fw / mw - 0.5, indexing="ij")
+    ys, xs = np.meshgrid(
+        (np.arange(mh) + 0.5) * fh / mh - 0.5, (np.arange(mw) + 0.5) * fw / mw - 0.5, indexing="ij"
+    )
     x, y = transform.to_original(xs.ravel(), ys.ravel(), clamp=False)
     h, w = (int(v) for v in transform.original_hw)
     inside = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
@@ -161,8 +180,9 @@ def attention_points(weight_map: np.ndarray, transform: FrameTransform, orientat
     return np.stack([sx, sy], axis=-1), weights / weights.sum()
 
 
-def gaussian_points(center, image_hw, sigma: float = DEFAULT_SIGMA, step: int = 8
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_points(
+    center, image_hw, sigma: float = DEFAULT_SIGMA, step: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
     """Where people may look when the model gives only a centre: a Gaussian around it.
 
     Args:
@@ -175,12 +195,13 @@ def gaussian_points(center, image_hw, sigma: float = DEFAULT_SIGMA, step: int = 
       ``(points float64 [M, 2] (x, y), weights float64 [M] summing to 1)`` on a grid.
     """
     h, w = (int(v) for v in image_hw)
-    ys, xs = np.meshgrid(np.arange(step / 2 - 0.5, h, step), np.arange(step / 2 - 0.5, w, step),
-                         indexing="ij")
+    ys, xs = np.meshgrid(
+        np.arange(step / 2 - 0.5, h, step), np.arange(step / 2 - 0.5, w, step), indexing="ij"
+    )
     points = np.stack([xs.ravel(), ys.ravel()], axis=-1)
     spread = max(float(sigma) * float(np.hypot(h, w)), 1.0)
     d2 = np.sum((points - np.asarray(center, np.float64)) ** 2, axis=-1)
-    weights = np.exp(-0.5 * d2 / spread ** 2)
+    weights = np.exp(-0.5 * d2 / spread**2)
     return points, weights / weights.sum()
 
 
@@ -206,20 +227,25 @@ class CenterChoice:
     kept_model_center: bool = False
 
 
-def score_orders(image_hw, masks, weights, group_bytes=None, base: float = 0.0,
-                 group_dim: int = JXL_GROUP_SIZE) -> dict[tuple[int, int], tuple]:
+def score_orders(
+    image_hw, masks, weights, group_bytes=None, base: float = 0.0, group_dim: int = JXL_GROUP_SIZE
+) -> dict[tuple[int, int], tuple]:
     """Every centre-first order's expected bytes: ``{(group, side): (cost, (x, y))}``.
 
     ``masks``/``weights``: the regions people may look at and their probabilities
     (:func:`region_group_masks`, :func:`attention_points`); ``group_bytes``: ``[N]``
     (default :func:`estimated_group_bytes`).
     """
-    sizes = (estimated_group_bytes(image_hw, group_dim) if group_bytes is None
-             else np.asarray(group_bytes, np.float64))
+    sizes = (
+        estimated_group_bytes(image_hw, group_dim)
+        if group_bytes is None
+        else np.asarray(group_bytes, np.float64)
+    )
     # Regions touching the same groups score alike: score each distinct mask once.
     unique, inverse = np.unique(np.asarray(masks, bool), axis=0, return_inverse=True)
-    mass = np.bincount(inverse.ravel(), weights=np.asarray(weights, np.float64),
-                       minlength=len(unique))
+    mass = np.bincount(
+        inverse.ravel(), weights=np.asarray(weights, np.float64), minlength=len(unique)
+    )
     scores = {}
     for key, center in candidate_orders(image_hw, group_dim).items():
         order = group_order(image_hw, center, group_dim=group_dim)
@@ -227,8 +253,15 @@ def score_orders(image_hw, masks, weights, group_bytes=None, base: float = 0.0,
     return scores
 
 
-def choose_center(points, weights, image_hw, model_center=None, group_bytes=None,
-                  side: int = 256, group_dim: int = JXL_GROUP_SIZE) -> CenterChoice:
+def choose_center(
+    points,
+    weights,
+    image_hw,
+    model_center=None,
+    group_bytes=None,
+    side: int = 256,
+    group_dim: int = JXL_GROUP_SIZE,
+) -> CenterChoice:
     """The centre whose centre-first order minimises the expected bytes until final.
 
     Args:
@@ -250,12 +283,12 @@ def choose_center(points, weights, image_hw, model_center=None, group_bytes=None
     if model_center is not None:
         columns = group_grid(image_hw, group_dim)[1]
         mx, my = (int(v) for v in model_center)
-        model_key = ((my // group_dim) * columns + mx // group_dim, group_side((mx, my),
-                                                                              group_dim))
+        model_key = ((my // group_dim) * columns + mx // group_dim, group_side((mx, my), group_dim))
         model_cost = scores[model_key][0]
         if model_cost <= best_cost + 1e-12:
-            return CenterChoice((mx, my), model_key[0], model_key[1], model_cost, model_cost,
-                                kept_model_center=True)
+            return CenterChoice(
+                (mx, my), model_key[0], model_key[1], model_cost, model_cost, kept_model_center=True
+            )
     return CenterChoice(best_center, best_key[0], best_key[1], best_cost, model_cost)
 
 
@@ -264,10 +297,16 @@ def stored_image_hw(displayed_hw, orientation: int) -> tuple[int, int]:
     return stored_hw(tuple(int(v) for v in displayed_hw), orientation)
 
 
-def choose_for_prediction(prediction, orientation: int = 1, model_center=None,
-                          distribution: str = "gaussian", sigma: float = DEFAULT_SIGMA,
-                          sharpness: float = DEFAULT_SHARPNESS, side: int = 256,
-                          group_bytes=None) -> Optional[CenterChoice]:
+def choose_for_prediction(
+    prediction,
+    orientation: int = 1,
+    model_center=None,
+    distribution: str = "gaussian",
+    sigma: float = DEFAULT_SIGMA,
+    sharpness: float = DEFAULT_SHARPNESS,
+    side: int = 256,
+    group_bytes=None,
+) -> Optional[CenterChoice]:
     """:func:`choose_center` for one :class:`~attention_center.inference.prediction.Prediction`.
 
     Where people may look: by default a Gaussian of spread ``sigma`` around the model's
@@ -294,11 +333,16 @@ def choose_for_prediction(prediction, orientation: int = 1, model_center=None,
         model_center = encoder_center(prediction.center, prediction.original_hw, orientation)
     if distribution not in ("gaussian", "map"):
         raise ValueError(f"distribution must be 'gaussian' or 'map', got {distribution!r}")
-    if (distribution == "map" and prediction.weight_map is not None
-            and prediction.transform is not None):
-        points, weights = attention_points(prediction.weight_map, prediction.transform,
-                                           orientation, sharpness)
+    if (
+        distribution == "map"
+        and prediction.weight_map is not None
+        and prediction.transform is not None
+    ):
+        points, weights = attention_points(
+            prediction.weight_map, prediction.transform, orientation, sharpness
+        )
     else:
         points, weights = gaussian_points(model_center, hw, sigma)
-    return choose_center(points, weights, hw, model_center=model_center,
-                         group_bytes=group_bytes, side=side)
+    return choose_center(
+        points, weights, hw, model_center=model_center, group_bytes=group_bytes, side=side
+    )

@@ -42,20 +42,25 @@ def _overlay(comparison: Comparison, column: Optional[Column]) -> str:
     """SVG over a picture: the region box, the column's centre, the fixations (toggled)."""
     h, w = comparison.image_hw
     top, left, bottom, right = comparison.region
-    parts = [f'<svg class="overlay" viewBox="0 0 {w} {h}" preserveAspectRatio="none" '
-             f'aria-hidden="true">',
-             f'<rect class="region" x="{left}" y="{top}" width="{right - left}" '
-             f'height="{bottom - top}"/>']
+    parts = [
+        f'<svg class="overlay" viewBox="0 0 {w} {h}" preserveAspectRatio="none" '
+        f'aria-hidden="true">',
+        f'<rect class="region" x="{left}" y="{top}" width="{right - left}" '
+        f'height="{bottom - top}"/>',
+    ]
     if comparison.fixations is not None:
         radius = max(4.0, 0.008 * math.hypot(h, w))
-        circles = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}"/>'
-                          for x, y in comparison.fixations)
+        circles = "".join(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}"/>' for x, y in comparison.fixations
+        )
         parts.append(f'<g class="fixations">{circles}</g>')
     if column is not None and column.center is not None:
         x, y = column.center
         size = max(8.0, 0.02 * math.hypot(h, w))
-        parts.append(f'<path class="centre" d="M{x - size:.1f},{y:.1f}H{x + size:.1f}'
-                     f'M{x:.1f},{y - size:.1f}V{y + size:.1f}"/>')
+        parts.append(
+            f'<path class="centre" d="M{x - size:.1f},{y:.1f}H{x + size:.1f}'
+            f'M{x:.1f},{y - size:.1f}V{y + size:.1f}"/>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -67,35 +72,50 @@ def _curve_svg(comparison: Comparison) -> str:
 
     def xy(fraction, value):
         value = cap if value is None else min(float(value), cap)
-        return (pad + fraction * (width - 1.5 * pad),
-                height - pad - value / cap * (height - 1.5 * pad))
+        return (
+            pad + fraction * (width - 1.5 * pad),
+            height - pad - value / cap * (height - 1.5 * pad),
+        )
 
-    parts = [f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="region quality against bytes received">']
+    parts = [
+        f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="region quality against bytes received">'
+    ]
     for k in range(0, 7):
         _, y = xy(0, k * 10)
-        parts.append(f'<line class="grid" x1="{pad}" x2="{width - pad / 2}" y1="{y:.1f}" '
-                     f'y2="{y:.1f}"/><text x="{pad - 6}" y="{y + 4:.1f}" '
-                     f'text-anchor="end">{k * 10}</text>')
+        parts.append(
+            f'<line class="grid" x1="{pad}" x2="{width - pad / 2}" y1="{y:.1f}" '
+            f'y2="{y:.1f}"/><text x="{pad - 6}" y="{y + 4:.1f}" '
+            f'text-anchor="end">{k * 10}</text>'
+        )
     for k in range(0, 11, 2):
         x, _ = xy(k / 10, 0)
-        parts.append(f'<text x="{x:.1f}" y="{height - pad + 16}" '
-                     f'text-anchor="middle">{k * 10}%</text>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{height - pad + 16}" text-anchor="middle">{k * 10}%</text>'
+        )
     for fraction in comparison.budgets:
         x, _ = xy(fraction, 0)
-        parts.append(f'<line class="budget" x1="{x:.1f}" x2="{x:.1f}" y1="{pad / 2}" '
-                     f'y2="{height - pad}"/>')
+        parts.append(
+            f'<line class="budget" x1="{x:.1f}" x2="{x:.1f}" y1="{pad / 2}" y2="{height - pad}"/>'
+        )
     for k, column in enumerate(comparison.columns):
-        points = " ".join("{:.1f},{:.1f}".format(*xy(f, v))
-                          for f, v in zip(comparison.curve_grid, column.curve))
+        points = " ".join(
+            "{:.1f},{:.1f}".format(*xy(f, v)) for f, v in zip(comparison.curve_grid, column.curve)
+        )
         color = COLORS[k % len(COLORS)]
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
-                     f'points="{points}"><title>{html.escape(column.label)}</title></polyline>')
-        parts.append(f'<text x="{width - pad / 2}" y="{pad / 2 + 14 * (k + 1)}" '
-                     f'text-anchor="end" fill="{color}">{html.escape(column.key)}</text>')
-    parts.append(f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle">bytes received '
-                 f'(% of each file)</text><text x="12" y="{height / 2}" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {height / 2})">region PSNR vs final (dB)</text>')
+        parts.append(
+            f'<polyline fill="none" stroke="{color}" stroke-width="2" '
+            f'points="{points}"><title>{html.escape(column.label)}</title></polyline>'
+        )
+        parts.append(
+            f'<text x="{width - pad / 2}" y="{pad / 2 + 14 * (k + 1)}" '
+            f'text-anchor="end" fill="{color}">{html.escape(column.key)}</text>'
+        )
+    parts.append(
+        f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle">bytes received '
+        f'(% of each file)</text><text x="12" y="{height / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {height / 2})">region PSNR vs final (dB)</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -124,20 +144,32 @@ code{font-size:12px}
 """
 
 
-def _figure(comparison: Comparison, column: Optional[Column], cell: Optional[Cell],
-            image_id: str, caption: str, placeholder: bytes) -> str:
+def _figure(
+    comparison: Comparison,
+    column: Optional[Column],
+    cell: Optional[Cell],
+    image_id: str,
+    caption: str,
+    placeholder: bytes,
+) -> str:
     h, w = comparison.image_hw
     if cell is None:
-        picture = (f'<img id="{image_id}" data-kind="full" width="{w}" height="{h}" '
-                   f'src="{_data_uri("image/png", comparison.full_png)}" alt="whole file">')
+        picture = (
+            f'<img id="{image_id}" data-kind="full" width="{w}" height="{h}" '
+            f'src="{_data_uri("image/png", comparison.full_png)}" alt="whole file">'
+        )
     else:
         fallback = cell.png if cell.png is not None else placeholder
-        picture = (f'<picture><source type="image/jxl" srcset="{_data_uri("image/jxl", cell.jxl)}">'
-                   f'<img id="{image_id}" data-kind="partial" data-bytes="{cell.n_bytes}" '
-                   f'width="{w}" height="{h}" src="{_data_uri("image/png", fallback)}" '
-                   f'alt="{html.escape(column.key)} after {cell.n_bytes} bytes"></picture>')
-    return (f'<figure>{picture}{_overlay(comparison, column)}</figure>'
-            f'<figcaption>{caption}</figcaption>')
+        picture = (
+            f'<picture><source type="image/jxl" srcset="{_data_uri("image/jxl", cell.jxl)}">'
+            f'<img id="{image_id}" data-kind="partial" data-bytes="{cell.n_bytes}" '
+            f'width="{w}" height="{h}" src="{_data_uri("image/png", fallback)}" '
+            f'alt="{html.escape(column.key)} after {cell.n_bytes} bytes"></picture>'
+        )
+    return (
+        f"<figure>{picture}{_overlay(comparison, column)}</figure>"
+        f"<figcaption>{caption}</figcaption>"
+    )
 
 
 def render_html(comparison: Comparison, cell_px: int = 300) -> str:
@@ -145,50 +177,77 @@ def render_html(comparison: Comparison, cell_px: int = 300) -> str:
     h, w = comparison.image_hw
     name = Path(comparison.source).name
     placeholder = _placeholder_png((h, w))
-    head = "<tr><th></th>" + "".join(
-        f'<th style="color:{COLORS[k % len(COLORS)]}">{html.escape(c.key)}: '
-        f'{html.escape(c.label)}<br><span class="note">{c.file_bytes / 1e3:.1f} kB, '
-        f'<code>{html.escape(" ".join(c.flags) or "(default order)")}</code></span></th>'
-        for k, c in enumerate(comparison.columns)) + "</tr>"
+    head = (
+        "<tr><th></th>"
+        + "".join(
+            f'<th style="color:{COLORS[k % len(COLORS)]}">{html.escape(c.key)}: '
+            f'{html.escape(c.label)}<br><span class="note">{c.file_bytes / 1e3:.1f} kB, '
+            f"<code>{html.escape(' '.join(c.flags) or '(default order)')}</code></span></th>"
+            for k, c in enumerate(comparison.columns)
+        )
+        + "</tr>"
+    )
     rows = []
     for b, fraction in enumerate(comparison.budgets):
         cells = []
         for k, column in enumerate(comparison.columns):
             cell = column.cells[b]
-            quality = ("identical to the final image" if math.isinf(cell.region_psnr) else
-                       "djxl draws nothing yet" if cell.png is None else
-                       f"region {cell.region_psnr:.1f} dB (djxl)")
-            caption = (f"{cell.n_bytes / 1e3:.1f} kB of {column.file_bytes / 1e3:.1f} kB "
-                       f"({fraction:.0%}): {quality}")
-            cells.append("<td>" + _figure(comparison, column, cell, f"img-{b}-{k}", caption,
-                                          placeholder) + "</td>")
-        rows.append(f"<tr><th>{fraction:.0%}<br><span class='note'>of the file</span></th>"
-                    + "".join(cells) + "</tr>")
+            quality = (
+                "identical to the final image"
+                if math.isinf(cell.region_psnr)
+                else "djxl draws nothing yet"
+                if cell.png is None
+                else f"region {cell.region_psnr:.1f} dB (djxl)"
+            )
+            caption = (
+                f"{cell.n_bytes / 1e3:.1f} kB of {column.file_bytes / 1e3:.1f} kB "
+                f"({fraction:.0%}): {quality}"
+            )
+            cells.append(
+                "<td>"
+                + _figure(comparison, column, cell, f"img-{b}-{k}", caption, placeholder)
+                + "</td>"
+            )
+        rows.append(
+            f"<tr><th>{fraction:.0%}<br><span class='note'>of the file</span></th>"
+            + "".join(cells)
+            + "</tr>"
+        )
     human = comparison.fixations is not None
-    toggle = ('<input type="checkbox" id="show-fixations"><label for="show-fixations"> show '
-              f'human first fixations ({len(comparison.fixations)} points)</label> '
-              if human else '<input type="checkbox" id="show-fixations" disabled>'
-              '<label for="show-fixations" class="note"> no human fixations for this image'
-              '</label> ')
-    region_toggle = ('<input type="checkbox" id="show-region" checked><label for="show-region">'
-                     f' show the looked-at region ({html.escape(comparison.region_label)})'
-                     '</label>')
+    toggle = (
+        '<input type="checkbox" id="show-fixations"><label for="show-fixations"> show '
+        f"human first fixations ({len(comparison.fixations)} points)</label> "
+        if human
+        else '<input type="checkbox" id="show-fixations" disabled>'
+        '<label for="show-fixations" class="note"> no human fixations for this image'
+        "</label> "
+    )
+    region_toggle = (
+        '<input type="checkbox" id="show-region" checked><label for="show-region">'
+        f" show the looked-at region ({html.escape(comparison.region_label)})"
+        "</label>"
+    )
     flags = " ".join(comparison.extra_flags) or "none"
     side_h = comparison.region[2] - comparison.region[0]
     side_w = comparison.region[3] - comparison.region[1]
     notes = list(comparison.notes)
-    if any(f.startswith("--progressive_dc") and not f.endswith("=0")
-           for f in comparison.extra_flags):
-        notes.append("With --progressive_dc a browser (Chromium) draws a blurry preview from "
-                     "the first few percent of a file; djxl 0.7 does not until the whole DC "
-                     "frame is in, so the PNG fallback and the quality curve stay empty "
-                     "longer than what a JPEG XL browser shows.")
+    if any(
+        f.startswith("--progressive_dc") and not f.endswith("=0") for f in comparison.extra_flags
+    ):
+        notes.append(
+            "With --progressive_dc a browser (Chromium) draws a blurry preview from "
+            "the first few percent of a file; djxl 0.7 does not until the whole DC "
+            "frame is in, so the PNG fallback and the quality curve stay empty "
+            "longer than what a JPEG XL browser shows."
+        )
     notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
-    script = ("<script>addEventListener('load',()=>{const i=document.querySelector("
-              "'img[data-kind=partial]');const e=document.getElementById('shown');if(i&&e)"
-              "e.textContent=i.currentSrc.startsWith('data:image/jxl')?'the partial .jxl "
-              "files themselves (this browser decodes JPEG XL)':'PNG renders of the partial "
-              "files by djxl (this browser does not decode JPEG XL)';});</script>")
+    script = (
+        "<script>addEventListener('load',()=>{const i=document.querySelector("
+        "'img[data-kind=partial]');const e=document.getElementById('shown');if(i&&e)"
+        "e.textContent=i.currentSrc.startsWith('data:image/jxl')?'the partial .jxl "
+        "files themselves (this browser decodes JPEG XL)':'PNG renders of the partial "
+        "files by djxl (this browser does not decode JPEG XL)';});</script>"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -203,7 +262,7 @@ PNG renders of them by djxl</span>. Extra cjxl flags for every file:
 <code>{html.escape(flags)}</code>.</p>
 {toggle}{region_toggle}
 <div class="layout">
-<table class="grid">{head}{''.join(rows)}</table>
+<table class="grid">{head}{"".join(rows)}</table>
 <div><h2 style="font-size:16px;margin:0 0 6px">Looked-at region against bytes</h2>
 {_curve_svg(comparison)}
 <p class="note">PSNR of the {side_h}x{side_w}

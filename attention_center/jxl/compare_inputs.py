@@ -32,8 +32,14 @@ PREFERRED_SOURCES = ("osie_eye", "scene_eye", "fiwi_eye")
 
 
 def _center_flags(center) -> list[str]:
-    return ["--group_order", "1", "--center_x", str(int(center[0])),
-            "--center_y", str(int(center[1]))]
+    return [
+        "--group_order",
+        "1",
+        "--center_x",
+        str(int(center[0])),
+        "--center_y",
+        str(int(center[1])),
+    ]
 
 
 def _cjxl_orientation(source) -> int:
@@ -43,8 +49,9 @@ def _cjxl_orientation(source) -> int:
     return read_orientation(source) if direct else 1
 
 
-def strategy_columns(source, ours, google=None, center_strategy: str = "chosen"
-                     ) -> tuple[list[Column], list[str]]:
+def strategy_columns(
+    source, ours, google=None, center_strategy: str = "chosen"
+) -> tuple[list[Column], list[str]]:
     """The page's columns for one image.
 
     Args:
@@ -72,8 +79,14 @@ def strategy_columns(source, ours, google=None, center_strategy: str = "chosen"
     columns = [Column("scanline", "default group order", [], None)]
     if google is not None and google.ok:
         center = encoder_center(google.center, hw, orientation)
-        columns.append(Column("google", "centre-first at Google's predicted centre",
-                              _center_flags(center), displayed(center)))
+        columns.append(
+            Column(
+                "google",
+                "centre-first at Google's predicted centre",
+                _center_flags(center),
+                displayed(center),
+            )
+        )
     elif google is not None:
         notes.append(f"Google's column left out: {google.error}")
     model_center = encoder_center(ours.center, hw, orientation)
@@ -83,8 +96,10 @@ def strategy_columns(source, ours, google=None, center_strategy: str = "chosen"
         if choice is not None and not choice.kept_model_center:
             center = choice.center
             x, y = (float(v) for v in ours.center)
-            label = (f"centre-first at the point chosen for the group order, for our "
-                     f"predicted centre ({x:.0f}, {y:.0f})")
+            label = (
+                f"centre-first at the point chosen for the group order, for our "
+                f"predicted centre ({x:.0f}, {y:.0f})"
+            )
     columns.append(Column("ours", label, _center_flags(center), displayed(center)))
     return columns, notes
 
@@ -99,11 +114,17 @@ def human_data(source, gt_dir) -> Optional[dict]:
     if gt_dir is None or not (Path(gt_dir) / "index.jsonl").is_file():
         return None
     target = os.path.realpath(source)
-    rows = [row for row in select_records(gt_dir, ("train", "val", "test"))
-            if os.path.realpath(resolve_image_path(row)) == target and row.get("points")]
+    rows = [
+        row
+        for row in select_records(gt_dir, ("train", "val", "test"))
+        if os.path.realpath(resolve_image_path(row)) == target and row.get("points")
+    ]
     if not rows:
         return None
     order = {name: i for i, name in enumerate(PREFERRED_SOURCES)}
     row = min(rows, key=lambda r: (order.get(r["source"], len(order)), r["source"]))
-    return {"points": np.asarray(row["points"], np.float64).reshape(-1, 2),
-            "center": tuple(float(v) for v in row["center"]), "source": row["source"]}
+    return {
+        "points": np.asarray(row["points"], np.float64).reshape(-1, 2),
+        "center": tuple(float(v) for v in row["center"]),
+        "source": row["source"],
+    }

@@ -21,8 +21,9 @@ import dataclasses
 import io
 import math
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -131,11 +132,22 @@ def _cjxl_input(source: Path, work: Path) -> Path:
     return path
 
 
-def build_comparison(source, columns: Sequence[Column], budgets=(0.05, 0.2, 0.4), *,
-                     region_center, region_label: str, fixations=None, human_center=None,
-                     extra_flags: Sequence[str] = (), encoder: str = "cjxl", side: int = 256,
-                     curve_step: float = 0.05, work_dir=None,
-                     notes: Sequence[str] = ()) -> Comparison:
+def build_comparison(
+    source,
+    columns: Sequence[Column],
+    budgets=(0.05, 0.2, 0.4),
+    *,
+    region_center,
+    region_label: str,
+    fixations=None,
+    human_center=None,
+    extra_flags: Sequence[str] = (),
+    encoder: str = "cjxl",
+    side: int = 256,
+    curve_step: float = 0.05,
+    work_dir=None,
+    notes: Sequence[str] = (),
+) -> Comparison:
     """Encodes the image once per column and decodes every budget and the curve's prefixes.
 
     Args:
@@ -166,8 +178,9 @@ def build_comparison(source, columns: Sequence[Column], budgets=(0.05, 0.2, 0.4)
         cjxl_input = _cjxl_input(source, work)
         for column in columns:
             output = work / f"{column.key}.jxl"
-            command = cjxl_command(encoder, cjxl_input, output, None,
-                                   [*column.flags, *extra_flags, "--quiet"])
+            command = cjxl_command(
+                encoder, cjxl_input, output, None, [*column.flags, *extra_flags, "--quiet"]
+            )
             run_encoder(command, output)
             data = output.read_bytes()
             column.file_bytes = len(data)
@@ -187,9 +200,15 @@ def build_comparison(source, columns: Sequence[Column], budgets=(0.05, 0.2, 0.4)
                 for fraction in budgets:
                     n_bytes = int(math.ceil(fraction * len(data)))
                     image = decoder(n_bytes)
-                    column.cells.append(Cell(fraction, n_bytes, data[:n_bytes],
-                                             None if image is None else png_bytes(image),
-                                             quality(image)))
+                    column.cells.append(
+                        Cell(
+                            fraction,
+                            n_bytes,
+                            data[:n_bytes],
+                            None if image is None else png_bytes(image),
+                            quality(image),
+                        )
+                    )
                 for fraction in grid:
                     value = quality(decoder(int(math.ceil(fraction * len(data)))))
                     column.curve.append(None if math.isinf(value) else round(value, 2))
@@ -198,29 +217,57 @@ def build_comparison(source, columns: Sequence[Column], budgets=(0.05, 0.2, 0.4)
             import shutil
 
             shutil.rmtree(work, ignore_errors=True)
-    return Comparison(source=str(source), image_hw=(int(hw[0]), int(hw[1])), columns=columns,
-                      budgets=tuple(budgets), curve_grid=grid, region=tuple(box),
-                      region_label=region_label,
-                      fixations=None if fixations is None else np.asarray(fixations, float),
-                      human_center=None if human_center is None else tuple(human_center),
-                      full_png=full_png, extra_flags=list(extra_flags), notes=list(notes))
+    return Comparison(
+        source=str(source),
+        image_hw=(int(hw[0]), int(hw[1])),
+        columns=columns,
+        budgets=tuple(budgets),
+        curve_grid=grid,
+        region=tuple(box),
+        region_label=region_label,
+        fixations=None if fixations is None else np.asarray(fixations, float),
+        human_center=None if human_center is None else tuple(human_center),
+        full_png=full_png,
+        extra_flags=list(extra_flags),
+        notes=list(notes),
+    )
 
 
 # --- outputs ---------------------------------------------------------------------------------
 
+
 def summary_json(comparison: Comparison) -> dict:
     """The page's numbers, without the images."""
-    return {"source": comparison.source, "image_hw": list(comparison.image_hw),
-            "budgets": list(comparison.budgets), "region": list(comparison.region),
-            "region_label": comparison.region_label, "extra_flags": comparison.extra_flags,
-            "human_fixations": None if comparison.fixations is None
-            else len(comparison.fixations),
-            "columns": [{"key": c.key, "label": c.label, "flags": c.flags,
-                         "center": None if c.center is None else [float(v) for v in c.center],
-                         "file_bytes": c.file_bytes,
-                         "cells": [{"fraction": x.fraction, "n_bytes": x.n_bytes,
-                                    "drawn": x.png is not None,
-                                    "region_psnr": None if math.isinf(x.region_psnr)
-                                    else round(x.region_psnr, 2)} for x in c.cells],
-                         "curve": c.curve} for c in comparison.columns],
-            "curve_grid": list(comparison.curve_grid), "notes": comparison.notes}
+    return {
+        "source": comparison.source,
+        "image_hw": list(comparison.image_hw),
+        "budgets": list(comparison.budgets),
+        "region": list(comparison.region),
+        "region_label": comparison.region_label,
+        "extra_flags": comparison.extra_flags,
+        "human_fixations": None if comparison.fixations is None else len(comparison.fixations),
+        "columns": [
+            {
+                "key": c.key,
+                "label": c.label,
+                "flags": c.flags,
+                "center": None if c.center is None else [float(v) for v in c.center],
+                "file_bytes": c.file_bytes,
+                "cells": [
+                    {
+                        "fraction": x.fraction,
+                        "n_bytes": x.n_bytes,
+                        "drawn": x.png is not None,
+                        "region_psnr": None
+                        if math.isinf(x.region_psnr)
+                        else round(x.region_psnr, 2),
+                    }
+                    for x in c.cells
+                ],
+                "curve": c.curve,
+            }
+            for c in comparison.columns
+        ],
+        "curve_grid": list(comparison.curve_grid),
+        "notes": comparison.notes,
+    }

@@ -10,7 +10,7 @@ default for JPEG input), so JPEG inputs get byte-identical files.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["DEFAULT_CJXL_FLAGS", "with_default_flags"]
 
@@ -22,8 +22,9 @@ def _name(flag: str) -> str:
     return flag.split("=", 1)[0]
 
 
-def with_default_flags(extra_flags: Sequence[str],
-                       defaults: Sequence[str] = DEFAULT_CJXL_FLAGS) -> list[str]:
+def with_default_flags(
+    extra_flags: Sequence[str], defaults: Sequence[str] = DEFAULT_CJXL_FLAGS
+) -> list[str]:
     """``defaults`` the user's flags do not set (by flag name), then the user's flags."""
     given = {_name(f) for f in extra_flags if f.startswith("-")}
     return [f for f in defaults if _name(f) not in given] + list(extra_flags)

@@ -32,7 +32,8 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -97,7 +98,8 @@ def find_encoder(encoder: str = "cjxl") -> str:
             return found
     raise EncoderNotFoundError(
         f"JPEG XL encoder {encoder!r} not found: install libjxl-tools "
-        "(apt-get install libjxl-tools) or pass --encoder=/path/to/cjxl")
+        "(apt-get install libjxl-tools) or pass --encoder=/path/to/cjxl"
+    )
 
 
 def encoder_center(center, displayed: tuple, orientation: int = 1) -> tuple[int, int]:
@@ -118,8 +120,10 @@ def encoder_center(center, displayed: tuple, orientation: int = 1) -> tuple[int,
     """
     x, y = displayed_to_stored(float(center[0]), float(center[1]), displayed, orientation)
     height, width = stored_hw(displayed, orientation)
-    return (int(np.clip(np.floor(x + 0.5), 0, width - 1)),
-            int(np.clip(np.floor(y + 0.5), 0, height - 1)))
+    return (
+        int(np.clip(np.floor(x + 0.5), 0, width - 1)),
+        int(np.clip(np.floor(y + 0.5), 0, height - 1)),
+    )
 
 
 def _has_flag(flags: Sequence[str], name: str) -> bool:
@@ -132,8 +136,14 @@ def _path_argument(path) -> str:
     return os.path.join(".", text) if text.startswith("-") else text
 
 
-def cjxl_command(encoder: str, source, output, center=None, extra_flags: Sequence[str] = (),
-                 num_threads: Optional[int] = None) -> list[str]:
+def cjxl_command(
+    encoder: str,
+    source,
+    output,
+    center=None,
+    extra_flags: Sequence[str] = (),
+    num_threads: Optional[int] = None,
+) -> list[str]:
     """The cjxl command line.
 
     Args:
@@ -164,8 +174,11 @@ def cjxl_command(encoder: str, source, output, center=None, extra_flags: Sequenc
 def _stderr_reason(stderr: bytes, returncode: int) -> str:
     """The informative tail of cjxl's stderr, on one line."""
     lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
-    lines = [line for line in lines if line and "color_hints" not in line
-             and not line.startswith("Note: Implicit-default")]
+    lines = [
+        line
+        for line in lines
+        if line and "color_hints" not in line and not line.startswith("Note: Implicit-default")
+    ]
     tail = " | ".join(lines[-3:]) if lines else "no message"
     return f"cjxl failed (exit {returncode}): {tail}"
 
@@ -175,8 +188,9 @@ def command_text(command: Sequence[str]) -> str:
     return shlex.join(os.fspath(part) for part in command)
 
 
-def run_encoder(command: list[str], output: os.PathLike | str,
-                children: Optional[ChildProcesses] = None) -> int:
+def run_encoder(
+    command: list[str], output: os.PathLike | str, children: Optional[ChildProcesses] = None
+) -> int:
     """Runs a cjxl command that writes ``output``, atomically; returns the output's size.
 
     ``command[2]`` (the output) is replaced by a temporary beside ``output``
@@ -224,8 +238,7 @@ def _trial_flags(extra_flags: Sequence[str]) -> list[str]:
     return kept
 
 
-def check_encoder_flags(encoder: str, extra_flags: Sequence[str], timeout: float = 120.0
-                        ) -> None:
+def check_encoder_flags(encoder: str, extra_flags: Sequence[str], timeout: float = 120.0) -> None:
     """Checks that cjxl accepts ``extra_flags``, by encoding a tiny image with them once.
 
     The trial image is a 64x64 RGB gradient PNG in a temporary folder, encoded with
@@ -245,19 +258,24 @@ def check_encoder_flags(encoder: str, extra_flags: Sequence[str], timeout: float
     from PIL import Image
 
     ramp = np.linspace(0, 255, 64, dtype=np.float64)
-    pixels = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 255 - ramp[None, :]),
-                      -1).astype(np.uint8)
+    pixels = np.stack(
+        np.broadcast_arrays(ramp[None, :], ramp[:, None], 255 - ramp[None, :]), -1
+    ).astype(np.uint8)
     with tempfile.TemporaryDirectory(prefix="ac-cjxl-flags-") as folder:
         source = os.path.join(folder, "trial.png")
         Image.fromarray(pixels).save(source)
-        command = cjxl_command(encoder, source, os.path.join(folder, "trial.jxl"), (32, 32),
-                               _trial_flags(extra_flags))
+        command = cjxl_command(
+            encoder, source, os.path.join(folder, "trial.jxl"), (32, 32), _trial_flags(extra_flags)
+        )
         try:
             run = run_child(command, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise EncoderFlagsError(f"cjxl did not finish a 64x64 trial image in {timeout:g} s "
-                                    f"with the extra flags {command_text(extra_flags)}") from None
+            raise EncoderFlagsError(
+                f"cjxl did not finish a 64x64 trial image in {timeout:g} s "
+                f"with the extra flags {command_text(extra_flags)}"
+            ) from None
         if run.returncode != 0:
             reason = _stderr_reason(run.stderr, run.returncode)
-            raise EncoderFlagsError(f"cjxl refuses the extra flags {command_text(extra_flags)}: "
-                                    f"{reason}")
+            raise EncoderFlagsError(
+                f"cjxl refuses the extra flags {command_text(extra_flags)}: {reason}"
+            )

@@ -39,8 +39,14 @@ import numpy as np
 
 from attention_center.core.centers import JXL_GROUP_SIZE
 
-__all__ = ["candidate_orders", "group_grid", "group_order", "group_rects", "group_side",
-           "ring_positions"]
+__all__ = [
+    "candidate_orders",
+    "group_grid",
+    "group_order",
+    "group_rects",
+    "group_side",
+    "ring_positions",
+]
 
 
 def group_grid(image_hw, group_dim: int = JXL_GROUP_SIZE) -> tuple[int, int]:
@@ -60,8 +66,9 @@ def group_rects(image_hw, group_dim: int = JXL_GROUP_SIZE) -> np.ndarray:
     rows, columns = group_grid(image_hw, group_dim)
     gy, gx = np.divmod(np.arange(rows * columns), columns)
     top, left = gy * group_dim, gx * group_dim
-    return np.stack([top, left, np.minimum(top + group_dim, h),
-                     np.minimum(left + group_dim, w)], axis=-1).astype(np.int64)
+    return np.stack(
+        [top, left, np.minimum(top + group_dim, h), np.minimum(left + group_dim, w)], axis=-1
+    ).astype(np.int64)
 
 
 def _check_center(image_hw, center) -> tuple[int, int]:
@@ -86,8 +93,9 @@ def group_side(center, group_dim: int = JXL_GROUP_SIZE) -> int:
     return int(math.fmod(direction + 5 * math.pi / 4, 2 * math.pi) * 2 / math.pi)
 
 
-def group_order(image_hw, center=None, centre_first: bool = True,
-                group_dim: int = JXL_GROUP_SIZE) -> np.ndarray:
+def group_order(
+    image_hw, center=None, centre_first: bool = True, group_dim: int = JXL_GROUP_SIZE
+) -> np.ndarray:
     """The groups in the order cjxl 0.7 writes them.
 
     Args:
@@ -116,8 +124,7 @@ def group_order(image_hw, center=None, centre_first: bool = True,
         gy, gx = divmod(group, columns)
         dx = gx * group_dim + group_dim // 2 - cx
         dy = gy * group_dim + group_dim // 2 - cy
-        angle = math.remainder(math.atan2(dy, dx) + math.pi / 4 + side * (math.pi / 2),
-                               2 * math.pi)
+        angle = math.remainder(math.atan2(dy, dx) + math.pi / 4 + side * (math.pi / 2), 2 * math.pi)
         return max(abs(dx), abs(dy)), angle
 
     return np.asarray(sorted(range(count), key=key), dtype=np.int64)
@@ -131,8 +138,9 @@ def ring_positions(order: np.ndarray) -> np.ndarray:
     return positions
 
 
-def candidate_orders(image_hw, group_dim: int = JXL_GROUP_SIZE,
-                     step: Optional[int] = None) -> dict[tuple[int, int], tuple[int, int]]:
+def candidate_orders(
+    image_hw, group_dim: int = JXL_GROUP_SIZE, step: Optional[int] = None
+) -> dict[tuple[int, int], tuple[int, int]]:
     """Every centre-first order, as ``{(group, side): (x, y)}``: a centre that gives it.
 
     The centre-first order depends only on the group holding the centre and the
@@ -148,8 +156,9 @@ def candidate_orders(image_hw, group_dim: int = JXL_GROUP_SIZE,
 
 
 @functools.lru_cache(maxsize=256)
-def _candidate_orders(image_hw, group_dim: int, step: Optional[int]
-                      ) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+def _candidate_orders(
+    image_hw, group_dim: int, step: Optional[int]
+) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
     """:func:`candidate_orders`' work, as a tuple of items (hashable, for the cache)."""
     h, w = (int(v) for v in image_hw)
     step = max(1, int(step or group_dim // 16))
@@ -163,8 +172,9 @@ def _candidate_orders(image_hw, group_dim: int, step: Optional[int]
             ys = np.unique(np.append(ys, min(h, gy * group_dim + group_dim) - 1))
             for y in ys:
                 for x in xs:
-                    found.setdefault((gy * columns + gx, group_side((x, y), group_dim)),
-                                     []).append((int(x), int(y)))
+                    found.setdefault((gy * columns + gx, group_side((x, y), group_dim)), []).append(
+                        (int(x), int(y))
+                    )
     chosen = {}
     for key, points in found.items():
         points = np.asarray(points, np.float64)

@@ -35,8 +35,14 @@ from PIL import Image
 from attention_center.core.centers import JXL_GROUP_SIZE
 from attention_center.jxl.group_order import group_rects
 
-__all__ = ["DecoderNotFoundError", "GroupArrivals", "PrefixDecoder", "decode_file",
-           "group_arrivals", "psnr"]
+__all__ = [
+    "DecoderNotFoundError",
+    "GroupArrivals",
+    "PrefixDecoder",
+    "decode_file",
+    "group_arrivals",
+    "psnr",
+]
 
 
 class DecoderNotFoundError(FileNotFoundError):
@@ -46,19 +52,22 @@ class DecoderNotFoundError(FileNotFoundError):
 def find_decoder(decoder: str = "djxl") -> str:
     found = shutil.which(decoder)
     if not found:
-        raise DecoderNotFoundError(f"JPEG XL decoder {decoder!r} not found: install "
-                                   "libjxl-tools (apt-get install libjxl-tools)")
+        raise DecoderNotFoundError(
+            f"JPEG XL decoder {decoder!r} not found: install "
+            "libjxl-tools (apt-get install libjxl-tools)"
+        )
     return found
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two ``uint8`` arrays of one shape (``inf`` when identical)."""
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0 ** 2 / mse))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))
 
 
-def decode_file(path, out_ppm, partial: bool = False, decoder: str = "djxl"
-                ) -> Optional[np.ndarray]:
+def decode_file(
+    path, out_ppm, partial: bool = False, decoder: str = "djxl"
+) -> Optional[np.ndarray]:
     """Decodes a ``.jxl`` file (a prefix of one with ``partial``) to ``uint8 [h, w, 3]``.
 
     Returns ``None`` when djxl can show nothing (a prefix before the DC image).
@@ -91,8 +100,9 @@ class PrefixDecoder:
         self.data = bytes(data)
         self.decoder = find_decoder(decoder)
         self._own = work_dir is None
-        self.work_dir = Path(tempfile.mkdtemp(prefix="jxl_prefix_") if work_dir is None
-                             else work_dir)
+        self.work_dir = Path(
+            tempfile.mkdtemp(prefix="jxl_prefix_") if work_dir is None else work_dir
+        )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.keep = max(1, int(keep))
         self._cache: dict[int, Optional[np.ndarray]] = {}
@@ -162,18 +172,27 @@ class GroupArrivals:
     decodes: int
 
     def to_json(self) -> dict:
-        return {"image_hw": list(self.image_hw), "file_bytes": int(self.file_bytes),
-                "first_paint": int(self.first_paint),
-                "final_bytes": [int(v) for v in self.final_bytes],
-                "order": [int(v) for v in self.order],
-                "section_bytes": [int(v) for v in self.section_bytes],
-                "decodes": int(self.decodes)}
+        return {
+            "image_hw": list(self.image_hw),
+            "file_bytes": int(self.file_bytes),
+            "first_paint": int(self.first_paint),
+            "final_bytes": [int(v) for v in self.final_bytes],
+            "order": [int(v) for v in self.order],
+            "section_bytes": [int(v) for v in self.section_bytes],
+            "decodes": int(self.decodes),
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "GroupArrivals":
-        return cls(tuple(data["image_hw"]), data["file_bytes"], data["first_paint"],
-                   np.asarray(data["final_bytes"], np.int64), np.asarray(data["order"], np.int64),
-                   np.asarray(data["section_bytes"], np.int64), data["decodes"])
+    def from_json(cls, data: dict) -> GroupArrivals:
+        return cls(
+            tuple(data["image_hw"]),
+            data["file_bytes"],
+            data["first_paint"],
+            np.asarray(data["final_bytes"], np.int64),
+            np.asarray(data["order"], np.int64),
+            np.asarray(data["section_bytes"], np.int64),
+            data["decodes"],
+        )
 
 
 def _first_paint(decoder: PrefixDecoder, tolerance: int = 1) -> int:
@@ -188,8 +207,14 @@ def _first_paint(decoder: PrefixDecoder, tolerance: int = 1) -> int:
     return high
 
 
-def group_arrivals(data: bytes, margin: int = 16, group_dim: int = JXL_GROUP_SIZE,
-                   work_dir=None, exact: bool = True, tolerance: int = 1) -> GroupArrivals:
+def group_arrivals(
+    data: bytes,
+    margin: int = 16,
+    group_dim: int = JXL_GROUP_SIZE,
+    work_dir=None,
+    exact: bool = True,
+    tolerance: int = 1,
+) -> GroupArrivals:
     """Reads from a ``.jxl`` file, by decoding prefixes, when each group becomes final.
 
     A group is final at the shortest prefix after which its interior (the group shrunk
@@ -252,6 +277,12 @@ def group_arrivals(data: bytes, margin: int = 16, group_dim: int = JXL_GROUP_SIZ
         for group in order:
             sizes[group] = arrival[group] - previous
             previous = arrival[group]
-        return GroupArrivals(image_hw=(h, w), file_bytes=len(data), first_paint=paint,
-                             final_bytes=arrival, order=order, section_bytes=sizes,
-                             decodes=decoder.decodes)
+        return GroupArrivals(
+            image_hw=(h, w),
+            file_bytes=len(data),
+            first_paint=paint,
+            final_bytes=arrival,
+            order=order,
+            section_bytes=sizes,
+            decodes=decoder.decodes,
+        )

@@ -30,8 +30,9 @@ class ResizeTo(keras.layers.Layer):
         self.interpolation = interpolation
 
     def call(self, images):
-        return ops.image.resize(images, (self.height, self.width),
-                                interpolation=self.interpolation, antialias=False)
+        return ops.image.resize(
+            images, (self.height, self.width), interpolation=self.interpolation, antialias=False
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.height, self.width, input_shape[-1])

@@ -91,7 +91,9 @@ def fixation_pixels(points, map_hw) -> tuple[np.ndarray, np.ndarray]:
     h, w = int(map_hw[0]), int(map_hw[1])
     cols = np.floor(points[:, 0] + 0.5)
     rows = np.floor(points[:, 1] + 0.5)
-    inside = np.isfinite(cols) & np.isfinite(rows) & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    inside = (
+        np.isfinite(cols) & np.isfinite(rows) & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    )
     return rows[inside].astype(np.int64), cols[inside].astype(np.int64)
 
 
@@ -206,11 +208,13 @@ def auc_judd(saliency_map, points) -> float:
     negatives = np.sort(saliency_map[~fixated])
     if negatives.size == 0:
         return float("nan")
-    thresholds = np.concatenate([
-        [max(positives[-1], negatives[-1]) + 1.0],
-        positives[::-1],
-        [min(positives[0], negatives[0])],
-    ])
+    thresholds = np.concatenate(
+        [
+            [max(positives[-1], negatives[-1]) + 1.0],
+            positives[::-1],
+            [min(positives[0], negatives[0])],
+        ]
+    )
     # Counts of values >= each threshold, from the ascending sorted arrays.
     hits = positives.size - np.searchsorted(positives, thresholds, side="left")
     false_positives = negatives.size - np.searchsorted(negatives, thresholds, side="left")
@@ -262,8 +266,9 @@ def map_to_original(weight_map, transform: FrameTransform) -> np.ndarray:
     map_h, map_w = weight_map.shape
     frame_h, frame_w = (float(v) for v in transform.frame_hw)
     original_h, original_w = (int(round(float(v))) for v in transform.original_hw)
-    x_frame, y_frame = transform.to_frame(np.arange(original_w, dtype=np.float64),
-                                          np.arange(original_h, dtype=np.float64))
+    x_frame, y_frame = transform.to_frame(
+        np.arange(original_w, dtype=np.float64), np.arange(original_h, dtype=np.float64)
+    )
     cols = (x_frame + 0.5) * (map_w / frame_w) - 0.5
     rows = (y_frame + 0.5) * (map_h / frame_h) - 0.5
     grid = np.meshgrid(rows, cols, indexing="ij")

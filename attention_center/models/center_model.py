@@ -67,34 +67,58 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         input frame. ``None``: work at the input size.
     """
 
-    def __init__(self, backbone="mobilenet_v2", input_shape=(*MODEL_FRAME_HW, 3),
-                 levels=None, alpha=1.0, head_width=64, head_convs=1,
-                 upsampling="bilinear", aggregation="add", dropout=0.0,
-                 backbone_weights="imagenet", normalization=None, internal_hw=None,
-                 **kwargs):
+    def __init__(
+        self,
+        backbone="mobilenet_v2",
+        input_shape=(*MODEL_FRAME_HW, 3),
+        levels=None,
+        alpha=1.0,
+        head_width=64,
+        head_convs=1,
+        upsampling="bilinear",
+        aggregation="add",
+        dropout=0.0,
+        backbone_weights="imagenet",
+        normalization=None,
+        internal_hw=None,
+        **kwargs,
+    ):
         input_shape = tuple(input_shape)
         internal_hw = tuple(int(v) for v in internal_hw) if internal_hw else None
         if levels is None:  # every level the backbone taps (P2-P5, or P2-P4 for compact ones)
             levels = tuple(get_backbone_spec(backbone).taps)
         levels = tuple(sorted(levels, key=level_stride))
         backbone_shape = (*internal_hw, 3) if internal_hw else input_shape
-        feature_model = build_backbone(backbone, input_shape=backbone_shape,
-                                       weights=backbone_weights, alpha=alpha, levels=levels,
-                                       normalization=normalization)
+        feature_model = build_backbone(
+            backbone,
+            input_shape=backbone_shape,
+            weights=backbone_weights,
+            alpha=alpha,
+            levels=levels,
+            normalization=normalization,
+        )
         image = keras.Input(input_shape, name="image")
         working = image
         if internal_hw and tuple(input_shape[:2]) != internal_hw:
-            working = ResizeTo(*internal_hw, interpolation="bilinear",
-                               name="internal_resize")(image)
+            working = ResizeTo(*internal_hw, interpolation="bilinear", name="internal_resize")(
+                image
+            )
         pyramid = feature_model(working)
-        head = build_head("center", width=head_width, num_convs=head_convs,
-                          upsampling=upsampling, aggregation=aggregation, dropout=dropout,
-                          name="center_head")
+        head = build_head(
+            "center",
+            width=head_width,
+            num_convs=head_convs,
+            upsampling=upsampling,
+            aggregation=aggregation,
+            dropout=dropout,
+            name="center_head",
+        )
         weight_map = head([pyramid[level] for level in levels])
         center = GravityCenter(name="gravity_center")([weight_map, image])
         kwargs.setdefault("name", f"attention_center_{backbone}")
-        super().__init__(inputs=image, outputs={"center": center, "weight_map": weight_map},
-                         **kwargs)
+        super().__init__(
+            inputs=image, outputs={"center": center, "weight_map": weight_map}, **kwargs
+        )
         self.backbone_name = backbone
         self.frame_shape = input_shape
         self.levels = levels
@@ -136,8 +160,9 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         return cls(**config)
 
 
-def build_model(backbone="mobilenet_v2", input_shape=(*MODEL_FRAME_HW, 3), **kwargs
-                ) -> AttentionCenterModel:
+def build_model(
+    backbone="mobilenet_v2", input_shape=(*MODEL_FRAME_HW, 3), **kwargs
+) -> AttentionCenterModel:
     """Builds an attention-centre model; see :class:`AttentionCenterModel` for the arguments.
 
     Example::

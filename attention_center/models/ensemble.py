@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 
@@ -60,17 +60,21 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
         centers = [out["center"] for out in outputs]
         maps = [out["weight_map"] for out in outputs]
         map_hw = tuple(maps[0].shape[1:3])
-        maps = [m if tuple(m.shape[1:3]) == map_hw or None in map_hw
-                else ResizeTo(*map_hw, name=f"weight_map_resize_{i}")(m)
-                for i, m in enumerate(maps)]
+        maps = [
+            m
+            if tuple(m.shape[1:3]) == map_hw or None in map_hw
+            else ResizeTo(*map_hw, name=f"weight_map_resize_{i}")(m)
+            for i, m in enumerate(maps)
+        ]
         if len(models) > 1:
             center = keras.layers.Average(name="center_mean")(centers)
             weight_map = keras.layers.Average(name="weight_map_mean")(maps)
         else:
             center, weight_map = centers[0], maps[0]
         kwargs.setdefault("name", "attention_center_ensemble")
-        super().__init__(inputs=image, outputs={"center": center, "weight_map": weight_map},
-                         **kwargs)
+        super().__init__(
+            inputs=image, outputs={"center": center, "weight_map": weight_map}, **kwargs
+        )
         self.member_configs = member_configs
         self.frame_shape = input_shape
 
@@ -80,17 +84,23 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
         return [self.get_layer(config["name"]) for config in self.member_configs]
 
     def get_config(self):
-        return {"name": self.name, "input_shape": list(self.frame_shape),
-                "members": [dict(config) for config in self.member_configs]}
+        return {
+            "name": self.name,
+            "input_shape": list(self.frame_shape),
+            "members": [dict(config) for config in self.member_configs],
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
 
     @classmethod
-    def from_models(cls, models: Sequence[AttentionCenterModel],
-                    input_shape=(*MODEL_FRAME_HW, 3), name="attention_center_ensemble"
-                    ) -> "AttentionCenterEnsemble":
+    def from_models(
+        cls,
+        models: Sequence[AttentionCenterModel],
+        input_shape=(*MODEL_FRAME_HW, 3),
+        name="attention_center_ensemble",
+    ) -> AttentionCenterEnsemble:
         """An ensemble of trained models, with their weights.
 
         Args:
@@ -107,8 +117,10 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
             elif isinstance(model, AttentionCenterModel):
                 flat.append(model)
             else:
-                raise TypeError(f"{getattr(model, 'name', model)!r} is a "
-                                f"{type(model).__name__}, not an AttentionCenterModel")
+                raise TypeError(
+                    f"{getattr(model, 'name', model)!r} is a "
+                    f"{type(model).__name__}, not an AttentionCenterModel"
+                )
         ensemble = cls([model.get_config() for model in flat], input_shape=input_shape, name=name)
         for member, model in zip(ensemble.members, flat):
             member.set_weights(model.get_weights())

@@ -24,8 +24,15 @@ import os
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["DEFAULT_PRESET", "FORMATS", "Preset", "PresetError", "get_preset", "list_presets",
-           "resolve_model"]
+__all__ = [
+    "DEFAULT_PRESET",
+    "FORMATS",
+    "Preset",
+    "PresetError",
+    "get_preset",
+    "list_presets",
+    "resolve_model",
+]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: The preset a model spec of ``None`` means.
@@ -72,8 +79,10 @@ class Preset:
 @functools.lru_cache(maxsize=1)
 def _registry() -> dict[str, Preset]:
     entries = json.loads((Path(__file__).with_name("presets.json")).read_text(encoding="utf-8"))
-    return {name: Preset(name, _PACKAGE / entry["directory"], entry.get("description", ""))
-            for name, entry in entries.items()}
+    return {
+        name: Preset(name, _PACKAGE / entry["directory"], entry.get("description", ""))
+        for name, entry in entries.items()
+    }
 
 
 def list_presets() -> list[str]:
@@ -91,8 +100,10 @@ def get_preset(name: str) -> Preset:
     try:
         return _registry()[name]
     except KeyError:
-        raise PresetError(f"unknown model preset {name!r}; presets: "
-                          f"{', '.join(list_presets())} (or give a .tflite/.keras file)") from None
+        raise PresetError(
+            f"unknown model preset {name!r}; presets: "
+            f"{', '.join(list_presets())} (or give a .tflite/.keras file)"
+        ) from None
 
 
 def resolve_model(spec=None, fmt: str = "auto") -> Path:
@@ -111,13 +122,16 @@ def resolve_model(spec=None, fmt: str = "auto") -> Path:
         spec = DEFAULT_PRESET
     text = os.fspath(spec)
     name, _, suffix = text.partition(":")
-    is_preset = (os.sep not in text and (name in _registry() or name in _ALIASES)
-                 and suffix in ("", *FORMATS))
+    is_preset = (
+        os.sep not in text
+        and (name in _registry() or name in _ALIASES)
+        and suffix in ("", *FORMATS)
+    )
     # A preset's name wins over a file of that name in the working directory (write
     # ./default for the file): what a command means must not depend on the folder it runs in.
-    looks_like_path = not is_preset and (os.sep in text
-                                         or text.endswith((".tflite", ".keras", ".h5"))
-                                         or Path(text).exists())
+    looks_like_path = not is_preset and (
+        os.sep in text or text.endswith((".tflite", ".keras", ".h5")) or Path(text).exists()
+    )
     if looks_like_path:
         return Path(text)
     preset = get_preset(name)
@@ -127,5 +141,7 @@ def resolve_model(spec=None, fmt: str = "auto") -> Path:
         path = preset.path(candidate)
         if path.is_file():
             return path
-    raise PresetError(f"preset {preset.name!r} has no {' or '.join(candidates)} model installed "
-                      f"in {preset.directory}")
+    raise PresetError(
+        f"preset {preset.name!r} has no {' or '.join(candidates)} model installed "
+        f"in {preset.directory}"
+    )

@@ -22,7 +22,7 @@ def resize_frame(frame: np.ndarray, points: np.ndarray, out_hw, box=None):
     """
     height, width = frame.shape[:2]
     top, left, box_h, box_w = box if box is not None else (0, 0, height, width)
-    crop = frame[top:top + box_h, left:left + box_w]
+    crop = frame[top : top + box_h, left : left + box_w]
     transform = frame_transform((box_h, box_w), out_hw)
     out_h, out_w = int(out_hw[0]), int(out_hw[1])
     rh, rw = int(transform.resized_hw[0]), int(transform.resized_hw[1])
@@ -32,8 +32,10 @@ def resize_frame(frame: np.ndarray, points: np.ndarray, out_hw, box=None):
         resized = np.asarray(Image.fromarray(crop).resize((rw, rh), Image.Resampling.BICUBIC))
     if (rh, rw) != (out_h, out_w):
         padded = np.zeros((out_h, out_w, 3), np.uint8)
-        padded[int(transform.pad_y):int(transform.pad_y) + rh,
-               int(transform.pad_x):int(transform.pad_x) + rw] = resized
+        padded[
+            int(transform.pad_y) : int(transform.pad_y) + rh,
+            int(transform.pad_x) : int(transform.pad_x) + rw,
+        ] = resized
         resized = padded
     moved = np.asarray(points, np.float64) - np.array([left, top], np.float64)
     return resized, transform.points_to_frame(moved)
@@ -74,8 +76,15 @@ def color_jitter(rng: np.random.Generator, frame: np.ndarray, strength: float = 
     return np.asarray(image)
 
 
-def augment(rng: np.random.Generator, frame: np.ndarray, points: np.ndarray, out_hw,
-            flip: bool = True, min_scale: float = 0.8, jitter: float = 0.2):
+def augment(
+    rng: np.random.Generator,
+    frame: np.ndarray,
+    points: np.ndarray,
+    out_hw,
+    flip: bool = True,
+    min_scale: float = 0.8,
+    jitter: float = 0.2,
+):
     """Random crop-and-scale, horizontal flip and colour jitter, then resize to ``out_hw``.
 
     Args:

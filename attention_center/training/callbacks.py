@@ -10,8 +10,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 
-def draw_centers(frame: np.ndarray, centers: dict[str, tuple[float, float]], radius: int = 6
-                 ) -> np.ndarray:
+def draw_centers(
+    frame: np.ndarray, centers: dict[str, tuple[float, float]], radius: int = 6
+) -> np.ndarray:
     """Draws labelled centres on a frame.
 
     Args:
@@ -49,12 +50,16 @@ class CenterImagesCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         predicted = np.asarray(self.model.predict(self.frames, verbose=0)["center"])
-        drawn = np.stack([
-            draw_centers(frame, {"lime": tuple(true), "red": tuple(pred)})
-            for frame, true, pred in zip(self.frames, self.centers, predicted)])
+        drawn = np.stack(
+            [
+                draw_centers(frame, {"lime": tuple(true), "red": tuple(pred)})
+                for frame, true, pred in zip(self.frames, self.centers, predicted)
+            ]
+        )
         with self.writer.as_default():
-            self._tf.summary.image("centers (green: people, red: model)", drawn, step=epoch,
-                                   max_outputs=len(drawn))
+            self._tf.summary.image(
+                "centers (green: people, red: model)", drawn, step=epoch, max_outputs=len(drawn)
+            )
         self.writer.flush()
 
 

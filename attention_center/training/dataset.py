@@ -56,9 +56,23 @@ class CenterDataset(keras.utils.PyDataset):
       teacher_weight: the teacher's share, in [0, 1].
     """
 
-    def __init__(self, data_dir, records, frame_hw=(240, 320), batch_size=16, training=False,
-                 seed=0, map_stride=None, density_sigma=12.0, min_scale=0.8, frames=None,
-                 loss_weights=None, teacher=None, teacher_weight=0.0, **kwargs):
+    def __init__(
+        self,
+        data_dir,
+        records,
+        frame_hw=(240, 320),
+        batch_size=16,
+        training=False,
+        seed=0,
+        map_stride=None,
+        density_sigma=12.0,
+        min_scale=0.8,
+        frames=None,
+        loss_weights=None,
+        teacher=None,
+        teacher_weight=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not records:
             raise ValueError(f"{data_dir}: no records to train on")
@@ -100,7 +114,9 @@ class CenterDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         if self.training:
-            self._order = np.random.default_rng(self.seed + self._epoch).permutation(len(self.records))
+            self._order = np.random.default_rng(self.seed + self._epoch).permutation(
+                len(self.records)
+            )
         self._epoch += 1
 
     def example(self, index: int, rng: np.random.Generator | None = None):
@@ -128,14 +144,14 @@ class CenterDataset(keras.utils.PyDataset):
         """
         record = self.records[index]
         n_human = len(record.get("points_frame") or [])
-        human_center, human_points = points[0], points[1:1 + n_human]
+        human_center, human_points = points[0], points[1 : 1 + n_human]
         if not n_human:
             human_points = points[:1]
         target = self.teacher.get(record["image_id"]) if self.teacher_weight > 0 else None
         if target is None:
             return human_center, human_points, None
         teacher_center = points[1 + n_human]
-        moved = dataclasses.replace(target, points=points[2 + n_human:])
+        moved = dataclasses.replace(target, points=points[2 + n_human :])
         lam = self.teacher_weight
         center = (1.0 - lam) * human_center + lam * teacher_center
         density_points, weights = blended_target(human_points, None, moved, lam)
@@ -148,12 +164,15 @@ class CenterDataset(keras.utils.PyDataset):
 
         map_hw = (-(-self.frame_hw[0] // self.map_stride), -(-self.frame_hw[1] // self.map_stride))
         to_map = frame_transform(self.frame_hw, map_hw)
-        return density_map(to_map.points_to_frame(points), map_hw,
-                           sigma_px=self.density_sigma * map_hw[1] / self.frame_hw[1],
-                           weights=weights)[..., None]
+        return density_map(
+            to_map.points_to_frame(points),
+            map_hw,
+            sigma_px=self.density_sigma * map_hw[1] / self.frame_hw[1],
+            weights=weights,
+        )[..., None]
 
     def __getitem__(self, batch_index):
-        indices = self._order[batch_index * self.batch_size:(batch_index + 1) * self.batch_size]
+        indices = self._order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self._epoch, int(batch_index)])
         frames, centers, maps = [], [], []
         for index in indices:
@@ -167,13 +186,18 @@ class CenterDataset(keras.utils.PyDataset):
         targets = {"center": np.stack(centers).astype(np.float32)}
         # Keras's compiled metrics index targets by every output name, so a target for
         # "weight_map" is always present: a [B, 1, 1, 1] placeholder when unused.
-        targets["weight_map"] = (np.stack(maps).astype(np.float32) if self.map_stride
-                                 else np.zeros((len(frames), 1, 1, 1), np.float32))
+        targets["weight_map"] = (
+            np.stack(maps).astype(np.float32)
+            if self.map_stride
+            else np.zeros((len(frames), 1, 1, 1), np.float32)
+        )
         if self.loss_weights is None:
             return batch, targets
         pairs = [self.loss_weights.get(self.records[int(i)]["source"], (1.0, 1.0)) for i in indices]
-        sample_weights = {"center": np.asarray([c for c, _ in pairs], np.float32),
-                          "weight_map": np.asarray([d for _, d in pairs], np.float32)}
+        sample_weights = {
+            "center": np.asarray([c for c, _ in pairs], np.float32),
+            "weight_map": np.asarray([d for _, d in pairs], np.float32),
+        }
         return batch, targets, sample_weights
 
     def as_tf_dataset(self, epochs: int = 1):

@@ -20,10 +20,11 @@ study compute them once.
 from __future__ import annotations
 
 import dataclasses
-import os
 import hashlib
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -57,8 +58,9 @@ def _digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def map_to_weighted_points(weight_map: np.ndarray, frame_hw, mass: float = 0.95,
-                           max_points: int = 800) -> tuple[np.ndarray, np.ndarray]:
+def map_to_weighted_points(
+    weight_map: np.ndarray, frame_hw, mass: float = 0.95, max_points: int = 800
+) -> tuple[np.ndarray, np.ndarray]:
     """The cells of a weighting map that hold ``mass`` of it, as (x, y) frame points + weights.
 
     Args:
@@ -75,7 +77,7 @@ def map_to_weighted_points(weight_map: np.ndarray, frame_hw, mass: float = 0.95,
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32)
     flat = grid.ravel() / total
     order = np.argsort(-flat)
-    keep = order[:min(max_points, int(np.searchsorted(np.cumsum(flat[order]), mass)) + 1)]
+    keep = order[: min(max_points, int(np.searchsorted(np.cumsum(flat[order]), mass)) + 1)]
     rows, cols = np.unravel_index(keep, grid.shape)
     to_frame = frame_transform(grid.shape, frame_hw)
     points = to_frame.points_to_frame(np.stack([cols, rows], axis=-1).astype(np.float64))
@@ -83,8 +85,14 @@ def map_to_weighted_points(weight_map: np.ndarray, frame_hw, mass: float = 0.95,
     return points.astype(np.float32), weights.astype(np.float32)
 
 
-def teacher_targets(teacher, build_dir, records: Sequence[Mapping], batch_size: int = 8,
-                    cache: bool = True, progress: bool = False) -> dict[str, TeacherTarget]:
+def teacher_targets(
+    teacher,
+    build_dir,
+    records: Sequence[Mapping],
+    batch_size: int = 8,
+    cache: bool = True,
+    progress: bool = False,
+) -> dict[str, TeacherTarget]:
     """The teacher's target for every image of ``records`` (by ``image_id``).
 
     Args:
@@ -117,15 +125,16 @@ def teacher_targets(teacher, build_dir, records: Sequence[Mapping], batch_size: 
             with np.load(cache_path, allow_pickle=False) as data:
                 for image_id in data["image_ids"]:
                     key = str(image_id)
-                    cached[key] = TeacherTarget(data[f"{key}|center"], data[f"{key}|points"],
-                                                data[f"{key}|weights"])
+                    cached[key] = TeacherTarget(
+                        data[f"{key}|center"], data[f"{key}|points"], data[f"{key}|weights"]
+                    )
     todo = sorted(set(frames) - set(cached))
     if todo:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc="teacher", unit="img", disable=not progress)
         for start in range(0, len(todo), batch_size):
-            ids = todo[start:start + batch_size]
+            ids = todo[start : start + batch_size]
             batch = []
             for image_id in ids:
                 path = build_dir / frames[image_id]
@@ -135,15 +144,19 @@ def teacher_targets(teacher, build_dir, records: Sequence[Mapping], batch_size: 
                 except OSError as error:
                     raise ValueError(f"{path}: cannot read the frame: {error}") from error
                 if pixels.shape[:2] != tuple(predictor.frame_hw):
-                    raise ValueError(f"{path}: frame {pixels.shape[:2]} is not the teacher's "
-                                     f"{tuple(predictor.frame_hw)}")
+                    raise ValueError(
+                        f"{path}: frame {pixels.shape[:2]} is not the teacher's "
+                        f"{tuple(predictor.frame_hw)}"
+                    )
                 batch.append(pixels)
             out = predictor.predict_frames(np.stack(batch))
             for k, image_id in enumerate(ids):
-                points, weights = map_to_weighted_points(out["weight_map"][k][..., 0],
-                                                         predictor.frame_hw)
-                cached[image_id] = TeacherTarget(np.asarray(out["center"][k], np.float32),
-                                                 points, weights)
+                points, weights = map_to_weighted_points(
+                    out["weight_map"][k][..., 0], predictor.frame_hw
+                )
+                cached[image_id] = TeacherTarget(
+                    np.asarray(out["center"][k], np.float32), points, weights
+                )
             bar.update(len(ids))
         bar.close()
         if cache_path is not None:
@@ -157,9 +170,12 @@ def teacher_targets(teacher, build_dir, records: Sequence[Mapping], batch_size: 
     return {image_id: cached[image_id] for image_id in frames}
 
 
-def blended_target(human_points: np.ndarray, human_weights: Optional[np.ndarray],
-                   teacher: Optional[TeacherTarget], teacher_weight: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def blended_target(
+    human_points: np.ndarray,
+    human_weights: Optional[np.ndarray],
+    teacher: Optional[TeacherTarget],
+    teacher_weight: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Human fixation points and the teacher's map cells as one weighted point set.
 
     The density target built from them is ``(1 - teacher_weight)`` of the human density plus
@@ -170,12 +186,18 @@ def blended_target(human_points: np.ndarray, human_weights: Optional[np.ndarray]
     """
     human_points = np.asarray(human_points, np.float32).reshape(-1, 2)
     n = len(human_points)
-    human_weights = (np.full(n, 1.0 / max(n, 1), np.float32) if human_weights is None
-                     else np.asarray(human_weights, np.float32))
+    human_weights = (
+        np.full(n, 1.0 / max(n, 1), np.float32)
+        if human_weights is None
+        else np.asarray(human_weights, np.float32)
+    )
     if teacher is None or teacher_weight <= 0 or not len(teacher.points):
         return human_points, human_weights
     if n == 0:
         return teacher.points, teacher.weights
-    return (np.concatenate([human_points, teacher.points]),
-            np.concatenate([(1.0 - teacher_weight) * human_weights,
-                            teacher_weight * teacher.weights]).astype(np.float32))
+    return (
+        np.concatenate([human_points, teacher.points]),
+        np.concatenate(
+            [(1.0 - teacher_weight) * human_weights, teacher_weight * teacher.weights]
+        ).astype(np.float32),
+    )

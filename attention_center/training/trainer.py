@@ -22,7 +22,8 @@ import contextlib
 import dataclasses
 import json
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import keras
 import numpy as np
@@ -118,8 +119,10 @@ def distribution_scope(name: str):
     backend = keras.backend.backend()
     if backend == "jax":
         if name != "mirrored":
-            raise ValueError(f"strategy {name!r} needs the TensorFlow backend; under JAX use "
-                             "'mirrored' (keras.distribution.DataParallel)")
+            raise ValueError(
+                f"strategy {name!r} needs the TensorFlow backend; under JAX use "
+                "'mirrored' (keras.distribution.DataParallel)"
+            )
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         return contextlib.nullcontext()
     if backend != "tensorflow":
@@ -196,9 +199,11 @@ class Trainer:
 
     def __init__(self, config: TrainConfig):
         if config.val_split and config.val_split in tuple(config.train_splits):
-            raise ValueError(f"val_split {config.val_split!r} is also a training split "
-                             f"{tuple(config.train_splits)}: its error would not be held out "
-                             "(train on it with val_split='')")
+            raise ValueError(
+                f"val_split {config.val_split!r} is also a training split "
+                f"{tuple(config.train_splits)}: its error would not be held out "
+                "(train on it with val_split='')"
+            )
         self.config = config
         self.frame_hw = tuple(int(v) for v in config.input_hw)
         os.makedirs(config.out_dir, exist_ok=True)
@@ -207,40 +212,75 @@ class Trainer:
     def datasets(self, map_stride):
         c = self.config
         max_images = c.max_images or None
-        chosen = self._without_excluded(select(c.data_dir, tuple(c.train_splits),
-                                               sources=c.sources, max_images=max_images,
-                                               require_sources=True))
+        chosen = self._without_excluded(
+            select(
+                c.data_dir,
+                tuple(c.train_splits),
+                sources=c.sources,
+                max_images=max_images,
+                require_sources=True,
+            )
+        )
         held_out = None
         if c.val_split:
-            held_out = self._without_excluded(select(
-                c.data_dir, c.val_split, sources=c.sources,
-                max_images=max(4, max_images // 4) if max_images else None, require_sources=True))
+            held_out = self._without_excluded(
+                select(
+                    c.data_dir,
+                    c.val_split,
+                    sources=c.sources,
+                    max_images=max(4, max_images // 4) if max_images else None,
+                    require_sources=True,
+                )
+            )
         teacher = None
         if c.teacher and c.teacher_weight > 0:
             from attention_center.training.teacher import teacher_targets
 
-            records = [r for r in chosen.records + (held_out.records if held_out else [])
-                       if not c.teacher_datasets or r.get("dataset") in c.teacher_datasets]
-            teacher = teacher_targets(c.teacher, c.data_dir, records,
-                                      progress=c.verbose == 1)
-        common = dict(frame_hw=self.frame_hw, batch_size=c.batch_size, seed=c.seed,
-                      map_stride=map_stride, density_sigma=c.density_sigma,
-                      workers=c.workers, use_multiprocessing=False,
-                      loss_weights=({k: tuple(v) for k, v in c.source_weights.items()}
-                                    if c.source_weights else None),
-                      teacher=teacher, teacher_weight=c.teacher_weight)
+            records = [
+                r
+                for r in chosen.records + (held_out.records if held_out else [])
+                if not c.teacher_datasets or r.get("dataset") in c.teacher_datasets
+            ]
+            teacher = teacher_targets(c.teacher, c.data_dir, records, progress=c.verbose == 1)
+        common = dict(
+            frame_hw=self.frame_hw,
+            batch_size=c.batch_size,
+            seed=c.seed,
+            map_stride=map_stride,
+            density_sigma=c.density_sigma,
+            workers=c.workers,
+            use_multiprocessing=False,
+            loss_weights=(
+                {k: tuple(v) for k, v in c.source_weights.items()} if c.source_weights else None
+            ),
+            teacher=teacher,
+            teacher_weight=c.teacher_weight,
+        )
         repeats = dict(c.repeat_datasets or {})
-        train_records = [r for r in chosen.records
-                         for _ in range(max(1, int(repeats.get(r.get("dataset"), 1))))]
-        train = CenterDataset(c.data_dir, train_records, training=True, min_scale=c.min_scale,
-                              frames=chosen.frames, **common)
+        train_records = [
+            r for r in chosen.records for _ in range(max(1, int(repeats.get(r.get("dataset"), 1))))
+        ]
+        train = CenterDataset(
+            c.data_dir,
+            train_records,
+            training=True,
+            min_scale=c.min_scale,
+            frames=chosen.frames,
+            **common,
+        )
         if not c.val_split:
             # TensorBoard's centre images then show the first training images, unaugmented.
-            self._preview = CenterDataset(c.data_dir, chosen.records[:c.batch_size],
-                                          training=False, frames=chosen.frames, **common)
+            self._preview = CenterDataset(
+                c.data_dir,
+                chosen.records[: c.batch_size],
+                training=False,
+                frames=chosen.frames,
+                **common,
+            )
             return train, None
-        val = CenterDataset(c.data_dir, held_out.records, training=False, frames=held_out.frames,
-                            **common)
+        val = CenterDataset(
+            c.data_dir, held_out.records, training=False, frames=held_out.frames, **common
+        )
         return train, val
 
     def _without_excluded(self, chosen):
@@ -256,12 +296,19 @@ class Trainer:
     # -- model --------------------------------------------------------------
     def model(self) -> AttentionCenterModel:
         c = self.config
-        model = build_model(c.backbone, input_shape=(*self.frame_hw, 3), levels=tuple(c.levels) if c.levels else None,
-                            alpha=c.alpha, head_width=c.head_width, head_convs=c.head_convs,
-                            upsampling=c.upsampling, aggregation=c.aggregation,
-                            dropout=c.dropout,
-                            backbone_weights=None if c.warm_start else c.backbone_weights,
-                            internal_hw=self.frame_hw)
+        model = build_model(
+            c.backbone,
+            input_shape=(*self.frame_hw, 3),
+            levels=tuple(c.levels) if c.levels else None,
+            alpha=c.alpha,
+            head_width=c.head_width,
+            head_convs=c.head_convs,
+            upsampling=c.upsampling,
+            aggregation=c.aggregation,
+            dropout=c.dropout,
+            backbone_weights=None if c.warm_start else c.backbone_weights,
+            internal_hw=self.frame_hw,
+        )
         if c.warm_start:
             from attention_center.training.warm_start import warm_start
 
@@ -273,9 +320,11 @@ class Trainer:
         if total_steps > 0 and warmup_steps < total_steps:
             schedule = keras.optimizers.schedules.CosineDecay(
                 initial_learning_rate=learning_rate * (0.1 if warmup_steps else 1.0),
-                decay_steps=max(1, total_steps - warmup_steps), alpha=0.01,
+                decay_steps=max(1, total_steps - warmup_steps),
+                alpha=0.01,
                 warmup_target=learning_rate if warmup_steps else None,
-                warmup_steps=warmup_steps)
+                warmup_steps=warmup_steps,
+            )
         else:
             schedule = learning_rate
         losses = {"center": CenterL2Loss(self.frame_hw)}
@@ -284,11 +333,14 @@ class Trainer:
             losses["weight_map"] = SaliencyLoss()
             weights["weight_map"] = c.aux_saliency_weight
         model.compile(
-            optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=c.weight_decay,
-                                             clipnorm=1.0),
-            loss=losses, loss_weights=weights,
+            optimizer=keras.optimizers.AdamW(
+                learning_rate=schedule, weight_decay=c.weight_decay, clipnorm=1.0
+            ),
+            loss=losses,
+            loss_weights=weights,
             metrics={"center": [NormalizedCenterError(self.frame_hw, name="error")]},
-            run_eagerly=c.run_eagerly)
+            run_eagerly=c.run_eagerly,
+        )
 
     def callbacks(self, phase: str, val: CenterDataset | None):
         c = self.config
@@ -299,16 +351,24 @@ class Trainer:
         # could lose a row.
         callbacks = [
             JsonHistory(os.path.join(c.out_dir, "history.jsonl"), phase),
-            keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq,
-                                             delete_checkpoint=False, double_checkpoint=True),
+            keras.callbacks.BackupAndRestore(
+                backup_dir, save_freq=save_freq, delete_checkpoint=False, double_checkpoint=True
+            ),
         ]
         if val is not None:  # Without validation (a fixed epoch count): nothing to select on.
-            callbacks.append(keras.callbacks.ModelCheckpoint(
-                os.path.join(c.out_dir, f"best_{phase}.keras"), monitor=MONITOR, mode="min",
-                save_best_only=True, initial_value_threshold=self.best_score(phase)))
+            callbacks.append(
+                keras.callbacks.ModelCheckpoint(
+                    os.path.join(c.out_dir, f"best_{phase}.keras"),
+                    monitor=MONITOR,
+                    mode="min",
+                    save_best_only=True,
+                    initial_value_threshold=self.best_score(phase),
+                )
+            )
             if phase == "finetune":
-                callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min",
-                                                               patience=c.patience))
+                callbacks.append(
+                    keras.callbacks.EarlyStopping(monitor=MONITOR, mode="min", patience=c.patience)
+                )
         if c.tensorboard and _tensorflow_available() and keras.backend.backend() == "tensorflow":
             log_dir = os.path.join(c.out_dir, "logs")
             callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False))
@@ -324,9 +384,12 @@ class Trainer:
         keras.utils.set_random_seed(c.seed)
         if c.mixed_precision:
             keras.mixed_precision.set_global_policy(
-                "mixed_bfloat16" if keras.backend.backend() == "jax" else "mixed_float16")
-        atomic_write_text(os.path.join(c.out_dir, "config.json"),
-                          json.dumps(dataclasses.asdict(c), indent=2, default=list) + "\n")
+                "mixed_bfloat16" if keras.backend.backend() == "jax" else "mixed_float16"
+            )
+        atomic_write_text(
+            os.path.join(c.out_dir, "config.json"),
+            json.dumps(dataclasses.asdict(c), indent=2, default=list) + "\n",
+        )
         with distribution_scope(c.strategy):
             model = self.model()
             map_stride = model.output_stride if c.aux_saliency_weight > 0 else None
@@ -336,16 +399,30 @@ class Trainer:
                 set_backbone_trainable(model, False)
                 self.compile(model, c.head_learning_rate, 0)
                 _forget_restored_epoch(model)
-                model.fit(train, validation_data=val, epochs=c.freeze_epochs,
-                          callbacks=self.callbacks("warmup", val), verbose=c.verbose)
+                model.fit(
+                    train,
+                    validation_data=val,
+                    epochs=c.freeze_epochs,
+                    callbacks=self.callbacks("warmup", val),
+                    verbose=c.verbose,
+                )
             finetune_epochs = c.epochs - c.freeze_epochs
             if finetune_epochs > 0:
                 set_backbone_trainable(model, True, c.frozen_level)
-                self.compile(model, c.learning_rate, steps * finetune_epochs,
-                             warmup_steps=min(steps, steps * finetune_epochs // 10))
+                self.compile(
+                    model,
+                    c.learning_rate,
+                    steps * finetune_epochs,
+                    warmup_steps=min(steps, steps * finetune_epochs // 10),
+                )
                 _forget_restored_epoch(model)
-                model.fit(train, validation_data=val, epochs=finetune_epochs,
-                          callbacks=self.callbacks("finetune", val), verbose=c.verbose)
+                model.fit(
+                    train,
+                    validation_data=val,
+                    epochs=finetune_epochs,
+                    callbacks=self.callbacks("finetune", val),
+                    verbose=c.verbose,
+                )
         best = self.best_checkpoint()
         # Without its optimizer state: model.keras is for inference, export and fine-tuning
         # from scratch; the backups keep the optimizer for resuming.
@@ -353,8 +430,11 @@ class Trainer:
         final_path = os.path.join(c.out_dir, "model.keras")
         with atomic_path(final_path, suffix=".keras") as temporary:
             final.save(temporary)
-        summary = {"best_checkpoint": best, "model": final_path,
-                   "val_center_error": self.best_score()}
+        summary = {
+            "best_checkpoint": best,
+            "model": final_path,
+            "val_center_error": self.best_score(),
+        }
         atomic_write_json(os.path.join(c.out_dir, "summary.json"), summary, indent=2)
         return summary
 
@@ -366,8 +446,11 @@ class Trainer:
 
     def best_score(self, phase: str | None = None):
         """Lowest validation centre error so far (of one phase, or overall); None before any."""
-        scores = [row[MONITOR] for row in self._history()
-                  if MONITOR in row and (phase is None or row["phase"] == phase)]
+        scores = [
+            row[MONITOR]
+            for row in self._history()
+            if MONITOR in row and (phase is None or row["phase"] == phase)
+        ]
         return float(np.min(scores)) if scores else None
 
     def best_checkpoint(self):

@@ -29,8 +29,10 @@ class WarmStart:
     skipped: tuple[str, ...]
 
     def line(self) -> str:
-        return (f"warm start: {len(self.copied)} variables copied, {len(self.kept)} kept "
-                f"(new), {len(self.skipped)} of another shape skipped")
+        return (
+            f"warm start: {len(self.copied)} variables copied, {len(self.kept)} kept "
+            f"(new), {len(self.skipped)} of another shape skipped"
+        )
 
 
 def warm_start(model, source) -> WarmStart:
@@ -63,6 +65,8 @@ def warm_start(model, source) -> WarmStart:
             variable.assign(match.numpy() if hasattr(match, "numpy") else match.value)
             copied.append(variable.path)
     if not copied:
-        raise ValueError(f"warm start from {getattr(source, 'name', source)!r}: no variable of "
-                         "the same path and shape (another backbone family?)")
+        raise ValueError(
+            f"warm start from {getattr(source, 'name', source)!r}: no variable of "
+            "the same path and shape (another backbone family?)"
+        )
     return WarmStart(tuple(copied), tuple(kept), tuple(skipped))

@@ -23,9 +23,9 @@ declared with the backbone, in :mod:`attention_center.backbones` (``PretrainedCo
 """
 
 from attention_center.weights.packages import (
-                                               PIP_INSTALL_COMMAND,
-                                               OfflinePackage,
-                                               OfflineWeightsNotInstalledError,
+    PIP_INSTALL_COMMAND,
+    OfflinePackage,
+    OfflineWeightsNotInstalledError,
 )
 
 __all__ = ["OfflinePackage", "OfflineWeightsNotInstalledError", "PIP_INSTALL_COMMAND"]

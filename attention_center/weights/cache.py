@@ -6,7 +6,7 @@ import functools
 import hashlib
 import os
 import pathlib
-from typing import Callable
+from collections.abc import Callable
 
 from attention_center.core.atomic import atomic_path
 
@@ -16,7 +16,11 @@ __all__ = ["cache_dir", "cached_weights_file", "file_digest"]
 def cache_dir() -> pathlib.Path:
     """``$ATTENTION_CENTER_CACHE`` if set, else ``~/.cache/attention_center`` (not created here)."""
     env = os.environ.get("ATTENTION_CENTER_CACHE")
-    return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "attention_center"
+    return (
+        pathlib.Path(env).expanduser()
+        if env
+        else pathlib.Path.home() / ".cache" / "attention_center"
+    )
 
 
 @functools.lru_cache(maxsize=8)

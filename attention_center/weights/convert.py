@@ -28,7 +28,7 @@ top), and every Keras layer with weights is set.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -40,8 +40,9 @@ CheckpointFilter = Callable[[Mapping[str, np.ndarray]], Mapping[str, str]]
 _BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
 
 
-def fold_batch_norm(gamma, beta, mean, var, eps_checkpoint: float,
-                    eps_keras: float) -> list[np.ndarray]:
+def fold_batch_norm(
+    gamma, beta, mean, var, eps_checkpoint: float, eps_keras: float
+) -> list[np.ndarray]:
     """``[gamma', beta, moving_mean, moving_variance]`` for a Keras BN with ``eps_keras``.
 
     ``gamma' = gamma * sqrt(var + eps_keras) / sqrt(var + eps_checkpoint)`` (float64, then
@@ -74,8 +75,13 @@ def _converted(layer, prefix: str, take, bn_epsilon: float) -> list[np.ndarray]:
     return [np.ascontiguousarray(v, dtype=np.float32) for v in values]
 
 
-def load_state_dict(model, state_dict: Mapping[str, np.ndarray], checkpoint_filter: CheckpointFilter,
-                    bn_epsilon: float, source: str = "checkpoint"):
+def load_state_dict(
+    model,
+    state_dict: Mapping[str, np.ndarray],
+    checkpoint_filter: CheckpointFilter,
+    bn_epsilon: float,
+    source: str = "checkpoint",
+):
     """Sets a Keras model's weights from a PyTorch state dict, checking full coverage.
 
     Args:
@@ -110,14 +116,20 @@ def load_state_dict(model, state_dict: Mapping[str, np.ndarray], checkpoint_filt
         values = _converted(layer, prefix, take, bn_epsilon)
         current = layer.get_weights()
         if [v.shape for v in current] != [v.shape for v in values]:
-            raise ValueError(f"layer {layer_name!r}: expected weight shapes "
-                             f"{[v.shape for v in current]}, converted "
-                             f"{[v.shape for v in values]} from {source}")
+            raise ValueError(
+                f"layer {layer_name!r}: expected weight shapes "
+                f"{[v.shape for v in current]}, converted "
+                f"{[v.shape for v in values]} from {source}"
+            )
         layer.set_weights(values)
         done.add(layer_name)
-    unused = sorted(key for key in state_dict if key not in used
-                    and not key.endswith("num_batches_tracked")
-                    and not any(key.startswith(p) for p in skipped_prefixes))
+    unused = sorted(
+        key
+        for key in state_dict
+        if key not in used
+        and not key.endswith("num_batches_tracked")
+        and not any(key.startswith(p) for p in skipped_prefixes)
+    )
     if unused:
         raise ValueError(f"{source}: tensors not mapped to any layer: {unused[:8]}")
     unset = [layer.name for layer in model.layers if layer.weights and layer.name not in done]

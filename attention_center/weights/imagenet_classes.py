@@ -17,13 +17,17 @@ import pathlib
 
 __all__ = ["imagenet_class_names", "IMAGENET_CLASSES_PATH"]
 
-IMAGENET_CLASSES_PATH = pathlib.Path(__file__).resolve().parent.parent / "assets" / "imagenet_classes.txt"
+IMAGENET_CLASSES_PATH = (
+    pathlib.Path(__file__).resolve().parent.parent / "assets" / "imagenet_classes.txt"
+)
 
 
 @functools.lru_cache(maxsize=1)
 def _names() -> tuple[str, ...]:
     names = tuple(
-        line.strip() for line in IMAGENET_CLASSES_PATH.read_text(encoding="utf-8").splitlines() if line.strip()
+        line.strip()
+        for line in IMAGENET_CLASSES_PATH.read_text(encoding="utf-8").splitlines()
+        if line.strip()
     )
     if len(names) != 1000:
         raise ValueError(f"{IMAGENET_CLASSES_PATH} has {len(names)} names, expected 1000")

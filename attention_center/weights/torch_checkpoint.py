@@ -259,7 +259,9 @@ def _read_legacy(f) -> Any:
             raise ValueError(f"truncated before storage {key!r}")
         (numel,) = struct.unpack("<q", header)
         if numel != storage.numel:
-            raise ValueError(f"storage {key!r}: header says {numel} elements, pickle says {storage.numel}")
+            raise ValueError(
+                f"storage {key!r}: header says {numel} elements, pickle says {storage.numel}"
+            )
         nbytes = numel * storage.storage_type.dtype.itemsize
         raw = f.read(nbytes)
         if len(raw) != nbytes:

@@ -14,9 +14,16 @@ from typing import Optional
 
 __all__ = ["CHROMIUM_ARGS", "chromium_path", "launch"]
 
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic", "--disable-default-apps")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-default-apps",
+)
 
 
 def chromium_path() -> Optional[str]:
@@ -36,5 +43,6 @@ def launch(playwright, extra_args=()):
     path = chromium_path()
     if path is None:
         raise FileNotFoundError("Chromium not found: apt-get install chromium (or set $CHROMIUM)")
-    return playwright.chromium.launch(executable_path=path, headless=True,
-                                      args=[*CHROMIUM_ARGS, *extra_args])
+    return playwright.chromium.launch(
+        executable_path=path, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+    )

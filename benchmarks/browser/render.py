@@ -39,8 +39,16 @@ class Renderer:
       server: the running :class:`~benchmarks.browser.server.PartialServer`.
     """
 
-    def __init__(self, browser, server, interval_s: float = 0.05, stable: int = 2,
-                 timeout_s: float = 5.0, hold: bool = False, hold_wait_s: float = 1.0):
+    def __init__(
+        self,
+        browser,
+        server,
+        interval_s: float = 0.05,
+        stable: int = 2,
+        timeout_s: float = 5.0,
+        hold: bool = False,
+        hold_wait_s: float = 1.0,
+    ):
         self.browser, self.server = browser, server
         self.interval_s, self.stable, self.timeout_s = interval_s, stable, timeout_s
         self.hold, self.hold_wait_s = hold, hold_wait_s
@@ -51,9 +59,9 @@ class Renderer:
         if self._page is None or self._hw != tuple(hw):
             if self._page is not None:
                 self._page.close()
-            self._page = self.browser.new_page(viewport={"width": int(hw[1]),
-                                                         "height": int(hw[0])},
-                                               device_scale_factor=1)
+            self._page = self.browser.new_page(
+                viewport={"width": int(hw[1]), "height": int(hw[0])}, device_scale_factor=1
+            )
             self._hw = tuple(hw)
         return self._page
 
@@ -77,7 +85,7 @@ class Renderer:
             if shots:
                 time.sleep(self.interval_s)
             shots.append(page.screenshot(clip=clip, animations="disabled"))
-            if len(shots) >= self.stable and len(set(shots[-self.stable:])) == 1:
+            if len(shots) >= self.stable and len(set(shots[-self.stable :])) == 1:
                 break
             if time.time() - started > self.timeout_s:
                 break
@@ -86,8 +94,10 @@ class Renderer:
 
     def natural_size(self) -> tuple[int, int]:
         """``(h, w)`` the browser decoded the last image at (0 when it could not)."""
-        size = self._page.evaluate("[document.getElementById('image').naturalHeight,"
-                                   " document.getElementById('image').naturalWidth]")
+        size = self._page.evaluate(
+            "[document.getElementById('image').naturalHeight,"
+            " document.getElementById('image').naturalWidth]"
+        )
         return int(size[0]), int(size[1])
 
     def close(self):

@@ -40,7 +40,6 @@ from attention_center.core.atomic import atomic_write_json, atomic_write_text  #
 from attention_center.jxl.center_choice import region_box  # noqa: E402
 from attention_center.jxl.encoder import EncoderError  # noqa: E402
 from attention_center.jxl.partial import PrefixDecoder  # noqa: E402
-
 from benchmarks.browser import search  # noqa: E402
 from benchmarks.browser.chromium import chromium_path, launch  # noqa: E402
 from benchmarks.browser.render import Renderer, painted  # noqa: E402
@@ -49,15 +48,19 @@ from benchmarks.progressive.cache import Cache, read_json  # noqa: E402
 from benchmarks.progressive.measure import encode  # noqa: E402
 from benchmarks.progressive.strategies import LABELS, strategy_flags  # noqa: E402
 
-flags.DEFINE_string("progressive_results", str(REPO / "benchmarks" / "progressive" / "results"
-                                               / "results.json"), "The djxl benchmark's results.")
+flags.DEFINE_string(
+    "progressive_results",
+    str(REPO / "benchmarks" / "progressive" / "results" / "results.json"),
+    "The djxl benchmark's results.",
+)
 flags.DEFINE_string("out_dir", str(REPO / "benchmarks" / "browser" / "results"), "Output folder.")
 flags.DEFINE_string("cache_dir", str(REPO / "benchmarks" / "progressive" / "cache"), "Cache.")
 flags.DEFINE_list("strategies", ["default", "google", "ours", "chosen", "oracle"], "Strategies.")
 flags.DEFINE_list("variants", ["", "--progressive_dc=1"], "Extra cjxl flags compared ('' = none).")
 flags.DEFINE_integer("max_images", 0, "Images (0 = all of the djxl benchmark).", lower_bound=0)
-flags.DEFINE_integer("max_per_source", 6, "At most this many images per set (0 = all).",
-                     lower_bound=0)
+flags.DEFINE_integer(
+    "max_per_source", 6, "At most this many images per set (0 = all).", lower_bound=0
+)
 flags.DEFINE_integer("side", 256, "Side of the looked-at region, pixels.")
 flags.DEFINE_float("threshold_db", 50.0, "PSNR vs the final render at which the region is final.")
 flags.DEFINE_float("tolerance", 0.0025, "Bisection tolerance, fraction of the file.")
@@ -83,11 +86,12 @@ def pick_images(results: dict) -> list[dict]:
         if FLAGS.max_per_source and per_set[image["source"]] > FLAGS.max_per_source:
             continue
         chosen.append(image)
-    return chosen[:FLAGS.max_images] if FLAGS.max_images else chosen
+    return chosen[: FLAGS.max_images] if FLAGS.max_images else chosen
 
 
-def measure_file(renderer: Renderer, server: PartialServer, name: str, data: bytes, box,
-                 work: Path) -> dict:
+def measure_file(
+    renderer: Renderer, server: PartialServer, name: str, data: bytes, box, work: Path
+) -> dict:
     """Browser and djxl figures for one file (bytes)."""
     total = len(data)
     tolerance = max(1, int(total * FLAGS.tolerance))
@@ -101,14 +105,24 @@ def measure_file(renderer: Renderer, server: PartialServer, name: str, data: byt
 
         def browser(n):
             return renderer.render(name, n, hw)
+
         result = {
-            "bytes": total, "natural_hw": list(natural), "decoded_hw": list(hw),
-            "browser": {"first_paint": search.first_paint(browser, total, tolerance, painted),
-                        "region_final": search.region_final(browser, total, tolerance, final,
-                                                            box, FLAGS.threshold_db)},
-            "djxl": {"first_paint": search.first_paint(djxl, total, tolerance),
-                     "region_final": search.region_final(djxl, total, tolerance, djxl.full,
-                                                         box, FLAGS.threshold_db)}}
+            "bytes": total,
+            "natural_hw": list(natural),
+            "decoded_hw": list(hw),
+            "browser": {
+                "first_paint": search.first_paint(browser, total, tolerance, painted),
+                "region_final": search.region_final(
+                    browser, total, tolerance, final, box, FLAGS.threshold_db
+                ),
+            },
+            "djxl": {
+                "first_paint": search.first_paint(djxl, total, tolerance),
+                "region_final": search.region_final(
+                    djxl, total, tolerance, djxl.full, box, FLAGS.threshold_db
+                ),
+            },
+        }
     result["renders"] = renderer.renders - renders_before
     result["seconds"] = round(time.time() - started, 1)
     return result
@@ -122,17 +136,27 @@ def summarize(rows: list[dict], strategies: list[str], variants: list[str]) -> d
             cells = [r for r in rows if r["strategy"] == strategy and r["variant"] == variant]
             if not cells:
                 continue
-            entry = {"files": len(cells),
-                     "mean_kb": float(np.mean([c["bytes"] for c in cells])) / 1e3}
+            entry = {
+                "files": len(cells),
+                "mean_kb": float(np.mean([c["bytes"] for c in cells])) / 1e3,
+            }
             for who in ("browser", "djxl"):
                 for what in ("first_paint", "region_final"):
-                    entry[f"{who}_{what}"] = float(np.mean([c[who][what] / c["bytes"]
-                                                            for c in cells]))
-            base = [r for r in rows if r["strategy"] == strategy and r["variant"] == ""
-                    and r["image_id"] in {c["image_id"] for c in cells}]
-            entry["size_vs_plain"] = (float(np.sum([c["bytes"] for c in cells])
-                                            / np.sum([b["bytes"] for b in base])) if base
-                                      else None)
+                    entry[f"{who}_{what}"] = float(
+                        np.mean([c[who][what] / c["bytes"] for c in cells])
+                    )
+            base = [
+                r
+                for r in rows
+                if r["strategy"] == strategy
+                and r["variant"] == ""
+                and r["image_id"] in {c["image_id"] for c in cells}
+            ]
+            entry["size_vs_plain"] = (
+                float(np.sum([c["bytes"] for c in cells]) / np.sum([b["bytes"] for b in base]))
+                if base
+                else None
+            )
             table[f"{strategy}|{variant}"] = entry
     return table
 
@@ -142,15 +166,21 @@ def agreement(rows: list[dict]) -> dict:
     out = {}
     for what in ("first_paint", "region_final"):
         diff = np.array([(r["browser"][what] - r["djxl"][what]) / r["bytes"] for r in rows])
-        out[what] = {"mean_abs": float(np.mean(np.abs(diff))), "mean": float(np.mean(diff)),
-                     "within_2pct": float(np.mean(np.abs(diff) <= 0.02)), "files": len(rows)}
+        out[what] = {
+            "mean_abs": float(np.mean(np.abs(diff))),
+            "mean": float(np.mean(diff)),
+            "within_2pct": float(np.mean(np.abs(diff) <= 0.02)),
+            "files": len(rows),
+        }
     return out
 
 
 def table_markdown(table: dict, strategies: list[str], variants: list[str], side: int) -> str:
-    lines = [f"| strategy | cjxl flags | files | first paint: browser | djxl | {side}x{side} "
-             "region final: browser | djxl | mean file (kB) | file size vs no flag |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"| strategy | cjxl flags | files | first paint: browser | djxl | {side}x{side} "
+        "region final: browser | djxl | mean file (kB) | file size vs no flag |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for strategy in strategies:
         for variant in variants:
             entry = table.get(f"{strategy}|{variant}")
@@ -162,7 +192,8 @@ def table_markdown(table: dict, strategies: list[str], variants: list[str], side
                 f"{entry['files']} | {entry['browser_first_paint']:.1%} | "
                 f"{entry['djxl_first_paint']:.1%} | {entry['browser_region_final']:.1%} | "
                 f"{entry['djxl_region_final']:.1%} | {entry['mean_kb']:.1f} | "
-                f"{'-' if size is None or not variant else f'{size - 1:+.1%}'} |")
+                f"{'-' if size is None or not variant else f'{size - 1:+.1%}'} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -179,10 +210,18 @@ def main(argv):
     strategies = [s for s in FLAGS.strategies if s]
     cache = Cache(FLAGS.cache_dir)
     version = chromium_version()
-    settings = {"side": FLAGS.side, "threshold_db": FLAGS.threshold_db,
-                "tolerance": FLAGS.tolerance, "chromium": version, "version": 2}
-    print(f"{len(images)} images x {len(strategies)} strategies x {len(variants)} variants; "
-          f"{version}", flush=True)
+    settings = {
+        "side": FLAGS.side,
+        "threshold_db": FLAGS.threshold_db,
+        "tolerance": FLAGS.tolerance,
+        "chromium": version,
+        "version": 2,
+    }
+    print(
+        f"{len(images)} images x {len(strategies)} strategies x {len(variants)} variants; "
+        f"{version}",
+        flush=True,
+    )
     rows, failures = [], 0
     work = Path(tempfile.mkdtemp(prefix="browser_bench_"))
     try:
@@ -194,32 +233,52 @@ def main(argv):
                 box = region_box(image["center"], image["original_hw"], FLAGS.side)
                 path = image["abspath"]
                 for strategy in strategies:
-                    base_flags = strategy_flags(strategy, row, image["predicted"], 1,
-                                                image.get("chosen_center"), image.get("oracle"))
+                    base_flags = strategy_flags(
+                        strategy,
+                        row,
+                        image["predicted"],
+                        1,
+                        image.get("chosen_center"),
+                        image.get("oracle"),
+                    )
                     if base_flags is None:
                         continue
                     for variant in variants:
-                        all_flags = [*base_flags, *([variant] if variant else []),
-                                     *results["meta"].get("cjxl_flags", [])]
+                        all_flags = [
+                            *base_flags,
+                            *([variant] if variant else []),
+                            *results["meta"].get("cjxl_flags", []),
+                        ]
                         try:
                             data = encode(path, work / "file.jxl", all_flags)
                         except EncoderError as error:
                             failures += 1
-                            print(f"{image['image_id']} {strategy} {variant}: {error}",
-                                  file=sys.stderr)
+                            print(
+                                f"{image['image_id']} {strategy} {variant}: {error}",
+                                file=sys.stderr,
+                            )
                             continue
-                        key = {"jxl": cache.digest_bytes(data), **settings,
-                               "box": list(box)}
+                        key = {"jxl": cache.digest_bytes(data), **settings, "box": list(box)}
                         hit = cache.get("browser", key)
                         if hit is None:
-                            hit = measure_file(renderer, server, f"{k}.jxl", data, box,
-                                               work / "decode")
+                            hit = measure_file(
+                                renderer, server, f"{k}.jxl", data, box, work / "decode"
+                            )
                             cache.put("browser", key, hit)
-                        rows.append({"image_id": image["image_id"], "source": image["source"],
-                                     "input": Path(path).suffix.lower().lstrip("."),
-                                     "strategy": strategy, "variant": variant, **hit})
-                print(f"[{k + 1}/{len(images)}] {image['image_id']}: {time.time() - started:.0f} s",
-                      flush=True)
+                        rows.append(
+                            {
+                                "image_id": image["image_id"],
+                                "source": image["source"],
+                                "input": Path(path).suffix.lower().lstrip("."),
+                                "strategy": strategy,
+                                "variant": variant,
+                                **hit,
+                            }
+                        )
+                print(
+                    f"[{k + 1}/{len(images)}] {image['image_id']}: {time.time() - started:.0f} s",
+                    flush=True,
+                )
             renderer.close()
             browser.close()
     finally:
@@ -229,24 +288,41 @@ def main(argv):
     pixels = [r for r in rows if r["input"] not in ("jpg", "jpeg")]
     pixel_table = summarize(pixels, strategies, variants) if pixels else {}
     if pixels:
-        text += (f"\nNon-JPEG inputs only ({len({r['image_id'] for r in pixels})} images; cjxl "
-                 "transcodes JPEGs losslessly and ignores `--progressive_dc` for them, so "
-                 "their files are identical with and without it):\n\n"
-                 + table_markdown(pixel_table, strategies, variants, FLAGS.side))
+        text += (
+            f"\nNon-JPEG inputs only ({len({r['image_id'] for r in pixels})} images; cjxl "
+            "transcodes JPEGs losslessly and ignores `--progressive_dc` for them, so "
+            "their files are identical with and without it):\n\n"
+            + table_markdown(pixel_table, strategies, variants, FLAGS.side)
+        )
     agree = agreement(rows) if rows else {}
     bad_sizes = [r for r in rows if r["natural_hw"] != r["decoded_hw"]]
-    meta = {"images": len(images), "sets": sorted({i["source"] for i in images}),
-            "strategies": strategies, "variants": variants, "chromium": version,
-            "side": FLAGS.side, "threshold_db": FLAGS.threshold_db,
-            "tolerance": FLAGS.tolerance, "date": datetime.date.today().isoformat(),
-            "seconds": time.time() - started, "failures": failures,
-            "natural_size_mismatches": len(bad_sizes),
-            "command": "python benchmarks/browser/run.py " + " ".join(
-                a for a in sys.argv[1:] if not a.startswith(("--out_dir", "--cache_dir")))}
+    meta = {
+        "images": len(images),
+        "sets": sorted({i["source"] for i in images}),
+        "strategies": strategies,
+        "variants": variants,
+        "chromium": version,
+        "side": FLAGS.side,
+        "threshold_db": FLAGS.threshold_db,
+        "tolerance": FLAGS.tolerance,
+        "date": datetime.date.today().isoformat(),
+        "seconds": time.time() - started,
+        "failures": failures,
+        "natural_size_mismatches": len(bad_sizes),
+        "command": "python benchmarks/browser/run.py "
+        + " ".join(a for a in sys.argv[1:] if not a.startswith(("--out_dir", "--cache_dir"))),
+    }
     out = Path(FLAGS.out_dir)
-    atomic_write_json(out / "results.json", {"meta": meta, "summary": table,
-                                             "summary_non_jpeg": pixel_table,
-                                             "agreement": agree, "rows": rows})
+    atomic_write_json(
+        out / "results.json",
+        {
+            "meta": meta,
+            "summary": table,
+            "summary_non_jpeg": pixel_table,
+            "agreement": agree,
+            "rows": rows,
+        },
+    )
     atomic_write_text(out / "table.md", text)
     print(text)
     print(f"agreement browser vs djxl: {agree}")

@@ -9,7 +9,8 @@ decoding only adds detail).
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import numpy as np
 
@@ -29,17 +30,29 @@ def _bisect(ok: Callable[[int], bool], total: int, tolerance: int) -> int:
     return high
 
 
-def first_paint(render: Callable[[int], Optional[np.ndarray]], total: int, tolerance: int,
-                painted: Callable[[np.ndarray], bool] = lambda image: True) -> int:
+def first_paint(
+    render: Callable[[int], Optional[np.ndarray]],
+    total: int,
+    tolerance: int,
+    painted: Callable[[np.ndarray], bool] = lambda image: True,
+) -> int:
     """Bytes until anything is drawn (``painted`` says what counts)."""
+
     def ok(n):
         image = render(n)
         return image is not None and painted(image)
+
     return _bisect(ok, total, tolerance)
 
 
-def region_final(render: Callable[[int], Optional[np.ndarray]], total: int, tolerance: int,
-                 final: np.ndarray, box, threshold_db: float) -> int:
+def region_final(
+    render: Callable[[int], Optional[np.ndarray]],
+    total: int,
+    tolerance: int,
+    final: np.ndarray,
+    box,
+    threshold_db: float,
+) -> int:
     """Bytes until the region ``box = (top, left, bottom, right)`` is within ``threshold_db``
     of ``final`` (the render of the whole file)."""
     top, left, bottom, right = box
@@ -49,4 +62,5 @@ def region_final(render: Callable[[int], Optional[np.ndarray]], total: int, tole
         if image is None or image.shape != final.shape:
             return False
         return psnr(image[top:bottom, left:right], final[top:bottom, left:right]) >= threshold_db
+
     return _bisect(ok, total, tolerance)

@@ -28,7 +28,7 @@ TYPES = {".jxl": "image/jxl", ".png": "image/png", ".jpg": "image/jpeg", ".html"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args):  # quiet
         pass
@@ -54,10 +54,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         hold = query.get("hold", ["0"])[0] == "1"
         if kind == "page":
             r, g, b = BACKGROUND
-            html = (f'<!doctype html><html><head><meta charset="utf-8"><style>html,body'
-                    f'{{margin:0;padding:0;background:rgb({r},{g},{b})}}img{{display:block}}'
-                    f'</style></head><body><img id="image" src="/file/{name}?n={limit}'
-                    f'{"&hold=1" if hold else ""}"></body></html>')
+            html = (
+                f'<!doctype html><html><head><meta charset="utf-8"><style>html,body'
+                f"{{margin:0;padding:0;background:rgb({r},{g},{b})}}img{{display:block}}"
+                f'</style></head><body><img id="image" src="/file/{name}?n={limit}'
+                f'{"&hold=1" if hold else ""}"></body></html>'
+            )
             self._send(html.encode(), "text/html; charset=utf-8")
             return
         suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -66,7 +68,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(data, content_type)
             return
         try:
-            self._send(data[:max(0, limit)], content_type, length=len(data) if hold else None)
+            self._send(data[: max(0, limit)], content_type, length=len(data) if hold else None)
         except (BrokenPipeError, ConnectionResetError):
             return
         if hold:

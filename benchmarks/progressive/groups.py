@@ -26,7 +26,6 @@ from attention_center.core.orientation import read_orientation
 from attention_center.jxl.encoder import EncoderError
 from attention_center.jxl.group_order import group_order, ring_positions
 from attention_center.jxl.partial import group_arrivals
-
 from benchmarks.progressive.measure import encode
 
 __all__ = ["measure_groups", "order_agrees"]
@@ -39,8 +38,7 @@ def order_agrees(arrivals, predicted: np.ndarray, tolerance: int = 0) -> bool:
     a group final within ``2 * tolerance`` of the first paint counts as final at it
     (flat: not timed).
     """
-    timed = [g for g in predicted
-             if arrivals.final_bytes[g] > arrivals.first_paint + 2 * tolerance]
+    timed = [g for g in predicted if arrivals.final_bytes[g] > arrivals.first_paint + 2 * tolerance]
     final = arrivals.final_bytes[timed]
     return bool(np.all(np.diff(final) >= 0))
 
@@ -50,8 +48,9 @@ def _ends(arrivals, order: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(arrivals.final_bytes[order])
 
 
-def measure_groups(source: str, original_hw, work: Path, extra_flags: list[str],
-                   tolerance: float = 0.002) -> dict:
+def measure_groups(
+    source: str, original_hw, work: Path, extra_flags: list[str], tolerance: float = 0.002
+) -> dict:
     """Section bytes of every group of one image, and whether the order model held.
 
     Args:
@@ -77,9 +76,11 @@ def measure_groups(source: str, original_hw, work: Path, extra_flags: list[str],
         data = encode(source, work / "scan.jxl", list(extra_flags))
         step = max(1, int(len(data) * tolerance))
         scan = group_arrivals(data, work_dir=work / "a", tolerance=step)
-        middle = group_arrivals(encode(source, work / "middle.jxl",
-                                       ["--group_order", "1", *extra_flags]),
-                                work_dir=work / "b", tolerance=step)
+        middle = group_arrivals(
+            encode(source, work / "middle.jxl", ["--group_order", "1", *extra_flags]),
+            work_dir=work / "b",
+            tolerance=step,
+        )
     except (EncoderError, ValueError, OSError) as error:
         return {"error": str(error)[-300:]}
     if tuple(scan.image_hw) != hw:
@@ -92,24 +93,34 @@ def measure_groups(source: str, original_hw, work: Path, extra_flags: list[str],
     position = ring_positions(order_m)[0]  # group 0 in the centre-first file: never first
     sizes[0] = ends_m[position] - ends_m[position - 1] if position > 0 else 0
     timed = int(sum(scan.final_bytes > scan.first_paint + 2 * step))
-    return {"section_bytes": sizes.tolist(),
-            "base_centre_first": int(ends_m[0] - sizes[order_m[0]]),
-            "base_scanline": int(ends_s[0] - sizes[0]),
-            "file_bytes_scanline": int(scan.file_bytes),
-            "file_bytes_centre_first": int(middle.file_bytes),
-            "first_paint": int(scan.first_paint),
-            "orders_agree": [order_agrees(scan, order_s, step),
-                             order_agrees(middle, order_m, step)],
-            "final_bytes": [scan.final_bytes.tolist(), middle.final_bytes.tolist()],
-            "first_paints": [int(scan.first_paint), int(middle.first_paint)],
-            "timed_groups": timed, "groups": int(len(order_s)), "tolerance_bytes": step,
-            "decodes": int(scan.decodes + middle.decodes),
-            "seconds": round(time.time() - started, 2)}
+    return {
+        "section_bytes": sizes.tolist(),
+        "base_centre_first": int(ends_m[0] - sizes[order_m[0]]),
+        "base_scanline": int(ends_s[0] - sizes[0]),
+        "file_bytes_scanline": int(scan.file_bytes),
+        "file_bytes_centre_first": int(middle.file_bytes),
+        "first_paint": int(scan.first_paint),
+        "orders_agree": [order_agrees(scan, order_s, step), order_agrees(middle, order_m, step)],
+        "final_bytes": [scan.final_bytes.tolist(), middle.final_bytes.tolist()],
+        "first_paints": [int(scan.first_paint), int(middle.first_paint)],
+        "timed_groups": timed,
+        "groups": int(len(order_s)),
+        "tolerance_bytes": step,
+        "decodes": int(scan.decodes + middle.decodes),
+        "seconds": round(time.time() - started, 2),
+    }
 
 
-def groups_for_images(records: list[dict], cache, extra_flags: list[str], cjxl_version: str,
-                      jobs: int, work_root: Path, run_pool,
-                      tolerance: float = 0.002) -> list[dict]:
+def groups_for_images(
+    records: list[dict],
+    cache,
+    extra_flags: list[str],
+    cjxl_version: str,
+    jobs: int,
+    work_root: Path,
+    run_pool,
+    tolerance: float = 0.002,
+) -> list[dict]:
     """:func:`measure_groups` for every record, cached by the input's content and the flags.
 
     Args:
@@ -122,18 +133,34 @@ def groups_for_images(records: list[dict], cache, extra_flags: list[str], cjxl_v
     results: list = [None] * len(records)
     keys, tasks = {}, []
     for i, row in enumerate(records):
-        key = {"groups": cache.digest(row["image_abspath"]), "flags": list(extra_flags),
-               "cjxl": cjxl_version, "tolerance": tolerance}
+        key = {
+            "groups": cache.digest(row["image_abspath"]),
+            "flags": list(extra_flags),
+            "cjxl": cjxl_version,
+            "tolerance": tolerance,
+        }
         hit = cache.get("groups", key)
         if hit is not None:
             results[i] = hit
         else:
             keys[i] = key
-            tasks.append((i, measure_groups, (row["image_abspath"], row["original_hw"],
-                                              work_root / f"g{i}", list(extra_flags),
-                                              tolerance)))
-    print(f"{len(tasks)} images to read group sizes from, {len(records) - len(tasks)} cached",
-          flush=True)
+            tasks.append(
+                (
+                    i,
+                    measure_groups,
+                    (
+                        row["image_abspath"],
+                        row["original_hw"],
+                        work_root / f"g{i}",
+                        list(extra_flags),
+                        tolerance,
+                    ),
+                )
+            )
+    print(
+        f"{len(tasks)} images to read group sizes from, {len(records) - len(tasks)} cached",
+        flush=True,
+    )
     for i, result in run_pool(jobs, tasks, "groups"):
         if "error" not in result:
             cache.put("groups", keys[i], result)

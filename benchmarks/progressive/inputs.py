@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from attention_center.core.centers import JXL_GROUP_SIZE
 from attention_center.core.ground_truth_index import resolve_image_path, select_records
@@ -29,9 +29,15 @@ def hashed_order(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: hashlib.sha256(r["image_id"].encode()).hexdigest())
 
 
-def select_images(gt_dir, split: str, sources: Sequence[str], max_images: int = 0,
-                  min_groups: int = 1, training_datasets: Sequence[str] = ("osie", "scene"),
-                  max_unseen_per_source: int = 0) -> tuple[list[dict], dict]:
+def select_images(
+    gt_dir,
+    split: str,
+    sources: Sequence[str],
+    max_images: int = 0,
+    min_groups: int = 1,
+    training_datasets: Sequence[str] = ("osie", "scene"),
+    max_unseen_per_source: int = 0,
+) -> tuple[list[dict], dict]:
     """One human record per image, from the preferred source.
 
     Args:
@@ -51,8 +57,11 @@ def select_images(gt_dir, split: str, sources: Sequence[str], max_images: int = 
     sources = list(sources)
     training = set(training_datasets)
     splits = ("train", "val", "test")
-    every = [r for r in select_records(gt_dir, splits)
-             if r.get("split") == split or r.get("dataset") not in training]
+    every = [
+        r
+        for r in select_records(gt_dir, splits)
+        if r.get("split") == split or r.get("dataset") not in training
+    ]
     chosen = select_records(gt_dir, splits, sources=sources, one_per_image=True)
     chosen = [r for r in chosen if r.get("split") == split or r.get("dataset") not in training]
     images_with_source = {r["image_id"] for r in chosen}
@@ -63,8 +72,12 @@ def select_images(gt_dir, split: str, sources: Sequence[str], max_images: int = 
     by_source: dict[str, int] = {}
     for row in chosen:
         by_source[row["source"]] = by_source.get(row["source"], 0) + 1
-    counts = {"eligible": len(chosen), "without_source": len(all_images - images_with_source),
-              "small": small, "by_source": by_source}
+    counts = {
+        "eligible": len(chosen),
+        "without_source": len(all_images - images_with_source),
+        "small": small,
+        "by_source": by_source,
+    }
     if max_unseen_per_source:
         kept, seen = [], {}
         for row in chosen:

@@ -32,8 +32,16 @@ def encode(source: str, output: Path, flags: list[str], encoder: str = "cjxl") -
     return Path(output).read_bytes()
 
 
-def measure(source: str, flags: list[str], gt_center, work: Path, sides: list[int],
-            threshold: float, step: float, refine: int) -> dict:
+def measure(
+    source: str,
+    flags: list[str],
+    gt_center,
+    work: Path,
+    sides: list[int],
+    threshold: float,
+    step: float,
+    refine: int,
+) -> dict:
     """Encodes once, decodes prefixes; per region side, the PSNR curve and the fraction needed.
 
     Args:
@@ -83,8 +91,14 @@ def measure(source: str, flags: list[str], gt_center, work: Path, sides: list[in
                 high = mid
             else:
                 low = mid
-        regions[str(side)] = {"psnr": [None if math.isinf(v) else round(v, 2) for v in curve],
-                              "fraction_needed": round(high / len(data), 5)}
+        regions[str(side)] = {
+            "psnr": [None if math.isinf(v) else round(v, 2) for v in curve],
+            "fraction_needed": round(high / len(data), 5),
+        }
     decoder.close()
-    return {"bytes": len(data), "grid": fractions, "regions": regions,
-            "seconds": round(time.time() - started, 2)}
+    return {
+        "bytes": len(data),
+        "grid": fractions,
+        "regions": regions,
+        "seconds": round(time.time() - started, 2),
+    }

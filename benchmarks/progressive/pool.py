@@ -13,6 +13,12 @@ def run_pool(jobs: int, tasks: list, label: str):
 
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = {pool.submit(fn, *args): key for key, fn, args in tasks}
-        for future in tqdm(concurrent.futures.as_completed(futures), total=len(futures),
-                           desc=label, unit="file", dynamic_ncols=True, disable=not futures):
+        for future in tqdm(
+            concurrent.futures.as_completed(futures),
+            total=len(futures),
+            desc=label,
+            unit="file",
+            dynamic_ncols=True,
+            disable=not futures,
+        ):
             yield futures[future], future.result()

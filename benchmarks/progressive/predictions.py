@@ -15,7 +15,6 @@ from typing import Optional
 import numpy as np
 
 from attention_center.core.atomic import atomic_write_json
-
 from benchmarks.progressive.cache import Cache, read_json
 
 __all__ = ["Predictions", "predict_cached", "resolve_our_model"]
@@ -33,8 +32,9 @@ class Predictions:
       digest: sha256 of the model file (``None`` when missing).
     """
 
-    def __init__(self, description: str, centers: dict, digest: Optional[str], cache: Cache,
-                 frame_hw=None):
+    def __init__(
+        self, description: str, centers: dict, digest: Optional[str], cache: Cache, frame_hw=None
+    ):
         self.description, self.centers, self.digest = description, centers, digest
         self.cache, self.frame_hw = cache, frame_hw
 
@@ -66,13 +66,20 @@ def resolve_our_model(flag: Optional[str], repo: Path) -> tuple[Optional[str], s
         pass
     stand_in = repo / STAND_IN
     if stand_in.is_file():
-        return str(stand_in), ("stand-in: no bundled default model yet, the training run's "
-                               "checkpoint")
+        return str(stand_in), (
+            "stand-in: no bundled default model yet, the training run's checkpoint"
+        )
     return None, "no bundled default model and no stand-in"
 
 
-def predict_cached(model: Optional[str], paths: list[str], label: str, cache: Cache,
-                   keep_maps: bool = False, threads: int = 2) -> Predictions:
+def predict_cached(
+    model: Optional[str],
+    paths: list[str],
+    label: str,
+    cache: Cache,
+    keep_maps: bool = False,
+    threads: int = 2,
+) -> Predictions:
     """Predicts (or reads from the cache) every image's centre; maps too with ``keep_maps``."""
     from attention_center.inference.prediction import predict_images
     from attention_center.inference.predictors import ModelLoadError, load_predictor
@@ -82,21 +89,29 @@ def predict_cached(model: Optional[str], paths: list[str], label: str, cache: Ca
     digest = cache.digest(model)
     centers_path = cache.centers_path(digest)
     centers = read_json(centers_path) or {}
-    todo = [p for p in paths if p not in centers
-            or (keep_maps and centers[p] is not None and cache.read_map(digest, p) is None)]
+    todo = [
+        p
+        for p in paths
+        if p not in centers
+        or (keep_maps and centers[p] is not None and cache.read_map(digest, p) is None)
+    ]
     if todo:
         try:
             predictor = load_predictor(model, num_threads=threads)
         except ModelLoadError as error:
             return Predictions(f"missing: {error}", {}, None, cache)
         start = time.time()
-        for path, prediction in zip(todo, predict_images(todo, predictor, batch_size=8,
-                                                         keep_weight_maps=keep_maps)):
+        for path, prediction in zip(
+            todo, predict_images(todo, predictor, batch_size=8, keep_weight_maps=keep_maps)
+        ):
             centers[path] = None if not prediction.ok else [float(v) for v in prediction.center]
             if keep_maps and prediction.weight_map is not None:
                 cache.write_map(digest, path, prediction.weight_map)
-        print(f"{label}: {model}, {(time.time() - start) / len(todo):.2f} s/image "
-              f"({len(todo)} predicted, {len(paths) - len(todo)} cached)", flush=True)
+        print(
+            f"{label}: {model}, {(time.time() - start) / len(todo):.2f} s/image "
+            f"({len(todo)} predicted, {len(paths) - len(todo)} cached)",
+            flush=True,
+        )
         atomic_write_json(centers_path, centers, indent=None)
     else:
         print(f"{label}: {model}, all {len(paths)} centres cached", flush=True)

@@ -16,8 +16,17 @@ import numpy as np
 
 from benchmarks.progressive.strategies import LABELS
 
-__all__ = ["complete_images", "headline", "model_check", "needed", "paired", "set_names",
-           "side_by_side", "summarize", "table_markdown"]
+__all__ = [
+    "complete_images",
+    "headline",
+    "model_check",
+    "needed",
+    "paired",
+    "set_names",
+    "side_by_side",
+    "summarize",
+    "table_markdown",
+]
 
 
 def needed(image: dict, strategy: str, side) -> Optional[float]:
@@ -61,8 +70,10 @@ def summarize_one(images: list[dict], strategies: list[str], sides: list[int]) -
         if strategy not in ran or not rows:
             table[strategy] = None
             continue
-        entry = {"images": len(rows),
-                 "mean_kb": float(np.mean([i["results"][strategy]["bytes"] for i in rows])) / 1e3}
+        entry = {
+            "images": len(rows),
+            "mean_kb": float(np.mean([i["results"][strategy]["bytes"] for i in rows])) / 1e3,
+        }
         for side in sides:
             values = [needed(i, strategy, side) for i in rows]
             entry[str(side)] = {"mean": float(np.mean(values)), "median": float(np.median(values))}
@@ -78,7 +89,9 @@ def summarize_one(images: list[dict], strategies: list[str], sides: list[int]) -
                 bound_entry = table.get(bound)
                 stats[f"share_{bound}"] = (
                     _share(base[key]["mean"], stats["mean"], bound_entry[key]["mean"])
-                    if base and bound_entry else None)
+                    if base and bound_entry
+                    else None
+                )
     return table
 
 
@@ -86,15 +99,17 @@ def summarize_one(images: list[dict], strategies: list[str], sides: list[int]) -
 POOLS = {"eye-tracked photos (osie_eye + scene_eye)": ("osie_eye", "scene_eye")}
 
 
-def summarize(images: list[dict], strategies: list[str], sides: list[int],
-              pools: dict = POOLS) -> dict:
+def summarize(
+    images: list[dict], strategies: list[str], sides: list[int], pools: dict = POOLS
+) -> dict:
     """``{"all": summary, <pool>: summary, <set>: summary, ...}`` (see :func:`summarize_one`)."""
     out = {"all": summarize_one(images, strategies, sides)}
     names = set_names(images)
     for pool, members in pools.items():
         if sum(m in names for m in members) >= 2:
-            out[pool] = summarize_one([i for i in images if i["source"] in members],
-                                      strategies, sides)
+            out[pool] = summarize_one(
+                [i for i in images if i["source"] in members], strategies, sides
+            )
     for name in names:
         out[name] = summarize_one([i for i in images if i["source"] == name], strategies, sides)
     return out
@@ -124,8 +139,10 @@ def table_markdown(summary: dict, strategies: list[str], sides: list[int]) -> st
     """One markdown table of one set's summary."""
     head, rule = "| strategy | images |", "|---|---:|"
     for side in sides:
-        head += (f" {side}x{side}: mean | median | vs default | share of scanline->oracle |"
-                 " share of scanline->truth |")
+        head += (
+            f" {side}x{side}: mean | median | vs default | share of scanline->oracle |"
+            " share of scanline->truth |"
+        )
         rule += "---:|---:|---:|---:|---:|"
     lines = [head + " mean file (kB) |", rule + "---:|"]
     base = summary.get("default")
@@ -139,8 +156,10 @@ def table_markdown(summary: dict, strategies: list[str], sides: list[int]) -> st
         for side in sides:
             stats = row[str(side)]
             versus = f"{stats['mean'] / base[str(side)]['mean']:.2f}x" if base else ""
-            cells += (f" {stats['mean']:.1%} | {stats['median']:.1%} | {versus} |"
-                      f" {_pct(stats.get('share_oracle'))} | {_pct(stats.get('share_truth'))} |")
+            cells += (
+                f" {stats['mean']:.1%} | {stats['median']:.1%} | {versus} |"
+                f" {_pct(stats.get('share_oracle'))} | {_pct(stats.get('share_truth'))} |"
+            )
         lines.append(cells + f" {row['mean_kb']:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -148,8 +167,10 @@ def table_markdown(summary: dict, strategies: list[str], sides: list[int]) -> st
 def sets_markdown(summary: dict, strategies: list[str], side: int) -> str:
     """One row per set: each strategy's mean at one side, with the share of scanline->truth."""
     ran = [s for s in strategies if summary["all"].get(s)]
-    head = ("| set | images | " + " | ".join(ran) + " | ours: share of scanline->truth | "
-            "chosen: share of scanline->truth | chosen: share of scanline->oracle |")
+    head = (
+        "| set | images | " + " | ".join(ran) + " | ours: share of scanline->truth | "
+        "chosen: share of scanline->truth | chosen: share of scanline->oracle |"
+    )
     lines = [head, "|---|---:|" + "---:|" * (len(ran) + 3)]
     for name, table in summary.items():
         if not table.get("images"):
@@ -159,8 +180,13 @@ def sets_markdown(summary: dict, strategies: list[str], side: int) -> str:
         for strategy, bound in (("ours", "truth"), ("chosen", "truth"), ("chosen", "oracle")):
             entry = table.get(strategy)
             shares.append(_pct(entry[str(side)].get(f"share_{bound}")) if entry else "-")
-        lines.append(f"| {name} | {table['images']} | " + " | ".join(cells) + " | "
-                     + " | ".join(shares) + " |")
+        lines.append(
+            f"| {name} | {table['images']} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(shares)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -184,12 +210,16 @@ def model_check(images: list[dict]) -> dict:
         for strategy, key in (("truth", "truth_bytes"), ("oracle", "predicted_bytes")):
             result = image["results"].get(strategy)
             if result:
-                diffs[strategy].append(abs(oracle[key] / result["bytes"]
-                                           - result["regions"]["256"]["fraction_needed"]))
-    return {"files_checked": files, "orders_agree": agree,
-            "truth_mean_abs": float(np.mean(diffs["truth"])) if diffs["truth"] else None,
-            "oracle_mean_abs": float(np.mean(diffs["oracle"])) if diffs["oracle"] else None,
-            "n": len(diffs["truth"])}
+                diffs[strategy].append(
+                    abs(oracle[key] / result["bytes"] - result["regions"]["256"]["fraction_needed"])
+                )
+    return {
+        "files_checked": files,
+        "orders_agree": agree,
+        "truth_mean_abs": float(np.mean(diffs["truth"])) if diffs["truth"] else None,
+        "oracle_mean_abs": float(np.mean(diffs["oracle"])) if diffs["oracle"] else None,
+        "n": len(diffs["truth"]),
+    }
 
 
 def headline(summary: dict, images: list[dict], models: dict, side) -> str:
@@ -198,19 +228,25 @@ def headline(summary: dict, images: list[dict], models: dict, side) -> str:
     key = str(side)
     if ours and google:
         w, t, l = paired(complete_images(images, list(summary)), "ours", "google", side)
-        return (f"Ours: {ours[key]['mean']:.1%} of the file on average before the "
-                f"{side}x{side} region people look at first is final; Google's: "
-                f"{google[key]['mean']:.1%}; ratio ours / Google = "
-                f"{ours[key]['mean'] / google[key]['mean']:.3f} (per image: ours earlier on "
-                f"{w}, within 1 % of the file on {t}, later on {l}).")
+        return (
+            f"Ours: {ours[key]['mean']:.1%} of the file on average before the "
+            f"{side}x{side} region people look at first is final; Google's: "
+            f"{google[key]['mean']:.1%}; ratio ours / Google = "
+            f"{ours[key]['mean'] / google[key]['mean']:.3f} (per image: ours earlier on "
+            f"{w}, within 1 % of the file on {t}, later on {l})."
+        )
     if google:
-        return (f"Google's centre: {google[key]['mean']:.1%} of the file on average before the "
-                f"{side}x{side} region people look at first is final. Ours: not measured "
-                f"({models['ours']}).")
+        return (
+            f"Google's centre: {google[key]['mean']:.1%} of the file on average before the "
+            f"{side}x{side} region people look at first is final. Ours: not measured "
+            f"({models['ours']})."
+        )
     if ours:
-        return (f"Ours: {ours[key]['mean']:.1%} of the file on average before the "
-                f"{side}x{side} region people look at first is final. Google's: not measured "
-                f"({models['google']}).")
+        return (
+            f"Ours: {ours[key]['mean']:.1%} of the file on average before the "
+            f"{side}x{side} region people look at first is final. Google's: not measured "
+            f"({models['google']})."
+        )
     return "Neither model was measured."
 
 
@@ -218,10 +254,12 @@ def side_by_side(summary: dict, images: list[dict], models: dict, sides) -> str:
     """The project's figure next to the anchor's (Google), with the ratio, one line per region."""
     ours, google = summary.get("ours"), summary.get("google")
     rows = complete_images(images, [k for k in summary if k in LABELS])
-    lines = ["Fraction of the file received before the region around the ground-truth centre "
-             "is final (mean over images; lower is better):",
-             f"  {'region':>9}  {'ours':>7}  {'Google':>7}  {'ours/Google':>11}  "
-             "per image: ours earlier / within 1 % / later"]
+    lines = [
+        "Fraction of the file received before the region around the ground-truth centre "
+        "is final (mean over images; lower is better):",
+        f"  {'region':>9}  {'ours':>7}  {'Google':>7}  {'ours/Google':>11}  "
+        "per image: ours earlier / within 1 % / later",
+    ]
     for side in sides:
         key = str(side)
         a = f"{ours[key]['mean']:.1%}" if ours else "-"
@@ -233,8 +271,10 @@ def side_by_side(summary: dict, images: list[dict], models: dict, sides) -> str:
         lines.append(f"  {side:>4}x{side:<4}  {a:>7}  {b:>7}  {ratio:>11}  {pairs}")
     chosen = summary.get("chosen")
     if chosen:
-        lines.append("  chosen centre: " + ", ".join(
-            f"{side}x{side} {chosen[str(side)]['mean']:.1%}" for side in sides))
+        lines.append(
+            "  chosen centre: "
+            + ", ".join(f"{side}x{side} {chosen[str(side)]['mean']:.1%}" for side in sides)
+        )
     lines.append(f"  ours: {models['ours']}")
     lines.append(f"  Google: {models['google']}")
     return "\n".join(lines)

@@ -38,24 +38,39 @@ from attention_center.jxl.group_order import group_order
 __all__ = ["LABELS", "STRATEGIES", "center_flags", "chosen_center", "oracle_choice"]
 
 STRATEGIES = ("default", "middle", "google", "ours", "chosen", "truth", "oracle")
-LABELS = {"default": "default group order (scanline)",
-          "middle": "centre-first, image middle",
-          "google": "centre-first, Google's predicted centre",
-          "ours": "centre-first, our predicted centre",
-          "chosen": "centre-first, centre chosen for the group order (ours)",
-          "truth": "centre-first, ground-truth centre",
-          "oracle": "best order for the human region (bound)"}
+LABELS = {
+    "default": "default group order (scanline)",
+    "middle": "centre-first, image middle",
+    "google": "centre-first, Google's predicted centre",
+    "ours": "centre-first, our predicted centre",
+    "chosen": "centre-first, centre chosen for the group order (ours)",
+    "truth": "centre-first, ground-truth centre",
+    "oracle": "best order for the human region (bound)",
+}
 
 
 def center_flags(center) -> list[str]:
     """``(x, y)`` stored pixels -> ``--group_order 1 --center_x X --center_y Y``."""
-    return ["--group_order", "1", "--center_x", str(int(center[0])),
-            "--center_y", str(int(center[1]))]
+    return [
+        "--group_order",
+        "1",
+        "--center_x",
+        str(int(center[0])),
+        "--center_y",
+        str(int(center[1])),
+    ]
 
 
-def chosen_center(model_center, original_hw, orientation: int, sigma: float = DEFAULT_SIGMA,
-                  side: int = 256, weight_map=None, sharpness: float = DEFAULT_SHARPNESS,
-                  group_bytes=None) -> Optional[tuple[int, int]]:
+def chosen_center(
+    model_center,
+    original_hw,
+    orientation: int,
+    sigma: float = DEFAULT_SIGMA,
+    side: int = 256,
+    weight_map=None,
+    sharpness: float = DEFAULT_SHARPNESS,
+    group_bytes=None,
+) -> Optional[tuple[int, int]]:
     """The chosen centre (stored pixels), as ``encode --center_strategy=chosen`` picks it.
 
     A Gaussian of spread ``sigma`` around our centre, or with ``weight_map`` our
@@ -70,8 +85,9 @@ def chosen_center(model_center, original_hw, orientation: int, sigma: float = DE
         points, weights = attention_points(weight_map, transform, orientation, sharpness)
     else:
         points, weights = gaussian_points(model, hw, sigma)
-    choice = choose_center(points, weights, hw, model_center=model, group_bytes=group_bytes,
-                           side=side)
+    choice = choose_center(
+        points, weights, hw, model_center=model, group_bytes=group_bytes, side=side
+    )
     return choice.center
 
 
@@ -89,18 +105,30 @@ def oracle_choice(gt_center, original_hw, groups: dict, side: int = 256) -> dict
     scores = score_orders(hw, masks, [1.0], sizes, groups["base_centre_first"])
     best = min(scores, key=lambda k: (scores[k][0], k))
     best_cost, best_center = scores[best]
-    scan_cost = float(final_bytes(group_order(hw, centre_first=False), sizes, masks,
-                                  groups["base_scanline"])[0])
+    scan_cost = float(
+        final_bytes(group_order(hw, centre_first=False), sizes, masks, groups["base_scanline"])[0]
+    )
     truth = encoder_center(gt_center, hw, 1)
-    truth_cost = float(final_bytes(group_order(hw, truth), sizes, masks,
-                                   groups["base_centre_first"])[0])
+    truth_cost = float(
+        final_bytes(group_order(hw, truth), sizes, masks, groups["base_centre_first"])[0]
+    )
     flags = [] if scan_cost < best_cost else center_flags(best_center)
-    return {"flags": flags, "predicted_bytes": min(best_cost, scan_cost),
-            "scanline_bytes": scan_cost, "truth_bytes": truth_cost}
+    return {
+        "flags": flags,
+        "predicted_bytes": min(best_cost, scan_cost),
+        "scanline_bytes": scan_cost,
+        "truth_bytes": truth_cost,
+    }
 
 
-def strategy_flags(strategy: str, row: dict, predicted: dict, orientation: int,
-                   chosen: Optional[tuple], oracle: Optional[dict]) -> Optional[list[str]]:
+def strategy_flags(
+    strategy: str,
+    row: dict,
+    predicted: dict,
+    orientation: int,
+    chosen: Optional[tuple],
+    oracle: Optional[dict],
+) -> Optional[list[str]]:
     """cjxl flags (besides the extra flags) for a strategy on one image; ``None``: no centre.
 
     Args:

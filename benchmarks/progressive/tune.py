@@ -40,7 +40,6 @@ from attention_center.jxl.center_choice import (  # noqa: E402
 )
 from attention_center.jxl.encoder import encoder_center  # noqa: E402
 from attention_center.jxl.group_order import group_order  # noqa: E402
-
 from benchmarks.progressive.cache import Cache  # noqa: E402
 from benchmarks.progressive.groups import groups_for_images  # noqa: E402
 from benchmarks.progressive.inputs import select_images  # noqa: E402
@@ -56,8 +55,11 @@ flags.DEFINE_string("cache_dir", str(REPO / "benchmarks" / "progressive" / "cach
 flags.DEFINE_string("out_dir", str(REPO / "benchmarks" / "progressive" / "results"), "Output.")
 flags.DEFINE_string("model", None, "Our model (default: the bundled .keras).")
 flags.DEFINE_list("sharpness", ["1", "2", "4", "8"], "Exponents on the weighting map.")
-flags.DEFINE_list("sigma", ["0.003", "0.015", "0.03", "0.06", "0.09", "0.12", "0.18"],
-                  "Gaussian spreads (fraction of the diagonal).")
+flags.DEFINE_list(
+    "sigma",
+    ["0.003", "0.015", "0.03", "0.06", "0.09", "0.12", "0.18"],
+    "Gaussian spreads (fraction of the diagonal).",
+)
 flags.DEFINE_integer("jobs", 2, "Images analysed at once.", lower_bound=1)
 flags.DEFINE_float("groups_tolerance", 0.002, "Group arrivals to within this fraction.")
 FLAGS = flags.FLAGS
@@ -65,25 +67,44 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    records, counts = select_images(FLAGS.gt_dir, FLAGS.split, FLAGS.sources, FLAGS.max_images,
-                                    2, training_datasets=("osie", "scene", "salicon"))
+    records, counts = select_images(
+        FLAGS.gt_dir,
+        FLAGS.split,
+        FLAGS.sources,
+        FLAGS.max_images,
+        2,
+        training_datasets=("osie", "scene", "salicon"),
+    )
     records = [r for r in records if r["split"] == FLAGS.split]
     print(f"{len(records)} {FLAGS.split} images ({counts['by_source']})", flush=True)
     cache = Cache(FLAGS.cache_dir)
-    version = subprocess.run(["cjxl", "--version"], capture_output=True,
-                             text=True).stdout.strip().splitlines()[0]
+    version = (
+        subprocess.run(["cjxl", "--version"], capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()[0]
+    )
     model, _ = resolve_our_model(FLAGS.model, REPO)
-    ours = predict_cached(model, [r["image_abspath"] for r in records], "ours", cache,
-                          keep_maps=True, threads=FLAGS.jobs)
+    ours = predict_cached(
+        model,
+        [r["image_abspath"] for r in records],
+        "ours",
+        cache,
+        keep_maps=True,
+        threads=FLAGS.jobs,
+    )
     work = Path(tempfile.mkdtemp(prefix="tune_"))
     try:
-        groups = groups_for_images(records, cache, [], version, FLAGS.jobs, work, run_pool,
-                                   FLAGS.groups_tolerance)
+        groups = groups_for_images(
+            records, cache, [], version, FLAGS.jobs, work, run_pool, FLAGS.groups_tolerance
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    names = (["scanline", "ours", "truth", "oracle"]
-             + [f"map^{s}" for s in FLAGS.sharpness] + [f"gauss {s}" for s in FLAGS.sigma]
-             + [f"map^{s}, measured sizes" for s in FLAGS.sharpness])
+    names = (
+        ["scanline", "ours", "truth", "oracle"]
+        + [f"map^{s}" for s in FLAGS.sharpness]
+        + [f"gauss {s}" for s in FLAGS.sigma]
+        + [f"map^{s}, measured sizes" for s in FLAGS.sharpness]
+    )
     values = {name: [] for name in names}
     kept_model = {name: 0 for name in names}
     used = 0
@@ -99,8 +120,10 @@ def main(argv):
         masks = region_group_masks(np.asarray([row["center"]]), hw, 256)
 
         def cost(c):
-            return float(final_bytes(group_order(hw, c), sizes, masks,
-                                     group["base_centre_first"])[0]) / total
+            return (
+                float(final_bytes(group_order(hw, c), sizes, masks, group["base_centre_first"])[0])
+                / total
+            )
 
         model_center = encoder_center(center, hw, 1)
         oracle = oracle_choice(row["center"], hw, group)
@@ -111,8 +134,7 @@ def main(argv):
         transform = frame_transform(hw, MODEL_FRAME_HW)
         for s in FLAGS.sharpness:
             points, weights = attention_points(weight_map, transform, 1, float(s))
-            for name, group_bytes in ((f"map^{s}", None),
-                                      (f"map^{s}, measured sizes", sizes)):
+            for name, group_bytes in ((f"map^{s}", None), (f"map^{s}, measured sizes", sizes)):
                 choice = choose_center(points, weights, hw, model_center, group_bytes)
                 values[name].append(cost(choice.center))
                 kept_model[name] += choice.kept_model_center
@@ -123,23 +145,34 @@ def main(argv):
             kept_model[f"gauss {s}"] += choice.kept_model_center
     base, truth = np.mean(values["scanline"]), np.mean(values["truth"])
     oracle = np.mean(values["oracle"])
-    lines = [f"Group model on {used} {FLAGS.split} images of {FLAGS.gt_dir} "
-             f"({', '.join(FLAGS.sources)}); 256x256 region around the human centre.", "",
-             "| centre | mean bytes until final | share of scanline->truth | "
-             "share of scanline->oracle | model centre kept |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"Group model on {used} {FLAGS.split} images of {FLAGS.gt_dir} "
+        f"({', '.join(FLAGS.sources)}); 256x256 region around the human centre.",
+        "",
+        "| centre | mean bytes until final | share of scanline->truth | "
+        "share of scanline->oracle | model centre kept |",
+        "|---|---:|---:|---:|---:|",
+    ]
     summary = {}
     for name in names:
         mean = float(np.mean(values[name]))
-        summary[name] = {"mean": mean, "share_truth": (base - mean) / (base - truth),
-                         "share_oracle": (base - mean) / (base - oracle),
-                         "kept_model_center": kept_model[name]}
-        lines.append(f"| {name} | {mean:.1%} | {summary[name]['share_truth']:.0%} | "
-                     f"{summary[name]['share_oracle']:.0%} | {kept_model[name]} |")
+        summary[name] = {
+            "mean": mean,
+            "share_truth": (base - mean) / (base - truth),
+            "share_oracle": (base - mean) / (base - oracle),
+            "kept_model_center": kept_model[name],
+        }
+        lines.append(
+            f"| {name} | {mean:.1%} | {summary[name]['share_truth']:.0%} | "
+            f"{summary[name]['share_oracle']:.0%} | {kept_model[name]} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     out = Path(FLAGS.out_dir)
-    atomic_write_json(out / "tune.json", {"images": used, "split": FLAGS.split,
-                                          "summary": summary, "values": values})
+    atomic_write_json(
+        out / "tune.json",
+        {"images": used, "split": FLAGS.split, "summary": summary, "values": values},
+    )
     atomic_write_text(out / "tune.md", text)
 
 

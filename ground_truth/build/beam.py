@@ -33,16 +33,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from attention_center.core.atomic import atomic_write_text
 from ground_truth import filters as F
-from ground_truth.build import BATCH, write_frames, records_to_rows
+from ground_truth.build import BATCH, records_to_rows, write_frames
 from ground_truth.readers import ALIASES, SOURCES, ReadResult, is_generic, read_source
 from ground_truth.readers.osie import osie_root, read_osie_mouse_file
 from ground_truth.readers.salicon import read_salicon, salicon_json_files
@@ -85,8 +85,9 @@ def read_units(sources: Sequence[str], data_dir) -> tuple[list[ReadUnit], list[s
             continue
         files: list = []
         if name in _MOUSE_STUDIES:
-            files = sorted((osie_root(data_dir) / "data" / f"mouse_{_MOUSE_STUDIES[name]}")
-                           .glob("*.mat"))
+            files = sorted(
+                (osie_root(data_dir) / "data" / f"mouse_{_MOUSE_STUDIES[name]}").glob("*.mat")
+            )
         elif name == "salicon_mouse":
             files = salicon_json_files(data_dir)
         if files:
@@ -137,8 +138,14 @@ class _ReadRecords(beam.DoFn):
 #: The fields of a row the frame writer reads (``ground_truth.build.write_frames``).
 _FRAME_FIELDS = ("image_id", "frame_path", "data_dir", "image_path", "original_hw")
 #: The fields of a row ``stats.json`` counts.
-_STATS_FIELDS = ("image_id", "source", "num_observers", "num_points_in", "num_points_kept",
-                 "fallback")
+_STATS_FIELDS = (
+    "image_id",
+    "source",
+    "num_observers",
+    "num_points_in",
+    "num_points_kept",
+    "fallback",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,14 +163,25 @@ class _Row:
 
 def _rows_of_batch(batch, data_dir: str, frame_hw, seed: int, temporal, spatial):
     """A batch of ``(order, Record)`` -> ``(image_id, _Row)`` via records_to_rows."""
-    rows = records_to_rows([record for _, record in batch], Path(data_dir), frame_hw, seed,
-                           temporal, spatial, batch=BATCH)
+    rows = records_to_rows(
+        [record for _, record in batch],
+        Path(data_dir),
+        frame_hw,
+        seed,
+        temporal,
+        spatial,
+        batch=BATCH,
+    )
     for (order, _), row in zip(batch, rows):
         row.pop("_kept_temporal", None)
         # The line exactly as attention_center.core.ground_truth_index.write_index writes it.
         line = json.dumps(row, separators=(",", ":"))
-        yield row["image_id"], _Row(order, line, {k: row[k] for k in _FRAME_FIELDS},
-                                    {k: row[k] for k in _STATS_FIELDS})
+        yield (
+            row["image_id"],
+            _Row(
+                order, line, {k: row[k] for k in _FRAME_FIELDS}, {k: row[k] for k in _STATS_FIELDS}
+            ),
+        )
 
 
 class _WriteFrames(beam.DoFn):
@@ -180,8 +198,14 @@ class _WriteFrames(beam.DoFn):
         _image_id, rows = item
         rows = sorted(rows, key=lambda row: row.order)
         errors: list = []
-        failed = write_frames([row.frame for row in rows], self._out, self._frame_hw,
-                               self._reuse, errors, progress=False)
+        failed = write_frames(
+            [row.frame for row in rows],
+            self._out,
+            self._frame_hw,
+            self._reuse,
+            errors,
+            progress=False,
+        )
         for message in errors:
             self._errors.inc()
             yield beam.pvalue.TaggedOutput("errors", message)
@@ -191,21 +215,28 @@ class _WriteFrames(beam.DoFn):
         yield from rows
 
 
-def _stats(summaries: list[dict], errors: list[str], data_dir: str, seed: int,
-           frame_hw) -> dict:
+def _stats(summaries: list[dict], errors: list[str], data_dir: str, seed: int, frame_hw) -> dict:
     sources: dict = {}
     for row in summaries:
-        s = sources.setdefault(row["source"], {"images": 0, "observers": 0, "points_in": 0,
-                                               "kept_spatial": 0, "fallbacks": 0})
+        s = sources.setdefault(
+            row["source"],
+            {"images": 0, "observers": 0, "points_in": 0, "kept_spatial": 0, "fallbacks": 0},
+        )
         s["images"] += 1
         s["observers"] += int(row["num_observers"])
         s["points_in"] += int(row["num_points_in"])
         s["kept_spatial"] += int(row["num_points_kept"])
         s["fallbacks"] += int(bool(row["fallback"]))
-    return {"data_dir": data_dir, "seed": seed, "frame_hw": list(frame_hw),
-            "total_records": len(summaries),
-            "total_images": len({r["image_id"] for r in summaries}),
-            "sources": sources, "errors": errors, "engine": "apache_beam"}
+    return {
+        "data_dir": data_dir,
+        "seed": seed,
+        "frame_hw": list(frame_hw),
+        "total_records": len(summaries),
+        "total_images": len({r["image_id"] for r in summaries}),
+        "sources": sources,
+        "errors": errors,
+        "engine": "apache_beam",
+    }
 
 
 def _write_outputs(_, rows, errors, out: str, data_dir: str, seed: int, frame_hw) -> dict:
@@ -226,10 +257,18 @@ class BuildGroundTruth(beam.PTransform):
     ``stats.json``; the result is a PCollection of one stats dict (with ``"errors"``).
     """
 
-    def __init__(self, sources: Sequence[str], data_dir, out, seed: int = 0,
-                 frame_hw=(480, 640), reuse_frames: bool = False,
-                 temporal: Optional[F.TemporalParams] = None,
-                 spatial: Optional[F.SpatialParams] = None, batch: int = BATCH):
+    def __init__(
+        self,
+        sources: Sequence[str],
+        data_dir,
+        out,
+        seed: int = 0,
+        frame_hw=(480, 640),
+        reuse_frames: bool = False,
+        temporal: Optional[F.TemporalParams] = None,
+        spatial: Optional[F.SpatialParams] = None,
+        batch: int = BATCH,
+    ):
         super().__init__()
         self._data_dir = str(Path(data_dir).resolve())
         self._out = str(Path(out).resolve())
@@ -240,26 +279,46 @@ class BuildGroundTruth(beam.PTransform):
 
     def expand(self, pipeline):
         Path(self._out).mkdir(parents=True, exist_ok=True)
-        read = (pipeline
-                | "Units" >> beam.Create(self._units)
-                | "ReshuffleUnits" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(_ReadRecords(self._data_dir)).with_outputs(
-                    "errors", main="records"))
+        read = (
+            pipeline
+            | "Units" >> beam.Create(self._units)
+            | "ReshuffleUnits" >> beam.Reshuffle()
+            | "Read"
+            >> beam.ParDo(_ReadRecords(self._data_dir)).with_outputs("errors", main="records")
+        )
         # No reshuffle of the records: grouping by image below spreads the frames.
-        framed = (read.records
-                  | "Batch" >> beam.BatchElements(min_batch_size=1,
-                                                  max_batch_size=self._batch)
-                  | "Filter" >> beam.FlatMap(_rows_of_batch, self._data_dir, self._frame_hw,
-                                             self._seed, self._temporal, self._spatial)
-                  | "ByImage" >> beam.GroupByKey()
-                  | "Frames" >> beam.ParDo(_WriteFrames(self._out, self._frame_hw,
-                                                        self._reuse)).with_outputs(
-                      "errors", main="rows"))
+        framed = (
+            read.records
+            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch)
+            | "Filter"
+            >> beam.FlatMap(
+                _rows_of_batch,
+                self._data_dir,
+                self._frame_hw,
+                self._seed,
+                self._temporal,
+                self._spatial,
+            )
+            | "ByImage" >> beam.GroupByKey()
+            | "Frames"
+            >> beam.ParDo(_WriteFrames(self._out, self._frame_hw, self._reuse)).with_outputs(
+                "errors", main="rows"
+            )
+        )
         unit_errors = pipeline | "UnitErrors" >> beam.Create(self._unit_errors)
-        errors = ((unit_errors, read.errors, framed.errors) | "Errors" >> beam.Flatten())
+        errors = (unit_errors, read.errors, framed.errors) | "Errors" >> beam.Flatten()
         rows = framed.rows
-        return (pipeline
-                | "Once" >> beam.Create([None])
-                | "Write" >> beam.Map(_write_outputs, beam.pvalue.AsList(rows),
-                                      beam.pvalue.AsList(errors), self._out, self._data_dir,
-                                      self._seed, self._frame_hw))
+        return (
+            pipeline
+            | "Once" >> beam.Create([None])
+            | "Write"
+            >> beam.Map(
+                _write_outputs,
+                beam.pvalue.AsList(rows),
+                beam.pvalue.AsList(errors),
+                self._out,
+                self._data_dir,
+                self._seed,
+                self._frame_hw,
+            )
+        )

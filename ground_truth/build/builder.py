@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -30,7 +31,14 @@ from attention_center.core.splits import split_of
 from ground_truth import filters as F
 from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
 
-__all__ = ["build", "BuildReport", "make_frame", "records_to_rows", "stats_markdown", "write_frames"]
+__all__ = [
+    "build",
+    "BuildReport",
+    "make_frame",
+    "records_to_rows",
+    "stats_markdown",
+    "write_frames",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +63,15 @@ def _round(a, digits=2):
     return np.round(np.asarray(a, np.float64), digits).tolist()
 
 
-def records_to_rows(records, data_dir: Path, frame_hw, seed: int,
-                    temporal: Optional[F.TemporalParams] = None,
-                    spatial: Optional[F.SpatialParams] = None,
-                    batch: int = BATCH) -> list[dict]:
+def records_to_rows(
+    records,
+    data_dir: Path,
+    frame_hw,
+    seed: int,
+    temporal: Optional[F.TemporalParams] = None,
+    spatial: Optional[F.SpatialParams] = None,
+    batch: int = BATCH,
+) -> list[dict]:
     """Filters records (in padded batches) and makes their index rows.
 
     Args:
@@ -78,8 +91,11 @@ def records_to_rows(records, data_dir: Path, frame_hw, seed: int,
     for index, record in enumerate(records):
         t, s = F.params_for(record)
         groups.setdefault((temporal or t, spatial or s), []).append(index)
-    chunks = [(t, s, indices[start:start + batch]) for (t, s), indices in groups.items()
-              for start in range(0, len(indices), batch)]
+    chunks = [
+        (t, s, indices[start : start + batch])
+        for (t, s), indices in groups.items()
+        for start in range(0, len(indices), batch)
+    ]
     for t, s, chunk_idx in chunks:
         chunk = [records[i] for i in chunk_idx]
         padded = F.pad_records(chunk, max_points=t.points_needed)
@@ -120,8 +136,15 @@ def records_to_rows(records, data_dir: Path, frame_hw, seed: int,
 
 
 def _source_stats(records, rows: list[dict], params: tuple) -> dict:
-    centers = np.array([[(r["center"][0] + 0.5) / r["original_hw"][1],
-                         (r["center"][1] + 0.5) / r["original_hw"][0]] for r in rows]).reshape(-1, 2)
+    centers = np.array(
+        [
+            [
+                (r["center"][0] + 0.5) / r["original_hw"][1],
+                (r["center"][1] + 0.5) / r["original_hw"][0],
+            ]
+            for r in rows
+        ]
+    ).reshape(-1, 2)
     splits = {s: sum(r["split"] == s for r in rows) for s in ("train", "val", "test")}
     fallbacks: dict = {}
     for r in rows:
@@ -151,13 +174,17 @@ def _source_stats(records, rows: list[dict], params: tuple) -> dict:
 
 def stats_markdown(stats: dict) -> str:
     """The human-readable report (``stats.md``)."""
-    lines = ["# ground_truth build report", "",
-             f"data_dir: `{stats['data_dir']}`, seed {stats['seed']}, frame {stats['frame_hw']}, "
-             f"{stats['total_images']} images, {stats['total_records']} records, "
-             f"{len(stats['errors'])} errors.", "",
-             "| source | images | observers | points in | kept temporal | kept spatial | fallbacks "
-             "| centre x mean (std) | centre y mean (std) | train/val/test | reader drops |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# ground_truth build report",
+        "",
+        f"data_dir: `{stats['data_dir']}`, seed {stats['seed']}, frame {stats['frame_hw']}, "
+        f"{stats['total_images']} images, {stats['total_records']} records, "
+        f"{len(stats['errors'])} errors.",
+        "",
+        "| source | images | observers | points in | kept temporal | kept spatial | fallbacks "
+        "| centre x mean (std) | centre y mean (std) | train/val/test | reader drops |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, s in stats["sources"].items():
         sp = s["splits"]
         drops = ", ".join(f"{k} {v}" for k, v in s["reader_drops"].items()) or "-"
@@ -166,16 +193,27 @@ def stats_markdown(stats: dict) -> str:
             f"{s['kept_temporal']} | {s['kept_spatial']} | {s['fallbacks']} | "
             f"{s['center_norm_mean'][0]:.3f} ({s['center_norm_std'][0]:.3f}) | "
             f"{s['center_norm_mean'][1]:.3f} ({s['center_norm_std'][1]:.3f}) | "
-            f"{sp['train']}/{sp['val']}/{sp['test']} | {drops} |")
+            f"{sp['train']}/{sp['val']}/{sp['test']} | {drops} |"
+        )
     ss = stats["image_splits"]
-    lines += ["", f"Images by split (all sources): train {ss['train']}, val {ss['val']}, "
-              f"test {ss['test']}.", "",
-              "Centres are normalized: ((x + 0.5) / w, (y + 0.5) / h).", ""]
+    lines += [
+        "",
+        f"Images by split (all sources): train {ss['train']}, val {ss['val']}, test {ss['test']}.",
+        "",
+        "Centres are normalized: ((x + 0.5) / w, (y + 0.5) / h).",
+        "",
+    ]
     for name, s in stats["sources"].items():
         lines.append(f"- {name}: temporal {s['temporal_params']}, spatial {s['spatial_params']}")
-    lines += ["", "Reads (`--source`): " + "; ".join(
-        f"{name}: {r['records']} records in {r['seconds']} s, drops {r['drops'] or '-'}, "
-        f"{r['errors']} errors" for name, r in stats.get("reads", {}).items())]
+    lines += [
+        "",
+        "Reads (`--source`): "
+        + "; ".join(
+            f"{name}: {r['records']} records in {r['seconds']} s, drops {r['drops'] or '-'}, "
+            f"{r['errors']} errors"
+            for name, r in stats.get("reads", {}).items()
+        ),
+    ]
     if stats["errors"]:
         lines += ["", "## Errors", ""] + [f"- {e}" for e in stats["errors"]]
     return "\n".join(lines) + "\n"
@@ -195,8 +233,10 @@ def make_frame(row: dict, frame_hw) -> np.ndarray:
     source_path = Path(row["data_dir"]) / row["image_path"]
     image = load_image(source_path)
     if tuple(image.shape[:2]) != tuple(row["original_hw"]):
-        raise ImageLoadError(source_path, f"decoded size {image.shape[:2]} differs from "
-                             f"the record's {tuple(row['original_hw'])}")
+        raise ImageLoadError(
+            source_path,
+            f"decoded size {image.shape[:2]} differs from the record's {tuple(row['original_hw'])}",
+        )
     frame, _ = resize_with_pad(image, frame_hw)
     return frame
 
@@ -221,11 +261,19 @@ def write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress:
     return failed
 
 
-def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 640),
-          reuse_frames: bool = False, progress: bool = True,
-          temporal: Optional[F.TemporalParams] = None,
-          spatial: Optional[F.SpatialParams] = None, tfrecords: bool = False,
-          records_per_shard: int = 256) -> BuildReport:
+def build(
+    sources: Sequence[str],
+    data_dir,
+    out,
+    seed: int = 0,
+    frame_hw=(480, 640),
+    reuse_frames: bool = False,
+    progress: bool = True,
+    temporal: Optional[F.TemporalParams] = None,
+    spatial: Optional[F.SpatialParams] = None,
+    tfrecords: bool = False,
+    records_per_shard: int = 256,
+) -> BuildReport:
     """Builds the portable ground truth.
 
     Args:
@@ -274,15 +322,19 @@ def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 6
     for name, (read, rows, seconds) in rows_by_source.items():
         rows = [r for r in rows if r["image_id"] not in failed]
         rows_by_source[name] = (read, rows, seconds)
-        reads[name] = {"records": len(rows), "seconds": round(seconds, 2),
-                       "drops": {k: int(v) for k, v in sorted(read.drops.items()) if v},
-                       "errors": len(read.errors)}
+        reads[name] = {
+            "records": len(rows),
+            "seconds": round(seconds, 2),
+            "drops": {k: int(v) for k, v in sorted(read.drops.items()) if v},
+            "errors": len(read.errors),
+        }
         for source in dict.fromkeys(r["source"] for r in rows):
             records = [rec for rec in read.records if rec.source == source]
             params = F.params_for(records[0])
             params = (temporal or params[0], spatial or params[1])
             stats_sources[source] = _source_stats(
-                records, [r for r in rows if r["source"] == source], params)
+                records, [r for r in rows if r["source"] == source], params
+            )
     all_rows = [r for _, rows, _ in rows_by_source.values() for r in rows]
     for r in all_rows:
         r.pop("_kept_temporal", None)
@@ -290,16 +342,25 @@ def build(sources: Sequence[str], data_dir, out, seed: int = 0, frame_hw=(480, 6
     for image_id, split in {r["image_id"]: r["split"] for r in all_rows}.items():
         image_splits[split] += 1
     write_index(out / "index.jsonl", all_rows)
-    stats = {"data_dir": str(data_dir), "seed": seed, "frame_hw": list(frame_hw),
-             "total_records": len(all_rows),
-             "total_images": len({r["image_id"] for r in all_rows}),
-             "image_splits": image_splits, "sources": stats_sources, "reads": reads,
-             "errors": errors}
+    stats = {
+        "data_dir": str(data_dir),
+        "seed": seed,
+        "frame_hw": list(frame_hw),
+        "total_records": len(all_rows),
+        "total_images": len({r["image_id"] for r in all_rows}),
+        "image_splits": image_splits,
+        "sources": stats_sources,
+        "reads": reads,
+        "errors": errors,
+    }
     if tfrecords:
         from ground_truth.build.tfrecords import write_tfrecords
 
-        by_key = {(r.image_id, r.source): r for read, _, _ in rows_by_source.values()
-                  for r in read.records}
+        by_key = {
+            (r.image_id, r.source): r
+            for read, _, _ in rows_by_source.values()
+            for r in read.records
+        }
         try:
             stats["tfrecord_files"] = len(write_tfrecords(all_rows, out, by_key, records_per_shard))
         except Exception as error:  # report, still write the portable form

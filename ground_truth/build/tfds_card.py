@@ -19,8 +19,17 @@ from attention_center.core.ground_truth_tfds import (
     FEATURE_DOCS,
 )
 
-__all__ = ["CITATIONS", "DATASETS", "DESCRIPTION", "MANUAL_DOWNLOAD_INSTRUCTIONS",
-           "card_markdown", "citation_for", "dataset_of", "licence_for", "source_notes"]
+__all__ = [
+    "CITATIONS",
+    "DATASETS",
+    "DESCRIPTION",
+    "MANUAL_DOWNLOAD_INSTRUCTIONS",
+    "card_markdown",
+    "citation_for",
+    "dataset_of",
+    "licence_for",
+    "source_notes",
+]
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Nothing is downloaded. The manual directory is the folder holding the datasets as the
@@ -126,23 +135,40 @@ CITATIONS = {
 
 #: The sources outside BubbleView: (dataset, note).
 DATASETS = {
-    "osie_eye": ("osie", "OSIE (Xu et al., JoV 2014): 700 images at 800x600, eye tracking, 15 "
-                 "observers; the first fixation (pre-stimulus) dropped, then the first 3 within "
-                 "1500 ms. MIT licence."),
-    "osie_mouse_lab": ("osie", "OSIE lab mouse tracking: 700 images, 12-16 observers; the "
-                       "cursor's start sample dropped, then the first 30 samples. MIT licence."),
-    "osie_mouse_amt": ("osie", "OSIE crowd (Amazon Mechanical Turk) mouse tracking: 700 "
-                       "images, ~90-120 observer runs; first sample dropped, then 30. MIT licence."),
-    "scene_eye": ("scene", "Scene saliency (Liang et al. 2015, SUN2012 images): 500 images of "
-                  "mixed sizes, eye tracking, ~12 observers with real onsets; fixations "
-                  "starting under 100 ms dropped, then the first 3 within 1500 ms. MIT licence."),
-    "salicon_mouse": ("salicon", "SALICON examples (Jiang et al., CVPR 2015, COCO images): 10 "
-                      "images at 640x480, mouse on a blurred image, 55-67 observers; first "
-                      "sample dropped, then 30. Images under their Flickr licences. No val split."),
+    "osie_eye": (
+        "osie",
+        "OSIE (Xu et al., JoV 2014): 700 images at 800x600, eye tracking, 15 "
+        "observers; the first fixation (pre-stimulus) dropped, then the first 3 within "
+        "1500 ms. MIT licence.",
+    ),
+    "osie_mouse_lab": (
+        "osie",
+        "OSIE lab mouse tracking: 700 images, 12-16 observers; the "
+        "cursor's start sample dropped, then the first 30 samples. MIT licence.",
+    ),
+    "osie_mouse_amt": (
+        "osie",
+        "OSIE crowd (Amazon Mechanical Turk) mouse tracking: 700 "
+        "images, ~90-120 observer runs; first sample dropped, then 30. MIT licence.",
+    ),
+    "scene_eye": (
+        "scene",
+        "Scene saliency (Liang et al. 2015, SUN2012 images): 500 images of "
+        "mixed sizes, eye tracking, ~12 observers with real onsets; fixations "
+        "starting under 100 ms dropped, then the first 3 within 1500 ms. MIT licence.",
+    ),
+    "salicon_mouse": (
+        "salicon",
+        "SALICON examples (Jiang et al., CVPR 2015, COCO images): 10 "
+        "images at 640x480, mouse on a blurred image, 55-67 observers; first "
+        "sample dropped, then 30. Images under their Flickr licences. No val split.",
+    ),
 }
 
-_BUBBLEVIEW_NOTE = ("BubbleView (Kim et al., TOCHI 2017), no licence file: cite the paper; "
-                    "research, training and evaluation only; never redistribute.")
+_BUBBLEVIEW_NOTE = (
+    "BubbleView (Kim et al., TOCHI 2017), no licence file: cite the paper; "
+    "research, training and evaluation only; never redistribute."
+)
 
 
 def _bubbleview_file(source: str):
@@ -168,8 +194,10 @@ def source_notes(source: str) -> str:
         return DATASETS[source][1]
     entry = _bubbleview_file(source)
     if entry is None:
-        return (f"{source}: a generic CSV/JSONL file (ground_truth.readers.generic): your own "
-                "points; licence and citation are the data owner's.")
+        return (
+            f"{source}: a generic CSV/JSONL file (ground_truth.readers.generic): your own "
+            "points; licence and citation are the data owner's."
+        )
     settings = []
     if getattr(entry, "task", None):
         settings.append(f"task {entry.task}")
@@ -179,8 +207,10 @@ def source_notes(source: str) -> str:
         settings.append(f"blur sigma {entry.blur_px} px, bubble radius {entry.radius_px} px")
     if getattr(entry, "experiment", None):
         settings.append(f"experiment {entry.experiment} of the paper")
-    return (f"{entry.dataset} images, {entry.modality} data from `bubbleview/{entry.file}` "
-            f"({', '.join(settings)}). {_BUBBLEVIEW_NOTE}")
+    return (
+        f"{entry.dataset} images, {entry.modality} data from `bubbleview/{entry.file}` "
+        f"({', '.join(settings)}). {_BUBBLEVIEW_NOTE}"
+    )
 
 
 def citation_for(source: str) -> str:
@@ -199,8 +229,10 @@ def licence_for(source: str) -> str:
     if source in ("osie_eye", "osie_mouse_lab", "osie_mouse_amt", "scene_eye"):
         return "MIT (osie/LICENSE, scene/data/LICENSE.txt of the sources); never redistribute."
     if source == "salicon_mouse":
-        return ("SALICON annotations; images under the Flickr licences listed in their JSON; "
-                "never redistribute.")
+        return (
+            "SALICON annotations; images under the Flickr licences listed in their JSON; "
+            "never redistribute."
+        )
     if _bubbleview_file(source) is not None:
         return _BUBBLEVIEW_NOTE
     return "The data owner's; never redistribute data you may not."
@@ -208,11 +240,25 @@ def licence_for(source: str) -> str:
 
 def card_markdown(sources) -> str:
     """The whole card, in markdown: description, then a section per source."""
-    lines = [f"# {DATASET_NAME}", "", DESCRIPTION, "## Manual directory", "",
-             MANUAL_DOWNLOAD_INSTRUCTIONS, "## Configs (one per source)", ""]
+    lines = [
+        f"# {DATASET_NAME}",
+        "",
+        DESCRIPTION,
+        "## Manual directory",
+        "",
+        MANUAL_DOWNLOAD_INSTRUCTIONS,
+        "## Configs (one per source)",
+        "",
+    ]
     for source in sources:
-        lines += [f"### {source}", "", source_notes(source), "", f"Licence: {licence_for(source)}",
-                  ""]
+        lines += [
+            f"### {source}",
+            "",
+            source_notes(source),
+            "",
+            f"Licence: {licence_for(source)}",
+            "",
+        ]
         citation = citation_for(source)
         if citation:
             lines += ["```bibtex", citation, "```", ""]

@@ -31,8 +31,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -50,8 +51,7 @@ from attention_center.core.ground_truth_tfds import (
     VERSION as FORM_VERSION,
 )
 from attention_center.core.images import ImageLoadError
-from ground_truth.build import tfds_card
-from ground_truth.build import make_frame, records_to_rows
+from ground_truth.build import make_frame, records_to_rows, tfds_card
 from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
 
 __all__ = ["AttentionCenterGroundTruth", "GroundTruthConfig", "config_for", "prepare"]
@@ -89,12 +89,17 @@ def config_for(source: str, max_images_per_split: int = 0, seed: int = 0) -> Gro
     if source in SOURCES and not max_images_per_split and not seed:
         return next(c for c in AttentionCenterGroundTruth.BUILDER_CONFIGS if c.name == source)
     if source not in SOURCES and not is_generic(source):
-        raise ValueError(f"unknown source {source!r}; known: {sorted(SOURCES)} "
-                         f"(or a .csv/.jsonl file)")
+        raise ValueError(
+            f"unknown source {source!r}; known: {sorted(SOURCES)} (or a .csv/.jsonl file)"
+        )
     name = _config_name(source, max_images_per_split) + (f"_seed{seed}" if seed else "")
-    return GroundTruthConfig(name=name, source=source,
-                             max_images_per_split=int(max_images_per_split), seed=int(seed),
-                             description=tfds_card.source_notes(source))
+    return GroundTruthConfig(
+        name=name,
+        source=source,
+        max_images_per_split=int(max_images_per_split),
+        seed=int(seed),
+        description=tfds_card.source_notes(source),
+    )
 
 
 def _first_per_split(rows: list[dict], limit: int) -> list[dict]:
@@ -114,11 +119,16 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
     """
 
     VERSION = tfds.core.Version(FORM_VERSION)
-    RELEASE_NOTES = {FORM_VERSION: ("Frames, centres, kept points, observers and density maps "
-                                    "of the portable build; splits by split_of(image_id, 0).")}
-    BUILDER_CONFIGS = [GroundTruthConfig(name=name, source=name,
-                                         description=tfds_card.source_notes(name))
-                       for name in SOURCES]
+    RELEASE_NOTES = {
+        FORM_VERSION: (
+            "Frames, centres, kept points, observers and density maps "
+            "of the portable build; splits by split_of(image_id, 0)."
+        )
+    }
+    BUILDER_CONFIGS = [
+        GroundTruthConfig(name=name, source=name, description=tfds_card.source_notes(name))
+        for name in SOURCES
+    ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = tfds_card.MANUAL_DOWNLOAD_INSTRUCTIONS
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -126,56 +136,96 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
         text = tfds.features.Text
         tensor = tfds.features.Tensor
         docs = FEATURE_DOCS
-        features = tfds.features.FeaturesDict({
-            "image": tfds.features.Image(shape=(*FRAME_HW, 3), encoding_format="jpeg",
-                                         doc=docs["image"]),
-            **{name: text(doc=docs[name]) for name in ("image_id", "dataset", "source",
-                                                       "modality", "image_path", "data_dir",
-                                                       "fallback_reason")},
-            "original_hw": tensor(shape=(2,), dtype=np.int32, doc=docs["original_hw"]),
-            "frame_hw": tensor(shape=(2,), dtype=np.int32, doc=docs["frame_hw"]),
-            # float64 as bytes: a plain float feature is a float32 FloatList in a tf.train.Example.
-            "center": tensor(shape=(2,), dtype=np.float64, encoding="bytes", doc=docs["center"]),
-            "center_frame": tensor(shape=(2,), dtype=np.float64, encoding="bytes",
-                                   doc=docs["center_frame"]),
-            "points": tensor(shape=(None, 2), dtype=np.float64, encoding="zlib",
-                             doc=docs["points"]),
-            "points_frame": tensor(shape=(None, 2), dtype=np.float64, encoding="zlib",
-                                   doc=docs["points_frame"]),
-            "observer_of_point": tensor(shape=(None,), dtype=np.int32, encoding="zlib",
-                                        doc=docs["observer_of_point"]),
-            "num_observers": tensor(shape=(), dtype=np.int32, doc=docs["num_observers"]),
-            "num_points_in": tensor(shape=(), dtype=np.int32, doc=docs["num_points_in"]),
-            "fallback": tensor(shape=(), dtype=np.bool_, doc=docs["fallback"]),
-            "density": tensor(shape=density_hw(FRAME_HW, DENSITY_STRIDE), dtype=np.float32,
-                              encoding="zlib", doc=docs["density"]),
-        })
-        description = (tfds_card.DESCRIPTION + "\n## This config: " + self.builder_config.name
-                       + "\n\n" + tfds_card.source_notes(source) + "\n")
+        features = tfds.features.FeaturesDict(
+            {
+                "image": tfds.features.Image(
+                    shape=(*FRAME_HW, 3), encoding_format="jpeg", doc=docs["image"]
+                ),
+                **{
+                    name: text(doc=docs[name])
+                    for name in (
+                        "image_id",
+                        "dataset",
+                        "source",
+                        "modality",
+                        "image_path",
+                        "data_dir",
+                        "fallback_reason",
+                    )
+                },
+                "original_hw": tensor(shape=(2,), dtype=np.int32, doc=docs["original_hw"]),
+                "frame_hw": tensor(shape=(2,), dtype=np.int32, doc=docs["frame_hw"]),
+                # float64 as bytes: a plain float feature is a float32 FloatList in a tf.train.Example.
+                "center": tensor(
+                    shape=(2,), dtype=np.float64, encoding="bytes", doc=docs["center"]
+                ),
+                "center_frame": tensor(
+                    shape=(2,), dtype=np.float64, encoding="bytes", doc=docs["center_frame"]
+                ),
+                "points": tensor(
+                    shape=(None, 2), dtype=np.float64, encoding="zlib", doc=docs["points"]
+                ),
+                "points_frame": tensor(
+                    shape=(None, 2), dtype=np.float64, encoding="zlib", doc=docs["points_frame"]
+                ),
+                "observer_of_point": tensor(
+                    shape=(None,), dtype=np.int32, encoding="zlib", doc=docs["observer_of_point"]
+                ),
+                "num_observers": tensor(shape=(), dtype=np.int32, doc=docs["num_observers"]),
+                "num_points_in": tensor(shape=(), dtype=np.int32, doc=docs["num_points_in"]),
+                "fallback": tensor(shape=(), dtype=np.bool_, doc=docs["fallback"]),
+                "density": tensor(
+                    shape=density_hw(FRAME_HW, DENSITY_STRIDE),
+                    dtype=np.float32,
+                    encoding="zlib",
+                    doc=docs["density"],
+                ),
+            }
+        )
+        description = (
+            tfds_card.DESCRIPTION
+            + "\n## This config: "
+            + self.builder_config.name
+            + "\n\n"
+            + tfds_card.source_notes(source)
+            + "\n"
+        )
         return tfds.core.DatasetInfo(
-            builder=self, description=description, features=features,
-            citation=tfds_card.citation_for(source), license=tfds_card.licence_for(source),
+            builder=self,
+            description=description,
+            features=features,
+            citation=tfds_card.citation_for(source),
+            license=tfds_card.licence_for(source),
             metadata=tfds.core.MetadataDict(
-                sources=[source] if source in SOURCES else [], config_source=source,
-                seed=self.builder_config.seed, frame_hw=list(FRAME_HW),
+                sources=[source] if source in SOURCES else [],
+                config_source=source,
+                seed=self.builder_config.seed,
+                frame_hw=list(FRAME_HW),
                 density_stride=DENSITY_STRIDE,
-                max_images_per_split=self.builder_config.max_images_per_split))
+                max_images_per_split=self.builder_config.max_images_per_split,
+            ),
+        )
 
     def _split_generators(self, dl_manager):
         data_dir = Path(os.fspath(dl_manager.manual_dir)).resolve()
         config = self.builder_config
         read = read_source(config.source, data_dir)
         if read.errors:
-            raise ValueError(f"{config.source} in {data_dir}: {len(read.errors)} read error(s), "
-                             "nothing prepared: " + "; ".join(map(str, read.errors[:5])))
+            raise ValueError(
+                f"{config.source} in {data_dir}: {len(read.errors)} read error(s), "
+                "nothing prepared: " + "; ".join(map(str, read.errors[:5]))
+            )
         if not read.records:
             raise ValueError(f"{config.source} in {data_dir}: no records")
         rows = records_to_rows(read.records, data_dir, FRAME_HW, config.seed)
         rows = _first_per_split(rows, config.max_images_per_split)
         self.info.metadata["sources"] = sorted({r["source"] for r in rows})
         # An empty split cannot be written (TFDS refuses it): a split no image falls in is left out.
-        return {split: self._generate_examples([r for r in rows if r["split"] == split])
-                for split in SPLITS if any(r["split"] == split for r in rows)}
+        return {
+            split: self._generate_examples([r for r in rows if r["split"] == split])
+            for split in SPLITS
+            if any(r["split"] == split for r in rows)
+        }
 
     def _generate_examples(self, rows):
         frames: dict = {}  # one frame per image: the sources of a generic file share it
@@ -186,14 +236,24 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
                 except (ImageLoadError, OSError) as error:
                     raise ValueError(f"{row['image_id']}: frame not made: {error}") from error
             row = {k: v for k, v in row.items() if not k.startswith("_")}
-            density = frame_density(row["points_frame"], row["original_hw"], FRAME_HW,
-                                    DENSITY_STRIDE)
-            yield f"{row['source']}/{row['image_id']}", row_to_example(
-                row, frames[row["image_id"]], density)
+            density = frame_density(
+                row["points_frame"], row["original_hw"], FRAME_HW, DENSITY_STRIDE
+            )
+            yield (
+                f"{row['source']}/{row['image_id']}",
+                row_to_example(row, frames[row["image_id"]], density),
+            )
 
 
-def prepare(sources: Sequence[str], data_dir, out, max_images_per_split: int = 0, seed: int = 0,
-            file_format: Optional[str] = None, progress: bool = True) -> list[Path]:
+def prepare(
+    sources: Sequence[str],
+    data_dir,
+    out,
+    max_images_per_split: int = 0,
+    seed: int = 0,
+    file_format: Optional[str] = None,
+    progress: bool = True,
+) -> list[Path]:
     """Prepares one config per source under ``out`` (a TFDS data directory), offline.
 
     Args:
@@ -223,7 +283,8 @@ def prepare(sources: Sequence[str], data_dir, out, max_images_per_split: int = 0
         builder = AttentionCenterGroundTruth(config=config, data_dir=os.fspath(out), **options)
         builder.download_and_prepare(
             download_dir=os.fspath(downloads),
-            download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(data_dir)))
+            download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(data_dir)),
+        )
         prepared.append(Path(os.fspath(builder.data_dir)))
     if not existed:  # nothing is downloaded: leave no empty downloads/ behind
         for folder in sorted(downloads.glob("**/"), key=lambda p: len(p.parts), reverse=True):

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -40,9 +41,15 @@ from PIL import Image
 from attention_center.core.atomic import atomic_path
 from ground_truth import filters as F
 
-__all__ = ["write_tfrecords", "read_tfrecords", "feature_spec", "parse_example",
-           "upright_image_bytes", "onset_kind",
-           "DEFAULT_MAX_RAW_POINTS"]
+__all__ = [
+    "write_tfrecords",
+    "read_tfrecords",
+    "feature_spec",
+    "parse_example",
+    "upright_image_bytes",
+    "onset_kind",
+    "DEFAULT_MAX_RAW_POINTS",
+]
 
 #: Raw points kept per observer for re-filtering inside tf.data (mouse tracks are long).
 DEFAULT_MAX_RAW_POINTS = 64
@@ -80,10 +87,14 @@ def _example(row: dict, record, image_bytes: bytes, max_raw_points: int):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=v))
 
     def f(v):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(v, np.float32).reshape(-1)))
+        return tf.train.Feature(
+            float_list=tf.train.FloatList(value=np.asarray(v, np.float32).reshape(-1))
+        )
 
     def i(v):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=np.asarray(v, np.int64).reshape(-1)))
+        return tf.train.Feature(
+            int64_list=tf.train.Int64List(value=np.asarray(v, np.int64).reshape(-1))
+        )
 
     raw_pts, raw_obs, raw_on = [], [], []
     if record is not None:
@@ -115,9 +126,13 @@ def _example(row: dict, record, image_bytes: bytes, max_raw_points: int):
     return tf.train.Example(features=tf.train.Features(feature=features))
 
 
-def write_tfrecords(rows: Sequence[dict], out_dir, records: Optional[dict] = None,
-                    records_per_shard: int = 256,
-                    max_raw_points: int = DEFAULT_MAX_RAW_POINTS) -> list[str]:
+def write_tfrecords(
+    rows: Sequence[dict],
+    out_dir,
+    records: Optional[dict] = None,
+    records_per_shard: int = 256,
+    max_raw_points: int = DEFAULT_MAX_RAW_POINTS,
+) -> list[str]:
     """Writes sharded TFRecords, one file set per split.
 
     Args:
@@ -136,8 +151,9 @@ def write_tfrecords(rows: Sequence[dict], out_dir, records: Optional[dict] = Non
     written = []
     cache: dict = {}
     for split in ("train", "val", "test"):
-        selected = sorted((r for r in rows if r["split"] == split),
-                          key=lambda r: (r["image_id"], r["source"]))
+        selected = sorted(
+            (r for r in rows if r["split"] == split), key=lambda r: (r["image_id"], r["source"])
+        )
         if not selected:
             continue
         shards = max(1, math.ceil(len(selected) / records_per_shard))
@@ -163,7 +179,11 @@ def feature_spec() -> dict:
     s = tf.io.FixedLenFeature([], tf.string)
     v = tf.io.VarLenFeature
     return {
-        "image_id": s, "source": s, "modality": s, "split": s, "fallback": s,
+        "image_id": s,
+        "source": s,
+        "modality": s,
+        "split": s,
+        "fallback": s,
         "image/encoded": s,
         "original_hw": tf.io.FixedLenFeature([2], tf.int64),
         "center": tf.io.FixedLenFeature([2], tf.float32),
@@ -190,8 +210,9 @@ def parse_example(serialized):
     return out
 
 
-def read_tfrecords(files, split: Optional[str] = None, sources: Optional[Sequence[str]] = None,
-                   refilter=None):
+def read_tfrecords(
+    files, split: Optional[str] = None, sources: Optional[Sequence[str]] = None, refilter=None
+):
     """The ground-truth ``tf.data`` pipeline over TFRecords: records -> (re-)filtered centres.
 
     Args:
@@ -237,13 +258,34 @@ def read_tfrecords(files, split: Optional[str] = None, sources: Optional[Sequenc
 
         hw = tf.cast(e["original_hw"], tf.float32)
         center, kept, _ = tf.numpy_function(
-            run, [e["raw/points"], e["raw/observer"], e["raw/onset_ms"], hw, e["modality"],
-                  e["raw/onset_kind"]], [tf.float32, tf.bool, tf.int32], stateful=False)
-        return dict(e, center=tf.reshape(center, [2]),
-                    points=tf.boolean_mask(e["raw/points"], tf.reshape(kept, [-1])))
+            run,
+            [
+                e["raw/points"],
+                e["raw/observer"],
+                e["raw/onset_ms"],
+                hw,
+                e["modality"],
+                e["raw/onset_kind"],
+            ],
+            [tf.float32, tf.bool, tf.int32],
+            stateful=False,
+        )
+        return dict(
+            e,
+            center=tf.reshape(center, [2]),
+            points=tf.boolean_mask(e["raw/points"], tf.reshape(kept, [-1])),
+        )
 
     if refilter is not None:
         ds = ds.map(refiltered, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    keys = ("image/encoded", "image_id", "source", "split", "modality", "original_hw", "center",
-            "points")
+    keys = (
+        "image/encoded",
+        "image_id",
+        "source",
+        "split",
+        "modality",
+        "original_hw",
+        "center",
+        "points",
+    )
     return ds.map(lambda e: {k: e[k] for k in keys})

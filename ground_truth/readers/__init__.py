@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ground_truth.readers.bubbleview import SOURCE_NAMES as BUBBLEVIEW_SOURCES
 from ground_truth.readers.bubbleview import read_bubbleview
@@ -18,9 +18,20 @@ from ground_truth.readers.osie import read_osie_eye, read_osie_mouse
 from ground_truth.readers.salicon import read_salicon
 from ground_truth.readers.scene import read_scene_eye
 
-__all__ = ["SOURCES", "ALIASES", "ReadResult", "read_source", "is_generic", "read_generic",
-           "read_osie_eye", "read_osie_mouse", "read_salicon", "read_scene_eye", "read_bubbleview",
-           "BUBBLEVIEW_SOURCES"]
+__all__ = [
+    "SOURCES",
+    "ALIASES",
+    "ReadResult",
+    "read_source",
+    "is_generic",
+    "read_generic",
+    "read_osie_eye",
+    "read_osie_mouse",
+    "read_salicon",
+    "read_scene_eye",
+    "read_bubbleview",
+    "BUBBLEVIEW_SOURCES",
+]
 
 SOURCES: dict[str, Callable[..., ReadResult]] = {
     "osie_eye": read_osie_eye,

@@ -65,9 +65,18 @@ from ground_truth.readers.matfile import MatUnsupported, read_variable
 from ground_truth.records import RecordError
 
 __all__ = [
-    "BubbleFile", "FILES", "FILES_BY_SOURCE", "SOURCE_NAMES", "bubbleview_root",
-    "read_bubbleview", "read_bubbleview_all", "wall_clock_seconds", "read_wall_clock",
-    "userdata_list", "enc_points", "load_bubble",
+    "BubbleFile",
+    "FILES",
+    "FILES_BY_SOURCE",
+    "SOURCE_NAMES",
+    "bubbleview_root",
+    "read_bubbleview",
+    "read_bubbleview_all",
+    "wall_clock_seconds",
+    "read_wall_clock",
+    "userdata_list",
+    "enc_points",
+    "load_bubble",
 ]
 
 #: Subtracted from ``enc`` to get 0-based pixel centres, by coordinate convention.
@@ -125,44 +134,158 @@ class BubbleFile:
 
 
 def _clicks(source, file, dataset, task, seconds, blur, radius, experiment):
-    return BubbleFile(source, file, dataset, "click", "0-based", "wall_clock", task, seconds,
-                      blur, radius, experiment)
+    return BubbleFile(
+        source,
+        file,
+        dataset,
+        "click",
+        "0-based",
+        "wall_clock",
+        task,
+        seconds,
+        blur,
+        radius,
+        experiment,
+    )
 
 
 def _movements(source, file, dataset, blur, radius, experiment):
-    return BubbleFile(source, file, dataset, "mouse", "0-based", "wall_clock", "free-viewing",
-                      5.0, blur, radius, experiment)
+    return BubbleFile(
+        source,
+        file,
+        dataset,
+        "mouse",
+        "0-based",
+        "wall_clock",
+        "free-viewing",
+        5.0,
+        blur,
+        radius,
+        experiment,
+    )
 
 
 #: Every BubbleView file, one source each (settings from UPSTREAM_README.md).
 FILES: tuple[BubbleFile, ...] = (
     # FiWI web pages (Shen & Zhao, ECCV 2014): eye tracking, 5 s; clicks, blur 50.
-    BubbleFile("fiwi_eye", "fiwi_eyetrack.mat", "fiwi", "eye", "1-based", "end_times_ms",
-               "eye tracking", 5.0, experiment="3 (ground truth)"),
-    *(_clicks(f"fiwi_click_{t}x{r}", f"fiwi{t}x{r}.mat", "fiwi", "free-viewing", float(t), 50, r,
-              "3.1") for t in (10, 30) for r in (30, 50, 70)),
+    BubbleFile(
+        "fiwi_eye",
+        "fiwi_eyetrack.mat",
+        "fiwi",
+        "eye",
+        "1-based",
+        "end_times_ms",
+        "eye tracking",
+        5.0,
+        experiment="3 (ground truth)",
+    ),
+    *(
+        _clicks(
+            f"fiwi_click_{t}x{r}",
+            f"fiwi{t}x{r}.mat",
+            "fiwi",
+            "free-viewing",
+            float(t),
+            50,
+            r,
+            "3.1",
+        )
+        for t in (10, 30)
+        for r in (30, 50, 70)
+    ),
     _clicks("fiwi_click_dx30", "fiwiDx30.mat", "fiwi", "description", None, 50, 30, "3.2"),
     # SALICON subset (COCO images): SALICON's own mouse data; clicks; mouse movements.
-    BubbleFile("bv_salicon_mouse", "salicon_gt.mat", "salicon", "mouse", "1-based",
-               "wall_clock", "SALICON", 5.0, experiment="5 (ground truth)"),
-    *(_clicks(f"bv_salicon_click_{b}x{r}", f"salicon{b}x{r}.mat", "salicon", "free-viewing", 10.0,
-              b, r, "5.1") for b in (30, 50, 70) for r in (30, 50, 70)),
-    *(_movements(f"bv_salicon_mouse_mm{r}", f"saliconMM{r}.mat", "salicon", 30, r, "5.2")
-      for r in (30, 50)),
+    BubbleFile(
+        "bv_salicon_mouse",
+        "salicon_gt.mat",
+        "salicon",
+        "mouse",
+        "1-based",
+        "wall_clock",
+        "SALICON",
+        5.0,
+        experiment="5 (ground truth)",
+    ),
+    *(
+        _clicks(
+            f"bv_salicon_click_{b}x{r}",
+            f"salicon{b}x{r}.mat",
+            "salicon",
+            "free-viewing",
+            10.0,
+            b,
+            r,
+            "5.1",
+        )
+        for b in (30, 50, 70)
+        for r in (30, 50, 70)
+    ),
+    *(
+        _movements(f"bv_salicon_mouse_mm{r}", f"saliconMM{r}.mat", "salicon", 30, r, "5.2")
+        for r in (30, 50)
+    ),
     # OSIE subset: OSIE's eye and lab-mouse data (a copy at 640x480); clicks; movements.
-    BubbleFile("bv_osie_eye", "osie-eye-official.mat", "osie", "eye", "osie_1-based_x0.8",
-               "durations_ms", "eye tracking", 3.0, experiment="2 (ground truth)"),
-    BubbleFile("bv_osie_mouse_lab", "osie-lab-official.mat", "osie", "mouse",
-               "osie_1-based_x0.8", "order", "SALICON", 5.0, experiment="2 (ground truth)"),
+    BubbleFile(
+        "bv_osie_eye",
+        "osie-eye-official.mat",
+        "osie",
+        "eye",
+        "osie_1-based_x0.8",
+        "durations_ms",
+        "eye tracking",
+        3.0,
+        experiment="2 (ground truth)",
+    ),
+    BubbleFile(
+        "bv_osie_mouse_lab",
+        "osie-lab-official.mat",
+        "osie",
+        "mouse",
+        "osie_1-based_x0.8",
+        "order",
+        "SALICON",
+        5.0,
+        experiment="2 (ground truth)",
+    ),
     _clicks("bv_osie_click_30x30", "osie30x30.mat", "osie", "free-viewing", 10.0, 30, 30, "2.1"),
     _movements("bv_osie_mouse_mm30", "osieMM30.mat", "osie", 30, 30, "2.2"),
     # MASSVIS charts: description task (exp 1, 2), free viewing (addendum); no eye data here.
-    *(_clicks(f"massvis_click_exp1_40x{r}", f"massvis_exp1_40x{r}.mat", "massvis", "description",
-              None, 40, r, "1.1") for r in (16, 24, 32)),
-    *(_clicks(f"massvis_click_exp2_40x{r}", f"massvis_exp2_40x{r}.mat", "massvis", "description",
-              None, 40, r, "1.2") for r in (24, 32, 40)),
-    _clicks("massvis_click_fv_40x32", "massvis_fv_40x32.mat", "massvis", "free-viewing", 10.0,
-            40, 32, "addendum"),
+    *(
+        _clicks(
+            f"massvis_click_exp1_40x{r}",
+            f"massvis_exp1_40x{r}.mat",
+            "massvis",
+            "description",
+            None,
+            40,
+            r,
+            "1.1",
+        )
+        for r in (16, 24, 32)
+    ),
+    *(
+        _clicks(
+            f"massvis_click_exp2_40x{r}",
+            f"massvis_exp2_40x{r}.mat",
+            "massvis",
+            "description",
+            None,
+            40,
+            r,
+            "1.2",
+        )
+        for r in (24, 32, 40)
+    ),
+    _clicks(
+        "massvis_click_fv_40x32",
+        "massvis_fv_40x32.mat",
+        "massvis",
+        "free-viewing",
+        10.0,
+        40,
+        32,
+        "addendum",
+    ),
     # GDI graphic designs.
     _clicks("gdi_click_30x50", "gdi30x50.mat", "gdi", "free-viewing", 10.0, 30, 50, "4"),
 )
@@ -190,7 +313,9 @@ def userdata_list(userdata, path, image: str) -> list:
         return [userdata]
     array = np.asarray(userdata, dtype=object).ravel()
     if array.size and not all(hasattr(u, "_fieldnames") for u in array):
-        raise RecordError(path, f"{image}: userdata is not a struct array ({type(userdata).__name__})")
+        raise RecordError(
+            path, f"{image}: userdata is not a struct array ({type(userdata).__name__})"
+        )
     return list(array)
 
 
@@ -243,7 +368,9 @@ def _durations_ms(enc_time, kind: str, n: int, path, where: str) -> np.ndarray:
     if kind == "end_times_ms":
         values = np.diff(np.concatenate([[0.0], values]))
     if np.any(values < 0) or not np.all(np.isfinite(values)):
-        raise RecordError(path, f"{where}: negative or non-finite fixation times in enc_time ({kind})")
+        raise RecordError(
+            path, f"{where}: negative or non-finite fixation times in enc_time ({kind})"
+        )
     return values
 
 
@@ -257,8 +384,9 @@ def _observer(user, spec: BubbleFile, path, where: str):
     raw = enc_points(field(fixations, "enc", path), path, where)
     durations = None
     if spec.modality == "eye":
-        durations = _durations_ms(field(fixations, "enc_time", path), spec.times, len(raw),
-                                  path, where)
+        durations = _durations_ms(
+            field(fixations, "enc_time", path), spec.times, len(raw), path, where
+        )
     return raw - spec.offset, durations
 
 
@@ -283,14 +411,17 @@ def _image_hw(path: Path, result: ReadResult) -> Optional[tuple[int, int]]:
     return _HW_CACHE[key]
 
 
-def _read_image(entry, index: int, spec: BubbleFile, root: Path, path: Path,
-                result: ReadResult) -> None:
+def _read_image(
+    entry, index: int, spec: BubbleFile, root: Path, path: Path, result: ReadResult
+) -> None:
     """One ``bubble`` entry -> a record added to ``result`` (or counted drops)."""
     filename = str(field(entry, "filename", path))
     impath = str(field(entry, "impath", path))
     where = f"image {index + 1} ({filename})"
     if Path(impath).name != filename:
-        result.drop("images_name_mismatch", f"{path}: {where}: impath {impath!r} names another file")
+        result.drop(
+            "images_name_mismatch", f"{path}: {where}: impath {impath!r} names another file"
+        )
         return
     image_path = root / impath
     hw = _image_hw(image_path, result)
@@ -313,11 +444,17 @@ def _read_image(entry, index: int, spec: BubbleFile, root: Path, path: Path,
         observers.append(points)
         durations.append(duration)
         ids.append(j + 1)
-    record = make_record(image_id=f"{spec.dataset}/{Path(impath).stem}", dataset=spec.dataset,
-                         source=spec.source, modality=spec.modality, image_path=image_path,
-                         original_hw=hw, observers=observers,
-                         duration_ms=durations if spec.modality == "eye" else None,
-                         observer_ids=ids)
+    record = make_record(
+        image_id=f"{spec.dataset}/{Path(impath).stem}",
+        dataset=spec.dataset,
+        source=spec.source,
+        modality=spec.modality,
+        image_path=image_path,
+        original_hw=hw,
+        observers=observers,
+        duration_ms=durations if spec.modality == "eye" else None,
+        observer_ids=ids,
+    )
     finish(result, record)
 
 
@@ -448,7 +585,10 @@ def read_wall_clock(source: str, data_dir) -> dict[str, list[np.ndarray]]:
         for j, user in enumerate(userdata_list(field(entry, "userdata", path), path, where)):
             fixations = field(user, "fixations", path)
             if hasattr(fixations, "_fieldnames"):
-                times.append(wall_clock_seconds(field(fixations, "enc_time", path), path,
-                                                f"{where} observer {j + 1}"))
+                times.append(
+                    wall_clock_seconds(
+                        field(fixations, "enc_time", path), path, f"{where} observer {j + 1}"
+                    )
+                )
         out[f"{spec.dataset}/{Path(impath).stem}"] = times
     return out

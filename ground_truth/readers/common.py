@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -31,7 +32,7 @@ class ReadResult:
     drops: DropCounter = dataclasses.field(default_factory=DropCounter)
     errors: list[str] = dataclasses.field(default_factory=list)
 
-    def extend(self, other: "ReadResult") -> None:
+    def extend(self, other: ReadResult) -> None:
         self.records.extend(other.records)
         self.drops.update(other.drops)
         self.errors.extend(other.errors)
@@ -103,11 +104,19 @@ def displayed_hw(path) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def make_record(*, image_id: str, dataset: str, source: str, modality: str,
-                image_path, original_hw, observers: Sequence[np.ndarray],
-                onset_ms: Optional[Sequence[np.ndarray]] = None,
-                duration_ms: Optional[Sequence[np.ndarray]] = None,
-                observer_ids: Optional[Sequence] = None) -> Record:
+def make_record(
+    *,
+    image_id: str,
+    dataset: str,
+    source: str,
+    modality: str,
+    image_path,
+    original_hw,
+    observers: Sequence[np.ndarray],
+    onset_ms: Optional[Sequence[np.ndarray]] = None,
+    duration_ms: Optional[Sequence[np.ndarray]] = None,
+    observer_ids: Optional[Sequence] = None,
+) -> Record:
     """Validates raw per-observer points and builds a :class:`Record`.
 
     NaN and out-of-image points are dropped and counted (``record.drops``);
@@ -128,12 +137,19 @@ def make_record(*, image_id: str, dataset: str, source: str, modality: str,
         kept_onsets.append(onset)
         kept_durations.append(duration)
         kept_ids.append(ids[i])
-    return Record(image_id=image_id, dataset=dataset, source=source, modality=modality,
-                  image_path=os.fspath(Path(image_path).resolve()),
-                  original_hw=tuple(int(v) for v in original_hw), observers=kept_points,
-                  onset_ms=None if onset_ms is None else kept_onsets,
-                  duration_ms=None if duration_ms is None else kept_durations,
-                  observer_ids=kept_ids, drops=drops)
+    return Record(
+        image_id=image_id,
+        dataset=dataset,
+        source=source,
+        modality=modality,
+        image_path=os.fspath(Path(image_path).resolve()),
+        original_hw=tuple(int(v) for v in original_hw),
+        observers=kept_points,
+        onset_ms=None if onset_ms is None else kept_onsets,
+        duration_ms=None if duration_ms is None else kept_durations,
+        observer_ids=kept_ids,
+        drops=drops,
+    )
 
 
 def finish(result: ReadResult, record: Record) -> None:

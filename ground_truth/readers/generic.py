@@ -60,8 +60,9 @@ def _check_header(path: Path, fieldnames) -> None:
     names = {str(name).strip() for name in fieldnames if name is not None}
     missing = [k for k in REQUIRED if k not in names]
     if missing:
-        raise RecordError(path, f"line 1: the CSV header is missing {missing} "
-                          f"(it has {sorted(names)})")
+        raise RecordError(
+            path, f"line 1: the CSV header is missing {missing} (it has {sorted(names)})"
+        )
     if "onset_ms" not in names and "order" not in names:
         raise RecordError(path, "line 1: the CSV header needs onset_ms or order")
 
@@ -71,8 +72,7 @@ def _rows(path: Path):
     try:
         handle = open(path, encoding="utf-8", newline=None if _is_json_lines(path) else "")
     except OSError as error:
-        raise RecordError(path, f"cannot read: {(error.strerror or str(error)).lower()}") \
-            from None
+        raise RecordError(path, f"cannot read: {(error.strerror or str(error)).lower()}") from None
     with handle as f:
         try:
             if _is_json_lines(path):
@@ -81,16 +81,18 @@ def _rows(path: Path):
                         try:
                             yield number, json.loads(line)
                         except json.JSONDecodeError as error:
-                            raise RecordError(path, f"line {number}: not valid JSON: {error}") \
-                                from None
+                            raise RecordError(
+                                path, f"line {number}: not valid JSON: {error}"
+                            ) from None
             else:
                 reader = csv.DictReader(f)
                 _check_header(path, reader.fieldnames)
                 for number, row in enumerate(reader, 2):
                     yield number, row
         except UnicodeDecodeError as error:
-            raise RecordError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") \
-                from None
+            raise RecordError(
+                path, f"not UTF-8 text ({error.reason} at byte {error.start})"
+            ) from None
         except csv.Error as error:
             raise RecordError(path, f"not a readable CSV file: {error}") from None
 
@@ -138,14 +140,22 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
             raise RecordError(path, f"line {number}: needs onset_ms or order")
         source = str(row["source"]).strip().lower()
         if source not in ("eye", "mouse"):
-            raise RecordError(path, f"line {number}: source={row['source']!r}, expected eye or mouse")
+            raise RecordError(
+                path, f"line {number}: source={row['source']!r}, expected eye or mouse"
+            )
         key = (str(row["image"]), source, str(row.get("dataset") or dataset))
-        groups[key][str(row["observer"])].append((
-            _float(row["onset_ms"] if has_onset else row["order"], path, number, "onset_ms/order"),
-            number,
-            _float(row["x"], path, number, "x"), _float(row["y"], path, number, "y"),
-            _float(row.get("duration_ms"), path, number, "duration_ms"),
-            has_onset))
+        groups[key][str(row["observer"])].append(
+            (
+                _float(
+                    row["onset_ms"] if has_onset else row["order"], path, number, "onset_ms/order"
+                ),
+                number,
+                _float(row["x"], path, number, "x"),
+                _float(row["y"], path, number, "y"),
+                _float(row.get("duration_ms"), path, number, "duration_ms"),
+                has_onset,
+            )
+        )
     if not rows_read:
         raise RecordError(path, _no_rows_reason(path))
     result = ReadResult(records=[])
@@ -165,10 +175,16 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
             durations.append(a[:, 4])
             ids.append(observer)
         record = make_record(
-            image_id=f"{ds}/{image_path.stem}", dataset=ds, source=f"{ds}_{source}",
-            modality=source, image_path=image_path, original_hw=hw, observers=points,
+            image_id=f"{ds}/{image_path.stem}",
+            dataset=ds,
+            source=f"{ds}_{source}",
+            modality=source,
+            image_path=image_path,
+            original_hw=hw,
+            observers=points,
             onset_ms=onsets if any_onset else None,
             duration_ms=durations if any_duration and not any_onset else None,
-            observer_ids=ids)
+            observer_ids=ids,
+        )
         finish(result, record)
     return result

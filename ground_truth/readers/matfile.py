@@ -24,8 +24,18 @@ import numpy as np
 __all__ = ["MatUnsupported", "read_variable"]
 
 
-_MI_DTYPES = {1: "<i1", 2: "<u1", 3: "<i2", 4: "<u2", 5: "<i4", 6: "<u4", 7: "<f4", 9: "<f8",
-              12: "<i8", 13: "<u8"}
+_MI_DTYPES = {
+    1: "<i1",
+    2: "<u1",
+    3: "<i2",
+    4: "<u2",
+    5: "<i4",
+    6: "<u4",
+    7: "<f4",
+    9: "<f8",
+    12: "<i8",
+    13: "<u8",
+}
 #: MATLAB numeric classes (mxDOUBLE_CLASS ... mxUINT64_CLASS).
 _MX_NUMERIC = frozenset(range(6, 16))
 _MI_MATRIX, _MI_COMPRESSED = 14, 15
@@ -73,8 +83,9 @@ def _values(buffer, offset: int):
     kind, nbytes, start, end = _tag(buffer, offset)
     if kind not in _MI_DTYPES:
         raise MatUnsupported(f"data type {kind}")
-    return np.frombuffer(buffer, _MI_DTYPES[kind], nbytes // np.dtype(_MI_DTYPES[kind]).itemsize,
-                         start), end
+    return np.frombuffer(
+        buffer, _MI_DTYPES[kind], nbytes // np.dtype(_MI_DTYPES[kind]).itemsize, start
+    ), end
 
 
 def _matrix(buffer, offset: int, wanted):
@@ -106,7 +117,7 @@ def _matrix(buffer, offset: int, wanted):
         kind, nbytes, start, _ = _tag(buffer, at)
         if kind not in _CHAR_CODECS:
             raise MatUnsupported(f"char data type {kind}")
-        text = bytes(buffer[start:start + nbytes]).decode(_CHAR_CODECS[kind])
+        text = bytes(buffer[start : start + nbytes]).decode(_CHAR_CODECS[kind])
         return (text if count else np.array([])), end
     if mx == _MX_CELL:
         cells = np.empty(count, dtype=object)
@@ -118,8 +129,14 @@ def _matrix(buffer, offset: int, wanted):
         names_raw, at = _values(buffer, at)
         width = int(length[0])
         raw = bytes(names_raw)
-        names = [raw[i:i + width].split(b"\0", 1)[0].decode("ascii")
-                 for i in range(0, len(raw) - width + 1, width)] if width else []
+        names = (
+            [
+                raw[i : i + width].split(b"\0", 1)[0].decode("ascii")
+                for i in range(0, len(raw) - width + 1, width)
+            ]
+            if width
+            else []
+        )
         structs = np.empty(count, dtype=object)
         for i in range(count):
             values = []
@@ -139,8 +156,8 @@ def _variable_name(buffer, offset: int) -> str:
     _, nbytes, start, _ = _tag(buffer, offset)
     if nbytes == 0:
         return ""
-    _, at = _values(buffer, start)           # flags
-    _, at = _values(buffer, at)              # dimensions
+    _, at = _values(buffer, start)  # flags
+    _, at = _values(buffer, at)  # dimensions
     name, _ = _values(buffer, at)
     return bytes(name).decode("ascii", "replace")
 
@@ -175,7 +192,7 @@ def _read_variable(path, variable: str, fields):
         kind, nbytes, start, end = _tag(data, offset)
         if kind == _MI_COMPRESSED:
             try:
-                inner = zlib.decompress(data[start:start + nbytes])
+                inner = zlib.decompress(data[start : start + nbytes])
             except zlib.error as error:
                 raise MatUnsupported(f"compressed element: {error}") from None
             if _variable_name(inner, 0) == variable:

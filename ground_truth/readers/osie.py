@@ -84,15 +84,25 @@ def read_osie_eye(data_dir) -> ReadResult:
             y = np.atleast_1d(np.asarray(field(subject, "fix_y", path), np.float64))
             d = np.atleast_1d(np.asarray(field(subject, "fix_duration", path), np.float64))
             if not (len(x) == len(y) == len(d)):
-                raise RecordError(path, f"{name} subject {s + 1}: fix_x, fix_y, fix_duration "
-                                  f"lengths differ ({len(x)}, {len(y)}, {len(d)})")
+                raise RecordError(
+                    path,
+                    f"{name} subject {s + 1}: fix_x, fix_y, fix_duration "
+                    f"lengths differ ({len(x)}, {len(y)}, {len(d)})",
+                )
             observers.append(np.stack([x - 1.0, y - 1.0], axis=1))
             durations.append(d)
             ids.append(s + 1)
-        record = make_record(image_id=f"{DATASET}/{Path(name).stem}", dataset=DATASET,
-                             source="osie_eye", modality="eye", image_path=image[0],
-                             original_hw=image[1], observers=observers, duration_ms=durations,
-                             observer_ids=ids)
+        record = make_record(
+            image_id=f"{DATASET}/{Path(name).stem}",
+            dataset=DATASET,
+            source="osie_eye",
+            modality="eye",
+            image_path=image[0],
+            original_hw=image[1],
+            observers=observers,
+            duration_ms=durations,
+            observer_ids=ids,
+        )
         finish(result, record)
     return result
 
@@ -102,7 +112,9 @@ def _split_runs(subj: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
     n = len(subj)
     if n == 0:
         return []
-    starts = np.flatnonzero(np.r_[True, (subj[1:] != subj[:-1]) | ((order[1:] == 1) & (order[:-1] != 0))])
+    starts = np.flatnonzero(
+        np.r_[True, (subj[1:] != subj[:-1]) | ((order[1:] == 1) & (order[:-1] != 0))]
+    )
     ends = np.r_[starts[1:], n]
     return [np.arange(a, b) for a, b in zip(starts, ends)]
 
@@ -127,8 +139,11 @@ def read_osie_mouse_file(path, root: Path, source: str, result: ReadResult, cach
     if coord.size == 2 and coord.ndim == 1:
         coord = coord.reshape(1, 2)
     if coord.ndim != 2 or coord.shape[1] != 2 or not (len(coord) == len(subj) == len(order)):
-        raise RecordError(path, f"coord {coord.shape}, subj {subj.shape}, order {order.shape}: "
-                          "expected coord [n, 2] and n observer ids / orders")
+        raise RecordError(
+            path,
+            f"coord {coord.shape}, subj {subj.shape}, order {order.shape}: "
+            "expected coord [n, 2] and n observer ids / orders",
+        )
     name = f"{path.stem}.jpg"
     image = _image(root, name, result, cache)
     if image is None:
@@ -138,9 +153,16 @@ def read_osie_mouse_file(path, root: Path, source: str, result: ReadResult, cach
         # [row, col] 1-based -> (x, y) 0-based.
         observers.append(np.stack([coord[run, 1] - 1.0, coord[run, 0] - 1.0], axis=1))
         ids.append(int(subj[run[0]]))
-    record = make_record(image_id=f"{DATASET}/{path.stem}", dataset=DATASET, source=source,
-                         modality="mouse", image_path=image[0], original_hw=image[1],
-                         observers=observers, observer_ids=ids)
+    record = make_record(
+        image_id=f"{DATASET}/{path.stem}",
+        dataset=DATASET,
+        source=source,
+        modality="mouse",
+        image_path=image[0],
+        original_hw=image[1],
+        observers=observers,
+        observer_ids=ids,
+    )
     finish(result, record)
 
 

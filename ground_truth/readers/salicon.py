@@ -75,7 +75,9 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
                 name, image_key = image["file_name"], image["id"]
                 json_hw = (int(image["height"]), int(image["width"]))
             except (KeyError, TypeError, ValueError):
-                raise RecordError(path, f"image entry lacks file_name/id/height/width: {image}") from None
+                raise RecordError(
+                    path, f"image entry lacks file_name/id/height/width: {image}"
+                ) from None
             found = sorted(images_root.glob(f"*/{name}")) or sorted(images_root.glob(name))
             if not found:
                 result.drop("images_missing", f"{images_root}/*/{name}: image file not found")
@@ -84,17 +86,25 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
             if hw is None:
                 continue
             if hw != json_hw:
-                result.drop("images_size_mismatch",
-                            f"{found[0]}: JSON says {json_hw} (h, w), image is {hw}")
+                result.drop(
+                    "images_size_mismatch", f"{found[0]}: JSON says {json_hw} (h, w), image is {hw}"
+                )
                 continue
             observers, ids = [], []
             for a in by_image.pop(image_key, []):
                 rc = np.asarray(a.get("fixations", []), np.float64).reshape(-1, 2)
                 observers.append(np.stack([rc[:, 1] - 1.0, rc[:, 0] - 1.0], axis=1))
                 ids.append(a.get("worker_id"))
-            record = make_record(image_id=f"{DATASET}/{Path(name).stem}", dataset=DATASET,
-                                 source="salicon_mouse", modality="mouse", image_path=found[0],
-                                 original_hw=hw, observers=observers, observer_ids=ids)
+            record = make_record(
+                image_id=f"{DATASET}/{Path(name).stem}",
+                dataset=DATASET,
+                source="salicon_mouse",
+                modality="mouse",
+                image_path=found[0],
+                original_hw=hw,
+                observers=observers,
+                observer_ids=ids,
+            )
             finish(result, record)
         for key, leftover in by_image.items():
             result.drops["annotations_unknown_image"] += len(leftover)

@@ -60,8 +60,10 @@ def read_scene_eye(data_dir) -> ReadResult:
         if hw is None:
             continue
         if tuple(int(v) for v in sizes[i]) != hw:
-            result.drop("images_size_mismatch", f"{image_path}: imgInfo says {tuple(sizes[i])} "
-                        f"(h, w), the displayed image is {hw}")
+            result.drop(
+                "images_size_mismatch",
+                f"{image_path}: imgInfo says {tuple(sizes[i])} (h, w), the displayed image is {hw}",
+            )
             continue
         observers, onsets, durations, ids = [], [], [], []
         for s in range(cells.shape[1]):
@@ -75,9 +77,17 @@ def read_scene_eye(data_dir) -> ReadResult:
             onsets.append(cell[:, 2] * 1000.0)
             durations.append(cell[:, 3] * 1000.0)
             ids.append(s + 1)
-        record = make_record(image_id=f"{DATASET}/{stem}", dataset=DATASET, source="scene_eye",
-                             modality="eye", image_path=image_path, original_hw=hw,
-                             observers=observers, onset_ms=onsets, duration_ms=durations,
-                             observer_ids=ids)
+        record = make_record(
+            image_id=f"{DATASET}/{stem}",
+            dataset=DATASET,
+            source="scene_eye",
+            modality="eye",
+            image_path=image_path,
+            original_hw=hw,
+            observers=observers,
+            onset_ms=onsets,
+            duration_ms=durations,
+            observer_ids=ids,
+        )
         finish(result, record)
     return result

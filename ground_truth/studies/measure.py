@@ -33,8 +33,9 @@ def _centres(padded, temporal, spatial, valid=None):
     return r.centers, np.array([f is not None for f in r.fallback])
 
 
-def measure_temporal(records, counts, onsets_ms, seed: int = 0, spatial=None,
-                     max_points=None) -> list[dict]:
+def measure_temporal(
+    records, counts, onsets_ms, seed: int = 0, spatial=None, max_points=None
+) -> list[dict]:
     """Rows ``{k, T, shift, split_half, fallbacks}`` for every (k, T) pair.
 
     Args:
@@ -55,8 +56,12 @@ def measure_temporal(records, counts, onsets_ms, seed: int = 0, spatial=None,
     for b, n in enumerate(n_obs):
         half[b, rng.permutation(n)[: n // 2]] = True
     valid_a = padded.valid & half[:, :, None]
-    valid_b = padded.valid & ~half[:, :, None] & (np.arange(half.shape[1]) < n_obs[:, None])[:, :, None]
-    ref, _ = _centres(padded, dataclasses.replace(base_t, max_count=None, max_onset_ms=None), spatial)
+    valid_b = (
+        padded.valid & ~half[:, :, None] & (np.arange(half.shape[1]) < n_obs[:, None])[:, :, None]
+    )
+    ref, _ = _centres(
+        padded, dataclasses.replace(base_t, max_count=None, max_onset_ms=None), spatial
+    )
     rows = []
     for k in counts:
         for t in onsets_ms:
@@ -64,22 +69,30 @@ def measure_temporal(records, counts, onsets_ms, seed: int = 0, spatial=None,
             c, fb = _centres(padded, params, spatial)
             ca, _ = _centres(padded, params, spatial, valid_a)
             cb, _ = _centres(padded, params, spatial, valid_b)
-            rows.append({
-                "k": k, "T": t,
-                "shift": float(np.mean(np.linalg.norm(c - ref, axis=1) / diag) * 100),
-                "split_half": float(np.nanmean(np.linalg.norm(ca - cb, axis=1) / diag) * 100),
-                "from_middle": float(np.mean(np.linalg.norm(c - middle, axis=1) / diag) * 100),
-                "fallbacks": int(fb.sum()),
-            })
+            rows.append(
+                {
+                    "k": k,
+                    "T": t,
+                    "shift": float(np.mean(np.linalg.norm(c - ref, axis=1) / diag) * 100),
+                    "split_half": float(np.nanmean(np.linalg.norm(ca - cb, axis=1) / diag) * 100),
+                    "from_middle": float(np.mean(np.linalg.norm(c - middle, axis=1) / diag) * 100),
+                    "fallbacks": int(fb.sum()),
+                }
+            )
     return rows
 
 
 def temporal_table_markdown(source: str, rows: list[dict]) -> str:
     """A markdown table of :func:`measure_temporal` rows."""
-    lines = [f"**{source}** (distances in % of the image diagonal)", "",
-             "| k | T (ms) | shift from all | split-half | from middle | fallbacks |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"**{source}** (distances in % of the image diagonal)",
+        "",
+        "| k | T (ms) | shift from all | split-half | from middle | fallbacks |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['k'] or 'all'} | {'-' if r['T'] is None else format(r['T'], 'g')} | {r['shift']:.2f} | "
-                     f"{r['split_half']:.2f} | {r['from_middle']:.2f} | {r['fallbacks']} |")
+        lines.append(
+            f"| {r['k'] or 'all'} | {'-' if r['T'] is None else format(r['T'], 'g')} | {r['shift']:.2f} | "
+            f"{r['split_half']:.2f} | {r['from_middle']:.2f} | {r['fallbacks']} |"
+        )
     return "\n".join(lines) + "\n"

@@ -35,12 +35,12 @@ BubbleView copies) are compared in the reference image's pixels, mapped with
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
 from attention_center.core.centers import (
-    centers_from_keep,
     centers_from_normalized,
     image_centers,
     normalized_center_errors,
@@ -55,15 +55,28 @@ from ground_truth.readers import ReadResult, read_source
 from ground_truth.readers.bubbleview import FILES_BY_SOURCE, read_wall_clock
 from ground_truth.readers.osie import osie_root, read_osie_mouse_file
 from ground_truth.records import Record, RecordError
-from ground_truth.training_use import TRAINING_USE, TrainingUse, loss_weights, weights_from
+from ground_truth.training_use import TRAINING_USE
 
 __all__ = [
-    "Comparison", "COMPARISONS",
+    "Comparison",
+    "COMPARISONS",
     "DEFAULT_COUNTS",
-    "centers_of", "kept_points_of", "split_half", "split_half_density_cc", "density_cc", "skill",
-    "in_reference_pixels", "compare_centers",
-    "proxy_rows", "reliability_rows", "click_pace", "read_for_images", "proxies_markdown",
-    "training_use_markdown", "measure_proxies", "summary",
+    "centers_of",
+    "kept_points_of",
+    "split_half",
+    "split_half_density_cc",
+    "density_cc",
+    "skill",
+    "in_reference_pixels",
+    "compare_centers",
+    "proxy_rows",
+    "reliability_rows",
+    "click_pace",
+    "read_for_images",
+    "proxies_markdown",
+    "training_use_markdown",
+    "measure_proxies",
+    "summary",
 ]
 
 #: Values of ``k`` (points per observer after the source's own drop; ``None`` = all).
@@ -88,20 +101,28 @@ class Comparison:
 
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("fiwi", "fiwi_eye",
-               tuple(f"fiwi_click_{t}x{r}" for t in (10, 30) for r in (30, 50, 70))
-               + ("fiwi_click_dx30",),
-               "FiWI web pages, 51 screenshots: eye tracking (11 observers, 5 s) vs BubbleView clicks."),
-    Comparison("osie", "bv_osie_eye",
-               ("bv_osie_mouse_lab", "osie_mouse_amt", "bv_osie_click_30x30", "bv_osie_mouse_mm30"),
-               "OSIE, the 51 images of BubbleView's subset: eye tracking (15 observers) vs "
-               "SALICON-style mouse (lab, crowd), BubbleView clicks and mouse movements."),
-    Comparison("salicon", "bv_salicon_mouse",
-               tuple(f"bv_salicon_click_{b}x{r}" for b in (30, 50, 70) for r in (30, 50, 70))
-               + ("bv_salicon_mouse_mm30", "bv_salicon_mouse_mm50"),
-               "SALICON subset, 51 COCO images: there is NO eye tracking for these images, so "
-               "the reference is SALICON's own crowd mouse data (52 - 65 observers); the rows "
-               "say how well clicks reproduce the mouse centre, not the eye centre."),
+    Comparison(
+        "fiwi",
+        "fiwi_eye",
+        tuple(f"fiwi_click_{t}x{r}" for t in (10, 30) for r in (30, 50, 70)) + ("fiwi_click_dx30",),
+        "FiWI web pages, 51 screenshots: eye tracking (11 observers, 5 s) vs BubbleView clicks.",
+    ),
+    Comparison(
+        "osie",
+        "bv_osie_eye",
+        ("bv_osie_mouse_lab", "osie_mouse_amt", "bv_osie_click_30x30", "bv_osie_mouse_mm30"),
+        "OSIE, the 51 images of BubbleView's subset: eye tracking (15 observers) vs "
+        "SALICON-style mouse (lab, crowd), BubbleView clicks and mouse movements.",
+    ),
+    Comparison(
+        "salicon",
+        "bv_salicon_mouse",
+        tuple(f"bv_salicon_click_{b}x{r}" for b in (30, 50, 70) for r in (30, 50, 70))
+        + ("bv_salicon_mouse_mm30", "bv_salicon_mouse_mm50"),
+        "SALICON subset, 51 COCO images: there is NO eye tracking for these images, so "
+        "the reference is SALICON's own crowd mouse data (52 - 65 observers); the rows "
+        "say how well clicks reproduce the mouse centre, not the eye centre.",
+    ),
 )
 
 
@@ -117,8 +138,11 @@ def _filtered(records: Sequence[Record], temporal=None, spatial=None):
     return padded, F.filter_and_center(padded, t, s)
 
 
-def centers_of(records: Sequence[Record], temporal: Optional[F.TemporalParams] = None,
-               spatial: Optional[F.SpatialParams] = None) -> np.ndarray:
+def centers_of(
+    records: Sequence[Record],
+    temporal: Optional[F.TemporalParams] = None,
+    spatial: Optional[F.SpatialParams] = None,
+) -> np.ndarray:
     """Centres ``float64 [N, 2]`` (x, y), each record's original pixels, as the builder makes them.
 
     ``temporal``/``spatial`` default to :func:`ground_truth.filters.params_for` of
@@ -127,8 +151,11 @@ def centers_of(records: Sequence[Record], temporal: Optional[F.TemporalParams] =
     return kept_points_of(records, temporal, spatial)[0]
 
 
-def kept_points_of(records: Sequence[Record], temporal: Optional[F.TemporalParams] = None,
-                   spatial: Optional[F.SpatialParams] = None):
+def kept_points_of(
+    records: Sequence[Record],
+    temporal: Optional[F.TemporalParams] = None,
+    spatial: Optional[F.SpatialParams] = None,
+):
     """``(centers float64 [N, 2], kept)``: the centres and, per record, the
     ``float64 [n, 2]`` (x, y) points both filters kept (the density target's points)."""
     if not records:
@@ -154,9 +181,13 @@ def _halves(records, num_splits, seed, temporal, spatial):
         yield b, padded.points[b], keep, half_a
 
 
-def split_half(records: Sequence[Record], num_splits: int = 10, seed: int = 0,
-               temporal: Optional[F.TemporalParams] = None,
-               spatial: Optional[F.SpatialParams] = None) -> tuple[np.ndarray, np.ndarray]:
+def split_half(
+    records: Sequence[Record],
+    num_splits: int = 10,
+    seed: int = 0,
+    temporal: Optional[F.TemporalParams] = None,
+    spatial: Optional[F.SpatialParams] = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Split-half consistency of each record's centre.
 
     The record is filtered once, as the builder does (temporal, then spatial
@@ -179,8 +210,13 @@ def split_half(records: Sequence[Record], num_splits: int = 10, seed: int = 0,
     for b, record in enumerate(records):
         keep = result.spatial[b]
         errors[b], same[b] = split_half_agreement(
-            padded.points[b][keep], np.nonzero(keep)[0], record.original_hw, record.image_id,
-            num_splits, seed)
+            padded.points[b][keep],
+            np.nonzero(keep)[0],
+            record.original_hw,
+            record.image_id,
+            num_splits,
+            seed,
+        )
     return errors, same
 
 
@@ -212,15 +248,20 @@ def density_cc(points_a, points_b, hw) -> float:
     return float(np.corrcoef(maps[0], maps[1])[0, 1])
 
 
-def split_half_density_cc(records: Sequence[Record], num_splits: int = 10, seed: int = 0,
-                          temporal=None, spatial=None) -> np.ndarray:
+def split_half_density_cc(
+    records: Sequence[Record], num_splits: int = 10, seed: int = 0, temporal=None, spatial=None
+) -> np.ndarray:
     """Per record, the mean over the :func:`split_half` splits (the same halves) of the
     :func:`density_cc` of the two halves' kept points: ``float64 [N]`` (NaN: < 2 observers)."""
     cc = np.full(len(records), np.nan)
     for b, points, keep, half_a in _halves(records, num_splits, seed, temporal, spatial):
         hw = records[b].original_hw
-        cc[b] = np.nanmean([density_cc(points[keep & half[:, None]], points[keep & ~half[:, None]], hw)
-                            for half in half_a])
+        cc[b] = np.nanmean(
+            [
+                density_cc(points[keep & half[:, None]], points[keep & ~half[:, None]], hw)
+                for half in half_a
+            ]
+        )
     return cc
 
 
@@ -236,7 +277,9 @@ def summary(errors, same_group) -> dict:
     out = summarize_center_errors(errors, same_group)
     errors = np.asarray(errors, np.float64)
     errors = errors[np.isfinite(errors)]
-    out["sem_error"] = float(errors.std(ddof=1) / np.sqrt(len(errors))) if len(errors) > 1 else float("nan")
+    out["sem_error"] = (
+        float(errors.std(ddof=1) / np.sqrt(len(errors))) if len(errors) > 1 else float("nan")
+    )
     return out
 
 
@@ -271,9 +314,13 @@ def skill(error: float, centre_error: float, ceiling_error: float) -> float:
     return float((centre_error - error) / span) if span > 0 else float("nan")
 
 
-def proxy_rows(comparison: Comparison, results: dict[str, ReadResult],
-               counts: Sequence[Optional[int]] = DEFAULT_COUNTS, num_splits: int = 10,
-               seed: int = 0) -> list[dict]:
+def proxy_rows(
+    comparison: Comparison,
+    results: dict[str, ReadResult],
+    counts: Sequence[Optional[int]] = DEFAULT_COUNTS,
+    num_splits: int = 10,
+    seed: int = 0,
+) -> list[dict]:
     """The table rows of one comparison.
 
     Args:
@@ -294,19 +341,32 @@ def proxy_rows(comparison: Comparison, results: dict[str, ReadResult],
     ref_t, _ = F.params_for(reference[0])
     base = {"set": comparison.name, "reference": comparison.reference}
     errors, same = split_half(reference, num_splits, seed)
-    ceiling = {**base, "proxy": f"{comparison.reference} split-half",
-               "modality": reference[0].modality, "k": _counts_label(ref_t.max_count),
-               "default": True, **summary(errors, same),
-               "density_cc": float(np.nanmean(split_half_density_cc(reference, num_splits, seed)))}
+    ceiling = {
+        **base,
+        "proxy": f"{comparison.reference} split-half",
+        "modality": reference[0].modality,
+        "k": _counts_label(ref_t.max_count),
+        "default": True,
+        **summary(errors, same),
+        "density_cc": float(np.nanmean(split_half_density_cc(reference, num_splits, seed))),
+    }
     ref_centers, ref_kept = kept_points_of(reference)
     ref_hw = np.array([r.original_hw for r in reference], np.float64)
-    centre = {**base, "proxy": "image centre", "modality": "-", "k": None, "default": True,
-              **compare_centers(ref_centers, ref_hw, image_centers(ref_hw), ref_hw),
-              "density_cc": float("nan")}
+    centre = {
+        **base,
+        "proxy": "image centre",
+        "modality": "-",
+        "k": None,
+        "default": True,
+        **compare_centers(ref_centers, ref_hw, image_centers(ref_hw), ref_hw),
+        "density_cc": float("nan"),
+    }
     rows = [ceiling, centre]
     ref_index = {r.image_id: i for i, r in enumerate(reference)}
     for name in comparison.proxies:
-        proxies = [r for r in results[name].records if r.image_id in ref_index] if name in results else []
+        proxies = (
+            [r for r in results[name].records if r.image_id in ref_index] if name in results else []
+        )
         if not proxies:
             continue
         index = [ref_index[r.image_id] for r in proxies]
@@ -315,21 +375,37 @@ def proxy_rows(comparison: Comparison, results: dict[str, ReadResult],
         for k in counts:
             temporal = dataclasses.replace(base_t, max_count=k)
             centers, kept = kept_points_of(proxies, temporal, base_s)
-            cc = [density_cc(in_reference_pixels(points, np.broadcast_to(hw, (len(points), 2)),
-                                                 np.broadcast_to(ref_hw[i], (len(points), 2))),
-                             ref_kept[i], ref_hw[i])
-                  for points, hw, i in zip(kept, proxy_hw, index)]
-            rows.append({**base, "proxy": name, "modality": proxies[0].modality,
-                         "k": _counts_label(k), "default": k == base_t.max_count,
-                         **compare_centers(ref_centers[index], ref_hw[index], centers, proxy_hw),
-                         "density_cc": float(np.nanmean(cc))})
+            cc = [
+                density_cc(
+                    in_reference_pixels(
+                        points,
+                        np.broadcast_to(hw, (len(points), 2)),
+                        np.broadcast_to(ref_hw[i], (len(points), 2)),
+                    ),
+                    ref_kept[i],
+                    ref_hw[i],
+                )
+                for points, hw, i in zip(kept, proxy_hw, index)
+            ]
+            rows.append(
+                {
+                    **base,
+                    "proxy": name,
+                    "modality": proxies[0].modality,
+                    "k": _counts_label(k),
+                    "default": k == base_t.max_count,
+                    **compare_centers(ref_centers[index], ref_hw[index], centers, proxy_hw),
+                    "density_cc": float(np.nanmean(cc)),
+                }
+            )
     for row in rows:
         row["skill"] = skill(row["mean_error"], centre["mean_error"], ceiling["mean_error"])
     return rows
 
 
-def reliability_rows(results: dict[str, ReadResult], num_splits: int = 10,
-                     seed: int = 0) -> list[dict]:
+def reliability_rows(
+    results: dict[str, ReadResult], num_splits: int = 10, seed: int = 0
+) -> list[dict]:
     """Per source, with its default filters: split-half consistency and distance from the middle.
 
     ``from_middle``: mean distance of the centre from the image's middle over
@@ -346,12 +422,18 @@ def reliability_rows(results: dict[str, ReadResult], num_splits: int = 10,
         hw = np.array([r.original_hw for r in records], np.float64)
         middle = normalized_center_errors(centers_of(records), image_centers(hw), hw)
         t, _ = F.params_for(records[0])
-        rows.append({"source": name, "modality": records[0].modality,
-                     "k": _counts_label(t.max_count), "drop_first": t.drop_first,
-                     "observers_per_image": float(np.mean([r.num_observers for r in records])),
-                     "from_middle": float(np.mean(middle)),
-                     **summary(errors, same),
-                     "density_cc": float(np.nanmean(split_half_density_cc(records, num_splits, seed)))})
+        rows.append(
+            {
+                "source": name,
+                "modality": records[0].modality,
+                "k": _counts_label(t.max_count),
+                "drop_first": t.drop_first,
+                "observers_per_image": float(np.mean([r.num_observers for r in records])),
+                "from_middle": float(np.mean(middle)),
+                **summary(errors, same),
+                "density_cc": float(np.nanmean(split_half_density_cc(records, num_splits, seed))),
+            }
+        )
     return rows
 
 
@@ -396,10 +478,15 @@ def read_for_images(name: str, data_dir, image_ids: Optional[set] = None) -> Rea
     return result
 
 
-def measure_proxies(data_dir, comparisons: Sequence[Comparison] = COMPARISONS,
-                    counts: Sequence[Optional[int]] = DEFAULT_COUNTS, num_splits: int = 10,
-                    seed: int = 0, reliability_sources: Optional[Sequence[str]] = None,
-                    pace: bool = True) -> dict:
+def measure_proxies(
+    data_dir,
+    comparisons: Sequence[Comparison] = COMPARISONS,
+    counts: Sequence[Optional[int]] = DEFAULT_COUNTS,
+    num_splits: int = 10,
+    seed: int = 0,
+    reliability_sources: Optional[Sequence[str]] = None,
+    pace: bool = True,
+) -> dict:
     """Everything ``python -m ground_truth proxies`` reports.
 
     Args:
@@ -438,7 +525,9 @@ def measure_proxies(data_dir, comparisons: Sequence[Comparison] = COMPARISONS,
     sources = list(reliability_sources if reliability_sources is not None else FILES_BY_SOURCE)
     for name in sources:
         read(name)
-    reliability = reliability_rows({n: results[n] for n in sources if n in results}, num_splits, seed)
+    reliability = reliability_rows(
+        {n: results[n] for n in sources if n in results}, num_splits, seed
+    )
     paces = {}
     if pace:
         timed = dict.fromkeys(sources + [n for c in comparisons for n in c.proxies])
@@ -467,38 +556,60 @@ def proxies_markdown(report: dict) -> str:
         by_set.setdefault(row["set"], []).append(row)
     notes = {c.name: c.note for c in COMPARISONS}
     for name, rows in by_set.items():
-        lines += [f"**{name}** (reference `{rows[0]['reference']}`). {notes.get(name, '')}", "",
-                  ("| proxy | modality | k | mean error % (± s.e.) | median error % | "
-                   "same 256-px group % | skill | density CC | images |"),
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"**{name}** (reference `{rows[0]['reference']}`). {notes.get(name, '')}",
+            "",
+            (
+                "| proxy | modality | k | mean error % (± s.e.) | median error % | "
+                "same 256-px group % | skill | density CC | images |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
             k = "-" if r["k"] is None else (f"**{r['k']}**" if r["default"] else r["k"])
-            lines.append(f"| {r['proxy']} | {r['modality']} | {k} | {_pct(r['mean_error'])} "
-                         f"± {_pct(r['sem_error'])} | "
-                         f"{_pct(r['median_error'])} | {_pct(r['same_group'])} | {_num(r['skill'])} | "
-                         f"{_num(r['density_cc'])} | {r['num_images']} |")
+            lines.append(
+                f"| {r['proxy']} | {r['modality']} | {k} | {_pct(r['mean_error'])} "
+                f"± {_pct(r['sem_error'])} | "
+                f"{_pct(r['median_error'])} | {_pct(r['same_group'])} | {_num(r['skill'])} | "
+                f"{_num(r['density_cc'])} | {r['num_images']} |"
+            )
         lines.append("")
     if report.get("reliability"):
-        lines += [("**Each source on its own** (default filters; split-half and distance of the "
-                   "centre from the image middle, % of the diagonal)"), "",
-                  ("| source | modality | k | observers / image | split-half mean % | split-half "
-                   "median % | same group % | split-half density CC | from middle % | images |"),
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            (
+                "**Each source on its own** (default filters; split-half and distance of the "
+                "centre from the image middle, % of the diagonal)"
+            ),
+            "",
+            (
+                "| source | modality | k | observers / image | split-half mean % | split-half "
+                "median % | same group % | split-half density CC | from middle % | images |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in report["reliability"]:
-            lines.append(f"| {r['source']} | {r['modality']} | {r['k']} | {r['observers_per_image']:.1f} | "
-                         f"{_pct(r['mean_error'])} | {_pct(r['median_error'])} | "
-                         f"{_pct(r['same_group'])} | {_num(r['density_cc'])} | "
-                         f"{_pct(r['from_middle'])} | {r['num_images']} |")
+            lines.append(
+                f"| {r['source']} | {r['modality']} | {r['k']} | {r['observers_per_image']:.1f} | "
+                f"{_pct(r['mean_error'])} | {_pct(r['median_error'])} | "
+                f"{_pct(r['same_group'])} | {_num(r['density_cc'])} | "
+                f"{_pct(r['from_middle'])} | {r['num_images']} |"
+            )
         lines.append("")
     if report.get("pace"):
         ks = [k for k in next(iter(report["pace"].values())) if k != "span"]
-        lines += [("**Pace** (median seconds from an observer's first point to its k-th; "
-                   "one-second stamps)"), "",
-                  "| source | " + " | ".join(f"k={k}" for k in ks) + " | last |",
-                  "|---|" + "---|" * (len(ks) + 1)]
+        lines += [
+            (
+                "**Pace** (median seconds from an observer's first point to its k-th; "
+                "one-second stamps)"
+            ),
+            "",
+            "| source | " + " | ".join(f"k={k}" for k in ks) + " | last |",
+            "|---|" + "---|" * (len(ks) + 1),
+        ]
         for name, pace in report["pace"].items():
-            lines.append(f"| {name} | " + " | ".join(f"{pace[k]:g}" for k in ks)
-                         + f" | {pace['span']:g} |")
+            lines.append(
+                f"| {name} | " + " | ".join(f"{pace[k]:g}" for k in ks) + f" | {pace['span']:g} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -506,10 +617,17 @@ def proxies_markdown(report: dict) -> str:
 def training_use_markdown(table: Optional[dict] = None) -> str:
     """:data:`TRAINING_USE` as a markdown table."""
     table = TRAINING_USE if table is None else table
-    lines = [("| source | train | target | centre weight | density weight | calibrated on "
-              "(skill, CC ratio) | why |"), "|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| source | train | target | centre weight | density weight | calibrated on "
+            "(skill, CC ratio) | why |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, use in table.items():
-        lines.append(f"| `{name}` | {'**yes**' if use.train else 'no'} | {use.target} | "
-                     f"{use.center_weight:g} | {use.density_weight:g} | {use.calibrated_on} "
-                     f"({use.skill:.2f}, {use.cc_ratio:.2f}) | {use.why} |")
+        lines.append(
+            f"| `{name}` | {'**yes**' if use.train else 'no'} | {use.target} | "
+            f"{use.center_weight:g} | {use.density_weight:g} | {use.calibrated_on} "
+            f"({use.skill:.2f}, {use.cc_ratio:.2f}) | {use.why} |"
+        )
     return "\n".join(lines) + "\n"

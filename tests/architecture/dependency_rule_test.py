@@ -76,40 +76,65 @@ def _imports(module: str, path: Path) -> list[tuple[str, int, bool]]:
             if node.level:
                 up = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(up + ([base] if base else []))
-            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
-                     for alias in node.names]
-        elif (isinstance(node, ast.Call)
-              and getattr(node.func, "attr", getattr(node.func, "id", None))
-              in ("import_module", "run_module", "__import__")
-              and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)):
+            names = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                for alias in node.names
+            ]
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None))
+            in ("import_module", "run_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             names = [node.args[0].value]
-        elif (isinstance(node, ast.Assign) and path.name == "__init__.py"
-              and any(getattr(t, "id", None) == "_SUBPACKAGES" for t in node.targets)
-              and isinstance(node.value, (ast.Tuple, ast.List))):
-            names = [f"{module}.{e.value}" for e in node.value.elts
-                     if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        elif (
+            isinstance(node, ast.Assign)
+            and path.name == "__init__.py"
+            and any(getattr(t, "id", None) == "_SUBPACKAGES" for t in node.targets)
+            and isinstance(node.value, (ast.Tuple, ast.List))
+        ):
+            names = [
+                f"{module}.{e.value}"
+                for e in node.value.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            ]
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Command":
-            names = [node.args[0].value] if node.args and isinstance(node.args[0], ast.Constant) else []
+            names = (
+                [node.args[0].value] if node.args and isinstance(node.args[0], ast.Constant) else []
+            )
         elif isinstance(node, (ast.Dict, ast.Tuple, ast.List, ast.Set)):  # lazy tables
             values = node.values if isinstance(node, ast.Dict) else node.elts
-            names = [v.value for v in values if isinstance(v, ast.Constant)
-                     and isinstance(v.value, str) and _resolve(v.value) == v.value
-                     and v.value.startswith(PACKAGES)]
+            names = [
+                v.value
+                for v in values
+                if isinstance(v, ast.Constant)
+                and isinstance(v.value, str)
+                and _resolve(v.value) == v.value
+                and v.value.startswith(PACKAGES)
+            ]
         found += [(name, node.lineno, id(node) in top_level) for name in names]
     return found
 
 
 #: Programs whose job is to start other programs.
-DISPATCHERS = ("attention_center.cli.main", "attention_center.__main__", "export.__main__",
-               "ground_truth.__main__")
+DISPATCHERS = (
+    "attention_center.cli.main",
+    "attention_center.__main__",
+    "export.__main__",
+    "ground_truth.__main__",
+)
 
 
 def layer_of(module: str) -> str:
     if module == "attention_center.core" or module.startswith("attention_center.core."):
         return "core"
-    if module.endswith(".__main__") or module == "attention_center.cli" or module.startswith(
-            "attention_center.cli."):
+    if (
+        module.endswith(".__main__")
+        or module == "attention_center.cli"
+        or module.startswith("attention_center.cli.")
+    ):
         return "programs"
     if module.split(".")[0] == "ground_truth":
         return "ground_truth"
@@ -138,8 +163,10 @@ def test_every_edge_follows_the_rule():
         for name, line, _ in _imports(module, path):
             target = _resolve(name)
             if target and target != module and layer_of(target) not in ALLOWED[layer_of(module)]:
-                bad.append(f"{path.relative_to(REPO)}:{line}: {layer_of(module)} {module} "
-                           f"imports {layer_of(target)} {target}")
+                bad.append(
+                    f"{path.relative_to(REPO)}:{line}: {layer_of(module)} {module} "
+                    f"imports {layer_of(target)} {target}"
+                )
     assert not bad, "\n".join(bad)
 
 
@@ -152,10 +179,15 @@ def test_no_program_imports_another_program():
             continue
         for name, line, _ in _imports(module, path):
             target = _resolve(name)
-            if target and target != module and layer_of(target) == "programs" \
-                    and target != "attention_center.cli":
-                bad.append(f"{path.relative_to(REPO)}:{line}: program {module} imports "
-                           f"program {target}")
+            if (
+                target
+                and target != module
+                and layer_of(target) == "programs"
+                and target != "attention_center.cli"
+            ):
+                bad.append(
+                    f"{path.relative_to(REPO)}:{line}: program {module} imports program {target}"
+                )
     assert not bad, "\n".join(bad)
 
 
@@ -165,19 +197,24 @@ def test_export_and_ground_truth_hold_no_programs():
     entry point imports ``attention_center.cli``."""
     for package in ("export", "ground_truth"):
         assert not list((REPO / package).rglob("cli.py")), package
-    bad = [f"{path.relative_to(REPO)}:{line}: imports {name}"
-           for module, path in MODULES.items()
-           if module.split(".")[0] in ("export", "ground_truth") and module not in DISPATCHERS
-           for name, line, _ in _imports(module, path)
-           if (_resolve(name) or "").startswith("attention_center.cli")]
+    bad = [
+        f"{path.relative_to(REPO)}:{line}: imports {name}"
+        for module, path in MODULES.items()
+        if module.split(".")[0] in ("export", "ground_truth") and module not in DISPATCHERS
+        for name, line, _ in _imports(module, path)
+        if (_resolve(name) or "").startswith("attention_center.cli")
+    ]
     assert not bad, "\n".join(bad)
 
 
 def test_ground_truth_is_grouped_by_job():
     """At most 6 modules at ``ground_truth/``'s top besides ``__init__`` and ``__main__``;
     the rest in ``readers/``, ``build/`` and ``studies/``."""
-    top = sorted(p.name for p in (REPO / "ground_truth").glob("*.py")
-                 if p.name not in ("__init__.py", "__main__.py"))
+    top = sorted(
+        p.name
+        for p in (REPO / "ground_truth").glob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    )
     assert len(top) <= 6, top
     for folder in ("readers", "build", "studies"):
         assert (REPO / "ground_truth" / folder / "__init__.py").is_file(), folder
@@ -226,15 +263,21 @@ def test_the_checker_sees_cycles_and_rule_breaks():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer_of("attention_center.core.frames") == "core"
     assert layer_of("attention_center.inference.tflite") == "library"
-    assert layer_of("attention_center.cli.main") == "programs" and layer_of("attention_center.cli.export") == "programs"
+    assert (
+        layer_of("attention_center.cli.main") == "programs"
+        and layer_of("attention_center.cli.export") == "programs"
+    )
     assert "library" not in ALLOWED["core"] and "library" not in ALLOWED["ground_truth"]
     assert "programs" not in ALLOWED["library"]
 
 
 def test_the_dispatcher_and_lazy_init_edges_are_seen():
     edges = _graph()
-    assert {"attention_center.cli.export", "attention_center.cli.ground_truth",
-            "attention_center.cli.train"} <= edges["attention_center.cli.main"]
+    assert {
+        "attention_center.cli.export",
+        "attention_center.cli.ground_truth",
+        "attention_center.cli.train",
+    } <= edges["attention_center.cli.main"]
     assert "attention_center.inference.prediction" in edges["attention_center"]
     assert "attention_center.training" in edges["attention_center"]  # from _SUBPACKAGES
     assert "attention_center.cli" not in edges["attention_center"]
@@ -243,13 +286,18 @@ def test_the_dispatcher_and_lazy_init_edges_are_seen():
 def test_string_imports_are_seen(tmp_path):
     """``import_module``/``run_module`` strings and module-name tables are edges too."""
     module = tmp_path / "probe.py"
-    module.write_text('import importlib, runpy\n'
-                      'importlib.import_module("attention_center.cli.predict")\n'
-                      'runpy.run_module("attention_center.cli.encode")\n'
-                      'TABLE = ("attention_center.cli.train",)\n')
+    module.write_text(
+        "import importlib, runpy\n"
+        'importlib.import_module("attention_center.cli.predict")\n'
+        'runpy.run_module("attention_center.cli.encode")\n'
+        'TABLE = ("attention_center.cli.train",)\n'
+    )
     names = {name for name, _, _ in _imports("probe", module)}
-    assert {"attention_center.cli.predict", "attention_center.cli.encode",
-            "attention_center.cli.train"} <= names
+    assert {
+        "attention_center.cli.predict",
+        "attention_center.cli.encode",
+        "attention_center.cli.train",
+    } <= names
 
 
 def test_core_and_ground_truth_never_import_keras_and_tensorflow_only_lazily():
@@ -261,8 +309,12 @@ def test_core_and_ground_truth_never_import_keras_and_tensorflow_only_lazily():
             continue
         for name, line, top in _imports(module, path):
             root = name.split(".")[0]
-            if root in HEAVY and (layer == "core" or root != "tensorflow" or top
-                                  or module != "ground_truth.build.tfrecords"):
+            if root in HEAVY and (
+                layer == "core"
+                or root != "tensorflow"
+                or top
+                or module != "ground_truth.build.tfrecords"
+            ):
                 bad.append(f"{path.relative_to(REPO)}:{line}: imports {name}")
     assert not bad, "\n".join(bad)
 
@@ -274,9 +326,11 @@ def test_tensorflow_datasets_only_in_the_builder_and_lazily_elsewhere():
     for module, path in MODULES.items():
         for name, line, top in _imports(module, path):
             target = _resolve(name)
-            if (name.split(".")[0] == "tensorflow_datasets" and top
-                    and module != "ground_truth.build.tfds_dataset") or (
-                    target == "ground_truth.build.tfds_dataset" and top):
+            if (
+                name.split(".")[0] == "tensorflow_datasets"
+                and top
+                and module != "ground_truth.build.tfds_dataset"
+            ) or (target == "ground_truth.build.tfds_dataset" and top):
                 bad.append(f"{path.relative_to(REPO)}:{line}: imports {name} at module level")
     assert not bad, "\n".join(bad)
 
@@ -294,8 +348,14 @@ sys.meta_path.insert(0, Refuse())
 def _run_without_heavy(code: str, *args, timeout=300) -> subprocess.CompletedProcess:
     """Runs ``code`` in a fresh interpreter where importing keras/tensorflow/jax fails."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-c", _NO_HEAVY + code, *map(str, args)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", _NO_HEAVY + code, *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_importing_the_core_and_the_package_loads_neither_keras_nor_tensorflow():

@@ -17,8 +17,8 @@ pytest.importorskip("apache_beam")
 import apache_beam as beam  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
-from ground_truth.build.beam import BuildGroundTruth, read_units  # noqa: E402
 from ground_truth.build import build  # noqa: E402
+from ground_truth.build.beam import BuildGroundTruth, read_units  # noqa: E402
 
 SOURCES = ["salicon_mouse", "osie_mouse_amt", "osie_mouse_lab"]
 

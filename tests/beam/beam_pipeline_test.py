@@ -32,9 +32,11 @@ def run_cli(*args) -> int:
 
 def snapshot(folder: Path) -> dict:
     """Every file under ``folder``: (size, mtime_ns, inode): what a rewrite would change."""
-    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns,
-                                               p.stat().st_ino)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns, p.stat().st_ino)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -49,7 +51,7 @@ def inputs(tmp_path_factory, kodak_paths, shared_data_dir) -> Path:
     for path in kodak_paths:
         (folder / path.name).symlink_to(path.resolve())
     jpeg = (shared_data_dir / "osie" / "data" / "stimuli" / "1001.jpg").read_bytes()
-    (folder / "corrupt.jpg").write_bytes(jpeg[:len(jpeg) // 2])
+    (folder / "corrupt.jpg").write_bytes(jpeg[: len(jpeg) // 2])
     (folder / "notes.txt").write_text("not an image: ignored\n")
     return folder
 
@@ -84,8 +86,9 @@ def test_centres_equal_attention_center_predict_to_the_pixel(job, inputs, kodak_
     for prediction in expected:
         row = rows[str(prediction.source)]
         assert (row["height"], row["width"]) == prediction.original_hw
-        worst = max(worst, abs(row["x"] - prediction.center[0]),
-                    abs(row["y"] - prediction.center[1]))
+        worst = max(
+            worst, abs(row["x"] - prediction.center[0]), abs(row["y"] - prediction.center[1])
+        )
         assert row["model"] == "default" and row["model_version"] == DEFAULT_VERSION
     assert worst <= 1e-9, f"largest difference from predict: {worst} px"
 
@@ -102,8 +105,9 @@ def test_rows_are_sorted_and_name_their_jxl(job):
 
 def test_dead_letter_names_the_corrupt_file_only(job, inputs):
     errors = read_rows(job["out"] / "errors.jsonl")
-    assert errors == [{"file": str(inputs / "corrupt.jpg"), "stage": "decode",
-                       "message": errors[0]["message"]}]
+    assert errors == [
+        {"file": str(inputs / "corrupt.jpg"), "stage": "decode", "message": errors[0]["message"]}
+    ]
     assert "truncated" in errors[0]["message"] or "corrupt" in errors[0]["message"]
 
 
@@ -136,15 +140,16 @@ def test_resume_after_a_killed_run_finishes_the_rest_without_duplicates(job, inp
     (out / "centers.jsonl").unlink()
     stale = out / "jxl" / ".kodim05.png.jxl.999999-0badf00d.ac-tmp"
     stale.write_bytes(b"half a file")
-    assert run_cli("--input", f"{inputs}/*", "--output", out, "--encode",
-                   "--skip_existing") == 1
+    assert run_cli("--input", f"{inputs}/*", "--output", out, "--encode", "--skip_existing") == 1
     assert (out / "centers.jsonl").read_bytes() == centers  # same rows, once each
     assert not stale.exists()
     assert sorted(p.name for p in (out / "jxl").iterdir()) == sorted(
-        p.name for p in (job["out"] / "jxl").iterdir())
+        p.name for p in (job["out"] / "jxl").iterdir()
+    )
     for name in ("kodim05.png", "kodim09.png", "kodim17.png"):
         assert (out / "records" / f"{name}.json").read_bytes() == (
-            job["out"] / "records" / f"{name}.json").read_bytes()
+            job["out"] / "records" / f"{name}.json"
+        ).read_bytes()
 
 
 def test_two_worker_processes_give_the_same_rows(job, inputs, kodak_paths, tmp_path):
@@ -155,31 +160,51 @@ def test_two_worker_processes_give_the_same_rows(job, inputs, kodak_paths, tmp_p
     for path in kodak_paths[:4]:
         (subset / path.name).symlink_to(path.resolve())
     out = tmp_path / "out"
-    assert run_cli("--input", f"{subset}/*.png", "--output", out, "--direct_num_workers", "2",
-                   "--direct_running_mode=multi_processing") == 0
+    assert (
+        run_cli(
+            "--input",
+            f"{subset}/*.png",
+            "--output",
+            out,
+            "--direct_num_workers",
+            "2",
+            "--direct_running_mode=multi_processing",
+        )
+        == 0
+    )
     rows = read_rows(out / "centers.jsonl")
     reference = {Path(r["file"]).name: r for r in read_rows(job["out"] / "centers.jsonl")}
     assert len(rows) == 4
     for row in rows:
         ref = reference[Path(row["file"]).name]
         assert (row["x"], row["y"], row["width"], row["height"]) == (
-            ref["x"], ref["y"], ref["width"], ref["height"])
+            ref["x"],
+            ref["y"],
+            ref["width"],
+            ref["height"],
+        )
     assert read_rows(out / "errors.jsonl") == []
 
 
-@pytest.mark.parametrize("args,message", [
-    (("--output", "o"), "needs --input"),
-    (("--input", "x/*.png"), "needs --output"),
-    (("--input", "/no/such/dir/*.png", "--output", "o"), "matches no file"),
-    (("--input", "{inputs}/*.png", "--output", "o", "--no_such_option=1"), "no_such_option"),
-    (("--input", "{inputs}/*.png", "--output", "o", "--model", "/no/such/m.tflite"),
-     "no such model file"),
-    (("--input", "{inputs}/*.png", "--output", "o", "stray"), "no positional"),
-    (("--input", "{inputs}/*.png", "--output", "o", "--encode", "--encoder", "/no/cjxl-x"),
-     "libjxl-tools"),
-])
-def test_usage_errors_exit_2_before_any_work(args, message, inputs, tmp_path, capsys,
-                                             monkeypatch):
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--output", "o"), "needs --input"),
+        (("--input", "x/*.png"), "needs --output"),
+        (("--input", "/no/such/dir/*.png", "--output", "o"), "matches no file"),
+        (("--input", "{inputs}/*.png", "--output", "o", "--no_such_option=1"), "no_such_option"),
+        (
+            ("--input", "{inputs}/*.png", "--output", "o", "--model", "/no/such/m.tflite"),
+            "no such model file",
+        ),
+        (("--input", "{inputs}/*.png", "--output", "o", "stray"), "no positional"),
+        (
+            ("--input", "{inputs}/*.png", "--output", "o", "--encode", "--encoder", "/no/cjxl-x"),
+            "libjxl-tools",
+        ),
+    ],
+)
+def test_usage_errors_exit_2_before_any_work(args, message, inputs, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = [a.replace("{inputs}", str(inputs)) for a in args]
     assert run_cli(*args) == 2
@@ -197,9 +222,22 @@ def test_help_lists_our_flags(capsys):
 def test_cjxl_flags_after_double_dash_and_beam_options_are_split():
     from attention_center.cli.beam import split_args
 
-    ours, beam, cjxl = split_args(["p", "--input", "a/*", "--encode", "--runner", "FlinkRunner",
-                                   "--direct_num_workers=2", "--model", "default", "--",
-                                   "--distance", "1.5"])
+    ours, beam, cjxl = split_args(
+        [
+            "p",
+            "--input",
+            "a/*",
+            "--encode",
+            "--runner",
+            "FlinkRunner",
+            "--direct_num_workers=2",
+            "--model",
+            "default",
+            "--",
+            "--distance",
+            "1.5",
+        ]
+    )
     assert ours == ["p", "--input", "a/*", "--encode", "--model", "default"]
     assert beam == ["--runner", "FlinkRunner", "--direct_num_workers=2"]
     assert cjxl == ["--distance", "1.5"]

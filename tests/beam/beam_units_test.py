@@ -34,7 +34,8 @@ def test_handler_pickles_without_a_model_and_runs_a_batch(kodak_paths):
         assert result.example is None and result.model_id == model_version(loaded.predictor)
         assert result.inference.dtype == np.float64 and result.inference.shape == (2,)
         np.testing.assert_array_equal(
-            result.inference, loaded.predictor.predict_frames(frame[None])["center"][0])
+            result.inference, loaded.predictor.predict_frames(frame[None])["center"][0]
+        )
     assert handler.get_num_bytes(frames) == 2 * 480 * 640 * 3 * 4
 
 
@@ -43,10 +44,16 @@ def test_models_without_our_metadata_get_a_content_hash(google_model_path):
     assert loaded.version.startswith("sha256:") and loaded.name == "google_center.tflite"
 
 
-@pytest.mark.parametrize("pattern,base", [
-    ("/data/photos/**/*.jpg", "/data/photos"), ("gs://b/in/*.png", "gs://b/in"),
-    ("/data/one.jpg", "/data"), ("/data/2024-0[1-6]/*.jpg", "/data"), ("*.jpg", "."),
-])
+@pytest.mark.parametrize(
+    "pattern,base",
+    [
+        ("/data/photos/**/*.jpg", "/data/photos"),
+        ("gs://b/in/*.png", "gs://b/in"),
+        ("/data/one.jpg", "/data"),
+        ("/data/2024-0[1-6]/*.jpg", "/data"),
+        ("*.jpg", "."),
+    ],
+)
 def test_glob_base(pattern, base):
     assert beam_io.glob_base(pattern) == base
 
@@ -60,8 +67,10 @@ def test_names_are_deterministic_and_mirror_the_tree():
     layout = OutputLayout("gs://b/out", num_shards=2)
     assert layout.jxl("a/b.jpg") == "gs://b/out/jxl/a/b.jpg.jxl"
     assert layout.record("a/b.jpg") == "gs://b/out/records/a/b.jpg.json"
-    assert layout.centers() == ["gs://b/out/centers-00000-of-00002.jsonl",
-                                "gs://b/out/centers-00001-of-00002.jsonl"]
+    assert layout.centers() == [
+        "gs://b/out/centers-00000-of-00002.jsonl",
+        "gs://b/out/centers-00001-of-00002.jsonl",
+    ]
     assert beam_io.stable_hash("a") == beam_io.stable_hash("a") != beam_io.stable_hash("b")
 
 
@@ -119,8 +128,7 @@ def test_image_centers_in_your_own_pipeline(kodak_paths, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("cjxl") is None, reason="cjxl not installed")
-def test_exif_rotated_jpeg_centre_is_displayed_and_cjxl_gets_the_stored_one(kodak_paths,
-                                                                             tmp_path):
+def test_exif_rotated_jpeg_centre_is_displayed_and_cjxl_gets_the_stored_one(kodak_paths, tmp_path):
     """EXIF orientation 6: rows are in the upright image, cjxl's centre in the stored one."""
     from PIL import Image
 
@@ -141,8 +149,13 @@ def test_exif_rotated_jpeg_centre_is_displayed_and_cjxl_gets_the_stored_one(koda
         assert list(rows) == []
 
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
-        out = pipeline | beam.Create([str(source)]) | ImageCenters(
-            "default", base=str(source.parent), output_dir=str(tmp_path / "out"), encode=True)
+        out = (
+            pipeline
+            | beam.Create([str(source)])
+            | ImageCenters(
+                "default", base=str(source.parent), output_dir=str(tmp_path / "out"), encode=True
+            )
+        )
         assert_that(out["errors"], no_errors, label="no errors")
     row = json.loads((tmp_path / "out" / "records" / "rotated.jpg.json").read_text())
     assert (row["height"], row["width"]) == (768, 512)
@@ -153,6 +166,7 @@ def test_exif_rotated_jpeg_centre_is_displayed_and_cjxl_gets_the_stored_one(koda
 
 def test_a_failing_model_dead_letters_its_batch_and_the_job_goes_on(kodak_paths, monkeypatch):
     """RunInference's exception handling: each image of a failed batch is a 'predict' row."""
+
     def explode(self, batch, model, inference_args=None):
         raise RuntimeError("the interpreter exploded")
 

@@ -28,8 +28,10 @@ SCRIPT = REPO / "benchmarks" / "progressive" / "run.py"
 
 pytestmark = [
     pytest.mark.slow,  # two runs of the benchmark script, ~40 s on a 2-core CPU
-    pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                       reason="cjxl/djxl (libjxl-tools) not on PATH"),
+    pytest.mark.skipif(
+        shutil.which("cjxl") is None or shutil.which("djxl") is None,
+        reason="cjxl/djxl (libjxl-tools) not on PATH",
+    ),
     pytest.mark.skipif(not SCRIPT.is_file(), reason=f"{SCRIPT} not present"),
 ]
 
@@ -50,16 +52,26 @@ def centroid_model(path: Path) -> Path:
 def osie_row(shared_data_dir: Path, index: int = 0) -> dict:
     """A ground-truth row for one OSIE image: centre = mean of the subjects' second fixations."""
     scipy_io = pytest.importorskip("scipy.io")
-    mat = scipy_io.loadmat(shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
-                           squeeze_me=True, struct_as_record=False)["fixations"]
+    mat = scipy_io.loadmat(
+        shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
+        squeeze_me=True,
+        struct_as_record=False,
+    )["fixations"]
     entry = mat[index]
     # Second fixation of each subject (the first is the pre-stimulus centre), 1-based -> 0-based.
     points = [(s.fix_x[1] - 1, s.fix_y[1] - 1) for s in entry.subjects if np.size(s.fix_x) > 1]
-    return {"image_id": f"osie/{Path(entry.img).stem}", "dataset": "osie", "source": "osie_eye",
-            "modality": "eye", "split": "test", "data_dir": str(shared_data_dir),
-            "image_path": f"osie/data/stimuli/{entry.img}",
-            "center": np.mean(points, axis=0).tolist(), "original_hw": [600, 800],
-            "frame_path": "frames/x.jpg"}
+    return {
+        "image_id": f"osie/{Path(entry.img).stem}",
+        "dataset": "osie",
+        "source": "osie_eye",
+        "modality": "eye",
+        "split": "test",
+        "data_dir": str(shared_data_dir),
+        "image_path": f"osie/data/stimuli/{entry.img}",
+        "center": np.mean(points, axis=0).tolist(),
+        "original_hw": [600, 800],
+        "frame_path": "frames/x.jpg",
+    }
 
 
 def test_benchmark_end_to_end_and_resumes(shared_data_dir, tmp_path):
@@ -69,16 +81,31 @@ def test_benchmark_end_to_end_and_resumes(shared_data_dir, tmp_path):
     mouse_only = {**osie_row(shared_data_dir, 1), "source": "osie_mouse_lab", "modality": "mouse"}
     (gt / "index.jsonl").write_text(json.dumps(eye) + "\n" + json.dumps(mouse_only) + "\n")
     model = centroid_model(tmp_path / "ours.keras")
-    google = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared")) / \
-        "anchors" / "google_center.tflite"
-    strategies = (["default", "middle", "ours", "chosen", "truth", "oracle"]
-                  + (["google"] if google.is_file() else []))
+    google = (
+        Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared"))
+        / "anchors"
+        / "google_center.tflite"
+    )
+    strategies = ["default", "middle", "ours", "chosen", "truth", "oracle"] + (
+        ["google"] if google.is_file() else []
+    )
     out, cache = tmp_path / "bench", tmp_path / "cache"
-    command = [sys.executable, str(SCRIPT), f"--gt_dir={gt}", f"--out_dir={out}",
-               f"--cache_dir={cache}", "--max_images=1", "--jobs=2",
-               f"--strategies={','.join(strategies)}", f"--model={model}",
-               f"--google_model={google}", "--grid_step=0.2", "--refine_steps=3",
-               "--groups_tolerance=0.01", "--nodocs"]
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        f"--gt_dir={gt}",
+        f"--out_dir={out}",
+        f"--cache_dir={cache}",
+        "--max_images=1",
+        "--jobs=2",
+        f"--strategies={','.join(strategies)}",
+        f"--model={model}",
+        f"--google_model={google}",
+        "--grid_step=0.2",
+        "--refine_steps=3",
+        "--groups_tolerance=0.01",
+        "--nodocs",
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
     first = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
@@ -97,11 +124,15 @@ def test_benchmark_end_to_end_and_resumes(shared_data_dir, tmp_path):
             first_ok = next(k for k, v in enumerate(curve) if v is None or v >= 50)
             assert (grid[first_ok - 1] if first_ok else 0) < needed <= grid[first_ok] + 1e-4
         # The small square inside the big one is final no later than it.
-        assert result["regions"]["64"]["fraction_needed"] <= \
-            result["regions"]["256"]["fraction_needed"]
+        assert (
+            result["regions"]["64"]["fraction_needed"]
+            <= result["regions"]["256"]["fraction_needed"]
+        )
     # The group order changes when the region sharpens.
-    assert image["results"]["default"]["regions"]["256"]["psnr"] != \
-        image["results"]["middle"]["regions"]["256"]["psnr"]
+    assert (
+        image["results"]["default"]["regions"]["256"]["psnr"]
+        != image["results"]["middle"]["regions"]["256"]["psnr"]
+    )
     # Our centre is the model's, on the image.
     x, y = image["predicted"]["ours"]
     assert 0 <= x <= 799 and 0 <= y <= 599
@@ -142,12 +173,18 @@ def test_distance_shares():
     from benchmarks.progressive.report import summarize
 
     def image(values):
-        return {"source": "s", "results": {
-            name: {"bytes": 1000, "regions": {"256": {"fraction_needed": v}}}
-            for name, v in values.items()}}
+        return {
+            "source": "s",
+            "results": {
+                name: {"bytes": 1000, "regions": {"256": {"fraction_needed": v}}}
+                for name, v in values.items()
+            },
+        }
 
-    images = [image({"default": 0.8, "ours": 0.7, "truth": 0.6, "oracle": 0.4}),
-              image({"default": 0.8, "ours": 0.7, "truth": 0.6, "oracle": 0.4})]
+    images = [
+        image({"default": 0.8, "ours": 0.7, "truth": 0.6, "oracle": 0.4}),
+        image({"default": 0.8, "ours": 0.7, "truth": 0.6, "oracle": 0.4}),
+    ]
     summary = summarize(images, ["default", "ours", "truth", "oracle", "google"], [256])
     ours = summary["all"]["ours"]["256"]
     assert ours["share_truth"] == pytest.approx(0.5) and ours["share_oracle"] == pytest.approx(0.25)
@@ -158,19 +195,37 @@ def test_select_images_one_per_image_and_unseen_sets(tmp_path):
     from benchmarks.progressive.inputs import select_images
 
     def row(image_id, source, dataset, split, hw=(600, 800)):
-        return {"image_id": image_id, "source": source, "dataset": dataset, "split": split,
-                "modality": "eye", "data_dir": "/data", "image_path": f"{image_id}.jpg",
-                "original_hw": list(hw), "center": [1, 1], "frame_path": "f.jpg",
-                "fallback": None}
+        return {
+            "image_id": image_id,
+            "source": source,
+            "dataset": dataset,
+            "split": split,
+            "modality": "eye",
+            "data_dir": "/data",
+            "image_path": f"{image_id}.jpg",
+            "original_hw": list(hw),
+            "center": [1, 1],
+            "frame_path": "f.jpg",
+            "fallback": None,
+        }
 
-    rows = [row("osie/1", "osie_eye", "osie", "test"), row("osie/1", "scene_eye", "osie", "test"),
-            row("osie/2", "osie_eye", "osie", "train"),  # trained on: left out
-            row("osie/3", "osie_eye", "osie", "test", hw=(200, 200)),  # one group
-            row("fiwi/a", "fiwi_eye", "fiwi", "train"), row("fiwi/b", "fiwi_eye", "fiwi", "val"),
-            row("fiwi/c", "fiwi_mouse", "fiwi", "test")]
+    rows = [
+        row("osie/1", "osie_eye", "osie", "test"),
+        row("osie/1", "scene_eye", "osie", "test"),
+        row("osie/2", "osie_eye", "osie", "train"),  # trained on: left out
+        row("osie/3", "osie_eye", "osie", "test", hw=(200, 200)),  # one group
+        row("fiwi/a", "fiwi_eye", "fiwi", "train"),
+        row("fiwi/b", "fiwi_eye", "fiwi", "val"),
+        row("fiwi/c", "fiwi_mouse", "fiwi", "test"),
+    ]
     (tmp_path / "index.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    chosen, counts = select_images(tmp_path, "test", ["osie_eye", "scene_eye", "fiwi_eye"],
-                                   min_groups=2, max_unseen_per_source=1)
+    chosen, counts = select_images(
+        tmp_path,
+        "test",
+        ["osie_eye", "scene_eye", "fiwi_eye"],
+        min_groups=2,
+        max_unseen_per_source=1,
+    )
     assert [r["source"] for r in chosen if r["image_id"] == "osie/1"] == ["osie_eye"]
     assert {r["source"] for r in chosen} == {"osie_eye", "fiwi_eye"} and len(chosen) == 2
     assert counts["small"] == 1 and counts["without_source"] == 1  # fiwi/c: mouse only

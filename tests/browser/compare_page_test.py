@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO  # noqa: E402
+from PIL import Image
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if str(REPO) not in sys.path:  # benchmarks/ is imported from the repository root
@@ -30,10 +29,13 @@ if str(REPO) not in sys.path:  # benchmarks/ is imported from the repository roo
 from benchmarks.browser.chromium import chromium_path, launch  # noqa: E402
 
 pytestmark = [
-    pytest.mark.skipif(chromium_path() is None, reason="Chromium not installed "
-                       "(apt-get install chromium)"),
-    pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                       reason="cjxl/djxl (libjxl-tools) not on PATH"),
+    pytest.mark.skipif(
+        chromium_path() is None, reason="Chromium not installed (apt-get install chromium)"
+    ),
+    pytest.mark.skipif(
+        shutil.which("cjxl") is None or shutil.which("djxl") is None,
+        reason="cjxl/djxl (libjxl-tools) not on PATH",
+    ),
 ]
 
 
@@ -46,17 +48,32 @@ def _compare(argv) -> int:
 def _osie_gt(shared_data_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
     """A one-row ground-truth build for OSIE 1001.jpg: its real first fixations."""
     scipy_io = pytest.importorskip("scipy.io")
-    fixations = scipy_io.loadmat(shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
-                                 squeeze_me=True, struct_as_record=False)["fixations"]
+    fixations = scipy_io.loadmat(
+        shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
+        squeeze_me=True,
+        struct_as_record=False,
+    )["fixations"]
     entry = next(e for e in fixations if Path(e.img).stem == "1001")
     # The second fixation of each subject (the first is the pre-stimulus centre), 0-based.
-    points = [[float(s.fix_x[1]) - 1, float(s.fix_y[1]) - 1] for s in entry.subjects
-              if np.size(s.fix_x) > 1]
-    row = {"image_id": "osie/1001", "dataset": "osie", "source": "osie_eye", "modality": "eye",
-           "split": "test", "data_dir": str(shared_data_dir),
-           "image_path": "osie/data/stimuli/1001.jpg", "original_hw": [600, 800],
-           "center": np.mean(points, axis=0).tolist(), "points": points,
-           "frame_path": "frames/osie_1001.jpg", "fallback": None}
+    points = [
+        [float(s.fix_x[1]) - 1, float(s.fix_y[1]) - 1]
+        for s in entry.subjects
+        if np.size(s.fix_x) > 1
+    ]
+    row = {
+        "image_id": "osie/1001",
+        "dataset": "osie",
+        "source": "osie_eye",
+        "modality": "eye",
+        "split": "test",
+        "data_dir": str(shared_data_dir),
+        "image_path": "osie/data/stimuli/1001.jpg",
+        "original_hw": [600, 800],
+        "center": np.mean(points, axis=0).tolist(),
+        "points": points,
+        "frame_path": "frames/osie_1001.jpg",
+        "fallback": None,
+    }
     gt = tmp_path / "gt"
     gt.mkdir()
     (gt / "index.jsonl").write_text(json.dumps(row) + "\n")
@@ -96,12 +113,14 @@ def test_compare_page_in_chromium(shared_data_dir, tmp_path):
     assert summary["human_fixations"] is None
     # A page with no external resources: every src is inline.
     text = page_path.read_text()
-    assert "http://" not in text.replace("http://www.w3.org", "") and "src=\"data:" in text
+    assert "http://" not in text.replace("http://www.w3.org", "") and 'src="data:' in text
 
     osie, gt = _osie_gt(shared_data_dir, tmp_path)
     out_osie = tmp_path / "cmp_osie"
-    assert _compare([str(osie), "--out", str(out_osie), "--gt_dir", str(gt),
-                     "--budgets", "10,25,40"]) == 0
+    assert (
+        _compare([str(osie), "--out", str(out_osie), "--gt_dir", str(gt), "--budgets", "10,25,40"])
+        == 0
+    )
     assert json.loads((out_osie / "compare.json").read_text())["human_fixations"] > 5
 
     with playwright_api.sync_playwright() as playwright:

@@ -4,12 +4,11 @@ headless Chromium's screenshots, and the searches, checked against djxl on the s
 from __future__ import annotations
 
 import shutil
-import sys
 import subprocess
+import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO  # noqa: E402
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -26,17 +25,34 @@ from benchmarks.browser.server import BACKGROUND, PartialServer  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(chromium_path() is None, reason="Chromium not installed"),
-    pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                       reason="cjxl/djxl (libjxl-tools) not on PATH"),
+    pytest.mark.skipif(
+        shutil.which("cjxl") is None or shutil.which("djxl") is None,
+        reason="cjxl/djxl (libjxl-tools) not on PATH",
+    ),
 ]
 
 
 def test_browser_draws_partial_files_like_djxl(kodak_paths, tmp_path):
     source = next(p for p in kodak_paths if p.name == "kodim23.png")
     out = tmp_path / "k.jxl"
-    subprocess.run(["cjxl", str(source), str(out), "--quiet", "--num_threads", "1",
-                    "--group_order", "1", "--center_x", "300", "--center_y", "200"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "cjxl",
+            str(source),
+            str(out),
+            "--quiet",
+            "--num_threads",
+            "1",
+            "--group_order",
+            "1",
+            "--center_x",
+            "300",
+            "--center_y",
+            "200",
+        ],
+        check=True,
+        capture_output=True,
+    )
     data = out.read_bytes()
     box = region_box((256, 128), (512, 768), 256)  # half in group 0, half in 1: the first two
     tolerance = len(data) // 60
@@ -53,13 +69,22 @@ def test_browser_draws_partial_files_like_djxl(kodak_paths, tmp_path):
         # A download that stalls after N bytes shows the same as one that ends there.
         stalled = Renderer(browser, server, hold=True, hold_wait_s=1.5)
         n_bytes = int(arrivals.final_bytes[1]) + 100
-        assert np.array_equal(stalled.render("k.jxl", n_bytes, (512, 768)),
-                              renderer.render("k.jxl", n_bytes, (512, 768)))
+        assert np.array_equal(
+            stalled.render("k.jxl", n_bytes, (512, 768)),
+            renderer.render("k.jxl", n_bytes, (512, 768)),
+        )
         stalled.close()
-        paint = search.first_paint(lambda n: renderer.render("k.jxl", n, (512, 768)),
-                                   len(data), tolerance, painted)
-        region = search.region_final(lambda n: renderer.render("k.jxl", n, (512, 768)),
-                                     len(data), tolerance, final, box, 50.0)
+        paint = search.first_paint(
+            lambda n: renderer.render("k.jxl", n, (512, 768)), len(data), tolerance, painted
+        )
+        region = search.region_final(
+            lambda n: renderer.render("k.jxl", n, (512, 768)),
+            len(data),
+            tolerance,
+            final,
+            box,
+            50.0,
+        )
         browser.close()
     with PrefixDecoder(data, work_dir=tmp_path / "d") as djxl:
         djxl_paint = search.first_paint(djxl, len(data), tolerance)

@@ -20,8 +20,10 @@ from PIL import Image
 from attention_center.cli import main as cli
 from attention_center.core.images import load_image
 
-needs_cjxl = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                                reason="cjxl/djxl (libjxl-tools) not on PATH")
+needs_cjxl = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,9 @@ def test_console_script_and_module_entry_points():
 def test_predict_json_with_a_bad_file(centroid_model, photos, capsys):
     bad = photos / "bad.jpg"
     bad.write_bytes(b"")
-    code = run("predict", photos / "k1.png", bad, photos / "sub", "--model", centroid_model,
-               "--noprogress")
+    code = run(
+        "predict", photos / "k1.png", bad, photos / "sub", "--model", centroid_model, "--noprogress"
+    )
     out, err = capsys.readouterr()
     assert code == 1
     rows = json.loads(out)
@@ -70,8 +73,17 @@ def test_predict_json_with_a_bad_file(centroid_model, photos, capsys):
 
 def test_predict_csv_and_overlays(centroid_model, photos, tmp_path, capsys):
     overlays = tmp_path / "overlays"
-    code = run("predict", photos, "--model", centroid_model, "--format", "csv",
-               "--overlay", overlays, "--noprogress")
+    code = run(
+        "predict",
+        photos,
+        "--model",
+        centroid_model,
+        "--format",
+        "csv",
+        "--overlay",
+        overlays,
+        "--noprogress",
+    )
     out, _ = capsys.readouterr()
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -108,13 +120,28 @@ def test_predict_bad_images_each_get_a_clear_error(centroid_model, bad_images, c
 
 
 @needs_cjxl
-def test_encode_with_google_flag_names_and_extra_cjxl_flags(centroid_model, photos, tmp_path,
-                                                            capsys):
+def test_encode_with_google_flag_names_and_extra_cjxl_flags(
+    centroid_model, photos, tmp_path, capsys
+):
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     out = tmp_path / "jxl"
-    code = run("encode", "--image_dir", photos, "--output_dir", out, "--lite_model_file",
-               centroid_model, "--new_suffix", "jxl", "--verbose", "--jobs", "2",
-               "--noprogress", "--", "--effort=3")
+    code = run(
+        "encode",
+        "--image_dir",
+        photos,
+        "--output_dir",
+        out,
+        "--lite_model_file",
+        centroid_model,
+        "--new_suffix",
+        "jxl",
+        "--verbose",
+        "--jobs",
+        "2",
+        "--noprogress",
+        "--",
+        "--effort=3",
+    )
     printed, _ = capsys.readouterr()
     assert code == 1  # broken.png failed; the others went on
     assert "3 images: 2 encoded, 1 failed" in printed and "broken.png" in printed
@@ -128,31 +155,60 @@ def test_encode_with_google_flag_names_and_extra_cjxl_flags(centroid_model, phot
         assert Image.open(decoded).size == Image.open(photos / name[:-4]).size
     # Resume: nothing left to do.
     (photos / "broken.png").unlink()
-    assert run("encode", "--image_dir", photos, "--output_dir", out, "--model", centroid_model,
-               "--skip_existing", "--noprogress") == 0
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            photos,
+            "--output_dir",
+            out,
+            "--model",
+            centroid_model,
+            "--skip_existing",
+            "--noprogress",
+        )
+        == 0
+    )
     assert "2 images: 0 encoded, 2 skipped" in capsys.readouterr()[0]
 
 
 def test_encode_dry_run_writes_nothing(centroid_model, photos, tmp_path, capsys):
-    code = run("encode", "--image_dir", photos, "--output_dir", tmp_path / "out", "--model",
-               centroid_model, "--dry_run", "--noprogress", "--encoder", "cjxl", "--", "-d", "1")
+    code = run(
+        "encode",
+        "--image_dir",
+        photos,
+        "--output_dir",
+        tmp_path / "out",
+        "--model",
+        centroid_model,
+        "--dry_run",
+        "--noprogress",
+        "--encoder",
+        "cjxl",
+        "--",
+        "-d",
+        "1",
+    )
     out, _ = capsys.readouterr()
     assert code == 0 and not (tmp_path / "out").exists()
     commands = [line for line in out.splitlines() if "--center_x" in line]
     assert len(commands) == 2 and all(line.endswith("-d 1") for line in commands)
 
 
-@pytest.mark.parametrize("args,message", [
-    ((), "no command given"),
-    (("frobnicate",), "unknown command 'frobnicate'"),
-    (("predict",), "needs image files"),
-    (("predict", "x.png", "--", "-d", "1"), "only for encode"),
-    (("encode",), "needs --image_dir"),
-    (("encode", "--image_dir", "/no/such/dir"), "not a directory"),
-    (("encode", "--image_dir", "."), "needs --output_dir"),
-    (("encode", "--image_dir", ".", "--output_dir", "o", "stray"), "no positional"),
-    (("predict", "x.png", "--model", "/no/such/model.tflite"), "no such model file"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((), "no command given"),
+        (("frobnicate",), "unknown command 'frobnicate'"),
+        (("predict",), "needs image files"),
+        (("predict", "x.png", "--", "-d", "1"), "only for encode"),
+        (("encode",), "needs --image_dir"),
+        (("encode", "--image_dir", "/no/such/dir"), "not a directory"),
+        (("encode", "--image_dir", "."), "needs --output_dir"),
+        (("encode", "--image_dir", ".", "--output_dir", "o", "stray"), "no positional"),
+        (("predict", "x.png", "--model", "/no/such/model.tflite"), "no such model file"),
+    ],
+)
 def test_usage_errors_exit_2(args, message, capsys):
     assert run(*args) == 2
     assert message in capsys.readouterr()[1]
@@ -184,16 +240,42 @@ def test_a_bad_flag_is_a_usage_error_for_every_command(capsys):
 
 
 def test_encoder_not_found_exits_2(centroid_model, photos, tmp_path, capsys):
-    assert run("encode", "--image_dir", photos, "--output_dir", tmp_path / "o", "--model",
-               centroid_model, "--encoder", "/nowhere/cjxl-missing", "--noprogress") == 2
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            photos,
+            "--output_dir",
+            tmp_path / "o",
+            "--model",
+            centroid_model,
+            "--encoder",
+            "/nowhere/cjxl-missing",
+            "--noprogress",
+        )
+        == 2
+    )
     assert "libjxl-tools" in capsys.readouterr()[1]
 
 
 def test_python_dash_m(centroid_model, kodak_paths):
-    run_ = subprocess.run([sys.executable, "-m", "attention_center", "predict",
-                           str(kodak_paths[0]), "--model", str(centroid_model), "--format=csv",
-                           "--noprogress"], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    run_ = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "attention_center",
+            "predict",
+            str(kodak_paths[0]),
+            "--model",
+            str(centroid_model),
+            "--format=csv",
+            "--noprogress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert run_.returncode == 0, run_.stderr[-1500:]
     [row] = list(csv.DictReader(io.StringIO(run_.stdout)))
     assert Path(row["path"]).name == kodak_paths[0].name and float(row["x"]) > 0

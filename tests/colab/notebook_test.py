@@ -38,7 +38,9 @@ def load_generator():
     """``colab/make_notebook.py`` as a module (it is a script, not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_notebook", REPO / "colab" / "make_notebook.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_notebook", REPO / "colab" / "make_notebook.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -50,8 +52,11 @@ def parameters_cell(notebook) -> tuple[int, dict]:
 
     for index, cell in enumerate(notebook.cells):
         if "parameters" in cell.metadata.get("tags", []):
-            names = {node.targets[0].id: ast.unparse(node.value)
-                     for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)}
+            names = {
+                node.targets[0].id: ast.unparse(node.value)
+                for node in ast.parse(cell.source).body
+                if isinstance(node, ast.Assign)
+            }
             return index, names
     raise AssertionError("no cell tagged 'parameters'")
 
@@ -62,7 +67,8 @@ def inject_parameters(notebook, values: dict):
     unknown = set(values) - set(names)
     assert not unknown, f"not notebook parameters: {sorted(unknown)}"
     source = "# Parameters injected by tests/notebook_test.py\n" + "".join(
-        f"{name} = {value!r}\n" for name, value in values.items())
+        f"{name} = {value!r}\n" for name, value in values.items()
+    )
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = ["injected-parameters"]
     cell["id"] = "injected-parameters"
@@ -75,15 +81,26 @@ def inject_parameters(notebook, values: dict):
 def test_committed_notebook_is_the_generators_output_without_outputs():
     generator = load_generator()
     assert NOTEBOOK.read_text(encoding="utf-8") == generator.notebook_text(), (
-        "colab/retrain.ipynb differs from colab/make_notebook.py: run python colab/make_notebook.py")
+        "colab/retrain.ipynb differs from colab/make_notebook.py: run python colab/make_notebook.py"
+    )
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(notebook)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
     index, names = parameters_cell(notebook)
-    assert index == min(notebook.cells.index(c) for c in code), "parameters must be the first code cell"
-    for name in ("DATA_DIR", "SOURCES", "RECORDS", "BACKBONE", "EPOCHS", "INPUT_SIZE",
-                 "MAX_IMAGES", "OUT_DIR"):
+    assert index == min(notebook.cells.index(c) for c in code), (
+        "parameters must be the first code cell"
+    )
+    for name in (
+        "DATA_DIR",
+        "SOURCES",
+        "RECORDS",
+        "BACKBONE",
+        "EPOCHS",
+        "INPUT_SIZE",
+        "MAX_IMAGES",
+        "OUT_DIR",
+    ):
         assert name in names
 
 
@@ -104,7 +121,9 @@ def write_user_records(shared_data_dir: Path, path: Path) -> dict:
     chosen = {}
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image", "observer", "order", "x", "y", "duration_ms", "source", "dataset"])
+        writer.writerow(
+            ["image", "observer", "order", "x", "y", "duration_ms", "source", "dataset"]
+        )
         for record in records:
             stem = Path(record.image_path).stem
             split = split_of(f"{DATASET}/{stem}", 0)
@@ -115,8 +134,18 @@ def write_user_records(shared_data_dir: Path, path: Path) -> dict:
             for k, points in enumerate(record.observers):
                 durations = record.duration_ms[k] if record.duration_ms else [""] * len(points)
                 for order, ((x, y), duration) in enumerate(zip(points, durations), 1):
-                    writer.writerow([record.image_path, f"s{k + 1}", order, f"{x:.2f}",
-                                     f"{y:.2f}", duration, "eye", DATASET])
+                    writer.writerow(
+                        [
+                            record.image_path,
+                            f"s{k + 1}",
+                            order,
+                            f"{x:.2f}",
+                            f"{y:.2f}",
+                            duration,
+                            "eye",
+                            DATASET,
+                        ]
+                    )
             if not any(wanted.values()):
                 break
     assert not any(wanted.values()), f"not enough OSIE images for {SPLIT_COUNTS}"
@@ -131,9 +160,15 @@ def write_kernelspec(jupyter_dir: Path) -> str:
     """
     folder = jupyter_dir / "kernels" / "python3"
     folder.mkdir(parents=True)
-    (folder / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (tests)", "language": "python"}))
+    (folder / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (tests)",
+                "language": "python",
+            }
+        )
+    )
     return "python3"
 
 
@@ -145,12 +180,25 @@ def executed(shared_data_dir, tmp_path_factory):
     chosen = write_user_records(shared_data_dir, records_path)
     out = work / "out"
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    inject_parameters(notebook, {
-        "DATA_DIR": str(shared_data_dir), "RECORDS": str(records_path), "OUT_DIR": str(out),
-        "BACKBONE": "mobilenet_v2", "ALPHA": 0.35, "BACKBONE_WEIGHTS": None,
-        "INPUT_SIZE": "64x80", "EPOCHS": 1, "FREEZE_EPOCHS": 1, "BATCH_SIZE": 4,
-        "NUM_CALIBRATION": 6, "NUM_PARITY": 4, "STRATEGY": "auto", "INSTALL": "auto",
-    })
+    inject_parameters(
+        notebook,
+        {
+            "DATA_DIR": str(shared_data_dir),
+            "RECORDS": str(records_path),
+            "OUT_DIR": str(out),
+            "BACKBONE": "mobilenet_v2",
+            "ALPHA": 0.35,
+            "BACKBONE_WEIGHTS": None,
+            "INPUT_SIZE": "64x80",
+            "EPOCHS": 1,
+            "FREEZE_EPOCHS": 1,
+            "BATCH_SIZE": 4,
+            "NUM_CALIBRATION": 6,
+            "NUM_PARITY": 4,
+            "STRATEGY": "auto",
+            "INSTALL": "auto",
+        },
+    )
     environment = {
         "CI": "1",  # never pip install
         "KERAS_BACKEND": "tensorflow",
@@ -167,8 +215,12 @@ def executed(shared_data_dir, tmp_path_factory):
     os.environ.update(environment)
     try:
         client = nbclient.NotebookClient(
-            notebook, timeout=900, kernel_name=kernel_name, allow_errors=False,
-            resources={"metadata": {"path": str(work)}})
+            notebook,
+            timeout=900,
+            kernel_name=kernel_name,
+            allow_errors=False,
+            resources={"metadata": {"path": str(work)}},
+        )
         client.execute()
     except nbclient.exceptions.CellExecutionError as error:
         pytest.fail(f"the notebook failed:\n{str(error)[-4000:]}")
@@ -212,7 +264,9 @@ def test_the_kernel_is_this_interpreter_and_nothing_was_installed(executed):
 @slow
 def test_ground_truth_was_built_from_the_users_records(executed):
     _, out, chosen = executed
-    rows = [json.loads(line) for line in (out / "ground_truth" / "index.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (out / "ground_truth" / "index.jsonl").read_text().splitlines()
+    ]
     assert {r["image_id"]: r["split"] for r in rows} == chosen
     assert {r["source"] for r in rows} == {f"{DATASET}_eye"}
     for row in rows:
@@ -233,7 +287,9 @@ def test_training_wrote_a_model_at_the_requested_size(executed):
     assert [row["phase"] for row in history] == ["warmup"]
     assert history[0]["val_center_error"] > 0
     summary = json.loads((run / "summary.json").read_text())
-    assert Path(summary["model"]) == run / "model.keras" and (run / "model.keras").stat().st_size > 0
+    assert (
+        Path(summary["model"]) == run / "model.keras" and (run / "model.keras").stat().st_size > 0
+    )
 
 
 @slow
@@ -242,7 +298,9 @@ def test_evaluation_table_has_the_model_and_the_baselines(executed):
     table = (out / "evaluation.md").read_text()
     for row in ("image centre", "dataset-mean centre", "model.keras", "human ceiling"):
         assert row in table
-    assert any("model.keras" in md and "image centre" in md for md in outputs_of(notebook, "text/markdown"))
+    assert any(
+        "model.keras" in md and "image centre" in md for md in outputs_of(notebook, "text/markdown")
+    )
     report = json.loads((out / "evaluation.json").read_text())
     n_test = sum(split == "test" for split in chosen.values())
     for method in report["methods"]:
@@ -285,5 +343,5 @@ def test_sample_was_predicted_shown_and_encoded(executed):
     assert Image.open(decoded).size == Image.open(sample).size
     text = "".join(outputs_of(notebook, "stream"))
     assert "--group_order" in text and "--center_x" in text  # the cjxl command (--verbose)
-    timings = json.loads(text[text.rindex('{\n "out_dir"'):])["seconds"]
+    timings = json.loads(text[text.rindex('{\n "out_dir"') :])["seconds"]
     print("notebook step timings (s):", timings, file=sys.stderr)

@@ -60,11 +60,13 @@ def test_directories_appear_whole(tmp_path):
 
 def test_temporaries_of_a_killed_process_are_stale_and_removed(tmp_path):
     # A real process that dies (SIGKILL) while its temporary exists.
-    code = ("import os, sys, signal\n"
-            "from attention_center.core.atomic import atomic_path\n"
-            "with atomic_path(sys.argv[1]) as t:\n"
-            "    t.write_bytes(b'partial')\n"
-            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    code = (
+        "import os, sys, signal\n"
+        "from attention_center.core.atomic import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as t:\n"
+        "    t.write_bytes(b'partial')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.jxl")], timeout=60)
     left = list(tmp_path.iterdir())
     assert len(left) == 1 and atomic.is_temporary(left[0]) and not (tmp_path / "a.jxl").exists()

@@ -9,8 +9,9 @@ from attention_center.core import centers
 
 
 def test_normalized_center_errors():
-    errors = centers.normalized_center_errors([[0, 0], [10, 10]], [[30, 40], [10, 10]],
-                                              [[600, 800], [3, 4]])
+    errors = centers.normalized_center_errors(
+        [[0, 0], [10, 10]], [[30, 40], [10, 10]], [[600, 800], [3, 4]]
+    )
     np.testing.assert_allclose(errors, [50 / 1000, 0.0])
 
 
@@ -28,17 +29,24 @@ def test_normalized_centres_round_trip_and_image_centre():
     np.testing.assert_allclose(centers.normalized_centers(image_centre, sizes), 0.5)
     points = np.array([[12.3, 400.0], [700.0, 3.0]])
     np.testing.assert_allclose(
-        centers.centers_from_normalized(centers.normalized_centers(points, sizes), sizes), points)
+        centers.centers_from_normalized(centers.normalized_centers(points, sizes), sizes), points
+    )
 
 
 def test_summary_skips_nan():
     s = centers.summarize_center_errors([0.1, np.nan, 0.3, 0.2], [1, np.nan, 0, 1])
-    assert s == {"mean_error": pytest.approx(0.2), "median_error": pytest.approx(0.2),
-                 "same_group": pytest.approx(2 / 3), "num_images": 3}
+    assert s == {
+        "mean_error": pytest.approx(0.2),
+        "median_error": pytest.approx(0.2),
+        "same_group": pytest.approx(2 / 3),
+        "num_images": 3,
+    }
 
 
 def test_centers_from_keep_is_the_mean_of_kept_points_pooled_over_observers():
-    points = np.array([[[[0.0, 0.0], [10.0, 0.0]], [[20.0, 30.0], [99.0, 99.0]]]])  # [1, O=2, P=2, 2]
+    points = np.array(
+        [[[[0.0, 0.0], [10.0, 0.0]], [[20.0, 30.0], [99.0, 99.0]]]]
+    )  # [1, O=2, P=2, 2]
     keep = np.array([[[True, True], [True, False]]])
     center, count = centers.centers_from_keep(points, keep)
     np.testing.assert_allclose(center, [[10.0, 10.0]])

@@ -56,8 +56,10 @@ def test_clamping_puts_a_centre_on_the_padding_at_the_edge():
     assert (xo, yo) == (399.0, 599.0)
 
 
-@pytest.mark.parametrize("h,w", [(600, 800), (256, 256), (512, 768), (768, 512), (427, 640),
-                                 (1, 1), (3, 1000), (333, 500)])
+@pytest.mark.parametrize(
+    "h,w",
+    [(600, 800), (256, 256), (512, 768), (768, 512), (427, 640), (1, 1), (3, 1000), (333, 500)],
+)
 def test_geometry_matches_tensorflow_resize_with_pad(h, w):
     tf = pytest.importorskip("tensorflow")
     ones = tf.ones((h, w, 1))
@@ -68,21 +70,30 @@ def test_geometry_matches_tensorflow_resize_with_pad(h, w):
     assert (int(t.pad_y), int(t.pad_x)) == (rows[0], cols[0])
     assert (int(t.resized_hw[0]), int(t.resized_hw[1])) == (len(rows), len(cols))
     # The same code runs on TF tensors (as inside tf.data).
-    t_tf = frame_transform((tf.constant(float(h)), tf.constant(float(w))), (480.0, 640.0),
-                           floor=tf.floor, maximum=tf.maximum)
-    assert float(t_tf.pad_x) == float(t.pad_x) and float(t_tf.resized_hw[0]) == float(t.resized_hw[0])
+    t_tf = frame_transform(
+        (tf.constant(float(h)), tf.constant(float(w))),
+        (480.0, 640.0),
+        floor=tf.floor,
+        maximum=tf.maximum,
+    )
+    assert float(t_tf.pad_x) == float(t.pad_x) and float(t_tf.resized_hw[0]) == float(
+        t.resized_hw[0]
+    )
 
 
 def test_resize_with_pad_is_close_to_tensorflow_bicubic_antialias(kodak_paths):
     tf = pytest.importorskip("tensorflow")
     image = load_image(kodak_paths[0])
     ours, t = resize_with_pad(image, (480, 640))
-    theirs = tf.image.resize_with_pad(tf.convert_to_tensor(image, tf.float32) / 255.0, 480, 640,
-                                      method="bicubic", antialias=True).numpy()
+    theirs = tf.image.resize_with_pad(
+        tf.convert_to_tensor(image, tf.float32) / 255.0, 480, 640, method="bicubic", antialias=True
+    ).numpy()
     assert ours.shape == theirs.shape == (480, 640, 3)
     assert ours.dtype == np.float32 and 0 <= ours.min() and ours.max() <= 1
-    inside = (slice(int(t.pad_y) + 2, int(t.pad_y + t.resized_hw[0]) - 2),
-              slice(int(t.pad_x) + 2, int(t.pad_x + t.resized_hw[1]) - 2))
+    inside = (
+        slice(int(t.pad_y) + 2, int(t.pad_y + t.resized_hw[0]) - 2),
+        slice(int(t.pad_x) + 2, int(t.pad_x + t.resized_hw[1]) - 2),
+    )
     assert np.abs(ours[inside] - np.clip(theirs[inside], 0, 1)).mean() < 0.01
     assert np.all(ours[: int(t.pad_y)] == 0)
 
@@ -125,10 +136,13 @@ def test_load_image_applies_exif_orientation(tmp_path):
     assert shown[:10].mean() > 200 and shown[-10:].mean() < 50  # the band is now on top
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"", "empty file"),
-    (b"this is not an image at all", "not an image"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"", "empty file"),
+        (b"this is not an image at all", "not an image"),
+    ],
+)
 def test_load_image_names_the_file_and_the_problem(tmp_path, content, reason):
     path = tmp_path / "bad.jpg"
     path.write_bytes(content)

@@ -60,8 +60,13 @@ def test_every_pixel_lands_where_pillow_puts_it(orientation, h, w, data):
 
 
 @settings(max_examples=300, deadline=None)
-@given(orientation=orientations, h=st.integers(1, 6000), w=st.integers(1, 6000),
-       fx=st.floats(0, 1), fy=st.floats(0, 1))
+@given(
+    orientation=orientations,
+    h=st.integers(1, 6000),
+    w=st.integers(1, 6000),
+    fx=st.floats(0, 1),
+    fy=st.floats(0, 1),
+)
 def test_points_round_trip_and_stay_inside_both_images(orientation, h, w, fx, fy):
     """displayed -> stored -> displayed is the identity for any real point of the image."""
     x, y = fx * (w - 1), fy * (h - 1)
@@ -81,7 +86,8 @@ def test_arrays_of_points_map_like_single_points(orientation, h, w):
     sx, sy = displayed_to_stored(xs, ys, (h, w), orientation)
     for i in range(16):
         assert displayed_to_stored(xs[i], ys[i], (h, w), orientation) == pytest.approx(
-            (sx[i], sy[i]))
+            (sx[i], sy[i])
+        )
 
 
 @pytest.mark.parametrize("bad", [0, 9, -1, None, "six"])
@@ -94,8 +100,13 @@ frame_sizes = st.sampled_from([(480, 640), (240, 320), (120, 160), (512, 512), (
 
 
 @settings(max_examples=300, deadline=None)
-@given(h=st.integers(1, 8000), w=st.integers(1, 8000), frame_hw=frame_sizes,
-       x=st.floats(-2000, 3000), y=st.floats(-2000, 3000))
+@given(
+    h=st.integers(1, 8000),
+    w=st.integers(1, 8000),
+    frame_hw=frame_sizes,
+    x=st.floats(-2000, 3000),
+    y=st.floats(-2000, 3000),
+)
 def test_any_frame_point_becomes_a_centre_inside_the_image(h, w, frame_hw, x, y):
     """Wherever the model's centre is (padding, past the frame), the clamped centre is a
     point of the image; a point already inside the image's area is moved by under a pixel

@@ -7,11 +7,15 @@ import pytest
 
 pytest.importorskip("keras")
 
-from attention_center.evaluation.cross_dataset import (HeldOutSet, cross_dataset_table,  # noqa: E402
-                                                       markdown_tables)
-from attention_center.evaluation.evaluate import evaluate  # noqa: E402
 from conftest import save_centroid_model  # noqa: E402
 from small_ground_truth import two_dataset_build  # noqa: E402
+
+from attention_center.evaluation.cross_dataset import (  # noqa: E402
+    HeldOutSet,
+    cross_dataset_table,
+    markdown_tables,
+)
+from attention_center.evaluation.evaluate import evaluate  # noqa: E402
 
 ALL = ("train", "val", "test")
 
@@ -20,23 +24,31 @@ def test_rows_shared_and_held_out_models(tmp_path_factory, shared_data_dir, tmp_
     build = two_dataset_build(tmp_path_factory, shared_data_dir, images=6)
     shared = save_centroid_model(tmp_path / "shared.keras", frame_hw=(120, 160))
     other = save_centroid_model(tmp_path / "other.keras", frame_hw=(240, 320))
-    rows = [HeldOutSet("osie", "osie_eye", ALL, "OSIE part"),
-            HeldOutSet("other", "other_eye", ALL, "other part")]
+    rows = [
+        HeldOutSet("osie", "osie_eye", ALL, "OSIE part"),
+        HeldOutSet("other", "other_eye", ALL, "other part"),
+    ]
     results = cross_dataset_table(build, rows, {"centroid": shared}, {"other": other})
     assert [r.row.label for r in results] == ["OSIE part", "other part"]
     assert [r.num_images for r in results] == [3, 3]
     held = "ours (never trained on these images)"
     assert held not in results[0].summaries and held in results[1].summaries
-    direct = evaluate(build, [shared], split=ALL, modality="eye", sources=["other_eye"],
-                      progress=False)
+    direct = evaluate(
+        build, [shared], split=ALL, modality="eye", sources=["other_eye"], progress=False
+    )
     by_name = {m.name: m.summary() for m in direct.methods}
     assert results[1].summaries["centroid"] == by_name["shared.keras"]
     assert results[1].summaries["image centre"] == by_name["image centre"]
     ceiling = next(v for k, v in by_name.items() if k.startswith("human"))
     assert results[1].summaries["human split-half"] == ceiling
     # The two centroid models differ only in frame size: nearly the same centres.
-    assert abs(results[1].summaries[held]["mean_error"]
-               - results[1].summaries["centroid"]["mean_error"]) < 0.01
+    assert (
+        abs(
+            results[1].summaries[held]["mean_error"]
+            - results[1].summaries["centroid"]["mean_error"]
+        )
+        < 0.01
+    )
     text = markdown_tables(results, ["image centre", "centroid", held, "human split-half"])
     assert text.count("| OSIE part | 3 |") == 3 and "| - |" in text  # no held-out model there
     mean = results[0].summaries["centroid"]["mean_error"]

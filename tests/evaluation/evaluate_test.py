@@ -26,8 +26,11 @@ TRAIN_IDS = list(range(1006, 1036))
 @pytest.fixture(scope="module")
 def osie_rows(shared_data_dir) -> dict[int, dict]:
     """Index rows for OSIE images 1001-1035 from the real eye-tracking file."""
-    mat = scipy.io.loadmat(shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
-                           squeeze_me=True, struct_as_record=False)["fixations"]
+    mat = scipy.io.loadmat(
+        shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
+        squeeze_me=True,
+        struct_as_record=False,
+    )["fixations"]
     rows = {}
     for entry in mat[:35]:
         stem = int(Path(entry.img).stem)
@@ -36,17 +39,29 @@ def osie_rows(shared_data_dir) -> dict[int, dict]:
         for s, subject in enumerate(np.atleast_1d(entry.subjects)):
             xy = np.stack([np.atleast_1d(subject.fix_x), np.atleast_1d(subject.fix_y)], 1) - 1.0
             xy = xy[1:4]
-            xy = xy[(xy[:, 0] >= -0.5) & (xy[:, 0] < w - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] < h - 0.5)]
+            xy = xy[
+                (xy[:, 0] >= -0.5)
+                & (xy[:, 0] < w - 0.5)
+                & (xy[:, 1] >= -0.5)
+                & (xy[:, 1] < h - 0.5)
+            ]
             points += xy.tolist()
             observer += [s] * len(xy)
         rows[stem] = {
-            "image_id": f"osie/{stem}", "dataset": "osie", "source": "osie_eye", "modality": "eye",
+            "image_id": f"osie/{stem}",
+            "dataset": "osie",
+            "source": "osie_eye",
+            "modality": "eye",
             "split": "test" if stem in TEST_IDS else "train",
             "data_dir": str(shared_data_dir.resolve()),
-            "image_path": f"osie/data/stimuli/{stem}.jpg", "original_hw": [h, w],
-            "frame_hw": [480, 640], "frame_path": f"frames/osie_{stem}.jpg",
-            "center": np.mean(points, axis=0).tolist(), "points": points,
-            "observer_of_point": observer, "num_observers": len(np.atleast_1d(entry.subjects)),
+            "image_path": f"osie/data/stimuli/{stem}.jpg",
+            "original_hw": [h, w],
+            "frame_hw": [480, 640],
+            "frame_path": f"frames/osie_{stem}.jpg",
+            "center": np.mean(points, axis=0).tolist(),
+            "points": points,
+            "observer_of_point": observer,
+            "num_observers": len(np.atleast_1d(entry.subjects)),
             "fallback": None,
         }
     return rows
@@ -83,8 +98,14 @@ def test_select_records_filters(gt_dir):
     assert len(select_records(gt_dir, "test", modality="eye", include_fallbacks=True)) == 6
     assert len(select_records(gt_dir, "test")) == 6  # any modality by default
     assert len(select_records(gt_dir, "train", max_images=4)) == 4
-    both = select_records(gt_dir, "test", modality="any", include_fallbacks=True,
-                          sources=["osie_mouse_lab", "osie_eye", "other_eye"], one_per_image=True)
+    both = select_records(
+        gt_dir,
+        "test",
+        modality="any",
+        include_fallbacks=True,
+        sources=["osie_mouse_lab", "osie_eye", "other_eye"],
+        one_per_image=True,
+    )
     assert {(r["image_id"], r["source"]) for r in both} >= {("osie/1001", "osie_mouse_lab")}
     assert len(both) == len({r["image_id"] for r in both})  # the preferred source per image
 
@@ -93,9 +114,23 @@ def test_cli_google_model_and_baselines(gt_dir, osie_rows, google_model_path, tm
     out_md, out_json = tmp_path / "table.md", tmp_path / "results.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(
-        [sys.executable, "-m", "attention_center", "evaluate", f"--data={gt_dir}",
-         f"--model={google_model_path}", f"--out_md={out_md}", f"--out_json={out_json}",
-         "--noprogress"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "attention_center",
+            "evaluate",
+            f"--data={gt_dir}",
+            f"--model={google_model_path}",
+            f"--out_md={out_md}",
+            f"--out_json={out_json}",
+            "--noprogress",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = out_md.read_text()
     assert table in proc.stdout
@@ -104,20 +139,27 @@ def test_cli_google_model_and_baselines(gt_dir, osie_rows, google_model_path, tm
     assert lines[4].startswith("| google_center.tflite |") and "n/a" in lines[4]
     results = json.loads(out_json.read_text())
     methods = {m["name"].split(" (")[0]: m for m in results["methods"]}
-    assert set(methods) == {"image centre", "dataset-mean centre", "google_center.tflite",
-                            "human ceiling"}
+    assert set(methods) == {
+        "image centre",
+        "dataset-mean centre",
+        "google_center.tflite",
+        "human ceiling",
+    }
     test_rows = [osie_rows[i] for i in TEST_IDS]
     for method in methods.values():
         assert method["summary"]["num_images"] == 5
         assert method["per_image"]["image_id"] == [r["image_id"] for r in test_rows]
     # Baselines recomputed from their definitions.
     image_centre = [_error([399.5, 299.5], r) for r in test_rows]
-    np.testing.assert_allclose(methods["image centre"]["per_image"]["error"], image_centre, atol=1e-6)
+    np.testing.assert_allclose(
+        methods["image centre"]["per_image"]["error"], image_centre, atol=1e-6
+    )
     train = [osie_rows[i] for i in TRAIN_IDS]
     mean_uv = np.mean([(np.asarray(r["center"]) + 0.5) / [800, 600] for r in train], axis=0)
     dataset_mean = [_error(mean_uv * [800, 600] - 0.5, r) for r in test_rows]
-    np.testing.assert_allclose(methods["dataset-mean centre"]["per_image"]["error"], dataset_mean,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        methods["dataset-mean centre"]["per_image"]["error"], dataset_mean, atol=1e-6
+    )
     human = methods["human ceiling"]["summary"]
     assert 0 < human["mean_error"] < methods["image centre"]["summary"]["mean_error"]
     # Google's model: preprocessed as Google does (tf.image.resize_with_pad, bicubic,
@@ -134,8 +176,9 @@ def test_cli_google_model_and_baselines(gt_dir, osie_rows, google_model_path, tm
     google = methods["google_center.tflite"]["per_image"]["error"]
     for row, error in zip(test_rows[:1], google):
         image = load_image(Path(row["data_dir"]) / row["image_path"])
-        frame = tf.image.resize_with_pad(image.astype(np.float32) / 255.0, 480, 640,
-                                         method="bicubic", antialias=True).numpy()
+        frame = tf.image.resize_with_pad(
+            image.astype(np.float32) / 255.0, 480, 640, method="bicubic", antialias=True
+        ).numpy()
         interpreter.set_tensor(image_input["index"], frame[None])
         interpreter.invoke()
         x, y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
@@ -151,12 +194,19 @@ def test_keras_model_weight_map_and_a_bad_image(gt_dir, osie_rows, tmp_path):
 
     # A live model (evaluate takes anything load_predictor takes; loading
     # .keras files is the predictors tests' job, and costs ~10 s here).
-    model = ac.build_model("mobilenet_v2", input_shape=(96, 128, 3), alpha=0.35,
-                           backbone_weights=None, head_width=8, name="small")
+    model = ac.build_model(
+        "mobilenet_v2",
+        input_shape=(96, 128, 3),
+        alpha=0.35,
+        backbone_weights=None,
+        head_width=8,
+        name="small",
+    )
     bad_image = tmp_path / "broken.jpg"
     bad_image.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    bad = dict(osie_rows[1001], image_id="osie/1001b", data_dir=str(tmp_path),
-               image_path="broken.jpg")
+    bad = dict(
+        osie_rows[1001], image_id="osie/1001b", data_dir=str(tmp_path), image_path="broken.jpg"
+    )
     data = _write_index(tmp_path / "gt", [osie_rows[i] for i in TEST_IDS + TRAIN_IDS] + [bad])
 
     # One batch holds all six images, the broken one among them.
@@ -174,14 +224,17 @@ def test_keras_model_weight_map_and_a_bad_image(gt_dir, osie_rows, tmp_path):
     assert "| small |" in table and table.count("n/a") == 3 * 5
     # The centre error of one image, recomputed from the model's own output.
     row = osie_rows[TEST_IDS[0]]
-    frame, transform = resize_with_pad(load_image(Path(row["data_dir"]) / row["image_path"]),
-                                       (96, 128))
+    frame, transform = resize_with_pad(
+        load_image(Path(row["data_dir"]) / row["image_path"]), (96, 128)
+    )
     x, y = np.asarray(model(frame[None], training=False)["center"])[0]
     index = [r["image_id"] for r in evaluation.records].index(row["image_id"])
     assert by_name["small"].errors[index] == pytest.approx(
-        _error(transform.to_original(x, y), row), abs=1e-5)
-    assert np.isnan(by_name["small"].errors[
-        [r["image_id"] for r in evaluation.records].index("osie/1001b")])
+        _error(transform.to_original(x, y), row), abs=1e-5
+    )
+    assert np.isnan(
+        by_name["small"].errors[[r["image_id"] for r in evaluation.records].index("osie/1001b")]
+    )
 
 
 def test_human_ceiling_on_real_records(osie_rows):
@@ -195,8 +248,11 @@ def test_human_ceiling_on_real_records(osie_rows):
     errors, same = split_half_consistency(rows, num_splits=8, seed=0)
     assert errors.shape == (35,) and np.all(np.isfinite(errors)) and np.all(errors > 0)
     assert np.all((same >= 0) & (same <= 1))
-    centre = normalized_center_errors(image_center_predictions(rows),
-                                      [r["center"] for r in rows], [r["original_hw"] for r in rows])
+    centre = normalized_center_errors(
+        image_center_predictions(rows),
+        [r["center"] for r in rows],
+        [r["original_hw"] for r in rows],
+    )
     # People agree with each other better than the image centre predicts them.
     assert errors.mean() < 0.8 * centre.mean()
     again, _ = split_half_consistency(rows, num_splits=8, seed=0)
@@ -211,9 +267,13 @@ def test_human_ceiling_on_real_records(osie_rows):
 def test_split_half_of_two_observers_is_their_distance():
     from attention_center.evaluation.baselines import split_half_consistency
 
-    row = {"image_id": "x", "original_hw": [300, 400], "center": [0, 0],
-           "points": [[10, 10], [20, 30], [200, 100], [260, 180]],
-           "observer_of_point": [3, 3, 7, 7]}
+    row = {
+        "image_id": "x",
+        "original_hw": [300, 400],
+        "center": [0, 0],
+        "points": [[10, 10], [20, 30], [200, 100], [260, 180]],
+        "observer_of_point": [3, 3, 7, 7],
+    }
     one_observer = dict(row, points=[[10, 10]], observer_of_point=[0])
     errors, same = split_half_consistency([row, one_observer], num_splits=3)
     expected = np.hypot(230 - 15, 140 - 20) / 500
@@ -237,10 +297,17 @@ def test_cli_usage_errors(tmp_path, gt_dir, capsys):
 
 def test_evaluate_and_the_predict_cli_import_into_one_process():
     """Both define a --model flag; evaluate keeps its flags in its own FlagValues."""
-    code = ("import attention_center.cli.predict as p, attention_center.cli.evaluate as ev; "
-            "ev.FLAGS(['evaluate', '--model=a.keras', '--model=b.tflite']); "
-            "p.FLAGS(['predict', '--model=c.tflite']); print(ev.FLAGS.model, p.FLAGS.model)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
+    code = (
+        "import attention_center.cli.predict as p, attention_center.cli.evaluate as ev; "
+        "ev.FLAGS(['evaluate', '--model=a.keras', '--model=b.tflite']); "
+        "p.FLAGS(['predict', '--model=c.tflite']); print(ev.FLAGS.model, p.FLAGS.model)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "['a.keras', 'b.tflite'] c.tflite"

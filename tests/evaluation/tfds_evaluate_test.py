@@ -31,7 +31,7 @@ class Brightness(Predictor):
 
     def predict_frames(self, frames):
         frames = np.asarray(frames, np.float64)
-        weight = frames.mean(-1)                                       # [B, H, W]
+        weight = frames.mean(-1)  # [B, H, W]
         h, w = weight.shape[1:]
         total = weight.sum((1, 2))
         x = (weight * np.arange(w)[None, None, :]).sum((1, 2)) / total
@@ -55,8 +55,11 @@ def test_tfds_evaluation_equals_the_portable_builds(small):
     assert [r["image_id"] for r in from_tfds.records] == [r["image_id"] for r in built.records]
     assert len(built.records) == 4 and not built.failures and not from_tfds.failures
     for a, b in zip(built.records, from_tfds.records):
-        assert (a["center"], a["points"], a["original_hw"]) == (b["center"], b["points"],
-                                                                b["original_hw"])
+        assert (a["center"], a["points"], a["original_hw"]) == (
+            b["center"],
+            b["points"],
+            b["original_hw"],
+        )
     names = [m.name for m in built.methods]
     assert names == [m.name for m in from_tfds.methods] and len(names) == 5
     for a, b in zip(built.methods, from_tfds.methods):
@@ -68,8 +71,9 @@ def test_tfds_evaluation_equals_the_portable_builds(small):
         # measured 1.3e-5 / 1.9e-5 of the diagonal apart at most, KLD 0.006.
         np.testing.assert_allclose(b.errors, a.errors, atol=2e-4, err_msg=a.name)
         for metric, values in a.saliency.items():
-            np.testing.assert_allclose(b.saliency[metric], values, rtol=0.01, atol=0.01,
-                                       err_msg=f"{a.name} {metric}")
+            np.testing.assert_allclose(
+                b.saliency[metric], values, rtol=0.01, atol=0.01, err_msg=f"{a.name} {metric}"
+            )
 
 
 def test_evaluate_command_on_a_prepared_tfds_dataset(small, capsys):

@@ -34,18 +34,45 @@ from export.images import load_frames  # noqa: E402
 from export.metadata import read_metadata, sidecar_path  # noqa: E402
 
 #: What a drop-in may contain: TFLite builtins used by our models (no Flex / custom ops).
-ALLOWED_OPS = {"ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "DIV", "FULLY_CONNECTED", "LOGISTIC", "MUL",
-               "RESHAPE", "RESIZE_BILINEAR", "SUB", "SUM", "MEAN", "PAD", "CONCATENATION",
-               "STRIDED_SLICE", "TRANSPOSE_CONV", "HARD_SWISH", "RELU", "RELU6", "QUANTIZE",
-               "DEQUANTIZE", "AVERAGE_POOL_2D", "MAX_POOL_2D"}
+ALLOWED_OPS = {
+    "ADD",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "DIV",
+    "FULLY_CONNECTED",
+    "LOGISTIC",
+    "MUL",
+    "RESHAPE",
+    "RESIZE_BILINEAR",
+    "SUB",
+    "SUM",
+    "MEAN",
+    "PAD",
+    "CONCATENATION",
+    "STRIDED_SLICE",
+    "TRANSPOSE_CONV",
+    "HARD_SWISH",
+    "RELU",
+    "RELU6",
+    "QUANTIZE",
+    "DEQUANTIZE",
+    "AVERAGE_POOL_2D",
+    "MAX_POOL_2D",
+}
 
 
 def run_export(*args, env=None):
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
     environment.pop("KERAS_BACKEND", None)
     environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "export", "--progress=false", *args],
-                          cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "export", "--progress=false", *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +84,26 @@ def exported(tmp_path_factory, kodak_paths):
     _, frames = load_frames(kodak_paths[:6], (240, 320))
     model = save_small_model(run / "best_finetune.keras", frames)
     # What the trainer leaves beside its checkpoints: the metadata's training data and metrics.
-    (run / "config.json").write_text(json.dumps(
-        {"data_dir": "/data/gt", "sources": ["osie_eye", "scene_eye"], "input_hw": [240, 320]}))
+    (run / "config.json").write_text(
+        json.dumps(
+            {"data_dir": "/data/gt", "sources": ["osie_eye", "scene_eye"], "input_hw": [240, 320]}
+        )
+    )
     (run / "history.jsonl").write_text(
         '{"phase": "warmup", "epoch": 0, "val_center_error": 0.12}\n'
         '{"phase": "finetune", "epoch": 0, "val_center_error": 0.104}\n'
-        '{"phase": "finetune", "epoch": 1, "val_center_error": 0.107}\n')
+        '{"phase": "finetune", "epoch": 1, "val_center_error": 0.107}\n'
+    )
     out = tmp / "out" / "center.tflite"
     saved_model = tmp / "saved_model"
-    process = run_export(f"--model={run / 'best_finetune.keras'}", f"--out={out}",
-                         "--quantization=float32", f"--saved_model={saved_model}",
-                         f"--parity_data={kodak_paths[0].parent}", "--num_parity=6")
+    process = run_export(
+        f"--model={run / 'best_finetune.keras'}",
+        f"--out={out}",
+        "--quantization=float32",
+        f"--saved_model={saved_model}",
+        f"--parity_data={kodak_paths[0].parent}",
+        "--num_parity=6",
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     return out, model, process, saved_model
 
@@ -90,12 +126,15 @@ def test_google_script_lookup_finds_the_input_and_reads_the_centre(exported, kod
     for image_path in (kodak_paths[2], kodak_paths[17]):  # landscape and portrait
         image = load_image(image_path).astype(np.float32)[None] / 255.0
         # As Google's script prepares it.
-        tensor = tf.image.resize_with_pad(tf.constant(image), 480, 640, method="bicubic",
-                                          antialias=True).numpy()
+        tensor = tf.image.resize_with_pad(
+            tf.constant(image), 480, 640, method="bicubic", antialias=True
+        ).numpy()
         center = google_lite_predict(interpreter, tensor)
         assert center.shape == (1, 2) and center.dtype == np.float32
-        expected = model.predict(tf.image.resize(tensor, (240, 320)).numpy(),
-                                 verbose=0)["center"][0] * 2.0 + 0.5
+        expected = (
+            model.predict(tf.image.resize(tensor, (240, 320)).numpy(), verbose=0)["center"][0] * 2.0
+            + 0.5
+        )
         # A 240x320 centre c maps to 2c + 0.5 in the 480x640 frame (pixel-centre coordinates).
         assert np.abs(center[0] - expected).max() < 1.0, (center, expected)
 
@@ -105,7 +144,8 @@ def test_interface_is_googles(exported):
     interpreter = make_interpreter(path)
     inputs = interpreter.get_input_details()
     assert [(d["name"], list(d["shape"]), d["dtype"]) for d in inputs] == [
-        ("image:0", [1, 480, 640, 3], np.float32)]
+        ("image:0", [1, 480, 640, 3], np.float32)
+    ]
     outputs = interpreter.get_output_details()
     assert list(outputs[0]["shape"]) == [1, 2] and outputs[0]["dtype"] == np.float32
     assert outputs[0]["name"] == "center:0"
@@ -127,8 +167,9 @@ def test_interface_matches_googles_model(exported, google_model_path, kodak_path
     google = _image_input_and_output0(google_model_path)
     assert ours == google == (([1, 480, 640, 3], np.float32), ([1, 2], np.float32))
     image = load_image(kodak_paths[4]).astype(np.float32)[None] / 255.0
-    tensor = tf.image.resize_with_pad(tf.constant(image), 480, 640, method="bicubic",
-                                      antialias=True).numpy()
+    tensor = tf.image.resize_with_pad(
+        tf.constant(image), 480, 640, method="bicubic", antialias=True
+    ).numpy()
     for path, runtime in ((exported[0], "litert"), (google_model_path, "tf")):
         center = google_lite_predict(make_interpreter(path, runtime=runtime), tensor)[0]
         assert 0 <= center[0] <= 639 and 0 <= center[1] <= 479, (path, center)

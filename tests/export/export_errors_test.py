@@ -70,8 +70,9 @@ def test_bundled_model_absent_says_so(tmp_path, monkeypatch):
     from attention_center import presets
 
     folder = tmp_path / "assets" / "default_model"
-    monkeypatch.setattr(presets, "_registry",
-                        lambda: {"default": presets.Preset("default", folder, "test")})
+    monkeypatch.setattr(
+        presets, "_registry", lambda: {"default": presets.Preset("default", folder, "test")}
+    )
     status, message = export(tmp_path / "center.tflite")  # no --model: the default preset
     assert status == 1
     assert "preset 'default' has no keras model installed" in message and str(folder) in message
@@ -85,7 +86,7 @@ def test_corrupt_model(tmp_path, small_model, damage):
     if damage == "random_bytes":
         bad.write_bytes(np.random.default_rng(0).bytes(5000))
     elif damage == "truncated":
-        bad.write_bytes(content[:len(content) // 2])
+        bad.write_bytes(content[: len(content) // 2])
     else:  # a valid zip whose weights file is missing
         with zipfile.ZipFile(small_model) as source, zipfile.ZipFile(bad, "w") as target:
             for name in source.namelist():
@@ -130,10 +131,14 @@ def test_unusable_representative_folders(tmp_path, small_model):
     a_file = tmp_path / "photo.png"
     a_file.write_bytes(b"not really")
     out = tmp_path / "out" / "center.tflite"
-    for folder, expected in ((tmp_path / "missing", "image folder not found"),
-                             (a_file, "not a folder"), (empty, "no image files")):
-        status, message = export(out, model=small_model, quantization="int8",
-                                 representative_data=folder)
+    for folder, expected in (
+        (tmp_path / "missing", "image folder not found"),
+        (a_file, "not a folder"),
+        (empty, "no image files"),
+    ):
+        status, message = export(
+            out, model=small_model, quantization="int8", representative_data=folder
+        )
         assert status == 1 and f"{folder}: {expected}" in message, message
     assert not out.parent.exists()
 
@@ -144,24 +149,25 @@ def test_representative_images_all_unreadable(tmp_path, small_model):
     for name in ("a.jpg", "b.png"):
         (folder / name).write_bytes(b"\xff\xd8\xff garbage")
     out = tmp_path / "center.tflite"
-    status, message = export(out, model=small_model, quantization="int8",
-                             representative_data=folder)
+    status, message = export(
+        out, model=small_model, quantization="int8", representative_data=folder
+    )
     assert status == 1
     assert "none of the 2 representative images could be read" in message, message
     assert str(folder / "a.jpg") in message
     assert_nothing_written(tmp_path, keep={"broken"})
 
 
-def test_one_unreadable_photo_is_reported_and_the_others_used(tmp_path, small_model,
-                                                              kodak_paths):
+def test_one_unreadable_photo_is_reported_and_the_others_used(tmp_path, small_model, kodak_paths):
     folder = tmp_path / "photos"
     folder.mkdir()
     for source in kodak_paths[:3]:
         (folder / source.name).write_bytes(source.read_bytes())
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     out = tmp_path / "out" / "center.tflite"
-    status, message = export(out, model=small_model, quantization="int8",
-                             representative_data=folder, parity_data=folder)
+    status, message = export(
+        out, model=small_model, quantization="int8", representative_data=folder, parity_data=folder
+    )
     assert status == 1  # written, but not everything was read
     assert out.is_file() and out.stat().st_size > 0
     assert message.count(f"skipped unreadable image {folder / 'broken.jpg'}") == 1, message
@@ -187,11 +193,26 @@ def test_parity_failure_exits_non_zero_and_writes_nothing(tmp_path, small_model,
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     environment.pop("KERAS_BACKEND", None)
     process = subprocess.run(
-        [sys.executable, "-m", "export", "--progress=false", f"--model={small_model}",
-         f"--out={out}", "--quantization=dynamic", "--input_size=96x128",
-         "--internal_size=input", "--parity_threshold=1e-7",
-         f"--parity_data={kodak_paths[0].parent}", "--num_parity=4"],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "export",
+            "--progress=false",
+            f"--model={small_model}",
+            f"--out={out}",
+            "--quantization=dynamic",
+            "--input_size=96x128",
+            "--internal_size=input",
+            "--parity_threshold=1e-7",
+            f"--parity_data={kodak_paths[0].parent}",
+            "--num_parity=4",
+        ],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert process.returncode == 1, process.stderr[-3000:]
     assert "python -m export: error: parity dynamic: max" in process.stderr
     assert "FAIL" in process.stderr and f"{out} not written" in process.stderr

@@ -41,15 +41,20 @@ def exporter(tmp_path_factory, kodak_paths):
     tmp = tmp_path_factory.mktemp("export_quantization")
     _, frames = load_frames(kodak_paths[:6], (240, 320))
     model = save_small_model(tmp / "model.keras", frames)
-    with Exporter(tmp / "model.keras", representative_paths=kodak_paths[6:12],
-                  parity_paths=kodak_paths[:6], progress=False) as exporter:
+    with Exporter(
+        tmp / "model.keras",
+        representative_paths=kodak_paths[6:12],
+        parity_paths=kodak_paths[:6],
+        progress=False,
+    ) as exporter:
         exporter.float32_bytes = 4 * model.count_params()
         yield exporter
 
 
 @pytest.mark.parametrize("quantization", ["float16", "dynamic", "int8"])
-def test_quantized_export_is_a_builtin_drop_in_within_parity(exporter, quantization, tmp_path,
-                                                            capsys):
+def test_quantized_export_is_a_builtin_drop_in_within_parity(
+    exporter, quantization, tmp_path, capsys
+):
     result = exporter.export(quantization, tmp_path / f"center_{quantization}.tflite")
     with capsys.disabled():
         print(f"\n{result.parity.line()}; {result.size_bytes / 1e6:.2f} MB")
@@ -61,8 +66,10 @@ def test_quantized_export_is_a_builtin_drop_in_within_parity(exporter, quantizat
     # Smaller than float32 weights (4 bytes x parameters): about half for float16, under a
     # half for 8-bit weights (small tensors, biases and the gravity grid stay float32).
     limit = 0.6 if quantization == "float16" else 0.45
-    assert result.size_bytes < limit * exporter.float32_bytes, (result.size_bytes,
-                                                                 exporter.float32_bytes)
+    assert result.size_bytes < limit * exporter.float32_bytes, (
+        result.size_bytes,
+        exporter.float32_bytes,
+    )
 
     interpreter = make_interpreter(result.path, runtime="litert")
     # ai-edge-litert applies XNNPACK; it takes every 1x1/3x3 convolution (the bulk of the
@@ -79,14 +86,18 @@ def test_quantized_export_is_a_builtin_drop_in_within_parity(exporter, quantizat
         assert "DEPTHWISE_CONV_2D" not in outside
     (image,) = interpreter.get_input_details()
     assert (image["name"], list(image["shape"]), image["dtype"]) == (
-        "image:0", [1, 480, 640, 3], np.float32)
+        "image:0",
+        [1, 480, 640, 3],
+        np.float32,
+    )
     output = interpreter.get_output_details()[0]
     assert (list(output["shape"]), output["dtype"]) == ([1, 2], np.float32)
     # The centres are the Keras model's (within the threshold) on the parity photos.
     _, frames, expected = exporter.reference()
     got = google_centers(interpreter, frames)
-    assert np.linalg.norm(got - expected, axis=-1).max() == pytest.approx(result.parity.max_px,
-                                                                          abs=1e-3)
+    assert np.linalg.norm(got - expected, axis=-1).max() == pytest.approx(
+        result.parity.max_px, abs=1e-3
+    )
     spread = np.linalg.norm(expected[:, None] - expected[None], axis=-1).max()
     assert spread > 5 * result.parity.max_px + 10, "centres too alike for parity to mean much"
 
@@ -97,12 +108,17 @@ def test_int8_is_full_integer_but_the_gravity_centre(exporter, tmp_path):
     assert set(flatbuffer.float_ops(content)) <= GRAVITY_TAIL_OPS
     model = flatbuffer.read_model(content)
     subgraph = model.subgraphs[0]
-    convolutions = [op for op in subgraph.operators
-                    if flatbuffer._op_name(model, op) in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    convolutions = [
+        op
+        for op in subgraph.operators
+        if flatbuffer._op_name(model, op) in ("CONV_2D", "DEPTHWISE_CONV_2D")
+    ]
     assert convolutions
     for op in convolutions:
-        types = {flatbuffer.tensor_type_name(subgraph.tensors[i].type) for i in
-                 (op.inputs[0], op.inputs[1], op.outputs[0])}
+        types = {
+            flatbuffer.tensor_type_name(subgraph.tensors[i].type)
+            for i in (op.inputs[0], op.inputs[1], op.outputs[0])
+        }
         assert types == {"INT8"}, types
     # Input and output stay float32 (the interface is Google's).
     assert flatbuffer.tensor_type_name(subgraph.tensors[subgraph.inputs[0]].type) == "FLOAT32"

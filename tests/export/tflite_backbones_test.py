@@ -46,9 +46,13 @@ def frames(kodak_paths):
     return frames
 
 
-@pytest.mark.parametrize("backbone", [
-    pytest.param(name, marks=pytest.mark.slow) if name in HEAVY else name
-    for name in list_backbones()])
+@pytest.mark.parametrize(
+    "backbone",
+    [
+        pytest.param(name, marks=pytest.mark.slow) if name in HEAVY else name
+        for name in list_backbones()
+    ],
+)
 def test_float32_tflite_is_builtin_only_and_matches_keras(backbone, frames, capsys):
     keras.utils.set_random_seed(0)
     model = build_model(backbone, input_shape=(*INPUT_HW, 3), backbone_weights=None)
@@ -68,6 +72,8 @@ def test_float32_tflite_is_builtin_only_and_matches_keras(backbone, frames, caps
     got = google_centers(make_interpreter(content), frames)
     difference = np.linalg.norm(got - expected, axis=-1)
     with capsys.disabled():
-        print(f"{backbone}: TFLite vs Keras max {difference.max():.3f} px "
-              f"(centres spread over {spread:.0f} px)")
+        print(
+            f"{backbone}: TFLite vs Keras max {difference.max():.3f} px "
+            f"(centres spread over {spread:.0f} px)"
+        )
     assert difference.max() <= 1.0, f"{backbone}: TFLite vs Keras {difference.round(2)} px"

@@ -86,10 +86,16 @@ def record_of(results, source: str, image_id: str) -> Record:
 
 def one_observer(record: Record, index: int) -> Record:
     pick = lambda values: None if values is None else [values[index]]  # noqa: E731
-    return Record(image_id=record.image_id, dataset=record.dataset, source=record.source,
-                  modality=record.modality, image_path=record.image_path,
-                  original_hw=record.original_hw, observers=[record.observers[index]],
-                  duration_ms=pick(record.duration_ms))
+    return Record(
+        image_id=record.image_id,
+        dataset=record.dataset,
+        source=record.source,
+        modality=record.modality,
+        image_path=record.image_path,
+        original_hw=record.original_hw,
+        observers=[record.observers[index]],
+        duration_ms=pick(record.duration_ms),
+    )
 
 
 def center_of(record: Record):
@@ -121,7 +127,9 @@ def test_figures(results, shared_data_dir, source):
     assert len(result.records) == images and not result.errors
     assert sum(r.num_observers for r in result.records) == observers
     assert sum(r.num_points for r in result.records) == raw_points - outside
-    assert {k: v for k, v in result.drops.items() if v} == ({"points_outside": outside} if outside else {})
+    assert {k: v for k, v in result.drops.items() if v} == (
+        {"points_outside": outside} if outside else {}
+    )
     spec = FILES_BY_SOURCE[source]
     for record in result.records:
         assert record.source == source and record.modality == spec.modality
@@ -160,13 +168,20 @@ def _recount(path, root, offset):
             enc = np.asarray(user["fixations"]["enc"][0, 0], np.float64).reshape(-1, 2) - offset
             observers += 1
             points += len(enc)
-            outside += int(np.sum((enc[:, 0] < -0.5) | (enc[:, 0] > w - 0.5)
-                                  | (enc[:, 1] < -0.5) | (enc[:, 1] > h - 0.5)))
+            outside += int(
+                np.sum(
+                    (enc[:, 0] < -0.5)
+                    | (enc[:, 0] > w - 0.5)
+                    | (enc[:, 1] < -0.5)
+                    | (enc[:, 1] > h - 0.5)
+                )
+            )
     return len(bubble), observers, points, outside
 
 
-@pytest.mark.parametrize("source", ["gdi_click_30x50", "fiwi_click_30x70", "bv_salicon_click_50x70",
-                                    "bv_osie_eye"])
+@pytest.mark.parametrize(
+    "source", ["gdi_click_30x50", "fiwi_click_30x70", "bv_salicon_click_50x70", "bv_osie_eye"]
+)
 def test_independent_recount(results, shared_data_dir, source):
     spec = FILES_BY_SOURCE[source]
     root = shared_data_dir / "bubbleview"
@@ -178,8 +193,9 @@ def test_fiwi_eye_amazon_observer_1_by_hand(results):
     assert record.original_hw == (768, 1366) and record.num_observers == 11
     # Raw enc (1-based) 377.1 272.7 / 203.0 198.5 / 93.1 78.2 / 88.6 75.1; enc_time (fixation
     # end times, ms) 334 448 534 641 -> durations 334 114 86 107.
-    np.testing.assert_allclose(record.observers[0][:4],
-                               [[376.1, 271.7], [202.0, 197.5], [92.1, 77.2], [87.6, 74.1]])
+    np.testing.assert_allclose(
+        record.observers[0][:4], [[376.1, 271.7], [202.0, 197.5], [92.1, 77.2], [87.6, 74.1]]
+    )
     np.testing.assert_allclose(record.duration_ms[0][:4], [334, 114, 86, 107])
     # Temporal: drop the first (in progress when the page appeared); onsets 334, 448, 534 ms
     # <= 1500: keep the next 3. Spatial: median (92.1, 77.2); distances 162.93, 0, 5.46;
@@ -193,8 +209,13 @@ def test_fiwi_click_amazon_observer_1_by_hand(results):
     record = record_of(results, "fiwi_click_10x30", "fiwi/Amazon(2)")
     assert record.modality == "click" and record.num_observers == 15
     # Raw enc (0-based browser coordinates, kept as they are).
-    first = [[119.525, 45.078], [73.081, 53.274], [914.537, 443.95], [671.389, 490.394],
-             [578.501, 401.604]]
+    first = [
+        [119.525, 45.078],
+        [73.081, 53.274],
+        [914.537, 443.95],
+        [671.389, 490.394],
+        [578.501, 401.604],
+    ]
     np.testing.assert_allclose(record.observers[0][:5], first, atol=1e-9)
     # Temporal: the first 5 clicks, nothing dropped. Spatial: median (578.501, 401.604);
     # distances 581.2, 613.8, 338.7, 128.5, 0; median 338.7, cut 846.7: all kept.
@@ -210,8 +231,9 @@ def test_bv_osie_eye_is_osie_eye_at_640x480(results, shared_data_dir):
     # Raw enc 269.84 149.6 / 230.0 118.8 = OSIE's fix_x, fix_y 337.3 187.0 / 287.5 148.5 x 0.8;
     # 0-based in the 640 image: (x1 - 1 + 0.5) * 0.8 - 0.5 = enc - 0.9.
     np.testing.assert_allclose(record.observers[0][:2], [[268.94, 148.7], [229.1, 117.9]])
-    np.testing.assert_allclose(record.observers[0][:2], (np.array([[337.3, 187.0], [287.5, 148.5]])
-                                                         - 0.5) * 0.8 - 0.5)
+    np.testing.assert_allclose(
+        record.observers[0][:2], (np.array([[337.3, 187.0], [287.5, 148.5]]) - 0.5) * 0.8 - 0.5
+    )
     np.testing.assert_allclose(record.duration_ms[0][:4], [80, 177, 130, 138])
     # The same pictures, so their ids are OSIE's and every centre maps onto osie_eye's exactly.
     from attention_center.core.centers import normalized_centers
@@ -223,8 +245,11 @@ def test_bv_osie_eye_is_osie_eye_at_640x480(results, shared_data_dir):
     t, s = F.params_for("eye")
     c_bv = F.filter_and_center(F.pad_records(bv), t, s).centers
     c_osie = F.filter_and_center(F.pad_records(full), t, s).centers
-    np.testing.assert_allclose(normalized_centers(c_bv, [r.original_hw for r in bv]),
-                               normalized_centers(c_osie, [r.original_hw for r in full]), atol=1e-9)
+    np.testing.assert_allclose(
+        normalized_centers(c_bv, [r.original_hw for r in bv]),
+        normalized_centers(c_osie, [r.original_hw for r in full]),
+        atol=1e-9,
+    )
 
 
 def test_bv_osie_mouse_lab_first_sample(results):
@@ -246,23 +271,34 @@ def test_single_point_observers(results):
     record = record_of(results, "bv_osie_eye", "osie/1373")
     np.testing.assert_allclose(record.observers[7], [[328.08 - 0.9, 194.4 - 0.9]])
     np.testing.assert_allclose(record.duration_ms[7], [1890])
-    ones = [(r.image_id, j) for r in results["bv_salicon_mouse"].records
-            for j, o in enumerate(r.observers) if len(o) == 1]
+    ones = [
+        (r.image_id, j)
+        for r in results["bv_salicon_mouse"].records
+        for j, o in enumerate(r.observers)
+        if len(o) == 1
+    ]
     assert len(ones) == 5 and ("salicon/COCO_train2014_000000008776", 26) in ones
-    assert record_of(results, "bv_salicon_mouse", "salicon/COCO_train2014_000000008776"
-                     ).observers[26].tolist() == [[336.0, 332.0]]
+    assert record_of(results, "bv_salicon_mouse", "salicon/COCO_train2014_000000008776").observers[
+        26
+    ].tolist() == [[336.0, 332.0]]
 
 
 def test_massvis_first_clicks_and_shared_ids(results):
     record = record_of(results, "massvis_click_exp1_40x16", "massvis/economist_daily_chart_124")
     assert record.original_hw == (494, 500) and record.num_observers == 43
-    np.testing.assert_allclose(record.observers[0][:3], [[29.09000015258789, 387.52999997138977],
-                                                         [53.09000015258789, 389.52999997138977],
-                                                         [73.09000015258789, 393.52999997138977]])
+    np.testing.assert_allclose(
+        record.observers[0][:3],
+        [
+            [29.09000015258789, 387.52999997138977],
+            [53.09000015258789, 389.52999997138977],
+            [73.09000015258789, 393.52999997138977],
+        ],
+    )
     # The free-viewing file shows the same chart enlarged (targets_massvis30): the same id.
     fv = record_of(results, "massvis_click_fv_40x32", "massvis/economist_daily_chart_124")
     assert fv.original_hw == (588, 595) and fv.image_path.endswith(
-        "targets_massvis30/economist_daily_chart_124.png")
+        "targets_massvis30/economist_daily_chart_124.png"
+    )
     np.testing.assert_allclose(fv.observers[0][:2], [[29.5, 463.0], [64.5, 463.0]])
     fv_ids = {r.image_id for r in results["massvis_click_fv_40x32"].records}
     exp1_ids = {r.image_id for r in results["massvis_click_exp1_40x16"].records}
@@ -294,7 +330,7 @@ def test_fast_path_reads_what_load_mat_reads(shared_data_dir, file):
         assert len(users_a) == len(users_b)
         for u, v in zip(users_a, users_b):
             assert u.fixations._fieldnames == v.fixations._fieldnames
-            assert u.fixations.enc_time is None                      # skipped unread
+            assert u.fixations.enc_time is None  # skipped unread
             enc_a, enc_b = np.asarray(u.fixations.enc), np.asarray(v.fixations.enc)
             assert enc_a.shape == enc_b.shape and enc_a.dtype == enc_b.dtype
             np.testing.assert_array_equal(enc_a, enc_b)
@@ -318,7 +354,8 @@ def test_fast_path_falls_back_to_load_mat(results, shared_data_dir, monkeypatch)
 def test_wall_clock_seconds():
     np.testing.assert_array_equal(
         wall_clock_seconds(["2016-04-30 20:07:31", "2016-04-30 20:07:31", "2016-04-30 20:08:02"]),
-        [0, 0, 31])
+        [0, 0, 31],
+    )
     np.testing.assert_array_equal(wall_clock_seconds("2016/04/08 11:45:10"), [0])
     with pytest.raises(RecordError, match="not a wall-clock time"):
         wall_clock_seconds(["yesterday"], "f.mat", "image 1")
@@ -326,12 +363,15 @@ def test_wall_clock_seconds():
 
 # --- quirks and errors, on small synthetic files (no data copied) ---------------------------
 
+
 def _struct(**fields):
     return fields
 
 
 def _bubble(entries):
-    array = np.zeros((1, len(entries)), dtype=[("filename", "O"), ("impath", "O"), ("userdata", "O")])
+    array = np.zeros(
+        (1, len(entries)), dtype=[("filename", "O"), ("impath", "O"), ("userdata", "O")]
+    )
     for i, entry in enumerate(entries):
         array[0, i] = entry
     return array
@@ -355,27 +395,42 @@ def test_quirks_counted(tmp_path):
     root = _fake_root(tmp_path)
     clock = np.array(["2016-01-01 00:00:00", "2016-01-01 00:00:01"], dtype=object)
     good = _struct(enc=np.array([[10.0, 20.0], [30.0, 25.0]]), enc_time=clock)
-    bubble = _bubble([
-        ("a.png", "targets_gdi/a.png", _struct(fixations=good)),          # a single struct
-        ("b.png", "targets_gdi/b.png", _users(
-            good,
-            np.zeros((0, 0)),                                              # an empty cell
-            _struct(enc=np.array([[39.6, 10.0], [5.0, 5.0]]), enc_time=clock),  # 1 outside
-            _struct(enc=np.ones((2, 3)), enc_time=clock))),                # malformed
-        ("c.png", "targets_gdi/c.png", np.zeros((0, 0))),                  # no observer
-        ("d.png", "targets_gdi/d.png", _struct(fixations=good)),           # missing image
-        ("e.png", "targets_gdi/a.png", _struct(fixations=good)),           # impath names another
-        ("f.png", "targets_gdi/f.png", np.array([[1.0, 2.0]])),            # userdata not structs
-    ])
+    bubble = _bubble(
+        [
+            ("a.png", "targets_gdi/a.png", _struct(fixations=good)),  # a single struct
+            (
+                "b.png",
+                "targets_gdi/b.png",
+                _users(
+                    good,
+                    np.zeros((0, 0)),  # an empty cell
+                    _struct(enc=np.array([[39.6, 10.0], [5.0, 5.0]]), enc_time=clock),  # 1 outside
+                    _struct(enc=np.ones((2, 3)), enc_time=clock),
+                ),
+            ),  # malformed
+            ("c.png", "targets_gdi/c.png", np.zeros((0, 0))),  # no observer
+            ("d.png", "targets_gdi/d.png", _struct(fixations=good)),  # missing image
+            ("e.png", "targets_gdi/a.png", _struct(fixations=good)),  # impath names another
+            ("f.png", "targets_gdi/f.png", np.array([[1.0, 2.0]])),  # userdata not structs
+        ]
+    )
     scipy.io.savemat(root / "gdi30x50.mat", {"bubble": bubble})
-    assert len(read_variable(root / "gdi30x50.mat", "bubble", bubbleview.POINT_FIELDS)) == 6   # the fast path, no fallback
+    assert (
+        len(read_variable(root / "gdi30x50.mat", "bubble", bubbleview.POINT_FIELDS)) == 6
+    )  # the fast path, no fallback
     result = read_bubbleview("gdi_click_30x50", root)
     assert [r.image_id for r in result.records] == ["gdi/a", "gdi/b"]
     assert [r.num_observers for r in result.records] == [1, 2]
     assert result.records[1].observers[1].tolist() == [[5.0, 5.0]]
     assert {k: v for k, v in result.drops.items() if v} == {
-        "points_outside": 1, "observers_empty": 1, "observers_malformed": 1, "records_empty": 1,
-        "images_missing": 1, "images_name_mismatch": 1, "images_malformed": 1}
+        "points_outside": 1,
+        "observers_empty": 1,
+        "observers_malformed": 1,
+        "records_empty": 1,
+        "images_missing": 1,
+        "images_name_mismatch": 1,
+        "images_malformed": 1,
+    }
     assert len(result.errors) == 5
     assert any("image 6 (f.png): userdata is not a struct array" in e for e in result.errors)
     assert any("image 2 (b.png) observer 4: enc has shape (2, 3)" in e for e in result.errors)
@@ -386,18 +441,33 @@ def test_eye_times_must_fit(tmp_path):
     root = tmp_path
     (root / "targets_fiwi").mkdir()
     Image.new("RGB", (40, 30)).save(root / "targets_fiwi" / "a.png")
-    bubble = _bubble([("a.png", "targets_fiwi/a.png", _users(
-        _struct(enc=np.array([[10.0, 20.0], [30.0, 25.0]]),
-                enc_time=np.array(["300", "520"], dtype=object)),
-        _struct(enc=np.array([[10.0, 20.0], [30.0, 25.0]]),
-                enc_time=np.array(["300"], dtype=object)),           # one time for two points
-        _struct(enc=np.array([[10.0, 20.0], [30.0, 25.0]]),
-                enc_time=np.array(["300", "200"], dtype=object))))])  # end times go back
+    bubble = _bubble(
+        [
+            (
+                "a.png",
+                "targets_fiwi/a.png",
+                _users(
+                    _struct(
+                        enc=np.array([[10.0, 20.0], [30.0, 25.0]]),
+                        enc_time=np.array(["300", "520"], dtype=object),
+                    ),
+                    _struct(
+                        enc=np.array([[10.0, 20.0], [30.0, 25.0]]),
+                        enc_time=np.array(["300"], dtype=object),
+                    ),  # one time for two points
+                    _struct(
+                        enc=np.array([[10.0, 20.0], [30.0, 25.0]]),
+                        enc_time=np.array(["300", "200"], dtype=object),
+                    ),
+                ),
+            )
+        ]
+    )  # end times go back
     scipy.io.savemat(root / "fiwi_eyetrack.mat", {"bubble": bubble})
     result = read_bubbleview("fiwi_eye", root)
     (record,) = result.records
     assert record.num_observers == 1 and record.image_id == "fiwi/a"
-    np.testing.assert_allclose(record.observers[0], [[9.0, 19.0], [29.0, 24.0]])   # 1-based
+    np.testing.assert_allclose(record.observers[0], [[9.0, 19.0], [29.0, 24.0]])  # 1-based
     np.testing.assert_allclose(record.duration_ms[0], [300, 220])
     assert result.drops["observers_malformed"] == 2
     assert any("1 enc_time values for 2 points" in e for e in result.errors)
@@ -421,8 +491,17 @@ def test_bad_files_raise_and_do_not_stop_the_others(tmp_path):
         read_bubbleview("massvis_click_fv_40x32", root)
     with pytest.raises(ValueError, match="unknown BubbleView source"):
         read_bubbleview("fiwi_click_99x99", root)
-    good = _bubble([("a.png", "targets_gdi/a.png", _struct(fixations=_struct(
-        enc=np.array([[1.0, 2.0]]), enc_time="2016-01-01 00:00:00")))])
+    good = _bubble(
+        [
+            (
+                "a.png",
+                "targets_gdi/a.png",
+                _struct(
+                    fixations=_struct(enc=np.array([[1.0, 2.0]]), enc_time="2016-01-01 00:00:00")
+                ),
+            )
+        ]
+    )
     scipy.io.savemat(root / "salicon30x30.mat", {"bubble": good})
     results = read_bubbleview_all(root, ["gdi_click_30x50", "bv_salicon_click_30x30"])
     assert results["gdi_click_30x50"].drops["files_unreadable"] == 1
@@ -439,12 +518,17 @@ def test_build_cli_without_keras_or_tensorflow(shared_data_dir, tmp_path):
         "try:\n    runpy.run_module('ground_truth', run_name='__main__')\n"
         "except SystemExit as e:\n    status = e.code\n"
         "print(json.dumps({'status': status, 'keras': 'keras' in sys.modules,"
-        " 'tensorflow': 'tensorflow' in sys.modules}))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+        " 'tensorflow': 'tensorflow' in sys.modules}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"status": 0, "keras": False, "tensorflow": False}, done.stderr[-2000:]
     rows = [json.loads(line) for line in (tmp_path / "gt" / "index.jsonl").read_text().splitlines()]
-    assert len(rows) == 102 and {r["source"] for r in rows} == {"bv_osie_eye", "bv_osie_click_30x30"}
+    assert len(rows) == 102 and {r["source"] for r in rows} == {
+        "bv_osie_eye",
+        "bv_osie_click_30x30",
+    }
     assert {r["modality"] for r in rows} == {"eye", "click"}
     assert len(list((tmp_path / "gt" / "frames").glob("osie_*.jpg"))) == 51

@@ -22,16 +22,32 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "ground_truth", *args], cwd=REPO, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ground_truth", *args],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("gt")
-    proc = run_cli("build", "--source", "osie_mouse_lab,osie_mouse_amt,osie_eye_1001.csv",
-                   "--data_dir", str(GT_FIXTURES), "--out", str(out), "--tfrecords",
-                   "--records_per_shard", "2", "--noprogress")
+    proc = run_cli(
+        "build",
+        "--source",
+        "osie_mouse_lab,osie_mouse_amt,osie_eye_1001.csv",
+        "--data_dir",
+        str(GT_FIXTURES),
+        "--out",
+        str(out),
+        "--tfrecords",
+        "--records_per_shard",
+        "2",
+        "--noprogress",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, proc
 

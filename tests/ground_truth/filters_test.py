@@ -12,10 +12,17 @@ from ground_truth.records import Record
 
 
 def record(observers, onset=None, duration=None, modality="eye", hw=(100, 200)):
-    return Record(image_id="t/1", dataset="t", source="t", modality=modality, image_path="x",
-                  original_hw=hw, observers=[np.asarray(o, float).reshape(-1, 2) for o in observers],
-                  onset_ms=None if onset is None else [np.asarray(o, float) for o in onset],
-                  duration_ms=None if duration is None else [np.asarray(d, float) for d in duration])
+    return Record(
+        image_id="t/1",
+        dataset="t",
+        source="t",
+        modality=modality,
+        image_path="x",
+        original_hw=hw,
+        observers=[np.asarray(o, float).reshape(-1, 2) for o in observers],
+        onset_ms=None if onset is None else [np.asarray(o, float) for o in onset],
+        duration_ms=None if duration is None else [np.asarray(d, float) for d in duration],
+    )
 
 
 def reference_center(rec: Record, temporal: F.TemporalParams, spatial: F.SpatialParams):
@@ -44,8 +51,10 @@ def reference_center(rec: Record, temporal: F.TemporalParams, spatial: F.Spatial
     return pts.mean(axis=0)
 
 
-@pytest.mark.parametrize("source, count", [("osie_eye", 40), ("scene_eye", 40),
-                                           ("salicon_mouse", 10), ("osie_mouse_lab", 20)])
+@pytest.mark.parametrize(
+    "source, count",
+    [("osie_eye", 40), ("scene_eye", 40), ("salicon_mouse", 10), ("osie_mouse_lab", 20)],
+)
 def test_batch_code_matches_plain_loop_on_real_records(shared_data_dir, source, count):
     records = read_source(source, shared_data_dir).records[:count]
     t, s = F.params_for(records[0])
@@ -61,11 +70,13 @@ def test_temporal_drop_first_count_and_onset():
     onset = np.array([[0, 200, 400, 900, 1600, 1700]], float)
     keep = F.temporal_keep(valid, onset, F.TemporalParams(drop_first=True, max_count=3))
     assert keep.tolist() == [[False, True, True, True, False, False]]
-    keep = F.temporal_keep(valid, onset, F.TemporalParams(drop_first=True, max_count=None,
-                                                         max_onset_ms=1000))
+    keep = F.temporal_keep(
+        valid, onset, F.TemporalParams(drop_first=True, max_count=None, max_onset_ms=1000)
+    )
     assert keep.tolist() == [[False, True, True, True, False, False]]
-    keep = F.temporal_keep(valid, onset, F.TemporalParams(drop_first=False, min_onset_ms=100,
-                                                         max_count=2))
+    keep = F.temporal_keep(
+        valid, onset, F.TemporalParams(drop_first=False, min_onset_ms=100, max_count=2)
+    )
     assert keep.tolist() == [[False, True, True, False, False, False]]
     # Padding is never kept.
     valid[0, 2:] = False
@@ -81,9 +92,11 @@ def test_onsets_from_durations():
 def test_spatial_filter_drops_a_stray_point():
     cluster = [[50 + dx, 40 + dy] for dx in (-2, 0, 2) for dy in (-2, 0, 2)]
     rec = record([cluster + [[190, 95]]], modality="mouse")
-    result = F.filter_and_center(F.pad_records([rec]),
-                                 F.TemporalParams(drop_first=False, max_count=None),
-                                 F.SpatialParams(2.5))
+    result = F.filter_and_center(
+        F.pad_records([rec]),
+        F.TemporalParams(drop_first=False, max_count=None),
+        F.SpatialParams(2.5),
+    )
     np.testing.assert_allclose(result.centers[0], [50, 40])
     assert result.spatial.sum() == 9 and result.fallback == [None]
 
@@ -98,8 +111,12 @@ def test_fallback_when_temporal_filter_keeps_nothing():
 
 
 def test_fallback_without_points_is_recorded_image_centre():
-    padded = F.Padded(points=np.zeros((1, 1, 1, 2)), valid=np.zeros((1, 1, 1), bool),
-                      onset_ms=np.full((1, 1, 1), np.nan), original_hw=np.array([[100.0, 200.0]]))
+    padded = F.Padded(
+        points=np.zeros((1, 1, 1, 2)),
+        valid=np.zeros((1, 1, 1), bool),
+        onset_ms=np.full((1, 1, 1), np.nan),
+        original_hw=np.array([[100.0, 200.0]]),
+    )
     result = F.filter_and_center(padded, F.TemporalParams(), F.SpatialParams())
     assert result.fallback == ["no points; image centre"]
     np.testing.assert_allclose(result.centers[0], [99.5, 49.5])

@@ -18,8 +18,15 @@ observers = st.lists(observer, min_size=2, max_size=8)
 
 
 def make(obs, hw=(600, 800)):
-    return Record(image_id="p/1", dataset="p", source="p", modality="mouse", image_path="x",
-                  original_hw=hw, observers=[np.asarray(o, float).reshape(-1, 2) for o in obs])
+    return Record(
+        image_id="p/1",
+        dataset="p",
+        source="p",
+        modality="mouse",
+        image_path="x",
+        original_hw=hw,
+        observers=[np.asarray(o, float).reshape(-1, 2) for o in obs],
+    )
 
 
 def run(obs, temporal=TEMPORAL, spatial=SPATIAL):
@@ -62,8 +69,11 @@ def test_translation_and_scaling_move_the_centre_alike(obs, scale, tx, ty):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.lists(st.tuples(coord, coord), min_size=4, max_size=6), min_size=4, max_size=8),
-       st.floats(0, 2 * np.pi), st.floats(20, 1e4))
+@given(
+    st.lists(st.lists(st.tuples(coord, coord), min_size=4, max_size=6), min_size=4, max_size=8),
+    st.floats(0, 2 * np.pi),
+    st.floats(20, 1e4),
+)
 def test_one_far_outlier_moves_the_centre_boundedly(obs, angle, far):
     """One point replaced by a stray one, anywhere beyond the clean cloud: it is dropped,
     its distance does not matter, and the centre moves by at most 2 x 2.5 x the median

@@ -12,17 +12,23 @@ import pytest
 from attention_center.core.centers import same_jxl_group
 from ground_truth import filters as F
 from ground_truth import training_use as T
-from ground_truth.studies import proxies as P
 from ground_truth.readers import SOURCES, read_source
 from ground_truth.readers.bubbleview import SOURCE_NAMES
 from ground_truth.records import Record
+from ground_truth.studies import proxies as P
 
 
 def click_record(image_id: str, points, hw=(600, 800)) -> Record:
     """One click per observer (no temporal drop for clicks)."""
-    return Record(image_id=image_id, dataset="t", source="gdi_click_30x50", modality="click",
-                  image_path="/nonexistent.jpg", original_hw=hw,
-                  observers=[np.array([p], np.float64) for p in points])
+    return Record(
+        image_id=image_id,
+        dataset="t",
+        source="gdi_click_30x50",
+        modality="click",
+        image_path="/nonexistent.jpg",
+        original_hw=hw,
+        observers=[np.array([p], np.float64) for p in points],
+    )
 
 
 def test_split_half_per_definition():
@@ -36,12 +42,13 @@ def test_split_half_per_definition():
         a = set(rng.permutation(4)[:2].tolist())
         ca = np.mean([points[i] for i in a], axis=0)
         cb = np.mean([points[i] for i in range(4) if i not in a], axis=0)
-        expected.append(np.hypot(*(ca - cb)) / 1000.0)     # diagonal of 600 x 800
+        expected.append(np.hypot(*(ca - cb)) / 1000.0)  # diagonal of 600 x 800
     assert errors[0] == pytest.approx(np.mean(expected), abs=1e-12)
-    assert same[0] == 1.0                                   # all in group (0, 0)
+    assert same[0] == 1.0  # all in group (0, 0)
     # An odd count: n // 2 in the first half. One observer: no split (NaN).
-    errors, _ = P.split_half([click_record("t/odd", points[:3]), click_record("t/single", points[:1])],
-                             num_splits=2)
+    errors, _ = P.split_half(
+        [click_record("t/odd", points[:3]), click_record("t/single", points[:1])], num_splits=2
+    )
     assert np.isfinite(errors[0]) and math.isnan(errors[1])
 
 
@@ -52,7 +59,7 @@ def test_split_half_uses_the_kept_points():
     kept = P.kept_points_of([record])[1][0]
     assert len(kept) == 4 and [700.0, 500.0] not in kept.tolist()
     errors, _ = P.split_half([record], num_splits=20)
-    assert errors[0] < 0.01     # halves of the four close points only
+    assert errors[0] < 0.01  # halves of the four close points only
 
 
 def test_compare_centers_across_sizes():
@@ -90,15 +97,25 @@ def test_training_use_table():
     for name, use in T.TRAINING_USE.items():
         assert use.target in ("center+density", "density", "none"), name
         if use.train:
-            assert (use.center_weight, use.density_weight) == T.weights_from(use.skill, use.cc_ratio)
+            assert (use.center_weight, use.density_weight) == T.weights_from(
+                use.skill, use.cc_ratio
+            )
             assert use.target == ("center+density" if use.center_weight else "density")
         else:
             assert use.target == "none" and use.center_weight == use.density_weight == 0
     trained = sorted(n for n, u in T.TRAINING_USE.items() if u.train)
-    assert trained == ["bv_salicon_click_30x30", "bv_salicon_mouse", "fiwi_eye", "gdi_click_30x50",
-                       "massvis_click_exp1_40x32", "massvis_click_exp2_40x32",
-                       "massvis_click_fv_40x32"]
-    assert "| `gdi_click_30x50` | **yes** | center+density | 0.5 | 0.75 |" in P.training_use_markdown()
+    assert trained == [
+        "bv_salicon_click_30x30",
+        "bv_salicon_mouse",
+        "fiwi_eye",
+        "gdi_click_30x50",
+        "massvis_click_exp1_40x32",
+        "massvis_click_exp2_40x32",
+        "massvis_click_fv_40x32",
+    ]
+    assert (
+        "| `gdi_click_30x50` | **yes** | center+density | 0.5 | 0.75 |" in P.training_use_markdown()
+    )
     # What the trainer takes (--source_weights proxies): the trained sources only.
     weights = T.loss_weights()
     assert sorted(weights) == trained
@@ -109,7 +126,9 @@ def test_training_use_table():
 def fiwi(shared_data_dir):
     """FiWI eye and one click file, cut to two screenshots."""
     keep = {"fiwi/Amazon(2)", "fiwi/bbc_weather"}
-    results = {name: read_source(name, shared_data_dir) for name in ("fiwi_eye", "fiwi_click_10x30")}
+    results = {
+        name: read_source(name, shared_data_dir) for name in ("fiwi_eye", "fiwi_click_10x30")
+    }
     for result in results.values():
         result.records = [r for r in result.records if r.image_id in keep]
     return results
@@ -119,8 +138,11 @@ def test_proxy_rows_on_two_images_by_hand(fiwi):
     comparison = P.Comparison("fiwi", "fiwi_eye", ("fiwi_click_10x30",))
     rows = P.proxy_rows(comparison, fiwi, counts=(1, 5), num_splits=4, seed=0)
     assert [(r["proxy"], r["k"]) for r in rows] == [
-        ("fiwi_eye split-half", "3"), ("image centre", None),
-        ("fiwi_click_10x30", "1"), ("fiwi_click_10x30", "5")]
+        ("fiwi_eye split-half", "3"),
+        ("image centre", None),
+        ("fiwi_click_10x30", "1"),
+        ("fiwi_click_10x30", "5"),
+    ]
     eye, clicks = fiwi["fiwi_eye"].records, fiwi["fiwi_click_10x30"].records
     assert [r.image_id for r in eye] == [r.image_id for r in clicks]
     t, s = F.params_for(eye[0])
@@ -129,8 +151,11 @@ def test_proxy_rows_on_two_images_by_hand(fiwi):
     diagonal = np.hypot(hw[:, 0], hw[:, 1])
     for row, k in ((rows[2], 1), (rows[3], 5)):
         # By hand: each observer's first k clicks, the spatial filter, the mean.
-        c = F.filter_and_center(F.pad_records(clicks), F.TemporalParams(drop_first=False, max_count=k),
-                                F.SpatialParams()).centers
+        c = F.filter_and_center(
+            F.pad_records(clicks),
+            F.TemporalParams(drop_first=False, max_count=k),
+            F.SpatialParams(),
+        ).centers
         errors = np.hypot(*(c - eye_c).T) / diagonal
         assert row["mean_error"] == pytest.approx(errors.mean(), abs=1e-12)
         assert row["median_error"] == pytest.approx(np.median(errors), abs=1e-12)
@@ -152,25 +177,48 @@ def test_split_half_matches_the_evaluator(fiwi, shared_data_dir, tmp_path):
     rows = records_to_rows(eye, shared_data_dir, (480, 640), seed=0)
     theirs_e, theirs_s = split_half_consistency(rows, num_splits=10, seed=3)
     ours_e, ours_s = P.split_half(eye, num_splits=10, seed=3)
-    np.testing.assert_allclose(ours_e, theirs_e, atol=1e-5)   # index rows round to 0.01 px
+    np.testing.assert_allclose(ours_e, theirs_e, atol=1e-5)  # index rows round to 0.01 px
     np.testing.assert_allclose(ours_s, theirs_s)
 
 
 def test_proxies_cli(shared_data_dir, tmp_path, capsys):
     from attention_center.cli.ground_truth import FLAGS, main
 
-    FLAGS(["ground_truth", "--data_dir", str(shared_data_dir), "--proxy_sets", "osie",
-           "--noreliability", "--nopace", "--proxy_counts", "5", "--num_splits", "2",
-           "--out", str(tmp_path)])
+    FLAGS(
+        [
+            "ground_truth",
+            "--data_dir",
+            str(shared_data_dir),
+            "--proxy_sets",
+            "osie",
+            "--noreliability",
+            "--nopace",
+            "--proxy_counts",
+            "5",
+            "--num_splits",
+            "2",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     try:
         assert main(["ground_truth", "proxies"]) == 0
     finally:
         FLAGS.unparse_flags()
     printed = capsys.readouterr().out
-    assert "**osie** (reference `bv_osie_eye`)" in printed and "| bv_osie_click_30x30 | click | **5** |" in printed
+    assert (
+        "**osie** (reference `bv_osie_eye`)" in printed
+        and "| bv_osie_click_30x30 | click | **5** |" in printed
+    )
     report = json.loads((tmp_path / "proxies.json").read_text())
     sources = {r["proxy"] for r in report["proxies"]}
-    assert sources == {"bv_osie_eye split-half", "image centre", "bv_osie_mouse_lab", "osie_mouse_amt",
-                       "bv_osie_click_30x30", "bv_osie_mouse_mm30"}
+    assert sources == {
+        "bv_osie_eye split-half",
+        "image centre",
+        "bv_osie_mouse_lab",
+        "osie_mouse_amt",
+        "bv_osie_click_30x30",
+        "bv_osie_mouse_mm30",
+    }
     assert all(r["num_images"] == 51 for r in report["proxies"]) and not report["errors"]
     assert (tmp_path / "proxies.md").read_text().strip() == printed.strip()

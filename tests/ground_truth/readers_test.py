@@ -32,10 +32,17 @@ GT_FIXTURES = FIXTURES / "ground_truth"
 def one_observer(record: Record, index: int) -> Record:
     """The record restricted to one observer."""
     pick = lambda values: None if values is None else [values[index]]  # noqa: E731
-    return Record(image_id=record.image_id, dataset=record.dataset, source=record.source,
-                  modality=record.modality, image_path=record.image_path,
-                  original_hw=record.original_hw, observers=[record.observers[index]],
-                  onset_ms=pick(record.onset_ms), duration_ms=pick(record.duration_ms))
+    return Record(
+        image_id=record.image_id,
+        dataset=record.dataset,
+        source=record.source,
+        modality=record.modality,
+        image_path=record.image_path,
+        original_hw=record.original_hw,
+        observers=[record.observers[index]],
+        onset_ms=pick(record.onset_ms),
+        duration_ms=pick(record.duration_ms),
+    )
 
 
 def center_of(record: Record, temporal=None, spatial=None):
@@ -53,8 +60,9 @@ def test_osie_eye_1001_subject_1_by_hand(osie_eye):
     record = next(r for r in osie_eye.records if r.image_id == "osie/1001")
     assert record.original_hw == (600, 800) and record.num_observers == 15
     # Raw: fix_x 395.5 390.6 370.8 341.2, fix_y 265.7 326.4 404.2 402.5, durations 246 136 179 433.
-    np.testing.assert_allclose(record.observers[0][:4],
-                               [[394.5, 264.7], [389.6, 325.4], [369.8, 403.2], [340.2, 401.5]])
+    np.testing.assert_allclose(
+        record.observers[0][:4], [[394.5, 264.7], [389.6, 325.4], [369.8, 403.2], [340.2, 401.5]]
+    )
     np.testing.assert_allclose(record.duration_ms[0][:4], [246, 136, 179, 433])
     # Temporal: drop the pre-stimulus fixation; onsets 246, 382, 561 ms <= 1500: keep the next 3.
     # Spatial: median (369.8, 401.5); distances 78.63, 1.70, 29.60; median 29.60, cut 74.0:
@@ -80,8 +88,9 @@ def test_osie_mouse_lab_1001_by_hand():
     assert record.modality == "mouse" and record.num_observers == 13
     # Raw coord [row, col]: [300 400] (the cursor's start, image centre), [212 173], [212 172],
     # [211 171], [210 170] -> (x, y) = (col - 1, row - 1).
-    np.testing.assert_allclose(record.observers[0][:5],
-                               [[399, 299], [172, 211], [171, 211], [170, 210], [169, 209]])
+    np.testing.assert_allclose(
+        record.observers[0][:5], [[399, 299], [172, 211], [171, 211], [170, 210], [169, 209]]
+    )
     # k = 3 after the start: (172, 211), (171, 211), (170, 210); median (171, 211);
     # distances 1, 0, 1.41; cut 2.5: all kept. Centre (171, 632 / 3).
     temporal = F.TemporalParams(drop_first=True, max_count=3)
@@ -111,8 +120,9 @@ def test_osie_mouse_amt_repeated_worker_is_two_observers(shared_data_dir):
     root = shared_data_dir / "osie"
     read_osie_mouse_file(root / "data/mouse_amt/1011.mat", root, "osie_mouse_amt", result, {})
     (record,) = result.records
-    fx = scipy.io.loadmat(shared_data_dir / "osie/data/mouse_amt/1011.mat", squeeze_me=True,
-                          struct_as_record=False)["fixations"]
+    fx = scipy.io.loadmat(
+        shared_data_dir / "osie/data/mouse_amt/1011.mat", squeeze_me=True, struct_as_record=False
+    )["fixations"]
     assert record.observer_ids.count(254) == 2
     assert record.num_points == len(fx.subj)
     assert record.num_observers > len(np.unique(fx.subj))
@@ -166,10 +176,16 @@ def test_generic_csv_and_jsonl_agree_with_osie_eye(osie_eye):
     assert csv_record.image_id == "osiecsv/1001" and csv_record.source == "osiecsv_eye"
     assert jsonl_record.onset_ms is not None and csv_record.duration_ms is not None
     osie = next(r for r in osie_eye.records if r.image_id == "osie/1001")
-    three = Record(image_id="x", dataset="x", source="x", modality="eye",
-                   image_path=osie.image_path, original_hw=osie.original_hw,
-                   observers=[o[:5] for o in osie.observers[:3]],
-                   duration_ms=[d[:5] for d in osie.duration_ms[:3]])
+    three = Record(
+        image_id="x",
+        dataset="x",
+        source="x",
+        modality="eye",
+        image_path=osie.image_path,
+        original_hw=osie.original_hw,
+        observers=[o[:5] for o in osie.observers[:3]],
+        duration_ms=[d[:5] for d in osie.duration_ms[:3]],
+    )
     expected, _ = center_of(three)
     # CSV: order + durations ("eye" defaults: drop the first). JSONL: onsets from 0 ms
     # ("eye_onsets" defaults: drop onsets < 100 ms, i.e. the same first fixation).
@@ -184,6 +200,7 @@ def test_read_source_names(shared_data_dir):
 
 
 # --- validation: a clear error or a counted drop, never silence ----------------------------
+
 
 def test_missing_file_names_it(tmp_path):
     with pytest.raises(RecordError, match="no such file"):
@@ -210,10 +227,20 @@ def test_mouse_nan_outside_empty_and_corrupt_counted(tmp_path):
     root = tmp_path / "osie"
     (root / "data" / "mouse_lab").mkdir(parents=True)
     (root / "data" / "stimuli").mkdir(parents=True)
-    (root / "data" / "stimuli" / "1001.jpg").write_bytes((GT_FIXTURES / "osie/data/stimuli/1001.jpg").read_bytes())
+    (root / "data" / "stimuli" / "1001.jpg").write_bytes(
+        (GT_FIXTURES / "osie/data/stimuli/1001.jpg").read_bytes()
+    )
     coord = np.array([[300, 400], [10, 10], [np.nan, 5], [700, 5], [12, 12]], float)
-    scipy.io.savemat(root / "data/mouse_lab/1001.mat", {"fixations": {
-        "subj": np.array([1, 1, 1, 1, 1]), "coord": coord, "order": np.arange(1, 6)}})
+    scipy.io.savemat(
+        root / "data/mouse_lab/1001.mat",
+        {
+            "fixations": {
+                "subj": np.array([1, 1, 1, 1, 1]),
+                "coord": coord,
+                "order": np.arange(1, 6),
+            }
+        },
+    )
     (root / "data/mouse_lab/1002.mat").write_bytes(b"not a mat file")
     result = read_osie_mouse(root, "lab")
     (record,) = result.records
@@ -226,8 +253,16 @@ def test_mouse_nan_outside_empty_and_corrupt_counted(tmp_path):
 def test_missing_image_counted(tmp_path):
     root = tmp_path / "osie"
     (root / "data" / "mouse_lab").mkdir(parents=True)
-    scipy.io.savemat(root / "data/mouse_lab/1001.mat", {"fixations": {
-        "subj": np.array([1, 1]), "coord": np.array([[1, 1], [2, 2]]), "order": np.array([1, 2])}})
+    scipy.io.savemat(
+        root / "data/mouse_lab/1001.mat",
+        {
+            "fixations": {
+                "subj": np.array([1, 1]),
+                "coord": np.array([[1, 1], [2, 2]]),
+                "order": np.array([1, 2]),
+            }
+        },
+    )
     result = read_osie_mouse(root, "lab")
     assert not result.records and result.drops["images_missing"] == 1
     assert "1001.jpg" in result.errors[0]
@@ -239,9 +274,11 @@ def test_unreadable_and_missing_images_are_counted_and_the_rest_is_read(tmp_path
     good = tmp_path / "good.jpg"
     shutil.copy(GT_FIXTURES / "osie/data/stimuli/1001.jpg", good)
     (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    rows = [{"image": name, "observer": "a", "order": k, "x": 10.0 + k, "y": 20.0,
-             "source": "eye"}
-            for name in ("good.jpg", "corrupt.jpg", "missing.jpg") for k in range(3)]
+    rows = [
+        {"image": name, "observer": "a", "order": k, "x": 10.0 + k, "y": 20.0, "source": "eye"}
+        for name in ("good.jpg", "corrupt.jpg", "missing.jpg")
+        for k in range(3)
+    ]
     path = tmp_path / "points.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     result = read_generic(path)
@@ -254,10 +291,12 @@ def test_unreadable_and_missing_images_are_counted_and_the_rest_is_read(tmp_path
 def test_empty_observers_dropped_and_counted(tmp_path):
     image = GT_FIXTURES / "osie/data/stimuli/1001.jpg"
     path = tmp_path / "points.csv"
-    path.write_text("image,observer,order,x,y,source\n"
-                    f"{image},a,1,10,10,eye\n"
-                    f"{image},b,1,nan,5,eye\n"
-                    f"{image},c,1,900,5,eye\n")
+    path.write_text(
+        "image,observer,order,x,y,source\n"
+        f"{image},a,1,10,10,eye\n"
+        f"{image},b,1,nan,5,eye\n"
+        f"{image},c,1,900,5,eye\n"
+    )
     result = read_generic(path)
     (record,) = result.records
     assert record.num_observers == 1
@@ -265,12 +304,15 @@ def test_empty_observers_dropped_and_counted(tmp_path):
     assert result.drops["points_nan"] == 1 and result.drops["points_outside"] == 1
 
 
-@pytest.mark.parametrize("text, message", [
-    ("image,observer,x,y,source\na.jpg,1,1,1,eye\n", "needs onset_ms or order"),
-    ("image,observer,order,x,y\na.jpg,1,1,1,1\n", "missing \\['source'\\]"),
-    ("image,observer,order,x,y,source\na.jpg,1,1,one,1,eye\n", "x='one' is not a number"),
-    ("image,observer,order,x,y,source\na.jpg,1,1,1,1,nose\n", "expected eye or mouse"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("image,observer,x,y,source\na.jpg,1,1,1,eye\n", "needs onset_ms or order"),
+        ("image,observer,order,x,y\na.jpg,1,1,1,1\n", "missing \\['source'\\]"),
+        ("image,observer,order,x,y,source\na.jpg,1,1,one,1,eye\n", "x='one' is not a number"),
+        ("image,observer,order,x,y,source\na.jpg,1,1,1,1,nose\n", "expected eye or mouse"),
+    ],
+)
 def test_generic_bad_rows(tmp_path, text, message):
     path = tmp_path / "bad.csv"
     path.write_text(text)

@@ -26,8 +26,8 @@ from attention_center.core.ground_truth_tfds import DATASET_NAME, frame_density 
 from attention_center.core.splits import split_of  # noqa: E402
 from attention_center.data.selection import select  # noqa: E402
 from ground_truth.build import tfds_card  # noqa: E402
-from ground_truth.readers import SOURCES  # noqa: E402
 from ground_truth.build.tfds_dataset import AttentionCenterGroundTruth, config_for  # noqa: E402
+from ground_truth.readers import SOURCES  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,9 @@ def test_one_config_per_source_with_its_card():
     assert [c.name for c in configs] == list(SOURCES) == [c.source for c in configs]
     for source in SOURCES:
         assert tfds_card.source_notes(source) and tfds_card.licence_for(source)
-    assert "MIT" in tfds_card.licence_for("osie_eye") and "MIT" in tfds_card.licence_for("scene_eye")
+    assert "MIT" in tfds_card.licence_for("osie_eye") and "MIT" in tfds_card.licence_for(
+        "scene_eye"
+    )
     assert "xu2014predicting" in tfds_card.citation_for("osie_eye")
     bubbleview = [s for s in SOURCES if tfds_card.dataset_of(s) in ("fiwi", "massvis", "gdi")]
     for source in bubbleview:  # BubbleView: cite Kim et al., never redistribute
@@ -50,8 +52,11 @@ def test_one_config_per_source_with_its_card():
     card = tfds_card.card_markdown(list(SOURCES))
     assert all(f"### {source}" in card for source in SOURCES) and "../shared/data" in card
     limited = config_for("osie", max_images_per_split=2)
-    assert (limited.name, limited.source, limited.max_images_per_split) == ("osie_eye_first2",
-                                                                            "osie_eye", 2)
+    assert (limited.name, limited.source, limited.max_images_per_split) == (
+        "osie_eye_first2",
+        "osie_eye",
+        2,
+    )
     with pytest.raises(ValueError, match="unknown source"):
         config_for("no_such_source")
 
@@ -80,8 +85,9 @@ def test_features_shapes_and_splits(small):
             np.testing.assert_allclose(example["points"].mean(0), example["center"], atol=0.01)
             density = example["density"]
             assert density.dtype == np.float32 and abs(float(density.sum()) - 1.0) < 1e-4
-            np.testing.assert_array_equal(density, frame_density(example["points_frame"],
-                                                                 example["original_hw"]))
+            np.testing.assert_array_equal(
+                density, frame_density(example["points_frame"], example["original_hw"])
+            )
             assert not example["fallback"] and example["fallback_reason"] == b""
 
 
@@ -97,8 +103,9 @@ def test_the_tfds_form_holds_the_portable_build(small):
         with open(frame_file, "rb") as handle:
             assert from_tfds.frames.jpeg(row["frame_path"]) == handle.read()
     one = select(small.spec, "val", sources=[SOURCE], max_images=1)
-    assert [r["image_id"] for r in one.records] == [built_row["image_id"] for built_row in built
-                                                    if built_row["split"] == "val"][:1]
+    assert [r["image_id"] for r in one.records] == [
+        built_row["image_id"] for built_row in built if built_row["split"] == "val"
+    ][:1]
 
 
 def _command(capsys, *args) -> tuple[int, str, str]:
@@ -113,9 +120,19 @@ def _command(capsys, *args) -> tuple[int, str, str]:
 
 def test_the_command_prepares_a_registered_source_offline(tmp_path, shared_data_dir, capsys):
     out = tmp_path / "tfds"
-    code, stdout, stderr = _command(capsys, "tfds", "--source", "osie,no_such_source",
-                                    "--max_images_per_split", "1", "--data_dir", shared_data_dir,
-                                    "--out", out, "--noprogress")
+    code, stdout, stderr = _command(
+        capsys,
+        "tfds",
+        "--source",
+        "osie,no_such_source",
+        "--max_images_per_split",
+        "1",
+        "--data_dir",
+        shared_data_dir,
+        "--out",
+        out,
+        "--noprogress",
+    )
     assert code == 1, stderr[-3000:]  # one source failed, named; the other was prepared
     assert "ERROR: no_such_source: unknown source" in stderr
     version_dir = out / DATASET_NAME / "osie_eye_first1" / "1.0.0"
@@ -125,7 +142,10 @@ def test_the_command_prepares_a_registered_source_offline(tmp_path, shared_data_
     assert not (out / "downloads").exists()  # nothing was downloaded
     info = json.loads((version_dir / "dataset_info.json").read_text())
     assert {s["name"]: s["shardLengths"] for s in info["splits"]} == {
-        "train": ["1"], "val": ["1"], "test": ["1"]}
+        "train": ["1"],
+        "val": ["1"],
+        "test": ["1"],
+    }
     rows = select(f"tfds:{out}", ("train", "val", "test")).records
     assert [split_of(r["image_id"]) for r in rows] == [r["split"] for r in rows]
     assert {r["source"] for r in rows} == {"osie_eye"}
@@ -135,6 +155,14 @@ def test_the_command_prepares_a_registered_source_offline(tmp_path, shared_data_
 def test_the_command_refuses_a_missing_out_or_data_dir(tmp_path, capsys):
     code, _, stderr = _command(capsys, "tfds", "--source", "osie_eye")
     assert code == 2 and "--out is required" in stderr
-    code, _, stderr = _command(capsys, "tfds", "--source", "osie_eye", "--out", tmp_path,
-                               "--data_dir", tmp_path / "missing")
+    code, _, stderr = _command(
+        capsys,
+        "tfds",
+        "--source",
+        "osie_eye",
+        "--out",
+        tmp_path,
+        "--data_dir",
+        tmp_path / "missing",
+    )
     assert code == 2 and "no such folder" in stderr

@@ -63,8 +63,9 @@ def test_refilter_parameters_change_the_centre(dot_build):
     keep_all = (F.TemporalParams(drop_first=False, max_count=None), F.SpatialParams(None))
     default = _by_image(read_tfrecords(files, refilter=True))
     loose = _by_image(read_tfrecords(files, refilter=keep_all))
-    moved = [np.linalg.norm(loose[k]["center"].numpy() - default[k]["center"].numpy())
-             for k in default]
+    moved = [
+        np.linalg.norm(loose[k]["center"].numpy() - default[k]["center"].numpy()) for k in default
+    ]
     assert min(moved) > 5.0, moved
 
 
@@ -80,8 +81,9 @@ def test_split_and_source_selection(dot_build):
 
 
 def test_real_osie_record_round_trips(tmp_path):
-    report = build(["osie_mouse_lab"], FIXTURES / "ground_truth", tmp_path, progress=False,
-                   tfrecords=True)
+    report = build(
+        ["osie_mouse_lab"], FIXTURES / "ground_truth", tmp_path, progress=False, tfrecords=True
+    )
     assert report.ok
     (row,) = read_index(tmp_path)
     (example,) = list(read_tfrecords(str(tmp_path / "tfrecords" / "*.tfrecord"), refilter=True))

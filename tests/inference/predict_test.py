@@ -33,14 +33,15 @@ def blob_image(hw, center_xy, radius=4):
     """``uint8 [h, w, 3]``: black, a white square of side ``2 * radius + 1`` centred on a pixel."""
     image = np.zeros((*hw, 3), np.uint8)
     x, y = center_xy
-    image[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1] = 255
+    image[max(0, y - radius) : y + radius + 1, max(0, x - radius) : x + radius + 1] = 255
     return image
 
 
 @pytest.fixture(scope="module")
 def centroid_keras_path(tmp_path_factory) -> Path:
-    return save_centroid_model(tmp_path_factory.mktemp("models") / "centroid.keras",
-                               frame_hw=(240, 320))
+    return save_centroid_model(
+        tmp_path_factory.mktemp("models") / "centroid.keras", frame_hw=(240, 320)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +82,9 @@ def test_model_none_is_the_default_presets_tflite(kodak_paths):
     assert 0 <= center[0] <= w - 1 and 0 <= center[1] <= h - 1
 
 
-def test_a_preset_without_files_says_so_and_takes_its_keras_file(centroid_keras_path,
-                                                                kodak_paths, tmp_path,
-                                                                monkeypatch):
+def test_a_preset_without_files_says_so_and_takes_its_keras_file(
+    centroid_keras_path, kodak_paths, tmp_path, monkeypatch
+):
     # Point the default preset at a temporary folder: empty, then with a model.keras only.
     fake = presets.Preset("default", tmp_path, "test")
     monkeypatch.setattr(presets, "_registry", lambda: {"default": fake})
@@ -92,14 +93,20 @@ def test_a_preset_without_files_says_so_and_takes_its_keras_file(centroid_keras_
     assert str(tmp_path) in str(error.value)
     shutil.copy(centroid_keras_path, tmp_path / "model.keras")
     assert presets.resolve_model(None) == tmp_path / "model.keras"
-    np.testing.assert_allclose(predict(kodak_paths[:2]),
-                               predict(kodak_paths[:2], model=centroid_keras_path), atol=1e-6)
+    np.testing.assert_allclose(
+        predict(kodak_paths[:2]), predict(kodak_paths[:2], model=centroid_keras_path), atol=1e-6
+    )
 
 
-@pytest.mark.parametrize("hw,point", [((600, 800), (613, 97)),     # OSIE size, no padding
-                                       ((768, 512), (40, 700)),     # portrait: padded left/right
-                                       ((300, 1000), (955, 150)),   # wide: padded top/bottom
-                                       ((241, 333), (6, 231))])     # odd sizes, near a corner
+@pytest.mark.parametrize(
+    "hw,point",
+    [
+        ((600, 800), (613, 97)),  # OSIE size, no padding
+        ((768, 512), (40, 700)),  # portrait: padded left/right
+        ((300, 1000), (955, 150)),  # wide: padded top/bottom
+        ((241, 333), (6, 231)),
+    ],
+)  # odd sizes, near a corner
 def test_centre_comes_back_in_original_pixels(centroid_keras_path, hw, point):
     # The model's centre is the blob's centroid in the frame; predict must map it back.
     predictor = load_predictor(centroid_keras_path)
@@ -124,12 +131,12 @@ def test_shapes_and_inputs_agree(centroid_keras_path, kodak_paths):
     pil = predict(Image.open(paths[2]), model=predictor)
     np.testing.assert_allclose(pil, from_paths[2], atol=1e-3)
     same_size = np.stack([images[0], images[0]])  # a [B, h, w, 3] batch
-    np.testing.assert_allclose(predict(same_size, model=predictor), [from_paths[0]] * 2,
-                               atol=1e-3)
+    np.testing.assert_allclose(predict(same_size, model=predictor), [from_paths[0]] * 2, atol=1e-3)
 
 
-def test_bad_file_raises_naming_it_and_the_stream_goes_on(centroid_keras_path, kodak_paths,
-                                                          tmp_path):
+def test_bad_file_raises_naming_it_and_the_stream_goes_on(
+    centroid_keras_path, kodak_paths, tmp_path
+):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     predictor = load_predictor(centroid_keras_path)
@@ -157,8 +164,9 @@ def test_model_load_errors_are_clear(tmp_path):
 
 
 def test_mobilenet_keras_file_and_live_model_agree(tmp_path, kodak_paths):
-    model = attention_center.build_model("mobilenet_v2", input_shape=(240, 320, 3), alpha=0.35,
-                                         head_width=16, backbone_weights=None)
+    model = attention_center.build_model(
+        "mobilenet_v2", input_shape=(240, 320, 3), alpha=0.35, head_width=16, backbone_weights=None
+    )
     path = tmp_path / "mobilenet.keras"
     model.save(path)
     from_file = load_predictor(path)
@@ -180,15 +188,17 @@ def test_google_tflite_gets_the_same_input_as_google_script(google_predictor, ko
     tf = pytest.importorskip("tensorflow")
     for path in (kodak_paths[3], kodak_paths[16]):  # one portrait, one landscape
         image = load_image(path)
-        reference = tf.image.resize_with_pad(image[None].astype(np.float32) / 255.0, 480, 640,
-                                             method="bicubic", antialias=True).numpy()
+        reference = tf.image.resize_with_pad(
+            image[None].astype(np.float32) / 255.0, 480, 640, method="bicubic", antialias=True
+        ).numpy()
         frame, transform = resize_with_pad(image, (480, 640))
         assert np.abs(reference[0] - frame).mean() < 2e-3
         expected = google_predictor.predict_frames(reference)["center"][0]
         result = next(predict_images([path], google_predictor))
         np.testing.assert_allclose(result.frame_center, expected, atol=2.5)
-        np.testing.assert_allclose(result.center,
-                                   transform.points_to_original(expected), atol=2.5 * 1.6)
+        np.testing.assert_allclose(
+            result.center, transform.points_to_original(expected), atol=2.5 * 1.6
+        )
         h, w = image.shape[:2]
         assert 0 <= result.center[0] <= w - 1 and 0 <= result.center[1] <= h - 1
 

@@ -32,16 +32,22 @@ def test_region_box_and_masks():
     assert region_box((5, 5), HW, 256) == (0, 0, 256, 256)  # kept inside
     assert region_box((100, 100), (100, 700), 256) == (0, 0, 100, 256)  # smaller image
     masks = region_group_masks([(300, 200), (128, 128), (700, 500)], HW, 256)
-    assert masks.tolist() == [[True, True, False, True, True, False],
-                              [True, False, False, False, False, False],
-                              [False, False, False, False, False, True]]
+    assert masks.tolist() == [
+        [True, True, False, True, True, False],
+        [True, False, False, False, False, False],
+        [False, False, False, False, False, True],
+    ]
 
 
 def test_final_bytes_adds_groups_up_to_the_last_needed():
     sizes = np.array([10, 20, 30, 40, 50, 60])
     order = np.array([1, 0, 2, 5, 4, 3])
-    masks = np.array([[True, True, False, False, False, False],  # 1 and 0: first two
-                      [False, True, False, False, True, False]])  # 1 and 4: fifth
+    masks = np.array(
+        [
+            [True, True, False, False, False, False],  # 1 and 0: first two
+            [False, True, False, False, True, False],
+        ]
+    )  # 1 and 4: fifth
     assert final_bytes(order, sizes, masks, base=5).tolist() == [35, 175]
 
 
@@ -100,8 +106,10 @@ def test_choose_for_prediction_needs_only_a_centre():
     assert choose_for_prediction(Prediction(source="x", error="bad")) is None
 
 
-@pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                    reason="cjxl/djxl (libjxl-tools) not on PATH")
+@pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 def test_chosen_centre_makes_the_region_final_sooner_in_real_files(kodak_paths, tmp_path):
     """Real cjxl files: the region around (380, 250) of kodim23 is final earlier with the
     chosen centre than with the model's (300, 200), as djxl decodes the prefixes."""
@@ -113,9 +121,24 @@ def test_chosen_centre_makes_the_region_final_sooner_in_real_files(kodak_paths, 
     needed = {}
     for name, center in (("model", (300, 200)), ("chosen", chosen)):
         out = tmp_path / f"{name}.jxl"
-        subprocess.run(["cjxl", str(source), str(out), "--quiet", "--num_threads", "1",
-                        "--group_order", "1", "--center_x", str(center[0]),
-                        "--center_y", str(center[1])], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "cjxl",
+                str(source),
+                str(out),
+                "--quiet",
+                "--num_threads",
+                "1",
+                "--group_order",
+                "1",
+                "--center_x",
+                str(center[0]),
+                "--center_y",
+                str(center[1]),
+            ],
+            check=True,
+            capture_output=True,
+        )
         data = out.read_bytes()
         with PrefixDecoder(data, work_dir=tmp_path / name) as decoder:
             full = decoder.full[top:bottom, left:right]

@@ -18,8 +18,10 @@ from attention_center.jxl.center_choice import choose_for_prediction
 from attention_center.jxl.encoder import encoder_center
 from attention_center.jxl.group_order import group_order
 
-pytestmark = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                                reason="cjxl/djxl (libjxl-tools) not on PATH")
+pytestmark = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,24 +40,27 @@ def photos(kodak_paths, tmp_path_factory):
 def test_chosen_centres_are_the_choice_and_the_files_decode(photos, tmp_path):
     predictor = load_predictor(None)  # the bundled .tflite: a centre, no weighting map
     model = encode_directory(photos, tmp_path / "model", predictor, progress=False, jobs=2)
-    chosen = encode_directory(photos, tmp_path / "chosen", predictor, progress=False, jobs=2,
-                              center_strategy="chosen")
+    chosen = encode_directory(
+        photos, tmp_path / "chosen", predictor, progress=False, jobs=2, center_strategy="chosen"
+    )
     assert model.ok and chosen.ok and len(chosen.results) == 3
-    predictions = {p.source: p for p in predict_images(
-        [r.source for r in chosen.results], predictor)}
+    predictions = {
+        p.source: p for p in predict_images([r.source for r in chosen.results], predictor)
+    }
     moved = 0
     for a, b in zip(model.results, chosen.results):
         prediction = predictions[str(b.source)]
         orientation = read_orientation(b.source)
-        assert a.center == encoder_center(prediction.center, prediction.original_hw,
-                                          orientation)
-        assert b.center == choose_for_prediction(prediction, orientation,
-                                                 model_center=a.center).center
+        assert a.center == encoder_center(prediction.center, prediction.original_hw, orientation)
+        assert (
+            b.center == choose_for_prediction(prediction, orientation, model_center=a.center).center
+        )
         assert b.command[b.command.index("--center_x") + 1] == str(b.center[0])
         moved += a.center != b.center
         decoded = tmp_path / f"{b.source.name}.png"
-        subprocess.run(["djxl", str(b.output), str(decoded), "--quiet"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["djxl", str(b.output), str(decoded), "--quiet"], check=True, capture_output=True
+        )
         w, h = Image.open(decoded).size
         assert (h, w) == tuple(prediction.original_hw)  # upright, as displayed
     # The order the file will have differs from the model centre's on some image (the
@@ -68,11 +73,34 @@ def test_chosen_centres_are_the_choice_and_the_files_decode(photos, tmp_path):
 
 
 def test_cli_flag(photos, tmp_path, capsys):
-    assert cli(["attention-center", "encode", "--image_dir", str(photos), "--dry_run",
-                "--noprogress", "--center_strategy=chosen"]) == 0
+    assert (
+        cli(
+            [
+                "attention-center",
+                "encode",
+                "--image_dir",
+                str(photos),
+                "--dry_run",
+                "--noprogress",
+                "--center_strategy=chosen",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.count("--group_order 1 --center_x") == 3
-    assert cli(["attention-center", "encode", "--image_dir", str(photos), "--dry_run",
-                "--center_strategy=nonsense"]) == 2
+    assert (
+        cli(
+            [
+                "attention-center",
+                "encode",
+                "--image_dir",
+                str(photos),
+                "--dry_run",
+                "--center_strategy=nonsense",
+            ]
+        )
+        == 2
+    )
     with pytest.raises(ValueError, match="center_strategy"):
         encode_directory(photos, tmp_path, load_predictor(None), center_strategy="nonsense")
 
@@ -81,8 +109,11 @@ def test_default_cjxl_flags(photos, capsys):
     from attention_center.jxl.defaults import DEFAULT_CJXL_FLAGS, with_default_flags
 
     assert with_default_flags([]) == list(DEFAULT_CJXL_FLAGS)
-    assert with_default_flags(["--progressive_dc=0", "-d", "1"]) == ["--progressive_dc=0", "-d",
-                                                                     "1"]
+    assert with_default_flags(["--progressive_dc=0", "-d", "1"]) == [
+        "--progressive_dc=0",
+        "-d",
+        "1",
+    ]
     assert with_default_flags(["--progressive_dc", "2"]) == ["--progressive_dc", "2"]
     base = ["attention-center", "encode", "--image_dir", str(photos), "--dry_run", "--noprogress"]
     assert cli(base) == 0

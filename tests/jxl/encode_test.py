@@ -30,18 +30,21 @@ from attention_center.jxl.encoder import (
     run_encoder,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                                reason="cjxl/djxl (libjxl-tools) not on PATH")
+pytestmark = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def djxl(path: Path, out: Path, partial: bool = False) -> np.ndarray:
-    command = ["djxl", str(path), str(out), "--quiet"] + (["--allow_partial_files"] if partial
-                                                          else [])
+    command = ["djxl", str(path), str(out), "--quiet"] + (
+        ["--allow_partial_files"] if partial else []
+    )
     subprocess.run(command, check=True, capture_output=True)
     return np.asarray(Image.open(out).convert("RGB"))
 
@@ -60,12 +63,17 @@ def photo(kodak_paths) -> Image.Image:
 
 # --- orientation (the mapping itself: tests/core/orientation_test.py) ------------------------
 
+
 @settings(max_examples=200, deadline=None)
-@given(orientation=st.sampled_from(range(1, 9)), h=st.integers(1, 4000),
-       w=st.integers(1, 4000), frame_hw=st.sampled_from([(480, 640), (240, 320), (512, 512)]),
-       fx=st.floats(0, 1), fy=st.floats(0, 1))
-def test_a_model_centre_reaches_cjxl_inside_the_stored_image(orientation, h, w, frame_hw, fx,
-                                                             fy):
+@given(
+    orientation=st.sampled_from(range(1, 9)),
+    h=st.integers(1, 4000),
+    w=st.integers(1, 4000),
+    frame_hw=st.sampled_from([(480, 640), (240, 320), (512, 512)]),
+    fx=st.floats(0, 1),
+    fy=st.floats(0, 1),
+)
+def test_a_model_centre_reaches_cjxl_inside_the_stored_image(orientation, h, w, frame_hw, fx, fy):
     """frame -> displayed (clamped) -> stored -> cjxl's integers: always a centre cjxl takes."""
     transform = frame_transform((h, w), frame_hw)
     center = transform.to_original(fx * (frame_hw[1] - 1), fy * (frame_hw[0] - 1), clamp=True)
@@ -76,7 +84,7 @@ def test_a_model_centre_reaches_cjxl_inside_the_stored_image(orientation, h, w, 
 
 def test_encoder_center_rounds_and_clamps():
     assert encoder_center((10.4, 20.6), (100, 200)) == (10, 21)
-    assert encoder_center((199.9, 99.7), (100, 200)) == (199, 99)   # never at the edge
+    assert encoder_center((199.9, 99.7), (100, 200)) == (199, 99)  # never at the edge
     assert encoder_center((-3.0, 250.0), (100, 200)) == (0, 99)
     assert encoder_center((0.3, 0.2), (1, 1)) == (0, 0)
     # Orientation 6: displayed 100 high x 200 wide is stored 200 high x 100 wide.
@@ -93,27 +101,32 @@ def test_cjxl_refuses_a_centre_at_the_edge_and_takes_the_clamped_one(photo, tmp_
     with pytest.raises(RuntimeError, match="center_x"):
         run_encoder(cjxl_command("cjxl", source, tmp_path / "a.jxl", (w, 0)), tmp_path / "a.jxl")
     assert not (tmp_path / "a.jxl").exists()
-    run_encoder(cjxl_command("cjxl", source, tmp_path / "b.jxl", encoder_center((w, h), (h, w))),
-                tmp_path / "b.jxl")
+    run_encoder(
+        cjxl_command("cjxl", source, tmp_path / "b.jxl", encoder_center((w, h), (h, w))),
+        tmp_path / "b.jxl",
+    )
     assert djxl(tmp_path / "b.jxl", tmp_path / "b.png").shape == (h, w, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jxl", "b.png", "p.png"]
 
 
-def _first_final_fraction(output: Path, full: np.ndarray, boxes: dict, work: Path,
-                          steps: int = 20) -> dict:
+def _first_final_fraction(
+    output: Path, full: np.ndarray, boxes: dict, work: Path, steps: int = 20
+) -> dict:
     """For each named box (top, left, bottom, right) of the decoded (displayed) image: the
     smallest prefix fraction (on a 1/steps grid) at which it is within 50 dB of the full decode."""
     data = output.read_bytes()
     found = {}
     for k in range(1, steps + 1):
-        (work / "part.jxl").write_bytes(data[:int(k / steps * len(data))])
+        (work / "part.jxl").write_bytes(data[: int(k / steps * len(data))])
         try:
             part = djxl(work / "part.jxl", work / "part.png", partial=True)
         except subprocess.CalledProcessError:  # not even the DC yet
             continue
         for name, (top, left, bottom, right) in boxes.items():
-            if name not in found and psnr(full[top:bottom, left:right],
-                                          part[top:bottom, left:right]) > 50:
+            if (
+                name not in found
+                and psnr(full[top:bottom, left:right], part[top:bottom, left:right]) > 50
+            ):
                 found[name] = k / steps
     return found
 
@@ -121,9 +134,12 @@ def _first_final_fraction(output: Path, full: np.ndarray, boxes: dict, work: Pat
 # (input kind, EXIF orientation): every orientation through JPEG lossless transcoding, cjxl's
 # default for JPEG input; a rotation and a flip when cjxl re-encodes JPEG pixels and for a PNG
 # with an eXIf chunk.
-ORIENTATION_CASES = ([("jpeg", o) for o in range(1, 9)]
-                     + [("jpeg_pixels", 6), ("jpeg_pixels", 7), ("png_exif", 3),
-                        ("png_exif", 8)])
+ORIENTATION_CASES = [("jpeg", o) for o in range(1, 9)] + [
+    ("jpeg_pixels", 6),
+    ("jpeg_pixels", 7),
+    ("png_exif", 3),
+    ("png_exif", 8),
+]
 
 
 @pytest.mark.parametrize("kind,orientation", ORIENTATION_CASES)
@@ -157,19 +173,23 @@ def test_centre_first_group_is_where_the_displayed_centre_is(photo, tmp_path, ki
     assert full.shape == displayed.shape  # djxl applies the orientation
     assert np.abs(full.astype(int) - displayed).mean() < 4  # ... and it is the same picture
     data = output.read_bytes()
-    (tmp_path / "part.jxl").write_bytes(data[:int(0.33 * len(data))])
+    (tmp_path / "part.jxl").write_bytes(data[: int(0.33 * len(data))])
     part = djxl(tmp_path / "part.jxl", tmp_path / "part.png", partial=True)
     near = psnr(full[:128, -128:], part[:128, -128:])
     far = psnr(full[-128:, :128], part[-128:, :128])
     assert near > 50 and far < 40, (near, far)
     if kind == "jpeg":
-        subprocess.run(["djxl", str(output), str(tmp_path / "back.jpg"), "--quiet"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["djxl", str(output), str(tmp_path / "back.jpg"), "--quiet"],
+            check=True,
+            capture_output=True,
+        )
         assert (tmp_path / "back.jpg").read_bytes() == source.read_bytes()
 
 
-def test_encode_directory_maps_a_predicted_centre_through_exif_rotation(centroid_predictor,
-                                                                       photo, tmp_path):
+def test_encode_directory_maps_a_predicted_centre_through_exif_rotation(
+    centroid_predictor, photo, tmp_path
+):
     """End to end: model -> displayed centre -> stored centre -> cjxl -> what sharpens first.
 
     A real photo shown upright, dimmed except its top-right 256x256 (so the
@@ -206,9 +226,13 @@ def test_encode_directory_maps_a_predicted_centre_through_exif_rotation(centroid
 
 # --- one directory, real and bad images -------------------------------------------------------
 
+
 def _digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_directory_with_bad_images(centroid_predictor, kodak_paths, bad_images, tmp_path):
@@ -241,32 +265,41 @@ def test_directory_with_bad_images(centroid_predictor, kodak_paths, bad_images, 
     assert [p.name for p in summary.ignored] == ["notes.txt"]
     text = summary.format()
     assert "12 images: 7 encoded, 5 failed" in text and "zero.jpg: empty file" in text
-    assert summary.bytes_out == sum((out / f"{n}.jxl").stat().st_size
-                                    for n, ok in expected.items() if ok)
+    assert summary.bytes_out == sum(
+        (out / f"{n}.jxl").stat().st_size for n, ok in expected.items() if ok
+    )
     assert _digests(images) == before  # inputs untouched
     assert not [p for p in out.rglob(".*")]  # no temp files left
     # Outputs decode to the displayed image size; JPEG input is transcoded bit-exact.
     decoded = djxl(out / "sub" / "kodim04.png.jxl", tmp_path / "k.png")
     assert decoded.shape == load_image(kodak_paths[3]).shape
-    subprocess.run(["djxl", str(out / "sub/deeper/1001.jpg.jxl"), str(tmp_path / "r.jpg")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["djxl", str(out / "sub/deeper/1001.jpg.jxl"), str(tmp_path / "r.jpg")],
+        check=True,
+        capture_output=True,
+    )
     assert (tmp_path / "r.jpg").read_bytes() == osie_jpeg.read_bytes()
     assert djxl(out / "cmyk.jpg.jxl", tmp_path / "c.png").shape == (512, 768, 3)
     # The centre cjxl got is the model's centre, clamped, in the stored image.
     one = by_name["one.png"]
-    assert one.center == (0, 0) and one.command[3:9] == ["--group_order", "1", "--center_x",
-                                                        "0", "--center_y", "0"]
+    assert one.center == (0, 0) and one.command[3:9] == [
+        "--group_order",
+        "1",
+        "--center_x",
+        "0",
+        "--center_y",
+        "0",
+    ]
 
 
 def test_never_overwrites_an_input_and_resumes(centroid_predictor, kodak_paths, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
     shutil.copy(kodak_paths[0], folder / "a.png")
-    shutil.copy(kodak_paths[1], folder / "a.png.png")   # what a.png would become with suffix png
+    shutil.copy(kodak_paths[1], folder / "a.png.png")  # what a.png would become with suffix png
     shutil.copy(kodak_paths[2], folder / "b.png")
     before = _digests(folder)
-    summary = encode_directory(folder, folder, centroid_predictor, new_suffix="png",
-                               progress=False)
+    summary = encode_directory(folder, folder, centroid_predictor, new_suffix="png", progress=False)
     statuses = {r.source.name: (r.status, r.error) for r in summary.results}
     assert statuses["a.png"][0] == "failed" and "would overwrite an input" in statuses["a.png"][1]
     assert statuses["b.png"][0] == "encoded"
@@ -286,31 +319,42 @@ def test_never_overwrites_an_input_and_resumes(centroid_predictor, kodak_paths, 
     (out / "b.png.jxl").unlink()
     again = encode_directory(folder, out, centroid_predictor, skip_existing=True, progress=False)
     assert {r.source.name: r.status for r in again.results} == {
-        "a.png": "skipped", "b.png": "encoded", "c.png": "skipped"}
+        "a.png": "skipped",
+        "b.png": "encoded",
+        "c.png": "skipped",
+    }
     assert kept.stat().st_mtime_ns == stamp and (out / "b.png.jxl").is_file()
 
 
-def test_flags_cjxl_refuses_fail_before_any_work_and_leave_nothing(centroid_predictor,
-                                                                    kodak_paths, tmp_path):
+def test_flags_cjxl_refuses_fail_before_any_work_and_leave_nothing(
+    centroid_predictor, kodak_paths, tmp_path
+):
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(kodak_paths[0], folder / "a.png")
     out = tmp_path / "out"
     with pytest.raises(EncoderFlagsError, match="banana") as raised:
-        encode_directory(folder, out, centroid_predictor, progress=False,
-                         extra_flags=["--distance=banana"])
+        encode_directory(
+            folder, out, centroid_predictor, progress=False, extra_flags=["--distance=banana"]
+        )
     assert "cjxl refuses the extra flags --distance=banana" in str(raised.value)
     assert not out.exists()
 
 
-def test_dry_run_writes_nothing_and_prints_the_commands(centroid_predictor, kodak_paths,
-                                                        tmp_path):
+def test_dry_run_writes_nothing_and_prints_the_commands(centroid_predictor, kodak_paths, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(kodak_paths[0], folder / "a.png")
     printed = []
-    summary = encode_directory(folder, tmp_path / "out", centroid_predictor, dry_run=True,
-                               progress=False, extra_flags=["-e", "1"], echo=printed.append)
+    summary = encode_directory(
+        folder,
+        tmp_path / "out",
+        centroid_predictor,
+        dry_run=True,
+        progress=False,
+        extra_flags=["-e", "1"],
+        echo=printed.append,
+    )
     assert summary.results[0].status == "dry_run" and summary.ok
     assert not (tmp_path / "out").exists()
     [line] = printed
@@ -322,12 +366,24 @@ def test_helpers(tmp_path):
     assert find_encoder("./libjxl/build/tools/cjxl") == shutil.which("cjxl")  # Google's default
     with pytest.raises(FileNotFoundError, match="libjxl-tools"):
         find_encoder("no-such-cjxl-binary")
-    assert output_path_for(tmp_path / "in/a/b.jpg", tmp_path / "in", tmp_path / "o") == \
-        tmp_path / "o/a/b.jpg.jxl"
+    assert (
+        output_path_for(tmp_path / "in/a/b.jpg", tmp_path / "in", tmp_path / "o")
+        == tmp_path / "o/a/b.jpg.jxl"
+    )
     # Flags the user gives win over the ones we inject.
     command = cjxl_command("cjxl", "a.png", "a.jxl", (3, 4), ["--center_x=9"], num_threads=1)
-    assert command == ["cjxl", "a.png", "a.jxl", "--group_order", "1", "--center_y", "4",
-                       "--num_threads", "1", "--center_x=9"]
+    assert command == [
+        "cjxl",
+        "a.png",
+        "a.jxl",
+        "--group_order",
+        "1",
+        "--center_y",
+        "4",
+        "--num_threads",
+        "1",
+        "--center_x=9",
+    ]
     assert cjxl_command("cjxl", "a", "b", None) == ["cjxl", "a", "b"]
     assert cjxl_command("cjxl", "a", "b", "middle") == ["cjxl", "a", "b", "--group_order", "1"]
     (tmp_path / "d" / ".hidden").mkdir(parents=True)
@@ -359,8 +415,7 @@ def test_unreadable_file_fails_alone(centroid_predictor, kodak_paths, unprivileg
         (images / "good.png").chmod(0o644)
         shutil.copy(kodak_paths[1], images / "locked.png")
         (images / "locked.png").chmod(0)
-        summary = unprivileged(encode_directory, images, out, centroid_predictor,
-                               progress=False)
+        summary = unprivileged(encode_directory, images, out, centroid_predictor, progress=False)
         by_name = {r.source.name: r for r in summary.results}
         assert by_name["locked.png"].status == "failed"
         assert "permission denied" in by_name["locked.png"].error

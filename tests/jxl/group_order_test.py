@@ -31,11 +31,14 @@ from attention_center.jxl.group_order import (
 )
 from attention_center.jxl.partial import group_arrivals
 
-needs_libjxl = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                                  reason="cjxl/djxl (libjxl-tools) not on PATH")
+needs_libjxl = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 
 
 # --- the model on its own ---------------------------------------------------------------------
+
 
 def test_grid_and_rects_cover_the_image():
     assert group_grid((512, 768)) == (2, 3)
@@ -96,6 +99,7 @@ def test_candidates_reproduce_their_order():
 
 # --- against real files -----------------------------------------------------------------------
 
+
 def _tiles(shared_data_dir: Path, out: Path) -> Path:
     """A real 1300x300 photo mosaic (6x2 groups): two Kodak photos side by side, cropped."""
     kodak = shared_data_dir / "kodak"
@@ -129,8 +133,11 @@ def _encode(source: Path, center, extra, out: Path) -> bytes:
         flags = ["--group_order", "1"]
         if center is not None:
             flags += ["--center_x", str(center[0]), "--center_y", str(center[1])]
-    subprocess.run(["cjxl", str(source), str(out), "--num_threads", "1", "--quiet", *flags,
-                    *extra], check=True, capture_output=True)
+    subprocess.run(
+        ["cjxl", str(source), str(out), "--num_threads", "1", "--quiet", *flags, *extra],
+        check=True,
+        capture_output=True,
+    )
     return out.read_bytes()
 
 
@@ -145,8 +152,9 @@ def test_model_matches_real_cjxl_files(shared_data_dir, tmp_path):
         arrivals = group_arrivals(data, work_dir=tmp_path / name, exact=False)
         with Image.open(path) as image:
             w, h = image.size
-        predicted = group_order((h, w), None if center == "scanline" else center,
-                                centre_first=center != "scanline")
+        predicted = group_order(
+            (h, w), None if center == "scanline" else center, centre_first=center != "scanline"
+        )
         return name, arrivals, predicted
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -157,8 +165,7 @@ def test_model_matches_real_cjxl_files(shared_data_dir, tmp_path):
         assert np.all(arrivals.final_bytes > arrivals.first_paint), name
         assert arrivals.order.tolist() == predicted.tolist(), name
     # The diagonal cases really are on quarter boundaries (libjxl's rounding decides them).
-    sides = {name: group_side(center) for name, _, center, _ in CASES
-             if isinstance(center, tuple)}
+    sides = {name: group_side(center) for name, _, center, _ in CASES if isinstance(center, tuple)}
     assert sides["group-centre-exactly"] == 2
     assert {sides["diagonal-down-right"], sides["diagonal-up-left"]} <= {0, 1, 2, 3}
 

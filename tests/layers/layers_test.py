@@ -22,28 +22,34 @@ def test_strides_map_cells_to_the_centre_of_their_block_of_frame_pixels():
     weight_map = np.zeros((1, 4, 6, 1), np.float32)
     weight_map[0, 2, 5, 0] = 1.0
     # Cell (2, 5) of a stride-4 map covers frame pixels x 20..23, y 8..11: centre (21.5, 9.5).
-    np.testing.assert_allclose(np.asarray(GravityCenter(stride=4)(weight_map)), [[21.5, 9.5]],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(GravityCenter(stride=4)(weight_map)), [[21.5, 9.5]], atol=1e-4
+    )
     image = np.zeros((1, 16, 24, 3), np.float32)
-    np.testing.assert_allclose(np.asarray(GravityCenter()([weight_map, image])), [[21.5, 9.5]],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(GravityCenter()([weight_map, image])), [[21.5, 9.5]], atol=1e-4
+    )
 
 
 def test_uniform_map_gives_the_frame_centre_and_weights_average():
     image = np.zeros((2, 480, 640, 3), np.float32)
     uniform = np.ones((2, 120, 160, 1), np.float32)
-    np.testing.assert_allclose(np.asarray(GravityCenter()([uniform, image])),
-                               [[319.5, 239.5]] * 2, atol=1e-2)
+    np.testing.assert_allclose(
+        np.asarray(GravityCenter()([uniform, image])), [[319.5, 239.5]] * 2, atol=1e-2
+    )
     two = np.zeros((1, 10, 10, 1), np.float32)
     two[0, 0, 0, 0], two[0, 0, 9, 0] = 1.0, 3.0
     np.testing.assert_allclose(np.asarray(GravityCenter()(two)), [[6.75, 0.0]], atol=1e-4)
 
 
 def test_layers_serialize_with_their_config():
-    for layer in (GravityCenter(stride=(8, 4), epsilon=1e-6),
-                  AttentionCenterHead(width=16, num_convs=2, upsampling="transpose",
-                                      aggregation="concat", dropout=0.1),
-                  ImageNormalization("caffe")):
+    for layer in (
+        GravityCenter(stride=(8, 4), epsilon=1e-6),
+        AttentionCenterHead(
+            width=16, num_convs=2, upsampling="transpose", aggregation="concat", dropout=0.1
+        ),
+        ImageNormalization("caffe"),
+    ):
         config = keras.saving.serialize_keras_object(layer)
         clone = keras.saving.deserialize_keras_object(config)
         assert type(clone) is type(layer)
@@ -54,8 +60,11 @@ def test_layers_serialize_with_their_config():
 @pytest.mark.parametrize("aggregation", ["add", "concat"])
 def test_head_fuses_taps_at_several_strides_into_a_map(upsampling, aggregation):
     rng = np.random.default_rng(0)
-    features = [rng.random((2, 30, 40, 8), np.float32), rng.random((2, 15, 20, 16), np.float32),
-                rng.random((2, 8, 10, 32), np.float32)]  # 8 = ceil(7.5): odd sizes must work
+    features = [
+        rng.random((2, 30, 40, 8), np.float32),
+        rng.random((2, 15, 20, 16), np.float32),
+        rng.random((2, 8, 10, 32), np.float32),
+    ]  # 8 = ceil(7.5): odd sizes must work
     head = AttentionCenterHead(width=8, upsampling=upsampling, aggregation=aggregation)
     out = np.asarray(head(features))
     assert out.shape == (2, 30, 40, 1)
@@ -74,8 +83,9 @@ def test_image_normalization_modes():
     np.testing.assert_allclose(np.asarray(ImageNormalization("tf")(x)), 0.0, atol=1e-6)
     np.testing.assert_allclose(np.asarray(ImageNormalization("raw255")(x)), 127.5, atol=1e-4)
     torch = np.asarray(ImageNormalization("torch")(x))[0, 0, 0]
-    np.testing.assert_allclose(torch, (0.5 - np.array([0.485, 0.456, 0.406])) /
-                               np.array([0.229, 0.224, 0.225]), atol=1e-5)
+    np.testing.assert_allclose(
+        torch, (0.5 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225]), atol=1e-5
+    )
     red = np.zeros((1, 1, 1, 3), np.float32)
     red[..., 0] = 1.0
     caffe = np.asarray(ImageNormalization("caffe")(red))[0, 0, 0]

@@ -44,9 +44,14 @@ def reference_cases():
     fx = np.concatenate([fx, fx[:1]])
     cases.append(("noise", s, fx))
     # 2. A smooth blob plus noise, fixations around the blob (an informative map).
-    s = np.exp(-((xx - 25.0) ** 2 + (yy - 10.0) ** 2) / (2 * 6.0 ** 2)) + 0.05 * rs.rand(h, w)
-    fx = np.stack([np.clip(np.round(24 + 4 * rs.randn(15)), 0, w - 1),
-                   np.clip(np.round(11 + 4 * rs.randn(15)), 0, h - 1)], axis=1)
+    s = np.exp(-((xx - 25.0) ** 2 + (yy - 10.0) ** 2) / (2 * 6.0**2)) + 0.05 * rs.rand(h, w)
+    fx = np.stack(
+        [
+            np.clip(np.round(24 + 4 * rs.randn(15)), 0, w - 1),
+            np.clip(np.round(11 + 4 * rs.randn(15)), 0, h - 1),
+        ],
+        axis=1,
+    )
     cases.append(("blob", s, fx))
     # 3. Quantized map (many ties) with a zero region, some fixations on the zeros.
     s = np.floor(rs.rand(h, w) * 4) / 3.0
@@ -56,8 +61,13 @@ def reference_cases():
     cases.append(("ties_zeros", s, fx))
     # 4. A signed map (densities shift it to be non-negative), clustered fixations.
     s = np.sin(xx / 5.0) * np.cos(yy / 7.0) + 0.1 * rs.randn(h, w)
-    fx = np.stack([np.clip(np.round(8 + 3 * rs.randn(9)), 0, w - 1),
-                   np.clip(np.round(16 + 3 * rs.randn(9)), 0, h - 1)], axis=1)
+    fx = np.stack(
+        [
+            np.clip(np.round(8 + 3 * rs.randn(9)), 0, w - 1),
+            np.clip(np.round(16 + 3 * rs.randn(9)), 0, h - 1),
+        ],
+        axis=1,
+    )
     cases.append(("signed", s, fx))
     out = []
     for name, s, fx in cases:
@@ -71,18 +81,34 @@ def reference_cases():
 
 # pysaliency 0.2.22 (numpy 2.3.5, scipy 1.17.1); see the module docstring.
 PYSALIENCY_REFERENCE = {
-    "noise": {"NSS": -0.34125424290365725, "CC": -0.017469229814415392,
-              "KLD": 1.2099344996436154, "SIM": 0.40721692112159913,
-              "AUC-Judd": 0.43608954137345307},
-    "blob": {"NSS": 2.2598310212105486, "CC": 0.8692296845691578,
-             "KLD": 0.47706909738540754, "SIM": 0.6039877258521508,
-             "AUC-Judd": 0.94507635597683},
-    "ties_zeros": {"NSS": -0.43133469838414484, "CC": -0.12946437309198122,
-                   "KLD": 16.243673039617672, "SIM": 0.24143355228255756,
-                   "AUC-Judd": 0.37724409448818896},
-    "signed": {"NSS": -1.185281305245565, "CC": -0.325372567412194,
-               "KLD": 2.9313760343731055, "SIM": 0.12296027750387495,
-               "AUC-Judd": 0.20915289798059272},
+    "noise": {
+        "NSS": -0.34125424290365725,
+        "CC": -0.017469229814415392,
+        "KLD": 1.2099344996436154,
+        "SIM": 0.40721692112159913,
+        "AUC-Judd": 0.43608954137345307,
+    },
+    "blob": {
+        "NSS": 2.2598310212105486,
+        "CC": 0.8692296845691578,
+        "KLD": 0.47706909738540754,
+        "SIM": 0.6039877258521508,
+        "AUC-Judd": 0.94507635597683,
+    },
+    "ties_zeros": {
+        "NSS": -0.43133469838414484,
+        "CC": -0.12946437309198122,
+        "KLD": 16.243673039617672,
+        "SIM": 0.24143355228255756,
+        "AUC-Judd": 0.37724409448818896,
+    },
+    "signed": {
+        "NSS": -1.185281305245565,
+        "CC": -0.325372567412194,
+        "KLD": 2.9313760343731055,
+        "SIM": 0.12296027750387495,
+        "AUC-Judd": 0.20915289798059272,
+    },
 }
 
 
@@ -147,8 +173,8 @@ def test_kld_uses_matlab_eps(sal):
 
 
 def _blob_density(hw=(48, 64), center=(40.0, 20.0), sigma=4.0):
-    yy, xx = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float64)
-    d = np.exp(-((xx - center[0]) ** 2 + (yy - center[1]) ** 2) / (2 * sigma ** 2))
+    yy, xx = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float64)
+    d = np.exp(-((xx - center[0]) ** 2 + (yy - center[1]) ** 2) / (2 * sigma**2))
     return d / d.sum()
 
 
@@ -194,6 +220,7 @@ def test_shape_mismatch_is_an_error(sal):
 
 # --------------------------------------------------------------------- map geometry
 
+
 @pytest.mark.parametrize("original_hw", [(600, 800), (768, 512), (100, 1000), (480, 640)])
 def test_map_to_original_follows_frame_transform(sal, original_hw):
     from attention_center.core.frames import frame_transform
@@ -207,10 +234,13 @@ def test_map_to_original_follows_frame_transform(sal, original_hw):
     weight_map = (0.3 * cell_x[None, :] + 0.7 * cell_y[:, None])[..., None]
     result = sal.map_to_original(weight_map, transform)
     assert result.shape == tuple(original_hw)
-    xf, yf = transform.to_frame(np.arange(original_hw[1], dtype=float),
-                                np.arange(original_hw[0], dtype=float))
-    expected = 0.3 * np.clip(xf, cell_x[0], cell_x[-1])[None, :] + \
-        0.7 * np.clip(yf, cell_y[0], cell_y[-1])[:, None]
+    xf, yf = transform.to_frame(
+        np.arange(original_hw[1], dtype=float), np.arange(original_hw[0], dtype=float)
+    )
+    expected = (
+        0.3 * np.clip(xf, cell_x[0], cell_x[-1])[None, :]
+        + 0.7 * np.clip(yf, cell_y[0], cell_y[-1])[:, None]
+    )
     np.testing.assert_allclose(result, expected, atol=1e-9)
 
 
@@ -227,6 +257,7 @@ def test_map_peak_lands_where_to_original_says(sal):
 
 
 # --------------------------------------------------------------------- centre metrics
+
 
 def _pysaliency_values():
     """Run under pysaliency 0.2.22 (see the module docstring) to regenerate the reference."""
@@ -246,13 +277,18 @@ def _pysaliency_values():
     for name, s, fx, g in reference_cases():
         stimuli = pysaliency.Stimuli([np.zeros(s.shape + (3,))])
         fixations = pysaliency.Fixations.create_without_history(
-            fx[:, 0].astype(float), fx[:, 1].astype(float), np.zeros(len(fx), dtype=int))
+            fx[:, 0].astype(float), fx[:, 1].astype(float), np.zeros(len(fx), dtype=int)
+        )
         model = Fixed(s)
         nss = float(np.mean(pm.NSS(s, fx[:, 0], fx[:, 1])))
         assert nss == float(np.mean(model.NSSs(stimuli, fixations)))
-        values[name] = {"NSS": nss, "CC": float(pm.CC(s, g)), "KLD": float(pm.MIT_KLDiv(s, g)),
-                        "SIM": float(pm.SIM(s, g)),
-                        "AUC-Judd": float(model.AUC_Judd(stimuli, fixations, jitter=False))}
+        values[name] = {
+            "NSS": nss,
+            "CC": float(pm.CC(s, g)),
+            "KLD": float(pm.MIT_KLDiv(s, g)),
+            "SIM": float(pm.SIM(s, g)),
+            "AUC-Judd": float(model.AUC_Judd(stimuli, fixations, jitter=False)),
+        }
     return values
 
 

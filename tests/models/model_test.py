@@ -12,8 +12,14 @@ import attention_center as ac
 from attention_center.backbones import build_backbone, level_stride, list_backbones
 from attention_center.core.images import load_image, resize_with_pad
 
-EXPECTED_BACKBONES = {"mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "resnet50",
-                      "efficientnet_b0", "efficientnet_lite0"}
+EXPECTED_BACKBONES = {
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "resnet50",
+    "efficientnet_b0",
+    "efficientnet_lite0",
+}
 
 
 def test_registry_has_the_promised_backbones():
@@ -36,8 +42,10 @@ def test_every_backbone_exposes_taps_at_strides_4_to_32(name):
 
 def test_width_multiplier_is_checked():
     small = build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None, alpha=0.5)
-    assert small.count_params() < build_backbone("mobilenet_v2", input_shape=(64, 64, 3),
-                                                 weights=None).count_params()
+    assert (
+        small.count_params()
+        < build_backbone("mobilenet_v2", input_shape=(64, 64, 3), weights=None).count_params()
+    )
     with pytest.raises(ValueError, match="width multiplier"):
         build_backbone("resnet50", weights=None, alpha=0.5)
 
@@ -47,8 +55,14 @@ def _frames(kodak_paths, hw, count=3):
 
 
 def test_build_model_outputs_and_keras_round_trip(tmp_path, kodak_paths):
-    model = ac.build_model("mobilenet_v2", input_shape=(120, 160, 3), backbone_weights=None,
-                           levels=("P3", "P4", "P5"), head_width=16, upsampling="transpose")
+    model = ac.build_model(
+        "mobilenet_v2",
+        input_shape=(120, 160, 3),
+        backbone_weights=None,
+        levels=("P3", "P4", "P5"),
+        head_width=16,
+        upsampling="transpose",
+    )
     frames = _frames(kodak_paths, (120, 160))
     out = model(frames)
     assert set(out) == {"center", "weight_map"}
@@ -68,8 +82,13 @@ def test_build_model_outputs_and_keras_round_trip(tmp_path, kodak_paths):
 
 def test_with_input_shape_keeps_weights_and_internal_resolution(kodak_paths):
     keras.utils.set_random_seed(0)
-    model = ac.build_model("mobilenet_v2", input_shape=(120, 160, 3), backbone_weights=None,
-                           head_width=8, internal_hw=(120, 160))
+    model = ac.build_model(
+        "mobilenet_v2",
+        input_shape=(120, 160, 3),
+        backbone_weights=None,
+        head_width=8,
+        internal_hw=(120, 160),
+    )
     big = model.with_input_shape((240, 320, 3))
     assert big.get_config()["internal_hw"] == [120, 160]
     for a, b in zip(model.get_weights(), big.get_weights()):
@@ -90,8 +109,13 @@ def test_with_input_shape_keeps_weights_and_internal_resolution(kodak_paths):
 def test_public_api_exposes_the_layers():
     assert ac.GravityCenter is ac.layers.GravityCenter
     assert ac.AttentionCenterHead is ac.heads.AttentionCenterHead
-    for name in ("GravityCenter", "AttentionCenterHead", "ImageNormalization",
-                 "AttentionCenterModel", "CenterL2Loss"):
+    for name in (
+        "GravityCenter",
+        "AttentionCenterHead",
+        "ImageNormalization",
+        "AttentionCenterModel",
+        "CenterL2Loss",
+    ):
         cls = getattr(ac, name)  # the lazy package imports (hence registers) it here
         assert keras.saving.get_registered_object(f"attention_center>{name}") is cls
 
@@ -103,4 +127,6 @@ def test_center_loss_and_error_are_normalized_by_the_frame():
     assert float(loss(y_true, y_pred)) == pytest.approx(math.hypot(0.1, 0.1), rel=1e-4)
     metric = ac.NormalizedCenterError(frame_hw=(480, 640))
     metric.update_state(y_true, y_pred)
-    assert float(metric.result()) == pytest.approx(80.0 / 800.0, rel=1e-4)  # 80 px of an 800 diagonal
+    assert float(metric.result()) == pytest.approx(
+        80.0 / 800.0, rel=1e-4
+    )  # 80 px of an 800 diagonal

@@ -21,7 +21,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 tomllib = pytest.importorskip("tomllib")
@@ -38,8 +37,9 @@ def declared_distributions() -> dict[str, set[str]]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     declared = {"base": {_requirement_name(r) for r in project["dependencies"]}}
     for extra, requirements in project["optional-dependencies"].items():
-        declared[extra] = {_requirement_name(r) for r in requirements
-                           if not r.startswith("attention-center")}
+        declared[extra] = {
+            _requirement_name(r) for r in requirements if not r.startswith("attention-center")
+        }
     return declared
 
 
@@ -73,7 +73,9 @@ def test_every_imported_third_party_package_is_declared():
         if not distributions:
             missing.append(f"{module} (not installed here; imported by {files[0]})")
         elif not distributions & declared:
-            missing.append(f"{module} from {sorted(distributions)}, imported by {sorted(set(files))}")
+            missing.append(
+                f"{module} from {sorted(distributions)}, imported by {sorted(set(files))}"
+            )
     assert not missing, "undeclared imports:\n" + "\n".join(missing)
 
 
@@ -99,10 +101,19 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     source = tmp_path_factory.mktemp("source") / "src"
     # Build from a copy: the build must not write into the checkout (build/, *.egg-info).
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "runs", "build", "dist", "__pycache__", "*.egg-info", ".hypothesis"))
-    process = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                              str(out), str(source)], capture_output=True, text=True, timeout=600)
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "runs", "build", "dist", "__pycache__", "*.egg-info", ".hypothesis"
+        ),
+    )
+    process = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     (path,) = out.glob("attention_center-*.whl")
     return path
@@ -116,28 +127,44 @@ def test_the_wheel_has_the_models_and_presets_and_no_tests(wheel):
     assert "attention_center/presets/presets.json" in names
     assert "attention_center/core/frames.py" in names and "attention_center/cli/export.py" in names
     assert "ground_truth/readers/osie.py" in names
-    tests = [n for n in names if n.startswith("tests/") or n.endswith(("_test.py", "conftest.py"))
-             or "/testing" in n]
+    tests = [
+        n
+        for n in names
+        if n.startswith("tests/") or n.endswith(("_test.py", "conftest.py")) or "/testing" in n
+    ]
     assert tests == []
 
 
-@pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                    reason="cjxl/djxl (libjxl-tools) not on PATH")
-def test_a_plain_install_predicts_and_encodes_with_the_bundled_tflite(wheel, tmp_path,
-                                                                      kodak_paths):
+@pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
+def test_a_plain_install_predicts_and_encodes_with_the_bundled_tflite(wheel, tmp_path, kodak_paths):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q",
-                              "--disable-pip-version-check", str(wheel)],
-                             capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
-    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"],
-                            capture_output=True, text=True, check=True).stdout.lower()
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.lower()
     assert "keras" not in listed and "tensorflow" not in listed and "ai-edge-litert" in listed
     command = env_dir / "bin" / "attention-center"
-    predict = subprocess.run([str(command), "predict", str(kodak_paths[0]), "--noprogress"],
-                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    predict = subprocess.run(
+        [str(command), "predict", str(kodak_paths[0]), "--noprogress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert predict.returncode == 0, predict.stderr[-3000:]
     [row] = __import__("json").loads(predict.stdout)
     height, width = row["original_hw"]
@@ -147,12 +174,27 @@ def test_a_plain_install_predicts_and_encodes_with_the_bundled_tflite(wheel, tmp
     images.mkdir()
     for path in kodak_paths[:2]:
         shutil.copy(path, images / path.name)
-    encode = subprocess.run([str(command), "encode", "--image_dir", str(images),
-                             "--output_dir", str(tmp_path / "jxl"), "--noprogress"],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    encode = subprocess.run(
+        [
+            str(command),
+            "encode",
+            "--image_dir",
+            str(images),
+            "--output_dir",
+            str(tmp_path / "jxl"),
+            "--noprogress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert encode.returncode == 0, encode.stderr[-3000:] + encode.stdout[-3000:]
     for path in kodak_paths[:2]:
         decoded = tmp_path / f"{path.stem}.png"
-        subprocess.run(["djxl", str(tmp_path / "jxl" / f"{path.name}.jxl"), str(decoded)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["djxl", str(tmp_path / "jxl" / f"{path.name}.jxl"), str(decoded)],
+            check=True,
+            capture_output=True,
+        )
         assert decoded.stat().st_size > 0

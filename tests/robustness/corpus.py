@@ -97,9 +97,14 @@ def png_bomb(path: Path, size: int = 14000) -> Path:
     Every row is zero bytes, so deflate packs ``size * (1 + size / 8)`` bytes into ~0.1% of
     that: the header promises ``size**2`` pixels (196 MP for 14000, 588 MB as RGB).
     """
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     compressor = zlib.compressobj(9)
     rows_per_piece = 500
@@ -108,8 +113,9 @@ def png_bomb(path: Path, size: int = 14000) -> Path:
     parts.append(compressor.compress((b"\x00" * (1 + -(-size // 8))) * (size % rows_per_piece)))
     idat = b"".join(parts) + compressor.flush()
     header = struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0)
-    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
-                           + chunk(b"IEND", b""))
+    Path(path).write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
     return Path(path)
 
 
@@ -137,25 +143,39 @@ def _write_usable(folder: Path, photo: np.ndarray) -> dict[str, Case]:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored turned: displayed 96x128 is stored 128x96
     (folder / "rotated.jpg").write_bytes(
-        _jpeg_bytes(np.ascontiguousarray(np.rot90(photo, 1)), exif=exif.tobytes()))
+        _jpeg_bytes(np.ascontiguousarray(np.rot90(photo, 1)), exif=exif.tobytes())
+    )
     Image.new("RGB", (1, 1), (200, 30, 30)).save(folder / "one.png")
     image.convert("CMYK").save(folder / "cmyk.jpg", quality=90)
     gray16 = np.asarray(image.convert("L"), np.uint16) * 257
     Image.fromarray(gray16).save(folder / "gray16.png")
     palette = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     palette.save(folder / "palette.png", transparency=0)
-    image.save(folder / "anim.gif", save_all=True, append_images=[image.rotate(180)],
-               duration=100, loop=0)
+    image.save(
+        folder / "anim.gif", save_all=True, append_images=[image.rotate(180)], duration=100, loop=0
+    )
     image.save(folder / "photo.webp")
     image.save(folder / "photo.tiff")
     image.save(folder / "photo.bmp")
     rgba = np.concatenate([photo, np.full((*photo.shape[:2], 1), 128, np.uint8)], -1)
     Image.fromarray(rgba).save(folder / "rgba.png")
-    image.save(folder / "it's a \"quoted\" $photo.png")
+    image.save(folder / 'it\'s a "quoted" $photo.png')
     image.save(folder / "-dash.png")
-    names = ["photo.png", "photo.jpg", "rotated.jpg", "one.png", "cmyk.jpg", "gray16.png",
-             "palette.png", "photo.webp", "photo.tiff", "photo.bmp", "rgba.png",
-             "it's a \"quoted\" $photo.png", "-dash.png"]
+    names = [
+        "photo.png",
+        "photo.jpg",
+        "rotated.jpg",
+        "one.png",
+        "cmyk.jpg",
+        "gray16.png",
+        "palette.png",
+        "photo.webp",
+        "photo.tiff",
+        "photo.bmp",
+        "rgba.png",
+        'it\'s a "quoted" $photo.png',
+        "-dash.png",
+    ]
     cases = {name: Case(True) for name in names}
     cases["anim.gif"] = Case(True, note="animated: the first of 2 frames was used")
     return cases
@@ -164,7 +184,7 @@ def _write_usable(folder: Path, photo: np.ndarray) -> dict[str, Case]:
 def _write_unusable(folder: Path, photo: np.ndarray) -> dict[str, Case]:
     """The files that must fail alone, each with the words of its error."""
     data = _jpeg_bytes(photo)
-    (folder / "truncated.jpg").write_bytes(data[:len(data) // 2])
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
     (folder / "corrupt.jpg").write_bytes(_corrupted(data))
     (folder / "zero.jpg").write_bytes(b"")
     (folder / "text.jpg").write_text("this is not an image\n")
@@ -240,13 +260,39 @@ def _point_rows(image: str, hw) -> list[dict]:
     rows = []
     for observer, (dx, dy) in enumerate([(0, 0), (6, 4)]):
         for order, (fx, fy) in enumerate([(0.5, 0.5), (0.7, 0.3), (0.72, 0.32), (0.68, 0.28)]):
-            rows.append({"image": image, "observer": str(observer), "order": order,
-                         "x": fx * (w - 1) + dx, "y": fy * (h - 1) + dy, "source": "eye",
-                         "dataset": "corpus"})
-    rows.append({"image": image, "observer": "0", "order": 9, "x": float("nan"), "y": 3.0,
-                 "source": "eye", "dataset": "corpus"})
-    rows.append({"image": image, "observer": "1", "order": 9, "x": w + 40.0, "y": 3.0,
-                 "source": "eye", "dataset": "corpus"})
+            rows.append(
+                {
+                    "image": image,
+                    "observer": str(observer),
+                    "order": order,
+                    "x": fx * (w - 1) + dx,
+                    "y": fy * (h - 1) + dy,
+                    "source": "eye",
+                    "dataset": "corpus",
+                }
+            )
+    rows.append(
+        {
+            "image": image,
+            "observer": "0",
+            "order": 9,
+            "x": float("nan"),
+            "y": 3.0,
+            "source": "eye",
+            "dataset": "corpus",
+        }
+    )
+    rows.append(
+        {
+            "image": image,
+            "observer": "1",
+            "order": 9,
+            "x": w + 40.0,
+            "y": 3.0,
+            "source": "eye",
+            "dataset": "corpus",
+        }
+    )
     return rows
 
 
@@ -266,9 +312,13 @@ def write_records_corpus(folder: Path) -> dict[str, Case]:
     Image.fromarray(synthetic_photo(seed=3)).save(folder / "stimulus.png")
     rows = _point_rows("stimulus.png", SMALL_HW)
     (folder / "good.jsonl").write_text(_jsonl(rows))
-    (folder / "good.csv").write_text(_HEADER + "".join(
-        f"{r['image']},{r['observer']},{r['order']},{r['x']},{r['y']},{r['source']}\n"
-        for r in rows))
+    (folder / "good.csv").write_text(
+        _HEADER
+        + "".join(
+            f"{r['image']},{r['observer']},{r['order']},{r['x']},{r['y']},{r['source']}\n"
+            for r in rows
+        )
+    )
     (folder / "empty.jsonl").write_bytes(b"")
     (folder / "blank.jsonl").write_text("\n   \n\n")
     (folder / "header_only.csv").write_text(_HEADER)
@@ -278,10 +328,12 @@ def write_records_corpus(folder: Path) -> dict[str, Case]:
     nan_only = [dict(r, x=float("nan")) for r in rows]
     (folder / "nan_only.jsonl").write_text(_jsonl(nan_only))
     (folder / "missing_image.jsonl").write_text(_jsonl(_point_rows("no_such.png", SMALL_HW)))
-    (folder / "latin1.csv").write_bytes(_HEADER.encode() + "caf\xe9.png,1,0,1,1,eye\n"
-                                        .encode("latin-1"))
+    (folder / "latin1.csv").write_bytes(
+        _HEADER.encode() + "caf\xe9.png,1,0,1,1,eye\n".encode("latin-1")
+    )
     return {
-        "good.jsonl": Case(True), "good.csv": Case(True),
+        "good.jsonl": Case(True),
+        "good.csv": Case(True),
         "empty.jsonl": Case(False, "empty file"),
         "blank.jsonl": Case(False, "no JSON lines"),
         "header_only.csv": Case(False, "a header and no data rows"),
@@ -304,8 +356,10 @@ def write_corrupt_mat(data_dir: Path) -> Path:
 
 # --- ground-truth builds -------------------------------------------------------------------
 
-def _index_row(image_id: str, split: str, frame_path: str, image_path: str, data_dir: Path,
-               hw=SMALL_HW) -> dict:
+
+def _index_row(
+    image_id: str, split: str, frame_path: str, image_path: str, data_dir: Path, hw=SMALL_HW
+) -> dict:
     """One ``index.jsonl`` row (fields of :mod:`attention_center.core.ground_truth_index`)."""
     h, w = hw
     center = [0.7 * (w - 1), 0.3 * (h - 1)]
@@ -313,17 +367,35 @@ def _index_row(image_id: str, split: str, frame_path: str, image_path: str, data
     scale = min(480 / h, 640 / w)
     pad_x, pad_y = (640 - w * scale) / 2, (480 - h * scale) / 2
     to_frame = lambda p: [(p[0] + 0.5) * scale - 0.5 + pad_x, (p[1] + 0.5) * scale - 0.5 + pad_y]  # noqa: E731
-    return {"image_id": image_id, "dataset": "corpus", "source": "corpus_eye", "modality": "eye",
-            "split": split, "data_dir": str(data_dir), "image_path": image_path,
-            "original_hw": [h, w], "frame_hw": [480, 640], "frame_path": frame_path,
-            "center": center, "center_frame": to_frame(center), "points": points,
-            "points_frame": [to_frame(p) for p in points], "observer_of_point": [0, 1, 1],
-            "num_observers": 2, "fallback": None}
+    return {
+        "image_id": image_id,
+        "dataset": "corpus",
+        "source": "corpus_eye",
+        "modality": "eye",
+        "split": split,
+        "data_dir": str(data_dir),
+        "image_path": image_path,
+        "original_hw": [h, w],
+        "frame_hw": [480, 640],
+        "frame_path": frame_path,
+        "center": center,
+        "center_frame": to_frame(center),
+        "points": points,
+        "points_frame": [to_frame(p) for p in points],
+        "observer_of_point": [0, 1, 1],
+        "num_observers": 2,
+        "fallback": None,
+    }
 
 
-def write_build(folder: Path, num_images: int = 6, bad_line: bool = False,
-                missing_frame: bool = False, corrupt_frame: bool = False,
-                corrupt_image: bool = False) -> dict:
+def write_build(
+    folder: Path,
+    num_images: int = 6,
+    bad_line: bool = False,
+    missing_frame: bool = False,
+    corrupt_frame: bool = False,
+    corrupt_image: bool = False,
+) -> dict:
     """A small ground-truth build: originals, 480x640 frames and ``index.jsonl``.
 
     Images alternate between the splits ``test`` and ``train`` (then ``val``). Options
@@ -353,22 +425,28 @@ def write_build(folder: Path, num_images: int = 6, bad_line: bool = False,
         frame, _ = resize_with_pad(photo)
         frame_pixels = (frame * 255 + 0.5).astype(np.uint8)
         Image.fromarray(frame_pixels).save(folder / "frames" / f"img{i}.jpg")
-        rows.append(_index_row(f"corpus/img{i}", splits[i % 3], f"frames/img{i}.jpg",
-                               f"images/img{i}.png", folder))
+        rows.append(
+            _index_row(
+                f"corpus/img{i}", splits[i % 3], f"frames/img{i}.jpg", f"images/img{i}.png", folder
+            )
+        )
         good.append(f"corpus/img{i}")
     if missing_frame:
-        rows.append(_index_row("corpus/missing", "train", "frames/missing.jpg",
-                               "images/img0.png", folder))
+        rows.append(
+            _index_row("corpus/missing", "train", "frames/missing.jpg", "images/img0.png", folder)
+        )
         bad["missing_frame"] = folder / "frames" / "missing.jpg"
     if corrupt_frame:
         (folder / "frames" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 garbage")
-        rows.append(_index_row("corpus/corrupt", "train", "frames/corrupt.jpg",
-                               "images/img0.png", folder))
+        rows.append(
+            _index_row("corpus/corrupt", "train", "frames/corrupt.jpg", "images/img0.png", folder)
+        )
         bad["corrupt_frame"] = folder / "frames" / "corrupt.jpg"
     if corrupt_image:
         (folder / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-        rows.append(_index_row("corpus/broken", "test", "frames/img0.jpg", "images/broken.png",
-                               folder))
+        rows.append(
+            _index_row("corpus/broken", "test", "frames/img0.jpg", "images/broken.png", folder)
+        )
         bad["corrupt_image"] = folder / "images" / "broken.png"
     lines = [json.dumps(row) for row in rows]
     if bad_line:
@@ -380,22 +458,26 @@ def write_build(folder: Path, num_images: int = 6, bad_line: bool = False,
 
 # --- models ------------------------------------------------------------------------------------
 
+
 def write_model_corpus(folder: Path, real_model: Path) -> dict[str, Case]:
     """``.keras`` files that are not models, made from a real one; returns name -> Case."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = Path(real_model).read_bytes()
-    (folder / "truncated.keras").write_bytes(data[:len(data) // 2])
+    (folder / "truncated.keras").write_bytes(data[: len(data) // 2])
     (folder / "text.keras").write_text("not a model\n")
     (folder / "empty.keras").write_bytes(b"")
     os.symlink("loop.keras", folder / "loop.keras")
-    return {"truncated.keras": Case(False, "not a valid .keras file"),
-            "text.keras": Case(False, "not a valid .keras file"),
-            "empty.keras": Case(False, "not a valid .keras file"),
-            "loop.keras": Case(False, "symbolic link loop")}
+    return {
+        "truncated.keras": Case(False, "not a valid .keras file"),
+        "text.keras": Case(False, "not a valid .keras file"),
+        "empty.keras": Case(False, "not a valid .keras file"),
+        "loop.keras": Case(False, "symbolic link loop"),
+    }
 
 
 # --- the older set, from real photos (issue 6) ----------------------------------------------
+
 
 def write_bad_images(folder: Path, real_jpeg: Path, real_png: Path) -> dict[str, bool]:
     """Writes the awkward files of issue 6 (made from real images); returns name -> usable.
@@ -407,7 +489,7 @@ def write_bad_images(folder: Path, real_jpeg: Path, real_png: Path) -> dict[str,
     """
     folder.mkdir(parents=True, exist_ok=True)
     data = real_jpeg.read_bytes()
-    (folder / "truncated.jpg").write_bytes(data[:len(data) // 2])
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
     corrupt = bytearray(data)
     rng = np.random.default_rng(0)
     for i in rng.integers(1000, len(data) - 10, 200):
@@ -422,9 +504,19 @@ def write_bad_images(folder: Path, real_jpeg: Path, real_png: Path) -> dict[str,
     gray16 = np.asarray(photo.convert("L"), np.uint16) * 257
     Image.fromarray(gray16).save(folder / "gray16.png")
     small = photo.resize((192, 128))
-    small.save(folder / "anim.gif", save_all=True, append_images=[small.rotate(180)],
-               duration=100, loop=0)
+    small.save(
+        folder / "anim.gif", save_all=True, append_images=[small.rotate(180)], duration=100, loop=0
+    )
     small.save(folder / "photo.webp")
-    return {"truncated.jpg": False, "corrupt.jpg": False, "zero.jpg": False, "text.jpg": False,
-            "bomb.png": False, "one.png": True, "cmyk.jpg": True, "gray16.png": True,
-            "anim.gif": True, "photo.webp": True}
+    return {
+        "truncated.jpg": False,
+        "corrupt.jpg": False,
+        "zero.jpg": False,
+        "text.jpg": False,
+        "bomb.png": False,
+        "one.png": True,
+        "cmyk.jpg": True,
+        "gray16.png": True,
+        "anim.gif": True,
+        "photo.webp": True,
+    }

@@ -21,8 +21,10 @@ from robustness.corpus import digests, synthetic_photo, write_build, write_image
 
 from attention_center.cli import main as cli
 
-needs_cjxl = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                                reason="cjxl/djxl (libjxl-tools) not on PATH")
+needs_cjxl = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 
 
 def run(*args) -> int:
@@ -31,12 +33,21 @@ def run(*args) -> int:
 
 # --- evaluate -------------------------------------------------------------------------------
 
+
 def test_evaluate_names_an_unreadable_image_and_scores_the_others(tmp_path, capsys):
     build = write_build(tmp_path / "gt", corrupt_image=True)
     before = digests(tmp_path / "gt")
     out_json = tmp_path / "results.json"
-    code = run("evaluate", "--data", tmp_path / "gt", "--model", "default", "--noprogress",
-               "--out_json", out_json)
+    code = run(
+        "evaluate",
+        "--data",
+        tmp_path / "gt",
+        "--model",
+        "default",
+        "--noprogress",
+        "--out_json",
+        out_json,
+    )
     printed, err = capsys.readouterr()
     assert code == 1
     assert f"FAILED: {build['bad']['corrupt_image']}: " in err
@@ -57,6 +68,7 @@ def test_evaluate_a_malformed_index_is_a_usage_error(tmp_path, capsys):
 
 
 # --- train ----------------------------------------------------------------------------------
+
 
 def test_train_refuses_a_malformed_build_before_any_work(tmp_path, capsys):
     build = write_build(tmp_path / "gt", bad_line=True)
@@ -80,6 +92,7 @@ def test_train_names_every_unreadable_frame_before_any_work(tmp_path, capsys):
 
 # --- export ---------------------------------------------------------------------------------
 
+
 def test_export_checks_its_output_folder_before_converting(tmp_path, capsys, monkeypatch):
     """A usage error before TensorFlow is imported (the conversion takes minutes)."""
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # export sets it; keep the env as it was
@@ -87,8 +100,19 @@ def test_export_checks_its_output_folder_before_converting(tmp_path, capsys, mon
     (tmp_path / "taken").write_text("a file where the folder should be\n")
     before = digests(tmp_path)
     out = tmp_path / "taken" / "center.tflite"
-    assert run("export", "--model", tmp_path / "model.keras", "--out", out, "--quantization",
-               "float32", "--noprogress") == 2
+    assert (
+        run(
+            "export",
+            "--model",
+            tmp_path / "model.keras",
+            "--out",
+            out,
+            "--quantization",
+            "float32",
+            "--noprogress",
+        )
+        == 2
+    )
     err = capsys.readouterr()[1]
     assert f"--out {out}: its folder {tmp_path / 'taken'}: exists and is not a folder" in err
     assert digests(tmp_path) == before
@@ -96,13 +120,23 @@ def test_export_checks_its_output_folder_before_converting(tmp_path, capsys, mon
 
 # --- compare --------------------------------------------------------------------------------
 
+
 @needs_cjxl
 def test_compare_bad_image_loop_and_bad_flags(tmp_path, capsys):
     images = tmp_path / "in"
     cases = write_image_corpus(images)
     before = digests(images)
-    common = ["--model", "default", "--google_model", "none", "--budgets", "20",
-              "--gt_dir", "", "--out"]
+    common = [
+        "--model",
+        "default",
+        "--google_model",
+        "none",
+        "--budgets",
+        "20",
+        "--gt_dir",
+        "",
+        "--out",
+    ]
     assert run("compare", images / "corrupt.jpg", *common, tmp_path / "c1") == 1
     assert f"{images / 'corrupt.jpg'}: {cases['corrupt.jpg'].reason}" in capsys.readouterr()[1]
     assert run("compare", images / "loop.jpg", *common, tmp_path / "c2") == 2
@@ -118,14 +152,28 @@ def test_compare_bad_image_loop_and_bad_flags(tmp_path, capsys):
 
 # --- beam -----------------------------------------------------------------------------------
 
+
 @needs_cjxl
 def test_beam_bad_cjxl_flags_are_a_usage_error(tmp_path, capsys):
     pytest.importorskip("apache_beam")
     images = tmp_path / "in"
     images.mkdir()
     Image.fromarray(synthetic_photo()).save(images / "photo.png")
-    assert run("beam", "--input", f"{images}/*.png", "--output", tmp_path / "out", "--encode",
-               "--model", "default", "--", "--bogus") == 2
+    assert (
+        run(
+            "beam",
+            "--input",
+            f"{images}/*.png",
+            "--output",
+            tmp_path / "out",
+            "--encode",
+            "--model",
+            "default",
+            "--",
+            "--bogus",
+        )
+        == 2
+    )
     assert "Unknown argument: --bogus" in capsys.readouterr()[1]
     assert not (tmp_path / "out").exists()
 
@@ -138,14 +186,25 @@ def test_symbolic_link_loops_as_data_folders(tmp_path, capsys):
     assert "no index.jsonl" in capsys.readouterr()[1]
     assert run("evaluate", "--data", tmp_path / "loop", "--model", "default") == 2
     capsys.readouterr()
-    assert run("ground-truth", "build", "--source", "osie_eye", "--data_dir", tmp_path / "loop",
-               "--out", tmp_path / "gt", "--noprogress") == 1
+    assert (
+        run(
+            "ground-truth",
+            "build",
+            "--source",
+            "osie_eye",
+            "--data_dir",
+            tmp_path / "loop",
+            "--out",
+            tmp_path / "gt",
+            "--noprogress",
+        )
+        == 1
+    )
     assert "ERROR: osie_eye: " in capsys.readouterr()[1]
     assert not Path(tmp_path / "run").exists()
 
 
-def test_output_paths_that_cannot_be_written_are_usage_errors_before_any_work(tmp_path,
-                                                                              capsys):
+def test_output_paths_that_cannot_be_written_are_usage_errors_before_any_work(tmp_path, capsys):
     """Every command that writes checks where, first (a file where a folder must be)."""
     write_build(tmp_path / "gt")
     Image.fromarray(synthetic_photo()).save(tmp_path / "photo.png")
@@ -153,15 +212,39 @@ def test_output_paths_that_cannot_be_written_are_usage_errors_before_any_work(tm
     taken.write_text("a file\n")
     before = digests(tmp_path)
     for args, words in [
-        (("predict", tmp_path / "photo.png", "--model", "default", "--overlay", taken,
-          "--noprogress"), f"--overlay {taken}: exists and is not a folder"),
-        (("evaluate", "--data", tmp_path / "gt", "--model", "default", "--out_json",
-          taken / "r.json", "--noprogress"),
-         f"--out_json {taken / 'r.json'}: its folder {taken}: exists"),
-        (("ensemble", "--model", tmp_path / "m.keras", "--out", taken / "e.keras"),
-         f"--out {taken / 'e.keras'}: its folder {taken}: exists"),
-        (("train", "--data", tmp_path / "gt", "--out", taken),
-         f"--out {taken}: exists and is not a folder"),
+        (
+            (
+                "predict",
+                tmp_path / "photo.png",
+                "--model",
+                "default",
+                "--overlay",
+                taken,
+                "--noprogress",
+            ),
+            f"--overlay {taken}: exists and is not a folder",
+        ),
+        (
+            (
+                "evaluate",
+                "--data",
+                tmp_path / "gt",
+                "--model",
+                "default",
+                "--out_json",
+                taken / "r.json",
+                "--noprogress",
+            ),
+            f"--out_json {taken / 'r.json'}: its folder {taken}: exists",
+        ),
+        (
+            ("ensemble", "--model", tmp_path / "m.keras", "--out", taken / "e.keras"),
+            f"--out {taken / 'e.keras'}: its folder {taken}: exists",
+        ),
+        (
+            ("train", "--data", tmp_path / "gt", "--out", taken),
+            f"--out {taken}: exists and is not a folder",
+        ),
     ]:
         assert run(*args) == 2, args
         assert words in capsys.readouterr()[1], args

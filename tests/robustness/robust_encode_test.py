@@ -27,8 +27,10 @@ from robustness.corpus import digests, synthetic_photo, write_image_corpus
 
 from attention_center.cli import main as cli
 
-pytestmark = pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
-                                reason="cjxl/djxl (libjxl-tools) not on PATH")
+pytestmark = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 
 
 def run(*args) -> int:
@@ -50,18 +52,30 @@ def decoded_size(jxl: Path, work: Path) -> tuple[int, int]:
 
 # --- the corpus: every bad file fails alone, every good one is encoded ------------------------
 
+
 def test_encode_the_corpus(tmp_path, capsys):
     images, out = tmp_path / "in", tmp_path / "out"
     cases = write_image_corpus(images)
     before = digests(images)
-    code = run("encode", "--image_dir", images, "--output_dir", out, "--model", "default",
-               "--jobs", "2", "--noprogress")
+    code = run(
+        "encode",
+        "--image_dir",
+        images,
+        "--output_dir",
+        out,
+        "--model",
+        "default",
+        "--jobs",
+        "2",
+        "--noprogress",
+    )
     printed = capsys.readouterr()[0]
     assert code == 1
     bad = {name: case for name, case in cases.items() if not case.usable}
     good = {name: case for name, case in cases.items() if case.usable}
-    assert (f"{len(cases)} images: {len(good)} encoded, {len(bad)} failed; 1 other files "
-            "ignored") in printed
+    assert (
+        f"{len(cases)} images: {len(good)} encoded, {len(bad)} failed; 1 other files ignored"
+    ) in printed
     for name, case in bad.items():
         [line] = [line for line in printed.splitlines() if line.startswith(f"  {images / name}: ")]
         assert case.reason in line, line
@@ -81,14 +95,28 @@ def test_max_pixels_bounds_every_image_encode_decodes(tmp_path, capsys):
     images.mkdir()
     Image.fromarray(synthetic_photo()).save(images / "photo.png")
     Image.new("RGB", (20, 20)).save(images / "small.png")
-    assert run("encode", "--image_dir", images, "--output_dir", tmp_path / "out", "--model",
-               "default", "--noprogress", "--max_pixels", "1000") == 1
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            images,
+            "--output_dir",
+            tmp_path / "out",
+            "--model",
+            "default",
+            "--noprogress",
+            "--max_pixels",
+            "1000",
+        )
+        == 1
+    )
     printed = capsys.readouterr()[0]
     assert "2 images: 1 encoded, 1 failed" in printed
     assert f"  {images / 'photo.png'}: 128x96 is 12,288 pixels, more than the 1,000" in printed
 
 
 # --- case 2: an output folder that cannot be used, with inputs that go through a PNG ---------
+
 
 @pytest.fixture()
 def png_path_inputs(tmp_path) -> Path:
@@ -106,8 +134,19 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(png_path_inputs, tmp_p
     target = tmp_path / "out.jxl"
     target.write_text("a file, not a folder\n")
     before = digests(tmp_path)
-    assert run("encode", "--image_dir", png_path_inputs, "--output_dir", target,
-               "--model", "default", "--noprogress") == 2
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            png_path_inputs,
+            "--output_dir",
+            target,
+            "--model",
+            "default",
+            "--noprogress",
+        )
+        == 2
+    )
     out, err = capsys.readouterr()
     assert f"--output_dir {target}: exists and is not a folder" in err and not out
     assert digests(tmp_path) == before and not temporaries(tmp_path)
@@ -138,8 +177,9 @@ def test_an_output_folder_we_may_not_write_is_a_usage_error(unprivileged, capsys
         shutil.rmtree(folder)
 
 
-def test_a_temporary_png_that_cannot_be_written_fails_that_image_alone(png_path_inputs,
-                                                                        tmp_path, capsys):
+def test_a_temporary_png_that_cannot_be_written_fails_that_image_alone(
+    png_path_inputs, tmp_path, capsys
+):
     """``OUT/sub`` is a file: the images of ``sub/`` (a WebP through a PNG, a PNG read by
     cjxl itself) fail, each named, with the summary; the others are encoded."""
     (png_path_inputs / "sub").mkdir()
@@ -149,8 +189,16 @@ def test_a_temporary_png_that_cannot_be_written_fails_that_image_alone(png_path_
     out.mkdir()
     (out / "sub").write_text("in the way\n")
     before = digests(png_path_inputs)
-    code = run("encode", "--image_dir", png_path_inputs, "--output_dir", out, "--model",
-               "default", "--noprogress")
+    code = run(
+        "encode",
+        "--image_dir",
+        png_path_inputs,
+        "--output_dir",
+        out,
+        "--model",
+        "default",
+        "--noprogress",
+    )
     printed, err = capsys.readouterr()
     assert code == 1, printed + err
     assert "6 images: 4 encoded, 2 failed" in printed
@@ -164,16 +212,34 @@ def test_a_temporary_png_that_cannot_be_written_fails_that_image_alone(png_path_
 
 # --- case 5: extra cjxl flags are tried once, up front --------------------------------------
 
-@pytest.mark.parametrize("flags,words", [
-    (["--bogus"], "Unknown argument: --bogus"),
-    (["-e", "11"], "Invalid flag value for --effort"),
-    (["--distance=banana"], "banana"),
-])
-def test_bad_cjxl_flags_are_a_usage_error_before_any_work(png_path_inputs, tmp_path, capsys,
-                                                          flags, words):
+
+@pytest.mark.parametrize(
+    "flags,words",
+    [
+        (["--bogus"], "Unknown argument: --bogus"),
+        (["-e", "11"], "Invalid flag value for --effort"),
+        (["--distance=banana"], "banana"),
+    ],
+)
+def test_bad_cjxl_flags_are_a_usage_error_before_any_work(
+    png_path_inputs, tmp_path, capsys, flags, words
+):
     out = tmp_path / "out"
-    assert run("encode", "--image_dir", png_path_inputs, "--output_dir", out, "--model",
-               "default", "--noprogress", "--", *flags) == 2
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            png_path_inputs,
+            "--output_dir",
+            out,
+            "--model",
+            "default",
+            "--noprogress",
+            "--",
+            *flags,
+        )
+        == 2
+    )
     printed, err = capsys.readouterr()
     assert "cjxl refuses the extra flags" in err and words in err and not printed
     assert not out.exists()  # nothing made, not even the folder
@@ -182,22 +248,54 @@ def test_bad_cjxl_flags_are_a_usage_error_before_any_work(png_path_inputs, tmp_p
 def test_good_cjxl_flags_pass_the_trial_even_per_image_ones(png_path_inputs, tmp_path, capsys):
     out = tmp_path / "out"
     # --center_x 100 is past the 64x64 trial image: it is left out of the trial.
-    assert run("encode", "--image_dir", png_path_inputs, "--output_dir", out, "--model",
-               "default", "--noprogress", "--", "-e", "1", "--center_x", "100") == 0
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            png_path_inputs,
+            "--output_dir",
+            out,
+            "--model",
+            "default",
+            "--noprogress",
+            "--",
+            "-e",
+            "1",
+            "--center_x",
+            "100",
+        )
+        == 0
+    )
     assert "4 images: 4 encoded" in capsys.readouterr()[0]
 
 
 # --- case 9: --dry_run and --verbose print commands a shell can run ---------------------------
 
+
 def test_dry_run_commands_are_shell_quoted(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "in"
     folder.mkdir()
-    names = ["it's a \"quoted\" $photo.png", "-dash.png", "two  spaces.png", "semi;colon.png"]
+    names = ['it\'s a "quoted" $photo.png', "-dash.png", "two  spaces.png", "semi;colon.png"]
     for name in names:
         Image.fromarray(synthetic_photo()).save(folder / name)
     monkeypatch.chdir(folder)
-    assert run("encode", "--image_dir", ".", "--output_dir", "../out", "--model", "default",
-               "--dry_run", "--noprogress", "--", "-e", "1") == 0
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            ".",
+            "--output_dir",
+            "../out",
+            "--model",
+            "default",
+            "--dry_run",
+            "--noprogress",
+            "--",
+            "-e",
+            "1",
+        )
+        == 0
+    )
     lines = [line for line in capsys.readouterr()[0].splitlines() if "--center_x" in line]
     assert len(lines) == len(names)
     for line in lines:
@@ -216,6 +314,7 @@ def test_dry_run_commands_are_shell_quoted(tmp_path, capsys, monkeypatch):
 
 # --- outputs never leave --output_dir, inputs are never overwritten -------------------------
 
+
 def test_outputs_stay_in_the_output_folder_and_off_the_inputs(tmp_path, capsys):
     images, out, elsewhere = tmp_path / "in", tmp_path / "out", tmp_path / "elsewhere"
     (images / "sub").mkdir(parents=True)
@@ -225,14 +324,40 @@ def test_outputs_stay_in_the_output_folder_and_off_the_inputs(tmp_path, capsys):
         Image.fromarray(synthetic_photo()).save(images / name)
     os.symlink(elsewhere, out / "sub")  # OUT/sub leads out of OUT
     before = digests(images)
-    assert run("encode", "--image_dir", images, "--output_dir", out, "--model", "default",
-               "--noprogress", "--new_suffix", "png") == 1
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            images,
+            "--output_dir",
+            out,
+            "--model",
+            "default",
+            "--noprogress",
+            "--new_suffix",
+            "png",
+        )
+        == 1
+    )
     printed = capsys.readouterr()[0]
     assert "outside the output folder" in printed and f"{images / 'sub' / 'b.png'}" in printed
     assert list(elsewhere.iterdir()) == []
     # The output folder is the input folder: a.png -> a.png.png would replace an input.
-    assert run("encode", "--image_dir", images, "--output_dir", images, "--model", "default",
-               "--noprogress", "--new_suffix", "png") == 1
+    assert (
+        run(
+            "encode",
+            "--image_dir",
+            images,
+            "--output_dir",
+            images,
+            "--model",
+            "default",
+            "--noprogress",
+            "--new_suffix",
+            "png",
+        )
+        == 1
+    )
     printed = capsys.readouterr()[0]
     assert f"{images / 'a.png'}: output {images / 'a.png.png'} would overwrite an input" in printed
     after = digests(images)
@@ -242,6 +367,7 @@ def test_outputs_stay_in_the_output_folder_and_off_the_inputs(tmp_path, capsys):
 
 
 # --- case 3: Ctrl-C, SIGTERM and kill -9 while cjxl runs -------------------------------------
+
 
 def _live_cjxl(marker: str) -> list[int]:
     """Pids of running (not zombie) cjxl processes with ``marker`` in their command line."""
@@ -254,8 +380,12 @@ def _live_cjxl(marker: str) -> list[int]:
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if (argv and os.path.basename(argv[0]) == b"cjxl" and state != "Z"
-                and any(marker.encode() in arg for arg in argv)):
+        if (
+            argv
+            and os.path.basename(argv[0]) == b"cjxl"
+            and state != "Z"
+            and any(marker.encode() in arg for arg in argv)
+        ):
             found.append(int(entry))
     return found
 
@@ -288,11 +418,25 @@ def _busy(out: Path) -> bool:
 
 def _start_encode(images: Path, out: Path, *flags: str) -> subprocess.Popen:
     """``attention-center encode`` in a subprocess; ``flags``: ours, then ``--`` and cjxl's."""
-    command = [sys.executable, "-m", "attention_center", "encode", "--image_dir", str(images),
-               "--output_dir", str(out), "--model", "default", "--jobs", "2", "--noprogress",
-               *flags]
-    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "attention_center",
+        "encode",
+        "--image_dir",
+        str(images),
+        "--output_dir",
+        str(out),
+        "--model",
+        "default",
+        "--jobs",
+        "2",
+        "--noprogress",
+        *flags,
+    ]
+    return subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _kill_leftovers(marker: str) -> None:
@@ -305,8 +449,7 @@ def _kill_leftovers(marker: str) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_an_interruption_stops_cjxl_removes_temporaries_and_prints_the_summary(tmp_path,
-                                                                             signum):
+def test_an_interruption_stops_cjxl_removes_temporaries_and_prints_the_summary(tmp_path, signum):
     images = _slow_inputs(tmp_path / "in")
     out = tmp_path / "out"
     before = digests(images)
@@ -349,7 +492,11 @@ def test_kill_9_leaves_no_cjxl_running_and_the_next_run_cleans_up_and_resumes(tm
         assert "4 images: 3 encoded, 1 skipped (output exists)" in stdout
         assert not temporaries(out) and not _live_cjxl(str(out))
         assert sorted(p.name for p in out.iterdir()) == [
-            "0fast.png.jxl", "a1.png.jxl", "a2.png.jxl", "b.webp.jxl"]
+            "0fast.png.jxl",
+            "a1.png.jxl",
+            "a2.png.jxl",
+            "b.webp.jxl",
+        ]
         assert digests(images) == before
     finally:
         process.kill()

@@ -45,13 +45,26 @@ def test_the_generic_reader_names_each_malformed_file_and_its_problem(records):
             assert str(raised.value).startswith(f"{folder / name}: ")
 
 
-@pytest.mark.parametrize("name", ["empty.jsonl", "header_only.csv", "blank.jsonl",
-                                  "nan_only.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["empty.jsonl", "header_only.csv", "blank.jsonl", "nan_only.jsonl"]
+)
 def test_a_source_without_records_fails_the_build(records, tmp_path, capsys, name):
     folder, cases = records
     out = tmp_path / "gt"
-    assert run("ground-truth", "build", "--source", folder / name, "--data_dir", folder,
-               "--out", out, "--noprogress") == 1
+    assert (
+        run(
+            "ground-truth",
+            "build",
+            "--source",
+            folder / name,
+            "--data_dir",
+            folder,
+            "--out",
+            out,
+            "--noprogress",
+        )
+        == 1
+    )
     err = capsys.readouterr()[1]
     assert f"ERROR: {folder / name}: " in err and cases[name].reason in err
 
@@ -63,9 +76,17 @@ def test_build_reports_every_bad_source_and_builds_the_good_ones(records, tmp_pa
     sources = ["good.jsonl", "osie_eye", *bad, "good.csv"]
     before = digests(folder)
     out = tmp_path / "gt"
-    code = run("ground-truth", "build", "--source", ",".join(str(folder / s) if "." in s else s
-                                                              for s in sources),
-               "--data_dir", folder, "--out", out, "--noprogress")
+    code = run(
+        "ground-truth",
+        "build",
+        "--source",
+        ",".join(str(folder / s) if "." in s else s for s in sources),
+        "--data_dir",
+        folder,
+        "--out",
+        out,
+        "--noprogress",
+    )
     printed, err = capsys.readouterr()
     assert code == 1
     for name in bad:  # each named, with its problem (a source may add a line per image)

@@ -49,6 +49,7 @@ def corpus(tmp_path):
 
 # --- cases 1 (symbolic link loops) and 11 (16-bit, palette, 1x1, animated, bombs) -------------
 
+
 def test_predict_reports_each_bad_file_and_does_every_good_one(corpus, capsys):
     folder, cases = corpus
     before = digests(folder)
@@ -94,23 +95,50 @@ def test_max_pixels_flag_and_the_bomb_header(tmp_path, capsys):
 
     Image.fromarray(synthetic_photo()).save(tmp_path / "photo.png")
     code = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from attention_center.core.images import decode_image, ImageLoadError\n"
-         "t = time.perf_counter()\n"
-         "try:\n    decode_image(sys.argv[1])\nexcept ImageLoadError as e:\n    print(e.reason)\n"
-         "print(time.perf_counter() - t)\n"
-         "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n",
-         str(tmp_path / "bomb.png")],
-        capture_output=True, text=True, cwd=REPO, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from attention_center.core.images import decode_image, ImageLoadError\n"
+            "t = time.perf_counter()\n"
+            "try:\n    decode_image(sys.argv[1])\nexcept ImageLoadError as e:\n    print(e.reason)\n"
+            "print(time.perf_counter() - t)\n"
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n",
+            str(tmp_path / "bomb.png"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     reason, seconds, peak_kb = code.stdout.strip().splitlines()  # VmHWM: this process's peak
     assert "decompression bomb" in reason and "196,000,000 pixels" in reason
     assert float(seconds) < 1.0 and int(peak_kb) < 200_000  # < 200 MB: never decoded
-    assert run("predict", tmp_path / "photo.png", "--max_pixels", "1000", "--model", "default",
-               "--noprogress") == 1
+    assert (
+        run(
+            "predict",
+            tmp_path / "photo.png",
+            "--max_pixels",
+            "1000",
+            "--model",
+            "default",
+            "--noprogress",
+        )
+        == 1
+    )
     assert "12,288 pixels, more than the 1,000 allowed" in capsys.readouterr()[1]
-    assert run("predict", tmp_path / "photo.png", "--max_pixels", "0", "--model", "default",
-               "--noprogress") == 0
+    assert (
+        run(
+            "predict",
+            tmp_path / "photo.png",
+            "--max_pixels",
+            "0",
+            "--model",
+            "default",
+            "--noprogress",
+        )
+        == 0
+    )
 
 
 def test_a_large_jpeg_is_decoded_at_the_reduced_size_the_frame_needs(tmp_path):
@@ -122,8 +150,9 @@ def test_a_large_jpeg_is_decoded_at_the_reduced_size_the_frame_needs(tmp_path):
     from attention_center.inference.prediction import predict_images
     from attention_center.inference.predictors import load_predictor
 
-    big = np.asarray(Image.fromarray(synthetic_photo()).resize((4000, 3000),
-                                                               Image.Resampling.BILINEAR))
+    big = np.asarray(
+        Image.fromarray(synthetic_photo()).resize((4000, 3000), Image.Resampling.BILINEAR)
+    )
     Image.fromarray(big).save(tmp_path / "big.jpg", quality=90)
     frame, transform, decoded = decode_into_frame(tmp_path / "big.jpg")
     assert decoded.original_hw == (3000, 4000) and decoded.reduced
@@ -139,14 +168,18 @@ def test_a_large_jpeg_is_decoded_at_the_reduced_size_the_frame_needs(tmp_path):
 
 # --- case 6: the API takes uint8 or float [0, 1] images, says what it expected otherwise ----
 
-@pytest.mark.parametrize("bad,words", [
-    (synthetic_photo().astype(np.float32), "not [0, 1]"),       # float 0..255: was clipped to 1
-    (np.full((40, 50, 3), np.nan, np.float32), "NaN"),          # NaN: was the image centre
-    (None, "got NoneType"),                                      # was a bare TypeError
-    (7, "got int"),
-    (np.zeros((40, 50, 3), np.int64), "dtype int64"),
-    (np.zeros((0, 50, 3), np.uint8), "shape"),
-])
+
+@pytest.mark.parametrize(
+    "bad,words",
+    [
+        (synthetic_photo().astype(np.float32), "not [0, 1]"),  # float 0..255: was clipped to 1
+        (np.full((40, 50, 3), np.nan, np.float32), "NaN"),  # NaN: was the image centre
+        (None, "got NoneType"),  # was a bare TypeError
+        (7, "got int"),
+        (np.zeros((40, 50, 3), np.int64), "dtype int64"),
+        (np.zeros((0, 50, 3), np.uint8), "shape"),
+    ],
+)
 def test_api_rejects_what_is_not_an_image_saying_what_it_expected(bad, words):
     import attention_center as ac
 
@@ -194,6 +227,7 @@ def test_api_loads_a_model_once_and_again_when_its_file_changes(centroid_keras, 
 
 # --- case 8: a corrupt .keras file is said to be one, not "File not found" ------------------
 
+
 def test_bad_model_files_are_named_with_their_problem(centroid_keras, tmp_path, capsys):
     from PIL import Image
 
@@ -201,8 +235,16 @@ def test_bad_model_files_are_named_with_their_problem(centroid_keras, tmp_path, 
     cases = write_model_corpus(tmp_path / "models", centroid_keras)
     before = digests(tmp_path / "models")
     for name, case in cases.items():
-        assert run("predict", tmp_path / "photo.png", "--model", tmp_path / "models" / name,
-                   "--noprogress") == 2, name
+        assert (
+            run(
+                "predict",
+                tmp_path / "photo.png",
+                "--model",
+                tmp_path / "models" / name,
+                "--noprogress",
+            )
+            == 2
+        ), name
         err = capsys.readouterr()[1]
         assert f"{tmp_path / 'models' / name}: " in err and case.reason in err, (name, err)
         assert "File not found" not in err
@@ -210,6 +252,7 @@ def test_bad_model_files_are_named_with_their_problem(centroid_keras, tmp_path, 
 
 
 # --- case 10: no TensorFlow INFO lines, no retracing warnings -------------------------------
+
 
 def test_a_keras_predict_step_is_traced_once_per_model(centroid_keras, tmp_path):
     """A short last batch is padded to the batch shape, so the compiled predict step is
@@ -228,8 +271,9 @@ def test_a_keras_predict_step_is_traced_once_per_model(centroid_keras, tmp_path)
         assert predictor.model.predict_function.experimental_get_tracing_count() == 1
 
 
-def test_a_command_run_shows_no_tensorflow_info_lines_nor_retracing_warnings(centroid_keras,
-                                                                              tmp_path):
+def test_a_command_run_shows_no_tensorflow_info_lines_nor_retracing_warnings(
+    centroid_keras, tmp_path
+):
     """``python -m attention_center.cli.evaluate`` (not through the dispatcher: TensorFlow's
     native INFO lines such as ``cpu_feature_guard`` showed) with three real .keras models
     and batches of 3 and 1 (each model's predict step was traced twice: six tracings made
@@ -242,9 +286,23 @@ def test_a_command_run_shows_no_tensorflow_info_lines_nor_retracing_warnings(cen
     before = digests(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "attention_center.cli.evaluate", "--data", str(tmp_path / "gt"),
-         *models, "--batch_size", "3", "--noprogress"],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "attention_center.cli.evaluate",
+            "--data",
+            str(tmp_path / "gt"),
+            *models,
+            "--batch_size",
+            "3",
+            "--noprogress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert all(f"| m{i}.keras |" in proc.stdout for i in range(3)) and len(build["good"]) == 12
     for noise in ("cpu_feature_guard", "I0000", "oneDNN", "absl::InitializeLog", "retracing"):
@@ -258,8 +316,15 @@ def test_ensemble_names_a_bad_member_and_writes_nothing(centroid_keras, tmp_path
     (models / "good.keras").write_bytes(centroid_keras.read_bytes())
     before = digests(models)
     out = tmp_path / "ens.keras"
-    assert run("ensemble", *[f"--model={models / name}" for name in ["good.keras", *cases]],
-               "--out", out) == 1
+    assert (
+        run(
+            "ensemble",
+            *[f"--model={models / name}" for name in ["good.keras", *cases]],
+            "--out",
+            out,
+        )
+        == 1
+    )
     err = capsys.readouterr()[1]
     for name, case in cases.items():
         assert f"{models / name}: {case.reason}" in err, (name, err)
@@ -270,13 +335,14 @@ def test_ensemble_names_a_bad_member_and_writes_nothing(centroid_keras, tmp_path
 
 # --- interruptions: SIGTERM is Ctrl-C, and the rows done so far are printed -----------------
 
+
 def _reading_image(pid: int, folder: Path) -> int:
     """The number of the ``folder/pNNN.png`` process ``pid`` has open, or -1."""
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
             if target.startswith(f"{folder}/p") and target.endswith(".png"):
-                return int(target[len(f"{folder}/p"):-len(".png")])
+                return int(target[len(f"{folder}/p") : -len(".png")])
     except (OSError, ValueError):
         pass
     return -1
@@ -293,9 +359,23 @@ def test_predict_interrupted_prints_the_rows_done_and_exits_130(tmp_path, signum
         os.link(folder / "p000.png", folder / f"p{i:03d}.png")
     before = digests(folder)
     process = subprocess.Popen(
-        [sys.executable, "-m", "attention_center", "predict", str(folder), "--model", "default",
-         "--batch_size", "1", "--noprogress"], cwd=REPO, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "attention_center",
+            "predict",
+            str(folder),
+            "--model",
+            "default",
+            "--batch_size",
+            "1",
+            "--noprogress",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while _reading_image(process.pid, folder) < 5 and time.monotonic() < deadline:

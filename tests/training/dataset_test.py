@@ -44,8 +44,16 @@ def _dot_centroid(frame):
 
 def test_augmented_centre_stays_on_the_dot(dot_build):
     records = read_index(dot_build)
-    ds = CenterDataset(dot_build, records, frame_hw=(240, 320), batch_size=4, training=True,
-                       seed=3, map_stride=4, min_scale=0.7)
+    ds = CenterDataset(
+        dot_build,
+        records,
+        frame_hw=(240, 320),
+        batch_size=4,
+        training=True,
+        seed=3,
+        map_stride=4,
+        min_scale=0.7,
+    )
     flips, checked = set(), 0
     for epoch in range(4):
         frames, targets = ds[0]
@@ -81,12 +89,15 @@ def test_a_model_trains_one_step_through_it(dot_build):
     from attention_center import GravityCenter
 
     records = read_index(dot_build)
-    ds = CenterDataset(dot_build, records, frame_hw=(48, 64), batch_size=4, training=True,
-                       map_stride=4)
+    ds = CenterDataset(
+        dot_build, records, frame_hw=(48, 64), batch_size=4, training=True, map_stride=4
+    )
     image = keras.Input((48, 64, 3))
     weight_map = keras.layers.Conv2D(1, 4, strides=4, activation="sigmoid", name="map")(image)
     model = keras.Model(image, {"center": GravityCenter()(weight_map), "weight_map": weight_map})
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss={"center": "mse", "weight_map": "mse"})
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2), loss={"center": "mse", "weight_map": "mse"}
+    )
     before = [w.copy() for w in model.get_layer("map").get_weights()]
     history = model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0)
     after = model.get_layer("map").get_weights()

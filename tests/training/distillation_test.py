@@ -12,13 +12,17 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from attention_center.core.density import density_map  # noqa: E402
-from attention_center.training.dataset import CenterDataset  # noqa: E402
-from attention_center.training.teacher import (blended_target, map_to_weighted_points,  # noqa: E402
-                                               teacher_targets)
-from attention_center.training.warm_start import warm_start  # noqa: E402
 from conftest import save_centroid_model  # noqa: E402
 from small_ground_truth import two_dataset_build  # noqa: E402
+
+from attention_center.core.density import density_map  # noqa: E402
+from attention_center.training.dataset import CenterDataset  # noqa: E402
+from attention_center.training.teacher import (  # noqa: E402
+    blended_target,
+    map_to_weighted_points,
+    teacher_targets,
+)
+from attention_center.training.warm_start import warm_start  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +33,9 @@ def tiny_build(tmp_path_factory, shared_data_dir):
 
 @pytest.fixture(scope="module")
 def teacher_path(tmp_path_factory):
-    return save_centroid_model(tmp_path_factory.mktemp("teacher") / "teacher.keras",
-                               frame_hw=(480, 640))
+    return save_centroid_model(
+        tmp_path_factory.mktemp("teacher") / "teacher.keras", frame_hw=(480, 640)
+    )
 
 
 def _records(build_dir):
@@ -48,9 +53,9 @@ def test_a_map_becomes_weighted_points_at_its_cells_centres():
     np.testing.assert_allclose(weights.sum(), 1.0, rtol=1e-6)
     assert len(points) == 2  # 0.9 of the mass: the two large cells, not the speck
     np.testing.assert_allclose(weights, [0.75, 0.25], rtol=1e-3)
-    mixed, mixed_weights = blended_target(np.array([[1.0, 2.0]]), None,
-                                          type("T", (), {"points": points, "weights": weights})(),
-                                          0.25)
+    mixed, mixed_weights = blended_target(
+        np.array([[1.0, 2.0]]), None, type("T", (), {"points": points, "weights": weights})(), 0.25
+    )
     np.testing.assert_allclose(mixed_weights, [0.75, 0.25 * 0.75, 0.25 * 0.25], rtol=1e-5)
 
 
@@ -61,9 +66,10 @@ def test_teacher_targets_are_its_predictions_and_are_cached(tiny_build, teacher_
     targets = teacher_targets(teacher_path, tiny_build, records)
     assert set(targets) == {r["image_id"] for r in records}
     for record in records:
-        frame = np.asarray(Image.open(tiny_build / record["frame_path"]).convert("RGB"),
-                           np.float64).mean(axis=-1)
-        ys, xs = np.mgrid[:frame.shape[0], :frame.shape[1]]
+        frame = np.asarray(
+            Image.open(tiny_build / record["frame_path"]).convert("RGB"), np.float64
+        ).mean(axis=-1)
+        ys, xs = np.mgrid[: frame.shape[0], : frame.shape[1]]
         centroid = [(frame * xs).sum() / frame.sum(), (frame * ys).sum() / frame.sum()]
         target = targets[record["image_id"]]
         np.testing.assert_allclose(target.center, centroid, atol=0.5)
@@ -81,10 +87,15 @@ def test_soft_targets_weights_and_exclusion_in_the_batches(tiny_build, teacher_p
     teacher = teacher_targets(teacher_path, tiny_build, records)
     common = dict(frame_hw=(240, 320), batch_size=4, map_stride=4, density_sigma=12.0)
     plain = CenterDataset(tiny_build, records, **common)
-    only_teacher = CenterDataset(tiny_build, records, teacher=teacher, teacher_weight=1.0,
-                                 **common)
-    half = CenterDataset(tiny_build, records, teacher=teacher, teacher_weight=0.5,
-                         loss_weights={records[0]["source"]: (0.25, 0.75)}, **common)
+    only_teacher = CenterDataset(tiny_build, records, teacher=teacher, teacher_weight=1.0, **common)
+    half = CenterDataset(
+        tiny_build,
+        records,
+        teacher=teacher,
+        teacher_weight=0.5,
+        loss_weights={records[0]["source"]: (0.25, 0.75)},
+        **common,
+    )
     _, human = plain[0]
     _, soft = only_teacher[0]
     frames, mixed, weights = half[0]
@@ -92,8 +103,9 @@ def test_soft_targets_weights_and_exclusion_in_the_batches(tiny_build, teacher_p
         # 240x320 is the stored 480x640 frame halved: centres scale by 1/2 (pixel centres).
         expected = (teacher[record["image_id"]].center + 0.5) / 2 - 0.5
         np.testing.assert_allclose(soft["center"][i], expected, atol=1e-4)
-        np.testing.assert_allclose(mixed["center"][i],
-                                   (human["center"][i] + soft["center"][i]) / 2, atol=1e-4)
+        np.testing.assert_allclose(
+            mixed["center"][i], (human["center"][i] + soft["center"][i]) / 2, atol=1e-4
+        )
         np.testing.assert_allclose(mixed["weight_map"][i].sum(), 1.0, rtol=1e-4)
     assert not np.allclose(mixed["weight_map"], human["weight_map"])
     # The generic reader names a source <dataset>_<modality>: osie_eye, other_eye (default 1, 1).
@@ -104,25 +116,41 @@ def test_soft_targets_weights_and_exclusion_in_the_batches(tiny_build, teacher_p
     # A density of weighted points is the weighted sum of the points' densities.
     a = density_map([[10, 10]], (20, 20), 2.0, normalize=None)
     b = density_map([[5, 15]], (20, 20), 2.0, normalize=None)
-    np.testing.assert_allclose(density_map([[10, 10], [5, 15]], (20, 20), 2.0, normalize=None,
-                                           weights=[0.8, 0.2]), 0.8 * a + 0.2 * b, atol=1e-6)
+    np.testing.assert_allclose(
+        density_map([[10, 10], [5, 15]], (20, 20), 2.0, normalize=None, weights=[0.8, 0.2]),
+        0.8 * a + 0.2 * b,
+        atol=1e-6,
+    )
 
 
 def test_leave_one_dataset_out_keeps_the_other_datasets(tiny_build):
     from attention_center.training.trainer import TrainConfig, Trainer
 
-    trainer = Trainer(TrainConfig(data_dir=str(tiny_build), out_dir=str(tiny_build / "run"),
-                                  sources=("osie_eye", "other_eye"),
-                                  train_splits=("train", "val", "test"),
-                                  val_split="", exclude_datasets=("other",), batch_size=2,
-                                  input_hw=(96, 128)))
+    trainer = Trainer(
+        TrainConfig(
+            data_dir=str(tiny_build),
+            out_dir=str(tiny_build / "run"),
+            sources=("osie_eye", "other_eye"),
+            train_splits=("train", "val", "test"),
+            val_split="",
+            exclude_datasets=("other",),
+            batch_size=2,
+            input_hw=(96, 128),
+        )
+    )
     train, _ = trainer.datasets(map_stride=None)
     assert {r["dataset"] for r in train.records} == {"osie"} and len(train.records) == 2
-    everything = Trainer(TrainConfig(data_dir=str(tiny_build), out_dir=str(tiny_build / "run2"),
-                                     sources=("osie_eye", "other_eye"),
-                                     train_splits=("train", "val", "test"),
-                                     val_split="", exclude_datasets=("osie", "other"),
-                                     input_hw=(96, 128)))
+    everything = Trainer(
+        TrainConfig(
+            data_dir=str(tiny_build),
+            out_dir=str(tiny_build / "run2"),
+            sources=("osie_eye", "other_eye"),
+            train_splits=("train", "val", "test"),
+            val_split="",
+            exclude_datasets=("osie", "other"),
+            input_hw=(96, 128),
+        )
+    )
     with pytest.raises(ValueError, match="no records left"):
         everything.datasets(map_stride=None)
 
@@ -130,17 +158,29 @@ def test_leave_one_dataset_out_keeps_the_other_datasets(tiny_build):
 def test_a_warm_start_copies_the_shared_layers_only():
     import attention_center as ac
 
-    teacher = ac.build_model("mobilenet_v2", input_shape=(96, 128, 3), alpha=0.35,
-                             backbone_weights=None, head_width=16)
-    student = ac.build_model("mobilenet_v2", input_shape=(96, 128, 3), alpha=0.35,
-                             backbone_weights=None, head_width=16, levels=("P2", "P3", "P4"))
+    teacher = ac.build_model(
+        "mobilenet_v2", input_shape=(96, 128, 3), alpha=0.35, backbone_weights=None, head_width=16
+    )
+    student = ac.build_model(
+        "mobilenet_v2",
+        input_shape=(96, 128, 3),
+        alpha=0.35,
+        backbone_weights=None,
+        head_width=16,
+        levels=("P2", "P3", "P4"),
+    )
     report = warm_start(student, teacher)
     shared = {v.path for v in teacher.weights} & {v.path for v in student.weights}
     assert set(report.copied) == shared and not report.kept
     by_path = {v.path: np.asarray(v) for v in teacher.weights}
     for variable in student.weights:
         np.testing.assert_array_equal(np.asarray(variable), by_path[variable.path])
-    other = ac.build_model("mobilenet_v3_small", input_shape=(96, 128, 3), alpha=0.75,
-                           backbone_weights=None, head_width=8)
+    other = ac.build_model(
+        "mobilenet_v3_small",
+        input_shape=(96, 128, 3),
+        alpha=0.75,
+        backbone_weights=None,
+        head_width=8,
+    )
     report = warm_start(other, teacher)
     assert len(report.kept) > 0 and len(report.skipped) > 0  # head names match, shapes do not

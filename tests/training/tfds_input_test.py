@@ -17,9 +17,26 @@ from small_ground_truth import SOURCE, small_ground_truth
 
 pytest.importorskip("tensorflow_datasets")
 
-TINY = ["--backbone", "mobilenet_v2", "--alpha", "0.35", "--backbone_weights", "none",
-        "--input_size", "96x128", "--batch_size", "4", "--head_width", "16",
-        "--sources", SOURCE, "--freeze_epochs", "1", "--patience", "20"]
+TINY = [
+    "--backbone",
+    "mobilenet_v2",
+    "--alpha",
+    "0.35",
+    "--backbone_weights",
+    "none",
+    "--input_size",
+    "96x128",
+    "--batch_size",
+    "4",
+    "--head_width",
+    "16",
+    "--sources",
+    SOURCE,
+    "--freeze_epochs",
+    "1",
+    "--patience",
+    "20",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +47,21 @@ def small(tmp_path_factory, shared_data_dir):
 def _batches(data, out_dir):
     from attention_center.training.trainer import TrainConfig, Trainer
 
-    trainer = Trainer(TrainConfig(data_dir=str(data), out_dir=str(out_dir), sources=(SOURCE,),
-                                  input_hw=(96, 128), batch_size=2, tensorboard=False))
+    trainer = Trainer(
+        TrainConfig(
+            data_dir=str(data),
+            out_dir=str(out_dir),
+            sources=(SOURCE,),
+            input_hw=(96, 128),
+            batch_size=2,
+            tensorboard=False,
+        )
+    )
     train, val = trainer.datasets(map_stride=4)
-    return ([r["image_id"] for r in train.records + val.records],
-            [train[i] for i in range(len(train))] + [val[i] for i in range(len(val))])
+    return (
+        [r["image_id"] for r in train.records + val.records],
+        [train[i] for i in range(len(train))] + [val[i] for i in range(len(val))],
+    )
 
 
 def test_training_batches_from_tfds_equal_those_from_the_build(small, tmp_path):
@@ -46,7 +73,11 @@ def test_training_batches_from_tfds_equal_those_from_the_build(small, tmp_path):
         np.testing.assert_array_equal(frames_b, frames_a)  # augmented the same way, too
         np.testing.assert_array_equal(targets_b["center"], targets_a["center"])
         np.testing.assert_array_equal(targets_b["weight_map"], targets_a["weight_map"])
-        assert frames_a.shape[1:] == (96, 128, 3) and targets_a["weight_map"].shape[1:] == (24, 32, 1)
+        assert frames_a.shape[1:] == (96, 128, 3) and targets_a["weight_map"].shape[1:] == (
+            24,
+            32,
+            1,
+        )
 
 
 def test_train_command_on_a_prepared_tfds_dataset(small, tmp_path, capsys):
@@ -54,11 +85,25 @@ def test_train_command_on_a_prepared_tfds_dataset(small, tmp_path, capsys):
 
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_:
-        train_cli.run(["train", "--data", small.spec, "--out", str(run_dir), *TINY,
-                       "--epochs", "1", "--run_eagerly", "--notensorboard", "--verbose", "0"])
+        train_cli.run(
+            [
+                "train",
+                "--data",
+                small.spec,
+                "--out",
+                str(run_dir),
+                *TINY,
+                "--epochs",
+                "1",
+                "--run_eagerly",
+                "--notensorboard",
+                "--verbose",
+                "0",
+            ]
+        )
     out, err = capsys.readouterr()
     assert exit_.value.code == 0, err[-3000:]
-    summary = json.loads(out[out.index("{"):])
+    summary = json.loads(out[out.index("{") :])
     assert summary["model"] == str(run_dir / "model.keras") and (run_dir / "model.keras").is_file()
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     assert [(r["phase"], r["epoch"]) for r in history] == [("warmup", 0)]
@@ -99,7 +144,9 @@ def test_two_configs_with_the_same_records_are_refused(small, tmp_path):
     from attention_center.data.selection import select
 
     for name in ("osie_small", "osie_small_copy"):
-        shutil.copytree(small.version_dir, tmp_path / "attention_center_ground_truth" / name / "1.0.0")
+        shutil.copytree(
+            small.version_dir, tmp_path / "attention_center_ground_truth" / name / "1.0.0"
+        )
     with pytest.raises(ValueError, match="give one of them"):
         select(f"tfds:{tmp_path}", "test")
     one = select(f"tfds:{tmp_path}/attention_center_ground_truth/osie_small_copy", "test")

@@ -21,14 +21,30 @@ import pytest
 from conftest import REPO
 
 TRAIN_IMAGES, VAL_IMAGES = 16, 4
-TINY = ["--backbone", "mobilenet_v2", "--alpha", "0.35", "--backbone_weights", "none",
-        "--input_size", "96x128", "--batch_size", "4", "--head_width", "16",
-        "--sources", "osie_eye", "--freeze_epochs", "1", "--patience", "20"]
+TINY = [
+    "--backbone",
+    "mobilenet_v2",
+    "--alpha",
+    "0.35",
+    "--backbone_weights",
+    "none",
+    "--input_size",
+    "96x128",
+    "--batch_size",
+    "4",
+    "--head_width",
+    "16",
+    "--sources",
+    "osie_eye",
+    "--freeze_epochs",
+    "1",
+    "--patience",
+    "20",
+]
 
 
 def _env(backend="tensorflow"):
-    return dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
-                PYTHONUNBUFFERED="1")
+    return dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +63,17 @@ def tiny_ground_truth(tmp_path_factory, shared_data_dir):
         wanted[split] -= 1
         for observer, points in zip(record.observer_ids, record.observers):
             for order, (x, y) in enumerate(points):
-                rows.append({"image": str(record.image_path), "observer": str(observer),
-                             "order": order, "x": float(x), "y": float(y), "source": "eye",
-                             "dataset": "osie"})
+                rows.append(
+                    {
+                        "image": str(record.image_path),
+                        "observer": str(observer),
+                        "order": order,
+                        "x": float(x),
+                        "y": float(y),
+                        "source": "eye",
+                        "dataset": "osie",
+                    }
+                )
         if not any(wanted.values()):
             break
     assert not any(wanted.values()), f"not enough OSIE images per split: {wanted}"
@@ -57,17 +81,44 @@ def tiny_ground_truth(tmp_path_factory, shared_data_dir):
     records_file = root / "osie_subset.jsonl"
     records_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = root / "gt"
-    proc = subprocess.run([sys.executable, "-m", "ground_truth", "build", "--source",
-                           str(records_file), "--data_dir", str(root), "--out", str(out),
-                           "--noprogress"], cwd=REPO, env=_env(), capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ground_truth",
+            "build",
+            "--source",
+            str(records_file),
+            "--data_dir",
+            str(root),
+            "--out",
+            str(out),
+            "--noprogress",
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
 
 def _train_cmd(data, out, *extra, eager=True):
-    return [sys.executable, "-m", "attention_center", "train", "--data", str(data), "--out",
-            str(out), *TINY, *(["--run_eagerly"] if eager else []), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "attention_center",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        *TINY,
+        *(["--run_eagerly"] if eager else []),
+        *extra,
+    ]
 
 
 def _history(run_dir):
@@ -75,15 +126,23 @@ def _history(run_dir):
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def test_training_writes_checkpoints_history_logs_and_a_loadable_model(tiny_ground_truth,
-                                                                       tmp_path):
+def test_training_writes_checkpoints_history_logs_and_a_loadable_model(tiny_ground_truth, tmp_path):
     run_dir = tmp_path / "run"
-    proc = subprocess.run(_train_cmd(tiny_ground_truth, run_dir, "--epochs", "3"), cwd=REPO,
-                          env=_env(), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        _train_cmd(tiny_ground_truth, run_dir, "--epochs", "3"),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     history = _history(run_dir)
     assert [(r["phase"], r["epoch"]) for r in history] == [
-        ("warmup", 0), ("finetune", 0), ("finetune", 1)]
+        ("warmup", 0),
+        ("finetune", 0),
+        ("finetune", 1),
+    ]
     for row in history:
         assert 0.0 < row["val_center_error"] < 1.0  # normalized by the diagonal
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -110,17 +169,32 @@ def test_training_writes_checkpoints_history_logs_and_a_loadable_model(tiny_grou
 def test_final_retrain_on_train_and_val_keeps_the_last_epoch(tiny_ground_truth, tmp_path):
     """``--train_splits train,val --val_split ""``: the fixed-epoch retrain after model choice."""
     run_dir = tmp_path / "run"
-    proc = subprocess.run(_train_cmd(tiny_ground_truth, run_dir, "--epochs", "2",
-                                     "--train_splits", "train,val", "--val_split", ""),
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        _train_cmd(
+            tiny_ground_truth,
+            run_dir,
+            "--epochs",
+            "2",
+            "--train_splits",
+            "train,val",
+            "--val_split",
+            "",
+        ),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # 16 train + 4 val images in batches of 4: five steps an epoch (four on train alone).
     steps = [line.split()[0] for line in proc.stdout.splitlines() if "/step" in line]
     assert steps == ["5/5", "5/5"], proc.stdout[-2000:]
     history = _history(run_dir)
     assert [(r["phase"], r["epoch"]) for r in history] == [("warmup", 0), ("finetune", 0)]
-    assert all(0.0 < r["center_error"] < 1.0 and not any(k.startswith("val_") for k in r)
-               for r in history)
+    assert all(
+        0.0 < r["center_error"] < 1.0 and not any(k.startswith("val_") for k in r) for r in history
+    )
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["best_checkpoint"] is None and summary["val_center_error"] is None
     assert not list(run_dir.glob("best_*.keras"))
@@ -141,9 +215,16 @@ def test_final_retrain_on_train_and_val_keeps_the_last_epoch(tiny_ground_truth, 
 
 
 def test_a_validation_split_that_is_also_trained_on_is_refused(tiny_ground_truth, tmp_path):
-    proc = subprocess.run(_train_cmd(tiny_ground_truth, tmp_path / "run", "--epochs", "1",
-                                     "--train_splits", "train,val"),
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        _train_cmd(
+            tiny_ground_truth, tmp_path / "run", "--epochs", "1", "--train_splits", "train,val"
+        ),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert "val_split 'val' is also a training split" in proc.stderr, proc.stderr[-2000:]
 
@@ -169,22 +250,26 @@ def _backed_up_epochs(run_dir, phase):
     return int(meta["epoch"])
 
 
-def test_training_resumes_after_a_kill_without_losing_or_redoing_epochs(tiny_ground_truth,
-                                                                        tmp_path):
+def test_training_resumes_after_a_kill_without_losing_or_redoing_epochs(
+    tiny_ground_truth, tmp_path
+):
     from attention_center.training.trainer import read_history
 
     run_dir = tmp_path / "run"
     cmd = _train_cmd(tiny_ground_truth, run_dir, "--epochs", "5", "--notensorboard")
     log = open(tmp_path / "first.log", "w")
-    first = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+    first = subprocess.Popen(
+        cmd, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.time() + 600
     try:
         # SIGKILL once two fine-tune epochs are backed up (the third is under way).
         while time.time() < deadline:
             if first.poll() is not None:
-                pytest.fail(f"training ended before the kill: {first.returncode}\n"
-                            + (tmp_path / "first.log").read_text()[-3000:])
+                pytest.fail(
+                    f"training ended before the kill: {first.returncode}\n"
+                    + (tmp_path / "first.log").read_text()[-3000:]
+                )
             if _backed_up_epochs(run_dir, "finetune") >= 2:
                 break
             time.sleep(0.1)
@@ -201,8 +286,7 @@ def test_training_resumes_after_a_kill_without_losing_or_redoing_epochs(tiny_gro
     before = {(r["phase"], r["epoch"]): r for r in _history(run_dir)}
     assert all(("finetune", e) in before for e in range(saved))
 
-    second = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
-                            timeout=900)
+    second = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stderr[-3000:]
     expected = [("warmup", 0)] + [("finetune", e) for e in range(4)]
     # Nothing lost: every epoch has its row, in order.
@@ -215,8 +299,9 @@ def test_training_resumes_after_a_kill_without_losing_or_redoing_epochs(tiny_gro
     for key in [("warmup", 0)] + [("finetune", e) for e in range(saved)]:
         assert _history(run_dir)[raw.index(key)] == before[key]
     # Keras's own progress line: the restart begins at the first epoch not backed up.
-    first_epoch_line = next(line for line in second.stdout.splitlines()
-                            if line.startswith("Epoch "))
+    first_epoch_line = next(
+        line for line in second.stdout.splitlines() if line.startswith("Epoch ")
+    )
     assert first_epoch_line.split()[1] == f"{saved + 1}/4", second.stdout[-2000:]
 
 
@@ -239,8 +324,9 @@ def test_training_runs_under_jax_without_tensorflow(tiny_ground_truth, tmp_path)
     # thawing is the same code and is trained under TensorFlow above.
     cmd = _train_cmd(tiny_ground_truth, run_dir, "--epochs", "1", eager=False)
     cmd = [sys.executable, "-c", _NO_TENSORFLOW] + cmd[3:]  # from "train" on
-    proc = subprocess.run(cmd, cwd=REPO, env=_env("jax"), capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=_env("jax"), capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [(r["phase"], r["epoch"]) for r in _history(run_dir)] == [("warmup", 0)]
     assert (run_dir / "model.keras").exists()

@@ -140,7 +140,11 @@ def _write_torch_file(path, state_dict, legacy):
     pickler.dump(state_dict)
     if legacy:
         with open(path, "wb") as f:
-            for header in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
+            for header in (
+                0x1950A86A20F9469CFC6C,
+                1001,
+                {"protocol_version": 1001, "little_endian": True},
+            ):
                 pickle.dump(header, f, protocol=2)
             f.write(buf.getvalue())
             keys = sorted(pickler.storages)
@@ -166,14 +170,28 @@ def _handmade_state_dict():
     sd = collections.OrderedDict(
         [
             # channels-last memory layout: logical [O, I, kh, kw], strides (36, 1, 12, 4)
-            ("conv.weight", _FakeTensor(_FakeStorage("0", conv_nhwc), 0, (8, 4, 3, 3), (36, 1, 12, 4))),
+            (
+                "conv.weight",
+                _FakeTensor(_FakeStorage("0", conv_nhwc), 0, (8, 4, 3, 3), (36, 1, 12, 4)),
+            ),
             # two tensors sharing a storage, the second at an offset
             ("a", _FakeTensor(_FakeStorage("1", shared), 0, (2, 5), (5, 1))),
             ("b", _FakeTensor(_FakeStorage("1", shared), 10, (10,), (1,))),
             ("h", _FakeTensor(_FakeStorage("2", np.arange(4, dtype=np.float16)), 1, (3,), (1,))),
-            ("d", _FakeTensor(_FakeStorage("3", np.linspace(0, 1, 6)), 0, (3, 2), (1, 3))),  # transposed
+            (
+                "d",
+                _FakeTensor(_FakeStorage("3", np.linspace(0, 1, 6)), 0, (3, 2), (1, 3)),
+            ),  # transposed
             ("n", _FakeTensor(_FakeStorage("4", np.array([7], np.int64)), 0, (), ())),
-            ("bf", _FakeTensor(_FakeStorage("5", (bf16_values.view(np.uint32) >> 16).astype(np.uint16)), 0, (3,), (1,))),
+            (
+                "bf",
+                _FakeTensor(
+                    _FakeStorage("5", (bf16_values.view(np.uint32) >> 16).astype(np.uint16)),
+                    0,
+                    (3,),
+                    (1,),
+                ),
+            ),
         ]
     )
     expected = {
@@ -218,7 +236,9 @@ def test_read_real_checkpoints():
     assert lite["_conv_stem.weight"].shape == (32, 3, 3, 3)
     assert lite["_blocks.15._project_conv.weight"].shape == (320, 1152, 1, 1)
     assert not any("_se_" in k for k in lite)  # Lite: no squeeze-excite
-    assert all(v.dtype == np.float32 for k, v in lite.items() if not k.endswith("num_batches_tracked"))
+    assert all(
+        v.dtype == np.float32 for k, v in lite.items() if not k.endswith("num_batches_tracked")
+    )
 
 
 def test_corrupt_files_raise_value_error_naming_the_file(tmp_path):
@@ -272,7 +292,9 @@ def test_batch_norm_epsilon_fold_is_exact():
     """gamma' = gamma*sqrt(var+1e-3)/sqrt(var+1e-5) makes Keras BN(eps=1e-3) == torch BN(eps=1e-5)."""
     rng = np.random.default_rng(1)
     c = 64
-    var = np.concatenate([rng.uniform(1e-5, 1e-3, c // 2), rng.uniform(0.1, 200, c // 2)])  # tiny vars matter most
+    var = np.concatenate(
+        [rng.uniform(1e-5, 1e-3, c // 2), rng.uniform(0.1, 200, c // 2)]
+    )  # tiny vars matter most
     sd = {
         "bn.weight": rng.uniform(0.1, 3, c),
         "bn.bias": rng.standard_normal(c),
@@ -280,13 +302,20 @@ def test_batch_norm_epsilon_fold_is_exact():
         "bn.running_var": var,
     }
     sd = {k: v.astype(np.float32) for k, v in sd.items()}
-    x = (rng.standard_normal((4, 5, 5, c)) * np.sqrt(var) + sd["bn.running_mean"]).astype(np.float32)
+    x = (rng.standard_normal((4, 5, 5, c)) * np.sqrt(var) + sd["bn.running_mean"]).astype(
+        np.float32
+    )
     f64 = {k: v.astype(np.float64) for k, v in sd.items()}
-    torch_out = (x - f64["bn.running_mean"]) / np.sqrt(f64["bn.running_var"] + 1e-5) * f64["bn.weight"] + f64["bn.bias"]
+    torch_out = (x - f64["bn.running_mean"]) / np.sqrt(f64["bn.running_var"] + 1e-5) * f64[
+        "bn.weight"
+    ] + f64["bn.bias"]
     layer = keras.layers.BatchNormalization(epsilon=1e-3)
     layer.build(x.shape)
-    layer.set_weights(fold_batch_norm(*(sd[f"bn.{s}"] for s in ("weight", "bias", "running_mean",
-                                                                "running_var")), 1e-5, 1e-3))
+    layer.set_weights(
+        fold_batch_norm(
+            *(sd[f"bn.{s}"] for s in ("weight", "bias", "running_mean", "running_var")), 1e-5, 1e-3
+        )
+    )
     keras_out = np.asarray(layer(x, training=False))
     # Same computation in float32 with eps=1e-5 itself: the fold must be as accurate as that.
     native = keras.layers.BatchNormalization(epsilon=1e-5)
@@ -299,7 +328,9 @@ def test_batch_norm_epsilon_fold_is_exact():
     unfolded = keras.layers.BatchNormalization(epsilon=1e-3)
     unfolded.build(x.shape)
     unfolded.set_weights([sd[f"bn.{s}"] for s in ("weight", "bias", "running_mean", "running_var")])
-    assert np.abs(np.asarray(unfolded(x, training=False)) - torch_out).max() > 0.1  # the fold is needed
+    assert (
+        np.abs(np.asarray(unfolded(x, training=False)) - torch_out).max() > 0.1
+    )  # the fold is needed
 
 
 # --------------------------------------------------------------------------- EfficientNet-Lite0 architecture
@@ -333,7 +364,10 @@ def _centre_crop(img: np.ndarray, size=224, resize_shorter=256) -> np.ndarray:
     im = Image.fromarray(img)
     w, h = im.size
     scale = resize_shorter / min(w, h)
-    im = im.resize((max(resize_shorter, round(w * scale)), max(resize_shorter, round(h * scale))), Image.BICUBIC)
+    im = im.resize(
+        (max(resize_shorter, round(w * scale)), max(resize_shorter, round(h * scale))),
+        Image.BICUBIC,
+    )
     w, h = im.size
     left, top = (w - size) // 2, (h - size) // 2
     return np.asarray(im.crop((left, top, left + size, top + size)))
@@ -430,7 +464,9 @@ def test_efficientnet_lite0_same_outputs_under_tensorflow_and_jax(tmp_path):
     pytest.importorskip(other)
     x = np.random.default_rng(3).uniform(-1, 1, (1, 64, 96, 3)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    path = offline_weights_path(_pretrained("efficientnet_lite0"), include_top=False)  # reused there
+    path = offline_weights_path(
+        _pretrained("efficientnet_lite0"), include_top=False
+    )  # reused there
     model = EfficientNetLite0(input_shape=(64, 96, 3), include_top=False, weights=None)
     model.load_weights(path)
     here = np.asarray(model(x, training=False))
@@ -438,8 +474,17 @@ def test_efficientnet_lite0_same_outputs_under_tensorflow_and_jax(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
-        [sys.executable, "-c", _OTHER_BACKEND_SCRIPT, str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            _OTHER_BACKEND_SCRIPT,
+            str(tmp_path / "x.npy"),
+            str(tmp_path / "y.npy"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     there = np.load(tmp_path / "y.npy")
@@ -470,4 +515,9 @@ def test_imagenet_class_names():
     assert len(names) == 1000
     assert names[0] == "tench"
     assert (names[281], names[282], names[285]) == ("tabby", "tiger cat", "Egyptian cat")
-    assert (names[504], names[967], names[968], names[999]) == ("coffee mug", "espresso", "cup", "toilet tissue")
+    assert (names[504], names[967], names[968], names[999]) == (
+        "coffee mug",
+        "espresso",
+        "cup",
+        "toilet tissue",
+    )
