@@ -1,4 +1,5 @@
-"""``python -m attention_center``: the ``attention-center`` command (:mod:`attention_center.cli.main`)."""
+"""``python -m attention_center``: the ``attention-center`` command
+(:mod:`attention_center.cli.main`)."""
 
 from attention_center.cli.main import run
 

@@ -2,7 +2,8 @@
 
     python -m export --model run/model.keras --out center.tflite [--quantization int8]
 
-The same as ``attention-center export`` (:mod:`attention_center.cli.export`): writes --out (and its metadata
+The same as ``attention-center export`` (:mod:`attention_center.cli.export`): writes --out (and its
+metadata
 as <out>.json) once the TFLite centres match the Keras model's on real photos (see
 docs/export.md). TFLite conversion needs Keras on TensorFlow: the backend is set before
 anything imports Keras, and a different backend forced by KERAS_BACKEND is refused.

@@ -6,7 +6,8 @@ fallback): a SavedModel with one signature
 ``serving_default(image: float32 [1, H, W, 3]) -> {"center": [1, 2]}``, then
 ``tf.lite.TFLiteConverter.from_saved_model``, which freezes the variables
 (``from_concrete_functions`` on a Keras 3 model keeps them as resource
-variables, ``VAR_HANDLE``/``READ_VARIABLE``, with no values: NaN centres). The converted flatbuffer is then edited so that it
+variables, ``VAR_HANDLE``/``READ_VARIABLE``, with no values: NaN centres). The converted flatbuffer
+is then edited so that it
 is a drop-in for Google's model: the input tensor is named ``image:0`` and
 output 0 is the centre (see :mod:`attention_center.inference.tflite`).
 

@@ -9,7 +9,8 @@ The metadata is one JSON object, stored twice:
   tools that do not parse flatbuffers.
 
 :func:`read_metadata` reads the embedded copy, else the one beside the file;
-the model loader reads the same (``attention_center.inference.predictors.load_predictor(path).metadata``,
+the model loader reads the same
+(``attention_center.inference.predictors.load_predictor(path).metadata``,
 through :mod:`attention_center.core.tflite_metadata`).
 
 Keys: ``format``, ``model`` (name, backbone, config, version, sha256 of the

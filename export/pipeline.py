@@ -248,7 +248,8 @@ class Exporter:
 
 
 def _model_path(model) -> Path:
-    """``--model``: a ``.keras`` path, or a preset name (its ``model.keras``); default: the default preset's."""
+    """``--model``: a ``.keras`` path, or a preset name (its ``model.keras``); default: the default
+    preset's."""
     from attention_center.presets import PresetError, resolve_model
 
     try:

@@ -184,7 +184,8 @@ class Padded:
 
 
 def observer_onsets(record, i: int, n: int) -> np.ndarray:
-    """Onsets (ms) of observer ``i``'s first ``n`` points: real ones, else summed durations, else NaN.
+    """Onsets (ms) of observer ``i``'s first ``n`` points: real ones, else summed durations, else
+    NaN.
 
     With durations only, the onset of fixation ``j`` is the sum of the
     durations of fixations ``0 .. j-1`` (saccade times are unknown and ignored,
@@ -212,7 +213,7 @@ def pad_records(records: Sequence, max_points: Optional[int] = None) -> Padded:
         [len(o) if max_points is None else min(len(o), max_points) for o in r.observers]
         for r in records
     ]
-    n_pts = max([max(l, default=0) for l in lengths] + [1])
+    n_pts = max([max(counts, default=0) for counts in lengths] + [1])
     b = len(records)
     points = np.zeros((b, n_obs, n_pts, 2))
     valid = np.zeros((b, n_obs, n_pts), bool)

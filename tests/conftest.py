@@ -79,7 +79,8 @@ def unprivileged() -> Callable:
 
 @pytest.fixture()
 def bad_images(tmp_path, shared_data_dir, kodak_paths) -> tuple[Path, dict[str, bool], Path]:
-    """``(folder, name -> usable, the real JPEG they were made from)``: see :func:`write_bad_images`."""
+    """``(folder, name -> usable, the real JPEG they were made from)``: see
+    :func:`write_bad_images`."""
     jpeg = shared_data_dir / "osie" / "data" / "stimuli" / "1001.jpg"
     folder = tmp_path / "bad_images"
     return folder, write_bad_images(folder, jpeg, kodak_paths[0]), jpeg

@@ -279,5 +279,5 @@ EFFICIENTNET_LITE0_IMAGENET = PretrainedConfig(
     reference_model=lambda include_top, input_shape=(224, 224, 3), **kwargs: EfficientNetLite0(
         input_shape=input_shape, include_top=include_top, weights=None, **kwargs
     ),
-    description="Google's TF EfficientNet-Lite0 checkpoint, efficientnet_pytorch layout (75.1% top-1)",
+    description="Google's TF EfficientNet-Lite0 checkpoint, efficientnet_pytorch layout (75.1% top-1)",  # noqa: E501
 )

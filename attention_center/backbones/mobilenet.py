@@ -46,7 +46,8 @@ def mobilenet_v2(input_shape=(224, 224, 3), weights=None, alpha=1.0, include_top
 
 
 def mobilenet_v3(small: bool):
-    """A constructor of ``keras.applications.MobileNetV3Small`` or ``Large`` (with preprocessing)."""
+    """A constructor of ``keras.applications.MobileNetV3Small`` or ``Large`` (with
+    preprocessing)."""
 
     def construct(input_shape=(224, 224, 3), weights=None, alpha=1.0, include_top=False):
         factory = (

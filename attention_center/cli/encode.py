@@ -152,7 +152,8 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
 
 
 def run(argv: Sequence[str] | None = None) -> None:
-    """Parses ``argv`` (``[prog, flags..., "--", cjxl flags...]``), exits with :func:`main`'s status."""
+    """Parses ``argv`` (``[prog, flags..., "--", cjxl flags...]``), exits with :func:`main`'s
+    status."""
     import sys
 
     from attention_center.core.command_flags import run_with_flags, split_encoder_flags

@@ -5,7 +5,8 @@ Usage::
   attention-center evaluate --data GT --split test --modality eye \\
       --model default --model ../shared/anchors/google_center.tflite \\
       [--out_md results.md] [--out_json results.json]
-  attention-center evaluate --data tfds:TFDS_DIR --split test --model default   # a prepared TFDS dataset
+  attention-center evaluate --data tfds:TFDS_DIR --split test --model default   # a prepared TFDS
+  dataset
 
 Prints the table of :func:`attention_center.evaluation.evaluate.evaluate` (image centre,
 dataset-mean centre, each model, the human ceiling; centre errors, JPEG XL group

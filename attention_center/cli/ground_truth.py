@@ -6,7 +6,8 @@ Usage::
       --out DIR [--seed 0] [--tfrecords]
   attention-center ground-truth measure --source osie_eye --counts 1,3,all --onsets_ms 1000,none
   attention-center ground-truth figure --out docs/img/ground_truth_filters.png
-  attention-center ground-truth proxies --data_dir ../shared/data [--proxy_counts 1,3,5,all] [--out DIR]
+  attention-center ground-truth proxies --data_dir ../shared/data [--proxy_counts 1,3,5,all] [--out
+  DIR]
   attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data \\
       --out DIR [--max_images_per_split N] [--seed 0]
   attention-center ground-truth beam --source salicon_mouse,osie_mouse_amt \\
@@ -15,7 +16,8 @@ Usage::
 ``build`` writes the portable form (``index.jsonl``, ``frames/``, ``stats.json``,
 ``stats.md``; see :mod:`attention_center.core.ground_truth_index`); TensorFlow is imported
 only for ``--tfrecords``. ``measure`` prints the table behind the temporal defaults
-(:mod:`ground_truth.studies.measure`); ``figure`` draws the filters (:mod:`ground_truth.studies.figure`);
+(:mod:`ground_truth.studies.measure`); ``figure`` draws the filters
+(:mod:`ground_truth.studies.figure`);
 ``proxies`` measures how far mouse and click centres lie from the eye centre of the same
 images (:mod:`ground_truth.studies.proxies`, ``docs/proxies.md``; with ``--out``: ``proxies.json``,
 ``proxies.md`` there).

@@ -104,7 +104,8 @@ def run(argv: Sequence[str] | None = None) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Runs ``argv`` (``[prog, command, ...]``) and returns its exit status (for tests, embedding)."""
+    """Runs ``argv`` (``[prog, command, ...]``) and returns its exit status (for tests,
+    embedding)."""
     try:
         run(argv)
     except SystemExit as exit_:

@@ -4,7 +4,8 @@ Usage (the bundled default model's recipe is in MODEL_CARD.md)::
 
   attention-center ground-truth build --source osie_eye,scene_eye --data_dir ../shared/data --out gt
   attention-center train --data gt --out runs/default [--backbone efficientnet_lite0 ...]
-  attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data --out tfds_gt
+  attention-center ground-truth tfds --source osie_eye,scene_eye --data_dir ../shared/data --out
+  tfds_gt
   attention-center train --data tfds:tfds_gt --out runs/default      # the same, from TFDS
 
 Flags may also come from ``--config file.json`` (or ``.yaml``); flags given on the

@@ -103,7 +103,8 @@ def normalized_centers(centers, original_hw) -> np.ndarray:
 
 
 def centers_from_normalized(fractions, original_hw) -> np.ndarray:
-    """Inverse of :func:`normalized_centers`: fractions ``[N, 2]`` or ``[2]`` -> pixels ``[N, 2]``."""
+    """Inverse of :func:`normalized_centers`: fractions ``[N, 2]`` or ``[2]`` -> pixels ``[N,
+    2]``."""
     sizes = np.asarray(original_hw, dtype=np.float64).reshape(-1, 2)
     fractions = np.broadcast_to(np.asarray(fractions, dtype=np.float64), (len(sizes), 2))
     return fractions * sizes[:, ::-1] - 0.5

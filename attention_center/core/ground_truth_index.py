@@ -72,7 +72,8 @@ def encode_frame(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
 
 
 def write_frame(path, frame: np.ndarray, quality: int = JPEG_QUALITY) -> None:
-    """Writes a ``float32 [H, W, 3]`` frame in [0, 1] as a JPEG (:func:`encode_frame`), atomically."""
+    """Writes a ``float32 [H, W, 3]`` frame in [0, 1] as a JPEG (:func:`encode_frame`),
+    atomically."""
     data = encode_frame(frame, quality)
     with atomic_path(path) as temporary:
         Path(temporary).write_bytes(data)

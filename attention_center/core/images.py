@@ -122,7 +122,8 @@ _DRAFT_FORMATS = ("JPEG", "MPO")
 def _refuse_too_many(
     path: str, size: tuple[int, int], decoded: int, max_pixels: Optional[int]
 ) -> None:
-    """Raises :class:`ImageLoadError` when ``decoded`` pixels (of a ``(w, h)`` image) are too many."""
+    """Raises :class:`ImageLoadError` when ``decoded`` pixels (of a ``(w, h)`` image) are too
+    many."""
     if max_pixels is None or decoded <= max_pixels:
         return
     width, height = size

@@ -59,7 +59,8 @@ def _valid(orientation) -> int:
 
 
 def swaps_axes(orientation: int) -> bool:
-    """Whether the orientation turns the image a quarter (5-8): stored ``(h, w)`` is displayed ``(w, h)``."""
+    """Whether the orientation turns the image a quarter (5-8): stored ``(h, w)`` is displayed
+    ``(w, h)``."""
     return _valid(orientation) >= 5
 
 

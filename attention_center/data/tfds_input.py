@@ -4,7 +4,8 @@ A dataset prepared by ``attention-center ground-truth tfds`` (``ground_truth.bui
 is read from its files with ``tfds.builder_from_directory(...).as_dataset(split=...)``, so
 neither the builder's code nor the original data are needed. Each example becomes the
 ``index.jsonl`` row it was made from
-(:func:`attention_center.core.ground_truth_tfds.example_to_row`) and its frame's JPEG bytes go to a :class:`~attention_center.data.stored_frames.FrameStore`
+(:func:`attention_center.core.ground_truth_tfds.example_to_row`) and its frame's JPEG bytes go to a
+:class:`~attention_center.data.stored_frames.FrameStore`
 (decoded with Pillow, as the portable build's frame files are: the same bytes, the same pixels).
 
 Specs (``--data`` of ``attention-center train`` / ``evaluate``):

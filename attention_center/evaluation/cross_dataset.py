@@ -3,9 +3,11 @@
 A row (:class:`HeldOutSet`) names a dataset, the ground-truth source whose centre is the
 truth there (eye tracking where the set has it, else its most trustworthy proxy, the first
 five BubbleView clicks, which land about halfway from the image centre to the eye ceiling on
-OSIE and most of the way on web pages: see ``docs/proxies.md``), and the splits scored: the test split for a set the reference models
+OSIE and most of the way on web pages: see ``docs/proxies.md``), and the splits scored: the test
+split for a set the reference models
 were trained on (OSIE and Scene: the 1.3.0 model trained on their train and val splits),
-every image for a set none of them saw. Each row is :func:`attention_center.evaluation.evaluate.evaluate`
+every image for a set none of them saw. Each row is
+:func:`attention_center.evaluation.evaluate.evaluate`
 on those records, with
 
 * the baselines: the image centre, the dataset-mean centre (that dataset's train split), the

@@ -98,7 +98,8 @@ class MethodResult:
     saliency: Optional[dict] = None
 
     def summary(self) -> dict:
-        """``{"mean_error", "median_error", "same_group", "num_images", NSS, CC, KLD, SIM, AUC-Judd}``."""
+        """``{"mean_error", "median_error", "same_group", "num_images", NSS, CC, KLD, SIM,
+        AUC-Judd}``."""
         summary = summarize_center_errors(self.errors, self.same_group)
         for metric in SALIENCY_METRICS:
             values = None if self.saliency is None else self.saliency[metric]

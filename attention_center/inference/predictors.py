@@ -214,7 +214,8 @@ class KerasPredictor(Predictor):
 
 
 class TFLitePredictor(Predictor):
-    """A ``.tflite`` model with Google's interface (:class:`~attention_center.inference.tflite.TFLiteModel`).
+    """A ``.tflite`` model with Google's interface
+    (:class:`~attention_center.inference.tflite.TFLiteModel`).
 
     Frames are run one at a time (batch 1, what the file declares). The metadata
     ``python -m export`` stores with the model (input size and preprocessing,

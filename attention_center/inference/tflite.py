@@ -204,7 +204,8 @@ class TFLiteModel:
         self.has_weight_map = self._weight_map is not None
 
     def run(self, frame: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
-        """One frame -> ``(center float64 [2] (x, y) frame pixels, weight map float32 [h, w, 1] or None)``.
+        """One frame -> ``(center float64 [2] (x, y) frame pixels, weight map float32 [h, w, 1] or
+        None)``.
 
         Args:
           frame: ``float32 [H, W, 3]`` RGB in [0, 1], ``(H, W) == frame_hw``.

@@ -251,8 +251,8 @@ def group_arrivals(
         def final(image, group) -> bool:
             if image is None:
                 return False
-            t, l, b, r = cores[group]
-            return bool(np.array_equal(image[t:b, l:r], full[t:b, l:r]))
+            top, left, bottom, right = cores[group]
+            return bool(np.array_equal(image[top:bottom, left:right], full[top:bottom, left:right]))
 
         paint = _first_paint(decoder, max(1, tolerance) if exact else len(data) // 200)
         arrival = np.zeros(len(rects), np.int64)

@@ -1,4 +1,5 @@
-"""Evaluation metrics: centre error in original pixels, JPEG XL group agreement, saliency metrics."""
+"""Evaluation metrics: centre error in original pixels, JPEG XL group agreement, saliency
+metrics."""
 
 from attention_center.core.centers import (
     JXL_GROUP_SIZE,

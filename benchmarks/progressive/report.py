@@ -227,13 +227,13 @@ def headline(summary: dict, images: list[dict], models: dict, side) -> str:
     ours, google = summary.get("ours"), summary.get("google")
     key = str(side)
     if ours and google:
-        w, t, l = paired(complete_images(images, list(summary)), "ours", "google", side)
+        wins, ties, losses = paired(complete_images(images, list(summary)), "ours", "google", side)
         return (
             f"Ours: {ours[key]['mean']:.1%} of the file on average before the "
             f"{side}x{side} region people look at first is final; Google's: "
             f"{google[key]['mean']:.1%}; ratio ours / Google = "
             f"{ours[key]['mean'] / google[key]['mean']:.3f} (per image: ours earlier on "
-            f"{w}, within 1 % of the file on {t}, later on {l})."
+            f"{wins}, within 1 % of the file on {ties}, later on {losses})."
         )
     if google:
         return (

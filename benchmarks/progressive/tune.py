@@ -121,8 +121,8 @@ def main(argv):
 
         def cost(c):
             return (
-                float(final_bytes(group_order(hw, c), sizes, masks, group["base_centre_first"])[0])
-                / total
+                float(final_bytes(group_order(hw, c), sizes, masks, group["base_centre_first"])[0])  # noqa: B023 (used in this iteration)
+                / total  # noqa: B023
             )
 
         model_center = encoder_center(center, hw, 1)

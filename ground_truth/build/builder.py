@@ -339,7 +339,7 @@ def build(
     for r in all_rows:
         r.pop("_kept_temporal", None)
     image_splits = {s: 0 for s in ("train", "val", "test")}
-    for image_id, split in {r["image_id"]: r["split"] for r in all_rows}.items():
+    for split in {r["image_id"]: r["split"] for r in all_rows}.values():
         image_splits[split] += 1
     write_index(out / "index.jsonl", all_rows)
     stats = {

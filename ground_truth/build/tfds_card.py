@@ -100,8 +100,10 @@ CITATIONS = {
   year={2015}
 }""",
     "bubbleview": """@article{kim2017bubbleview,
-  title={BubbleView: an interface for crowdsourcing image importance maps and tracking visual attention},
-  author={Kim, Nam Wook and Bylinskii, Zoya and Borkin, Michelle A and Gajos, Krzysztof Z and Oliva, Aude and Durand, Fredo and Pfister, Hanspeter},
+  title={BubbleView: an interface for crowdsourcing image importance maps and tracking visual
+  attention},
+  author={Kim, Nam Wook and Bylinskii, Zoya and Borkin, Michelle A and Gajos, Krzysztof Z and
+  Oliva, Aude and Durand, Fredo and Pfister, Hanspeter},
   journal={ACM Transactions on Computer-Human Interaction (TOCHI)},
   volume={24},
   number={5},
@@ -117,7 +119,8 @@ CITATIONS = {
 }""",
     "massvis": """@article{borkin2016beyond,
   title={Beyond Memorability: Visualization Recognition and Recall},
-  author={Borkin, Michelle A. and Bylinskii, Zoya and Kim, Nam Wook and Bainbridge, Constance May and Yeh, Chelsea S. and Borkin, Daniel and Pfister, Hanspeter and Oliva, Aude},
+  author={Borkin, Michelle A. and Bylinskii, Zoya and Kim, Nam Wook and Bainbridge, Constance May
+  and Yeh, Chelsea S. and Borkin, Daniel and Pfister, Hanspeter and Oliva, Aude},
   journal={IEEE Transactions on Visualization and Computer Graphics},
   volume={22},
   number={1},

@@ -155,7 +155,8 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
                 },
                 "original_hw": tensor(shape=(2,), dtype=np.int32, doc=docs["original_hw"]),
                 "frame_hw": tensor(shape=(2,), dtype=np.int32, doc=docs["frame_hw"]),
-                # float64 as bytes: a plain float feature is a float32 FloatList in a tf.train.Example.
+                # float64 as bytes: a plain float feature is a float32 FloatList in a
+                # tf.train.Example.
                 "center": tensor(
                     shape=(2,), dtype=np.float64, encoding="bytes", doc=docs["center"]
                 ),

@@ -92,7 +92,7 @@ def temporal_table_markdown(source: str, rows: list[dict]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['k'] or 'all'} | {'-' if r['T'] is None else format(r['T'], 'g')} | {r['shift']:.2f} | "
+            f"| {r['k'] or 'all'} | {'-' if r['T'] is None else format(r['T'], 'g')} | {r['shift']:.2f} | "  # noqa: E501
             f"{r['split_half']:.2f} | {r['from_middle']:.2f} | {r['fallbacks']} |"
         )
     return "\n".join(lines) + "\n"

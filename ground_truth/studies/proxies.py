@@ -1,4 +1,5 @@
-"""How good is each proxy? Mouse and click centres against the eye-tracking centre of the same image.
+"""How good is each proxy? Mouse and click centres against the eye-tracking centre of the same
+image.
 
 ``python -m ground_truth proxies --data_dir ../shared/data`` (``docs/proxies.md``).
 
@@ -11,7 +12,8 @@ compared on the images both have:
 * ``mean_error`` / ``median_error``: distance between the two centres over the
   reference image's diagonal (:func:`attention_center.core.centers.normalized_center_errors`);
 * ``same_group``: fraction of images where both centres fall in the same
-  256x256 JPEG XL group of the reference image (:func:`~attention_center.core.centers.same_jxl_group`);
+  256x256 JPEG XL group of the reference image
+  (:func:`~attention_center.core.centers.same_jxl_group`);
 * ``num_images``.
 
 Two rows frame them: the reference's own **split-half** consistency (its
@@ -193,7 +195,8 @@ def split_half(
     The record is filtered once, as the builder does (temporal, then spatial
     filter over all observers). The observers with a kept point are split at
     random into two halves (``n // 2`` and the rest) ``num_splits`` times,
-    seeded by :func:`attention_center.core.consistency.split_rng`; each half's centre is the mean of its kept
+    seeded by :func:`attention_center.core.consistency.split_rng`; each half's centre is the mean
+    of its kept
     points (:func:`~attention_center.core.centers.centers_from_keep`). Per
     split: the distance between the two half-centres over the image diagonal
     and whether they fall in the same JPEG XL group; each averaged over splits.

@@ -115,9 +115,9 @@ def test_benchmark_end_to_end_and_resumes(shared_data_dir, tmp_path):
     [image] = results["images"]
     assert image["image_id"] == eye["image_id"]
     assert set(image["results"]) == set(strategies)
-    for strategy, result in image["results"].items():
+    for result in image["results"].values():
         assert result["bytes"] > 10_000 and set(result["regions"]) == {"256", "64"}
-        for side, region in result["regions"].items():
+        for region in result["regions"].values():
             # The figure is bracketed by the grid: the first grid prefix at >= 50 dB (None =
             # identical to the full decode) and the one before it.
             grid, curve, needed = result["grid"], region["psnr"], region["fraction_needed"]

@@ -235,7 +235,8 @@ def executed(shared_data_dir, tmp_path_factory):
 
 
 def outputs_of(notebook, kind: str) -> list:
-    """All outputs with a ``kind`` data key (e.g. ``image/png``, ``text/markdown``) or stream text."""
+    """All outputs with a ``kind`` data key (e.g. ``image/png``, ``text/markdown``) or stream
+    text."""
     found = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):

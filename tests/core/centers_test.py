@@ -1,4 +1,5 @@
-"""Centres of images and points, centre errors and JPEG XL groups (:mod:`attention_center.core.centers`)."""
+"""Centres of images and points, centre errors and JPEG XL groups
+(:mod:`attention_center.core.centers`)."""
 
 from __future__ import annotations
 

@@ -514,7 +514,7 @@ def test_build_cli_without_keras_or_tensorflow(shared_data_dir, tmp_path):
     code = (
         "import runpy, sys, json\n"
         "sys.argv = ['ground_truth', 'build', '--source', 'bv_osie_eye,bv_osie_click_30x30',"
-        f" '--data_dir', {str(shared_data_dir)!r}, '--out', {str(tmp_path / 'gt')!r}, '--noprogress']\n"
+        f" '--data_dir', {str(shared_data_dir)!r}, '--out', {str(tmp_path / 'gt')!r}, '--noprogress']\n"  # noqa: E501
         "try:\n    runpy.run_module('ground_truth', run_name='__main__')\n"
         "except SystemExit as e:\n    status = e.code\n"
         "print(json.dumps({'status': status, 'keras': 'keras' in sys.modules,"

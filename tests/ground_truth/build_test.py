@@ -1,4 +1,5 @@
-"""The builder CLI, the portable form and the split (imports without Keras/TensorFlow: tests/architecture)."""
+"""The builder CLI, the portable form and the split (imports without Keras/TensorFlow:
+tests/architecture)."""
 
 from __future__ import annotations
 

@@ -50,7 +50,8 @@ def google_predictor(google_model_path):
 
 
 def test_predict_is_the_package_level_function(centroid_keras_path, kodak_paths):
-    # attention_center.predict is the function (the module is attention_center.inference.prediction).
+    # attention_center.predict is the function (the module is
+    # attention_center.inference.prediction).
     assert attention_center.predict is predict and callable(attention_center.predict)
     center = attention_center.predict(kodak_paths[0], model=centroid_keras_path)
     assert center.shape == (2,) and center.dtype == np.float64

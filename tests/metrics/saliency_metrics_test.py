@@ -5,7 +5,8 @@ pysaliency 0.2.22 in a separate virtualenv (it needs numpy < 2.4, and a stand-in
 for the ``torch`` it imports at top level; no metric uses torch)::
 
     python3 -m venv /work/venv-pysal
-    /work/venv-pysal/bin/pip install "numpy<2.4" pysaliency==0.2.22 pytest   # numpy 2.3.5, scipy 1.17.1
+    /work/venv-pysal/bin/pip install "numpy<2.4" pysaliency==0.2.22 pytest   # numpy 2.3.5, scipy
+    1.17.1
     mkdir -p /work/pysal-faketorch/torch   # __init__.py: a module __getattr__ returning a dummy
     PYTHONPATH=/work/pysal-faketorch:. /work/venv-pysal/bin/python tests/saliency_metrics_test.py
 

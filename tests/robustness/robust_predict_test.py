@@ -101,9 +101,9 @@ def test_max_pixels_flag_and_the_bomb_header(tmp_path, capsys):
             "import sys, time\n"
             "from attention_center.core.images import decode_image, ImageLoadError\n"
             "t = time.perf_counter()\n"
-            "try:\n    decode_image(sys.argv[1])\nexcept ImageLoadError as e:\n    print(e.reason)\n"
+            "try:\n    decode_image(sys.argv[1])\nexcept ImageLoadError as e:\n    print(e.reason)\n"  # noqa: E501
             "print(time.perf_counter() - t)\n"
-            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n",
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n",  # noqa: E501
             str(tmp_path / "bomb.png"),
         ],
         capture_output=True,

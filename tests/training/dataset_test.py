@@ -55,7 +55,7 @@ def test_augmented_centre_stays_on_the_dot(dot_build):
         min_scale=0.7,
     )
     flips, checked = set(), 0
-    for epoch in range(4):
+    for _ in range(4):
         frames, targets = ds[0]
         for frame, center, density in zip(frames, targets["center"], targets["weight_map"]):
             dot, (xs, ys) = _dot_centroid(frame)

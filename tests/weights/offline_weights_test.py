@@ -75,7 +75,8 @@ def _weights_cache(tmp_path_factory):
         os.environ["ATTENTION_CENTER_CACHE"] = old
 
 
-# --------------------------------------------------------------------------- a tiny torch.save writer
+# --------------------------------------------------------------------------- a tiny torch.save
+# writer
 
 
 class _Global:
@@ -289,7 +290,8 @@ def test_corrupt_real_checkpoint_raises_value_error(tmp_path):
 
 
 def test_batch_norm_epsilon_fold_is_exact():
-    """gamma' = gamma*sqrt(var+1e-3)/sqrt(var+1e-5) makes Keras BN(eps=1e-3) == torch BN(eps=1e-5)."""
+    """gamma' = gamma*sqrt(var+1e-3)/sqrt(var+1e-5) makes Keras BN(eps=1e-3) == torch
+    BN(eps=1e-5)."""
     rng = np.random.default_rng(1)
     c = 64
     var = np.concatenate(
@@ -333,7 +335,8 @@ def test_batch_norm_epsilon_fold_is_exact():
     )  # the fold is needed
 
 
-# --------------------------------------------------------------------------- EfficientNet-Lite0 architecture
+# --------------------------------------------------------------------------- EfficientNet-Lite0
+# architecture
 
 
 def test_efficientnet_lite0_taps_and_shapes():
@@ -445,7 +448,8 @@ def test_efficientnet_lite0_weights_imagenet_argument(photos):
 _OTHER_BACKEND_SCRIPT = """
 import os, sys
 import numpy as np
-from attention_center.backbones.efficientnet_lite import EFFICIENTNET_LITE0_IMAGENET, EfficientNetLite0
+from attention_center.backbones.efficientnet_lite import EFFICIENTNET_LITE0_IMAGENET,
+EfficientNetLite0
 from attention_center.backbones.pretrained import offline_weights_path
 import keras
 assert keras.backend.backend() == os.environ["KERAS_BACKEND"]
