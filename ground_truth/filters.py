@@ -121,7 +121,7 @@ DEFAULTS: dict[str, tuple[TemporalParams, SpatialParams]] = {
 #: The kind (a :data:`DEFAULTS` key) of each BubbleView source, spelt out per
 #: source so that "the first point" of every file is a decision on record
 #: (``docs/ground_truth.md``, "BubbleView"). Every entry is its modality's
-#: kind: ``ground_truth.pipeline``'s ``refilter`` knows only the modality.
+#: kind: ``ground_truth.build.tfrecords.read_tfrecords``' ``refilter`` knows only the modality.
 #: ``fiwi_eye``: the first entry is the fixation the eyes rested in when the
 #: page appeared (the most central, ended 541 ms median after onset): dropped,
 #: as OSIE's. ``bv_osie_eye``/``bv_osie_mouse_lab``: OSIE's own data (a copy).

@@ -190,6 +190,123 @@ def _center_scores(predicted, records) -> tuple[np.ndarray, np.ndarray]:
     return errors, same_jxl_group(predicted, true).astype(np.float64)
 
 
+def _records_by_image(records, stored) -> list[tuple[str, list[int]]]:
+    """``[(image key, record indices)]``: a TFDS dataset's records share their image's stored
+    frame (keyed by ``frame_path``); a build's, the original image file."""
+    by_image: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        key = record["frame_path"] if stored is not None else os.fspath(resolve_image_path(record))
+        by_image.setdefault(key, []).append(i)
+    return list(by_image.items())
+
+
+def _loaded_images(items, stored, failures: list, usable: np.ndarray) -> list:
+    """``[(uint8 [h, w, 3] image, record indices)]`` of ``items`` that decode; a failure is
+    logged, added to ``failures`` and its records marked not ``usable``."""
+    batch = []
+    for key, indices in items:
+        try:
+            batch.append((load_image(key) if stored is None else stored[key], indices))
+        except ImageLoadError as error:
+            failures.append(str(error))
+            log.error("%s", error)
+            usable[indices] = False
+    return batch
+
+
+def _score_predictions(result, output, fitted, batch, records, densities, density_sigma):
+    """Fills ``result``'s errors, group agreement and (with a weight map) saliency scores from
+    one model call. ``fitted``: ``[(frame, FrameTransform)]`` of ``batch``'s images."""
+    n = len(records)
+    weight_maps = output.get("weight_map")
+    for k, ((_, transform), (_, indices)) in enumerate(zip(fitted, batch)):
+        cx, cy = transform.to_original(float(output["center"][k][0]), float(output["center"][k][1]))
+        picked = [records[i] for i in indices]
+        errors, same = _center_scores(np.repeat(np.array([[cx, cy]]), len(picked), 0), picked)
+        result.errors[indices] = errors
+        result.same_group[indices] = same
+        if weight_maps is None:
+            continue
+        if result.saliency is None:
+            result.saliency = {m: np.full(n, np.nan) for m in SALIENCY_METRICS}
+        original_map = map_to_original(weight_maps[k], transform)
+        for i in indices:
+            if i not in densities:
+                hw = records[i]["original_hw"]
+                densities[i] = density_map(records[i]["points"], hw, sigma_for(hw, density_sigma))
+            scores = saliency_scores(original_map, records[i]["points"], densities[i])
+            for metric, value in scores.items():
+                result.saliency[metric][i] = value
+
+
+def _score_models(
+    predictors, results, records, stored, batch_size, density_sigma, progress, failures, usable
+) -> None:
+    """Runs every predictor over the records' images, a batch at a time, each image decoded
+    once and fitted once per model frame size; fills ``results`` (one per predictor)."""
+    images = _records_by_image(records, stored)
+    frame_sizes = sorted({tuple(int(v) for v in p.frame_hw) for p in predictors})
+    densities: dict[int, np.ndarray] = {}
+    bar = tqdm(total=len(images), desc="evaluate", unit="image", disable=not progress)
+    for start in range(0, len(images), batch_size):
+        items = images[start : start + batch_size]
+        batch = _loaded_images(items, stored, failures, usable)
+        bar.update(len(items))
+        if not batch:
+            continue
+        for frame_hw in frame_sizes:
+            fitted = [
+                resize_with_pad(image, frame_hw)
+                if stored is None
+                else refit_frame(image, records[indices[0]]["original_hw"], frame_hw)
+                for image, indices in batch
+            ]
+            frames = np.stack([frame for frame, _ in fitted])
+            for predictor, result in zip(predictors, results):
+                if tuple(int(v) for v in predictor.frame_hw) == frame_hw:
+                    output = predictor.predict_frames(frames)
+                    _score_predictions(
+                        result, output, fitted, batch, records, densities, density_sigma
+                    )
+    bar.close()
+
+
+def _baseline_rows(data_dir, records, train_split, modality, sources, include_fallbacks) -> list:
+    """The image-centre row and, when ``train_split`` has records, the dataset-mean row."""
+    methods = [
+        MethodResult(
+            "image centre", *_center_scores(baselines.image_center_predictions(records), records)
+        )
+    ]
+    train = select(
+        data_dir,
+        train_split,
+        modality=modality,
+        sources=sources,
+        include_fallbacks=include_fallbacks,
+    ).records
+    if train:
+        methods.append(
+            MethodResult(
+                f"dataset-mean centre ({train_split}, {len(train)} records)",
+                *_center_scores(baselines.dataset_mean_predictions(train, records), records),
+            )
+        )
+    else:
+        log.warning("no %r records: no dataset-mean centre row", train_split)
+    return methods
+
+
+def _blank_unusable(methods, usable: np.ndarray) -> None:
+    """NaN for every row's scores of records whose image could not be read."""
+    for method in methods:
+        method.errors[~usable] = np.nan
+        method.same_group[~usable] = np.nan
+        if method.saliency:
+            for values in method.saliency.values():
+                values[~usable] = np.nan
+
+
 def evaluate(
     data_dir,
     models: Sequence = (),
@@ -253,94 +370,19 @@ def evaluate(
     failures: list[str] = []
     usable = np.ones(n, bool)
     model_results = [MethodResult(name, np.full(n, np.nan), np.full(n, np.nan)) for name in names]
-
     if predictors:
-        by_image: dict[str, list[int]] = {}
-        for i, record in enumerate(records):
-            # A TFDS dataset's records share their image's stored frame; a build's, the original.
-            key = (
-                record["frame_path"]
-                if stored is not None
-                else os.fspath(resolve_image_path(record))
-            )
-            by_image.setdefault(key, []).append(i)
-        frame_sizes = sorted({tuple(int(v) for v in p.frame_hw) for p in predictors})
-        densities: dict[int, np.ndarray] = {}
-        images = list(by_image.items())
-        bar = tqdm(total=len(images), desc="evaluate", unit="image", disable=not progress)
-        for start in range(0, len(images), batch_size):
-            batch = []
-            for key, indices in images[start : start + batch_size]:
-                try:
-                    batch.append((load_image(key) if stored is None else stored[key], indices))
-                except ImageLoadError as error:
-                    failures.append(str(error))
-                    log.error("%s", error)
-                    usable[indices] = False
-            bar.update(len(images[start : start + batch_size]))
-            if not batch:
-                continue
-            for frame_hw in frame_sizes:
-                fitted = [
-                    resize_with_pad(image, frame_hw)
-                    if stored is None
-                    else refit_frame(image, records[indices[0]]["original_hw"], frame_hw)
-                    for image, indices in batch
-                ]
-                frames = np.stack([frame for frame, _ in fitted])
-                for predictor, result in zip(predictors, model_results):
-                    if tuple(int(v) for v in predictor.frame_hw) != frame_hw:
-                        continue
-                    output = predictor.predict_frames(frames)
-                    weight_maps = output.get("weight_map")
-                    for k, ((_, transform), (_, indices)) in enumerate(zip(fitted, batch)):
-                        cx, cy = transform.to_original(
-                            float(output["center"][k][0]), float(output["center"][k][1])
-                        )
-                        predicted = np.array([[cx, cy]])
-                        picked = [records[i] for i in indices]
-                        errors, same = _center_scores(np.repeat(predicted, len(picked), 0), picked)
-                        result.errors[indices] = errors
-                        result.same_group[indices] = same
-                        if weight_maps is None:
-                            continue
-                        if result.saliency is None:
-                            result.saliency = {m: np.full(n, np.nan) for m in SALIENCY_METRICS}
-                        original_map = map_to_original(weight_maps[k], transform)
-                        for i in indices:
-                            if i not in densities:
-                                hw = records[i]["original_hw"]
-                                densities[i] = density_map(
-                                    records[i]["points"], hw, sigma_for(hw, density_sigma)
-                                )
-                            scores = saliency_scores(
-                                original_map, records[i]["points"], densities[i]
-                            )
-                            for metric, value in scores.items():
-                                result.saliency[metric][i] = value
-        bar.close()
-
-    methods = [
-        MethodResult(
-            "image centre", *_center_scores(baselines.image_center_predictions(records), records)
+        _score_models(
+            predictors,
+            model_results,
+            records,
+            stored,
+            batch_size,
+            density_sigma,
+            progress,
+            failures,
+            usable,
         )
-    ]
-    train = select(
-        data_dir,
-        train_split,
-        modality=modality,
-        sources=sources,
-        include_fallbacks=include_fallbacks,
-    ).records
-    if train:
-        methods.append(
-            MethodResult(
-                f"dataset-mean centre ({train_split}, {len(train)} records)",
-                *_center_scores(baselines.dataset_mean_predictions(train, records), records),
-            )
-        )
-    else:
-        log.warning("no %r records: no dataset-mean centre row", train_split)
+    methods = _baseline_rows(data_dir, records, train_split, modality, sources, include_fallbacks)
     methods += model_results
     methods.append(
         MethodResult(
@@ -348,12 +390,7 @@ def evaluate(
             *baselines.split_half_consistency(records, num_splits=human_splits, seed=seed),
         )
     )
-    for method in methods:  # every row on the same images
-        method.errors[~usable] = np.nan
-        method.same_group[~usable] = np.nan
-        if method.saliency:
-            for values in method.saliency.values():
-                values[~usable] = np.nan
+    _blank_unusable(methods, usable)  # every row on the same images
     settings = {
         "data": os.fspath(data_dir),
         "split": split,

@@ -307,53 +307,14 @@ def encode_directory(
     images, ignored = find_images(image_dir, recursive=recursive, exclude=exclude)
     inputs = {resolved(p) for p in images}
 
-    results: dict[int, EncodeResult] = {}
-    todo: list[int] = []
-    for i, source in enumerate(images):
-        output = output_path_for(source, image_dir, out_root, new_suffix)
-        refusal = _refusal(output, source, out_root, inputs)
-        if refusal:
-            results[i] = EncodeResult(source, output, "failed", error=refusal)
-        elif skip_existing and output.is_file() and output.stat().st_size > 0:
-            results[i] = EncodeResult(source, output, "skipped")
-        else:
-            results[i] = EncodeResult(source, output, "pending")
-            todo.append(i)
-
+    results, todo = _planned_results(images, image_dir, out_root, new_suffix, inputs, skip_existing)
     bar = tqdm(
         total=len(images), unit="img", desc="encode", disable=not progress, dynamic_ncols=True
     )
     bar.update(len(images) - len(todo))
-    lock = threading.Lock()
+    report = _Progress(bar, progress, echo)
     temp_inputs: list[Path] = []
     children = ChildProcesses()  # every cjxl of this run, stopped together on an interruption
-
-    def tick():
-        with lock:
-            bar.update(1)
-
-    def say(text: str):
-        with lock:
-            if progress:
-                bar.write(text)
-            else:
-                echo(text)
-
-    def work(result: EncodeResult, command: list[str], temp_input: Optional[Path]):
-        try:
-            result.bytes_out = run_encoder(command, result.output, children)
-            result.status = "encoded"
-        except EncoderInterrupted:
-            result.status, result.error = "interrupted", "stopped (interrupted)"
-        except EncoderError as error:
-            result.status, result.error = "failed", str(error)
-        except OSError as error:
-            result.status, result.error = "failed", _os_reason(error)
-        finally:
-            if temp_input is not None and temp_input.exists():
-                temp_input.unlink()
-            tick()
-
     executor = None if dry_run else concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
     futures = []
     try:
@@ -366,47 +327,13 @@ def encode_directory(
         )
         for i, prediction in zip(todo, stream):
             result = results[i]
-            result.bytes_in = result.source.stat().st_size if result.source.exists() else 0
-            if not prediction.ok:
-                result.status, result.error = "failed", prediction.error
-                tick()
+            job = _prepared_input(result, prediction, dry_run, center_strategy)
+            if job is None:  # failed: the reason is in the result
+                report.tick()
                 continue
-            image, prediction.image = prediction.image, None
-            result.display_center = tuple(float(v) for v in prediction.center)
-            result.notes = tuple(f"{note} for the centre" for note in prediction.notes)
-            try:
-                fmt, mode, orientation = _probe(result.source)
-            except (OSError, ValueError) as error:  # changed since it was decoded
-                result.status, result.error = (
-                    "failed",
-                    ImageLoadError(result.source, str(error)).reason,
-                )
-                tick()
-                continue
-            direct = fmt in DIRECT_FORMATS and mode != "CMYK"
-            temp_input = None
-            if direct:
-                result.center = encoder_center(
-                    prediction.center, prediction.original_hw, orientation
-                )
-                cjxl_input = result.source
-            else:  # cjxl cannot read it: hand it the upright pixels as PNG
-                result.center = encoder_center(prediction.center, prediction.original_hw, 1)
-                cjxl_input = result.source
-                if not dry_run:
-                    try:
-                        temp_input = cjxl_input = _write_temporary_png(image, result.output)
-                    except OSError as error:
-                        result.status = "failed"
-                        result.error = f"{_os_reason(error)} (the PNG cjxl reads for {fmt or mode})"
-                        tick()
-                        continue
-                    temp_inputs.append(temp_input)
-            # --- centre strategy (issue 19): move the centre to the best group order ---
-            if center_strategy == "chosen":
-                result.center = _chosen_center(
-                    prediction, orientation if direct else 1, result.center
-                )
+            cjxl_input, temp_input, direct = job
+            if temp_input is not None:
+                temp_inputs.append(temp_input)
             command = cjxl_command(
                 encoder_path,
                 cjxl_input,
@@ -417,15 +344,15 @@ def encode_directory(
             )
             result.command = command
             if dry_run or verbose:
-                say(
+                report.say(
                     command_text(command)
                     + ("" if direct else f"   # {command_text([str(result.source)])} via PNG")
                 )
             if dry_run:
                 result.status = "dry_run"
-                tick()
+                report.tick()
                 continue
-            futures.append(executor.submit(work, result, command, temp_input))
+            futures.append(executor.submit(_encoded, result, command, temp_input, children, report))
         concurrent.futures.wait(futures)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the command line's handler
         with interrupts_deferred():
@@ -439,6 +366,101 @@ def encode_directory(
         raise
     _finish(executor, temp_inputs, bar)
     return _summary(images, results, ignored, interrupted=False)
+
+
+def _planned_results(
+    images, image_dir, out_root, new_suffix, inputs, skip_existing
+) -> tuple[dict[int, EncodeResult], list[int]]:
+    """Each image's :class:`EncodeResult` (``failed`` when its output would replace an input,
+    ``skipped`` when it exists and ``skip_existing``, else ``pending``) and the pending indices."""
+    results: dict[int, EncodeResult] = {}
+    todo: list[int] = []
+    for i, source in enumerate(images):
+        output = output_path_for(source, image_dir, out_root, new_suffix)
+        refusal = _refusal(output, source, out_root, inputs)
+        if refusal:
+            results[i] = EncodeResult(source, output, "failed", error=refusal)
+        elif skip_existing and output.is_file() and output.stat().st_size > 0:
+            results[i] = EncodeResult(source, output, "skipped")
+        else:
+            results[i] = EncodeResult(source, output, "pending")
+            todo.append(i)
+    return results, todo
+
+
+class _Progress:
+    """The progress bar and command echo, shared by the encoder threads."""
+
+    def __init__(self, bar, progress: bool, echo: Callable[[str], None]):
+        self._bar, self._progress, self._echo = bar, progress, echo
+        self._lock = threading.Lock()
+
+    def tick(self) -> None:
+        with self._lock:
+            self._bar.update(1)
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            if self._progress:
+                self._bar.write(text)
+            else:
+                self._echo(text)
+
+
+def _prepared_input(result: EncodeResult, prediction, dry_run: bool, center_strategy: str):
+    """Fills ``result``'s centres; returns ``(cjxl input path, temporary PNG or None, whether
+    cjxl reads the source directly)``, or ``None`` with ``result`` marked failed.
+
+    The centre cjxl gets is in the pixels cjxl sees: the stored pixels of a JPEG/PNG it reads
+    directly (EXIF orientation undone), the upright pixels of the temporary PNG otherwise.
+    """
+    result.bytes_in = result.source.stat().st_size if result.source.exists() else 0
+    if not prediction.ok:
+        result.status, result.error = "failed", prediction.error
+        return None
+    image, prediction.image = prediction.image, None
+    result.display_center = tuple(float(v) for v in prediction.center)
+    result.notes = tuple(f"{note} for the centre" for note in prediction.notes)
+    try:
+        fmt, mode, orientation = _probe(result.source)
+    except (OSError, ValueError) as error:  # changed since it was decoded
+        result.status, result.error = "failed", ImageLoadError(result.source, str(error)).reason
+        return None
+    direct = fmt in DIRECT_FORMATS and mode != "CMYK"
+    temp_input = None
+    cjxl_input = result.source
+    if direct:
+        result.center = encoder_center(prediction.center, prediction.original_hw, orientation)
+    else:  # cjxl cannot read it: hand it the upright pixels as PNG
+        result.center = encoder_center(prediction.center, prediction.original_hw, 1)
+        if not dry_run:
+            try:
+                temp_input = cjxl_input = _write_temporary_png(image, result.output)
+            except OSError as error:
+                result.status = "failed"
+                result.error = f"{_os_reason(error)} (the PNG cjxl reads for {fmt or mode})"
+                return None
+    # --- centre strategy (issue 19): move the centre to the best group order ---
+    if center_strategy == "chosen":
+        result.center = _chosen_center(prediction, orientation if direct else 1, result.center)
+    return cjxl_input, temp_input, direct
+
+
+def _encoded(result: EncodeResult, command, temp_input, children, report: _Progress) -> None:
+    """Runs one cjxl job (a worker thread) and records its outcome in ``result``."""
+    try:
+        result.bytes_out = run_encoder(command, result.output, children)
+        result.status = "encoded"
+    except EncoderInterrupted:
+        result.status, result.error = "interrupted", "stopped (interrupted)"
+    except EncoderError as error:
+        result.status, result.error = "failed", str(error)
+    except OSError as error:
+        result.status, result.error = "failed", _os_reason(error)
+    finally:
+        if temp_input is not None and temp_input.exists():
+            temp_input.unlink()
+        report.tick()
 
 
 def _finish(executor, temp_inputs: list[Path], bar) -> None:
