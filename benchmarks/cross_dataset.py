@@ -53,6 +53,13 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("google_model", str(GOOGLE), "Google's center.tflite ('' to leave it out).")
 flags.DEFINE_list("rows", [], "Only these datasets (default: every row of HELD_OUT_SETS).")
+flags.DEFINE_bool(
+    "in_domain",
+    False,
+    "Also the in-domain rows (IN_DOMAIN_SETS: val+test splits of the web pages, charts, designs "
+    "and SALICON, for a model trained on their train splits), each with its model over the "
+    "dataset-mean centre.",
+)
 flags.DEFINE_string("markdown", None, "Also write the command and the tables here.")
 flags.DEFINE_string("json", None, "Also write every summary here.")
 flags.DEFINE_integer("batch_size", 8, "Images per model call.")
@@ -75,6 +82,7 @@ def main(argv):
     from attention_center.core.atomic import atomic_write_json, atomic_write_text
     from attention_center.evaluation.cross_dataset import (
         HELD_OUT_SETS,
+        IN_DOMAIN_SETS,
         cross_dataset_table,
         markdown_tables,
     )
@@ -85,7 +93,8 @@ def main(argv):
         models[GOOGLE_COLUMN] = TFLitePredictor(FLAGS.google_model, runtime="tf")
     models.update(_pairs(FLAGS.model))
     held_out = _pairs(FLAGS.held_out)
-    rows = [r for r in HELD_OUT_SETS if not FLAGS.rows or r.dataset in FLAGS.rows]
+    every = HELD_OUT_SETS + (IN_DOMAIN_SETS if FLAGS.in_domain else ())
+    rows = [r for r in every if not FLAGS.rows or r.dataset in FLAGS.rows]
     results = cross_dataset_table(FLAGS.data, rows, models, held_out, batch_size=FLAGS.batch_size)
     held_name = "ours (never trained on these images)"
     columns = (
@@ -100,11 +109,15 @@ def main(argv):
     for result in results:
         mine = (result.summaries.get(ours) or {}).get("mean_error")
         google = (result.summaries.get(GOOGLE_COLUMN) or {}).get("mean_error")
+        prior = (result.summaries.get("dataset-mean centre") or {}).get("mean_error")
         if mine is not None and google:
-            ratio_lines.append(
+            line = (
                 f"- {result.row.label}: {ours} {mine:.4f} vs Google {google:.4f} "
                 f"(ratio {mine / google:.2f})"
             )
+            if prior:
+                line += f"; vs the dataset-mean centre {prior:.4f} (ratio {mine / prior:.2f})"
+            ratio_lines.append(line)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     print(tables)
     print("\n".join(ratio_lines))

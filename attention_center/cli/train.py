@@ -78,6 +78,14 @@ flags.DEFINE_list(
 )
 flags.DEFINE_integer("head_width", 64, "Channels of the head.", flag_values=FLAGS)
 flags.DEFINE_integer("head_convs", 1, "3x3 convolutions after aggregation.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "head_priors",
+    0,
+    "Learned Gaussian priors the head weights per image from a global descriptor (where people "
+    "start on pages, charts, photos); 0: none.",
+    lower_bound=0,
+    flag_values=FLAGS,
+)
 flags.DEFINE_enum(
     "upsampling", "bilinear", ["bilinear", "transpose"], "Head upsampling.", flag_values=FLAGS
 )
@@ -222,6 +230,7 @@ _TRAIN_FLAGS = (
     "levels",
     "head_width",
     "head_convs",
+    "head_priors",
     "upsampling",
     "aggregation",
     "dropout",
@@ -334,6 +343,7 @@ def config_from_flags():
         levels=tuple(FLAGS.levels) if FLAGS.levels else None,
         head_width=FLAGS.head_width,
         head_convs=FLAGS.head_convs,
+        head_priors=FLAGS.head_priors,
         upsampling=FLAGS.upsampling,
         aggregation=FLAGS.aggregation,
         dropout=FLAGS.dropout,

@@ -32,7 +32,14 @@ from typing import Optional
 from attention_center.evaluation.evaluate import evaluate
 from attention_center.inference.predictors import load_predictor
 
-__all__ = ["HELD_OUT_SETS", "HeldOutSet", "RowResult", "cross_dataset_table", "markdown_tables"]
+__all__ = [
+    "HELD_OUT_SETS",
+    "IN_DOMAIN_SETS",
+    "HeldOutSet",
+    "RowResult",
+    "cross_dataset_table",
+    "markdown_tables",
+]
 
 ALL_SPLITS = ("train", "val", "test")
 
@@ -47,6 +54,7 @@ class HeldOutSet:
       splits: the splits scored.
       label: the row's name in the table.
       modality: the source's modality (for the record selection).
+      extra_sources: more sources scored in the same row (other images of the same kind).
     """
 
     dataset: str
@@ -54,6 +62,11 @@ class HeldOutSet:
     splits: tuple[str, ...]
     label: str
     modality: str = "eye"
+    extra_sources: tuple[str, ...] = ()
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.source, *self.extra_sources]
 
 
 #: The rows of the project's table (the sources are those of ``docs/proxies.md``).
@@ -76,6 +89,36 @@ HELD_OUT_SETS = (
         modality="click",
     ),
     HeldOutSet("gdi", "gdi_click_30x50", ALL_SPLITS, "GDI designs (clicks, all)", modality="click"),
+)
+
+#: In-domain rows: what a user of a model trained on these kinds of image gets. The model is
+#: trained on the train split of every dataset (and selects no checkpoint on val), and scored
+#: on the val and test splits of the web pages, charts, designs and the SALICON subset; their
+#: dataset-mean centre (from the train split) is the baseline to beat there.
+IN_DOMAIN_SETS = (
+    HeldOutSet("fiwi", "fiwi_eye", ("val", "test"), "FiWI web pages (eye, val+test, in-domain)"),
+    HeldOutSet(
+        "salicon",
+        "bv_salicon_click_30x30",
+        ("val", "test"),
+        "SALICON subset (clicks, val+test, in-domain)",
+        modality="click",
+    ),
+    HeldOutSet(
+        "massvis",
+        "massvis_click_fv_40x32",
+        ("val", "test"),
+        "MASSVIS charts (clicks, 3 experiments, val+test, in-domain)",
+        modality="click",
+        extra_sources=("massvis_click_exp1_40x32", "massvis_click_exp2_40x32"),
+    ),
+    HeldOutSet(
+        "gdi",
+        "gdi_click_30x50",
+        ("val", "test"),
+        "GDI designs (clicks, val+test, in-domain)",
+        modality="click",
+    ),
 )
 
 
@@ -128,7 +171,7 @@ def cross_dataset_table(
             predictors,
             split=row.splits,
             modality=row.modality,
-            sources=[row.source],
+            sources=row.sources,
             batch_size=batch_size,
             progress=progress,
             names=names,

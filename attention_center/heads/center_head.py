@@ -20,8 +20,18 @@ class AttentionCenterHead(keras.layers.Layer):
     concatenation), passed through ``num_convs`` 3x3 convolutions (+ BN + ReLU),
     and a 1x1 convolution and a sigmoid give the weighting map.
 
+    With ``priors=K > 0`` the head also has a view of the whole image and a learned prior of
+    where people start (the saliency literature's learned Gaussian priors, as in SAM, Cornia et
+    al. 2018, made image-dependent): ``K`` Gaussian maps over the frame whose centres and
+    widths are trained (:meth:`prior_maps`), and a global descriptor of the image (the mean of
+    the coarsest tap, ``float [B, c]``) that a dense layer turns into one weight per prior and
+    image. Their weighted sum is added to the logits before the sigmoid, so the model can learn
+    "a web page: top left; a photo: the object". The dense layer starts at zero: a head with
+    priors starts as the same function as one without (a warm start keeps its behaviour).
+
     All ops lower to TFLite builtins (CONV_2D, TRANSPOSE_CONV, RESIZE_BILINEAR,
-    ADD, CONCATENATION, STRIDED_SLICE, LOGISTIC) and quantize to int8.
+    ADD, CONCATENATION, STRIDED_SLICE, LOGISTIC; with priors MEAN, FULLY_CONNECTED, MUL, SUM
+    and a constant-folded prior tensor at a fixed input size) and quantize to int8.
 
     Args:
       width: channels of each tap's projection and of the fused map.
@@ -29,6 +39,7 @@ class AttentionCenterHead(keras.layers.Layer):
       upsampling: ``"bilinear"`` or ``"transpose"``.
       aggregation: ``"add"`` or ``"concat"``.
       dropout: spatial dropout rate after aggregation (training only).
+      priors: number of learned Gaussian priors weighted per image (0: none).
 
     Input: a list of ``float [B, h_k, w_k, c_k]`` maps, finest first (each
       coarser one's size is about half, quarter... of the first).
@@ -37,7 +48,14 @@ class AttentionCenterHead(keras.layers.Layer):
     """
 
     def __init__(
-        self, width=64, num_convs=1, upsampling="bilinear", aggregation="add", dropout=0.0, **kwargs
+        self,
+        width=64,
+        num_convs=1,
+        upsampling="bilinear",
+        aggregation="add",
+        dropout=0.0,
+        priors=0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if upsampling not in UPSAMPLING_MODES:
@@ -49,6 +67,9 @@ class AttentionCenterHead(keras.layers.Layer):
         self.upsampling = upsampling
         self.aggregation = aggregation
         self.dropout = float(dropout)
+        self.priors = int(priors)
+        if self.priors < 0:
+            raise ValueError(f"priors must be >= 0, got {priors}")
 
     def build(self, input_shape):
         if (
@@ -104,6 +125,23 @@ class AttentionCenterHead(keras.layers.Layer):
         self.spatial_dropout = layers.SpatialDropout2D(self.dropout) if self.dropout else None
         self.logits = layers.Conv2D(1, 1, name="logits")
         self.logits.build(shape)
+        if self.priors:
+            means, log_sigmas = initial_priors(self.priors)
+            # (u, v): fractions of the finest tap's width and height (the frame), x first.
+            self.prior_means = self.add_weight(
+                shape=(self.priors, 2),
+                initializer=keras.initializers.Constant(means),
+                name="prior_means",
+            )
+            self.prior_log_sigmas = self.add_weight(
+                shape=(self.priors, 2),
+                initializer=keras.initializers.Constant(log_sigmas),
+                name="prior_log_sigmas",
+            )
+            self.prior_weights = layers.Dense(
+                self.priors, kernel_initializer="zeros", name="prior_weights"
+            )
+            self.prior_weights.build((None, input_shape[-1][-1]))
         super().build(input_shape)
 
     def _match_size(self, x, target_h, target_w):
@@ -155,7 +193,25 @@ class AttentionCenterHead(keras.layers.Layer):
                 else layer(x)
             )
         x = self.logits(x)
+        if self.priors:
+            context = ops.mean(features[-1], axis=(1, 2))  # [B, c]: the whole image
+            weights = self.prior_weights(context)  # [B, K]
+            maps = self.prior_maps(target_h, target_w)  # [h, w, K]
+            prior = ops.sum(maps[None] * weights[:, None, None, :], axis=-1, keepdims=True)
+            x = ops.cast(x, "float32") + ops.cast(prior, "float32")
         return ops.sigmoid(ops.cast(x, "float32"))
+
+    def prior_maps(self, height, width):
+        """``float [height, width, K]``: the learned Gaussian priors on a ``height x width``
+        grid of pixel centres (``u = (x + 0.5) / width``, ``v = (y + 0.5) / height``), each
+        ``exp(-((u - mu_u)^2 / s_u^2 + (v - mu_v)^2 / s_v^2) / 2)`` (peak 1)."""
+        u = (ops.cast(ops.arange(width), "float32") + 0.5) / ops.cast(width, "float32")
+        v = (ops.cast(ops.arange(height), "float32") + 0.5) / ops.cast(height, "float32")
+        means = ops.cast(self.prior_means, "float32")
+        sigmas = ops.exp(ops.cast(self.prior_log_sigmas, "float32"))
+        du = (u[:, None] - means[None, :, 0]) / sigmas[None, :, 0]  # [w, K]
+        dv = (v[:, None] - means[None, :, 1]) / sigmas[None, :, 1]  # [h, K]
+        return ops.exp(-0.5 * (dv[:, None, :] ** 2 + du[None, :, :] ** 2))
 
     def compute_output_shape(self, input_shape):
         first = input_shape[0]
@@ -169,5 +225,21 @@ class AttentionCenterHead(keras.layers.Layer):
             upsampling=self.upsampling,
             aggregation=self.aggregation,
             dropout=self.dropout,
+            priors=self.priors,
         )
         return config
+
+
+def initial_priors(count: int):
+    """``(means [K, 2], log_sigmas [K, 2])``: ``K`` priors spread over the frame to start
+    from, ``(u, v)`` fractions of its width and height (x first): the middle, then the
+    corners and edge midpoints of the inner 3x3 grid at 1/6, 1/2, 5/6, then further points on a
+    finer grid; widths a quarter of the frame."""
+    grid = [(0.5, 0.5)] + [
+        (u, v) for v in (1 / 6, 0.5, 5 / 6) for u in (1 / 6, 0.5, 5 / 6) if (u, v) != (0.5, 0.5)
+    ]
+    fine = [(u, v) for v in (0.1, 0.3, 0.7, 0.9) for u in (0.1, 0.3, 0.7, 0.9)]
+    points = (grid + fine) * (count // (len(grid) + len(fine)) + 1)
+    means = [list(p) for p in points[:count]]
+    log_sigmas = [[-1.386, -1.386]] * count  # log(0.25)
+    return means, log_sigmas

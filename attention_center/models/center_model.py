@@ -55,6 +55,8 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
       alpha: backbone width multiplier, where the family has one.
       head_width, head_convs, upsampling, aggregation, dropout: see
         :class:`~attention_center.heads.AttentionCenterHead`.
+      head_priors: learned Gaussian priors weighted per image by a global descriptor
+        (``AttentionCenterHead(priors=...)``); 0: none.
       backbone_weights: ``"imagenet"``, ``"keras"``, ``"offline"``, ``None`` or
         a path; only used when the model is first created (a loaded model gets
         its saved weights).
@@ -81,6 +83,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         backbone_weights="imagenet",
         normalization=None,
         internal_hw=None,
+        head_priors=0,
         **kwargs,
     ):
         input_shape = tuple(input_shape)
@@ -111,6 +114,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
             upsampling=upsampling,
             aggregation=aggregation,
             dropout=dropout,
+            priors=head_priors,
             name="center_head",
         )
         weight_map = head([pyramid[level] for level in levels])
@@ -128,6 +132,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         self.upsampling = upsampling
         self.aggregation = aggregation
         self.dropout_rate = dropout
+        self.head_priors = int(head_priors)
         self.normalization = feature_model.normalization
         self.internal_hw = internal_hw
         self.output_stride = level_stride(levels[0])
@@ -151,6 +156,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
             "dropout": self.dropout_rate,
             "normalization": self.normalization,
             "internal_hw": list(self.internal_hw) if self.internal_hw else None,
+            "head_priors": self.head_priors,
         }
 
     @classmethod

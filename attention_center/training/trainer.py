@@ -59,6 +59,7 @@ class TrainConfig:
     levels: Sequence[str] | None = None  # None: every level the backbone has
     head_width: int = 64
     head_convs: int = 1
+    head_priors: int = 0  # learned Gaussian priors weighted per image (AttentionCenterHead)
     upsampling: str = "bilinear"
     aggregation: str = "add"
     dropout: float = 0.1
@@ -303,6 +304,7 @@ class Trainer:
             alpha=c.alpha,
             head_width=c.head_width,
             head_convs=c.head_convs,
+            head_priors=c.head_priors,
             upsampling=c.upsampling,
             aggregation=c.aggregation,
             dropout=c.dropout,

@@ -53,3 +53,22 @@ def test_rows_shared_and_held_out_models(tmp_path_factory, shared_data_dir, tmp_
     assert text.count("| OSIE part | 3 |") == 3 and "| - |" in text  # no held-out model there
     mean = results[0].summaries["centroid"]["mean_error"]
     assert f"{mean:.4f}" in text and np.isfinite(mean)
+
+
+def test_a_row_of_several_sources_and_splits_scores_their_records(
+    tmp_path_factory, shared_data_dir
+):
+    """A row of two sources and some splits (as the in-domain rows) scores exactly those
+    records."""
+    from attention_center.core.ground_truth_index import select_records
+    from attention_center.evaluation.cross_dataset import IN_DOMAIN_SETS
+
+    build = two_dataset_build(tmp_path_factory, shared_data_dir, images=6)
+    splits = tuple(sorted({r["split"] for r in select_records(build, ALL)}))[:2]
+    row = HeldOutSet("both", "osie_eye", splits, "both", extra_sources=("other_eye",))
+    (result,) = cross_dataset_table(build, [row])
+    wanted = select_records(build, splits, sources=["osie_eye", "other_eye"])
+    assert {r["source"] for r in wanted} == {"osie_eye", "other_eye"}
+    assert result.num_images == len({r["image_id"] for r in wanted})
+    assert result.summaries["image centre"]["num_images"] == len(wanted)
+    assert all(set(r.splits) == {"val", "test"} for r in IN_DOMAIN_SETS)

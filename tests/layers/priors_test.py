@@ -1,0 +1,132 @@
+"""The head's learned priors and image context (issue 24): the layer serializes and survives a
+``.keras`` round trip, starts as the head without priors, learns its prior parameters, and the
+model converts to a builtin-only int8 TFLite file whose centres follow the Keras model's."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from attention_center import AttentionCenterHead, build_model  # noqa: E402
+from attention_center.heads.center_head import initial_priors  # noqa: E402
+
+HW = (48, 64)
+
+
+def _taps(batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        rng.normal(size=(batch, 12, 16, 8)).astype("float32"),
+        rng.normal(size=(batch, 6, 8, 16)).astype("float32"),
+    ]
+
+
+def test_priors_serialize_and_the_config_round_trips():
+    head = AttentionCenterHead(width=8, priors=5, name="h")
+    head(_taps())
+    config = head.get_config()
+    assert config["priors"] == 5
+    clone = AttentionCenterHead.from_config(config)
+    clone(_taps())
+    clone.set_weights(head.get_weights())
+    np.testing.assert_allclose(clone(_taps()), head(_taps()), atol=1e-6)
+    assert AttentionCenterHead.from_config({**config, "priors": 0}).priors == 0  # old configs
+
+
+def test_prior_maps_peak_where_their_means_are():
+    head = AttentionCenterHead(width=8, priors=3)
+    head(_taps())
+    maps = keras.ops.convert_to_numpy(head.prior_maps(12, 16))
+    assert maps.shape == (12, 16, 3)
+    means, _ = initial_priors(3)
+    for k, (u, v) in enumerate(means):
+        y, x = np.unravel_index(np.argmax(maps[..., k]), maps.shape[:2])
+        assert abs((x + 0.5) / 16 - u) <= 1 / 16 and abs((y + 0.5) / 12 - v) <= 1 / 12
+        assert maps[..., k].max() == pytest.approx(1.0, abs=0.05)  # a cell next to the mean
+
+
+def test_a_head_with_priors_starts_as_the_head_without():
+    plain = AttentionCenterHead(width=8, name="h")
+    with_priors = AttentionCenterHead(width=8, priors=4, name="h")
+    plain(_taps())
+    with_priors(_taps())
+    trained = {w.path: w for w in plain.weights}
+    for variable in with_priors.weights:  # the same weights where the paths match (warm start)
+        if variable.path in trained:
+            variable.assign(trained[variable.path])
+    assert sum(v.path in trained for v in with_priors.weights) == len(plain.weights)
+    np.testing.assert_allclose(with_priors(_taps()), plain(_taps()), atol=1e-6)
+
+
+def test_prior_parameters_are_learned_and_context_moves_the_centre(tmp_path):
+    """A short run on images whose centre depends on the whole image (bright images: top
+    left, dark ones: bottom right) moves the priors and the context weights."""
+    keras.utils.set_random_seed(1)
+    model = build_model(
+        "mobilenet_v3_small",
+        input_shape=(*HW, 3),
+        backbone_weights=None,
+        head_priors=4,
+        head_width=8,
+    )
+    head = model.get_layer("center_head")
+    before = {w.path: keras.ops.convert_to_numpy(w).copy() for w in head.weights}
+    rng = np.random.default_rng(0)
+    bright = rng.random(32) > 0.5
+    images = rng.random((32, *HW, 3)) * 0.2 + np.where(bright, 0.7, 0.1)[:, None, None, None]
+    centers = np.where(bright[:, None], [[8.0, 6.0]], [[56.0, 42.0]]).astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(3e-2), loss={"center": "mse"})
+    model.fit(images.astype("float32"), {"center": centers}, epochs=8, batch_size=8, verbose=0)
+    after = {w.path: keras.ops.convert_to_numpy(w) for w in head.weights}
+    moved = [p for p in before if "prior" in p and not np.allclose(before[p], after[p])]
+    assert any("prior_means" in p for p in moved), moved
+    assert any("prior_log_sigmas" in p for p in moved), moved
+    assert any("prior_weights" in p for p in moved), moved
+    path = tmp_path / "m.keras"
+    model.save(path)
+    import attention_center
+
+    loaded = attention_center.load_model(path)
+    np.testing.assert_allclose(
+        loaded.predict(images[:4], verbose=0)["center"],
+        model.predict(images[:4], verbose=0)["center"],
+        atol=1e-4,
+    )
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TFLite export needs TF")
+def test_int8_tflite_with_priors_is_builtin_only(kodak_paths):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from export_models import give_structure
+
+    from attention_center.inference.tflite import google_centers, make_interpreter
+    from export import converter, flatbuffer
+    from export.images import load_frames
+
+    keras.utils.set_random_seed(0)
+    model = build_model(
+        "efficientnet_lite0_compact",
+        input_shape=(96, 128, 3),
+        backbone_weights=None,
+        head_priors=6,
+    )
+    _, frames = load_frames(kodak_paths[:8], (96, 128))
+    give_structure(model, frames)
+    head = model.get_layer("center_head")
+    dense = head.prior_weights
+    kernel = np.random.default_rng(0).normal(0, 0.5, dense.kernel.shape).astype("float32")
+    dense.kernel.assign(kernel)  # the context matters: priors differ per image
+    content = converter.convert_model(
+        model, "int8", input_hw=(96, 128), representative_frames=lambda: frames
+    )
+    ops = flatbuffer.operator_counts(content)
+    assert flatbuffer.non_builtin_ops(content) == [], ops
+    # Only the gravity centre after the sigmoid stays in float (as without priors).
+    assert set(flatbuffer.float_ops(content)) <= {"RESHAPE", "SUM", "ADD", "DIV", "FULLY_CONNECTED"}
+    expected = np.asarray(model.predict(frames, verbose=0)["center"], np.float64)
+    got = google_centers(make_interpreter(content), frames)
+    assert np.linalg.norm(got - expected, axis=-1).max() <= 0.05 * np.hypot(96, 128)
