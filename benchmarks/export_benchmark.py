@@ -223,6 +223,31 @@ def verdict_lines(ours: list[Row], google: Row) -> list[str]:
     return lines
 
 
+#: The frame's diagonal in pixels (480x640): parity shifts are judged as a share of it.
+FRAME_DIAGONAL_PX = 800.0
+
+
+def parity_lines(ours: list[Row], float_row: Row) -> list[str]:
+    """Per quantization: the int8 (or other) file's mean error over the float Keras model's
+    (target within 2%) and its largest centre shift over the frame diagonal (target <= 1%)."""
+    lines = []
+    float_error = (float_row.summary or {}).get("mean_error")
+    for row in ours:
+        error = (row.summary or {}).get("mean_error")
+        ratio = error / float_error if error and float_error else None
+        shift = row.parity_px / FRAME_DIAGONAL_PX if row.parity_px is not None else None
+        error_ok = ratio is not None and ratio <= 1.02
+        shift_ok = shift is not None and shift <= 0.01
+        lines.append(
+            f"- {row.name}: mean error {_cell(error, 4)} vs the float Keras model's "
+            f"{_cell(float_error, 4)} (ratio {_cell(ratio, 3)}; target <= 1.02: "
+            f"{'met' if error_ok else 'NOT met'}); largest centre shift "
+            f"{_cell(row.parity_px, 2)} px = {_cell(None if shift is None else 100 * shift, 2)}% "
+            f"of the 480x640 frame's diagonal (target <= 1%: {'met' if shift_ok else 'NOT met'})"
+        )
+    return lines
+
+
 def main(argv):
     from export.errors import ExportError
 
@@ -355,6 +380,7 @@ def run_benchmark(argv):
     rows = [google] + references + [keras_row] + ours + baselines
     table = markdown_table(rows, google)
     verdict = verdict_lines(ours, google)
+    parity = parity_lines(ours, keras_row)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     header = (
         f"Model `{model_path}`; held-out: {FLAGS.split} split of `{FLAGS.data}`, "
@@ -369,6 +395,8 @@ def run_benchmark(argv):
     print(table)
     print("\nTarget (<= 1 MB, <= half of Google's best latency, mean error <= Google's):")
     print("\n".join(verdict))
+    print("\nQuantization parity (int8 vs float, judged by what matters):")
+    print("\n".join(parity))
     if evaluation.failures:
         print(f"\n{len(evaluation.failures)} unreadable images left out: {evaluation.failures}")
     if FLAGS.markdown:
@@ -376,6 +404,8 @@ def run_benchmark(argv):
             f"```sh\n{command}\n```\n\n{header}\n\n{table}\n\n"
             "Target (<= 1 MB, <= half of Google's best latency, mean error <= Google's):\n\n"
             + "\n".join(verdict)
+            + "\n\nQuantization parity (int8 vs float):\n\n"
+            + "\n".join(parity)
             + "\n"
         )
         atomic_write_text(FLAGS.markdown, text)
