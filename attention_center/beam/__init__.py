@@ -24,6 +24,16 @@ displayed (EXIF orientation applied), as ``attention-center predict`` gives them
 
 from __future__ import annotations
 
+import os
+
+# cjxl is started with a preexec_fn (attention_center.core.processes: own process group,
+# death signal), so fork() rather than vfork(): in a Beam SDK worker process (FnApiRunner
+# --direct_running_mode=multi_processing, Dataflow, Flink), gRPC's fork handlers then made
+# about 1 cjxl in 10 abort (exit -6, "epoll_wait error: Bad file descriptor"). Without fork
+# support gRPC installs none. Worker processes started after this import (FnApiRunner's)
+# inherit it; a Dataflow or Flink container sets it itself (docs/beam.md, the Dockerfile).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 try:
     import apache_beam  # noqa: F401
 except ImportError as error:  # pragma: no cover - depends on the install

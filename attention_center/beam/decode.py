@@ -1,17 +1,19 @@
 """Input files -> model frames, with the project's one decoder: a DoFn.
 
 :class:`DecodeFrames` takes the files ``fileio.ReadMatches`` yields (or ``FileMetadata`` or
-plain path strings) and, for each, either
+plain path strings) and emits, for each, one ``(tag, value)`` pair on its one output (no
+tagged outputs: Beam's DaskRunner sends every tagged output down every branch;
+:func:`attention_center.beam.transforms.values_of` selects one tag), either
 
-* emits ``(ImageKey, frame)`` on the main output: the image decoded straight into the model
+* ``("frames", (ImageKey, frame))``: the image decoded straight into the model
   frame by :func:`attention_center.core.images.decode_into_frame` (EXIF orientation applied;
   large JPEGs at the reduced DCT scale the frame needs; more than ``max_pixels`` refused;
   ``float32 [H, W, 3]`` in [0, 1]): the same code, hence the same pixels, as
   ``attention-center predict``;
-* or, with ``skip_existing``, emits the image's earlier centre row on ``"skipped"`` when
+* or, with ``skip_existing``, ``("skipped", row)``: the image's earlier centre row when
   ``OUT/records/<relative>.json`` holds one from the same model (and, with ``encode``, one
   that was encoded);
-* or emits a dead-letter row on ``"errors"`` (stage ``"read"``: unreadable or larger than
+* or ``("errors", row)``: a dead-letter row (stage ``"read"``: unreadable or larger than
   ``max_bytes``; ``"decode"``: not an image, corrupt, truncated, too many pixels).
 
 Remote files (``gs://``...) are streamed to a local temporary file for Pillow.
@@ -33,12 +35,12 @@ from attention_center.beam.records import ImageKey, OutputLayout, dead_letter
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.core.images import DEFAULT_MAX_PIXELS, ImageLoadError, decode_into_frame
 
-__all__ = ["DEFAULT_MAX_BYTES", "DecodeFrames", "ERRORS", "SKIPPED"]
+__all__ = ["DEFAULT_MAX_BYTES", "DecodeFrames", "ERRORS", "FRAMES", "SKIPPED"]
 
 #: Largest input file read by default (bytes); larger ones are dead-lettered at "read".
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-#: Output tags of :class:`DecodeFrames` besides the main one.
-ERRORS, SKIPPED = "errors", "skipped"
+#: The tags of :class:`DecodeFrames`' ``(tag, value)`` outputs.
+FRAMES, ERRORS, SKIPPED = "frames", "errors", "skipped"
 
 
 def _path_and_size(element) -> tuple[str, int, object]:
@@ -55,7 +57,7 @@ def _path_and_size(element) -> tuple[str, int, object]:
 
 
 class DecodeFrames(beam.DoFn):
-    """Decodes each input file into a model frame (outputs in the module docstring).
+    """Decodes each input file into a model frame (``(tag, value)`` outputs: module docstring).
 
     Args:
       base: the folder output names are relative to (the input glob's fixed part).
@@ -111,7 +113,7 @@ class DecodeFrames(beam.DoFn):
 
     def _fail(self, path: str, stage: str, message: str):
         self._errors.inc()
-        return beam.pvalue.TaggedOutput(ERRORS, dead_letter(path, stage, message))
+        return ERRORS, dead_letter(path, stage, message)
 
     def process(self, element):
         path, size, readable = _path_and_size(element)
@@ -120,7 +122,7 @@ class DecodeFrames(beam.DoFn):
             row = self._earlier_row(path, relative)
             if row is not None:
                 self._skipped.inc()
-                yield beam.pvalue.TaggedOutput(SKIPPED, row)
+                yield SKIPPED, row
                 return
         if size > self._max_bytes:
             yield self._fail(
@@ -152,4 +154,4 @@ class DecodeFrames(beam.DoFn):
             original_hw=tuple(int(v) for v in decoded.original_hw),
             transform=transform,
         )
-        yield key, frame
+        yield FRAMES, (key, frame)

@@ -1,6 +1,8 @@
 """Model centres -> image centres, JPEG XL files and per-image records: a DoFn.
 
 :class:`FinishImages` takes ``RunInference``'s ``(ImageKey, PredictionResult)`` pairs and
+emits one ``(tag, row)`` pair per image on its one output (no tagged outputs, see
+:mod:`attention_center.beam.decode`): ``("centers", row)`` after it
 
 1. maps the frame centre back to the image exactly as
    :func:`attention_center.inference.prediction.predict_images` does:
@@ -9,11 +11,11 @@
 2. with ``encode``, writes ``OUT/jxl/<relative>.jxl``
    (:func:`attention_center.beam.encode.encode_jxl`);
 3. writes the centre row to ``OUT/records/<relative>.json`` (atomically, last: a record
-   means the image is done) and emits it on the main output.
+   means the image is done).
 
-A failure emits a dead-letter row on ``"errors"`` instead (stage ``"encode"`` or
-``"write"``), and nothing on the main output: a file is either in the centres or in the
-errors, never both.
+A failure emits ``("errors", row)`` instead, a dead-letter row (stage ``"predict"`` when the
+model failed on the image's batch, :class:`~attention_center.beam.model_handler.InferenceFailure`;
+``"encode"`` or ``"write"``): a file is either in the centres or in the errors, never both.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from apache_beam.metrics import Metrics
 
 from attention_center.beam import io as beam_io
 from attention_center.beam.encode import encode_jxl
-from attention_center.beam.model_handler import METRICS_NAMESPACE
+from attention_center.beam.model_handler import METRICS_NAMESPACE, InferenceFailure
 from attention_center.beam.records import OutputLayout, center_row, dead_letter
 from attention_center.jxl.encoder import EncoderError
 
-__all__ = ["ERRORS", "FinishImages", "row_bytes"]
+__all__ = ["CENTERS", "ERRORS", "FinishImages", "row_bytes"]
 
-ERRORS = "errors"
+#: The tags of :class:`FinishImages`' ``(tag, row)`` outputs.
+CENTERS, ERRORS = "centers", "errors"
 
 
 def row_bytes(row: dict) -> bytes:
@@ -76,10 +79,13 @@ class FinishImages(beam.DoFn):
 
     def _fail(self, path: str, stage: str, message: str):
         self._errors.inc()
-        return beam.pvalue.TaggedOutput(ERRORS, dead_letter(path, stage, message))
+        return ERRORS, dead_letter(path, stage, message)
 
     def process(self, element):
         key, result = element
+        if isinstance(result.inference, InferenceFailure):
+            yield self._fail(key.file, "predict", result.inference.message)
+            return
         # The one coordinate transform, as predict_images applies it.
         center = key.transform.points_to_original(
             np.asarray(result.inference, np.float64), clamp=True
@@ -124,4 +130,4 @@ class FinishImages(beam.DoFn):
                 )
                 return
         self._images.inc()
-        yield row
+        yield CENTERS, row

@@ -19,26 +19,31 @@ Paths are strings; a path without a scheme is local (made absolute by :func:`nor
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import hashlib
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from attention_center.core.atomic import atomic_write_bytes, temporary_name
 
 __all__ = [
     "WILDCARDS",
+    "Unreadable",
     "exists",
     "glob_base",
     "is_local",
     "join",
     "local_copy",
+    "match",
     "normalize",
     "read_bytes",
     "relative_name",
@@ -102,6 +107,64 @@ def relative_name(path: str, base: str) -> str:
 def stable_hash(text: str) -> int:
     """A hash of ``text`` that is the same in every process and run (unlike ``hash``)."""
     return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
+
+
+@dataclasses.dataclass(frozen=True)
+class Unreadable:
+    """A matched directory entry that cannot be read as a file.
+
+    Attributes:
+      path: the entry (as the listing names it).
+      reason: why, in words (``"broken symbolic link to /x.png"``, ``"symbolic link loop"``).
+    """
+
+    path: str
+    reason: str
+
+
+def _unreadable_reason(path: str, error: OSError) -> str:
+    if os.path.islink(path):
+        target = os.readlink(path)
+        if error.errno == errno.ELOOP:
+            return f"symbolic link loop ({path} -> {target}): {error.strerror}"
+        return f"broken symbolic link ({path} -> {target}): {error.strerror}"
+    return f"cannot stat it: {type(error).__name__}: {error.strerror or error}"
+
+
+def match(pattern: str) -> list:
+    """Every entry ``pattern`` matches: a ``FileMetadata`` per file, as Beam lists them, and,
+    for a local pattern, an :class:`Unreadable` per entry Beam's listing drops silently
+    because it cannot be stat-ed (a broken symbolic link, a symbolic link loop).
+
+    Matching follows Beam's rules (``*`` within a folder, ``**`` across folders).
+    """
+    found = list(FileSystems.match([pattern])[0].metadata_list)
+    if not is_local(pattern):
+        return found
+    seen = {metadata.path for metadata in found}
+    prefix = re.match(r"^[^[*?]*", pattern).group(0)  # Beam's own cut (FileSystem.match)
+    if prefix == pattern:
+        candidates = [pattern] if os.path.lexists(pattern) else []
+    else:
+        root = prefix if prefix.endswith(os.sep) else os.path.dirname(prefix)
+        candidates = [
+            os.path.join(folder, name)
+            for folder, _, names in os.walk(root or ".")
+            for name in names
+        ]
+    dropped = {}
+    for path in candidates:
+        if path in seen:
+            continue
+        try:
+            os.stat(path)
+        except OSError as error:
+            dropped[path] = _unreadable_reason(path, error)
+    if dropped:
+        filesystem = FileSystems.get_filesystem(pattern)
+        kept = filesystem.match_files([FileMetadata(p, 0) for p in sorted(dropped)], pattern)
+        found += [Unreadable(m.path, dropped[m.path]) for m in kept]
+    return found
 
 
 def exists(path: str) -> bool:

@@ -16,27 +16,39 @@ Counters (namespace :data:`~attention_center.beam.model_handler.METRICS_NAMESPAC
 
 RunInference adds its own (``num_inferences``, ``inference_batch_latency_micro_secs``, ...)
 in the same namespace.
+
+Beam 2.77's DaskRunner collects no metrics (its ``PipelineResult.metrics()`` raises
+``NotImplementedError``): :func:`counters` returns ``None`` there, and the command prints
+what the output files tell (:func:`output_counts`).
 """
 
 from __future__ import annotations
+
+import json
+from typing import Optional
 
 from apache_beam.metrics.metric import MetricsFilter
 
 from attention_center.beam.model_handler import METRICS_NAMESPACE
 
-__all__ = ["COUNTERS", "counters", "format_counters"]
+__all__ = ["COUNTERS", "counters", "format_counters", "output_counts"]
 
 #: Our counters, in the order they are printed.
 COUNTERS = ("images", "skipped", "errors", "encoded", "bytes_in", "bytes_out", "ignored")
 
 
-def counters(result) -> dict[str, int]:
-    """``{name: value}`` of every counter in our namespace (committed values, else attempted).
+def counters(result) -> Optional[dict[str, int]]:
+    """``{name: value}`` of every counter in our namespace (committed values, else attempted),
+    or ``None`` when the runner reports no metrics (Beam's DaskRunner).
 
     Args:
       result: a ``PipelineResult`` after ``wait_until_finish()``.
     """
-    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    try:
+        metrics = result.metrics()
+    except NotImplementedError:
+        return None
+    query = metrics.query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
     values: dict[str, int] = {}
     for counter in query.get("counters", []):
         value = counter.committed if counter.committed is not None else counter.attempted
@@ -55,3 +67,21 @@ def format_counters(values: dict[str, int]) -> str:
         else:
             parts.append(f"{name} {value:,}")
     return ", ".join(parts)
+
+
+def output_counts(centers: bytes, errors: bytes) -> dict[str, int]:
+    """What the written files tell, for runners without metrics: ``centres`` (rows in the
+    centre files: this run's and earlier runs' alike), ``errors``, ``encoded`` (rows with a
+    ``.jxl``), ``bytes_out`` (their sizes).
+
+    Args:
+      centers: the centre files' bytes, concatenated; errors: ``errors.jsonl``'s bytes.
+    """
+    rows = [json.loads(line) for line in centers.splitlines() if line.strip()]
+    encoded = [row for row in rows if row.get("jxl")]
+    return {
+        "centres": len(rows),
+        "errors": sum(1 for line in errors.splitlines() if line.strip()),
+        "encoded": len(encoded),
+        "bytes_out": sum(int(row.get("bytes_out") or 0) for row in encoded),
+    }

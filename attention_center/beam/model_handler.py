@@ -30,13 +30,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 import numpy as np
-from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult
 
 from attention_center.beam import io as beam_io
 from attention_center.core.atomic import atomic_write_bytes
 from attention_center.inference.predictors import Predictor, load_predictor
 
-__all__ = ["CenterModelHandler", "LoadedModel", "METRICS_NAMESPACE", "model_version"]
+__all__ = [
+    "CenterModelHandler",
+    "DeadLetterKeyedModelHandler",
+    "InferenceFailure",
+    "LoadedModel",
+    "METRICS_NAMESPACE",
+    "model_version",
+]
 
 #: Namespace of every Beam metric of attention-center (RunInference's own ones too).
 METRICS_NAMESPACE = "attention_center"
@@ -199,3 +206,35 @@ class CenterModelHandler(ModelHandler[np.ndarray, PredictionResult, LoadedModel]
     def validate_inference_args(self, inference_args: Optional[dict[str, Any]]):
         if inference_args:
             raise ValueError(f"CenterModelHandler takes no inference_args, got {inference_args}")
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceFailure:
+    """``PredictionResult.inference`` of a frame whose batch the model failed on.
+
+    Attributes:
+      message: ``"<exception type>: <message>"``.
+    """
+
+    message: str
+
+
+class DeadLetterKeyedModelHandler(KeyedModelHandler):
+    """``KeyedModelHandler`` whose failed batches come back as results, not exceptions.
+
+    A batch that raises becomes one ``(key, PredictionResult(None, InferenceFailure, model
+    version))`` per key, so the pipeline dead-letters those images on its one output and goes
+    on. (RunInference's ``with_exception_handling`` would use a tagged output instead, which
+    Beam's DaskRunner does not keep apart from the main one.)
+
+    Args:
+      unkeyed: the :class:`CenterModelHandler`.
+    """
+
+    def run_inference(self, batch, model, inference_args=None):
+        try:
+            return list(super().run_inference(batch, model, inference_args))
+        except Exception as error:  # noqa: BLE001 - any model failure is these images' error
+            failure = InferenceFailure(f"{type(error).__name__}: {error}")
+            version = getattr(model, "version", None)
+            return [(key, PredictionResult(None, failure, version)) for key, _ in batch]

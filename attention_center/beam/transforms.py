@@ -17,6 +17,11 @@ For your own pipeline, :class:`ImageCenters` is the core step::
 read, :class:`ImageCenters`, write ``centers.jsonl`` and ``errors.jsonl`` with
 :class:`WriteJsonLines`), starting from a pipeline. Row formats and the output layout:
 :mod:`attention_center.beam.records`.
+
+Runner-independent by construction (the same outputs on FnApiRunner, Dataflow, Flink and
+Beam's DaskRunner): every step has one output (a step that can fail emits ``(tag, value)``
+pairs and :func:`values_of` picks one tag: no tagged outputs), nothing is emitted from
+``finish_bundle`` unless ``batch_size > 1`` asks for ``BatchElements``, and no side inputs.
 """
 
 from __future__ import annotations
@@ -30,17 +35,22 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.ml.inference.base import RunInference
 
 from attention_center.beam import io as beam_io
 from attention_center.beam.decode import (
     DEFAULT_MAX_BYTES,
     ERRORS,
+    FRAMES,
     SKIPPED,
     DecodeFrames,
 )
-from attention_center.beam.finish import FinishImages, row_bytes
-from attention_center.beam.model_handler import METRICS_NAMESPACE, CenterModelHandler
+from attention_center.beam.finish import CENTERS, FinishImages, row_bytes
+from attention_center.beam.model_handler import (
+    METRICS_NAMESPACE,
+    CenterModelHandler,
+    DeadLetterKeyedModelHandler,
+)
 from attention_center.beam.records import OutputLayout, dead_letter
 from attention_center.core.atomic import is_temporary
 from attention_center.core.files import IMAGE_SUFFIXES
@@ -52,7 +62,11 @@ __all__ = [
     "WriteJsonLines",
     "is_image_path",
     "describe_model",
+    "values_of",
 ]
+
+#: The tag of :func:`_match_shard`'s files (its errors are tagged ``"errors"``).
+FILES = "files"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,12 +99,20 @@ def is_image_path(path: str, exclude: Optional[str] = None) -> bool:
     return "." in name and "." + name.rsplit(".", 1)[-1].lower() in IMAGE_SUFFIXES
 
 
-def _predict_dead_letters(failure):
-    """RunInference's failed batch ``(batch, (type, repr, traceback))`` -> one row per image."""
-    batch, (_, message, _) = failure
-    for key, _frame in batch:
-        Metrics.counter(METRICS_NAMESPACE, "errors").inc()
-        yield dead_letter(key.file, "predict", message)
+def values_of(item: tuple, tag: str):
+    """``FlatMap`` function: the value of a ``(tag, value)`` pair whose tag is ``tag``.
+
+    A step that can fail emits ``(tag, value)`` pairs on its one output and a
+    ``FlatMap(values_of, tag)`` per tag splits them (rather than tagged outputs, which Beam's
+    DaskRunner sends down every branch).
+    """
+    if item[0] == tag:
+        yield item[1]
+
+
+def _one_frame_batch(keyed_frame):
+    """``(key, frame)`` -> ``[(key, frame)]``: RunInference without BatchElements takes batches."""
+    return [keyed_frame]
 
 
 class ImageCenters(beam.PTransform):
@@ -107,13 +129,18 @@ class ImageCenters(beam.PTransform):
     Args:
       model: model spec (``None``/``"default"``, ``"large"``, a ``.tflite``/``.keras`` path,
         local or remote). Loaded once at construction to check it (:func:`describe_model`).
+        A model failure on a frame is a ``"predict"`` dead letter
+        (:class:`~attention_center.beam.model_handler.DeadLetterKeyedModelHandler`).
       base: the folder output names are relative to: pass the glob's folder
         (:func:`attention_center.beam.io.glob_base`). Default ``"/"``: local files are named
         by their absolute path, remote ones by a hash of it.
       output_dir: where records (and ``.jxl`` files) go; ``None`` writes nothing.
       encode: write ``OUT/jxl/<relative>.jxl`` (needs ``output_dir`` and cjxl on workers).
       skip_existing: leave inputs whose record exists (resume a killed run).
-      batch_size: most frames per model call; model_threads: interpreter threads per worker;
+      batch_size: most frames per model call. 1 (the default): one frame per call, no
+        ``BatchElements`` (it emits each bundle's last batch in ``finish_bundle``, which Beam
+        2.77's DaskRunner drops: use 1 there); measured, batching gains nothing at one
+        interpreter thread. model_threads: interpreter threads per worker;
       runtime: TFLite runtime (``"litert"``).
       max_bytes: larger files are dead-lettered unread.
       encoder, cjxl_flags, cjxl_threads, new_suffix: the cjxl binary, extra flags, threads and
@@ -129,7 +156,7 @@ class ImageCenters(beam.PTransform):
         output_dir: Optional[str] = None,
         encode: bool = False,
         skip_existing: bool = False,
-        batch_size: int = 8,
+        batch_size: int = 1,
         model_threads: Optional[int] = 1,
         runtime: str = "litert",
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -158,6 +185,7 @@ class ImageCenters(beam.PTransform):
         self._encoder = encoder
         self._cjxl_flags = tuple(cjxl_flags)
         self._cjxl_threads = cjxl_threads
+        self._batch_size = int(batch_size)
 
     def expand(self, files):
         decoded = files | "Decode" >> beam.ParDo(
@@ -170,11 +198,13 @@ class ImageCenters(beam.PTransform):
                 self._encode,
                 self._max_bytes,
             )
-        ).with_outputs(ERRORS, SKIPPED, main="frames")
-        predicted, failed = (
-            decoded.frames
-            | "Predict" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling()
         )
+        frames = decoded | "Frames" >> beam.FlatMap(values_of, FRAMES)
+        model = DeadLetterKeyedModelHandler(self.handler)
+        if self._batch_size <= 1:
+            frames = frames | "OneFrameBatches" >> beam.Map(_one_frame_batch)
+            model = model.with_no_batching()
+        predicted = frames | "Predict" >> RunInference(model)
         finished = predicted | "Finish" >> beam.ParDo(
             FinishImages(
                 self.model_info.name,
@@ -184,12 +214,13 @@ class ImageCenters(beam.PTransform):
                 self._cjxl_flags,
                 self._cjxl_threads,
             )
-        ).with_outputs(ERRORS, main="centers")
-        predict_errors = failed.failed_inferences | "PredictErrors" >> beam.FlatMap(
-            _predict_dead_letters
         )
-        centers = (finished.centers, decoded[SKIPPED]) | "Centers" >> beam.Flatten()
-        errors = (decoded[ERRORS], predict_errors, finished[ERRORS]) | "Errors" >> beam.Flatten()
+        done = finished | "Done" >> beam.FlatMap(values_of, CENTERS)
+        skipped = decoded | "Skipped" >> beam.FlatMap(values_of, SKIPPED)
+        decode_errors = decoded | "DecodeErrors" >> beam.FlatMap(values_of, ERRORS)
+        finish_errors = finished | "FinishErrors" >> beam.FlatMap(values_of, ERRORS)
+        centers = (done, skipped) | "Centers" >> beam.Flatten()
+        errors = (decode_errors, finish_errors) | "Errors" >> beam.Flatten()
         return {"centers": centers, "errors": errors}
 
 
@@ -245,53 +276,77 @@ def _by_file_and_stage(row: dict) -> tuple:
     return (row["file"], row["stage"])
 
 
-def _keep_image(metadata, exclude: Optional[str]) -> bool:
-    """Filter on ``MatchFiles``' ``FileMetadata``: :func:`is_image_path` (counts the others)."""
-    keep = is_image_path(metadata.path, exclude)
-    if not keep:
-        Metrics.counter(METRICS_NAMESPACE, "ignored").inc()
-    return keep
+def _match_shard(shard: int, pattern: str, shards: int, exclude: Optional[str]):
+    """One piece of the listing: ``(FILES, FileMetadata)`` for each image of ``pattern`` whose
+    :func:`~attention_center.beam.io.stable_hash` falls in piece ``shard`` of ``shards``, and
+    ``(ERRORS, row)`` (stage ``"read"``) for each matched image name that cannot be read as a
+    file (a broken symbolic link, a symbolic link loop: Beam's listing drops them silently).
+    Other files (:func:`is_image_path`) are counted as ``ignored``.
+    """
+    for entry in beam_io.match(pattern):
+        if shards > 1 and beam_io.stable_hash(entry.path) % shards != shard:
+            continue
+        if not is_image_path(entry.path, exclude):
+            Metrics.counter(METRICS_NAMESPACE, "ignored").inc()
+        elif isinstance(entry, beam_io.Unreadable):
+            Metrics.counter(METRICS_NAMESPACE, "errors").inc()
+            yield ERRORS, dead_letter(entry.path, "read", entry.reason)
+        else:
+            yield FILES, entry
 
 
 class AttentionCenters(beam.PTransform):
     """The whole job: ``pipeline | AttentionCenters(glob, output_dir, ...)``.
 
-    ``MatchFiles(glob)`` -> keep images (:func:`is_image_path`; the output folder and our
-    temporaries are never inputs) -> ``Reshuffle`` (spreads the files over workers: without
-    it one worker does all) -> ``ReadMatches`` -> :class:`ImageCenters` -> ``centers.jsonl``
-    and ``errors.jsonl`` (:class:`WriteJsonLines`). Returns ``{"centers", "errors",
+    Match the glob in ``list_shards`` pieces (:func:`_match_shard`: images only, the output
+    folder and our temporaries are never inputs; unreadable entries are ``"read"`` dead
+    letters) -> ``Reshuffle`` (spreads the files over workers: without it one worker does
+    all) -> ``ReadMatches`` -> :class:`ImageCenters` -> ``centers.jsonl`` and
+    ``errors.jsonl`` (:class:`WriteJsonLines`). Returns ``{"centers", "errors",
     "written"}``: the two row PCollections and the written files' summaries.
 
     Args:
       input_glob: a Beam file pattern (``/data/**/*.jpg``, ``gs://bucket/in/*``).
       output_dir: the output folder (layout: :mod:`attention_center.beam.records`).
+      list_shards: pieces the listing is split into, each listing the glob and keeping the
+        files whose path hashes to it. 1 suffices where ``Reshuffle`` redistributes
+        (FnApiRunner, Dataflow, Flink); Beam's DaskRunner ignores ``Reshuffle``, so there
+        each piece is one task, and their number is the job's parallelism
+        (:func:`attention_center.beam.runners.list_shards`).
       **kwargs: as for :class:`ImageCenters` (``model``, ``encode``, ``skip_existing``, ...).
     """
 
-    def __init__(self, input_glob: str, output_dir: str, **kwargs):
+    def __init__(self, input_glob: str, output_dir: str, list_shards: int = 1, **kwargs):
         super().__init__()
         self._glob = beam_io.normalize(input_glob)
         self._output_dir = beam_io.normalize(output_dir)
+        self._list_shards = max(1, int(list_shards))
         self.centers = ImageCenters(
             base=beam_io.glob_base(self._glob), output_dir=self._output_dir, **kwargs
         )
 
     def expand(self, pipeline):
-        exclude = self._output_dir
-        files = (
+        shards = self._list_shards
+        listed = (
             pipeline
-            | "Match" >> fileio.MatchFiles(self._glob)
-            | "Images" >> beam.Filter(_keep_image, exclude)
+            | "ListShards" >> beam.Create(list(range(shards)))
+            | "Match" >> beam.FlatMap(_match_shard, self._glob, shards, self._output_dir)
+        )
+        files = (
+            listed
+            | "Images" >> beam.FlatMap(values_of, FILES)
             | "Reshuffle" >> beam.Reshuffle()
             | "Read" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
         )
         out = files | "Centers" >> self.centers
+        match_errors = listed | "MatchErrors" >> beam.FlatMap(values_of, ERRORS)
+        errors = (match_errors, out["errors"]) | "AllErrors" >> beam.Flatten()
         layout = self.centers.layout
         written_centers = out["centers"] | "WriteCenters" >> WriteJsonLines(
             layout.centers(), _by_file
         )
-        written_errors = out["errors"] | "WriteErrors" >> WriteJsonLines(
+        written_errors = errors | "WriteErrors" >> WriteJsonLines(
             [layout.errors()], _by_file_and_stage
         )
         written = (written_centers, written_errors) | "Written" >> beam.Flatten()
-        return {"centers": out["centers"], "errors": out["errors"], "written": written}
+        return {"centers": out["centers"], "errors": errors, "written": written}

@@ -18,10 +18,15 @@ Every flag that is not one of ours is a Beam pipeline option (``--runner``,
 ``--direct_num_workers``, ``--project``, ``--flink_master``...). Without ``--runner`` the
 job runs here on Beam's FnApiRunner (the DirectRunner's engine, without its attempt to
 download Prism); ``--direct_num_workers=N --direct_running_mode=multi_processing`` uses N
-processes. See docs/beam.md for Dataflow and Flink.
+processes. On Dask (``pip install "attention-center[dask]"``): ``--dask_address
+tcp://HOST:PORT`` runs on a running scheduler, ``--dask_workers N`` starts N local worker
+processes for the job (either implies ``--runner dask``). See docs/beam.md for Dask,
+Dataflow and Flink.
 
-Exit codes: 0 all done, 1 some inputs failed (see errors.jsonl), 2 usage error (before any
-work: bad flag, glob matching nothing, unknown model, no cjxl for --encode).
+Exit codes: 0 all done, 1 some inputs failed (see errors.jsonl) or the job failed on the way
+(a lost Dask scheduler: outputs written so far are complete, rerun with --skip_existing),
+2 usage error (before any work: bad flag, glob matching nothing, unknown model, no cjxl for
+--encode, a Dask scheduler that does not answer).
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ from collections.abc import Sequence
 
 from absl import flags
 
-from attention_center.core.command_flags import EXIT_FAILURES, EXIT_OK, UsageError
+from attention_center.core.command_flags import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    UsageError,
+    define_dask_flags,
+)
 
 __all__ = ["FLAGS", "LOCAL_RUNNERS", "USAGE", "main", "pipeline_options", "run", "split_args"]
 
@@ -61,8 +71,9 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer(
     "batch_size",
-    8,
-    "Most frames per model call (RunInference batches).",
+    1,
+    "Most frames per model call (RunInference batches; > 1 uses BatchElements, "
+    "which Beam's DaskRunner does not support).",
     lower_bound=1,
     flag_values=FLAGS,
 )
@@ -108,6 +119,7 @@ flags.DEFINE_integer(
 flags.DEFINE_string(
     "new_suffix", "jxl", "Suffix of the encoded files (a.jpg -> a.jpg.jxl).", flag_values=FLAGS
 )
+define_dask_flags(FLAGS)
 
 #: Runners that run on this machine (cjxl and the input are checked here first).
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
@@ -161,8 +173,10 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
     return ours, beam, cjxl
 
 
-def pipeline_options(beam_args: Sequence[str]):
-    """Beam's ``PipelineOptions`` from the remaining flags (default runner: FnApiRunner).
+def pipeline_options(beam_args: Sequence[str], dask_address=None, dask_workers=None):
+    """``(PipelineOptions, args)`` from the remaining flags, the runner resolved by
+    :func:`attention_center.beam.runners.runner_args` (default FnApiRunner; ``dask`` is
+    Beam's DaskRunner, whose options are registered first); ``args`` is the resolved list.
 
     Raises:
       UsageError: Beam is not installed, or a flag is neither ours nor a Beam option.
@@ -170,6 +184,8 @@ def pipeline_options(beam_args: Sequence[str]):
     beam_args = list(beam_args)
     try:
         from apache_beam.options.pipeline_options import PipelineOptions
+
+        from attention_center.beam.runners import runner_args
     except ImportError:
         names = ", ".join(f"--{_flag_name(a)}" for a in beam_args if a.startswith("-"))
         unknown = f"unknown flag(s) {names}; " if names else ""
@@ -177,6 +193,7 @@ def pipeline_options(beam_args: Sequence[str]):
             f"{unknown}attention-center beam needs Apache Beam: "
             'pip install "attention-center[beam]"'
         ) from None
+    beam_args = runner_args(beam_args, dask_address, dask_workers)
     options = PipelineOptions(beam_args)
     known = PipelineOptions([]).get_all_options()
     unknown = [
@@ -187,9 +204,7 @@ def pipeline_options(beam_args: Sequence[str]):
             f"unknown flag(s) {', '.join('--' + n for n in unknown)}: neither "
             "ours nor a Beam pipeline option (see --help)"
         )
-    if not any(_flag_name(a) == "runner" for a in beam_args):
-        options = PipelineOptions(beam_args + ["--runner=FnApiRunner"])
-    return options
+    return options, beam_args
 
 
 def _count_lines(path: str) -> int:
@@ -206,20 +221,18 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
         raise UsageError(
             f"beam takes no positional arguments (got {list(argv[1:])}); cjxl flags go after --"
         )
-    options = pipeline_options(beam_args)  # first: an unknown flag is named before all else
+    # first: an unknown flag is named before all else
+    options, beam_args = pipeline_options(beam_args, FLAGS.dask_address, FLAGS.dask_workers)
     if not FLAGS.input:
         raise UsageError("beam needs --input GLOB")
     if not FLAGS.output:
         raise UsageError("beam needs --output DIR")
 
-    import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
     from attention_center.beam import io as beam_io
-    from attention_center.beam.metrics import counters, format_counters
-    from attention_center.beam.transforms import AttentionCenters
+    from attention_center.beam import runners
     from attention_center.core.atomic import remove_stale_temporaries
-    from attention_center.inference.predictors import ModelLoadError
     from attention_center.jxl.encoder import (
         EncoderFlagsError,
         EncoderNotFoundError,
@@ -236,8 +249,14 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
     if not matched:
         raise UsageError(f"--input {FLAGS.input}: matches no file")
     runner = str(options.get_all_options()["runner"] or "")
+    on_dask = runner == runners.DASK_RUNNER
+    if on_dask and FLAGS.batch_size > 1:
+        raise UsageError(
+            "--batch_size > 1 batches with Beam's BatchElements, whose last batch of each "
+            "bundle Beam's DaskRunner drops: use --batch_size 1 on Dask"
+        )
     encoder = FLAGS.encoder
-    if FLAGS.encode and runner in LOCAL_RUNNERS:
+    if FLAGS.encode and (runner in LOCAL_RUNNERS or FLAGS.dask_workers):
         try:
             encoder = find_encoder(FLAGS.encoder)
             check_encoder_flags(encoder, cjxl_flags)  # a bad flag fails here, not per image
@@ -245,10 +264,36 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
             raise UsageError(str(error)) from error
     if beam_io.is_local(output):
         remove_stale_temporaries(output)  # what a killed run left
+    if not on_dask:
+        return _run(options, pattern, output, encoder, cjxl_flags)
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    address = FLAGS.dask_address or runners.option_value(beam_args, "dask_client_address")
+    with runners.dask_cluster(
+        address, FLAGS.dask_workers, runners.connect_timeout_s(beam_args)
+    ) as cluster:
+        options = PipelineOptions(runners.dask_pipeline_args(beam_args, cluster))
+        return _run(options, pattern, output, encoder, cjxl_flags, cluster)
+
+
+def _run(options, pattern: str, output: str, encoder: str, cjxl_flags, cluster=None) -> int:
+    """Builds and runs the job (on ``cluster`` when given: a
+    :class:`~attention_center.beam.runners.DaskCluster`); prints its counters."""
+    import apache_beam as beam
+
+    from attention_center.beam import io as beam_io
+    from attention_center.beam import runners
+    from attention_center.beam.metrics import counters, format_counters, output_counts
+    from attention_center.beam.transforms import AttentionCenters
+    from attention_center.core.atomic import remove_stale_temporaries
+    from attention_center.inference.predictors import ModelLoadError
+
+    prog = "attention-center beam"
     try:
         job = AttentionCenters(
             pattern,
             output,
+            list_shards=runners.list_shards(cluster, FLAGS.dask_partitions),
             model=FLAGS.model,
             encode=FLAGS.encode,
             skip_existing=FLAGS.skip_existing,
@@ -265,13 +310,30 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
         raise UsageError(str(error)) from error
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "AttentionCenters" >> job
-    result = pipeline.run()
-    result.wait_until_finish()
+    try:
+        result = runners.run_job(pipeline)
+    except runners.JobFailed as error:
+        print(
+            f"{prog}: error: the job failed: {error}. Every output written so far is "
+            "complete (atomic); rerun the same command with --skip_existing to do the rest.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURES
+    finally:
+        if beam_io.is_local(output):
+            remove_stale_temporaries(output)  # what workers killed during the job left
     layout = job.centers.layout
     errors = _count_lines(layout.errors())
     values = counters(result)
-    prog = "attention-center beam"
-    print(f"{prog}: counters: {format_counters(values)}")
+    if values is not None:
+        print(f"{prog}: counters: {format_counters(values)}")
+    else:
+        centers = b"".join(beam_io.read_bytes(p) for p in layout.centers() if beam_io.exists(p))
+        tally = output_counts(centers, beam_io.read_bytes(layout.errors()))
+        print(
+            f"{prog}: counters: not reported (Beam's DaskRunner collects no metrics); "
+            f"from the output files: {', '.join(f'{k} {v:,}' for k, v in tally.items())}"
+        )
     print(
         f"{prog}: centres in {', '.join(layout.centers())}; {errors} failed input(s) in "
         f"{layout.errors()}"

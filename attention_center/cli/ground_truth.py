@@ -22,7 +22,8 @@ only for ``--tfrecords``. ``measure`` prints the table behind the temporal defau
 images (:mod:`ground_truth.studies.proxies`, ``docs/proxies.md``; with ``--out``: ``proxies.json``,
 ``proxies.md`` there).
 ``beam`` runs the same build on Apache Beam (:mod:`ground_truth.build.beam`; every flag
-that is not one of its own is a Beam pipeline option; see docs/beam.md).
+that is not one of its own is a Beam pipeline option; ``--dask_address tcp://HOST:PORT`` or
+``--dask_workers N`` run it on Dask; see docs/beam.md).
 ``tfds`` prepares the TensorFlow Datasets form, one config per source
 (:mod:`ground_truth.build.tfds_dataset`, offline, ``--data_dir`` as the manual directory) under
 ``DIR/attention_center_ground_truth/<config>/<version>/`` with the dataset card beside it
@@ -38,12 +39,17 @@ from collections.abc import Sequence
 
 from absl import flags
 
+from attention_center.core.command_flags import define_dask_flags
 from attention_center.core.command_line import (
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     HELP_FLAGS,
     UsageError,
+    guarded_stdout,
     run_with_flags,
+    sigterm_interrupts,
 )
 
 FLAGS = flags.FlagValues()
@@ -116,6 +122,28 @@ def _values(items, cast):
     return [None if v.lower() in ("all", "none") else cast(v) for v in items]
 
 
+def _check_build_sources(sources: Sequence[str], data_dir: str) -> None:
+    """Raises :class:`UsageError` (exit 2, before any work) for an unknown ``--source``, or a
+    ``--data_dir`` that is not a folder when a dataset source needs it (a missing generic
+    CSV/JSONL file is a failed input instead: exit 1, the other sources built)."""
+    import os
+
+    from attention_center.core.files import not_a_file_reason
+    from ground_truth.readers import ALIASES, SOURCES, is_generic
+
+    names = [ALIASES.get(name, name) for name in sources]
+    unknown = [name for name in names if name not in SOURCES and not is_generic(name)]
+    if unknown:
+        raise UsageError(
+            f"--source: unknown {unknown}; known: {sorted(SOURCES)}, or a .csv/.jsonl file"
+        )
+    needing = [name for name in names if name in SOURCES]
+    if needing and not os.path.isdir(data_dir):
+        reason = not_a_file_reason(data_dir)
+        reason = "no such folder" if reason == "no such file" else reason or "not a folder"
+        raise UsageError(f"--data_dir {data_dir}: {reason} (where {', '.join(needing)} are read)")
+
+
 def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[1] not in COMMANDS:
         got = f" (got {argv[1]!r})" if len(argv) > 1 else ""
@@ -135,6 +163,7 @@ def main(argv: Sequence[str]) -> int:
         if not FLAGS.out:
             print("--out is required", file=sys.stderr)
             return 2
+        _check_build_sources(FLAGS.source, FLAGS.data_dir)
         report = build(
             FLAGS.source,
             FLAGS.data_dir,
@@ -268,23 +297,25 @@ flags.DEFINE_list("frame_hw", ["480", "640"], "Frame height,width.", flag_values
 flags.DEFINE_bool(
     "reuse_frames", False, "Keep frames already in OUT/frames.", flag_values=BEAM_FLAGS
 )
+define_dask_flags(BEAM_FLAGS, partitions=False)  # one Dask task per read unit
 
 
 def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
     """``ground-truth beam``: the build on Beam; 0, or 1 when anything was reported as an error."""
+    import contextlib
     import json
     from pathlib import Path
 
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from attention_center.beam import runners
     from ground_truth.build.beam import BuildGroundTruth
 
     if not BEAM_FLAGS.out:
         raise UsageError("--out is required")
-    beam_args = list(beam_args)
-    if not any(a.startswith("--runner") for a in beam_args):
-        beam_args.append("--runner=FnApiRunner")  # the local runner, without Prism's download
+    # FnApiRunner unless named (no Prism download); dask: Beam's DaskRunner, options registered
+    beam_args = runners.runner_args(beam_args, BEAM_FLAGS.dask_address, BEAM_FLAGS.dask_workers)
     transform = BuildGroundTruth(
         BEAM_FLAGS.source,
         BEAM_FLAGS.data_dir,
@@ -294,8 +325,24 @@ def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
         reuse_frames=BEAM_FLAGS.reuse_frames,
     )
     stats_path = Path(BEAM_FLAGS.out) / "stats.json"
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+    with contextlib.ExitStack() as stack:
+        if runners.is_dask(beam_args):
+            cluster = stack.enter_context(
+                runners.dask_cluster(
+                    BEAM_FLAGS.dask_address
+                    or runners.option_value(beam_args, "dask_client_address"),
+                    BEAM_FLAGS.dask_workers,
+                    runners.connect_timeout_s(beam_args),
+                )
+            )
+            beam_args = runners.dask_pipeline_args(beam_args, cluster)
+        pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
         _ = pipeline | "BuildGroundTruth" >> transform
+        try:
+            runners.run_job(pipeline)
+        except runners.JobFailed as error:
+            print(f"{argv[0]}: error: the job failed: {error}", file=sys.stderr)
+            return EXIT_FAILURES
     stats = json.loads(stats_path.read_text(encoding="utf-8"))
     print(json.dumps({k: stats[k] for k in ("total_records", "total_images", "sources")}, indent=1))
     for error in stats["errors"]:
@@ -307,21 +354,27 @@ def run_beam(argv: Sequence[str]) -> None:
     """``ground-truth beam [flags] [Beam pipeline options]``: our flags are parsed by absl,
     every other flag is a Beam pipeline option; exits with :func:`beam_main`'s status."""
     BEAM_FLAGS.unparse_flags()
-    if any(arg in HELP_FLAGS for arg in argv[1:]):
-        from ground_truth.build import beam as beam_build
+    with guarded_stdout(argv[0]):  # a closed pipe or a full disk: no traceback
+        if any(arg in HELP_FLAGS for arg in argv[1:]):
+            from ground_truth.build import beam as beam_build
 
-        print(f"{beam_build.__doc__.rstrip()}\n\nflags:\n{BEAM_FLAGS.get_help()}")
-        sys.exit(EXIT_OK)
-    try:
-        rest = BEAM_FLAGS(list(argv), known_only=True)
-    except flags.Error as error:
-        print(f"{argv[0]}: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-    try:
-        sys.exit(beam_main(rest[:1], rest[1:]))  # whatever is not ours goes to Beam
-    except UsageError as error:
-        print(f"{argv[0]}: error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
+            print(f"{beam_build.__doc__.rstrip()}\n\nflags:\n{BEAM_FLAGS.get_help()}")
+            sys.exit(EXIT_OK)
+        try:
+            rest = BEAM_FLAGS(list(argv), known_only=True)
+        except flags.Error as error:
+            print(f"{argv[0]}: error: {error}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
+        try:
+            with sigterm_interrupts():
+                status = beam_main(rest[:1], rest[1:])  # whatever is not ours goes to Beam
+        except UsageError as error:
+            print(f"{argv[0]}: error: {error}", file=sys.stderr)
+            status = EXIT_USAGE
+        except KeyboardInterrupt:
+            print(f"{argv[0]}: interrupted", file=sys.stderr)
+            status = EXIT_INTERRUPTED
+    sys.exit(status)
 
 
 def run(argv: Sequence[str] | None = None) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "EXIT_USAGE",
     "HELP_FLAGS",
     "UsageError",
+    "define_dask_flags",
     "define_model_flags",
     "max_pixels_flag",
     "output_file_flag",
@@ -70,6 +71,36 @@ def define_model_flags(flag_values: flags.FlagValues) -> None:
         "Refuse images with more pixels "
         "(checked before decoding; large JPEGs are decoded at the reduced size "
         "the model needs). 0: no limit.",
+        lower_bound=0,
+        flag_values=flag_values,
+    )
+
+
+def define_dask_flags(flag_values: flags.FlagValues, partitions: bool = True) -> None:
+    """``--dask_address``, ``--dask_workers`` (and, with ``partitions``,
+    ``--dask_partitions``): the Beam commands' Dask cluster (either of the first two implies
+    ``--runner dask``; :mod:`attention_center.beam.runners` acts on them)."""
+    flags.DEFINE_string(
+        "dask_address",
+        None,
+        "Run on this running Dask scheduler (tcp://HOST:PORT); implies --runner dask.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "dask_workers",
+        None,
+        "Start a Dask cluster of N worker processes here (127.0.0.1, one thread each) "
+        "for the job, closed after it; implies --runner dask.",
+        lower_bound=1,
+        flag_values=flag_values,
+    )
+    if not partitions:
+        return
+    flags.DEFINE_integer(
+        "dask_partitions",
+        0,
+        "Dask: pieces the input listing is split into, each one task (the Dask runner "
+        "does not redistribute files after matching); 0: 4 per worker thread.",
         lower_bound=0,
         flag_values=flag_values,
     )

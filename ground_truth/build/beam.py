@@ -16,7 +16,7 @@ What runs where:
    :class:`~ground_truth.records.Record` objects;
 2. **filter**: :func:`ground_truth.build.records_to_rows` (the one
    temporal filter, spatial filter and centre of :mod:`ground_truth.filters`) on batches of
-   records;
+   a unit's records (formed where they are read);
 3. **frames**: rows grouped by image, each image's frame written once by the builder's own
    frame writer (:func:`attention_center.core.images.load_image` + ``resize_with_pad`` +
    ``write_frame``); an image whose frame cannot be made is dropped with an error, as in
@@ -24,7 +24,11 @@ What runs where:
 4. **index**: the rows in ``build``'s order (source as given, then the reader's order),
    ``index.jsonl`` written atomically, and ``stats.json`` (counts per source, errors).
 
-The rows are equal to ``build``'s on the same sources (``tests/beam/beam_ground_truth_test.py``).
+The rows are equal to ``build``'s on the same sources (``tests/beam/beam_ground_truth_test.py``),
+on every runner: each step has one output (``(tag, value)`` pairs split by
+:func:`_values_of`, no tagged outputs), nothing is emitted from ``finish_bundle`` and there
+are no side inputs: Beam's DaskRunner gets those wrong (see
+:mod:`attention_center.beam.runners`).
 ``data_dir`` and ``out`` are file paths: on a cluster, a file system every worker mounts
 (NFS, Filestore, gcsfuse). ``stats.md`` and TFRecords are ``build``'s alone.
 """
@@ -112,11 +116,19 @@ def _read_unit(unit: ReadUnit, data_dir: Path) -> ReadResult:
     return read_salicon(json_paths=[unit.path])
 
 
-class _ReadRecords(beam.DoFn):
-    """ReadUnit -> ``((source_index, unit_index, record_index), Record)``; errors tagged."""
+def _values_of(item: tuple, tag: str):
+    """``FlatMap`` function: the value of a ``(tag, value)`` pair whose tag is ``tag``."""
+    if item[0] == tag:
+        yield item[1]
 
-    def __init__(self, data_dir: str):
+
+class _ReadRecords(beam.DoFn):
+    """ReadUnit -> ``("records", [((source_index, unit_index, record_index), Record), ...])``
+    batches of at most ``batch`` records, and ``("errors", message)``."""
+
+    def __init__(self, data_dir: str, batch: int = BATCH):
         self._data_dir = Path(data_dir)
+        self._batch = max(1, int(batch))
         self._records = Metrics.counter(NAMESPACE, "records")
         self._errors = Metrics.counter(NAMESPACE, "errors")
 
@@ -125,14 +137,18 @@ class _ReadRecords(beam.DoFn):
             read = _read_unit(unit, self._data_dir)
         except Exception as error:  # noqa: BLE001 - RecordError or a reader bug, as in build
             self._errors.inc()
-            yield beam.pvalue.TaggedOutput("errors", f"{unit.source}: {error}")
+            yield "errors", f"{unit.source}: {error}"
             return
         for message in read.errors:
             self._errors.inc()
-            yield beam.pvalue.TaggedOutput("errors", f"{unit.source}: {message}")
-        for i, record in enumerate(read.records):
-            self._records.inc()
-            yield (unit.source_index, unit.unit_index, i), record
+            yield "errors", f"{unit.source}: {message}"
+        keyed = [
+            ((unit.source_index, unit.unit_index, i), record)
+            for i, record in enumerate(read.records)
+        ]
+        self._records.inc(len(keyed))
+        for start in range(0, len(keyed), self._batch):
+            yield "records", keyed[start : start + self._batch]
 
 
 #: The fields of a row the frame writer reads (``ground_truth.build.write_frames``).
@@ -185,7 +201,8 @@ def _rows_of_batch(batch, data_dir: str, frame_hw, seed: int, temporal, spatial)
 
 
 class _WriteFrames(beam.DoFn):
-    """``(image_id, [_Row...])`` -> the image's frame written once; its rows, or an error."""
+    """``(image_id, [_Row...])`` -> the image's frame written once; ``("rows", _Row)`` for
+    each of its rows, or ``("errors", message)``."""
 
     def __init__(self, out: str, frame_hw, reuse_frames: bool):
         self._out = Path(out)
@@ -208,11 +225,12 @@ class _WriteFrames(beam.DoFn):
         )
         for message in errors:
             self._errors.inc()
-            yield beam.pvalue.TaggedOutput("errors", message)
+            yield "errors", message
         if failed:
             return
         self._frames.inc()
-        yield from rows
+        for row in rows:
+            yield "rows", row
 
 
 def _stats(summaries: list[dict], errors: list[str], data_dir: str, seed: int, frame_hw) -> dict:
@@ -239,10 +257,13 @@ def _stats(summaries: list[dict], errors: list[str], data_dir: str, seed: int, f
     }
 
 
-def _write_outputs(_, rows, errors, out: str, data_dir: str, seed: int, frame_hw) -> dict:
-    """Writes ``index.jsonl`` (build's order, ``write_index``'s format) and ``stats.json``."""
-    rows = sorted(rows, key=lambda row: row.order)
-    errors = sorted(errors)
+def _write_outputs(item, out: str, data_dir: str, seed: int, frame_hw) -> dict:
+    """``(None, [("rows", _Row) | ("errors", message) | ("seed", None), ...])``, everything
+    gathered in one place -> ``index.jsonl`` (build's order, ``write_index``'s format) and
+    ``stats.json``."""
+    _, tagged = item
+    rows = sorted((v for tag, v in tagged if tag == "rows"), key=lambda row: row.order)
+    errors = sorted(v for tag, v in tagged if tag == "errors")
     lines = [row.line for row in rows]
     atomic_write_text(Path(out) / "index.jsonl", "\n".join(lines) + ("\n" if lines else ""))
     stats = _stats([row.summary for row in rows], errors, data_dir, seed, frame_hw)
@@ -283,13 +304,12 @@ class BuildGroundTruth(beam.PTransform):
             pipeline
             | "Units" >> beam.Create(self._units)
             | "ReshuffleUnits" >> beam.Reshuffle()
-            | "Read"
-            >> beam.ParDo(_ReadRecords(self._data_dir)).with_outputs("errors", main="records")
+            | "Read" >> beam.ParDo(_ReadRecords(self._data_dir, self._batch))
         )
         # No reshuffle of the records: grouping by image below spreads the frames.
         framed = (
-            read.records
-            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch)
+            read
+            | "Batches" >> beam.FlatMap(_values_of, "records")
             | "Filter"
             >> beam.FlatMap(
                 _rows_of_batch,
@@ -300,25 +320,19 @@ class BuildGroundTruth(beam.PTransform):
                 self._spatial,
             )
             | "ByImage" >> beam.GroupByKey()
-            | "Frames"
-            >> beam.ParDo(_WriteFrames(self._out, self._frame_hw, self._reuse)).with_outputs(
-                "errors", main="rows"
-            )
+            | "Frames" >> beam.ParDo(_WriteFrames(self._out, self._frame_hw, self._reuse))
         )
-        unit_errors = pipeline | "UnitErrors" >> beam.Create(self._unit_errors)
-        errors = (unit_errors, read.errors, framed.errors) | "Errors" >> beam.Flatten()
-        rows = framed.rows
+        # Everything to one place by one key (not side inputs): rows, errors, and a seed so
+        # that the outputs are written even when there is neither.
+        unit_errors = pipeline | "UnitErrors" >> beam.Create(
+            [("errors", message) for message in self._unit_errors] + [("seed", None)]
+        )
+        read_errors = read | "ReadErrors" >> beam.Filter(lambda item: item[0] == "errors")
         return (
-            pipeline
-            | "Once" >> beam.Create([None])
+            (unit_errors, read_errors, framed)
+            | "All" >> beam.Flatten()
+            | "OneKey" >> beam.Map(lambda item: (None, item))
+            | "Gather" >> beam.GroupByKey()
             | "Write"
-            >> beam.Map(
-                _write_outputs,
-                beam.pvalue.AsList(rows),
-                beam.pvalue.AsList(errors),
-                self._out,
-                self._data_dir,
-                self._seed,
-                self._frame_hw,
-            )
+            >> beam.Map(_write_outputs, self._out, self._data_dir, self._seed, self._frame_hw)
         )

@@ -186,6 +186,32 @@ def test_two_worker_processes_give_the_same_rows(job, inputs, kodak_paths, tmp_p
     assert read_rows(out / "errors.jsonl") == []
 
 
+def test_broken_links_and_link_loops_are_dead_letters_not_silence(kodak_paths, tmp_path, capsys):
+    """Issue 26, hostile input #2: Beam's own listing drops a broken symbolic link and a
+    symbolic link loop without a word; ours makes each a 'read' dead letter, counted."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / kodak_paths[0].name).symlink_to(kodak_paths[0].resolve())
+    (folder / "broken.jpg").symlink_to(tmp_path / "gone.jpg")
+    (folder / "loop_a.png").symlink_to(folder / "loop_b.png")
+    (folder / "loop_b.png").symlink_to(folder / "loop_a.png")
+    assert run_cli("--input", f"{folder}/*", "--output", tmp_path / "out") == 1
+    printed = capsys.readouterr()
+    assert "images 1, skipped 0, errors 3" in printed.out
+    rows = read_rows(tmp_path / "out" / "errors.jsonl")
+    assert [(Path(r["file"]).name, r["stage"]) for r in rows] == [
+        ("broken.jpg", "read"),
+        ("loop_a.png", "read"),
+        ("loop_b.png", "read"),
+    ]
+    assert (
+        "broken symbolic link" in rows[0]["message"]
+        and str(tmp_path / "gone.jpg") in (rows[0]["message"])
+    )
+    assert all("symbolic link loop" in r["message"] for r in rows[1:])
+    assert len(read_rows(tmp_path / "out" / "centers.jsonl")) == 1
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

@@ -165,7 +165,8 @@ def test_exif_rotated_jpeg_centre_is_displayed_and_cjxl_gets_the_stored_one(koda
 
 
 def test_a_failing_model_dead_letters_its_batch_and_the_job_goes_on(kodak_paths, monkeypatch):
-    """RunInference's exception handling: each image of a failed batch is a 'predict' row."""
+    """A model that raises: each image of the failed batch is a 'predict' row (the handler
+    returns the failure as a result: no tagged output, so the same on every runner)."""
 
     def explode(self, batch, model, inference_args=None):
         raise RuntimeError("the interpreter exploded")
