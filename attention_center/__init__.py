@@ -10,6 +10,17 @@ and loads neither Keras nor TensorFlow; ``attention_center.core`` never loads th
     ac.backbones.list_backbones(), ac.presets.list_presets()
     model = ac.load_model("model.keras")     # keras.saving.load_model, our layers registered
 
+Keras models built from our classes (layers, heads, losses, models) reload with Keras's own
+loader once the package is imported, in any order::
+
+    import attention_center, keras
+    model = keras.saving.load_model("model.keras")   # "attention_center>GravityCenter" known
+
+Importing Keras registers them: if Keras is already imported, ``import attention_center``
+imports our Keras modules at once; if not, a finder on ``sys.meta_path``
+(:mod:`attention_center.keras_registration`) waits for ``keras`` to be imported and then
+imports them. Until then the package loads no Keras.
+
 Layout (``docs/ARCHITECTURE.md``): ``core`` (Keras-free) <- ``layers``, ``heads``,
 ``backbones``, ``weights``, ``models``, ``presets``, ``losses``, ``metrics``, ``training``,
 ``inference``, ``evaluation``, ``jxl`` (the library) <- ``cli`` (the programs, never imported
@@ -19,6 +30,8 @@ here: ``attention-center`` and ``python -m attention_center`` run them).
 from __future__ import annotations
 
 import importlib
+
+from attention_center import keras_registration as _keras_registration
 
 __version__ = "0.3.0"
 
@@ -71,3 +84,7 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+# Last, once the names above exist: registration may import our Keras modules right away.
+_keras_registration.install()

@@ -41,6 +41,7 @@ __all__ = [
     "DENSITY_STRIDE",
     "FEATURE_DOCS",
     "FRAME_HW",
+    "SUPERVISED_KEYS",
     "VERSION",
     "density_hw",
     "example_to_row",
@@ -54,6 +55,10 @@ DATASET_NAME = "attention_center_ground_truth"
 VERSION = "1.0.0"
 #: ``(H, W)`` of the stored frames: the model frame.
 FRAME_HW = MODEL_FRAME_HW
+#: ``(input, target)`` of ``tfds.load(..., as_supervised=True)``: the frame (``uint8 [480, 640,
+#: 3]``) and the attention centre in the frame's pixels (``float64 [2]``, (x, y)), the pair a
+#: model that takes the frame is trained on (``center`` is in the original image's pixels).
+SUPERVISED_KEYS = ("image", "center_frame")
 #: Stride of the density map over the frame: the models' weight-map stride (120x160 at 480x640).
 DENSITY_STRIDE = 4
 

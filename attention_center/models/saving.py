@@ -16,9 +16,8 @@ __all__ = ["load_model"]
 def load_model(path: os.PathLike | str = None, compile: bool = False) -> keras.Model:
     """``keras.saving.load_model`` for files holding our layers and models, or a preset's.
 
-    ``import attention_center`` is lazy (it loads no Keras), so Keras knows our classes
-    only once their modules are imported: use this function, or import
-    ``attention_center.models`` before calling ``keras.saving.load_model`` yourself.
+    ``keras.saving.load_model`` itself works too once ``attention_center`` is imported (in
+    either order; :mod:`attention_center.keras_registration`); this function adds the presets.
 
     Args:
       path: a ``.keras`` file (an :class:`~attention_center.AttentionCenterModel`, an

@@ -1,5 +1,8 @@
 # Parameters (papermill or tests/notebook_test.py put overrides in a cell right after this one).
-DATA_DIR = "../shared/data"      # folder of the bundled datasets, or of your images
+DATA_DIR = ""                    # data root ("": ../shared/data in a checkout, else data/ here or on Drive)
+FETCH_DATA = "auto"              # auto: fetch the SOURCES' public datasets into DATA_DIR when missing (never in CI)
+DATA_MIRROR = ""                 # a mirror of the datasets (https:// or file://) instead of their GitHub repositories
+USE_DRIVE = False                # Colab: keep the data on Google Drive (MyDrive/attention_center_data): fetched once
 SOURCES = "osie_eye,scene_eye"   # bundled readers (python -m ground_truth build --help), e.g. add fiwi_eye,gdi_click_30x50
                                  # for web pages and designs (model 2.0's list: MODEL_CARD.md)
 RECORDS = ""                     # your points: a generic .csv / .jsonl file; when set, used instead of SOURCES
@@ -23,4 +26,4 @@ PROXY_WEIGHTS = False            # True: mouse and click sources weighted as mea
 TEACHER = ""                     # distillation: a model with a weighting map, e.g. "large:keras" ("": none)
 TEACHER_WEIGHT = 0.8             # the teacher's share of the targets
 INSTALL = "auto"                 # auto: pip install when the package is missing (never in CI); True; False
-PACKAGE_SPEC = ""                # what pip installs ("": the checkout around this notebook); a path, wheel or git URL
+PACKAGE_SPEC = ""                # what pip installs ("": the checkout around this notebook, else PyPI); a path, wheel or git URL

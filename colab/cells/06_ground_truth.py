@@ -2,7 +2,7 @@ from ground_truth.build import build, stats_markdown
 from attention_center.core.ground_truth_index import read_index
 
 sources = [RECORDS] if RECORDS else [s.strip() for s in SOURCES.split(",") if s.strip()]
-data_dir = DATA_DIR or (str(Path(RECORDS).resolve().parent) if RECORDS else ".")
+data_dir = DATA_DIR or (str(Path(RECORDS).resolve().parent) if RECORDS else str(DATA))
 start = time.perf_counter()
 report = build(sources, data_dir, GT_DIR, seed=SEED, progress=False)
 TIMES["ground truth"] = time.perf_counter() - start

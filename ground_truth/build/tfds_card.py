@@ -60,6 +60,7 @@ Coordinates: (x, y), x first, 0-based pixel centres of the image as displayed (E
 applied); sizes (h, w). Frames are the original image fitted into 480x640 by
 resize-with-pad (`attention_center.core.images.resize_with_pad`); frame coordinates map to
 the original ones with `attention_center.core.frames.frame_transform(original_hw, (480, 640))`.
+`as_supervised=True` gives (`image`, `center_frame`): the frame and the centre in its pixels.
 The original images are not stored (`image_path` names them under `data_dir`), which keeps
 every example at one 480x640 JPEG (about 60 kB).
 

@@ -43,6 +43,7 @@ from attention_center.core.ground_truth_tfds import (
     DENSITY_STRIDE,
     FEATURE_DOCS,
     FRAME_HW,
+    SUPERVISED_KEYS,
     density_hw,
     frame_density,
     row_to_example,
@@ -195,6 +196,7 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
             builder=self,
             description=description,
             features=features,
+            supervised_keys=SUPERVISED_KEYS,
             citation=tfds_card.citation_for(source),
             license=tfds_card.licence_for(source),
             metadata=tfds.core.MetadataDict(

@@ -39,9 +39,15 @@ DATASET = "osie"
 
 
 def osie_root(data_dir) -> Path:
-    """The OSIE root given either it or the folder that holds ``osie/``."""
+    """The OSIE root given either it or the folder that holds ``osie/``.
+
+    A folder that is neither (no ``osie/``, no ``data/``) gives ``data_dir/osie``, so that a
+    missing dataset is reported by its folder (``.../osie/data/eye/fixations.mat``).
+    """
     data_dir = Path(data_dir)
-    return data_dir / "osie" if (data_dir / "osie" / "data").is_dir() else data_dir
+    if (data_dir / "osie").is_dir() or not (data_dir / "data").is_dir():
+        return data_dir / "osie"
+    return data_dir
 
 
 def _image(root: Path, name: str, result: ReadResult, cache: dict):

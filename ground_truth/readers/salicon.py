@@ -59,7 +59,10 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
     """
     paths = [Path(p) for p in json_paths] if json_paths else salicon_json_files(data_dir)
     if not paths:
-        raise RecordError(data_dir, "no annotations/fixations_*.json")
+        raise RecordError(
+            Path(data_dir or ".") / "salicon_examples",
+            "no annotations/fixations_*.json (nor in its parent)",
+        )
     result = ReadResult(records=[])
     for path in paths:
         data = _load_json(path)

@@ -28,9 +28,15 @@ DATASET = "scene"
 
 
 def scene_root(data_dir) -> Path:
-    """The Scene root given either it or the folder that holds ``scene/``."""
+    """The Scene root given either it or the folder that holds ``scene/``.
+
+    A folder that is neither (no ``scene/``, no ``data/``) gives ``data_dir/scene``, so that a
+    missing dataset is reported by its folder (``.../scene/data/tidy/fixations.mat``).
+    """
     data_dir = Path(data_dir)
-    return data_dir / "scene" if (data_dir / "scene" / "data").is_dir() else data_dir
+    if (data_dir / "scene").is_dir() or not (data_dir / "data").is_dir():
+        return data_dir / "scene"
+    return data_dir
 
 
 def read_scene_eye(data_dir) -> ReadResult:

@@ -346,3 +346,91 @@ def test_sample_was_predicted_shown_and_encoded(executed):
     assert "--group_order" in text and "--center_x" in text  # the cjxl command (--verbose)
     timings = json.loads(text[text.rindex('{\n "out_dir"') :])["seconds"]
     print("notebook step timings (s):", timings, file=sys.stderr)
+
+
+# ----------------------------------------------------------------------- the data step, offline
+
+
+def data_step(values: dict, work: Path):
+    """Runs the notebook's parameters, install and data cells (nothing else) with ``values``;
+    returns ``(notebook, error text or None)``."""
+    generator = load_generator()
+    names = [p.name for p in generator.cell_files()]
+    full = nbformat.read(NOTEBOOK, as_version=4)
+    assert len(names) == len(full.cells)
+    wanted = ("_parameters.py", "_install.py", "_data.py")
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = full.metadata
+    notebook.cells = [c for n, c in zip(names, full.cells) if n.endswith(wanted)]
+    assert len(notebook.cells) == 3
+    inject_parameters(notebook, values)
+    work.mkdir(parents=True, exist_ok=True)
+    environment = {
+        "CI": "1",  # never pip or apt install
+        "JUPYTER_PATH": str(work / "jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(work / "jupyter_runtime"),
+        "IPYTHONDIR": str(work / "ipython"),
+    }
+    kernel_name = (
+        write_kernelspec(work / "jupyter") if not (work / "jupyter").exists() else "python3"
+    )
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    error = None
+    try:
+        nbclient.NotebookClient(
+            notebook,
+            timeout=300,
+            kernel_name=kernel_name,
+            resources={"metadata": {"path": str(work)}},
+        ).execute()
+    except nbclient.exceptions.CellExecutionError as failure:
+        error = str(failure)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return notebook, error
+
+
+def test_the_data_step_fetches_from_a_file_mirror_once(shared_data_dir, tmp_path):
+    """On a runtime without the data, the notebook's data cell fetches what SOURCES read
+    (here the SALICON examples, from a file:// copy of ../shared/data standing in for GitHub),
+    checked file by file; run again, it fetches nothing. The ground-truth reader then reads
+    the fetched folder."""
+    import shutil
+
+    from ground_truth.readers import read_source
+
+    mirror = tmp_path / "mirror"
+    shutil.copytree(shared_data_dir / "salicon_examples", mirror / "salicon_examples")
+    data = tmp_path / "data"
+    values = {
+        "DATA_DIR": str(data),
+        "SOURCES": "salicon_mouse",
+        "FETCH_DATA": True,
+        "DATA_MIRROR": mirror.as_uri(),
+        "INSTALL": False,
+    }
+    notebook, error = data_step(values, tmp_path / "work")
+    assert error is None, error[-3000:]
+    text = "".join(outputs_of(notebook, "stream"))
+    assert "salicon_examples: 0 of 12 files in place, fetching 12" in text
+    assert "github.com/NUS-VIP/salicon-api" in text
+    assert not list(data.rglob("*.part"))
+    assert len(read_source("salicon_mouse", data).records) == 10
+    notebook, error = data_step(values, tmp_path / "work")
+    assert error is None, error[-3000:]
+    assert "salicon_examples: all 12 files in place and checked" in "".join(
+        outputs_of(notebook, "stream")
+    )
+
+
+def test_the_data_step_names_a_missing_dataset_folder(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    values = {"DATA_DIR": str(empty), "SOURCES": "scene_eye", "FETCH_DATA": False, "INSTALL": False}
+    _, error = data_step(values, tmp_path / "work")
+    assert error is not None and f"{empty / 'scene'}: no such folder (the scene dataset)" in error

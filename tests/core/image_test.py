@@ -81,7 +81,8 @@ def test_geometry_matches_tensorflow_resize_with_pad(h, w):
     )
 
 
-def test_resize_with_pad_is_close_to_tensorflow_bicubic_antialias(kodak_paths):
+def test_resize_with_pad_is_tensorflow_bicubic_antialias(kodak_paths):
+    """The frame is TensorFlow's (all 24 photos and the centres: resize_parity_test.py)."""
     tf = pytest.importorskip("tensorflow")
     image = load_image(kodak_paths[0])
     ours, t = resize_with_pad(image, (480, 640))
@@ -89,12 +90,8 @@ def test_resize_with_pad_is_close_to_tensorflow_bicubic_antialias(kodak_paths):
         tf.convert_to_tensor(image, tf.float32) / 255.0, 480, 640, method="bicubic", antialias=True
     ).numpy()
     assert ours.shape == theirs.shape == (480, 640, 3)
-    assert ours.dtype == np.float32 and 0 <= ours.min() and ours.max() <= 1
-    inside = (
-        slice(int(t.pad_y) + 2, int(t.pad_y + t.resized_hw[0]) - 2),
-        slice(int(t.pad_x) + 2, int(t.pad_x + t.resized_hw[1]) - 2),
-    )
-    assert np.abs(ours[inside] - np.clip(theirs[inside], 0, 1)).mean() < 0.01
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)  # overshoot included
     assert np.all(ours[: int(t.pad_y)] == 0)
 
 

@@ -22,7 +22,11 @@ pytest.importorskip("tensorflow_datasets")
 import tensorflow_datasets as tfds  # noqa: E402
 
 from attention_center.core.ground_truth_index import read_index  # noqa: E402
-from attention_center.core.ground_truth_tfds import DATASET_NAME, frame_density  # noqa: E402
+from attention_center.core.ground_truth_tfds import (  # noqa: E402
+    DATASET_NAME,
+    SUPERVISED_KEYS,
+    frame_density,
+)
 from attention_center.core.splits import split_of  # noqa: E402
 from attention_center.data.selection import select  # noqa: E402
 from ground_truth.build import tfds_card  # noqa: E402
@@ -166,3 +170,22 @@ def test_the_command_refuses_a_missing_out_or_data_dir(tmp_path, capsys):
         tmp_path / "missing",
     )
     assert code == 2 and "no such folder" in stderr
+
+
+def test_tfds_load_as_supervised_gives_the_frame_and_its_centre(small):
+    """``tfds.load(..., as_supervised=True)``: (frame, centre in frame pixels) pairs."""
+    name = f"{DATASET_NAME}/osie_small"
+    supervised = tfds.load(name, data_dir=small.tfds_dir, split="val", as_supervised=True)
+    full = tfds.load(name, data_dir=small.tfds_dir, split="val")
+    assert tfds.builder_from_directory(os.fspath(small.version_dir)).info.supervised_keys == (
+        SUPERVISED_KEYS
+    )
+    pairs = list(tfds.as_numpy(supervised))
+    examples = list(tfds.as_numpy(full))
+    assert len(pairs) == len(examples) == SPLIT_COUNTS["val"]
+    for (image, center), example in zip(pairs, examples):
+        assert image.shape == (480, 640, 3) and image.dtype == np.uint8
+        np.testing.assert_array_equal(image, example["image"])
+        assert center.shape == (2,) and center.dtype == np.float64
+        np.testing.assert_array_equal(center, example["center_frame"])
+        np.testing.assert_allclose(center, example["points_frame"].mean(0), atol=0.01)
