@@ -36,7 +36,7 @@ import numpy as np
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.inference.tflite import GOOGLE_INPUT_NAME
 from export import flatbuffer
-from export.errors import ExportError
+from export.errors import ExportError, ExportUsageError
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 #: Output keys in TFLite output order, and the tensor names they get.
@@ -70,24 +70,32 @@ def load_center_model(path: os.PathLike | str):
     Returns:
       The ``keras.Model``.
     Raises:
-      ExportError: missing, not a ``.keras`` file, corrupt, or no ``"center"`` output.
+      ExportUsageError: missing, not a regular file, not a ``.keras`` file, corrupt, or no
+        ``"center"`` output (a usage error: exit 2).
     """
     require_tensorflow_backend()
+    from attention_center.core.files import not_a_file_reason
     from attention_center.models import load_model
 
     path = Path(path)
-    if not path.exists():
-        raise ExportError(f"{path}: no such model file")
-    if path.is_dir() or path.suffix != ".keras":
-        raise ExportError(f"{path}: not a .keras model file")
+    reason = not_a_file_reason(path)  # never opens a FIFO (it would block)
+    if reason == "no such file":
+        raise ExportUsageError(f"{path}: no such model file")
+    if reason == "is a directory" or (reason is None and path.suffix != ".keras"):
+        raise ExportUsageError(f"{path}: not a .keras model file")
+    if reason is not None:
+        raise ExportUsageError(f"{path}: {reason}")
     try:
         model = load_model(path)
     except Exception as error:  # zip, h5, json or deserialization errors: all mean "bad file"
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ExportError(
+        raise ExportUsageError(
             f"{path}: cannot load the Keras model ({type(error).__name__}: {message[:300]})"
         ) from error
-    check_center_output(model, path)
+    try:
+        check_center_output(model, path)
+    except ExportError as error:
+        raise ExportUsageError(str(error)) from None
     return model
 
 

@@ -20,7 +20,7 @@ from attention_center.core.atomic import atomic_path, atomic_write_bytes
 from attention_center.core.files import OutputFolderError, check_output_folder, resolved
 from attention_center.core.frames import MODEL_FRAME_HW
 from export import converter, images, metadata, parity
-from export.errors import ExportError
+from export.errors import ExportError, ExportUsageError
 
 
 @dataclasses.dataclass
@@ -86,7 +86,7 @@ class Exporter:
         self._representative_paths = representative_paths
         self._parity_paths = parity_paths
         if model_card is not None and not Path(model_card).is_file():
-            raise ExportError(f"{model_card}: model card not found")
+            raise ExportUsageError(f"{model_card}: model card not found")
         self.source_model = converter.load_center_model(self.model_path)
         self.model_card = (
             metadata.read_model_card(model_card)
@@ -255,7 +255,15 @@ def _model_path(model) -> Path:
     try:
         return resolve_model(model, fmt="keras")
     except PresetError as error:
-        raise ExportError(str(error)) from error
+        raise ExportUsageError(str(error)) from error
+
+
+def _image_paths(listing, *args) -> list:
+    """``listing(*args)`` (a folder's photos), a missing or empty folder a usage error."""
+    try:
+        return listing(*args)
+    except ExportError as error:
+        raise ExportUsageError(str(error)) from None
 
 
 def run_export(
@@ -279,57 +287,59 @@ def run_export(
 ) -> int:
     """What ``python -m export`` does, without flags: returns the exit status.
 
-    0: written. 1: failed (bad model, unreadable image folder, conversion or
-    parity failure; nothing written), or written but some images were
-    unreadable (listed on ``stderr``). Messages name the file and the problem.
+    0: written. 1: failed (conversion or parity failure, no readable image; nothing
+    written), or written but some images were unreadable (listed on ``stderr``). 2: a usage
+    error found before any work (:class:`~export.errors.ExportUsageError`: a missing or
+    invalid model, a bad flag value, a missing or empty image folder, an unusable
+    ``--out``; nothing written). Messages name the file and the problem.
     """
     import sys
 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
 
-    def fail(message):
+    def fail(message, status=1):
         stderr.write(f"python -m export: error: {message}\n")
-        return 1
+        return status
 
     try:
         converter.require_tensorflow_backend()
         if quantization not in converter.QUANTIZATIONS:
-            raise ExportError(
+            raise ExportUsageError(
                 f"quantization must be one of {converter.QUANTIZATIONS}, got {quantization!r}"
             )
         if parity_threshold is not None and not 0.0 < float(parity_threshold) < 1.0:
-            raise ExportError(
+            raise ExportUsageError(
                 f"--parity_threshold is a fraction of the frame diagonal, in (0, 1); "
                 f"got {parity_threshold}"
             )
         if num_parity < 1 or num_representative < 1:
-            raise ExportError("--num_parity and --num_representative must be at least 1")
+            raise ExportUsageError("--num_parity and --num_representative must be at least 1")
         model_path = _model_path(model)
         if not model_path.is_file():
-            converter.load_center_model(model_path)  # raises the "no such model" error
+            converter.load_center_model(model_path)  # raises "no such model", "a FIFO"...
         out_path = Path(out)
         if out_path.is_dir():
-            raise ExportError(f"{out}: is a folder; --out must be a .tflite file path")
+            raise ExportUsageError(f"{out}: is a folder; --out must be a .tflite file path")
         if resolved(out_path) == resolved(model_path):
-            raise ExportError(f"{out}: is the input model; not overwriting it")
+            raise ExportUsageError(f"{out}: is the input model; not overwriting it")
         representative = None
         if quantization == "int8":
             representative = (
-                images.paths_from(representative_data, num_representative)
+                _image_paths(images.paths_from, representative_data, num_representative)
                 if representative_data
-                else images.default_representative_paths(num_representative)
+                else _image_paths(images.default_representative_paths, num_representative)
             )
         parity_paths = (
-            images.paths_from(parity_data, num_parity)
+            _image_paths(images.paths_from, parity_data, num_parity)
             if parity_data
-            else images.default_parity_paths(num_parity)
+            else _image_paths(images.default_parity_paths, num_parity)
         )
         try:  # after the inputs are checked (nothing created for a bad input), before
             # the minutes of conversion: a folder we cannot write is found now
             check_output_folder(out_path.parent)
         except OutputFolderError as error:
-            raise ExportError(f"--out {out}: its folder {error}") from None
+            raise ExportUsageError(f"--out {out}: its folder {error}") from None
         outputs = ("center", "weight_map") if weight_map else ("center",)
         with Exporter(
             model_path,
@@ -347,7 +357,7 @@ def run_export(
             result = exporter.export(quantization, out, parity_threshold)
             skipped = list(dict.fromkeys(str(e) for e in exporter.skipped_images))
     except ExportError as error:
-        return fail(str(error))
+        return fail(str(error), 2 if isinstance(error, ExportUsageError) else 1)
     except OSError as error:  # e.g. the output folder is not writable
         name = error.filename or out
         return fail(f"{name}: {error.strerror or error}")

@@ -42,6 +42,7 @@ class DropCounter(collections.Counter):
 
     Keys used by the readers: ``"points_nan"``, ``"points_outside"``,
     ``"observers_empty"``, ``"images_missing"``, ``"images_size_mismatch"``,
+    ``"images_ambiguous"`` (two image files that would share one image id),
     ``"records_empty"``.
     """
 

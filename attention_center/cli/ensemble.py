@@ -10,9 +10,11 @@ Writes one ``.keras`` file, an
 centre is the mean of the members' centres, atomically (a temporary file
 then a rename; an existing ``--out`` is only replaced by a complete file, and
 ``--out`` may not be one of the inputs). Every member keeps its own
-``internal_hw``. Exit status: 0, 1 when a model cannot be loaded or is not an
-attention-centre model (each such file is named on stderr), 2 for a usage
-error. The ensemble exports with ``attention-center export --model OUT``.
+``internal_hw``. Exit status: 0; 2 for a usage error found before anything is
+written: a bad flag, or a member that does not exist, is not a regular file (a FIFO is
+never opened), cannot be loaded or is not an attention-centre model (each such file is
+named on stderr); 1 when the ensemble cannot be written. The ensemble exports with
+``attention-center export --model OUT``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from attention_center.core.atomic import atomic_path
 from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_OK,
+    EXIT_USAGE,
     UsageError,
     output_file_flag,
     run_with_flags,
@@ -123,8 +126,11 @@ def main(argv: Sequence[str]) -> int:
     output_file_flag("out", FLAGS.out)  # before loading any member
     try:
         out = build_ensemble_file(FLAGS.model, FLAGS.out, input_shape=(height, width, 3))
-    except EnsembleError as error:
+    except EnsembleError as error:  # a bad member or --out: a usage error, nothing written
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # the ensemble could not be written
+        print(f"error: {error.filename or FLAGS.out}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILURES
     print(f"wrote {out} ({len(FLAGS.model)} members)")
     return EXIT_OK

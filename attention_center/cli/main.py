@@ -13,8 +13,9 @@
 
 ``attention-center COMMAND --help`` (or ``-h``) lists a command's flags and exits 0. Exit
 codes everywhere: 0 all done, 1 some inputs failed (each reported), 2 usage error (before
-any work), 130 interrupted. ``python -m export`` and ``python -m ground_truth`` run the
-same code as ``export`` and ``ground-truth``.
+any work), 130 interrupted, 141 standard output closed by its reader (``| head``).
+``python -m export`` and ``python -m ground_truth`` run the same code as ``export`` and
+``ground-truth``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from attention_center.core.command_line import EXIT_OK, EXIT_USAGE, HELP_FLAGS, quiet_native_logs
+from attention_center.core.command_line import (
+    EXIT_OK,
+    EXIT_USAGE,
+    HELP_FLAGS,
+    guarded_stdout,
+    quiet_native_logs,
+)
 
 __all__ = ["COMMANDS", "main", "run"]
 
@@ -66,7 +73,7 @@ def _overview() -> str:
         "",
         f"{PROG} COMMAND --help shows a command's flags.",
         "Exit codes: 0 all done, 1 some inputs failed (each reported), 2 usage error, "
-        "130 interrupted.",
+        "130 interrupted, 141 output pipe closed.",
     ]
     return "\n".join(lines)
 
@@ -83,13 +90,14 @@ def run(argv: Sequence[str] | None = None) -> None:
     if len(argv) < 2:
         print(f"{PROG}: error: no command given\n{_overview()}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    if argv[1] in HELP_FLAGS:
-        print(_overview())
-        sys.exit(EXIT_OK)
-    if argv[1] == "--version":
-        from attention_center import __version__
+    if argv[1] in HELP_FLAGS or argv[1] == "--version":
+        with guarded_stdout(PROG):  # | head, > /dev/full: no traceback
+            if argv[1] == "--version":
+                from attention_center import __version__
 
-        print(f"{PROG} {__version__}")
+                print(f"{PROG} {__version__}")
+            else:
+                print(_overview())
         sys.exit(EXIT_OK)
     name = argv[1]
     if name not in COMMANDS:

@@ -7,8 +7,9 @@ Usage::
 Prints one record per image (``path``, ``center`` (x, y) in original (displayed) pixels,
 0-based pixel centres, ``original_hw`` (h, w), ``error``); folders are walked. With
 ``--overlay DIR``, also writes ``DIR/<name>.overlay.png``: the image with its centre marked
-and the model's weighting map as a heatmap. Each bad file is reported on stderr and the
-others finish; exit 1 when any failed, 2 for a usage error.
+and the model's weighting map as a heatmap (never read back as inputs: ``predict DIR
+--overlay DIR/ov`` run twice sees the same images). Each bad file is reported on stderr
+and the others finish; exit 1 when any failed, 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -48,20 +49,39 @@ flags.DEFINE_string(
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
 
 
-def _expand_paths(paths: Sequence[str], errors: list) -> list[tuple[Path, Path]]:
+#: The ending of the overlays predict writes (``<image name>.overlay.png``).
+OVERLAY_SUFFIX = ".overlay.png"
+
+
+def _expand_paths(
+    paths: Sequence[str], errors: list, overlay_dir: Path | None = None
+) -> list[tuple[Path, Path]]:
     """Command-line paths -> (image path, root it is named relative to); folders walked.
 
     Folders that cannot be listed are appended to ``errors``; a missing, looping or bad file
-    is reported per file by the loader.
+    is reported per file by the loader. What we write is never read back as an input: a
+    walk leaves out ``overlay_dir`` when it lies inside the walked folder, and the
+    overlays (``*.overlay.png``) under ``overlay_dir`` when the walk covers it (``predict
+    DIR --overlay DIR``), so a second run sees the same inputs as the first.
     """
-    from attention_center.core.files import find_images
+    from attention_center.core.files import find_images, is_inside
 
     items = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            images, _ = find_images(path, errors=errors)
-            items += [(image, path) for image in images]
+            inside = overlay_dir is not None and is_inside(overlay_dir, path)
+            exclude = [overlay_dir] if inside and not is_inside(path, overlay_dir) else []
+            images, _ = find_images(path, exclude=exclude, errors=errors)
+            items += [
+                (image, path)
+                for image in images
+                if not (
+                    overlay_dir is not None
+                    and image.name.endswith(OVERLAY_SUFFIX)
+                    and is_inside(image, overlay_dir)
+                )
+            ]
         else:
             items.append((path, path.parent))
     return items
@@ -80,10 +100,10 @@ def _overlay_paths(items: list[tuple[Path, Path]], overlay_dir: Path) -> list[Pa
     out = []
     for path, root in items:
         relative = path.relative_to(root)
-        candidate = overlay_dir / relative.parent / f"{relative.name}.overlay.png"
+        candidate = overlay_dir / relative.parent / f"{relative.name}{OVERLAY_SUFFIX}"
         n = 2
         while candidate in seen:
-            candidate = overlay_dir / relative.parent / f"{relative.name}.{n}.overlay.png"
+            candidate = overlay_dir / relative.parent / f"{relative.name}.{n}{OVERLAY_SUFFIX}"
             n += 1
         seen.add(candidate)
         out.append(candidate)
@@ -122,7 +142,7 @@ def main(argv: Sequence[str]) -> int:
         raise UsageError(str(error)) from error
     overlay_dir = _check_overlay_dir(FLAGS.overlay) if FLAGS.overlay else None
     folder_errors: list = []
-    items = _expand_paths(paths, folder_errors)
+    items = _expand_paths(paths, folder_errors, overlay_dir)
     overlays = _overlay_paths(items, overlay_dir) if overlay_dir else [None] * len(items)
     inputs = {resolved(path) for path, _ in items}
     rows, failures = [], len(folder_errors)

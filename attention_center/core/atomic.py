@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -51,11 +52,46 @@ def _umask() -> int:
     return mask
 
 
+#: Longest file name in bytes where the folder's limit cannot be asked (Linux, macOS: 255).
+NAME_MAX = 255
+
+
+def _name_max(folder: Path) -> int:
+    """The folder's longest file name, in bytes (``NAME_MAX``; 255 when it cannot be asked)."""
+    try:
+        return int(os.pathconf(folder if folder.is_dir() else ".", "PC_NAME_MAX")) or NAME_MAX
+    except (OSError, ValueError, AttributeError):
+        return NAME_MAX
+
+
 def temporary_name(destination: os.PathLike | str, suffix: str = "") -> Path:
-    """A fresh temporary path beside ``destination`` (not created)."""
+    """A fresh temporary path beside ``destination`` (not created).
+
+    ``.<destination name>.<pid>-<8 hex>.ac-tmp<suffix>``, which fits the folder's file-name
+    limit (``NAME_MAX``, 255 bytes): when the destination's name is too long for that, it is
+    cut (on a character boundary) and followed by ``~`` and 8 hex digits of its SHA-256, so a
+    240-character destination (whose name fits) still gets a temporary that fits, and
+    :func:`is_temporary` / :func:`stale_temporaries` still recognise it.
+    """
     destination = Path(destination)
     token = f"{os.getpid()}-{secrets.token_hex(4)}"
-    return destination.with_name(f".{destination.name}.{token}{TEMP_MARK}{suffix}")
+    name = destination.name
+    tail = f".{token}{TEMP_MARK}{suffix}"
+    limit = _name_max(destination.parent)
+    encoded = os.fsencode(name)
+    if 1 + len(encoded) + len(os.fsencode(tail)) > limit:
+        digest = hashlib.sha256(encoded).hexdigest()[:8]
+        room = max(1, limit - 1 - len(os.fsencode(tail)) - len(f"~{digest}"))
+        name = f"{encoded[:room].decode('utf-8', 'ignore')}~{digest}"
+    return destination.with_name(f".{name}{tail}")
+
+
+def _as_text(name) -> Optional[str]:
+    """An ``OSError`` file name (``str``, ``bytes``, a path or ``None``) as text."""
+    try:
+        return None if name is None else os.fsdecode(name)
+    except TypeError:
+        return None
 
 
 def _remove(path: Path) -> None:
@@ -103,8 +139,13 @@ def atomic_path(
         if directory and destination.is_dir() and not any(destination.iterdir()):
             destination.rmdir()
         os.replace(temporary, destination)
-    except BaseException:
+    except BaseException as error:
         _remove(temporary)
+        if isinstance(error, OSError) and str(temporary) in map(
+            _as_text, (error.filename, error.filename2)
+        ):
+            # Name what the user asked for, not our temporary name.
+            raise type(error)(error.errno, error.strerror, str(destination)) from error
         raise
 
 

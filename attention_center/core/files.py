@@ -65,7 +65,9 @@ def not_a_file_reason(path: os.PathLike | str) -> Optional[str]:
     """Why ``path`` is not a regular file we can open, in words; ``None`` when it is one.
 
     ``"symbolic link loop"``, ``"broken symbolic link (its target does not exist)"``,
-    ``"is a directory"``, ``"no such file"`` or the error of ``stat``.
+    ``"is a directory"``, ``"no such file"``, ``"not a regular file (a FIFO)"``
+    (a FIFO, socket or device: reading it could block or never end) or the error of
+    ``stat``. Only ``stat`` is called: a FIFO is never opened.
     """
     try:
         info = os.stat(path)
@@ -81,7 +83,16 @@ def not_a_file_reason(path: os.PathLike | str) -> Optional[str]:
         return "is a directory"
     import stat
 
-    return None if stat.S_ISREG(info.st_mode) else "not a regular file"
+    if stat.S_ISREG(info.st_mode):
+        return None
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    kind = next((words for test, words in kinds if test(info.st_mode)), None)
+    return "not a regular file" + (f" ({kind})" if kind else "")
 
 
 def is_inside(path: os.PathLike | str, folder: os.PathLike | str) -> bool:

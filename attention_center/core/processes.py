@@ -30,7 +30,15 @@ import threading
 from collections.abc import Sequence
 from typing import Optional
 
-__all__ = ["ChildProcesses", "ChildResult", "StoppedError", "interrupts_deferred", "run_child"]
+__all__ = [
+    "ChildProcesses",
+    "ChildResult",
+    "IsolatedCallError",
+    "StoppedError",
+    "call_isolated",
+    "interrupts_deferred",
+    "run_child",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -189,3 +197,130 @@ def interrupts_deferred():
     finally:
         for number, handler in saved.items():
             signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
+class IsolatedCallError(RuntimeError):
+    """:func:`call_isolated`'s function failed, crashed, ran out of memory or of time.
+
+    Attributes:
+      reason: one line, e.g. ``"crashed (signal 11: Segmentation fault)"``,
+        ``"needs more than 1.0 GiB of memory"``, ``"ValueError: ..."``.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _address_space_bytes() -> int:
+    """This process's virtual memory size (``VmSize``), 0 where ``/proc`` has none."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _run_isolated_child(write_fd: int, fn, args, memory_bytes) -> None:  # pragma: no cover
+    """In the forked child: limit memory, run ``fn``, pickle the outcome, exit."""
+    import pickle
+    import resource
+
+    status = 0
+    try:
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if memory_bytes is not None:
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            limit = _address_space_bytes() + int(memory_bytes)
+            if soft != resource.RLIM_INFINITY:
+                limit = min(limit, soft)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        try:
+            outcome = ("ok", fn(*args))
+        except MemoryError:
+            outcome = ("memory", None)
+        except BaseException as error:  # noqa: BLE001 - reported to the parent, in words
+            outcome = ("error", f"{type(error).__name__}: {error}")
+        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(data)
+    except BaseException:  # noqa: BLE001 - the parent says "no result"
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def call_isolated(fn, *args, memory_bytes: Optional[int] = None, timeout: Optional[float] = None):
+    """``fn(*args)`` in a forked child process, so that a crash inside native code (a
+    segmentation fault in a C extension reading a hostile file), a runaway allocation or a
+    hang becomes an error of this call instead of the end of the whole program.
+
+    The child gets at most ``memory_bytes`` more address space than it started with
+    (``RLIMIT_AS``: an allocation past it is a ``MemoryError`` there), dies with us
+    (``PR_SET_PDEATHSIG``) and is killed after ``timeout`` seconds. The result comes back
+    pickled, so it must be picklable (numpy arrays, scipy's MATLAB structs are). Where
+    ``os.fork`` does not exist, ``fn`` runs here, unprotected.
+
+    Raises:
+      IsolatedCallError: ``fn`` raised (its type and message), ran out of memory, was
+        killed by a signal, gave no result, or took longer than ``timeout``.
+    """
+    import pickle
+    import select
+    import time
+    import warnings
+
+    if not hasattr(os, "fork"):
+        return fn(*args)
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about fork with threads running:
+        warnings.simplefilter("ignore", DeprecationWarning)  # the child only runs fn
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read_fd)
+        _run_isolated_child(write_fd, fn, args, memory_bytes)
+    os.close(write_fd)
+    chunks, deadline, timed_out = [], None if timeout is None else time.monotonic() + timeout, False
+    try:
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([read_fd], [], [], wait)
+            if not ready:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except BaseException:  # Ctrl-C while waiting: the child goes too
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        raise IsolatedCallError(f"took longer than {timeout:g} s; stopped")
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = signal.strsignal(number) or f"signal {number}"
+        raise IsolatedCallError(f"crashed (signal {number}: {name})")
+    if not chunks:
+        raise IsolatedCallError(f"gave no result (exit status {os.waitstatus_to_exitcode(status)})")
+    kind, value = pickle.loads(b"".join(chunks))
+    if kind == "memory":
+        raise IsolatedCallError(
+            f"needs more than {memory_bytes / 2**30:.1f} GiB of memory"
+            if memory_bytes
+            else "ran out of memory"
+        )
+    if kind == "error":
+        raise IsolatedCallError(value)
+    return value

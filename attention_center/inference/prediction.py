@@ -35,6 +35,7 @@ from attention_center.core.images import (
     decode_image,
     decode_into_frame,
     resize_with_pad,
+    rgb_pixels,
 )
 from attention_center.inference.predictors import Predictor, load_predictor
 
@@ -86,16 +87,18 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
     """An in-memory image (numpy or PIL) -> ``uint8 [h, w, 3]``, validated.
 
     Accepts ``uint8`` arrays (0..255) and float arrays with every value in ``[0, 1]`` (RGBA
-    is composited on white, as files are; gray is repeated). Float values are never
-    clipped: a float image in 0..255 is an error, not a white image.
+    is composited on white, as files are; gray is repeated), and PIL images of any mode
+    (converted by :func:`~attention_center.core.images.rgb_pixels`, as image files are:
+    16-bit gray scaled, not clipped; a palette's transparency composited on white). Float
+    values are never clipped: a float image in 0..255 is an error, not a white image.
 
     Raises:
       ValueError: anything else (``None``, numbers, NaN or infinite values, floats outside
         [0, 1], other integer types, wrong rank or channels, empty images), saying what was
         expected.
     """
-    if isinstance(item, Image.Image):
-        item = np.asarray(item.convert("RGBA") if "A" in item.mode else item.convert("RGB"))
+    if isinstance(item, Image.Image):  # converted as an image file of that mode is
+        item = rgb_pixels(item)
     if not isinstance(item, np.ndarray):
         raise ValueError(f"{label}: got {type(item).__name__}; expected {_EXPECTED}")
     array = item

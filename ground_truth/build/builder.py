@@ -242,13 +242,31 @@ def make_frame(row: dict, frame_hw) -> np.ndarray:
 
 
 def write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress: bool) -> set:
-    """Writes one frame per image; returns the image ids that failed."""
+    """Writes one frame per image; returns the image ids that failed.
+
+    Rows of one image id must name one image file, and two image ids one frame file each:
+    otherwise (two sources' files named alike, ids that differ only by ``/`` and ``_``) the
+    later id is an error naming both files, never a silent merge.
+    """
     from tqdm import tqdm
 
-    first = {}
+    first, failed, frame_owner = {}, set(), {}
     for r in rows:
-        first.setdefault(r["image_id"], r)
-    failed = set()
+        seen = first.setdefault(r["image_id"], r)
+        if seen["image_path"] != r["image_path"] and r["image_id"] not in failed:
+            errors.append(
+                f"{r['image_id']}: names two different images, {seen['image_path']} and "
+                f"{r['image_path']}; not built (give the sources distinct datasets or names)"
+            )
+            failed.add(r["image_id"])
+    for image_id, r in sorted(first.items()):
+        owner = frame_owner.setdefault(r["frame_path"], image_id)
+        if owner != image_id:
+            errors.append(
+                f"{image_id}: its frame {r['frame_path']} would also be {owner}'s; not built"
+            )
+            failed.add(image_id)
+    first = {k: v for k, v in first.items() if k not in failed}
     for image_id, r in tqdm(sorted(first.items()), desc="frames", disable=not progress):
         path = out / r["frame_path"]
         if reuse and path.is_file():
@@ -307,7 +325,8 @@ def build(
         try:
             read = read_source(name, data_dir)
         except Exception as error:  # RecordError, or a bug in a reader: report, go on
-            errors.append(f"{name}: {error}")
+            text = str(error)  # a generic source's error names its file already
+            errors.append(text if text.startswith(f"{name}: ") else f"{name}: {text}")
             continue
         errors.extend(f"{name}: {e}" for e in read.errors)
         if not read.records:  # every row dropped: say so, never "0 records" and exit 0

@@ -295,9 +295,15 @@ SOURCE_NAMES: tuple[str, ...] = tuple(FILES_BY_SOURCE)
 
 
 def bubbleview_root(data_dir) -> Path:
-    """The ``bubbleview/`` folder given either it or the folder that holds it."""
+    """The ``bubbleview/`` folder given either it or the folder that holds it.
+
+    A folder that is neither (no ``bubbleview/``, no ``targets_*/``) gives
+    ``data_dir/bubbleview``, so that a missing dataset is reported by its folder.
+    """
     data_dir = Path(data_dir)
-    return data_dir / "bubbleview" if (data_dir / "bubbleview").is_dir() else data_dir
+    if (data_dir / "bubbleview").is_dir() or not any(data_dir.glob("targets_*")):
+        return data_dir / "bubbleview"
+    return data_dir
 
 
 def userdata_list(userdata, path, image: str) -> list:

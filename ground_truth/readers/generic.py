@@ -18,8 +18,14 @@ name            required  meaning
                           ``dataset`` argument, ``"custom"``)
 ==============  ========  =====================================================
 
-One record per (image, source): ``image_id = "<dataset>/<image stem>"``,
-source name ``"<dataset>_<eye|mouse>"``. Eye data: the temporal filter drops
+One record per (image, source): ``image_id = "<dataset>/<image stem>"`` (``osie/1001``
+for ``stimuli/1001.jpg``: the id other sources give that image). Distinct image files
+are never merged: when two of them share a stem (``imgs/a/x.png`` and ``imgs/b/x.png``),
+each gets its path relative to the data file's folder without the suffix instead
+(``custom/imgs/a/x``, ``custom/imgs/b/x``); two that would still share an id (``x.png``
+and ``x.jpg``, or files outside that folder) are an error naming both, and the second is
+dropped (``images_ambiguous``). ``./x.png`` and ``x.png`` are one image. Source name
+``"<dataset>_<eye|mouse>"``. Eye data: the temporal filter drops
 fixations that began less than 100 ms after onset when ``onset_ms`` is given,
 else the first fixation (the pre-stimulus one). Mouse data: the first sample
 is dropped as the cursor's start position.
@@ -37,6 +43,7 @@ import collections
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +113,31 @@ def _no_rows_reason(path: Path) -> str:
     return "no records: the CSV file has a header and no data rows"
 
 
+def _image_file(data_file: Path, image: str) -> Path:
+    """The image a row names: absolute, or relative to the data file's folder, normalized
+    (``./x.png`` and ``x.png`` are one image)."""
+    joined = Path(image) if Path(image).is_absolute() else data_file.parent / image
+    return Path(os.path.normpath(joined))
+
+
+def _image_names(data_file: Path, keys) -> dict:
+    """``(image path, dataset)`` -> the image's part of its id: its stem, or, for images
+    whose stem another image of the dataset shares, its path relative to the data file's
+    folder without the suffix (POSIX separators; the stem when it lies outside)."""
+    stems = collections.Counter((dataset, image.stem) for image, dataset in dict.fromkeys(keys))
+
+    def relative_name(image: Path) -> str:
+        relative = Path(os.path.relpath(image, os.path.normpath(data_file.parent)))
+        if relative.parts and relative.parts[0] != os.pardir:
+            return relative.with_suffix("").as_posix()
+        return image.stem
+
+    return {
+        (image, dataset): image.stem if stems[dataset, image.stem] == 1 else relative_name(image)
+        for image, dataset in keys
+    }
+
+
 def _float(value, path, number, name):
     if value is None or value == "":
         return math.nan
@@ -123,9 +155,12 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
     Raises:
       RecordError: missing file, missing columns, bad values (file and line named).
     """
+    from attention_center.core.files import not_a_file_reason
+
     path = Path(path)
-    if not path.is_file():
-        raise RecordError(path, "no such file")
+    reason = not_a_file_reason(path)  # a FIFO is named as one, never opened
+    if reason is not None:
+        raise RecordError(path, reason)
     groups: dict = collections.defaultdict(lambda: collections.defaultdict(list))
     rows_read = 0
     for number, row in _rows(path):
@@ -143,7 +178,7 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
             raise RecordError(
                 path, f"line {number}: source={row['source']!r}, expected eye or mouse"
             )
-        key = (str(row["image"]), source, str(row.get("dataset") or dataset))
+        key = (_image_file(path, str(row["image"])), source, str(row.get("dataset") or dataset))
         groups[key][str(row["observer"])].append(
             (
                 _float(
@@ -159,8 +194,18 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
     if not rows_read:
         raise RecordError(path, _no_rows_reason(path))
     result = ReadResult(records=[])
-    for (image, source, ds), observers in groups.items():
-        image_path = Path(image) if Path(image).is_absolute() else path.parent / image
+    files_of_id: dict = {}
+    names = _image_names(path, [(image, ds) for image, _, ds in groups])
+    for (image_path, source, ds), observers in groups.items():
+        image_id = f"{ds}/{names[image_path, ds]}"
+        first = files_of_id.setdefault(image_id, image_path)
+        if first != image_path:
+            result.drop(
+                "images_ambiguous",
+                f"{path}: {image_path} and {first} would both be image {image_id!r}; "
+                f"{image_path} dropped (rename one of them)",
+            )
+            continue
         hw = result.image_hw(image_path)
         if hw is None:
             continue
@@ -175,7 +220,7 @@ def read_generic(path, dataset: str = "custom") -> ReadResult:
             durations.append(a[:, 4])
             ids.append(observer)
         record = make_record(
-            image_id=f"{ds}/{image_path.stem}",
+            image_id=image_id,
             dataset=ds,
             source=f"{ds}_{source}",
             modality=source,

@@ -15,13 +15,14 @@ back to ``scipy.io.loadmat`` for its reference errors.
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MatUnsupported", "read_variable"]
+__all__ = ["MAX_ELEMENT_BYTES", "MatUnsupported", "check_file", "read_variable"]
 
 
 _MI_DTYPES = {
@@ -88,6 +89,18 @@ def _values(buffer, offset: int):
     ), end
 
 
+def _check_room(count: int, per_item: int, room: int, dims) -> None:
+    """Raises :class:`MatUnsupported` unless ``count`` cells or structs of ``per_item``
+    elements each fit in ``room`` bytes (every element has an 8-byte tag, at least): a
+    corrupt or hostile header (184 bytes claiming a 1 x 2e9 cell) is refused before its
+    16 GB object array is allocated."""
+    if count * per_item * 8 > room:
+        raise MatUnsupported(
+            f"a {'x'.join(map(str, dims))} array of {count * per_item:,} elements cannot fit "
+            f"in the {room:,} bytes its element holds (corrupt)"
+        )
+
+
 def _matrix(buffer, offset: int, wanted):
     """``(value, next_offset)`` of the miMATRIX element at ``offset``.
 
@@ -104,8 +117,11 @@ def _matrix(buffer, offset: int, wanted):
     mx, complex_ = int(flags[0]) & 0xFF, bool(int(flags[0]) & 0x800)
     dims, at = _values(buffer, at)
     dims = tuple(int(d) for d in dims)
+    if any(d < 0 for d in dims):
+        raise MatUnsupported(f"negative dimensions {dims}")
     _, _, _, at = _tag(buffer, at)  # the array name
-    count = int(np.prod(dims))
+    count = math.prod(dims)
+    room = start + nbytes - at  # bytes left in this element for its contents
     if mx in _MX_NUMERIC:
         if complex_:
             raise MatUnsupported("complex")
@@ -120,6 +136,7 @@ def _matrix(buffer, offset: int, wanted):
         text = bytes(buffer[start : start + nbytes]).decode(_CHAR_CODECS[kind])
         return (text if count else np.array([])), end
     if mx == _MX_CELL:
+        _check_room(count, 1, room, dims)
         cells = np.empty(count, dtype=object)
         for i in range(count):
             cells[i], at = _matrix(buffer, at, wanted)
@@ -137,6 +154,7 @@ def _matrix(buffer, offset: int, wanted):
             if width
             else []
         )
+        _check_room(count, len(names), start + nbytes - at, dims)
         structs = np.empty(count, dtype=object)
         for i in range(count):
             values = []
@@ -171,7 +189,7 @@ def read_variable(path, variable: str, fields=None):
     """
     try:
         return _read_variable(path, variable, fields)
-    except (ValueError, UnicodeDecodeError, struct.error) as error:
+    except (ValueError, IndexError, OverflowError, UnicodeDecodeError, struct.error) as error:
         raise MatUnsupported(f"{type(error).__name__}: {error}") from None
 
 
@@ -181,6 +199,11 @@ def _read_variable(path, variable: str, fields):
     Raises:
       MatUnsupported: not a little-endian v5 file of the expected layout, or no ``variable``.
     """
+    from attention_center.core.files import not_a_file_reason
+
+    reason = not_a_file_reason(path)  # a FIFO would block read_bytes
+    if reason is not None:
+        raise MatUnsupported(f"{path}: {reason}")
     try:
         data = Path(path).read_bytes()
     except OSError as error:
@@ -191,17 +214,57 @@ def _read_variable(path, variable: str, fields):
     while offset < len(data):
         kind, nbytes, start, end = _tag(data, offset)
         if kind == _MI_COMPRESSED:
-            try:
-                inner = zlib.decompress(data[start : start + nbytes])
-            except zlib.error as error:
-                raise MatUnsupported(f"compressed element: {error}") from None
-            if _variable_name(inner, 0) == variable:
+            inner = _decompressed(data[start : start + nbytes])
+            if variable is None:
+                _matrix(inner, 0, None)  # every element walked, every size checked
+            elif _variable_name(inner, 0) == variable:
                 return _matrix(inner, 0, fields)[0]
             offset = start + nbytes  # compressed elements are not padded
         elif kind == _MI_MATRIX:
-            if _variable_name(data, offset) == variable:
+            if variable is None:
+                _matrix(data, offset, None)
+            elif _variable_name(data, offset) == variable:
                 return _matrix(data, offset, fields)[0]
             offset = end
         else:
             raise MatUnsupported(f"top-level element type {kind}")
+    if variable is None:
+        return None
     raise MatUnsupported(f"no variable {variable!r}")
+
+
+#: Largest decompressed element (a hostile few megabytes of zeros expand a thousandfold).
+MAX_ELEMENT_BYTES = 1 << 30
+
+
+def _decompressed(compressed: bytes) -> bytes:
+    """A miCOMPRESSED element's contents, refused past :data:`MAX_ELEMENT_BYTES`."""
+    inflater = zlib.decompressobj()
+    try:
+        inner = inflater.decompress(compressed, MAX_ELEMENT_BYTES)
+    except zlib.error as error:
+        raise MatUnsupported(f"compressed element: {error}") from None
+    if inflater.unconsumed_tail:
+        raise MatUnsupported(f"a compressed element expands past {MAX_ELEMENT_BYTES:,} bytes")
+    if not inflater.eof:
+        raise MatUnsupported("compressed element: incomplete or truncated stream")
+    return inner
+
+
+def check_file(path) -> None:
+    """Reads every variable of a MAT v5 file, checking every element's type and size
+    against the bytes that hold it (nothing allocated past what the file can hold).
+
+    What it accepts, ``scipy.io.loadmat`` reads without trusting a bad size or type (the
+    crash of a changed data-type byte, the 15 GiB of a hostile cell count): see
+    :func:`ground_truth.readers.common.load_mat`, which reads the files it accepts in this
+    process and runs scipy on the others in a child process.
+
+    Raises:
+      MatUnsupported: not a little-endian MAT v5 file of the layouts this reader knows
+        (big-endian, v4, v7.3, sparse, complex, objects), or corrupt.
+    """
+    try:
+        _read_variable(path, None, None)
+    except (ValueError, IndexError, OverflowError, UnicodeDecodeError, struct.error) as error:
+        raise MatUnsupported(f"{type(error).__name__}: {error}") from None

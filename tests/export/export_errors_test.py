@@ -61,7 +61,7 @@ def assert_nothing_written(folder: Path, keep=()):
 
 def test_missing_model(tmp_path):
     status, message = export(tmp_path / "center.tflite", model=tmp_path / "nope.keras")
-    assert status == 1
+    assert status == 2  # a usage error before any work (README)
     assert f"{tmp_path / 'nope.keras'}: no such model file" in message
     assert_nothing_written(tmp_path)
 
@@ -74,7 +74,7 @@ def test_bundled_model_absent_says_so(tmp_path, monkeypatch):
         presets, "_registry", lambda: {"default": presets.Preset("default", folder, "test")}
     )
     status, message = export(tmp_path / "center.tflite")  # no --model: the default preset
-    assert status == 1
+    assert status == 2
     assert "preset 'default' has no keras model installed" in message and str(folder) in message
     assert_nothing_written(tmp_path)
 
@@ -94,7 +94,7 @@ def test_corrupt_model(tmp_path, small_model, damage):
                     target.writestr(name, source.read(name))
     out = tmp_path / "out" / "center.tflite"
     status, message = export(out, model=bad)
-    assert status == 1
+    assert status == 2
     assert f"{bad}: cannot load the Keras model" in message, message
     assert not out.exists()
 
@@ -106,7 +106,7 @@ def test_not_a_keras_file(tmp_path):
     h5.write_bytes(b"\x89HDF\r\n\x1a\n")
     for path in (folder, h5):
         status, message = export(tmp_path / "center.tflite", model=path)
-        assert status == 1 and f"{path}: not a .keras model file" in message, message
+        assert status == 2 and f"{path}: not a .keras model file" in message, message
     assert not (tmp_path / "center.tflite").exists()
 
 
@@ -119,7 +119,7 @@ def test_model_without_a_centre_output(tmp_path, outputs):
     path = tmp_path / "no_center.keras"
     model.save(path)
     status, message = export(tmp_path / "center.tflite", model=path)
-    assert status == 1
+    assert status == 2
     assert f"{path}: the model has no 'center' output" in message, message
     assert not (tmp_path / "center.tflite").exists()
 
@@ -139,7 +139,7 @@ def test_unusable_representative_folders(tmp_path, small_model):
         status, message = export(
             out, model=small_model, quantization="int8", representative_data=folder
         )
-        assert status == 1 and f"{folder}: {expected}" in message, message
+        assert status == 2 and f"{folder}: {expected}" in message, message  # a usage error
     assert not out.parent.exists()
 
 

@@ -129,7 +129,8 @@ def test_cli_writes_the_ensemble_and_reports_each_bad_file(members, kodak_paths,
     np.testing.assert_allclose(loaded.predict(frames, verbose=0)["center"], expected, atol=1e-3)
     assert sorted(p.name for p in out.parent.iterdir()) == ["model.keras"]  # no temporary left
 
-    # A missing file and a corrupt one: both named, exit 1, the existing output untouched.
+    # A missing file and a corrupt one: both named, a usage error (exit 2, as the README
+    # says for an invalid model), the existing output untouched.
     before = out.read_bytes()
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
     argv = [
@@ -146,7 +147,7 @@ def test_cli_writes_the_ensemble_and_reports_each_bad_file(members, kodak_paths,
         "120x160",
     ]
     capsys.readouterr()
-    assert attention_center_command(["attention-center", *argv]) == 1
+    assert attention_center_command(["attention-center", *argv]) == 2
     err = capsys.readouterr().err
     assert "missing.keras: no such model file" in err
     assert "bad.keras: not a valid .keras file: not a zip archive" in err

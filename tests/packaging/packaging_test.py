@@ -127,6 +127,9 @@ def test_the_wheel_has_the_models_and_presets_and_no_tests(wheel):
     assert "attention_center/presets/presets.json" in names
     assert "attention_center/core/frames.py" in names and "attention_center/cli/export.py" in names
     assert "ground_truth/readers/osie.py" in names
+    assert "attention_center/keras_registration.py" in names  # imported by the package's __init__
+    for folder in ("osie", "scene", "salicon_examples", "bubbleview"):  # download checksums
+        assert f"attention_center/data/manifests/{folder}.sha256" in names
     tests = [
         n
         for n in names

@@ -16,7 +16,10 @@ is expected to do, so that every command's test checks the same facts:
 * :func:`write_build`: a ground-truth build (``index.jsonl`` + frames) with, on request, a
   line that is not JSON, a missing frame and a corrupt one;
 * :func:`write_model_corpus`: ``.keras`` files that are not models (truncated zip, text,
-  0 bytes, a link loop).
+  0 bytes, a link loop);
+* issue 26: :func:`write_flipped_mat` (one byte changed: scipy's reader crashed),
+  :func:`write_huge_cell_mat` (184 bytes claiming a 1 x 2e9 cell array) and
+  :func:`write_lying_jpeg` (a few hundred bytes whose header says 65500x65500).
 
 :func:`write_bad_images` is the older, smaller set made from real photos (issue 6),
 kept for the tests that use it through ``tests/conftest.py``.
@@ -49,7 +52,10 @@ __all__ = [
     "write_bad_images",
     "write_build",
     "write_corrupt_mat",
+    "write_flipped_mat",
+    "write_huge_cell_mat",
     "write_image_corpus",
+    "write_lying_jpeg",
     "write_model_corpus",
     "write_records_corpus",
     "write_unreadable",
@@ -520,3 +526,78 @@ def write_bad_images(folder: Path, real_jpeg: Path, real_png: Path) -> dict[str,
         "anim.gif": True,
         "photo.webp": True,
     }
+
+
+# --- issue 26: hostile files that crashed a reader or made it allocate gigabytes ---------------
+
+
+def _osie_fixations_mat(image_name: str) -> bytes:
+    """An uncompressed MAT v5 ``fixations`` (OSIE's layout: ``img`` and ``subjects`` with
+    ``fix_x``, ``fix_y``, ``fix_duration``, MATLAB's 1-based pixels) for one image of
+    :data:`SMALL_HW`: two observers looking near (0.7, 0.3) of the image."""
+    import scipy.io
+
+    h, w = SMALL_HW
+    subjects = np.zeros(
+        (2,), dtype=[("fix_x", object), ("fix_y", object), ("fix_duration", object)]
+    )
+    for s in range(2):
+        x = np.array([0.5, 0.7, 0.71, 0.69]) * (w - 1) + 1 + s
+        y = np.array([0.5, 0.3, 0.31, 0.29]) * (h - 1) + 1 + s
+        subjects[s] = (x, y, np.array([210.0, 250.0, 300.0, 120.0]))
+    fixations = np.zeros((1,), dtype=[("img", object), ("subjects", object)])
+    fixations[0] = (image_name, subjects)
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"fixations": fixations}, do_compression=False)
+    return buffer.getvalue()
+
+
+def write_flipped_mat(data_dir: Path, flip: bool = True) -> Path:
+    """An OSIE layout (``data_dir/osie``: one stimulus, ``data/eye/fixations.mat``) whose
+    ``fixations.mat`` has **one byte changed**: the data type of its first numeric array
+    (``fix_x``: miDOUBLE, 9) becomes 0x84, a type MATLAB does not have. scipy's C reader
+    indexes a table with it: a segmentation fault (the whole program exits 139).
+
+    Args:
+      flip: change the byte (``False``: the same file, intact, which builds).
+    Returns:
+      the ``.mat`` file.
+    """
+    root = Path(data_dir) / "osie" / "data"
+    (root / "stimuli").mkdir(parents=True, exist_ok=True)
+    (root / "eye").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(synthetic_photo(seed=5)).save(root / "stimuli" / "1001.png")
+    data = bytearray(_osie_fixations_mat("1001.png"))
+    h, w = SMALL_HW
+    first_x = struct.pack("<d", 0.5 * (w - 1) + 1)
+    tag = data.index(first_x) - 8  # the miDOUBLE tag of fix_x: type (4 bytes), size
+    assert data[tag] == 9, data[tag : tag + 8]
+    if flip:
+        data[tag] = 0x84
+    path = root / "eye" / "fixations.mat"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_huge_cell_mat(path: Path, variable: str = "bubble") -> Path:
+    """A 184-byte MAT v5 file whose one variable claims to be a 1 x 2,000,000,000 cell array
+    (16 GB of pointers before any cell is read) and holds no cell at all."""
+    header = b"MATLAB 5.0 MAT-file, hostile".ljust(116, b" ") + b"\0" * 8 + b"\x00\x01IM"
+    body = struct.pack("<II", 6, 8) + struct.pack("<II", 1, 0)  # array flags: mxCELL_CLASS
+    body += struct.pack("<II", 5, 8) + struct.pack("<ii", 1, 2_000_000_000)  # dimensions
+    name = variable.encode("ascii")
+    body += struct.pack("<II", 1, len(name)) + name.ljust(-(-len(name) // 8) * 8, b"\0")
+    Path(path).write_bytes(header + struct.pack("<II", 14, len(body)) + body)
+    return Path(path)
+
+
+def write_lying_jpeg(path: Path, size: int = 65500) -> Path:
+    """A real 16x16 JPEG (a few hundred bytes) whose frame header says ``size x size``:
+    libjpeg decodes it without an error, padding 4.3 billion pixels with grey."""
+    buffer = io.BytesIO()
+    Image.fromarray(synthetic_photo(hw=(16, 16))).save(buffer, "JPEG", quality=50)
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, size, size)  # height, width
+    Path(path).write_bytes(bytes(data))
+    return Path(path)

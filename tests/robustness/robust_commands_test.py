@@ -198,10 +198,10 @@ def test_symbolic_link_loops_as_data_folders(tmp_path, capsys):
             tmp_path / "gt",
             "--noprogress",
         )
-        == 1
+        == 2  # a usage error before any work, as README says (issue 26)
     )
-    assert "ERROR: osie_eye: " in capsys.readouterr()[1]
-    assert not Path(tmp_path / "run").exists()
+    assert f"--data_dir {tmp_path / 'loop'}: symbolic link loop" in capsys.readouterr()[1]
+    assert not Path(tmp_path / "run").exists() and not Path(tmp_path / "gt").exists()
 
 
 def test_output_paths_that_cannot_be_written_are_usage_errors_before_any_work(tmp_path, capsys):

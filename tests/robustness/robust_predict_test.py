@@ -323,7 +323,7 @@ def test_ensemble_names_a_bad_member_and_writes_nothing(centroid_keras, tmp_path
             "--out",
             out,
         )
-        == 1
+        == 2  # an invalid model: a usage error found before any work (issue 26)
     )
     err = capsys.readouterr()[1]
     for name, case in cases.items():
