@@ -1,6 +1,6 @@
 """The models shipped in the package (presets): files, interface, metadata, Keras/TFLite agreement.
 
-The ``default`` preset (`attention_center/assets/default_model/`, model 2.0) is what
+The ``default`` preset (`attention_center/assets/default_model/`, model 3.0) is what
 `predict` and `encode` use by default: the <= 1 MB int8 drop-in; ``large``
 (`attention_center/assets/large_model/`, model 1.3.0) is the bigger one, best on photos.
 See MODEL_CARD.md and docs/BENCHMARKS.md.
@@ -92,7 +92,8 @@ def test_bundled_keras_and_tflite_agree_on_real_photos(folder, kodak_paths):
 
 
 def test_presets_by_name_in_the_api():
-    """``large`` is the 1.3.0 model (full EfficientNet-Lite0), ``default`` the compact 2.0;
+    """``large`` is the 1.3.0 model (full EfficientNet-Lite0), ``default`` the compact 3.0
+    (with learned priors);
     the old name ``small`` now means the default (both under 1 MB)."""
     import attention_center as ac
 
@@ -103,6 +104,7 @@ def test_presets_by_name_in_the_api():
     default = ac.load_model()
     assert large.get_config()["backbone"] == "efficientnet_lite0"
     assert default.get_config()["backbone"] == "efficientnet_lite0_compact"
+    assert default.get_config()["head_priors"] == 8
     assert large.count_params() > 4 * default.count_params()
     with pytest.raises(ValueError, match="unknown model preset 'huge'"):
         ac.load_model("huge")
