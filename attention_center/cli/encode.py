@@ -72,9 +72,11 @@ flags.DEFINE_enum(
     "center_strategy",
     "chosen",
     ["model", "chosen"],
-    "chosen: the point whose centre-first group order makes the region around "
-    "the predicted centre final soonest (attention_center.jxl.center_choice); "
-    "model: the predicted centre as it is.",
+    "chosen: the centre-first group order (a group and a quarter of it) that makes the "
+    "region around the predicted centre final soonest, passed as the point of that quarter "
+    "nearest to the predicted centre (attention_center.jxl.center_choice; linear in pixels); "
+    "model: the predicted centre as it is. The default won on the validation split by "
+    "the human-weighted quality over bytes (docs/BENCHMARKS.md, section 3b).",
     flag_values=FLAGS,
 )
 flags.DEFINE_bool(

@@ -32,7 +32,9 @@ from attention_center.core.atomic import remove_stale_temporaries, temporary_nam
 from attention_center.core.files import check_output_folder, find_images, is_inside, resolved
 from attention_center.core.images import DEFAULT_MAX_PIXELS, ImageLoadError
 from attention_center.core.orientation import read_orientation
+from attention_center.core.orientation import stored_hw as _stored_shape
 from attention_center.core.processes import ChildProcesses, interrupts_deferred
+from attention_center.jxl.defaults import flags_cjxl_survives
 from attention_center.jxl.encoder import (
     DIRECT_FORMATS,
     EncoderError,
@@ -334,12 +336,19 @@ def encode_directory(
             cjxl_input, temp_input, direct = job
             if temp_input is not None:
                 temp_inputs.append(temp_input)
+            # cjxl 0.7 crashes on --progressive_dc with some centres of images over 2048 px.
+            stored = _stored_shape(
+                tuple(prediction.original_hw), read_orientation(result.source) if direct else 1
+            )
+            image_flags, avoided = flags_cjxl_survives(extra_flags, stored, result.center)
+            if avoided:
+                result.notes = (*result.notes, avoided)
             command = cjxl_command(
                 encoder_path,
                 cjxl_input,
                 result.output,
                 result.center,
-                extra_flags,
+                image_flags,
                 num_threads=cjxl_threads,
             )
             result.command = command

@@ -41,6 +41,7 @@ from attention_center.jxl.group_order import (
     group_order,
     group_rects,
     group_side,
+    nearest_center_with_order,
     ring_positions,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "final_bytes",
     "region_box",
     "region_group_masks",
+    "region_group_spans",
     "score_orders",
 ]
 
@@ -67,6 +69,12 @@ DEFAULT_SHARPNESS = 4.0
 #: On the validation split any spread from 0.03 to 0.09 did best (and better than the
 #: weighting map); 0.06 is the middle of that plateau (docs/progressive.md).
 DEFAULT_SIGMA = 0.06
+#: The Gaussian is truncated at this many standard deviations (mass left out: < 0.1 %).
+GAUSSIAN_REACH = 4.0
+#: :func:`choose_center` tries the orders whose first group is within this many groups
+#: (Chebyshev) of the model's centre's group: a constant number of orders, so the cost is
+#: linear in the number of groups (each order is a sort of the groups).
+CHOICE_REACH = 2
 
 
 def region_box(center, image_hw, side: int) -> tuple[int, int, int, int]:
@@ -181,27 +189,54 @@ def attention_points(
 
 
 def gaussian_points(
-    center, image_hw, sigma: float = DEFAULT_SIGMA, step: int = 8
+    center,
+    image_hw,
+    sigma: float = DEFAULT_SIGMA,
+    step: Optional[int] = None,
+    reach: float = GAUSSIAN_REACH,
+    max_side_points: int = 128,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where people may look when the model gives only a centre: a Gaussian around it.
+
+    The Gaussian is truncated at ``reach`` standard deviations and sampled on a grid of at
+    most ``max_side_points`` points a side, so its cost does not grow with the image
+    (issue 23: the full-image grid made the choice superlinear in pixels).
 
     Args:
       center: ``(x, y)`` pixels (of the same image as ``image_hw``: stored for cjxl).
       image_hw: ``(h, w)``.
       sigma: standard deviation as a fraction of the image diagonal (default: about the
         bundled model's mean error, 0.09 of the diagonal).
-      step: grid spacing, pixels.
+      step: grid spacing, pixels (default: 8, or coarser so that the truncated window
+        has at most ``max_side_points`` points a side).
+      reach: truncation, in standard deviations.
     Returns:
-      ``(points float64 [M, 2] (x, y), weights float64 [M] summing to 1)`` on a grid.
+      ``(points float64 [M, 2] (x, y), weights float64 [M] summing to 1)`` on a grid
+      inside the image, ``M <= max_side_points ** 2``.
     """
     h, w = (int(v) for v in image_hw)
-    ys, xs = np.meshgrid(
-        np.arange(step / 2 - 0.5, h, step), np.arange(step / 2 - 0.5, w, step), indexing="ij"
-    )
-    points = np.stack([xs.ravel(), ys.ravel()], axis=-1)
     spread = max(float(sigma) * float(np.hypot(h, w)), 1.0)
-    d2 = np.sum((points - np.asarray(center, np.float64)) ** 2, axis=-1)
+    cx, cy = (float(v) for v in center)
+    half = reach * spread
+    if step is None:
+        step = max(8, int(np.ceil(2 * half / max_side_points)))
+    step = max(1, int(step))
+    # The grid of the whole image (offset step / 2 - 0.5), restricted to the window.
+    first = step / 2 - 0.5
+
+    def axis(c: float, n: int) -> np.ndarray:
+        lo = max(0, int(np.ceil((c - half - first) / step)))
+        hi = min(int((n - 1 - first) // step), int(np.floor((c + half - first) / step)))
+        if hi < lo:  # the window misses the grid: the nearest grid line
+            lo = hi = int(np.clip(round((c - first) / step), 0, max(0, (n - 1 - first) // step)))
+        return first + step * np.arange(lo, hi + 1, dtype=np.float64)
+
+    ys, xs = np.meshgrid(axis(cy, h), axis(cx, w), indexing="ij")
+    points = np.stack([xs.ravel(), ys.ravel()], axis=-1)
+    d2 = np.sum((points - np.asarray([cx, cy])) ** 2, axis=-1)
     weights = np.exp(-0.5 * d2 / spread**2)
+    if weights.sum() <= 0:
+        weights = np.ones_like(weights)
     return points, weights / weights.sum()
 
 
@@ -227,30 +262,103 @@ class CenterChoice:
     kept_model_center: bool = False
 
 
+def region_group_spans(
+    points, image_hw, side: int = 256, group_dim: int = JXL_GROUP_SIZE
+) -> np.ndarray:
+    """The groups the region around each point touches, as spans of group columns and rows.
+
+    Args:
+      points: ``[M, 2]`` (x, y) pixels of the image (as stored when the groups are).
+      image_hw: ``(h, w)``.
+      side: side of the square region, pixels.
+    Returns:
+      ``int64 [M, 4]``: ``(first column, last column, first row, last row)`` (inclusive);
+      the same groups as :func:`region_group_masks`, in ``O(M)`` memory.
+    """
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    h, w = (int(v) for v in image_hw)
+    sh, sw = min(side, h), min(side, w)
+    left = np.clip(np.round(points[:, 0]) - sw // 2, 0, w - sw).astype(np.int64)
+    top = np.clip(np.round(points[:, 1]) - sh // 2, 0, h - sh).astype(np.int64)
+    return np.stack(
+        [
+            left // group_dim,
+            (left + sw - 1) // group_dim,
+            top // group_dim,
+            (top + sh - 1) // group_dim,
+        ],
+        axis=-1,
+    )
+
+
+def _span_costs(order, spans, sizes, image_hw, group_dim: int, base: float) -> np.ndarray:
+    """``float64 [U]``: bytes until each span of groups is final under ``order``."""
+    rows, columns = group_grid(image_hw, group_dim)
+    positions = ring_positions(order).reshape(rows, columns)
+    cumulative = np.cumsum(np.asarray(sizes, np.float64)[np.asarray(order, np.int64)])
+    last = np.full(len(spans), -1, np.int64)
+    width = int((spans[:, 1] - spans[:, 0]).max(initial=0)) + 1
+    height = int((spans[:, 3] - spans[:, 2]).max(initial=0)) + 1
+    for dy in range(height):
+        for dx in range(width):
+            gx = np.minimum(spans[:, 0] + dx, spans[:, 1])
+            gy = np.minimum(spans[:, 2] + dy, spans[:, 3])
+            last = np.maximum(last, positions[gy, gx])
+    return base + cumulative[last]
+
+
 def score_orders(
-    image_hw, masks, weights, group_bytes=None, base: float = 0.0, group_dim: int = JXL_GROUP_SIZE
+    image_hw,
+    masks,
+    weights,
+    group_bytes=None,
+    base: float = 0.0,
+    group_dim: int = JXL_GROUP_SIZE,
+    groups=None,
+    spans=None,
 ) -> dict[tuple[int, int], tuple]:
-    """Every centre-first order's expected bytes: ``{(group, side): (cost, (x, y))}``.
+    """Centre-first orders' expected bytes: ``{(group, side): (cost, (x, y))}``.
 
     ``masks``/``weights``: the regions people may look at and their probabilities
-    (:func:`region_group_masks`, :func:`attention_points`); ``group_bytes``: ``[N]``
-    (default :func:`estimated_group_bytes`).
+    (:func:`region_group_masks`, :func:`attention_points`); or, instead of ``masks``
+    (``None``), ``spans`` (:func:`region_group_spans`, linear memory); ``group_bytes``:
+    ``[N]`` (default :func:`estimated_group_bytes`); ``groups``: only the orders starting
+    in these groups (default: all ``4 N``, quadratic in the number of groups).
     """
     sizes = (
         estimated_group_bytes(image_hw, group_dim)
         if group_bytes is None
         else np.asarray(group_bytes, np.float64)
     )
+    weights = np.asarray(weights, np.float64)
+    scores = {}
+    if spans is not None:
+        unique, inverse = np.unique(np.asarray(spans, np.int64), axis=0, return_inverse=True)
+        mass = np.bincount(inverse.ravel(), weights=weights, minlength=len(unique))
+        mass = mass / mass.sum()
+        for key, center in candidate_orders(image_hw, group_dim, groups=groups).items():
+            order = group_order(image_hw, center, group_dim=group_dim)
+            cost = float(np.dot(_span_costs(order, unique, sizes, image_hw, group_dim, base), mass))
+            scores[key] = (cost, center)
+        return scores
     # Regions touching the same groups score alike: score each distinct mask once.
     unique, inverse = np.unique(np.asarray(masks, bool), axis=0, return_inverse=True)
-    mass = np.bincount(
-        inverse.ravel(), weights=np.asarray(weights, np.float64), minlength=len(unique)
-    )
-    scores = {}
-    for key, center in candidate_orders(image_hw, group_dim).items():
+    mass = np.bincount(inverse.ravel(), weights=weights, minlength=len(unique))
+    for key, center in candidate_orders(image_hw, group_dim, groups=groups).items():
         order = group_order(image_hw, center, group_dim=group_dim)
         scores[key] = (expected_final_bytes(order, sizes, unique, mass, base), center)
     return scores
+
+
+def _nearby_groups(center, image_hw, reach: int, group_dim: int) -> list[int]:
+    """Raster groups within ``reach`` groups (Chebyshev) of the group holding ``center``."""
+    rows, columns = group_grid(image_hw, group_dim)
+    gx, gy = int(center[0]) // group_dim, int(center[1]) // group_dim
+    return [
+        y * columns + x
+        for y in range(max(0, gy - reach), min(rows, gy + reach + 1))
+        for x in range(max(0, gx - reach), min(columns, gx + reach + 1))
+    ]
 
 
 def choose_center(
@@ -261,8 +369,15 @@ def choose_center(
     group_bytes=None,
     side: int = 256,
     group_dim: int = JXL_GROUP_SIZE,
+    reach: Optional[int] = CHOICE_REACH,
 ) -> CenterChoice:
     """The centre whose centre-first order minimises the expected bytes until final.
+
+    Cost: ``O(M)`` for the points plus ``(2 reach + 1)^2 * 4`` orders of ``O(N log N)``
+    each for ``N`` groups (linear in pixels; issue 23). Every pixel of a group's quarter
+    gives the same order, so the centre returned is, among the best orders, the pixel
+    nearest to ``model_center`` (the file is the same as with any other pixel of that
+    quarter; the distance to the predicted centre is only the quarter's).
 
     Args:
       points, weights: where people may look (stored pixels) and how likely
@@ -272,24 +387,51 @@ def choose_center(
         order scores best, so ties go to the model).
       group_bytes: ``[N]`` section sizes (default: by area).
       side: side of the looked-at region, pixels.
+      reach: try the orders starting within this many groups of ``model_center``'s (or of
+        the weighted mean point's) group; ``None``: every order (quadratic).
     Returns:
       a :class:`CenterChoice`.
     """
-    masks = region_group_masks(points, image_hw, side, group_dim)
-    scores = score_orders(image_hw, masks, weights, group_bytes, 0.0, group_dim)
-    best_key = min(scores, key=lambda k: (scores[k][0], k))
-    best_cost, best_center = scores[best_key]
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    weights = np.asarray(weights, np.float64)
+    h, w = (int(v) for v in image_hw)
+    spans = region_group_spans(points, image_hw, side, group_dim)
+    groups = None
+    if reach is not None:
+        anchor = (
+            model_center
+            if model_center is not None
+            else np.clip(np.average(points, axis=0, weights=weights), 0, [w - 1, h - 1])
+        )
+        groups = _nearby_groups(anchor, image_hw, int(reach), group_dim)
+    scores = score_orders(image_hw, None, weights, group_bytes, 0.0, group_dim, groups, spans)
+    best_cost = min(cost for cost, _ in scores.values())
     model_cost = None
     if model_center is not None:
         columns = group_grid(image_hw, group_dim)[1]
         mx, my = (int(v) for v in model_center)
         model_key = ((my // group_dim) * columns + mx // group_dim, group_side((mx, my), group_dim))
-        model_cost = scores[model_key][0]
+        if model_key in scores:
+            model_cost = scores[model_key][0]
+        else:  # a quarter the candidates' grid misses
+            model_cost = score_orders(
+                image_hw, None, weights, group_bytes, 0.0, group_dim, [model_key[0]], spans
+            ).get(model_key, (np.inf,))[0]
         if model_cost <= best_cost + 1e-12:
             return CenterChoice(
                 (mx, my), model_key[0], model_key[1], model_cost, model_cost, kept_model_center=True
             )
-    return CenterChoice(best_center, best_key[0], best_key[1], best_cost, model_cost)
+    # Among the best orders, the pixel nearest to the model's centre (same file).
+    target = model_center if model_center is not None else np.average(points, 0, weights)
+    best = None
+    for key in sorted(k for k in scores if scores[k][0] <= best_cost + 1e-12):
+        center = nearest_center_with_order(image_hw, key[0], key[1], target, group_dim)
+        center = scores[key][1] if center is None else center
+        distance = float(np.hypot(center[0] - target[0], center[1] - target[1]))
+        if best is None or distance < best[0]:
+            best = (distance, key, center)
+    _, key, center = best
+    return CenterChoice(center, key[0], key[1], scores[key][0], model_cost)
 
 
 def stored_image_hw(displayed_hw, orientation: int) -> tuple[int, int]:

@@ -57,6 +57,12 @@ def _overlay(comparison: Comparison, column: Optional[Column]) -> str:
     if column is not None and column.center is not None:
         x, y = column.center
         size = max(8.0, 0.02 * math.hypot(h, w))
+        if column.predicted is not None:  # the predicted centre, when encoded elsewhere
+            px, py = column.predicted
+            parts.append(
+                f'<line class="moved" x1="{px:.1f}" y1="{py:.1f}" x2="{x:.1f}" y2="{y:.1f}"/>'
+                f'<circle class="predicted" cx="{px:.1f}" cy="{py:.1f}" r="{size * 0.7:.1f}"/>'
+            )
         parts.append(
             f'<path class="centre" d="M{x - size:.1f},{y:.1f}H{x + size:.1f}'
             f'M{x:.1f},{y - size:.1f}V{y + size:.1f}"/>'
@@ -65,10 +71,17 @@ def _overlay(comparison: Comparison, column: Optional[Column]) -> str:
     return "".join(parts)
 
 
-def _curve_svg(comparison: Comparison) -> str:
-    """Region PSNR (capped at 60 dB) against bytes received, one polyline per column."""
+def _curve_svg(comparison: Comparison, human: bool = False) -> str:
+    """Region PSNR (capped at 60 dB), or with ``human`` the fixation-weighted SSIM (0-1),
+    against bytes received, one polyline per column."""
     width, height, pad = 420, 300, 44
-    cap = 60.0
+    cap = 1.0 if human else 60.0
+    ticks = (
+        [(k / 5, f"{k / 5:.1f}") for k in range(6)]
+        if human
+        else [(k * 10, str(k * 10)) for k in range(7)]
+    )
+    ylabel = "SSIM where people look vs final" if human else "region PSNR vs final (dB)"
 
     def xy(fraction, value):
         value = cap if value is None else min(float(value), cap)
@@ -81,12 +94,12 @@ def _curve_svg(comparison: Comparison) -> str:
         f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="region quality against bytes received">'
     ]
-    for k in range(0, 7):
-        _, y = xy(0, k * 10)
+    for value, text in ticks:
+        _, y = xy(0, value)
         parts.append(
             f'<line class="grid" x1="{pad}" x2="{width - pad / 2}" y1="{y:.1f}" '
             f'y2="{y:.1f}"/><text x="{pad - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{k * 10}</text>'
+            f'text-anchor="end">{text}</text>'
         )
     for k in range(0, 11, 2):
         x, _ = xy(k / 10, 0)
@@ -99,22 +112,31 @@ def _curve_svg(comparison: Comparison) -> str:
             f'<line class="budget" x1="{x:.1f}" x2="{x:.1f}" y1="{pad / 2}" y2="{height - pad}"/>'
         )
     for k, column in enumerate(comparison.columns):
+        values = column.human_curve if human else column.curve
         points = " ".join(
-            "{:.1f},{:.1f}".format(*xy(f, v)) for f, v in zip(comparison.curve_grid, column.curve)
+            "{:.1f},{:.1f}".format(*xy(f, v)) for f, v in zip(comparison.curve_grid, values)
         )
         color = COLORS[k % len(COLORS)]
         parts.append(
             f'<polyline fill="none" stroke="{color}" stroke-width="2" '
             f'points="{points}"><title>{html.escape(column.label)}</title></polyline>'
         )
+        key = column.key + (
+            f" (area {column.human_auc:.3f})" if human and column.human_auc is not None else ""
+        )
+        label_y = (
+            height - pad - 8 - 14 * (len(comparison.columns) - k - 1)
+            if human
+            else pad / 2 + 14 * (k + 1)
+        )
         parts.append(
-            f'<text x="{width - pad / 2}" y="{pad / 2 + 14 * (k + 1)}" '
-            f'text-anchor="end" fill="{color}">{html.escape(column.key)}</text>'
+            f'<text x="{width - pad / 2}" y="{label_y}" '
+            f'text-anchor="end" fill="{color}">{html.escape(key)}</text>'
         )
     parts.append(
         f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle">bytes received '
         f'(% of each file)</text><text x="12" y="{height / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 12 {height / 2})">region PSNR vs final (dB)</text>'
+        f'transform="rotate(-90 12 {height / 2})">{ylabel}</text>'
     )
     parts.append("</svg>")
     return "".join(parts)
@@ -132,6 +154,9 @@ figcaption{line-height:1.3;font-size:12px;color:#444;max-width:var(--cell);paddi
 .overlay{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}
 .overlay .region{fill:none;stroke:#ffd400;stroke-width:3;stroke-dasharray:10 6}
 .overlay .centre{stroke:#fff;stroke-width:4}
+.overlay .predicted{fill:none;stroke:#ff3df5;stroke-width:3}
+.overlay .moved{stroke:#ff3df5;stroke-width:2;stroke-dasharray:6 4}
+.browser-note{font-style:italic}
 .overlay .fixations{display:none}
 .overlay .fixations circle{fill:rgba(0,200,255,.55);stroke:#003;stroke-width:1.5}
 #show-fixations:checked ~ .layout .overlay .fixations{display:inline}
@@ -182,7 +207,14 @@ def render_html(comparison: Comparison, cell_px: int = 300) -> str:
         + "".join(
             f'<th style="color:{COLORS[k % len(COLORS)]}">{html.escape(c.key)}: '
             f'{html.escape(c.label)}<br><span class="note">{c.file_bytes / 1e3:.1f} kB, '
-            f"<code>{html.escape(' '.join(c.flags) or '(default order)')}</code></span></th>"
+            f"<code>{html.escape(' '.join(c.flags) or '(default order)')}</code>"
+            + (f"<br>{html.escape(c.center_note)}" if c.center_note else "")
+            + (
+                f"<br>area under the looked-at SSIM curve: {c.human_auc:.3f}"
+                if c.human_auc is not None
+                else ""
+            )
+            + "</span></th>"
             for k, c in enumerate(comparison.columns)
         )
         + "</tr>"
@@ -192,12 +224,14 @@ def render_html(comparison: Comparison, cell_px: int = 300) -> str:
         cells = []
         for k, column in enumerate(comparison.columns):
             cell = column.cells[b]
+            # What is drawn: the partial .jxl (a JPEG XL browser) or djxl's PNG of it.
             quality = (
                 "identical to the final image"
                 if math.isinf(cell.region_psnr)
-                else "djxl draws nothing yet"
+                else "djxl decodes nothing from these bytes yet (grey fallback)"
+                f'<span class="browser-note" data-for="img-{b}-{k}"></span>'
                 if cell.png is None
-                else f"region {cell.region_psnr:.1f} dB (djxl)"
+                else f"region {cell.region_psnr:.1f} dB (djxl's decode of these bytes)"
             )
             caption = (
                 f"{cell.n_bytes / 1e3:.1f} kB of {column.file_bytes / 1e3:.1f} kB "
@@ -228,6 +262,15 @@ def render_html(comparison: Comparison, cell_px: int = 300) -> str:
         "</label>"
     )
     flags = " ".join(comparison.extra_flags) or "none"
+    human_curve = (
+        '<h2 style="font-size:16px;margin:12px 0 6px">Where people look, against bytes</h2>'
+        + _curve_svg(comparison, human=True)
+        + '<p class="note">SSIM (luma) of djxl\'s decode against the final image, weighted '
+        "by the human fixation density of this image (attention_center.jxl.quality); "
+        "1 = final; area: the mean over 0-100 % of the file.</p>"
+        if any(c.human_curve for c in comparison.columns)
+        else ""
+    )
     side_h = comparison.region[2] - comparison.region[0]
     side_w = comparison.region[3] - comparison.region[1]
     notes = list(comparison.notes)
@@ -241,12 +284,22 @@ def render_html(comparison: Comparison, cell_px: int = 300) -> str:
             "longer than what a JPEG XL browser shows."
         )
     notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
+    # The browser says what it draws: where djxl decodes nothing, a JPEG XL browser may
+    # still paint the --progressive_dc preview (non-JPEG inputs) or nothing (JPEG inputs,
+    # whose lossless transcoding ignores the flag); the caption is filled from the pixels.
     script = (
         "<script>addEventListener('load',()=>{const i=document.querySelector("
-        "'img[data-kind=partial]');const e=document.getElementById('shown');if(i&&e)"
-        "e.textContent=i.currentSrc.startsWith('data:image/jxl')?'the partial .jxl "
-        "files themselves (this browser decodes JPEG XL)':'PNG renders of the partial "
-        "files by djxl (this browser does not decode JPEG XL)';});</script>"
+        "'img[data-kind=partial]');const e=document.getElementById('shown');if(!i||!e)"
+        "return;const j=i.currentSrc.startsWith('data:image/jxl');e.textContent=j?"
+        "'the partial .jxl files themselves (this browser decodes JPEG XL)':'PNG renders "
+        "of the partial files by djxl (this browser does not decode JPEG XL)';if(!j)return;"
+        "document.querySelectorAll('.browser-note').forEach(n=>{const m=document."
+        "getElementById(n.dataset.for);const c=document.createElement('canvas');c.width=64;"
+        "c.height=64;const x=c.getContext('2d');let painted=0;try{x.drawImage(m,0,0,64,64);"
+        "const d=x.getImageData(0,0,64,64).data;for(let k=3;k<d.length;k+=4)"
+        "if(d[k]>0)painted++;}catch(err){return;}n.textContent=painted>2048?"
+        "'; this browser draws them itself (the --progressive_dc preview, which djxl 0.7 "
+        "does not draw)':'; this browser draws nothing from them either';});});</script>"
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -268,13 +321,16 @@ PNG renders of them by djxl</span>. Extra cjxl flags for every file:
 <p class="note">PSNR of the {side_h}x{side_w}
 region ({html.escape(comparison.region_label)}) against the whole file's decode, by djxl;
 60 dB and above = final. Dashed: the budgets shown.</p>
+{human_curve}
 <h2 style="font-size:16px;margin:12px 0 6px">The whole file</h2>
 {_figure(comparison, None, None, "img-full", "every column ends here", placeholder)}
 </div></div>
 {notes}
 <p class="note">Made by <code>attention-center compare</code>. Crosses: the point each
-file was encoded around (<code>--center_x/--center_y</code>); yellow box: the looked-at
-region; blue dots (toggle): the human first fixations.</p>
+file was encoded around (<code>--center_x/--center_y</code>); pink ring joined to a cross:
+the predicted centre, where the file was encoded around another point for it (the column's
+title says why); yellow box: the looked-at region; blue dots (toggle): the human first
+fixations.</p>
 {script}
 </body></html>
 """

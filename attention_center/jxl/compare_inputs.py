@@ -90,18 +90,39 @@ def strategy_columns(
     elif google is not None:
         notes.append(f"Google's column left out: {google.error}")
     model_center = encoder_center(ours.center, hw, orientation)
+    x, y = (float(v) for v in ours.center)
     center, label = model_center, "centre-first at our predicted centre"
+    note, predicted = f"encoded at our predicted centre ({x:.0f}, {y:.0f})", None
     if center_strategy == "chosen":
         choice = choose_for_prediction(ours, orientation, model_center=model_center)
         if choice is not None and not choice.kept_model_center:
-            center = choice.center
-            x, y = (float(v) for v in ours.center)
-            label = (
-                f"centre-first at the point chosen for the group order, for our "
-                f"predicted centre ({x:.0f}, {y:.0f})"
+            center, predicted = choice.center, (x, y)
+            ex, ey = displayed(center)
+            label = "centre-first at the point chosen for the group order (ours)"
+            note = (
+                f"encoded at ({ex:.0f}, {ey:.0f}), not at our predicted centre ({x:.0f}, "
+                f"{y:.0f}): cjxl's centre-first order depends only on the group holding the "
+                f"point and on which quarter of it ({_SIDES[choice.side]}) the point lies in. "
+                f"That order is expected to make the region around our centre final after "
+                f"{choice.expected:.0%} of the groups' bytes instead of "
+                f"{choice.model_expected:.0%}; ({ex:.0f}, {ey:.0f}) is the point of that "
+                "quarter nearest to our centre (any point of it gives the same file)."
             )
-    columns.append(Column("ours", label, _center_flags(center), displayed(center)))
+    columns.append(
+        Column(
+            "ours",
+            label,
+            _center_flags(center),
+            displayed(center),
+            predicted=predicted,
+            center_note=note,
+        )
+    )
     return columns, notes
+
+
+#: :func:`attention_center.jxl.group_order.group_side`'s quarters, in words.
+_SIDES = ("left", "bottom", "right", "top")
 
 
 def human_data(source, gt_dir) -> Optional[dict]:

@@ -30,6 +30,7 @@ from PIL import Image
 
 from attention_center.core.images import load_image
 from attention_center.jxl.center_choice import region_box
+from attention_center.jxl.defaults import flags_cjxl_survives
 from attention_center.jxl.encoder import DIRECT_FORMATS, cjxl_command, find_encoder, run_encoder
 from attention_center.jxl.partial import PrefixDecoder, psnr
 
@@ -70,6 +71,12 @@ class Column:
       file_bytes: size of its whole file.
       cells: one :class:`Cell` per budget.
       curve: region PSNR (dB, ``None`` = identical) at each point of the curve grid.
+      predicted: ``(x, y)`` displayed pixels the model predicted, when the file was
+        encoded around another point (``center``) for it; else ``None``.
+      center_note: why ``center`` is where it is (shown under the column's title).
+      human_curve: with human fixations, the fixation-weighted SSIM vs the final image at
+        each point of the curve grid (:func:`attention_center.jxl.quality.quality_of`).
+      human_auc: its area (mean over 0-100 % of the file), or ``None``.
     """
 
     key: str
@@ -79,6 +86,10 @@ class Column:
     file_bytes: int = 0
     cells: list[Cell] = dataclasses.field(default_factory=list)
     curve: list[Optional[float]] = dataclasses.field(default_factory=list)
+    predicted: Optional[tuple[float, float]] = None
+    center_note: str = ""
+    human_curve: list[float] = dataclasses.field(default_factory=list)
+    human_auc: Optional[float] = None
 
 
 @dataclasses.dataclass
@@ -172,15 +183,26 @@ def build_comparison(
     own = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="compare_") if own else work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    columns = [dataclasses.replace(c, cells=[], curve=[]) for c in columns]
-    full_png, hw, box = b"", None, None
+    from attention_center.jxl.quality import area_under_curve, fixation_density, quality_of
+
+    columns = [dataclasses.replace(c, cells=[], curve=[], human_curve=[]) for c in columns]
+    full_png, hw, box, density = b"", None, None, None
     try:
         cjxl_input = _cjxl_input(source, work)
+        with Image.open(cjxl_input) as opened:
+            stored = (opened.height, opened.width)  # cjxl's grid
         for column in columns:
             output = work / f"{column.key}.jxl"
-            command = cjxl_command(
-                encoder, cjxl_input, output, None, [*column.flags, *extra_flags, "--quiet"]
-            )
+            flags = [*column.flags, *extra_flags, "--quiet"]
+            if "--center_x" in column.flags:  # cjxl 0.7 crashes on some (jxl/defaults.py)
+                center = tuple(
+                    int(column.flags[column.flags.index(f) + 1])
+                    for f in ("--center_x", "--center_y")
+                )
+                flags, avoided = flags_cjxl_survives(flags, stored, center)
+                if avoided:
+                    notes = [*notes, f"{column.key}: {avoided}"]
+            command = cjxl_command(encoder, cjxl_input, output, None, flags)
             run_encoder(command, output)
             data = output.read_bytes()
             column.file_bytes = len(data)
@@ -190,6 +212,8 @@ def build_comparison(
                     hw = full.shape[:2]
                     box = region_box(region_center, hw, side)
                     full_png = png_bytes(full)
+                    if fixations is not None and len(fixations):
+                        density = fixation_density(fixations, hw)
                 top, left, bottom, right = box
 
                 def quality(image):
@@ -210,8 +234,14 @@ def build_comparison(
                         )
                     )
                 for fraction in grid:
-                    value = quality(decoder(int(math.ceil(fraction * len(data)))))
+                    image = decoder(int(math.ceil(fraction * len(data))))
+                    value = quality(image)
                     column.curve.append(None if math.isinf(value) else round(value, 2))
+                    if density is not None:
+                        looked = quality_of(image, full, density)["ssim_looked"]
+                        column.human_curve.append(round(looked, 4))
+                if density is not None:
+                    column.human_auc = area_under_curve(grid[1:], column.human_curve[1:])
     finally:
         if own:
             import shutil
@@ -265,6 +295,10 @@ def summary_json(comparison: Comparison) -> dict:
                     for x in c.cells
                 ],
                 "curve": c.curve,
+                "predicted": None if c.predicted is None else [float(v) for v in c.predicted],
+                "center_note": c.center_note,
+                "human_ssim_curve": c.human_curve or None,
+                "human_ssim_auc": None if c.human_auc is None else round(c.human_auc, 4),
             }
             for c in comparison.columns
         ],

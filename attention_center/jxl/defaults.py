@@ -6,13 +6,21 @@ modular frame, so a browser draws a blurry preview of the whole image after the 
 region becomes final slightly later (the browser benchmark in docs/progressive.md
 measures both). cjxl ignores it where it cannot apply it (lossless JPEG transcoding, the
 default for JPEG input), so JPEG inputs get byte-identical files.
+
+cjxl 0.7 crashes (``JXL_CHECK``, SIGILL, exit 132) on ``--progressive_dc=1 --group_order 1
+--center_x X --center_y Y`` when the image is over 2048 pixels in a dimension (its 1:8 DC
+frame then has several groups and is encoded centre-first with the same centre) and the
+centre lies outside that DC frame (``X >= ceil(w / 8)`` or ``Y >= ceil(h / 8)``): most
+centres of web-size PNGs. :func:`flags_cjxl_survives` leaves ``--progressive_dc`` out there.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Optional
 
-__all__ = ["DEFAULT_CJXL_FLAGS", "with_default_flags"]
+__all__ = ["DEFAULT_CJXL_FLAGS", "flags_cjxl_survives", "with_default_flags"]
 
 #: Added before the user's cjxl flags; a user flag of the same name replaces its default.
 DEFAULT_CJXL_FLAGS: tuple[str, ...] = ("--progressive_dc=1",)
@@ -28,3 +36,50 @@ def with_default_flags(
     """``defaults`` the user's flags do not set (by flag name), then the user's flags."""
     given = {_name(f) for f in extra_flags if f.startswith("-")}
     return [f for f in defaults if _name(f) not in given] + list(extra_flags)
+
+
+def _progressive_dc_on(flags: Sequence[str]) -> bool:
+    on = False
+    for i, flag in enumerate(flags):
+        if flag == "--progressive_dc":
+            value = flags[i + 1] if i + 1 < len(flags) else "1"
+            on = value not in ("0", "-1")
+        elif flag.startswith("--progressive_dc="):
+            on = flag.split("=", 1)[1] not in ("0", "-1")
+    return on
+
+
+def flags_cjxl_survives(flags: Sequence[str], stored_hw, center) -> tuple[list[str], Optional[str]]:
+    """``flags`` without ``--progressive_dc`` where cjxl 0.7 would crash on it, and why.
+
+    Args:
+      flags: the cjxl flags for one image.
+      stored_hw: ``(h, w)`` of the image as stored (cjxl's grid).
+      center: ``(x, y)`` the ``--center_x/--center_y`` (stored pixels), or ``None``
+        (no centre: nothing to avoid).
+    Returns:
+      ``(flags, note)``: ``note`` is ``None`` when the flags are kept as they are.
+    """
+    h, w = (int(v) for v in stored_hw)
+    if center is None or isinstance(center, str) or max(h, w) <= 2048:
+        return list(flags), None
+    if not _progressive_dc_on(flags):
+        return list(flags), None
+    x, y = (int(v) for v in center)
+    if x < math.ceil(w / 8) and y < math.ceil(h / 8):
+        return list(flags), None
+    kept, skip = [], False
+    for i, flag in enumerate(flags):
+        if skip:
+            skip = False
+            continue
+        if flag == "--progressive_dc":
+            skip = i + 1 < len(flags) and not flags[i + 1].startswith("-")
+            continue
+        if flag.startswith("--progressive_dc="):
+            continue
+        kept.append(flag)
+    return kept, (
+        f"--progressive_dc left out: cjxl 0.7 crashes with it on a {w}x{h} image "
+        f"(over 2048 px) centred at ({x}, {y}), outside its 1:8 preview"
+    )

@@ -45,6 +45,7 @@ __all__ = [
     "group_order",
     "group_rects",
     "group_side",
+    "nearest_center_with_order",
     "ring_positions",
 ]
 
@@ -139,7 +140,7 @@ def ring_positions(order: np.ndarray) -> np.ndarray:
 
 
 def candidate_orders(
-    image_hw, group_dim: int = JXL_GROUP_SIZE, step: Optional[int] = None
+    image_hw, group_dim: int = JXL_GROUP_SIZE, step: Optional[int] = None, groups=None
 ) -> dict[tuple[int, int], tuple[int, int]]:
     """Every centre-first order, as ``{(group, side): (x, y)}``: a centre that gives it.
 
@@ -149,36 +150,80 @@ def candidate_orders(
     each (group, side) that some pixel of the image reaches, one centre ``(x, y)``
     (stored pixels) that gives it: the pixel of a ``step`` grid (default
     ``group_dim // 16``, plus the group's last row and column) in that group and quarter
-    nearest to the quarter's centroid inside the image. Cached per image size.
+    nearest to the quarter's centroid inside the image. Cached per image size and group.
+
+    ``groups``: only the orders starting in these raster groups (default: every group;
+    the work is proportional to the number of groups asked for).
     """
     h, w = (int(v) for v in image_hw)
-    return dict(_candidate_orders((h, w), int(group_dim), step))
+    rows, columns = group_grid((h, w), group_dim)
+    chosen = {}
+    for group in range(rows * columns) if groups is None else sorted({int(g) for g in groups}):
+        if not 0 <= group < rows * columns:
+            raise ValueError(f"group {group} outside the {rows}x{columns} groups of {w}x{h}")
+        chosen.update(_group_candidates((h, w), int(group_dim), step, group))
+    return dict(sorted(chosen.items()))
 
 
-@functools.lru_cache(maxsize=256)
-def _candidate_orders(
-    image_hw, group_dim: int, step: Optional[int]
+@functools.lru_cache(maxsize=4096)
+def _group_candidates(
+    image_hw, group_dim: int, step: Optional[int], group: int
 ) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
-    """:func:`candidate_orders`' work, as a tuple of items (hashable, for the cache)."""
+    """:func:`candidate_orders`' work for one group, as a tuple of items (for the cache)."""
     h, w = (int(v) for v in image_hw)
     step = max(1, int(step or group_dim // 16))
-    rows, columns = group_grid(image_hw, group_dim)
+    columns = group_grid(image_hw, group_dim)[1]
+    gy, gx = divmod(group, columns)
+    xs = np.arange(gx * group_dim, min(w, gx * group_dim + group_dim), step)
+    ys = np.arange(gy * group_dim, min(h, gy * group_dim + group_dim), step)
+    xs = np.unique(np.append(xs, min(w, gx * group_dim + group_dim) - 1))
+    ys = np.unique(np.append(ys, min(h, gy * group_dim + group_dim) - 1))
     found: dict[tuple[int, int], list] = {}
-    for gy in range(rows):
-        for gx in range(columns):
-            xs = np.arange(gx * group_dim, min(w, gx * group_dim + group_dim), step)
-            ys = np.arange(gy * group_dim, min(h, gy * group_dim + group_dim), step)
-            xs = np.unique(np.append(xs, min(w, gx * group_dim + group_dim) - 1))
-            ys = np.unique(np.append(ys, min(h, gy * group_dim + group_dim) - 1))
-            for y in ys:
-                for x in xs:
-                    found.setdefault((gy * columns + gx, group_side((x, y), group_dim)), []).append(
-                        (int(x), int(y))
-                    )
-    chosen = {}
+    for y in ys:
+        for x in xs:
+            found.setdefault((group, group_side((x, y), group_dim)), []).append((int(x), int(y)))
+    chosen = []
     for key, points in found.items():
         points = np.asarray(points, np.float64)
         middle = points.mean(axis=0)
         best = points[np.argmin(np.hypot(*(points - middle).T))]
-        chosen[key] = (int(best[0]), int(best[1]))
-    return tuple(sorted(chosen.items()))
+        chosen.append((key, (int(best[0]), int(best[1]))))
+    return tuple(sorted(chosen))
+
+
+def nearest_center_with_order(
+    image_hw, group: int, side: int, target, group_dim: int = JXL_GROUP_SIZE
+) -> Optional[tuple[int, int]]:
+    """The pixel giving the order ``(group, side)`` nearest to ``target``, or ``None``.
+
+    Every pixel of a group's quarter gives the same centre-first order (the file is the
+    same), so the centre handed to cjxl can be the one of that quarter nearest to a point
+    of interest (e.g. the predicted centre) instead of an arbitrary representative.
+
+    Args:
+      image_hw: ``(h, w)`` stored.
+      group, side: the raster group and :func:`group_side` quarter.
+      target: ``(x, y)`` pixels.
+    Returns:
+      ``(x, y)`` integer stored pixels with ``group_side`` equal to ``side``, in ``group``.
+    """
+    h, w = (int(v) for v in image_hw)
+    columns = group_grid((h, w), group_dim)[1]
+    gy, gx = divmod(int(group), columns)
+    x0, y0 = gx * group_dim, gy * group_dim
+    ys, xs = np.mgrid[y0 : min(h, y0 + group_dim), x0 : min(w, x0 + group_dim)]
+    cx, cy = x0 + group_dim // 2, y0 + group_dim // 2
+    # group_side, vectorized (np.arctan2/np.fmod are the C library's, as math's are);
+    # each candidate is checked with group_side itself below.
+    sides = np.floor(
+        np.fmod(-np.arctan2(ys - cy, xs - cx) + 5 * math.pi / 4, 2 * math.pi) * 2 / math.pi
+    ).astype(np.int64)
+    d2 = (xs - float(target[0])) ** 2 + (ys - float(target[1])) ** 2
+    d2 = np.where(sides == int(side), d2, np.inf)
+    for index in np.argsort(d2, axis=None)[:16]:
+        if not np.isfinite(d2.flat[index]):
+            break
+        point = (int(xs.flat[index]), int(ys.flat[index]))
+        if group_side(point, group_dim) == int(side):
+            return point
+    return None

@@ -102,6 +102,26 @@ PIXEL_STATS = """([a, b]) => {
             mean}; }"""
 
 
+def _captions_match_pixels(page, summary: dict, expect_preview: bool) -> None:
+    """Where djxl decodes nothing, the caption says whether Chromium paints the partial
+    file, and Chromium's pixels agree (the --progressive_dc preview for PNG inputs; nothing
+    for JPEG inputs, whose lossless transcoding ignores the flag)."""
+    empty = 0
+    for b in range(len(summary["budgets"])):
+        for k, column in enumerate(summary["columns"]):
+            if column["cells"][b]["drawn"]:
+                continue
+            empty += 1
+            caption = page.locator(f"#img-{b}-{k}").locator("xpath=../../..//figcaption")
+            text = caption.inner_text()
+            assert "djxl decodes nothing from these bytes yet" in text
+            painted = page.evaluate(PIXEL_STATS, [f"img-{b}-{k}", "img-full"])["minAlpha"] > 0
+            assert painted == expect_preview, (text, painted)
+            expected = "draws them itself" if painted else "draws nothing from them either"
+            assert expected in text, text
+    assert empty > 0  # the first budget: before djxl's first paint
+
+
 def test_compare_page_in_chromium(shared_data_dir, tmp_path):
     kodak = shared_data_dir / "kodak" / "kodim23.png"
     out = tmp_path / "cmp"
@@ -121,7 +141,19 @@ def test_compare_page_in_chromium(shared_data_dir, tmp_path):
         _compare([str(osie), "--out", str(out_osie), "--gt_dir", str(gt), "--budgets", "10,25,40"])
         == 0
     )
-    assert json.loads((out_osie / "compare.json").read_text())["human_fixations"] > 5
+    osie_summary = json.loads((out_osie / "compare.json").read_text())
+    assert osie_summary["human_fixations"] > 5
+    # With fixations: the human-weighted SSIM curve, from 0 (nothing drawn) to 1 (final).
+    for column in osie_summary["columns"]:
+        curve = column["human_ssim_curve"]
+        assert curve[0] == 0.0 and curve[-1] == 1.0 and 0 < column["human_ssim_auc"] < 1
+    assert "Where people look, against bytes" in (out_osie / "index.html").read_text()
+    # Our column says where it was encoded and, if not at the prediction, why.
+    ours = summary["columns"][-1]
+    assert ours["center_note"].startswith("encoded at")
+    if ours["predicted"] is not None:
+        assert "not at our predicted centre" in ours["center_note"]
+        assert "any point of it gives the same file" in ours["center_note"]
 
     with playwright_api.sync_playwright() as playwright:
         browser = launch(playwright)
@@ -135,6 +167,7 @@ def test_compare_page_in_chromium(shared_data_dir, tmp_path):
             assert image["complete"] and (image["w"], image["h"]) == (768, 512), image
         assert all(i["src"].startswith("data:image/jxl") for i in partial)  # the .jxl itself
         assert "partial .jxl files themselves" in page.locator("#shown").inner_text()
+        _captions_match_pixels(page, summary, expect_preview=True)  # a PNG: the preview
         # A partial file renders: painted, and not yet the whole file.
         stats = page.evaluate(PIXEL_STATS, ["img-2-0", "img-full"])
         assert stats["minAlpha"] == 255 and stats["std"] > 10, stats  # drawn everywhere
@@ -149,6 +182,7 @@ def test_compare_page_in_chromium(shared_data_dir, tmp_path):
         assert not fixations.is_visible()
         page.check("#show-fixations")
         assert fixations.is_visible()
+        _captions_match_pixels(page, osie_summary, expect_preview=False)  # a JPEG: none
         assert all((i["w"], i["h"]) == (800, 600) for i in _images(page))
         shot = tmp_path / "compare_page.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -166,4 +200,5 @@ def test_compare_page_in_chromium(shared_data_dir, tmp_path):
         assert all(i["src"].startswith("data:image/png") for i in images)
         assert all((i["w"], i["h"]) == (768, 512) for i in images)
         assert "PNG renders" in page.locator("#shown").inner_text()
+        assert page.locator(".browser-note").first.inner_text() == ""  # djxl's words only
         browser.close()

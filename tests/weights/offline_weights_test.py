@@ -448,8 +448,10 @@ def test_efficientnet_lite0_weights_imagenet_argument(photos):
 _OTHER_BACKEND_SCRIPT = """
 import os, sys
 import numpy as np
-from attention_center.backbones.efficientnet_lite import EFFICIENTNET_LITE0_IMAGENET,
-EfficientNetLite0
+from attention_center.backbones.efficientnet_lite import (
+    EFFICIENTNET_LITE0_IMAGENET,
+    EfficientNetLite0,
+)
 from attention_center.backbones.pretrained import offline_weights_path
 import keras
 assert keras.backend.backend() == os.environ["KERAS_BACKEND"]

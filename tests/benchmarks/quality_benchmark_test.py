@@ -1,0 +1,99 @@
+"""benchmarks/progressive/quality_run.py end to end on one real OSIE photo and its fixations.
+
+Real cjxl/djxl, the bundled model as "ours", real eye fixations; the large class is the same
+photo upscaled (its fixations scaled with it). Checks the curves (0 before anything is
+drawn, 1 at the whole file), that the truth centre's file shows the looked-at region at
+least as early as scanline's where the order matters (the upscaled image), and the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO  # noqa: E402
+
+SCRIPT = REPO / "benchmarks" / "progressive" / "quality_run.py"
+
+pytestmark = [
+    pytest.mark.slow,  # ~30 s on a 2-core CPU
+    pytest.mark.skipif(
+        shutil.which("cjxl") is None or shutil.which("djxl") is None,
+        reason="cjxl/djxl (libjxl-tools) not on PATH",
+    ),
+]
+
+
+def test_quality_benchmark_one_image(shared_data_dir, tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    entry = next(
+        e
+        for e in scipy_io.loadmat(
+            shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
+            squeeze_me=True,
+            struct_as_record=False,
+        )["fixations"]
+        if str(e.img).startswith("1001")
+    )
+    points = [
+        [float(s.fix_x[1]) - 1, float(s.fix_y[1]) - 1]
+        for s in entry.subjects
+        if np.size(s.fix_x) > 1
+    ]
+    row = {
+        "image_id": "osie/1001",
+        "dataset": "osie",
+        "source": "osie_eye",
+        "modality": "eye",
+        "split": "test",
+        "data_dir": str(shared_data_dir),
+        "image_path": "osie/data/stimuli/1001.jpg",
+        "original_hw": [600, 800],
+        "center": np.mean(points, axis=0).tolist(),
+        "points": points,
+        "frame_path": "frames/x.jpg",
+    }
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    (gt / "index.jsonl").write_text(json.dumps(row) + "\n")
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            f"--gt_dir={gt}",
+            "--split=test",
+            "--per_class=1",
+            "--large_mp=2",
+            "--strategies=scanline,ours,truth",
+            "--budgets=0.05,0.2,0.4,0.7,1.0",
+            f"--out_dir={out}",
+            f"--work_dir={tmp_path / 'work'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    saved = json.loads((out / "results_test.json").read_text())
+    results = saved["results"]
+    assert {(r["cls"], r["strategy"]) for r in results} == {
+        (c, s) for c in ("native", "large") for s in ("scanline", "ours", "truth")
+    }
+    for r in results:
+        assert r["values"]["ssim_looked"][-1] == 1.0  # the whole file is the final image
+        assert all(0.0 <= v <= 1.0 for v in r["values"]["ssim_looked"])
+    large = {r["strategy"]: r for r in results if r["cls"] == "large"}
+    assert large["truth"]["upscaled"] == pytest.approx(np.sqrt(2e6 / 480000), abs=0.01)
+    assert large["truth"]["groups"] > 24
+    summary = saved["summary"]["large"]
+    assert summary["truth"]["gain"] >= 0.0, summary
+    table = (out / "table_test.md").read_text()
+    assert "| truth |" in table and "upscaled (Lanczos)" in table

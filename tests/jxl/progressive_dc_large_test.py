@@ -1,0 +1,73 @@
+"""cjxl 0.7 crashes on --progressive_dc with a centre outside the 1:8 preview of a >2048 px
+image (issue 23, found on upscaled web pages); encode leaves the flag out there."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from attention_center.inference.predictors import load_predictor
+from attention_center.jxl.batch import encode_directory
+from attention_center.jxl.defaults import flags_cjxl_survives
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
+
+
+@pytest.fixture(scope="module")
+def wide(kodak_paths, tmp_path_factory):
+    """A real photo stretched to 2100x1000 (a 1:8 DC frame of 263x125: two DC groups)."""
+    folder = tmp_path_factory.mktemp("wide")
+    source = next(p for p in kodak_paths if p.name == "kodim23.png")
+    Image.open(source).convert("RGB").resize((2100, 1000)).save(folder / "w.png")
+    return folder
+
+
+def _cjxl(path, out, *flags) -> int:
+    return subprocess.run(
+        ["cjxl", str(path), str(out), "--quiet", "-e", "1", *flags], capture_output=True
+    ).returncode
+
+
+def test_the_crash_and_the_rule(wide, tmp_path):
+    source = wide / "w.png"
+    centre = ["--group_order", "1", "--center_x", "1000", "--center_y", "600"]
+    assert _cjxl(source, tmp_path / "a.jxl", *centre, "--progressive_dc=1") != 0  # cjxl 0.7
+    assert _cjxl(source, tmp_path / "b.jxl", *centre) == 0
+    inside = ["--group_order", "1", "--center_x", "200", "--center_y", "100"]
+    assert _cjxl(source, tmp_path / "c.jxl", *inside, "--progressive_dc=1") == 0
+    kept, note = flags_cjxl_survives(["--progressive_dc=1", "-e", "1"], (1000, 2100), (1000, 600))
+    assert kept == ["-e", "1"] and "2100x1000" in note
+    assert flags_cjxl_survives(["--progressive_dc=1"], (1000, 2100), (200, 100)) == (
+        ["--progressive_dc=1"],
+        None,
+    )
+    assert flags_cjxl_survives(["--progressive_dc=1"], (1500, 2000), (1000, 600))[1] is None
+
+
+def test_encode_leaves_the_flag_out_and_says_so(wide, tmp_path):
+    summary = encode_directory(
+        wide,
+        tmp_path / "out",
+        load_predictor(None),
+        progress=False,
+        jobs=1,
+        extra_flags=["--progressive_dc=1", "-e", "1"],
+        center_strategy="model",
+    )
+    assert summary.ok, summary.format()
+    (result,) = summary.results
+    x, y = result.center
+    outside = x >= 263 or y >= 125
+    assert outside, result.center  # the predicted centre of this photo: the crash case
+    assert ("--progressive_dc=1" not in result.command) == outside
+    assert any("--progressive_dc left out" in n for n in result.notes) == outside
+    decoded = tmp_path / "d.png"
+    subprocess.run(["djxl", str(result.output), str(decoded), "--quiet"], check=True)
+    assert np.asarray(Image.open(decoded)).shape[:2] == (1000, 2100)
