@@ -129,3 +129,41 @@ def two_dataset_build(tmp_path_factory, shared_data_dir: Path, images: int = 4) 
     assert report.ok, report.errors
     (root / "done").write_text("ok\n")
     return root / "gt"
+
+
+def one_photo_build(shared_data_dir: Path, out_dir: Path, stem: str = "1001") -> Path:
+    """A one-row ground-truth build (``index.jsonl`` only) for one OSIE photo.
+
+    Its points are each observer's first fixation after the pre-stimulus one, read by the
+    real OSIE reader (``ground_truth.readers.osie``: ``(x, y)`` 0-based pixels of the
+    800x600 photo); its centre is their mean. The row's ``frame_path`` names no file: the
+    callers (the progressive-loading benchmark and ``attention-center compare``) read the
+    original image and the points only.
+
+    Returns:
+      the build folder (``out_dir``, created).
+    """
+    import numpy as np
+
+    from ground_truth.readers.osie import read_osie_eye
+
+    image_id = f"osie/{stem}"
+    record = next(r for r in read_osie_eye(shared_data_dir).records if r.image_id == image_id)
+    points = [o[1].tolist() for o in record.observers if len(o) > 1]
+    row = {
+        "image_id": image_id,
+        "dataset": "osie",
+        "source": "osie_eye",
+        "modality": "eye",
+        "split": "test",
+        "data_dir": str(shared_data_dir),
+        "image_path": str(Path(record.image_path).relative_to(shared_data_dir)),
+        "original_hw": list(record.original_hw),
+        "center": np.mean(points, axis=0).tolist(),
+        "points": points,
+        "frame_path": f"frames/osie_{stem}.jpg",
+        "fallback": None,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "index.jsonl").write_text(json.dumps(row) + "\n")
+    return out_dir

@@ -102,20 +102,11 @@ def region_group_masks(
     Returns:
       ``bool [M, N]`` over the raster groups.
     """
-    points = np.asarray(points, np.float64).reshape(-1, 2)
-    h, w = (int(v) for v in image_hw)
+    spans = region_group_spans(points, image_hw, side, group_dim)
     rows, columns = group_grid(image_hw, group_dim)
-    sh, sw = min(side, h), min(side, w)
-    # region_box, vectorized (np.round rounds half to even, as round() does).
-    left = np.clip(np.round(points[:, 0]) - sw // 2, 0, w - sw).astype(np.int64)
-    top = np.clip(np.round(points[:, 1]) - sh // 2, 0, h - sh).astype(np.int64)
     gy, gx = np.divmod(np.arange(rows * columns), columns)
-    inside_x = (gx[None, :] >= (left // group_dim)[:, None]) & (
-        gx[None, :] <= ((left + sw - 1) // group_dim)[:, None]
-    )
-    inside_y = (gy[None, :] >= (top // group_dim)[:, None]) & (
-        gy[None, :] <= ((top + sh - 1) // group_dim)[:, None]
-    )
+    inside_x = (gx[None, :] >= spans[:, 0:1]) & (gx[None, :] <= spans[:, 1:2])
+    inside_y = (gy[None, :] >= spans[:, 2:3]) & (gy[None, :] <= spans[:, 3:4])
     return inside_x & inside_y
 
 
@@ -278,6 +269,7 @@ def region_group_spans(
     points = np.asarray(points, np.float64).reshape(-1, 2)
     h, w = (int(v) for v in image_hw)
     sh, sw = min(side, h), min(side, w)
+    # region_box, vectorized (np.round rounds half to even, as round() does).
     left = np.clip(np.round(points[:, 0]) - sw // 2, 0, w - sw).astype(np.int64)
     top = np.clip(np.round(points[:, 1]) - sh // 2, 0, h - sh).astype(np.int64)
     return np.stack(

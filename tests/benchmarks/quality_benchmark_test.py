@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO  # noqa: E402
+from small_ground_truth import one_photo_build  # noqa: E402
 
 SCRIPT = REPO / "benchmarks" / "progressive" / "quality_run.py"
 
@@ -30,37 +31,7 @@ pytestmark = [
 
 
 def test_quality_benchmark_one_image(shared_data_dir, tmp_path):
-    scipy_io = pytest.importorskip("scipy.io")
-    entry = next(
-        e
-        for e in scipy_io.loadmat(
-            shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
-            squeeze_me=True,
-            struct_as_record=False,
-        )["fixations"]
-        if str(e.img).startswith("1001")
-    )
-    points = [
-        [float(s.fix_x[1]) - 1, float(s.fix_y[1]) - 1]
-        for s in entry.subjects
-        if np.size(s.fix_x) > 1
-    ]
-    row = {
-        "image_id": "osie/1001",
-        "dataset": "osie",
-        "source": "osie_eye",
-        "modality": "eye",
-        "split": "test",
-        "data_dir": str(shared_data_dir),
-        "image_path": "osie/data/stimuli/1001.jpg",
-        "original_hw": [600, 800],
-        "center": np.mean(points, axis=0).tolist(),
-        "points": points,
-        "frame_path": "frames/x.jpg",
-    }
-    gt = tmp_path / "gt"
-    gt.mkdir()
-    (gt / "index.jsonl").write_text(json.dumps(row) + "\n")
+    gt = one_photo_build(shared_data_dir, tmp_path / "gt", "1001")
     out = tmp_path / "out"
     run = subprocess.run(
         [

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from conftest import REPO  # noqa: E402
 from PIL import Image
+from small_ground_truth import one_photo_build  # noqa: E402
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if str(REPO) not in sys.path:  # benchmarks/ is imported from the repository root
@@ -47,37 +48,8 @@ def _compare(argv) -> int:
 
 def _osie_gt(shared_data_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
     """A one-row ground-truth build for OSIE 1001.jpg: its real first fixations."""
-    scipy_io = pytest.importorskip("scipy.io")
-    fixations = scipy_io.loadmat(
-        shared_data_dir / "osie" / "data" / "eye" / "fixations.mat",
-        squeeze_me=True,
-        struct_as_record=False,
-    )["fixations"]
-    entry = next(e for e in fixations if Path(e.img).stem == "1001")
-    # The second fixation of each subject (the first is the pre-stimulus centre), 0-based.
-    points = [
-        [float(s.fix_x[1]) - 1, float(s.fix_y[1]) - 1]
-        for s in entry.subjects
-        if np.size(s.fix_x) > 1
-    ]
-    row = {
-        "image_id": "osie/1001",
-        "dataset": "osie",
-        "source": "osie_eye",
-        "modality": "eye",
-        "split": "test",
-        "data_dir": str(shared_data_dir),
-        "image_path": "osie/data/stimuli/1001.jpg",
-        "original_hw": [600, 800],
-        "center": np.mean(points, axis=0).tolist(),
-        "points": points,
-        "frame_path": "frames/osie_1001.jpg",
-        "fallback": None,
-    }
-    gt = tmp_path / "gt"
-    gt.mkdir()
-    (gt / "index.jsonl").write_text(json.dumps(row) + "\n")
-    return shared_data_dir / row["image_path"], gt
+    gt = one_photo_build(shared_data_dir, tmp_path / "gt", "1001")
+    return shared_data_dir / "osie" / "data" / "stimuli" / "1001.jpg", gt
 
 
 def _images(page) -> list[dict]:
