@@ -43,6 +43,7 @@ __all__ = [
 
 #: What every temporary name contains.
 TEMP_MARK = ".ac-tmp"
+_PID_WIDTH = 7  # /proc/sys/kernel/pid_max is at most 2**22 = 4194304
 _TEMP_RE = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.ac-tmp")
 
 
@@ -71,17 +72,21 @@ def temporary_name(destination: os.PathLike | str, suffix: str = "") -> Path:
     limit (``NAME_MAX``, 255 bytes): when the destination's name is too long for that, it is
     cut (on a character boundary) and followed by ``~`` and 8 hex digits of its SHA-256, so a
     240-character destination (whose name fits) still gets a temporary that fits, and
-    :func:`is_temporary` / :func:`stale_temporaries` still recognise it.
+    :func:`is_temporary` / :func:`stale_temporaries` still recognise it. The room is
+    counted for a pid of the largest width Linux gives (7 digits), so the names of any
+    process fit, and a destination is cut the same way by every process.
     """
     destination = Path(destination)
-    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    pid = str(os.getpid())
+    token = f"{pid}-{secrets.token_hex(4)}"
     name = destination.name
     tail = f".{token}{TEMP_MARK}{suffix}"
+    tail_room = len(os.fsencode(tail)) + max(0, _PID_WIDTH - len(pid))
     limit = _name_max(destination.parent)
     encoded = os.fsencode(name)
-    if 1 + len(encoded) + len(os.fsencode(tail)) > limit:
+    if 1 + len(encoded) + tail_room > limit:
         digest = hashlib.sha256(encoded).hexdigest()[:8]
-        room = max(1, limit - 1 - len(os.fsencode(tail)) - len(f"~{digest}"))
+        room = max(1, limit - 1 - tail_room - len(f"~{digest}"))
         name = f"{encoded[:room].decode('utf-8', 'ignore')}~{digest}"
     return destination.with_name(f".{name}{tail}")
 

@@ -442,6 +442,9 @@ def test_a_240_character_name_gets_its_overlay(tmp_path, capsys):
     for destination in (out / (name + ".overlay.png"), out / ("é" * 127)):
         temporary = temporary_name(destination, ".keras")
         assert len(os.fsencode(temporary.name)) <= 255 and is_temporary(temporary)
+        # What the same destination gives a process of the largest pid fits as well.
+        widest = temporary.name.replace(f".{os.getpid()}-", ".4194303-")
+        assert len(os.fsencode(widest)) <= 255
     gone = subprocess.Popen(["true"])
     gone.wait()  # a process that no longer runs: what a kill -9 leaves behind
     temporary = temporary_name(out / (name + ".overlay.png"))
