@@ -27,6 +27,7 @@ Needs the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -292,8 +293,84 @@ def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC", head_ops: int =
     return names
 
 
-def _quantize_int8_keeping_center_float(converter) -> bytes:
-    """Full-integer quantization with the gravity centre left in float32.
+#: The default of ``float_until``: the backbone's layers up to its P2 tap (the stem and the
+#: stride-2 and stride-4 blocks) stay in float32 in int8 models.
+DEFAULT_FLOAT_UNTIL = "P2"
+
+
+def backbone_layers_until(model, level: str = DEFAULT_FLOAT_UNTIL) -> list[str]:
+    """The backbone layers that compute pyramid level ``level`` and come before it.
+
+    Finds every sub-model with ``pyramid_outputs`` (a backbone of
+    :func:`attention_center.backbones.build_backbone`; an ensemble has several), then in its
+    feature network the layer that outputs ``level`` and every layer before it in the
+    network's (topological) order: for the registered backbones, the stem and the blocks up
+    to that tap.
+
+    Returns:
+      ``"<feature network>/<layer>"`` names (empty when the model has no such backbone or
+      level), as :func:`layer_op_nodes` takes them.
+    """
+    names: list[str] = []
+    for backbone in _layers_with_pyramid(model):
+        tensor = backbone.pyramid_outputs.get(level)
+        if tensor is None:
+            continue
+        features = tensor._keras_history.operation
+        outputs = features.output
+        tap = outputs[level] if isinstance(outputs, dict) else None
+        if tap is None:
+            continue
+        tap_layer = tap._keras_history.operation
+        layers = list(features.layers)
+        before = layers[: layers.index(tap_layer) + 1]
+        names += [f"{features.name}/{layer.name}" for layer in before]
+    return list(dict.fromkeys(names))
+
+
+def _layers_with_pyramid(layer) -> list:
+    found = [layer] if getattr(layer, "pyramid_outputs", None) else []
+    for child in getattr(layer, "layers", []) or []:
+        if child is not layer:
+            found += _layers_with_pyramid(child)
+    return found
+
+
+def layer_op_nodes(content: bytes, layer_names: Sequence[str]) -> list[str]:
+    """Output-tensor names of the ops a converted model computes in the named Keras layers.
+
+    Args:
+      content: ``.tflite`` bytes (converted from a SavedModel of :func:`write_saved_model`).
+      layer_names: ``"<model>/<layer>"`` names (:func:`backbone_layers_until`).
+
+    An op belongs to ``model/layer`` when two consecutive components of its output
+    tensor's name (TensorFlow's name scopes:
+    ``.../efficientnet_lite0_compact_features_1/block2b_activation_1/Relu6``) are the two
+    names, each possibly followed by ``_<n>`` (the scope of a repeated call). Fused ops
+    are named for every op they fuse (``;``-separated); the first is read.
+    """
+    if not layer_names:
+        return []
+    wanted = {tuple(name.split("/", 1)) for name in layer_names}
+
+    def bare(scope: str) -> str:
+        return re.sub(r"_\d+$", "", scope)
+
+    model = flatbuffer.read_model(content)
+    subgraph = model.subgraphs[0]
+    names = []
+    for operator in subgraph.operators:
+        for t in operator.outputs:
+            name = flatbuffer._decoded(subgraph.tensors[int(t)].name)
+            scopes = name.split(";")[0].split("/")[:-1]
+            pairs = zip(scopes, scopes[1:])
+            if any((x, y) in wanted for a, b in pairs for x in {a, bare(a)} for y in {b, bare(b)}):
+                names.append(name)
+    return names
+
+
+def _quantize_int8_keeping_center_float(converter, float_layers: Sequence[str] = ()) -> bytes:
+    """Full-integer quantization with the gravity centre (and ``float_layers``) in float32.
 
     Quantized to int8, the gravity centre fails: the sum of a 120x160
     weighting map saturates its int8 range and the normalized weights
@@ -303,12 +380,20 @@ def _quantize_int8_keeping_center_float(converter) -> bytes:
     TensorFlow's selective quantization
     (``tf.lite.experimental.QuantizationDebugger``). Those ops (RESHAPE, SUM,
     ADD, DIV, FULLY_CONNECTED on 19200 values) cost next to nothing in float.
+
+    ``float_layers`` (Keras layer names, :func:`backbone_layers_until`) are denylisted
+    too: TFLite's quantization debugger ranks the stem and the first blocks of
+    EfficientNet-Lite0 worst by far (RMSE over scale 2.6-2.8 for the stem and block 1a's
+    depthwise convolution; the next layer 0.58); kept in float they halve the int8
+    model's centre shifts (docs/export.md) for 30 KB and no measurable latency.
     """
     import tensorflow as tf
 
     # Constructing the debugger calibrates the model on the representative frames.
     debugger = tf.lite.experimental.QuantizationDebugger(converter=converter)
-    nodes = center_tail_nodes(debugger.calibrated_model, head_ops=FLOAT_HEAD_OPS)
+    calibrated = debugger.calibrated_model
+    nodes = center_tail_nodes(calibrated, head_ops=FLOAT_HEAD_OPS)
+    nodes += layer_op_nodes(calibrated, float_layers)
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
     return debugger.get_nondebug_quantized_model()
 
@@ -318,6 +403,7 @@ def convert_saved_model(
     quantization: str = "int8",
     representative_frames: Callable[[], Iterable[np.ndarray]] | None = None,
     outputs: Sequence[str] = ("center",),
+    float_layers: Sequence[str] = (),
 ) -> bytes:
     """A SavedModel from :func:`write_saved_model` -> drop-in ``.tflite`` bytes.
 
@@ -328,6 +414,8 @@ def convert_saved_model(
         ``float32 [H, W, 3]`` frames (RGB [0, 1], resize-with-pad framed).
       outputs: the signature's output keys, in the order wanted in the file
         (output 0 must be ``"center"`` for Google's script).
+      float_layers: for ``int8``: Keras layers whose ops stay in float32
+        (:func:`backbone_layers_until`); the gravity centre always does.
     Returns:
       The model's bytes: input ``image:0`` ``float32 [1, H, W, 3]``; output 0
       ``center:0`` ``float32 [1, 2]``; then ``weight_map:0`` if asked for.
@@ -337,7 +425,7 @@ def convert_saved_model(
     converter = _converter(saved_model_dir, quantization, representative_frames)
     try:
         if quantization == "int8":
-            content = _quantize_int8_keeping_center_float(converter)
+            content = _quantize_int8_keeping_center_float(converter, float_layers)
         else:
             content = converter.convert()
     except ExportError:
@@ -364,17 +452,22 @@ def convert_model(
     outputs: Sequence[str] = ("center",),
     saved_model_dir: os.PathLike | str | None = None,
     internal_hw="model",
+    float_until: str | None = DEFAULT_FLOAT_UNTIL,
 ) -> bytes:
     """A Keras model -> drop-in ``.tflite`` bytes (see :func:`convert_saved_model`).
 
     Rebuilds the model at ``input_hw`` if needed (:func:`fixed_size_model`,
     with ``internal_hw``); the SavedModel goes to a temporary folder unless
-    ``saved_model_dir`` is given.
+    ``saved_model_dir`` is given. For ``int8``, the backbone's layers up to pyramid level
+    ``float_until`` stay in float32 (:func:`backbone_layers_until`; ``None``: none).
     """
     model = fixed_size_model(model, input_hw, internal_hw)
+    float_layers = backbone_layers_until(model, float_until) if float_until else []
     if saved_model_dir is not None:
         write_saved_model(model, saved_model_dir, input_hw, outputs)
-        return convert_saved_model(saved_model_dir, quantization, representative_frames, outputs)
+        return convert_saved_model(
+            saved_model_dir, quantization, representative_frames, outputs, float_layers
+        )
     with tempfile.TemporaryDirectory(prefix="attention_center_export_") as tmp:
         write_saved_model(model, tmp, input_hw, outputs)
-        return convert_saved_model(tmp, quantization, representative_frames, outputs)
+        return convert_saved_model(tmp, quantization, representative_frames, outputs, float_layers)

@@ -8,9 +8,12 @@ the int8 ranges calibrated on them are the ranges the model sees in use.
 Defaults, from the shared data folder (``../shared/data`` beside the repo or
 ``$ATTENTION_CENTER_SHARED/data``) when it is there:
 
-* calibration (``--representative_data``): the 24 Kodak photos, then OSIE
-  stimuli of the *train* split (``attention_center.core.splits.split_of``), evenly
-  spaced, up to the requested count (100);
+* calibration (``--representative_data``): the 24 Kodak photos, then equal shares of
+  the *train* split (``attention_center.core.splits.split_of``) of every kind of image
+  there (:data:`CALIBRATION_FOLDERS`: OSIE and Scene photos, FiWI web pages, MASSVIS
+  charts, GDI designs, SALICON photos), evenly spaced, up to the requested count (100):
+  calibrated on photos only, the int8 model moved the centre of charts and pages 2-4x
+  further than that of photos (docs/export.md);
 * parity: OSIE stimuli of the *val* and *test* splits, evenly spaced (50), so
   that no parity image was used for calibration.
 
@@ -74,6 +77,24 @@ def _evenly_spaced(paths: Sequence[Path], count: int) -> list[Path]:
     return [paths[i] for i in picks]
 
 
+#: Calibration folders under the shared data folder: dataset name (for the split) -> folder.
+CALIBRATION_FOLDERS = {
+    "osie": "osie/data/stimuli",
+    "scene": "scene/data/stimuli",
+    "fiwi": "bubbleview/targets_fiwi",
+    "massvis": "bubbleview/targets_massvis",
+    "gdi": "bubbleview/targets_gdi",
+    "salicon": "bubbleview/targets_salicon",
+}
+
+
+def _train_images(data_dir: Path, dataset: str, folder: str) -> list[Path]:
+    folder = data_dir / folder
+    if not folder.is_dir():
+        return []
+    return [p for p in list_images(folder) if split_of(f"{dataset}/{p.stem}") == "train"]
+
+
 def _osie_stimuli(data_dir: Path, splits: Iterable[str]) -> list[Path]:
     folder = data_dir / "osie" / "data" / "stimuli"
     if not folder.is_dir():
@@ -83,7 +104,7 @@ def _osie_stimuli(data_dir: Path, splits: Iterable[str]) -> list[Path]:
 
 
 def default_representative_paths(count: int = 100, data_dir=None) -> list[Path]:
-    """Real photos for int8 calibration: Kodak, then OSIE train-split stimuli.
+    """Real images for int8 calibration: Kodak, then the train split of every kind.
 
     Falls back on the calibration photos shipped in ``export/photos/calibration``
     when there is no shared data folder.
@@ -94,7 +115,14 @@ def default_representative_paths(count: int = 100, data_dir=None) -> list[Path]:
     data_dir = Path(data_dir) if data_dir else shared_data_dir()
     kodak = data_dir / "kodak"
     paths = list_images(kodak)[:count] if kodak.is_dir() else []
-    paths += _evenly_spaced(_osie_stimuli(data_dir, ["train"]), count - len(paths))
+    kinds = [
+        found
+        for found in (_train_images(data_dir, d, f) for d, f in CALIBRATION_FOLDERS.items())
+        if found
+    ]
+    room = count - len(paths)
+    for i, found in enumerate(kinds):
+        paths += _evenly_spaced(found, room // len(kinds) + (i < room % len(kinds)))
     if not paths:
         paths = _packaged("calibration", count)
     if not paths:

@@ -9,6 +9,7 @@ per quantization and nothing more.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -60,6 +61,8 @@ class Exporter:
       progress: show tqdm progress bars.
       internal_hw: the network's working size inside the graph; see
         :func:`export.converter.fixed_size_model` (default: the model's own).
+      float_until: for ``int8``, the backbone's layers up to this pyramid level stay in
+        float32 (:func:`export.converter.backbone_layers_until`; ``None``: none).
 
     Unreadable images among the representative or parity images are skipped
     and listed in :attr:`skipped_images`.
@@ -75,6 +78,7 @@ class Exporter:
         model_card=None,
         progress: bool = True,
         internal_hw="model",
+        float_until: str | None = converter.DEFAULT_FLOAT_UNTIL,
     ):
         self.model_path = Path(model_path)
         self.input_hw = tuple(int(v) for v in input_hw)
@@ -94,6 +98,10 @@ class Exporter:
             else metadata.default_model_card(self.model_path)
         )
         self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
+        self.float_until = float_until
+        self.float_layers = (
+            converter.backbone_layers_until(self.model, float_until) if float_until else []
+        )
         self._tmp = tempfile.TemporaryDirectory(prefix="attention_center_export_")
         self._saved_model: Path | None = None
         self._reference = None
@@ -194,6 +202,7 @@ class Exporter:
             quantization,
             self.representative_frames if quantization == "int8" else None,
             self.outputs,
+            self.float_layers,
         )
 
     def check_parity(
@@ -232,6 +241,10 @@ class Exporter:
             parity=report.to_dict(),
             outputs=self.outputs,
         )
+        if quantization == "int8":
+            info["quantization"]["float_layers_until"] = (
+                self.float_until if self.float_layers else None
+            )
         content = metadata.embed_metadata(content, info)
         path = atomic_write_bytes(out, content, fsync=True)
         sidecar = atomic_write_bytes(
@@ -282,6 +295,7 @@ def run_export(
     weight_map=False,
     model_card=None,
     progress=True,
+    float_until=converter.DEFAULT_FLOAT_UNTIL,
     stdout=None,
     stderr=None,
 ) -> int:
@@ -312,6 +326,11 @@ def run_export(
             raise ExportUsageError(
                 f"--parity_threshold is a fraction of the frame diagonal, in (0, 1); "
                 f"got {parity_threshold}"
+            )
+        if float_until is not None and not re.fullmatch(r"P[1-9]", str(float_until)):
+            raise ExportUsageError(
+                f"--int8_float_until must be a pyramid level (P2, P3, ...) or 'none', "
+                f"got {float_until!r}"
             )
         if num_parity < 1 or num_representative < 1:
             raise ExportUsageError("--num_parity and --num_representative must be at least 1")
@@ -350,6 +369,7 @@ def run_export(
             model_card=model_card,
             progress=progress,
             internal_hw=internal_hw,
+            float_until=float_until,
         ) as exporter:
             if saved_model:
                 exporter.saved_model(saved_model)

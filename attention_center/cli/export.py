@@ -46,9 +46,10 @@ flags.DEFINE_enum(
 flags.DEFINE_string(
     "representative_data",
     None,
-    "Folder of real photos for int8 calibration "
-    "(default: the Kodak photos and OSIE train-split stimuli in ../shared/data; "
-    "without it, the 8 photos in export/photos/calibration).",
+    "Folder of real images for int8 calibration "
+    "(default: the Kodak photos and the train split of every kind of image in "
+    "../shared/data: photos, web pages, charts, designs; without it, the 8 photos in "
+    "export/photos/calibration).",
     flag_values=FLAGS,
 )
 flags.DEFINE_integer(
@@ -64,6 +65,13 @@ flags.DEFINE_string(
     "Folder of real photos for the parity check (default: "
     "OSIE val/test-split stimuli in ../shared/data; without it, the 6 photos "
     "in export/photos/parity).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "int8_float_until",
+    "P2",
+    "int8 only: the backbone's layers up to this pyramid level (its stem and first blocks) "
+    "stay in float32, where int8 errs most (docs/export.md); 'none' quantizes them too.",
     flag_values=FLAGS,
 )
 flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1, flag_values=FLAGS)
@@ -142,6 +150,7 @@ def main(argv: Sequence[str]) -> int:
         weight_map=FLAGS.weight_map,
         model_card=FLAGS.model_card,
         progress=FLAGS.progress,
+        float_until=None if FLAGS.int8_float_until.lower() == "none" else FLAGS.int8_float_until,
     )
 
 

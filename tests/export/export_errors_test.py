@@ -218,3 +218,12 @@ def test_parity_failure_exits_non_zero_and_writes_nothing(tmp_path, small_model,
     assert "FAIL" in process.stderr and f"{out} not written" in process.stderr
     assert out.read_bytes() == b"previous model"
     assert_nothing_written(tmp_path, keep={"center.tflite"})
+
+
+@pytest.mark.parametrize("level", ["block2", "p2", "all"])
+def test_a_float_level_that_is_not_one_is_a_usage_error(tmp_path, small_model, level):
+    out = tmp_path / "center.tflite"
+    status, message = export(out, model=small_model, float_until=level)
+    assert status == 2, message
+    assert "--int8_float_until" in message and repr(level) in message, message
+    assert_nothing_written(tmp_path)

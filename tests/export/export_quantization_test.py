@@ -26,7 +26,7 @@ from attention_center.inference.tflite import (  # noqa: E402,E501
     make_interpreter,
     ops_outside_delegates,
 )
-from export import flatbuffer  # noqa: E402
+from export import converter, flatbuffer  # noqa: E402
 from export.errors import ExportError  # noqa: E402
 from export.images import load_frames  # noqa: E402
 from export.parity import THRESHOLDS  # noqa: E402
@@ -102,27 +102,50 @@ def test_quantized_export_is_a_builtin_drop_in_within_parity(
     assert spread > 5 * result.parity.max_px + 10, "centres too alike for parity to mean much"
 
 
-def test_int8_is_full_integer_but_the_gravity_centre(exporter, tmp_path):
-    result = exporter.export("int8", tmp_path / "center.tflite")
-    content = result.path.read_bytes()
-    assert set(flatbuffer.float_ops(content)) <= GRAVITY_TAIL_OPS
+def _convolution_types(content: bytes) -> dict[str, set[str]]:
+    """Output-tensor name -> the types of a convolution's input, weights and output."""
     model = flatbuffer.read_model(content)
     subgraph = model.subgraphs[0]
-    convolutions = [
-        op
-        for op in subgraph.operators
-        if flatbuffer._op_name(model, op) in ("CONV_2D", "DEPTHWISE_CONV_2D")
-    ]
-    assert convolutions
-    for op in convolutions:
-        types = {
+    return {
+        flatbuffer._decoded(subgraph.tensors[op.outputs[0]].name): {
             flatbuffer.tensor_type_name(subgraph.tensors[i].type)
             for i in (op.inputs[0], op.inputs[1], op.outputs[0])
         }
-        assert types == {"INT8"}, types
+        for op in subgraph.operators
+        if flatbuffer._op_name(model, op) in ("CONV_2D", "DEPTHWISE_CONV_2D")
+    }
+
+
+def test_the_layers_up_to_p2_are_the_stem_and_the_first_blocks(exporter):
+    names = [n.split("/", 1)[1] for n in exporter.float_layers]
+    # MobileNetV2: the stem (Conv1), the first inverted residual (expanded_conv_*), then
+    # block_1 and block_2 (stride 4, P2's tap block_2_add); nothing of block_3 on.
+    assert {"Conv1", "expanded_conv_depthwise", "block_1_expand", "block_2_add"} <= set(names)
+    assert not [n for n in names if n.startswith(("block_3", "block_4", "block_16"))]
+    assert converter.backbone_layers_until(exporter.model, "P9") == []
+
+
+def test_int8_is_full_integer_but_the_gravity_centre_and_the_first_blocks(exporter, tmp_path):
+    result = exporter.export("int8", tmp_path / "center.tflite")
+    content = result.path.read_bytes()
+    assert result.metadata["quantization"]["float_layers_until"] == "P2"
+    in_float = set(converter.layer_op_nodes(content, exporter.float_layers))
+    types = _convolution_types(content)
+    assert in_float & set(types) and set(types) - in_float
+    for name, kinds in types.items():
+        assert kinds == ({"FLOAT32"} if name in in_float else {"INT8"}), (name, kinds)
     # Input and output stay float32 (the interface is Google's).
+    subgraph = flatbuffer.read_model(content).subgraphs[0]
     assert flatbuffer.tensor_type_name(subgraph.tensors[subgraph.inputs[0]].type) == "FLOAT32"
     assert flatbuffer.tensor_type_name(subgraph.tensors[subgraph.outputs[0]].type) == "FLOAT32"
+
+    # --int8_float_until none: every convolution int8, only the gravity centre in float.
+    everything = converter.convert_saved_model(
+        exporter.saved_model(), "int8", exporter.representative_frames, exporter.outputs, []
+    )
+    assert set(flatbuffer.float_ops(everything)) <= GRAVITY_TAIL_OPS
+    assert all(kinds == {"INT8"} for kinds in _convolution_types(everything).values())
+    assert len(everything) < len(content)
 
 
 def test_parity_above_the_threshold_fails_and_writes_nothing(exporter, tmp_path):

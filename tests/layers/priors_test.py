@@ -121,7 +121,7 @@ def test_int8_tflite_with_priors_is_builtin_only(kodak_paths):
     kernel = np.random.default_rng(0).normal(0, 0.5, dense.kernel.shape).astype("float32")
     dense.kernel.assign(kernel)  # the context matters: priors differ per image
     content = converter.convert_model(
-        model, "int8", input_hw=(96, 128), representative_frames=lambda: frames
+        model, "int8", input_hw=(96, 128), representative_frames=lambda: frames, float_until=None
     )
     ops = flatbuffer.operator_counts(content)
     assert flatbuffer.non_builtin_ops(content) == [], ops
