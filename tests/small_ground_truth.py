@@ -157,7 +157,10 @@ def one_photo_build(shared_data_dir: Path, out_dir: Path, stem: str = "1001") ->
         "modality": "eye",
         "split": "test",
         "data_dir": str(shared_data_dir),
-        "image_path": str(Path(record.image_path).relative_to(shared_data_dir)),
+        "image_path": Path(record.image_path)
+        .resolve()
+        .relative_to(shared_data_dir.resolve())
+        .as_posix(),
         "original_hw": list(record.original_hw),
         "center": np.mean(points, axis=0).tolist(),
         "points": points,
