@@ -11,7 +11,14 @@ cjxl 0.7 crashes (``JXL_CHECK``, SIGILL, exit 132) on ``--progressive_dc=1 --gro
 --center_x X --center_y Y`` when the image is over 2048 pixels in a dimension (its 1:8 DC
 frame then has several groups and is encoded centre-first with the same centre) and the
 centre lies outside that DC frame (``X >= ceil(w / 8)`` or ``Y >= ceil(h / 8)``): most
-centres of web-size PNGs. :func:`flags_cjxl_survives` leaves ``--progressive_dc`` out there.
+centres of web-size PNGs (cjxl's own middle, ``--group_order 1`` without a centre, and
+JPEG transcoding are fine). Two ways around it: :func:`flags_cjxl_survives` leaves
+``--progressive_dc`` out (centre-first without the preview: what ``compare`` and the
+benchmarks do, to show the order's effect); :func:`center_cjxl_survives` leaves the centre
+out (the preview with cjxl's default order: what ``encode`` does, because in the browser the
+preview, drawn from 1-2% of the file, is worth more than any centre's order:
+docs/BENCHMARKS.md 3b, "From Chromium": +0.145 area under the looked-at quality curve at
+2-12 MP against at most +0.063 for the human centre's order).
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ import math
 from collections.abc import Sequence
 from typing import Optional
 
-__all__ = ["DEFAULT_CJXL_FLAGS", "flags_cjxl_survives", "with_default_flags"]
+__all__ = [
+    "DEFAULT_CJXL_FLAGS",
+    "center_cjxl_survives",
+    "flags_cjxl_survives",
+    "with_default_flags",
+]
 
 #: Added before the user's cjxl flags; a user flag of the same name replaces its default.
 DEFAULT_CJXL_FLAGS: tuple[str, ...] = ("--progressive_dc=1",)
@@ -49,6 +61,41 @@ def _progressive_dc_on(flags: Sequence[str]) -> bool:
     return on
 
 
+def _cjxl_crashes(flags: Sequence[str], stored_hw, center) -> bool:
+    """Whether cjxl 0.7 crashes on ``flags`` with this explicit centre (module docstring)."""
+    h, w = (int(v) for v in stored_hw)
+    if center is None or isinstance(center, str) or max(h, w) <= 2048:
+        return False
+    if not _progressive_dc_on(flags):
+        return False
+    x, y = (int(v) for v in center)
+    return not (x < math.ceil(w / 8) and y < math.ceil(h / 8))
+
+
+def center_cjxl_survives(flags: Sequence[str], stored_hw, center, jpeg_transcode: bool = False):
+    """``center``, or ``None`` (cjxl's default order) where cjxl 0.7 would crash on it, and why.
+
+    Args:
+      flags: the cjxl flags for one image.
+      stored_hw: ``(h, w)`` of the image as stored (cjxl's grid).
+      center: ``(x, y)`` for ``--center_x/--center_y`` (stored pixels), ``"middle"`` or
+        ``None``.
+      jpeg_transcode: cjxl transcodes a JPEG losslessly (it then ignores
+        ``--progressive_dc`` and does not crash).
+    Returns:
+      ``(center, note)``: ``note`` is ``None`` when the centre is kept.
+    """
+    if jpeg_transcode or not _cjxl_crashes(flags, stored_hw, center):
+        return center, None
+    h, w = (int(v) for v in stored_hw)
+    x, y = (int(v) for v in center)
+    return None, (
+        f"centre-first order left out (cjxl's default order): cjxl 0.7 crashes on "
+        f"--progressive_dc with a centre ({x}, {y}) outside the 1:8 preview of a {w}x{h} "
+        f"image (over 2048 px), and the preview is worth more in a browser"
+    )
+
+
 def flags_cjxl_survives(flags: Sequence[str], stored_hw, center) -> tuple[list[str], Optional[str]]:
     """``flags`` without ``--progressive_dc`` where cjxl 0.7 would crash on it, and why.
 
@@ -60,14 +107,10 @@ def flags_cjxl_survives(flags: Sequence[str], stored_hw, center) -> tuple[list[s
     Returns:
       ``(flags, note)``: ``note`` is ``None`` when the flags are kept as they are.
     """
+    if not _cjxl_crashes(flags, stored_hw, center):
+        return list(flags), None
     h, w = (int(v) for v in stored_hw)
-    if center is None or isinstance(center, str) or max(h, w) <= 2048:
-        return list(flags), None
-    if not _progressive_dc_on(flags):
-        return list(flags), None
     x, y = (int(v) for v in center)
-    if x < math.ceil(w / 8) and y < math.ceil(h / 8):
-        return list(flags), None
     kept, skip = [], False
     for i, flag in enumerate(flags):
         if skip:

@@ -15,6 +15,7 @@ pixel per image pixel).
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 
@@ -48,11 +49,13 @@ class Renderer:
         timeout_s: float = 5.0,
         hold: bool = False,
         hold_wait_s: float = 1.0,
+        fast_png: bool = False,
     ):
         self.browser, self.server = browser, server
         self.interval_s, self.stable, self.timeout_s = interval_s, stable, timeout_s
         self.hold, self.hold_wait_s = hold, hold_wait_s
-        self._page, self._hw = None, None
+        self.fast_png = fast_png
+        self._page, self._hw, self._cdp = None, None, None
         self.renders = 0
 
     def _tab(self, hw):
@@ -63,7 +66,19 @@ class Renderer:
                 viewport={"width": int(hw[1]), "height": int(hw[0])}, device_scale_factor=1
             )
             self._hw = tuple(hw)
+            self._cdp = self._page.context.new_cdp_session(self._page) if self.fast_png else None
         return self._page
+
+    def _screenshot(self, page, clip) -> bytes:
+        """PNG of ``clip``; with ``fast_png`` through the DevTools protocol's
+        ``optimizeForSpeed`` (the same lossless pixels, about 6x faster at 3 MP)."""
+        if self._cdp is None:
+            return page.screenshot(clip=clip, animations="disabled")
+        shot = self._cdp.send(
+            "Page.captureScreenshot",
+            {"format": "png", "clip": {**clip, "scale": 1}, "optimizeForSpeed": True},
+        )
+        return base64.b64decode(shot["data"])
 
     def render(self, name: str, n_bytes: int, hw) -> np.ndarray:
         """The image area after ``n_bytes`` bytes of file ``name`` (``hw``: its (h, w))."""
@@ -84,7 +99,7 @@ class Renderer:
         while True:
             if shots:
                 time.sleep(self.interval_s)
-            shots.append(page.screenshot(clip=clip, animations="disabled"))
+            shots.append(self._screenshot(page, clip))
             if len(shots) >= self.stable and len(set(shots[-self.stable :])) == 1:
                 break
             if time.time() - started > self.timeout_s:
@@ -103,4 +118,4 @@ class Renderer:
     def close(self):
         if self._page is not None:
             self._page.close()
-            self._page = None
+            self._page, self._cdp = None, None

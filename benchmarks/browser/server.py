@@ -102,6 +102,10 @@ class PartialServer:
         self._server.files[name] = bytes(data)
         return name
 
+    def remove(self, name: str) -> None:
+        """Forgets a registered file (no error if it is not there)."""
+        self._server.files.pop(name, None)
+
     def url(self, kind: str, name: str, n_bytes=None, hold: bool = False) -> str:
         query = "" if n_bytes is None else f"?n={int(n_bytes)}" + ("&hold=1" if hold else "")
         return f"http://127.0.0.1:{self.port}/{kind}/{urllib.parse.quote(name)}{query}"

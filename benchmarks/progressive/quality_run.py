@@ -23,11 +23,25 @@ bundled default model), ``chosen`` (encode's ``--center_strategy chosen``), ``tr
 human centre: the bound for a centre). The predictions are made on the file cjxl reads
 (the upscaled one in the large class), as ``attention-center encode`` does.
 
-Writes ``OUT/results_<split>.json`` and ``OUT/table_<split>.md``. Run from the
-repository root (20 + 16 images, 2 jobs: about 12 minutes on 2 shared cores)::
+Decoders (``--decoder``): ``djxl`` (above), ``chromium`` (what headless Chromium paints:
+each budget served as a truncated download to one browser, screenshotted at the image's
+natural size, device scale 1, and scored against Chromium's own paint of the whole file,
+:mod:`benchmarks.browser.quality`; unlike djxl 0.7 it draws the ``--progressive_dc=1``
+preview), or ``both`` (the same files, both decoders, one row each). With a browser and no
+``--budgets``, the budgets start at 1 % (:data:`BROWSER_BUDGETS`), where the preview is.
+
+Writes ``OUT/results_<split>.json`` and ``OUT/table_<split>.md`` (``djxl``), or
+``OUT/results_<split>_chromium.json`` and ``OUT/table_<split>_chromium.md`` (``chromium``,
+``both``). Run from the repository root (20 + 16 images, 2 jobs: about 12 minutes on 2
+shared cores)::
 
     python benchmarks/progressive/quality_run.py --gt_dir /tmp/gt --split test \
         --per_class 20 --per_class_large 16 --large_mp 3
+
+and what the browser paints beside djxl (10 + 8 images: about 16 minutes)::
+
+    python benchmarks/progressive/quality_run.py --gt_dir /tmp/gt --split test \
+        --per_class 10 --per_class_large 8 --large_mp 3 --decoder both
 """
 
 from __future__ import annotations
@@ -66,6 +80,9 @@ from benchmarks.progressive.pool import run_pool  # noqa: E402
 
 STRATEGIES = ("scanline", "middle", "google", "ours", "chosen", "truth")
 METRICS = ("ssim_looked", "ssim_whole", "psnr_looked", "psnr_whole")
+DECODERS = {"djxl": ("djxl",), "chromium": ("chromium",), "both": ("djxl", "chromium")}
+#: Budgets with a browser: Chromium paints the --progressive_dc preview from about 1 %.
+BROWSER_BUDGETS = ("0.01", "0.02", "0.05", "0.1", "0.15", "0.2", "0.3", "0.4", "0.5", "0.7", "1.0")
 
 flags.DEFINE_string("gt_dir", "/tmp/gt", "Ground-truth build (index.jsonl).")
 flags.DEFINE_string("split", "test", "Split of the images (val: choosing; test: reporting).")
@@ -86,7 +103,14 @@ flags.DEFINE_list(
     "Byte budgets decoded, fractions of the file (djxl 0.7 draws nothing before the DC "
     "image, ~20% of these files, so finer budgets below that add nothing).",
 )
-flags.DEFINE_integer("jobs", 2, "Encodings measured at once.", lower_bound=1)
+flags.DEFINE_enum(
+    "decoder",
+    "djxl",
+    list(DECODERS),
+    "What draws each byte budget: djxl --allow_partial_files, headless Chromium (one browser, "
+    "screenshots; benchmarks/browser), or both on the same files.",
+)
+flags.DEFINE_integer("jobs", 2, "Encodings measured at once (the browser: one, after them).")
 flags.DEFINE_string(
     "google_model",
     str(REPO.parent / "shared" / "anchors" / "google_center.tflite"),
@@ -223,15 +247,89 @@ def _measured(item: dict, strategy: str, flags_: list[str], work: Path) -> dict:
     # As encode does: no --progressive_dc where cjxl 0.7 crashes on it (jxl/defaults.py).
     cjxl_flags, _ = flags_cjxl_survives(with_default_flags(flags_), item["hw"], center)
     data = encode(item["path"], folder / "image.jxl", cjxl_flags)
-    density = fixation_density(item["points"], item["hw"])
-    budgets = [float(b) for b in FLAGS.budgets]
-    curve = quality_curve(data, density, budgets, work_dir=folder / "decode")
-    (folder / "image.jxl").unlink(missing_ok=True)
-    return {**curve.to_json(), "seconds": round(time.time() - started, 1)}
+    out = {"file_bytes": len(data)}
+    if "djxl" in DECODERS[FLAGS.decoder]:
+        density = fixation_density(item["points"], item["hw"])
+        curve = quality_curve(data, density, _budgets(), work_dir=folder / "decode")
+        out["djxl"] = {**curve.to_json(), "seconds": round(time.time() - started, 1)}
+    if "chromium" in DECODERS[FLAGS.decoder]:
+        out["file"] = str(folder / "image.jxl")  # scored by the browser, then removed
+    else:
+        (folder / "image.jxl").unlink(missing_ok=True)
+    return out
+
+
+def _budgets() -> list[float]:
+    """The byte budgets measured, fractions of the file."""
+    browser = "chromium" in DECODERS[FLAGS.decoder]
+    chosen = BROWSER_BUDGETS if browser and not FLAGS["budgets"].present else FLAGS.budgets
+    return [float(b) for b in chosen]
+
+
+def _browser_pass(tasks: list, measured: dict) -> None:
+    """Scores every encoded file in one headless Chromium (sequentially: Playwright's sync
+    API stays on this thread); adds ``"chromium"`` (a curve, or ``{"error"}``) to each."""
+    import hashlib
+
+    from tqdm import tqdm
+
+    from benchmarks.browser.quality import BrowserScorer
+
+    todo = [(key, args[0]) for key, _, args in tasks if "file" in measured.get(key, {})]
+    done: dict = {}  # (image, file's digest) -> curve: strategies that give the same file
+    with BrowserScorer() as scorer:
+        for key, item in tqdm(todo, desc=f"chromium {FLAGS.split}", unit="file"):
+            result = measured[key]
+            path = Path(result.pop("file"))
+            started = time.time()
+            try:
+                data = path.read_bytes()
+                digest = (key[0], hashlib.sha256(data).hexdigest())
+                if digest not in done:
+                    density = fixation_density(item["points"], item["hw"])
+                    curve, _ = scorer.curve(f"{key[0]}_{key[1]}.jxl", data, density, _budgets())
+                    done[digest] = {**curve.to_json(), "seconds": round(time.time() - started, 1)}
+                result["chromium"] = done[digest]
+            except Exception as error:  # noqa: BLE001 (reported, the other files go on)
+                result["error"] = f"chromium: {type(error).__name__}: {str(error)[-300:]}"
+            path.unlink(missing_ok=True)
+
+
+def _check_browser() -> None:
+    """A usage error (exit 2) before any work when Chromium or Playwright is missing."""
+    import importlib.util
+
+    from benchmarks.browser.chromium import chromium_path
+
+    if chromium_path() is None:
+        raise app.UsageError("--decoder needs Chromium: apt-get install chromium (or $CHROMIUM)")
+    if importlib.util.find_spec("playwright") is None:
+        raise app.UsageError("--decoder needs Playwright's Python API: pip install playwright")
+
+
+def _decoder_of(row: dict) -> str:
+    return row.get("decoder", "djxl")  # results written before --decoder: djxl
+
+
+def _tables(results: list[dict]) -> tuple[str, dict]:
+    """The markdown tables, one per decoder in the results, and ``{decoder: numbers}``."""
+    decoders = [d for d in ("djxl", "chromium") if any(_decoder_of(r) == d for r in results)]
+    if decoders == ["djxl"]:
+        text, numbers = _summary(results)
+        return text, {"djxl": numbers}
+    parts, numbers = [], {}
+    for decoder in decoders:
+        text, numbers[decoder] = _summary([r for r in results if _decoder_of(r) == decoder])
+        title = {
+            "djxl": "djxl --allow_partial_files",
+            "chromium": "headless Chromium's paint",
+        }[decoder]
+        parts.append(f"\n### Decoded by {title}\n{text}")
+    return "\n".join(parts), numbers
 
 
 def _summary(results: list[dict]) -> tuple[str, dict]:
-    """The markdown table and the numbers behind it."""
+    """The markdown table and the numbers behind it (rows of one decoder)."""
     from attention_center.jxl.quality import area_under_curve, value_at
 
     lines, numbers = [], {}
@@ -375,9 +473,11 @@ def main(argv):
     started = time.time()
     if FLAGS.report_only:
         saved = json.loads(Path(FLAGS.report_only).read_text())
-        text, _ = _summary(saved["results"])
+        text, _ = _tables(saved["results"])
         print(text)
         return
+    if "chromium" in DECODERS[FLAGS.decoder]:
+        _check_browser()
     work = Path(FLAGS.work_dir or tempfile.mkdtemp(prefix="quality_run_"))
     items = _images(work)
     paths = sorted({i["path"] for i in items})
@@ -414,15 +514,21 @@ def main(argv):
             if first == key:
                 tasks.append((key, _measure, (item, strategy, flags_, work)))
     measured = dict(run_pool(FLAGS.jobs, tasks, f"quality {FLAGS.split}"))
+    if "chromium" in DECODERS[FLAGS.decoder]:
+        _browser_pass(tasks, measured)
     failed = {k: v["error"] for k, v in measured.items() if "error" in v}
     for key, error in failed.items():
         print(f"failed: {meta[key]['image_id']} {meta[key]['strategy']}: {error}", flush=True)
     images_failed = {key[0] for key in failed}
     meta = {k: v for k, v in meta.items() if k[0] not in images_failed}
     results = [
-        {**info, **measured[same[(key[0], tuple(info["flags"]))]]} for key, info in meta.items()
+        {**info, "decoder": decoder, **measured[same[(key[0], tuple(info["flags"]))]][decoder]}
+        for key, info in meta.items()
+        for decoder in DECODERS[FLAGS.decoder]
     ]
-    text, numbers = _summary(results)
+    text, numbers = _tables(results)
+    if FLAGS.decoder == "djxl":
+        numbers = numbers["djxl"]  # as before --decoder
     out = Path(FLAGS.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/progressive/quality_run.py " + " ".join(sys.argv[1:])
@@ -430,16 +536,19 @@ def main(argv):
         f"Split {FLAGS.split}; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
         f"{time.time() - started:.0f} s; command: `{command}`"
     )
+    suffix = "" if FLAGS.decoder == "djxl" else "_chromium"
     atomic_write_json(
-        out / f"results_{FLAGS.split}.json",
+        out / f"results_{FLAGS.split}{suffix}.json",
         {"command": command, "results": results, "summary": numbers},
         indent=None,
     )
-    atomic_write_text(out / f"table_{FLAGS.split}.md", header + "\n" + text + "\n")
+    atomic_write_text(out / f"table_{FLAGS.split}{suffix}.md", header + "\n" + text + "\n")
     print(header + "\n" + text, flush=True)
-    print(
-        json.dumps({c: {s: round(t["gain"], 4) for s, t in v.items()} for c, v in numbers.items()})
-    )
+    gains = {
+        d: {c: {s: round(t["gain"], 4) for s, t in v.items()} for c, v in by_class.items()}
+        for d, by_class in (numbers if FLAGS.decoder != "djxl" else {"djxl": numbers}).items()
+    }
+    print(json.dumps(gains))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """cjxl 0.7 crashes on --progressive_dc with a centre outside the 1:8 preview of a >2048 px
-image (issue 23, found on upscaled web pages); encode leaves the flag out there."""
+image (issue 23, found on upscaled web pages); encode keeps the preview and leaves the centre
+out there (the preview is worth more in a browser); compare leaves the flag out."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from PIL import Image
 
 from attention_center.inference.predictors import load_predictor
 from attention_center.jxl.batch import encode_directory
-from attention_center.jxl.defaults import flags_cjxl_survives
+from attention_center.jxl.defaults import center_cjxl_survives, flags_cjxl_survives
 
 pytestmark = pytest.mark.skipif(
     shutil.which("cjxl") is None or shutil.which("djxl") is None,
@@ -51,7 +52,7 @@ def test_the_crash_and_the_rule(wide, tmp_path):
     assert flags_cjxl_survives(["--progressive_dc=1"], (1500, 2000), (1000, 600))[1] is None
 
 
-def test_encode_leaves_the_flag_out_and_says_so(wide, tmp_path):
+def test_encode_keeps_the_preview_and_leaves_the_centre_out(wide, tmp_path):
     summary = encode_directory(
         wide,
         tmp_path / "out",
@@ -63,11 +64,24 @@ def test_encode_leaves_the_flag_out_and_says_so(wide, tmp_path):
     )
     assert summary.ok, summary.format()
     (result,) = summary.results
-    x, y = result.center
-    outside = x >= 263 or y >= 125
-    assert outside, result.center  # the predicted centre of this photo: the crash case
-    assert ("--progressive_dc=1" not in result.command) == outside
-    assert any("--progressive_dc left out" in n for n in result.notes) == outside
+    x, y = result.display_center
+    assert x >= 263 or y >= 125, result.display_center  # this photo's centre: the crash case
+    assert result.center is None and "--progressive_dc=1" in result.command
+    assert "--center_x" not in result.command and "--group_order" not in result.command
+    assert any("centre-first order left out" in n for n in result.notes), result.notes
     decoded = tmp_path / "d.png"
     subprocess.run(["djxl", str(result.output), str(decoded), "--quiet"], check=True)
     assert np.asarray(Image.open(decoded)).shape[:2] == (1000, 2100)
+
+
+def test_the_centre_is_kept_where_cjxl_survives(wide, tmp_path):
+    flags = ["--progressive_dc=1"]
+    assert center_cjxl_survives(flags, (1000, 2100), (200, 100)) == ((200, 100), None)
+    assert center_cjxl_survives(flags, (1500, 2000), (1000, 600)) == ((1000, 600), None)
+    assert center_cjxl_survives([], (1000, 2100), (1000, 600)) == ((1000, 600), None)
+    # A JPEG is transcoded losslessly: cjxl ignores --progressive_dc and keeps the centre.
+    assert center_cjxl_survives(flags, (1000, 2100), (1000, 600), jpeg_transcode=True)[1] is None
+    jpeg = tmp_path / "w.jpg"
+    Image.open(wide / "w.png").save(jpeg, quality=90)
+    centre = ["--group_order", "1", "--center_x", "1000", "--center_y", "600"]
+    assert _cjxl(jpeg, tmp_path / "j.jxl", *centre, "--progressive_dc=1") == 0
