@@ -170,3 +170,36 @@ def one_photo_build(shared_data_dir: Path, out_dir: Path, stem: str = "1001") ->
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "index.jsonl").write_text(json.dumps(row) + "\n")
     return out_dir
+
+
+def run_quality_benchmark(gt_dir: Path, tmp_path: Path, *flags: str, timeout: int = 600):
+    """``benchmarks/progressive/quality_run.py`` on a build, in a subprocess.
+
+    Writes to ``tmp_path/out`` (results) and ``tmp_path/work``; ``flags`` are the script's.
+
+    Returns:
+      ``(completed process, the out folder)``.
+    """
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "benchmarks" / "progressive" / "quality_run.py"),
+            f"--gt_dir={gt_dir}",
+            "--split=test",
+            *flags,
+            f"--out_dir={out}",
+            f"--work_dir={tmp_path / 'work'}",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=timeout,
+    )
+    return run, out

@@ -9,17 +9,11 @@ least as early as scanline's where the order matters (the upscaled image), and t
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import REPO  # noqa: E402
-from small_ground_truth import one_photo_build  # noqa: E402
-
-SCRIPT = REPO / "benchmarks" / "progressive" / "quality_run.py"
+from small_ground_truth import one_photo_build, run_quality_benchmark  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,  # ~30 s on a 2-core CPU
@@ -32,25 +26,13 @@ pytestmark = [
 
 def test_quality_benchmark_one_image(shared_data_dir, tmp_path):
     gt = one_photo_build(shared_data_dir, tmp_path / "gt", "1001")
-    out = tmp_path / "out"
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            f"--gt_dir={gt}",
-            "--split=test",
-            "--per_class=1",
-            "--large_mp=2",
-            "--strategies=scanline,ours,truth",
-            "--budgets=0.05,0.2,0.4,0.7,1.0",
-            f"--out_dir={out}",
-            f"--work_dir={tmp_path / 'work'}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        timeout=600,
+    run, out = run_quality_benchmark(
+        gt,
+        tmp_path,
+        "--per_class=1",
+        "--large_mp=2",
+        "--strategies=scanline,ours,truth",
+        "--budgets=0.05,0.2,0.4,0.7,1.0",
     )
     assert run.returncode == 0, run.stderr[-3000:]
     saved = json.loads((out / "results_test.json").read_text())

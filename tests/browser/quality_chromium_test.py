@@ -11,22 +11,18 @@ Chromium shows before the header arrives is not counted as a paint.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 from conftest import REPO  # noqa: E402
-from small_ground_truth import one_photo_build  # noqa: E402
+from small_ground_truth import one_photo_build, run_quality_benchmark  # noqa: E402
 
 pytest.importorskip("playwright.sync_api")
 if str(REPO) not in sys.path:  # benchmarks/ is imported from the repository root
     sys.path.insert(0, str(REPO))
 
 from benchmarks.browser.chromium import chromium_path  # noqa: E402
-
-SCRIPT = REPO / "benchmarks" / "progressive" / "quality_run.py"
 
 pytestmark = [
     pytest.mark.skipif(chromium_path() is None, reason="Chromium not installed"),
@@ -39,26 +35,15 @@ pytestmark = [
 
 def test_chromium_paints_the_progressive_dc_preview_djxl_does_not(shared_data_dir, tmp_path):
     gt = one_photo_build(shared_data_dir, tmp_path / "gt", "1001")
-    out = tmp_path / "out"
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            f"--gt_dir={gt}",
-            "--split=test",
-            "--classes=large",
-            "--per_class=1",
-            "--large_mp=1",
-            "--strategies=scanline",
-            "--budgets=0.02,1.0",
-            "--decoder=both",
-            f"--out_dir={out}",
-            f"--work_dir={tmp_path / 'work'}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    run, out = run_quality_benchmark(
+        gt,
+        tmp_path,
+        "--classes=large",
+        "--per_class=1",
+        "--large_mp=1",
+        "--strategies=scanline",
+        "--budgets=0.02,1.0",
+        "--decoder=both",
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
