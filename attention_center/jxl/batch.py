@@ -34,7 +34,7 @@ from attention_center.core.images import DEFAULT_MAX_PIXELS, ImageLoadError
 from attention_center.core.orientation import read_orientation
 from attention_center.core.orientation import stored_hw as _stored_shape
 from attention_center.core.processes import ChildProcesses, interrupts_deferred
-from attention_center.jxl.defaults import center_cjxl_survives
+from attention_center.jxl.defaults import center_cjxl_survives, jpeg_transcode
 from attention_center.jxl.encoder import (
     DIRECT_FORMATS,
     EncoderError,
@@ -230,16 +230,6 @@ def _probe(path: Path) -> tuple[str, str, int]:
     return fmt, mode, read_orientation(path)
 
 
-def _jpeg_transcode(cjxl_input, flags) -> bool:
-    """Whether cjxl transcodes this input losslessly (a JPEG, ``--lossless_jpeg`` not 0)."""
-    if Path(cjxl_input).suffix.lower() not in (".jpg", ".jpeg"):
-        return False
-    return not any(f in ("--lossless_jpeg=0", "-j0") for f in flags) and not any(
-        f in ("--lossless_jpeg", "-j") and i + 1 < len(flags) and flags[i + 1] == "0"
-        for i, f in enumerate(flags)
-    )
-
-
 def encode_directory(
     image_dir,
     output_dir,
@@ -352,7 +342,7 @@ def encode_directory(
                 tuple(prediction.original_hw), read_orientation(result.source) if direct else 1
             )
             result.center, avoided = center_cjxl_survives(
-                extra_flags, stored, result.center, _jpeg_transcode(cjxl_input, extra_flags)
+                extra_flags, stored, result.center, jpeg_transcode(cjxl_input, extra_flags)
             )
             if avoided:
                 result.notes = (*result.notes, avoided)

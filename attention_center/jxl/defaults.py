@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Optional
 
 __all__ = [
     "DEFAULT_CJXL_FLAGS",
     "center_cjxl_survives",
     "flags_cjxl_survives",
+    "jpeg_transcode",
     "with_default_flags",
 ]
 
@@ -50,15 +52,30 @@ def with_default_flags(
     return [f for f in defaults if _name(f) not in given] + list(extra_flags)
 
 
-def _progressive_dc_on(flags: Sequence[str]) -> bool:
-    on = False
+def _flag_value(flags: Sequence[str], name: str, bare: str = "1") -> Optional[str]:
+    """The last value given to cjxl flag ``name`` (``--name=V`` or ``--name V``), or ``None``.
+
+    ``bare``: the value of the flag given without one (at the end of the flags).
+    """
+    value = None
     for i, flag in enumerate(flags):
-        if flag == "--progressive_dc":
-            value = flags[i + 1] if i + 1 < len(flags) else "1"
-            on = value not in ("0", "-1")
-        elif flag.startswith("--progressive_dc="):
-            on = flag.split("=", 1)[1] not in ("0", "-1")
-    return on
+        if flag == name:
+            value = flags[i + 1] if i + 1 < len(flags) else bare
+        elif flag.startswith(name + "="):
+            value = flag.split("=", 1)[1]
+    return value
+
+
+def _progressive_dc_on(flags: Sequence[str]) -> bool:
+    return _flag_value(flags, "--progressive_dc") not in (None, "0", "-1")
+
+
+def jpeg_transcode(cjxl_input, flags: Sequence[str]) -> bool:
+    """Whether cjxl transcodes ``cjxl_input`` losslessly: a JPEG, and neither
+    ``--lossless_jpeg`` nor ``-j`` set to 0 (lossless transcoding is cjxl's default for JPEG)."""
+    if Path(cjxl_input).suffix.lower() not in (".jpg", ".jpeg"):
+        return False
+    return "0" not in (_flag_value(flags, "--lossless_jpeg"), _flag_value(flags, "-j"))
 
 
 def _cjxl_crashes(flags: Sequence[str], stored_hw, center) -> bool:

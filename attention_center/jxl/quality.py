@@ -92,20 +92,17 @@ def fixation_density(
       weights: per point (default 1).
     Returns:
       ``float64 [h, w]`` summing to 1 (uniform when no point falls on the image).
-    Cost: linear in pixels (a separable Gaussian filter).
+    Cost: linear in pixels (:func:`attention_center.core.density.density_map`, a
+    separable Gaussian filter).
     """
-    from scipy.ndimage import gaussian_filter
+    from attention_center.core.density import density_map
 
     h, w = (int(v) for v in image_hw)
-    points = np.asarray(points, np.float64).reshape(-1, 2)
-    weights = np.ones(len(points)) if weights is None else np.asarray(weights, np.float64)
-    x, y = np.round(points[:, 0]).astype(np.int64), np.round(points[:, 1]).astype(np.int64)
-    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    counts = np.zeros((h, w), np.float64)
-    np.add.at(counts, (y[inside], x[inside]), weights[inside])
-    if counts.sum() <= 0:
+    sigma_px = max(1.0, sigma * float(np.hypot(h, w)))
+    density = density_map(points, (h, w), sigma_px, normalize="sum", weights=weights)
+    if density.sum() <= 0:  # no point on the image
         return np.full((h, w), 1.0 / (h * w))
-    density = gaussian_filter(counts, max(1.0, sigma * float(np.hypot(h, w))), mode="constant")
+    density = density.astype(np.float64)
     return density / density.sum()
 
 
