@@ -54,7 +54,6 @@ __all__ = [
     "choose_for_prediction",
     "gaussian_points",
     "estimated_group_bytes",
-    "expected_final_bytes",
     "final_bytes",
     "region_box",
     "region_group_masks",
@@ -134,12 +133,6 @@ def final_bytes(order, group_bytes, masks, base: float = 0.0) -> np.ndarray:
     positions = ring_positions(order)
     last = np.max(np.where(masks, positions[None, :], -1), axis=1)
     return base + np.where(last >= 0, cumulative[np.maximum(last, 0)], 0.0)
-
-
-def expected_final_bytes(order, group_bytes, masks, weights, base: float = 0.0) -> float:
-    """``sum_p weights[p] * final_bytes[p]`` (weights normalized to sum 1)."""
-    weights = np.asarray(weights, np.float64)
-    return float(np.dot(final_bytes(order, group_bytes, masks, base), weights / weights.sum()))
 
 
 def attention_points(
@@ -301,21 +294,20 @@ def _span_costs(order, spans, sizes, image_hw, group_dim: int, base: float) -> n
 
 def score_orders(
     image_hw,
-    masks,
+    spans,
     weights,
     group_bytes=None,
     base: float = 0.0,
     group_dim: int = JXL_GROUP_SIZE,
     groups=None,
-    spans=None,
 ) -> dict[tuple[int, int], tuple]:
     """Centre-first orders' expected bytes: ``{(group, side): (cost, (x, y))}``.
 
-    ``masks``/``weights``: the regions people may look at and their probabilities
-    (:func:`region_group_masks`, :func:`attention_points`); or, instead of ``masks``
-    (``None``), ``spans`` (:func:`region_group_spans`, linear memory); ``group_bytes``:
-    ``[N]`` (default :func:`estimated_group_bytes`); ``groups``: only the orders starting
-    in these groups (default: all ``4 N``, quadratic in the number of groups).
+    ``spans``/``weights``: the regions people may look at (:func:`region_group_spans`,
+    linear memory) and their probabilities (:func:`attention_points`; normalized here);
+    ``group_bytes``: ``[N]`` (default :func:`estimated_group_bytes`); ``groups``: only the
+    orders starting in these groups (default: all ``4 N``, quadratic in the number of
+    groups). Regions touching the same groups are scored once.
     """
     sizes = (
         estimated_group_bytes(image_hw, group_dim)
@@ -323,22 +315,14 @@ def score_orders(
         else np.asarray(group_bytes, np.float64)
     )
     weights = np.asarray(weights, np.float64)
-    scores = {}
-    if spans is not None:
-        unique, inverse = np.unique(np.asarray(spans, np.int64), axis=0, return_inverse=True)
-        mass = np.bincount(inverse.ravel(), weights=weights, minlength=len(unique))
-        mass = mass / mass.sum()
-        for key, center in candidate_orders(image_hw, group_dim, groups=groups).items():
-            order = group_order(image_hw, center, group_dim=group_dim)
-            cost = float(np.dot(_span_costs(order, unique, sizes, image_hw, group_dim, base), mass))
-            scores[key] = (cost, center)
-        return scores
-    # Regions touching the same groups score alike: score each distinct mask once.
-    unique, inverse = np.unique(np.asarray(masks, bool), axis=0, return_inverse=True)
+    unique, inverse = np.unique(np.asarray(spans, np.int64), axis=0, return_inverse=True)
     mass = np.bincount(inverse.ravel(), weights=weights, minlength=len(unique))
+    mass = mass / mass.sum()
+    scores = {}
     for key, center in candidate_orders(image_hw, group_dim, groups=groups).items():
         order = group_order(image_hw, center, group_dim=group_dim)
-        scores[key] = (expected_final_bytes(order, sizes, unique, mass, base), center)
+        cost = float(np.dot(_span_costs(order, unique, sizes, image_hw, group_dim, base), mass))
+        scores[key] = (cost, center)
     return scores
 
 
@@ -396,7 +380,7 @@ def choose_center(
             else np.clip(np.average(points, axis=0, weights=weights), 0, [w - 1, h - 1])
         )
         groups = _nearby_groups(anchor, image_hw, int(reach), group_dim)
-    scores = score_orders(image_hw, None, weights, group_bytes, 0.0, group_dim, groups, spans)
+    scores = score_orders(image_hw, spans, weights, group_bytes, 0.0, group_dim, groups)
     best_cost = min(cost for cost, _ in scores.values())
     model_cost = None
     if model_center is not None:
@@ -407,7 +391,7 @@ def choose_center(
             model_cost = scores[model_key][0]
         else:  # a quarter the candidates' grid misses
             model_cost = score_orders(
-                image_hw, None, weights, group_bytes, 0.0, group_dim, [model_key[0]], spans
+                image_hw, spans, weights, group_bytes, 0.0, group_dim, [model_key[0]]
             ).get(model_key, (np.inf,))[0]
         if model_cost <= best_cost + 1e-12:
             return CenterChoice(

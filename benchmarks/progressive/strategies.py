@@ -30,6 +30,7 @@ from attention_center.jxl.center_choice import (
     final_bytes,
     gaussian_points,
     region_group_masks,
+    region_group_spans,
     score_orders,
 )
 from attention_center.jxl.encoder import encoder_center
@@ -102,7 +103,8 @@ def oracle_choice(gt_center, original_hw, groups: dict, side: int = 256) -> dict
     hw = tuple(int(v) for v in original_hw)  # orientation 1 (groups.py measures no other)
     sizes = np.asarray(groups["section_bytes"], np.float64)
     masks = region_group_masks(np.asarray([gt_center], np.float64), hw, side)
-    scores = score_orders(hw, masks, [1.0], sizes, groups["base_centre_first"])
+    spans = region_group_spans(np.asarray([gt_center], np.float64), hw, side)
+    scores = score_orders(hw, spans, [1.0], sizes, groups["base_centre_first"])
     best = min(scores, key=lambda k: (scores[k][0], k))
     best_cost, best_center = scores[best]
     scan_cost = float(

@@ -20,6 +20,8 @@ from attention_center.jxl.center_choice import (
     gaussian_points,
     region_box,
     region_group_masks,
+    region_group_spans,
+    score_orders,
 )
 from attention_center.jxl.group_order import group_order
 from attention_center.jxl.partial import PrefixDecoder, psnr
@@ -49,6 +51,21 @@ def test_final_bytes_adds_groups_up_to_the_last_needed():
         ]
     )  # 1 and 4: fifth
     assert final_bytes(order, sizes, masks, base=5).tolist() == [35, 175]
+
+
+def test_order_scores_are_the_expected_final_bytes_of_the_regions():
+    """score_orders (spans of groups, linear memory) = the weighted final_bytes of the masks."""
+    rng = np.random.default_rng(0)
+    hw = (1000, 1400)  # 4 x 6 groups, partial ones at the edges
+    points = rng.uniform((0, 0), (hw[1], hw[0]), size=(40, 2))
+    weights = rng.uniform(0.1, 1.0, size=40)
+    sizes = estimated_group_bytes(hw)
+    masks = region_group_masks(points, hw, 256)
+    scores = score_orders(hw, region_group_spans(points, hw, 256), weights, sizes, base=0.01)
+    assert len(scores) > 24
+    for cost, center in scores.values():
+        expected = final_bytes(group_order(hw, center), sizes, masks, base=0.01)
+        assert cost == pytest.approx(float(np.dot(expected, weights / weights.sum())))
 
 
 def test_area_estimate():
