@@ -8,6 +8,7 @@
   attention-center train --data GT ...        train a model
   attention-center evaluate --data GT ...     score models against baselines
   attention-center ensemble --model A ...     average trained models into one
+  attention-center calibrate --model M ...    choose the head's temperature on a val split
   attention-center export --out F.tflite      the int8 TFLite drop-in for Google's
   attention-center beam --input GLOB ...      centres and JPEG XL at scale (Apache Beam)
 
@@ -53,6 +54,9 @@ COMMANDS = {
     "train": Command("attention_center.cli.train", "train an attention-centre model"),
     "evaluate": Command("attention_center.cli.evaluate", "score models against baselines"),
     "ensemble": Command("attention_center.cli.ensemble", "average trained models into one"),
+    "calibrate": Command(
+        "attention_center.cli.calibrate", "choose the head's temperature on a validation split"
+    ),
     "export": Command(
         "attention_center.cli.export", "the quantized TFLite drop-in for Google's model"
     ),

@@ -29,6 +29,13 @@ class AttentionCenterHead(keras.layers.Layer):
     "a web page: top left; a photo: the object". The dense layer starts at zero: a head with
     priors starts as the same function as one without (a warm start keeps its behaviour).
 
+    ``temperature`` multiplies the logits before the sigmoid (temperature scaling, as for
+    classifiers' confidences, Guo et al. 2017): above 1 the map is sharper, and its gravity
+    centre is pulled less towards the middle of the frame by the map's low background. It is
+    not trained: :func:`attention_center.evaluation.temperature.fit_temperature` chooses it on
+    a validation split after training (``attention-center calibrate``). At 1 (the default)
+    the graph has no extra op.
+
     All ops lower to TFLite builtins (CONV_2D, TRANSPOSE_CONV, RESIZE_BILINEAR,
     ADD, CONCATENATION, STRIDED_SLICE, LOGISTIC; with priors MEAN, FULLY_CONNECTED, MUL, SUM
     and a constant-folded prior tensor at a fixed input size) and quantize to int8.
@@ -40,6 +47,7 @@ class AttentionCenterHead(keras.layers.Layer):
       aggregation: ``"add"`` or ``"concat"``.
       dropout: spatial dropout rate after aggregation (training only).
       priors: number of learned Gaussian priors weighted per image (0: none).
+      temperature: factor on the logits before the sigmoid (> 0; 1: none).
 
     Input: a list of ``float [B, h_k, w_k, c_k]`` maps, finest first (each
       coarser one's size is about half, quarter... of the first).
@@ -55,6 +63,7 @@ class AttentionCenterHead(keras.layers.Layer):
         aggregation="add",
         dropout=0.0,
         priors=0,
+        temperature=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -70,6 +79,9 @@ class AttentionCenterHead(keras.layers.Layer):
         self.priors = int(priors)
         if self.priors < 0:
             raise ValueError(f"priors must be >= 0, got {priors}")
+        self.temperature = float(temperature)
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
 
     def build(self, input_shape):
         if (
@@ -199,7 +211,10 @@ class AttentionCenterHead(keras.layers.Layer):
             maps = self.prior_maps(target_h, target_w)  # [h, w, K]
             prior = ops.sum(maps[None] * weights[:, None, None, :], axis=-1, keepdims=True)
             x = ops.cast(x, "float32") + ops.cast(prior, "float32")
-        return ops.sigmoid(ops.cast(x, "float32"))
+        x = ops.cast(x, "float32")
+        if self.temperature != 1.0:
+            x = x * self.temperature
+        return ops.sigmoid(x)
 
     def prior_maps(self, height, width):
         """``float [height, width, K]``: the learned Gaussian priors on a ``height x width``
@@ -226,6 +241,7 @@ class AttentionCenterHead(keras.layers.Layer):
             aggregation=self.aggregation,
             dropout=self.dropout,
             priors=self.priors,
+            temperature=self.temperature,
         )
         return config
 

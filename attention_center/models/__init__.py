@@ -3,5 +3,12 @@
 from attention_center.models.center_model import AttentionCenterModel, build_model
 from attention_center.models.ensemble import AttentionCenterEnsemble
 from attention_center.models.saving import load_model
+from attention_center.models.temperature import with_head_temperature
 
-__all__ = ["AttentionCenterEnsemble", "AttentionCenterModel", "build_model", "load_model"]
+__all__ = [
+    "AttentionCenterEnsemble",
+    "AttentionCenterModel",
+    "build_model",
+    "load_model",
+    "with_head_temperature",
+]

@@ -57,6 +57,9 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         :class:`~attention_center.heads.AttentionCenterHead`.
       head_priors: learned Gaussian priors weighted per image by a global descriptor
         (``AttentionCenterHead(priors=...)``); 0: none.
+      head_temperature: factor on the head's logits before the sigmoid
+        (``AttentionCenterHead(temperature=...)``), chosen after training on a validation
+        split (:func:`attention_center.models.temperature.with_head_temperature`); 1: none.
       backbone_weights: ``"imagenet"``, ``"keras"``, ``"offline"``, ``None`` or
         a path; only used when the model is first created (a loaded model gets
         its saved weights).
@@ -84,6 +87,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         normalization=None,
         internal_hw=None,
         head_priors=0,
+        head_temperature=1.0,
         **kwargs,
     ):
         input_shape = tuple(input_shape)
@@ -115,6 +119,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
             aggregation=aggregation,
             dropout=dropout,
             priors=head_priors,
+            temperature=head_temperature,
             name="center_head",
         )
         weight_map = head([pyramid[level] for level in levels])
@@ -133,6 +138,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         self.aggregation = aggregation
         self.dropout_rate = dropout
         self.head_priors = int(head_priors)
+        self.head_temperature = float(head_temperature)
         self.normalization = feature_model.normalization
         self.internal_hw = internal_hw
         self.output_stride = level_stride(levels[0])
@@ -157,6 +163,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
             "normalization": self.normalization,
             "internal_hw": list(self.internal_hw) if self.internal_hw else None,
             "head_priors": self.head_priors,
+            "head_temperature": self.head_temperature,
         }
 
     @classmethod

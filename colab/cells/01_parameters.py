@@ -17,6 +17,7 @@ BATCH_SIZE = 16
 MAX_IMAGES = 0                   # train on the first N training images (0: all), for a quick run
 MAX_EVAL_IMAGES = 0              # evaluate on the first N test images (0: all)
 STRATEGY = "auto"                # auto (TPU, else GPUs, else CPU) | default | mirrored | tpu
+CALIBRATE_TEMPERATURES = "1,1.1,1.2,1.3,1.4,1.5,1.6,1.8,2"  # head temperatures tried on val ("": keep the model as trained)
 NUM_CALIBRATION = 100            # int8 calibration images (training frames)
 NUM_PARITY = 50                  # images for the TFLite-vs-Keras parity check (val/test frames)
 PARITY_THRESHOLD = None          # largest TFLite-vs-Keras centre distance / diagonal (None: 0.02 for int8)
