@@ -65,3 +65,45 @@ def save_small_model(
     give_structure(model, frames)
     model.save(path)
     return model
+
+
+def structured_lite0_model(kodak_paths, input_hw=(96, 128), seed: int = 0, **kwargs):
+    """A random compact EfficientNet-Lite0 model with structure on 8 Kodak frames.
+
+    Returns:
+      ``(model, frames)``: the model (``build_model`` ``kwargs``, e.g. ``head_priors``) and
+      its ``float32 [8, H, W, 3]`` frames at ``input_hw``.
+    """
+    import keras
+
+    from attention_center import build_model
+    from export.images import load_frames
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(
+        "efficientnet_lite0_compact",
+        input_shape=(*input_hw, 3),
+        backbone_weights=None,
+        **kwargs,
+    )
+    _, frames = load_frames(kodak_paths[:8], input_hw)
+    give_structure(model, frames)
+    return model, frames
+
+
+def int8_content_following(model, frames, tolerance: float = 0.05) -> bytes:
+    """Converts ``model`` to int8 TFLite (nothing kept in float but the gravity centre),
+    asserts it has builtin ops only and that its centres on ``frames`` are within
+    ``tolerance`` of the frame diagonal of the Keras model's; returns the ``.tflite`` bytes."""
+    from attention_center.inference.tflite import google_centers, make_interpreter
+    from export import converter, flatbuffer
+
+    input_hw = tuple(frames.shape[1:3])
+    content = converter.convert_model(
+        model, "int8", input_hw=input_hw, representative_frames=lambda: frames, float_until=None
+    )
+    assert flatbuffer.non_builtin_ops(content) == [], flatbuffer.operator_counts(content)
+    expected = np.asarray(model.predict(frames, verbose=0)["center"], np.float64)
+    got = google_centers(make_interpreter(content), frames)
+    assert np.linalg.norm(got - expected, axis=-1).max() <= tolerance * np.hypot(*input_hw)
+    return content

@@ -78,10 +78,10 @@ def _temperatures() -> tuple:
 
 
 def _load(spec: str):
-    """The model of ``--model``, or a :class:`UsageError` naming the file and the problem."""
+    """``(path, model)`` of ``--model``, or a :class:`UsageError` naming the file and why."""
     from attention_center.core.files import not_a_file_reason
-    from attention_center.inference.predictors import keras_file_problem
-    from attention_center.models import AttentionCenterModel, load_model
+    from attention_center.inference.predictors import ModelLoadError, load_keras_file
+    from attention_center.models import AttentionCenterModel
     from attention_center.presets import PresetError, resolve_model
 
     try:
@@ -90,16 +90,10 @@ def _load(spec: str):
         raise UsageError(f"--model: {error}") from error
     if not path.is_file():
         raise UsageError(f"--model {path}: {not_a_file_reason(path) or 'not a regular file'}")
-    problem = keras_file_problem(path)
-    if problem:
-        raise UsageError(f"--model {path}: {problem}")
     try:
-        model = load_model(path)
-    except Exception as error:  # Keras raises many types for a bad file
-        first = str(error).splitlines()[0][:200] if str(error) else ""
-        raise UsageError(
-            f"--model {path}: cannot load as a Keras model ({type(error).__name__}: {first})"
-        ) from error
+        model = load_keras_file(path)
+    except ModelLoadError as error:
+        raise UsageError(f"--model {error}") from error
     if not isinstance(model, AttentionCenterModel):
         raise UsageError(
             f"--model {path}: a {type(model).__name__}, not an AttentionCenterModel "

@@ -47,6 +47,7 @@ __all__ = [
     "TFLitePredictor",
     "clear_cache",
     "keras_file_problem",
+    "load_keras_file",
     "load_predictor",
 ]
 
@@ -292,7 +293,9 @@ def keras_file_problem(path: Path) -> Optional[str]:
     return None
 
 
-def _load_keras_file(path: Path):
+def load_keras_file(path: Path):
+    """The Keras model in the ``.keras`` file ``path``, or :class:`ModelLoadError` naming the
+    file and what is wrong with it (empty, not a zip archive, not loadable)."""
     from attention_center.models import load_model
 
     problem = keras_file_problem(path)
@@ -323,7 +326,7 @@ def _cached_file_predictor(
     suffix = Path(path).suffix.lower()
     if suffix == ".tflite":
         return TFLitePredictor(path, num_threads=num_threads, runtime=runtime)
-    model = _load_keras_file(Path(path))
+    model = load_keras_file(Path(path))
     return KerasPredictor(model, path=path, frame_hw=frame_hw, batch_size=batch_size)
 
 

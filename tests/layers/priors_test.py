@@ -101,32 +101,14 @@ def test_prior_parameters_are_learned_and_context_moves_the_centre(tmp_path):
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TFLite export needs TF")
 def test_int8_tflite_with_priors_is_builtin_only(kodak_paths):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from export_models import give_structure
+    from export_models import int8_content_following, structured_lite0_model
 
-    from attention_center.inference.tflite import google_centers, make_interpreter
-    from export import converter, flatbuffer
-    from export.images import load_frames
+    from export import flatbuffer
 
-    keras.utils.set_random_seed(0)
-    model = build_model(
-        "efficientnet_lite0_compact",
-        input_shape=(96, 128, 3),
-        backbone_weights=None,
-        head_priors=6,
-    )
-    _, frames = load_frames(kodak_paths[:8], (96, 128))
-    give_structure(model, frames)
-    head = model.get_layer("center_head")
-    dense = head.prior_weights
+    model, frames = structured_lite0_model(kodak_paths, head_priors=6)
+    dense = model.get_layer("center_head").prior_weights
     kernel = np.random.default_rng(0).normal(0, 0.5, dense.kernel.shape).astype("float32")
     dense.kernel.assign(kernel)  # the context matters: priors differ per image
-    content = converter.convert_model(
-        model, "int8", input_hw=(96, 128), representative_frames=lambda: frames, float_until=None
-    )
-    ops = flatbuffer.operator_counts(content)
-    assert flatbuffer.non_builtin_ops(content) == [], ops
+    content = int8_content_following(model, frames)
     # Only the gravity centre after the sigmoid stays in float (as without priors).
     assert set(flatbuffer.float_ops(content)) <= {"RESHAPE", "SUM", "ADD", "DIV", "FULLY_CONNECTED"}
-    expected = np.asarray(model.predict(frames, verbose=0)["center"], np.float64)
-    got = google_centers(make_interpreter(content), frames)
-    assert np.linalg.norm(got - expected, axis=-1).max() <= 0.05 * np.hypot(96, 128)

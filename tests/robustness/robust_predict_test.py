@@ -204,13 +204,13 @@ def test_api_loads_a_model_once_and_again_when_its_file_changes(centroid_keras, 
     model = tmp_path / "m.keras"
     model.write_bytes(centroid_keras.read_bytes())
     loads = []
-    original = predictors._load_keras_file
+    original = predictors.load_keras_file
 
     def counting(path):
         loads.append(path)
         return original(path)
 
-    predictors._load_keras_file = counting
+    predictors.load_keras_file = counting
     try:
         photo = synthetic_photo()
         first = ac.predict(photo, model=str(model))
@@ -222,7 +222,7 @@ def test_api_loads_a_model_once_and_again_when_its_file_changes(centroid_keras, 
         ac.predict(photo, model=str(model))
         assert len(loads) == 2  # a changed file is loaded again
     finally:
-        predictors._load_keras_file = original
+        predictors.load_keras_file = original
 
 
 # --- case 8: a corrupt .keras file is said to be one, not "File not found" ------------------
