@@ -11,35 +11,29 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from head_inputs import random_taps  # noqa: E402
+
 from attention_center import AttentionCenterHead, build_model  # noqa: E402
 from attention_center.heads.center_head import initial_priors  # noqa: E402
 
 HW = (48, 64)
 
 
-def _taps(batch=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return [
-        rng.normal(size=(batch, 12, 16, 8)).astype("float32"),
-        rng.normal(size=(batch, 6, 8, 16)).astype("float32"),
-    ]
-
-
 def test_priors_serialize_and_the_config_round_trips():
     head = AttentionCenterHead(width=8, priors=5, name="h")
-    head(_taps())
+    head(random_taps())
     config = head.get_config()
     assert config["priors"] == 5
     clone = AttentionCenterHead.from_config(config)
-    clone(_taps())
+    clone(random_taps())
     clone.set_weights(head.get_weights())
-    np.testing.assert_allclose(clone(_taps()), head(_taps()), atol=1e-6)
+    np.testing.assert_allclose(clone(random_taps()), head(random_taps()), atol=1e-6)
     assert AttentionCenterHead.from_config({**config, "priors": 0}).priors == 0  # old configs
 
 
 def test_prior_maps_peak_where_their_means_are():
     head = AttentionCenterHead(width=8, priors=3)
-    head(_taps())
+    head(random_taps())
     maps = keras.ops.convert_to_numpy(head.prior_maps(12, 16))
     assert maps.shape == (12, 16, 3)
     means, _ = initial_priors(3)
@@ -52,14 +46,14 @@ def test_prior_maps_peak_where_their_means_are():
 def test_a_head_with_priors_starts_as_the_head_without():
     plain = AttentionCenterHead(width=8, name="h")
     with_priors = AttentionCenterHead(width=8, priors=4, name="h")
-    plain(_taps())
-    with_priors(_taps())
+    plain(random_taps())
+    with_priors(random_taps())
     trained = {w.path: w for w in plain.weights}
     for variable in with_priors.weights:  # the same weights where the paths match (warm start)
         if variable.path in trained:
             variable.assign(trained[variable.path])
     assert sum(v.path in trained for v in with_priors.weights) == len(plain.weights)
-    np.testing.assert_allclose(with_priors(_taps()), plain(_taps()), atol=1e-6)
+    np.testing.assert_allclose(with_priors(random_taps()), plain(random_taps()), atol=1e-6)
 
 
 def test_prior_parameters_are_learned_and_context_moves_the_centre(tmp_path):

@@ -14,18 +14,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from head_inputs import random_taps  # noqa: E402
+
 from attention_center import AttentionCenterHead, build_model  # noqa: E402
 from attention_center.models import load_model, with_head_temperature  # noqa: E402
 
 HW = (48, 64)
-
-
-def _taps(batch=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return [
-        rng.normal(size=(batch, 12, 16, 8)).astype("float32"),
-        rng.normal(size=(batch, 6, 8, 16)).astype("float32"),
-    ]
 
 
 def _logits(maps):
@@ -35,15 +29,15 @@ def _logits(maps):
 
 def test_temperature_scales_the_logits_and_round_trips_in_the_config():
     plain = AttentionCenterHead(width=8, priors=3, name="h")
-    plain(_taps())
+    plain(random_taps())
     config = plain.get_config()
     assert config["temperature"] == 1.0
     sharp = AttentionCenterHead.from_config({**config, "temperature": 1.7})
-    sharp(_taps())
+    sharp(random_taps())
     sharp.set_weights(plain.get_weights())
     assert sharp.get_config()["temperature"] == 1.7
     np.testing.assert_allclose(
-        _logits(sharp(_taps())), 1.7 * _logits(plain(_taps())), rtol=1e-3, atol=1e-3
+        _logits(sharp(random_taps())), 1.7 * _logits(plain(random_taps())), rtol=1e-3, atol=1e-3
     )
     old = {k: v for k, v in config.items() if k != "temperature"}  # a config from before 0.6
     assert AttentionCenterHead.from_config(old).temperature == 1.0
