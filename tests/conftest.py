@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,12 @@ SHARED = Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared"))
 SHARED_DATA = SHARED / "data"
 GOOGLE_MODEL = SHARED / "anchors" / "google_center.tflite"
 FIXTURES = REPO / "tests" / "fixtures"
+
+#: Skips a test where the real cjxl and djxl (Debian's libjxl-tools) are not on PATH.
+needs_jxl_tools = pytest.mark.skipif(
+    shutil.which("cjxl") is None or shutil.which("djxl") is None,
+    reason="cjxl/djxl (libjxl-tools) not on PATH",
+)
 
 
 @pytest.fixture(scope="session")

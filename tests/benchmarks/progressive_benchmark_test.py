@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO  # noqa: E402
+from conftest import (
+    REPO,  # noqa: E402
+    needs_jxl_tools,
+)
 
 import attention_center
 
@@ -28,10 +30,7 @@ SCRIPT = REPO / "benchmarks" / "progressive" / "run.py"
 
 pytestmark = [
     pytest.mark.slow,  # two runs of the benchmark script, ~40 s on a 2-core CPU
-    pytest.mark.skipif(
-        shutil.which("cjxl") is None or shutil.which("djxl") is None,
-        reason="cjxl/djxl (libjxl-tools) not on PATH",
-    ),
+    needs_jxl_tools,
     pytest.mark.skipif(not SCRIPT.is_file(), reason=f"{SCRIPT} not present"),
 ]
 

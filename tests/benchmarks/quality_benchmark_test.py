@@ -9,18 +9,15 @@ least as early as scanline's where the order matters (the upscaled image), and t
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
+from conftest import needs_jxl_tools
 from small_ground_truth import one_photo_build, run_quality_benchmark  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,  # ~30 s on a 2-core CPU
-    pytest.mark.skipif(
-        shutil.which("cjxl") is None or shutil.which("djxl") is None,
-        reason="cjxl/djxl (libjxl-tools) not on PATH",
-    ),
+    needs_jxl_tools,
 ]
 
 

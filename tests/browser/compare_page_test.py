@@ -27,16 +27,15 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 if str(REPO) not in sys.path:  # benchmarks/ is imported from the repository root
     sys.path.insert(0, str(REPO))
 
+from conftest import needs_jxl_tools
+
 from benchmarks.browser.chromium import chromium_path, launch  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(
         chromium_path() is None, reason="Chromium not installed (apt-get install chromium)"
     ),
-    pytest.mark.skipif(
-        shutil.which("cjxl") is None or shutil.which("djxl") is None,
-        reason="cjxl/djxl (libjxl-tools) not on PATH",
-    ),
+    needs_jxl_tools,
 ]
 
 

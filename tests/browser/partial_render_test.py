@@ -3,7 +3,6 @@ headless Chromium's screenshots, and the searches, checked against djxl on the s
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -15,6 +14,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 if str(REPO) not in sys.path:  # benchmarks/ is imported from the repository root
     sys.path.insert(0, str(REPO))
 
+from conftest import needs_jxl_tools
+
 from attention_center.jxl.center_choice import region_box  # noqa: E402
 from attention_center.jxl.group_order import group_order  # noqa: E402
 from attention_center.jxl.partial import PrefixDecoder, group_arrivals  # noqa: E402
@@ -25,10 +26,7 @@ from benchmarks.browser.server import BACKGROUND, PartialServer  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(chromium_path() is None, reason="Chromium not installed"),
-    pytest.mark.skipif(
-        shutil.which("cjxl") is None or shutil.which("djxl") is None,
-        reason="cjxl/djxl (libjxl-tools) not on PATH",
-    ),
+    needs_jxl_tools,
 ]
 
 

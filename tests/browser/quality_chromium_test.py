@@ -11,7 +11,6 @@ Chromium shows before the header arrives is not counted as a paint.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import pytest
@@ -22,14 +21,13 @@ pytest.importorskip("playwright.sync_api")
 if str(REPO) not in sys.path:  # benchmarks/ is imported from the repository root
     sys.path.insert(0, str(REPO))
 
+from conftest import needs_jxl_tools
+
 from benchmarks.browser.chromium import chromium_path  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(chromium_path() is None, reason="Chromium not installed"),
-    pytest.mark.skipif(
-        shutil.which("cjxl") is None or shutil.which("djxl") is None,
-        reason="cjxl/djxl (libjxl-tools) not on PATH",
-    ),
+    needs_jxl_tools,
 ]
 
 

@@ -14,16 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, save_centroid_model
+from conftest import REPO, needs_jxl_tools, save_centroid_model
 from PIL import Image
 
 from attention_center.cli import main as cli
 from attention_center.core.images import load_image
-
-needs_cjxl = pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +114,7 @@ def test_predict_bad_images_each_get_a_clear_error(centroid_model, bad_images, c
     assert "anim.gif: note: animated: the first of 2 frames was used" in err
 
 
-@needs_cjxl
+@needs_jxl_tools
 def test_encode_with_google_flag_names_and_extra_cjxl_flags(
     centroid_model, photos, tmp_path, capsys
 ):

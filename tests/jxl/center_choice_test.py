@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from conftest import needs_jxl_tools
 from PIL import Image
 
 from attention_center.core.frames import frame_transform
@@ -123,10 +123,7 @@ def test_choose_for_prediction_needs_only_a_centre():
     assert choose_for_prediction(Prediction(source="x", error="bad")) is None
 
 
-@pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
+@needs_jxl_tools
 def test_chosen_centre_makes_the_region_final_sooner_in_real_files(kodak_paths, tmp_path):
     """Real cjxl files: the region around (380, 250) of kodim23 is final earlier with the
     chosen centre than with the model's (300, 200), as djxl decodes the prefixes."""

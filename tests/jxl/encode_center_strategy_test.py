@@ -7,6 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import needs_jxl_tools
 from PIL import Image
 
 from attention_center.cli.main import main as cli
@@ -18,10 +19,7 @@ from attention_center.jxl.center_choice import choose_for_prediction
 from attention_center.jxl.encoder import encoder_center
 from attention_center.jxl.group_order import group_order
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
+pytestmark = needs_jxl_tools
 
 
 @pytest.fixture(scope="module")

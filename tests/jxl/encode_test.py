@@ -10,7 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import save_centroid_model
+from conftest import (
+    needs_jxl_tools,
+    save_centroid_model,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -30,10 +33,7 @@ from attention_center.jxl.encoder import (
     run_encoder,
 )
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
+pytestmark = needs_jxl_tools
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

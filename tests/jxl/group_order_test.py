@@ -13,12 +13,12 @@ decides), cjxl's default centre, the scanline order and ``--progressive_dc=1``.
 from __future__ import annotations
 
 import concurrent.futures
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_jxl_tools
 from PIL import Image
 
 from attention_center.jxl.group_order import (
@@ -30,12 +30,6 @@ from attention_center.jxl.group_order import (
     ring_positions,
 )
 from attention_center.jxl.partial import group_arrivals
-
-needs_libjxl = pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
-
 
 # --- the model on its own ---------------------------------------------------------------------
 
@@ -141,7 +135,7 @@ def _encode(source: Path, center, extra, out: Path) -> bytes:
     return out.read_bytes()
 
 
-@needs_libjxl
+@needs_jxl_tools
 def test_model_matches_real_cjxl_files(shared_data_dir, tmp_path):
     tiles = _tiles(shared_data_dir, tmp_path / "tiles.png")
 
@@ -170,7 +164,7 @@ def test_model_matches_real_cjxl_files(shared_data_dir, tmp_path):
     assert {sides["diagonal-down-right"], sides["diagonal-up-left"]} <= {0, 1, 2, 3}
 
 
-@needs_libjxl
+@needs_jxl_tools
 def test_section_sizes_do_not_depend_on_the_order(shared_data_dir, tmp_path):
     """What the oracle relies on: a group's bytes are the same whatever the order."""
     source = tmp_path / "crop.png"  # a real photo cut to 3x2 groups, two of them partial

@@ -4,21 +4,18 @@ out there (the preview is worth more in a browser); compare leaves the flag out.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from conftest import needs_jxl_tools
 from PIL import Image
 
 from attention_center.inference.predictors import load_predictor
 from attention_center.jxl.batch import encode_directory
 from attention_center.jxl.defaults import center_cjxl_survives, flags_cjxl_survives
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
+pytestmark = needs_jxl_tools
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from conftest import needs_jxl_tools
 from PIL import Image
 
 from attention_center.jxl.quality import (
@@ -50,10 +50,7 @@ def test_area_and_fixed_budgets():
     assert value_at([0.1, 0.2], [0.3, 0.6], 0.05) == 0.0
 
 
-@pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
+@needs_jxl_tools
 def test_centre_first_at_the_fixations_shows_them_sooner_than_scanline(kodak_paths, tmp_path):
     """kodim23 (768x512): people 'look' at the bottom right; scanline sends that group last,
     centre-first from there first. The looked-at curve says so; the whole image barely moves."""

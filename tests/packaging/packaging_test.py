@@ -21,7 +21,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import (
+    REPO,
+    needs_jxl_tools,
+)
 
 tomllib = pytest.importorskip("tomllib")
 
@@ -138,10 +141,7 @@ def test_the_wheel_has_the_models_and_presets_and_no_tests(wheel):
     assert tests == []
 
 
-@pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
+@needs_jxl_tools
 def test_a_plain_install_predicts_and_encodes_with_the_bundled_tflite(wheel, tmp_path, kodak_paths):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import needs_jxl_tools
 from PIL import Image
 from robustness.corpus import digests, synthetic_photo, write_build, write_image_corpus
 
 from attention_center.cli import main as cli
-
-needs_cjxl = pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
 
 
 def run(*args) -> int:
@@ -121,7 +116,7 @@ def test_export_checks_its_output_folder_before_converting(tmp_path, capsys, mon
 # --- compare --------------------------------------------------------------------------------
 
 
-@needs_cjxl
+@needs_jxl_tools
 def test_compare_bad_image_loop_and_bad_flags(tmp_path, capsys):
     images = tmp_path / "in"
     cases = write_image_corpus(images)
@@ -153,7 +148,7 @@ def test_compare_bad_image_loop_and_bad_flags(tmp_path, capsys):
 # --- beam -----------------------------------------------------------------------------------
 
 
-@needs_cjxl
+@needs_jxl_tools
 def test_beam_bad_cjxl_flags_are_a_usage_error(tmp_path, capsys):
     pytest.importorskip("apache_beam")
     images = tmp_path / "in"

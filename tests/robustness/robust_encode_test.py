@@ -21,16 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import (
+    REPO,
+    needs_jxl_tools,
+)
 from PIL import Image
 from robustness.corpus import digests, synthetic_photo, write_image_corpus
 
 from attention_center.cli import main as cli
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("cjxl") is None or shutil.which("djxl") is None,
-    reason="cjxl/djxl (libjxl-tools) not on PATH",
-)
+pytestmark = needs_jxl_tools
 
 
 def run(*args) -> int:
