@@ -67,6 +67,10 @@ class Record:
         durations; used to derive onsets when there are no real ones).
       observer_ids: a label per observer (subject number, worker id, ...).
       drops: what validation dropped while reading this record, by reason.
+      same_picture_as: ``None``, or the absolute path of the image file that
+        ``image_path`` is a rescaled copy of (the same picture at another size, e.g.
+        BubbleView's enlarged ``targets_massvis30/`` charts): the build treats both files as
+        one image (one id, one frame) instead of refusing two files under one id.
     """
 
     image_id: str
@@ -80,6 +84,7 @@ class Record:
     duration_ms: Optional[list[np.ndarray]] = None
     observer_ids: Optional[list] = None
     drops: DropCounter = dataclasses.field(default_factory=DropCounter)
+    same_picture_as: Optional[str] = None
 
     def __post_init__(self):
         if self.modality not in MODALITIES:

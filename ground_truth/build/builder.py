@@ -106,10 +106,7 @@ def records_to_rows(
             obs_idx, pt_idx = np.nonzero(keep)
             points = padded.points[k][obs_idx, pt_idx]
             center = result.centers[k]
-            try:
-                image_path = Path(record.image_path).resolve().relative_to(data_dir).as_posix()
-            except ValueError:
-                image_path = str(Path(record.image_path).resolve())
+            image_path = _row_path(record.image_path, data_dir)
             rows[chunk_idx[k]] = {
                 "image_id": record.image_id,
                 "dataset": record.dataset,
@@ -118,6 +115,11 @@ def records_to_rows(
                 "split": split_of(record.image_id, seed),
                 "data_dir": str(data_dir),
                 "image_path": image_path,
+                "same_picture_as": (
+                    None
+                    if record.same_picture_as is None
+                    else _row_path(record.same_picture_as, data_dir)
+                ),
                 "original_hw": list(record.original_hw),
                 "frame_hw": [int(frame_hw[0]), int(frame_hw[1])],
                 "frame_path": frame_name(record.image_id),
@@ -241,24 +243,42 @@ def make_frame(row: dict, frame_hw) -> np.ndarray:
     return frame
 
 
+def _row_path(path, data_dir: Path) -> str:
+    """An index row's image path: relative to ``data_dir`` (POSIX) when under it, else
+    absolute."""
+    try:
+        return Path(path).resolve().relative_to(data_dir).as_posix()
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+def _picture(row) -> str:
+    """The image file a row's picture is: the original of a rescaled copy
+    (``same_picture_as``), else its own ``image_path``."""
+    return row.get("same_picture_as") or row["image_path"]
+
+
 def write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress: bool) -> set:
     """Writes one frame per image; returns the image ids that failed.
 
-    Rows of one image id must name one image file, and two image ids one frame file each:
-    otherwise (two sources' files named alike, ids that differ only by ``/`` and ``_``) the
-    later id is an error naming both files, never a silent merge.
+    Rows of one image id must name one picture (one image file, or a declared rescaled copy
+    of it: ``same_picture_as``; the frame is then made from the original), and two image ids
+    one frame file each: otherwise (two sources' files named alike, ids that differ only by
+    ``/`` and ``_``) the later id is an error naming both files, never a silent merge.
     """
     from tqdm import tqdm
 
     first, failed, frame_owner = {}, set(), {}
     for r in rows:
         seen = first.setdefault(r["image_id"], r)
-        if seen["image_path"] != r["image_path"] and r["image_id"] not in failed:
+        if _picture(seen) != _picture(r) and r["image_id"] not in failed:
             errors.append(
                 f"{r['image_id']}: names two different images, {seen['image_path']} and "
                 f"{r['image_path']}; not built (give the sources distinct datasets or names)"
             )
             failed.add(r["image_id"])
+        elif seen.get("same_picture_as") and not r.get("same_picture_as"):
+            first[r["image_id"]] = r  # the frame from the original, not the rescaled copy
     for image_id, r in sorted(first.items()):
         owner = frame_owner.setdefault(r["frame_path"], image_id)
         if owner != image_id:

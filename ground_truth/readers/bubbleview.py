@@ -113,6 +113,10 @@ class BubbleFile:
       seconds: viewing time (``None``: unlimited).
       blur_px, radius_px: BubbleView's blur sigma and bubble radius (``None``: no bubbles).
       experiment: the paper's experiment (UPSTREAM_README.md).
+      copies_of: ``None``, or the folder under ``bubbleview/`` holding the originals this
+        file's images are rescaled copies of (same file name): the records name the original
+        in :attr:`ground_truth.records.Record.same_picture_as`, so one chart shown at two
+        sizes stays one image of the build.
     """
 
     source: str
@@ -126,6 +130,7 @@ class BubbleFile:
     blur_px: Optional[int] = None
     radius_px: Optional[int] = None
     experiment: str = ""
+    copies_of: Optional[str] = None
 
     @property
     def offset(self) -> float:
@@ -133,7 +138,7 @@ class BubbleFile:
         return ORIGINS[self.origin]
 
 
-def _clicks(source, file, dataset, task, seconds, blur, radius, experiment):
+def _clicks(source, file, dataset, task, seconds, blur, radius, experiment, copies_of=None):
     return BubbleFile(
         source,
         file,
@@ -146,6 +151,7 @@ def _clicks(source, file, dataset, task, seconds, blur, radius, experiment):
         blur,
         radius,
         experiment,
+        copies_of,
     )
 
 
@@ -285,6 +291,7 @@ FILES: tuple[BubbleFile, ...] = (
         40,
         32,
         "addendum",
+        copies_of="targets_massvis",
     ),
     # GDI graphic designs.
     _clicks("gdi_click_30x50", "gdi30x50.mat", "gdi", "free-viewing", 10.0, 30, 50, "4"),
@@ -450,6 +457,7 @@ def _read_image(
         observers.append(points)
         durations.append(duration)
         ids.append(j + 1)
+    original = root / spec.copies_of / filename if spec.copies_of else None
     record = make_record(
         image_id=f"{spec.dataset}/{Path(impath).stem}",
         dataset=spec.dataset,
@@ -460,6 +468,7 @@ def _read_image(
         observers=observers,
         duration_ms=durations if spec.modality == "eye" else None,
         observer_ids=ids,
+        same_picture_as=original if original is not None and original.is_file() else None,
     )
     finish(result, record)
 

@@ -163,6 +163,7 @@ def make_record(
     onset_ms: Optional[Sequence[np.ndarray]] = None,
     duration_ms: Optional[Sequence[np.ndarray]] = None,
     observer_ids: Optional[Sequence] = None,
+    same_picture_as=None,
 ) -> Record:
     """Validates raw per-observer points and builds a :class:`Record`.
 
@@ -196,6 +197,9 @@ def make_record(
         duration_ms=None if duration_ms is None else kept_durations,
         observer_ids=kept_ids,
         drops=drops,
+        same_picture_as=None
+        if same_picture_as is None
+        else os.fspath(Path(same_picture_as).resolve()),
     )
 
 

@@ -120,3 +120,38 @@ def test_split_does_not_depend_on_sources_or_order(tmp_path, built):
     assert build(["osie_mouse_amt"], GT_FIXTURES, other, seed=0, progress=False).ok
     (row,) = read_index(other)
     assert row["split"] == read_index(out, sources=["osie_mouse_lab"])[0]["split"]
+
+
+def test_build_keeps_one_chart_shown_at_two_sizes_as_one_image(tmp_path, shared_data_dir):
+    # MASSVIS's free-viewing clicks were made on enlarged copies (targets_massvis30/) of 30 of
+    # the charts of the other experiments (targets_massvis/): one image id, two files. The
+    # build must neither refuse them (it refuses two unrelated files under one id) nor merge
+    # them silently: the copy's rows name their original, and its frame is the original's.
+    sources = ["massvis_click_fv_40x32", "massvis_click_exp1_40x32"]
+    report = build(sources, shared_data_dir, tmp_path, progress=False)
+    assert report.ok, report.errors
+    rows = read_index(tmp_path)
+    both = {r["image_id"] for r in rows if r["source"] == sources[0]} & {
+        r["image_id"] for r in rows if r["source"] == sources[1]
+    }
+    assert len(both) == 9
+    image_id = "massvis/economist_daily_chart_124"
+    fv, exp1 = (
+        next(r for r in rows if r["image_id"] == image_id and r["source"] == s) for s in sources
+    )
+    assert fv["image_path"] == "bubbleview/targets_massvis30/economist_daily_chart_124.png"
+    assert fv["same_picture_as"] == exp1["image_path"] != fv["image_path"]
+    assert exp1["same_picture_as"] is None
+    assert fv["frame_path"] == exp1["frame_path"]
+    # Each row keeps its own pixels: the enlarged copy's centre, scaled to the original, lands
+    # where the same clicks' would, within the two sizes' rounding.
+    assert tuple(fv["original_hw"]) == (588, 595) and tuple(exp1["original_hw"]) == (494, 500)
+    frame = np.asarray(Image.open(tmp_path / exp1["frame_path"]))
+    original = frame_transform(exp1["original_hw"], frame.shape[:2])
+    copy = frame_transform(fv["original_hw"], frame.shape[:2])
+    corner = np.array([[fv["original_hw"][1] - 0.5, fv["original_hw"][0] - 0.5]])
+    np.testing.assert_allclose(
+        copy.points_to_frame(corner),
+        original.points_to_frame(np.array([[499.5, 493.5]])),
+        atol=0.5,
+    )
