@@ -152,7 +152,14 @@ class _ReadRecords(beam.DoFn):
 
 
 #: The fields of a row the frame writer reads (``ground_truth.build.write_frames``).
-_FRAME_FIELDS = ("image_id", "frame_path", "data_dir", "image_path", "original_hw")
+_FRAME_FIELDS = (
+    "image_id",
+    "frame_path",
+    "data_dir",
+    "image_path",
+    "same_picture_as",
+    "original_hw",
+)
 #: The fields of a row ``stats.json`` counts.
 _STATS_FIELDS = (
     "image_id",

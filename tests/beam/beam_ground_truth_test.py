@@ -85,3 +85,28 @@ def test_stats_count_what_was_built(both):
     for source, counts in stats["sources"].items():
         for key in ("images", "observers", "points_in", "kept_spatial", "fallbacks"):
             assert counts[key] == report.stats["sources"][source][key], (source, key)
+
+
+def test_a_chart_shown_at_two_sizes_builds_as_the_builder_does(shared_data_dir, tmp_path):
+    # MASSVIS's free-viewing clicks name enlarged copies (targets_massvis30/) of charts the
+    # description experiments show at their own size, under the same image id: both builders
+    # keep the id, with one frame made from the original, and neither reports an error.
+    sources = ["massvis_click_fv_40x32", "massvis_click_exp2_40x32"]
+    reference = tmp_path / "builder"
+    report = build(sources, shared_data_dir, reference, progress=False)
+    assert report.ok, report.errors
+    out = tmp_path / "beam"
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
+        _ = pipeline | BuildGroundTruth(sources, shared_data_dir, out, batch=16)
+    expected, got = rows(reference), rows(out)
+    assert got == expected
+    copies = [r for r in got if r["same_picture_as"]]
+    assert copies and all("targets_massvis30/" in r["image_path"] for r in copies)
+    shared = {r["image_id"] for r in copies} & {
+        r["image_id"] for r in got if r["source"] == sources[1]
+    }
+    assert len(shared) == 8
+    for image_id in shared:
+        name = next(r["frame_path"] for r in got if r["image_id"] == image_id)
+        assert (out / name).read_bytes() == (reference / name).read_bytes()
+    assert json.loads((out / "stats.json").read_text())["errors"] == []
