@@ -211,6 +211,14 @@ flags.DEFINE_list(
     "targets (default: all), e.g. osie,scene,salicon for a teacher of photos.",
     flag_values=FLAGS,
 )
+flags.DEFINE_list(
+    "no_flip_datasets",
+    [],
+    "Datasets never flipped left-right in training, e.g. fiwi,massvis,gdi: web pages, "
+    "charts and designs are read from the top left, and a mirrored one teaches a symmetric "
+    "prior (default: every image may be flipped).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string(
     "warm_start",
     None,
@@ -263,6 +271,7 @@ _TRAIN_FLAGS = (
     "teacher_datasets",
     "warm_start",
     "repeat_datasets",
+    "no_flip_datasets",
 )
 
 
@@ -375,6 +384,7 @@ def config_from_flags():
         repeat_datasets=_repeats(FLAGS.repeat_datasets),
         teacher_weight=FLAGS.teacher_weight if FLAGS.teacher else 0.0,
         teacher_datasets=tuple(FLAGS.teacher_datasets),
+        no_flip_datasets=tuple(FLAGS.no_flip_datasets),
         warm_start=_model_file(FLAGS.warm_start),
     )
 

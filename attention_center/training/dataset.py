@@ -54,6 +54,10 @@ class CenterDataset(keras.utils.PyDataset):
         density and the teacher's map (its cells as weighted points, moved by the same
         augmentation).
       teacher_weight: the teacher's share, in [0, 1].
+      no_flip_datasets: datasets (the records' ``dataset``) never flipped left-right in
+        training: kinds of image read in a direction (web pages, charts, designs: people
+        start at the top left), where a mirrored image with mirrored targets teaches a
+        symmetric prior that is wrong for every real one.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class CenterDataset(keras.utils.PyDataset):
         loss_weights=None,
         teacher=None,
         teacher_weight=0.0,
+        no_flip_datasets=(),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -92,6 +97,7 @@ class CenterDataset(keras.utils.PyDataset):
         self.teacher_weight = float(teacher_weight)
         if not 0.0 <= self.teacher_weight <= 1.0:
             raise ValueError(f"teacher_weight must be in [0, 1], got {teacher_weight}")
+        self.no_flip_datasets = frozenset(no_flip_datasets or ())
         self._epoch = 0
         self._order = np.arange(len(self.records))
         self.on_epoch_end()
@@ -133,7 +139,8 @@ class CenterDataset(keras.utils.PyDataset):
             rows += [target.center] + list(target.points)
         points = np.asarray(rows, np.float32).reshape(-1, 2)
         if self.training and rng is not None:
-            return augment(rng, frame, points, self.frame_hw, min_scale=self.min_scale)
+            flip = record.get("dataset") not in self.no_flip_datasets
+            return augment(rng, frame, points, self.frame_hw, min_scale=self.min_scale, flip=flip)
         return resize_frame(frame, points, self.frame_hw)
 
     def targets_of(self, index: int, points: np.ndarray):

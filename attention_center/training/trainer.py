@@ -99,6 +99,9 @@ class TrainConfig:
     #: Datasets whose records get the teacher's targets (empty: all). A teacher trained on
     #: photos is a poor guide on web pages; there the human targets stay alone.
     teacher_datasets: Sequence[str] = ()
+    #: Datasets never flipped left-right by the augmentation (kinds read in a direction:
+    #: web pages, charts, designs); empty: every image may be flipped.
+    no_flip_datasets: Sequence[str] = ()
     #: A ``.keras`` model whose weights of the same layers start this one (a trained
     #: teacher of the same backbone family); ``None``: ``backbone_weights`` only.
     warm_start: Optional[str] = None
@@ -266,6 +269,7 @@ class Trainer:
             train_records,
             training=True,
             min_scale=c.min_scale,
+            no_flip_datasets=tuple(c.no_flip_datasets or ()),
             frames=chosen.frames,
             **common,
         )

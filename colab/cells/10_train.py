@@ -10,7 +10,8 @@ config = TrainConfig(
     input_hw=parse_hw(INPUT_SIZE), batch_size=BATCH_SIZE, epochs=EPOCHS,
     freeze_epochs=min(FREEZE_EPOCHS, EPOCHS), max_images=MAX_IMAGES, strategy=strategy,
     seed=SEED, verbose=2, source_weights=source_weights, teacher=TEACHER or None,
-    teacher_weight=TEACHER_WEIGHT if TEACHER else 0.0)
+    teacher_weight=TEACHER_WEIGHT if TEACHER else 0.0,
+    no_flip_datasets=tuple(d for d in NO_FLIP_DATASETS.split(",") if d))
 start = time.perf_counter()
 summary = Trainer(config).run()
 TIMES["training"] = time.perf_counter() - start

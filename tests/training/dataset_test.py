@@ -72,6 +72,35 @@ def test_augmented_centre_stays_on_the_dot(dot_build):
     assert checked >= 10 and len(flips) == 2
 
 
+def test_no_flip_datasets_are_never_mirrored(dot_build):
+    # Web pages, charts and designs are read from the top left: a mirrored one with mirrored
+    # targets would teach a symmetric prior. Their datasets are left unflipped; the others
+    # still are (the control), and both keep their targets on the dot.
+    records = read_index(dot_build)
+    (dataset,) = {r["dataset"] for r in records}
+    xs = {}
+    for no_flip in ((), (dataset,)):
+        ds = CenterDataset(
+            dot_build,
+            records,
+            frame_hw=(240, 320),
+            training=True,
+            min_scale=1.0,
+            no_flip_datasets=no_flip,
+        )
+        rng = np.random.default_rng(7)
+        for i in range(len(records)):
+            plain_x = ds.example(i)[1][0, 0]
+            for _ in range(12):
+                frame, points = ds.example(i, rng)
+                assert np.linalg.norm(_dot_centroid(frame / 255.0)[0] - points[0]) < 2.0
+                mirrored = abs(points[0, 0] - (319 - plain_x)) < 1e-3
+                assert mirrored or abs(points[0, 0] - plain_x) < 1e-3
+                xs.setdefault(no_flip, []).append(mirrored)
+    assert any(xs[()]) and not all(xs[()])
+    assert not any(xs[(dataset,)])
+
+
 def test_tf_dataset_view_gives_the_same_batches(dot_build):
     pytest.importorskip("tensorflow")
     records = read_index(dot_build)
