@@ -252,7 +252,7 @@ def _row_path(path, data_dir: Path) -> str:
         return str(Path(path).resolve())
 
 
-def _picture(row) -> str:
+def _picture_path(row) -> str:
     """The image file a row's picture is: the original of a rescaled copy
     (``same_picture_as``), else its own ``image_path``."""
     return row.get("same_picture_as") or row["image_path"]
@@ -271,7 +271,7 @@ def write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress:
     first, failed, frame_owner = {}, set(), {}
     for r in rows:
         seen = first.setdefault(r["image_id"], r)
-        if _picture(seen) != _picture(r) and r["image_id"] not in failed:
+        if _picture_path(seen) != _picture_path(r) and r["image_id"] not in failed:
             errors.append(
                 f"{r['image_id']}: names two different images, {seen['image_path']} and "
                 f"{r['image_path']}; not built (give the sources distinct datasets or names)"
