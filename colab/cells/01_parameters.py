@@ -26,6 +26,6 @@ SEED = 0
 PROXY_WEIGHTS = False            # True: mouse and click sources weighted as measured (ground_truth.training_use.TRAINING_USE)
 TEACHER = ""                     # distillation: a model with a weighting map, e.g. "large:keras" ("": none)
 TEACHER_WEIGHT = 0.8             # the teacher's share of the targets
-NO_FLIP_DATASETS = ""            # datasets never mirrored in training: kinds read from the top left, e.g. "fiwi,massvis,gdi"
+NO_FLIP_DATASETS = "fiwi,massvis,gdi"  # datasets never mirrored in training (kinds read from the top left; model 3.2), "" mirrors all
 INSTALL = "auto"                 # auto: pip install when the package is missing (never in CI); True; False
 PACKAGE_SPEC = ""                # what pip installs ("": the checkout around this notebook, else PyPI); a path, wheel or git URL
