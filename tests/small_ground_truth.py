@@ -24,7 +24,7 @@ class SmallGroundTruth:
     Attributes:
       records_file: the generic JSONL (its folder is the data / manual directory).
       build_dir: the portable build (``index.jsonl`` + ``frames/``).
-      tfds_dir: the TFDS data directory (``attention_center_ground_truth/<config>/1.0.0``).
+      tfds_dir: the TFDS data directory (``attention_center_ground_truth/<config>/1.1.0``).
       version_dir: the prepared config's version directory.
     """
 
@@ -79,7 +79,7 @@ def small_ground_truth(tmp_path_factory, shared_data_dir: Path) -> SmallGroundTr
         records_file,
         root / "gt",
         root / "tfds",
-        root / "tfds" / "attention_center_ground_truth" / "osie_small" / "1.0.0",
+        root / "tfds" / "attention_center_ground_truth" / "osie_small" / "1.1.0",
     )
     if done.is_file():
         return small

@@ -20,7 +20,8 @@ Features (``FEATURE_DOCS``), all coordinates ``(x, y)``, 0-based pixel centres, 
 * ``density``: ``float32 [120, 160]`` (stride :data:`DENSITY_STRIDE` over the frame),
   sums to 1 (all zeros without points), see :func:`frame_density`;
 * ``image_id``, ``dataset``, ``source``, ``modality``, ``image_path`` (relative to
-  ``data_dir``), ``data_dir`` (the manual directory it was prepared from): text;
+  ``data_dir``), ``same_picture_as`` (the original ``image_path`` is a rescaled copy of, ``""``
+  for none; since 1.1.0), ``data_dir`` (the manual directory it was prepared from): text;
 * ``original_hw``, ``frame_hw``: ``int32 [2]``; ``num_observers``, ``num_points_in``: ``int32``;
 * ``fallback``: ``bool`` (the centre is not from people); ``fallback_reason``: text, ``""``
   when ``fallback`` is false.
@@ -52,7 +53,7 @@ __all__ = [
 #: The TFDS name of the builder (``tfds.builder(f"{DATASET_NAME}/osie_eye")``).
 DATASET_NAME = "attention_center_ground_truth"
 #: Version of the form; a change of features or of how they are made is a new version.
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 #: ``(H, W)`` of the stored frames: the model frame.
 FRAME_HW = MODEL_FRAME_HW
 #: ``(input, target)`` of ``tfds.load(..., as_supervised=True)``: the frame (``uint8 [480, 640,
@@ -72,6 +73,8 @@ FEATURE_DOCS = {
     "source": "the record's source (a ground_truth.readers.SOURCES name)",
     "modality": "eye, mouse or click",
     "image_path": "the original image, relative to data_dir",
+    "same_picture_as": "the original image that image_path is a rescaled copy of (the same "
+    "picture at another size), relative to data_dir; empty for none",
     "data_dir": "the manual directory the dataset was prepared from (absolute)",
     "original_hw": "(h, w) of the original image as displayed (EXIF applied)",
     "frame_hw": "(H, W) of the frame: (480, 640)",
@@ -140,6 +143,7 @@ def row_to_example(row: Mapping, frame_jpeg: bytes, density: np.ndarray) -> dict
         "source": row["source"],
         "modality": row["modality"],
         "image_path": row["image_path"],
+        "same_picture_as": row.get("same_picture_as") or "",
         "data_dir": row["data_dir"],
         "original_hw": np.asarray(row["original_hw"], np.int32),
         "frame_hw": np.asarray(row["frame_hw"], np.int32),
@@ -183,6 +187,7 @@ def example_to_row(example: Mapping, split: str) -> dict:
         "split": split,
         "data_dir": _text(example["data_dir"]),
         "image_path": _text(example["image_path"]),
+        "same_picture_as": _text(example.get("same_picture_as", b"")) or None,  # 1.0.0: none
         "original_hw": [int(v) for v in example["original_hw"]],
         "frame_hw": [int(v) for v in example["frame_hw"]],
         "frame_path": frame_name(image_id),

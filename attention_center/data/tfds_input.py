@@ -11,7 +11,7 @@ neither the builder's code nor the original data are needed. Each example become
 Specs (``--data`` of ``attention-center train`` / ``evaluate``):
 
 * ``tfds:DIR``: a directory: one prepared config version (it holds ``dataset_info.json``,
-  e.g. ``OUT/attention_center_ground_truth/osie_eye/1.0.0``), a config folder (its latest
+  e.g. ``OUT/attention_center_ground_truth/osie_eye/1.1.0``), a config folder (its latest
   version), the ``attention_center_ground_truth`` folder or a TFDS data directory holding it
   (the ``--out`` of ``ground-truth tfds``): every config there, latest version each;
 * ``tfds:NAME/CONFIG[:VERSION]``: a config in the TFDS data directory (``$TFDS_DATA_DIR``,

@@ -121,10 +121,13 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version(FORM_VERSION)
     RELEASE_NOTES = {
-        FORM_VERSION: (
+        "1.0.0": (
             "Frames, centres, kept points, observers and density maps "
             "of the portable build; splits by split_of(image_id, 0)."
-        )
+        ),
+        FORM_VERSION: (
+            "same_picture_as: the original of a rescaled copy (MASSVIS's enlarged charts)."
+        ),
     }
     BUILDER_CONFIGS = [
         GroundTruthConfig(name=name, source=name, description=tfds_card.source_notes(name))
@@ -150,6 +153,7 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
                         "source",
                         "modality",
                         "image_path",
+                        "same_picture_as",
                         "data_dir",
                         "fallback_reason",
                     )

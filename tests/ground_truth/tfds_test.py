@@ -139,7 +139,7 @@ def test_the_command_prepares_a_registered_source_offline(tmp_path, shared_data_
     )
     assert code == 1, stderr[-3000:]  # one source failed, named; the other was prepared
     assert "ERROR: no_such_source: unknown source" in stderr
-    version_dir = out / DATASET_NAME / "osie_eye_first1" / "1.0.0"
+    version_dir = out / DATASET_NAME / "osie_eye_first1" / "1.1.0"
     assert str(version_dir) in stdout and f"--data tfds:{out}" in stdout
     assert "# attention_center_ground_truth" in (version_dir / "README.md").read_text()
     assert "MIT" in (version_dir / "LICENSE").read_text()

@@ -129,7 +129,7 @@ def test_every_form_of_tfds_spec_finds_the_prepared_config(small, monkeypatch, t
         assert version_dirs(f"tfds:{place}") == [version], place
     monkeypatch.setenv("TFDS_DATA_DIR", str(small.tfds_dir))
     assert version_dirs("tfds:attention_center_ground_truth/osie_small") == [version]
-    assert version_dirs("tfds:attention_center_ground_truth/osie_small:1.0.0") == [version]
+    assert version_dirs("tfds:attention_center_ground_truth/osie_small:1.1.0") == [version]
     with pytest.raises(FileNotFoundError, match="not prepared"):
         version_dirs("tfds:attention_center_ground_truth/osie_small:9.9.9")
     (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)
@@ -145,7 +145,7 @@ def test_two_configs_with_the_same_records_are_refused(small, tmp_path):
 
     for name in ("osie_small", "osie_small_copy"):
         shutil.copytree(
-            small.version_dir, tmp_path / "attention_center_ground_truth" / name / "1.0.0"
+            small.version_dir, tmp_path / "attention_center_ground_truth" / name / "1.1.0"
         )
     with pytest.raises(ValueError, match="give one of them"):
         select(f"tfds:{tmp_path}", "test")
