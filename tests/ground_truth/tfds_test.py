@@ -25,7 +25,9 @@ from attention_center.core.ground_truth_index import read_index  # noqa: E402
 from attention_center.core.ground_truth_tfds import (  # noqa: E402
     DATASET_NAME,
     SUPERVISED_KEYS,
+    example_to_row,
     frame_density,
+    row_to_example,
 )
 from attention_center.core.splits import split_of  # noqa: E402
 from attention_center.data.selection import select  # noqa: E402
@@ -189,3 +191,15 @@ def test_tfds_load_as_supervised_gives_the_frame_and_its_centre(small):
         assert center.shape == (2,) and center.dtype == np.float64
         np.testing.assert_array_equal(center, example["center_frame"])
         np.testing.assert_allclose(center, example["points_frame"].mean(0), atol=0.01)
+
+
+def test_a_1_0_0_example_without_same_picture_as_reads_as_its_row(small):
+    # Form 1.0.0 had no same_picture_as: its examples still give the build's row, with None.
+    row = sorted(read_index(small.build_dir), key=lambda r: (r["image_id"], r["source"]))[0]
+    row.pop("frame_abspath")
+    example = row_to_example(row, b"", np.zeros((120, 160), np.float32))
+    encoded = {k: v.encode() if isinstance(v, str) else v for k, v in example.items()}
+    assert example_to_row(encoded, row["split"]) == row
+    del encoded["same_picture_as"]
+    assert row["same_picture_as"] is None
+    assert example_to_row(encoded, row["split"]) == row
