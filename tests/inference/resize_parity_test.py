@@ -62,7 +62,7 @@ def test_google_model_puts_the_centre_at_the_same_place(frames, google_model_pat
     output = interpreter.get_output_details()[0]["index"]
     centers = []
     for batch in frames:
-        for frame in batch:
+        for frame in batch[::2]:  # 12 of the 24 photos: Google's model takes ~0.6 s a photo
             interpreter.set_tensor(image_input["index"], frame[None])
             interpreter.invoke()
             centers.append(interpreter.get_tensor(output)[0].copy())

@@ -28,7 +28,21 @@ def test_registry_has_the_promised_backbones():
         build_backbone("vgg99")
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_BACKBONES))
+# Under JAX, building a large Keras Applications backbone compiles each initializer on the CPU
+# (20-40 s each): those run under TensorFlow only (the JAX run skips "slow"). The taps are
+# found by layer name, the same code under both backends; the smaller ones run under both.
+_SLOW_UNDER_JAX = {"efficientnet_b0", "mobilenet_v3_large", "resnet50"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow)
+        if keras.backend.backend() == "jax" and name in _SLOW_UNDER_JAX
+        else name
+        for name in sorted(EXPECTED_BACKBONES)
+    ],
+)
 def test_every_backbone_exposes_taps_at_strides_4_to_32(name):
     height, width = 96, 128
     backbone = build_backbone(name, input_shape=(height, width, 3), weights=None)

@@ -1,6 +1,6 @@
 """`attention-center train` end to end on real OSIE eye-tracking records.
 
-A tiny ground truth (20 OSIE images with their real fixations, written in the
+A tiny ground truth (12 OSIE images with their real fixations, written in the
 generic JSONL format and built with `python -m ground_truth build`) and a tiny
 model (MobileNetV2 x0.35, random weights, 96x128, steps run eagerly under TensorFlow:
 tracing a step costs ~30 s on a CPU, more than the whole tiny run) keep each run to seconds.
@@ -20,7 +20,7 @@ import time
 import pytest
 from conftest import REPO
 
-TRAIN_IMAGES, VAL_IMAGES = 16, 4
+TRAIN_IMAGES, VAL_IMAGES, BATCH = 8, 4, 4  # an eager step costs ~2 s: few steps
 TINY = [
     "--backbone",
     "mobilenet_v2",
@@ -31,7 +31,7 @@ TINY = [
     "--input_size",
     "96x128",
     "--batch_size",
-    "4",
+    str(BATCH),
     "--head_width",
     "16",
     "--sources",
@@ -49,7 +49,7 @@ def _env(backend="tensorflow"):
 
 @pytest.fixture(scope="module")
 def tiny_ground_truth(tmp_path_factory, shared_data_dir):
-    """A portable ground truth of 16 train + 4 val OSIE images (real fixations)."""
+    """A portable ground truth of 8 train + 4 val OSIE images (real fixations)."""
     from attention_center.core.splits import split_of
     from ground_truth.readers import read_osie_eye
 
@@ -187,9 +187,11 @@ def test_final_retrain_on_train_and_val_keeps_the_last_epoch(tiny_ground_truth, 
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # 16 train + 4 val images in batches of 4: five steps an epoch (four on train alone).
+    # Train and val images together in batches: one step more than on train alone.
+    per_epoch = -(-(TRAIN_IMAGES + VAL_IMAGES) // BATCH)
+    assert per_epoch > -(-TRAIN_IMAGES // BATCH)
     steps = [line.split()[0] for line in proc.stdout.splitlines() if "/step" in line]
-    assert steps == ["5/5", "5/5"], proc.stdout[-2000:]
+    assert steps == [f"{per_epoch}/{per_epoch}"] * 2, proc.stdout[-2000:]
     history = _history(run_dir)
     assert [(r["phase"], r["epoch"]) for r in history] == [("warmup", 0), ("finetune", 0)]
     assert all(
