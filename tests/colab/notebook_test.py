@@ -195,6 +195,7 @@ def executed(shared_data_dir, tmp_path_factory):
             "BATCH_SIZE": 4,
             "NUM_CALIBRATION": 6,
             "NUM_PARITY": 4,
+            "CALIBRATE_TEMPERATURES": "1,2",  # the calibration runs; two candidates are enough
             "STRATEGY": "auto",
             "INSTALL": "auto",
         },

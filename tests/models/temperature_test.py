@@ -152,7 +152,18 @@ def _calibrate(*args, timeout=600):
     )
 
 
-def test_calibrate_command_writes_the_chosen_model_and_never_its_input(calibration_case, tmp_path):
+def _calibrate_here(capsys, *args):
+    """``attention-center calibrate`` in this process: ``(exit code, stderr)``."""
+    from attention_center.cli.main import main
+
+    capsys.readouterr()
+    code = main(["attention-center", "calibrate", "--noprogress", *args])
+    return code, capsys.readouterr().err
+
+
+def test_calibrate_command_writes_the_chosen_model_and_never_its_input(
+    calibration_case, tmp_path, capsys
+):
     model_path, build = calibration_case
     input_bytes = model_path.read_bytes()
     out = tmp_path / "calibrated.keras"
@@ -167,18 +178,23 @@ def test_calibrate_command_writes_the_chosen_model_and_never_its_input(calibrati
     assert load_model(out).get_layer("center_head").temperature == chosen
     assert "(chosen)" in table.read_text()
     assert model_path.read_bytes() == input_bytes
+    # The refusals, in this process (the command's code, without three more TensorFlow starts).
     # The input as the output: refused before any work, the input untouched.
-    same = _calibrate("--model", str(model_path), "--out", str(model_path), *common)
-    assert same.returncode == 2 and "is the input model" in same.stderr, same.stderr
+    code, err = _calibrate_here(
+        capsys, "--model", str(model_path), "--out", str(model_path), *common
+    )
+    assert code == 2 and "is the input model" in err, err
     assert model_path.read_bytes() == input_bytes
     # A file that is not a model, a bad temperature: exit 2, the file and the problem named.
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip")
-    bad = _calibrate("--model", str(junk), "--out", str(tmp_path / "o.keras"), *common)
-    assert bad.returncode == 2 and str(junk) in bad.stderr, bad.stderr
+    code, err = _calibrate_here(
+        capsys, "--model", str(junk), "--out", str(tmp_path / "o.keras"), *common
+    )
+    assert code == 2 and str(junk) in err, err
     assert not (tmp_path / "o.keras").exists()
-    neg = _calibrate(
-        "--model", str(model_path), "--out", str(tmp_path / "o.keras"),
+    code, err = _calibrate_here(
+        capsys, "--model", str(model_path), "--out", str(tmp_path / "o.keras"),
         "--data", str(build), "--temperatures", "1,-2",
     )  # fmt: skip
-    assert neg.returncode == 2 and "--temperatures" in neg.stderr, neg.stderr
+    assert code == 2 and "--temperatures" in err, err
