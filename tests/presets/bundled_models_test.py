@@ -59,7 +59,8 @@ def test_bundled_tflite_was_exported_from_the_bundled_keras_file_and_card(folder
     """The embedded metadata is that of this ``model.keras`` and this ``metadata.json``.
 
     Catches a ``.tflite`` exported before the card's figures were filled in (or from another
-    checkpoint than the one shipped beside it).
+    checkpoint than the one shipped beside it), and a card whose architecture (backbone,
+    levels, head, temperature) is not the shipped model's.
     """
     import hashlib
 
@@ -73,6 +74,11 @@ def test_bundled_tflite_was_exported_from_the_bundled_keras_file_and_card(folder
         keras_bytes = (ASSETS / folder / "model.keras").read_bytes()
         assert metadata["model"]["source_sha256"] == hashlib.sha256(keras_bytes).hexdigest()
         assert metadata["model"]["version"] == card["version"]
+        # The card's hand-written architecture says what the graph's own config says.
+        config = metadata["model"]["config"]
+        shared = card["architecture"].keys() & config.keys()
+        assert {"backbone", "levels"} <= shared
+        assert {k: card["architecture"][k] for k in shared} == {k: config[k] for k in shared}
     beside = json.loads(path.with_name(path.name + ".json").read_text())
     assert beside == read_metadata(path)
 
