@@ -124,6 +124,15 @@ flags.DEFINE_float(
 )
 flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.", flag_values=FLAGS)
 flags.DEFINE_float(
+    "ema_momentum",
+    0.0,
+    "Keep an exponential moving average of the weights with this momentum (e.g. 0.996: "
+    "about the last 250 steps) and end each phase with it (Keras use_ema); 0: none.",
+    lower_bound=0.0,
+    upper_bound=0.9999,
+    flag_values=FLAGS,
+)
+flags.DEFINE_float(
     "aux_saliency_weight",
     1.0,
     "Weight of the KL+CC loss on the weighting map "
@@ -251,6 +260,7 @@ _TRAIN_FLAGS = (
     "learning_rate",
     "head_learning_rate",
     "weight_decay",
+    "ema_momentum",
     "aux_saliency_weight",
     "density_sigma",
     "min_scale",
@@ -365,6 +375,7 @@ def config_from_flags():
         learning_rate=FLAGS.learning_rate,
         head_learning_rate=FLAGS.head_learning_rate,
         weight_decay=FLAGS.weight_decay,
+        ema_momentum=FLAGS.ema_momentum,
         aux_saliency_weight=FLAGS.aux_saliency_weight,
         density_sigma=FLAGS.density_sigma,
         min_scale=FLAGS.min_scale,

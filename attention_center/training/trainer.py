@@ -14,6 +14,12 @@ the final one (best weights) as ``model.keras``. With ``val_split=""`` (for the
 final retrain on train+val, once the settings were chosen on validation) there is
 no validation: no best checkpoint, no early stopping, and ``model.keras`` holds
 the weights after the last epoch.
+
+With ``ema_momentum > 0`` the optimizer also keeps an exponential moving average of the
+trainable weights (Keras ``use_ema``; restarted in each phase) and ends each phase with it,
+so ``model.keras`` holds the average; with validation, ``keras.callbacks.SwapEMAWeights``
+puts the average in the model for validation, the best checkpoints and the backups. (A run
+resumed from such a backup goes on from the averaged weights.)
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ class TrainConfig:
     learning_rate: float = 3e-4
     head_learning_rate: float = 1e-3
     weight_decay: float = 1e-4
+    #: Momentum of an exponential moving average of the weights, kept by the optimizer over
+    #: each phase and written into the model when the phase ends (Keras ``use_ema``); 0: none.
+    ema_momentum: float = 0.0
     aux_saliency_weight: float = 1.0
     density_sigma: float = 12.0
     min_scale: float = 0.8
@@ -340,7 +349,11 @@ class Trainer:
             weights["weight_map"] = c.aux_saliency_weight
         model.compile(
             optimizer=keras.optimizers.AdamW(
-                learning_rate=schedule, weight_decay=c.weight_decay, clipnorm=1.0
+                learning_rate=schedule,
+                weight_decay=c.weight_decay,
+                clipnorm=1.0,
+                use_ema=c.ema_momentum > 0,
+                ema_momentum=c.ema_momentum or 0.99,
             ),
             loss=losses,
             loss_weights=weights,
@@ -357,6 +370,13 @@ class Trainer:
         # could lose a row.
         callbacks = [
             JsonHistory(os.path.join(c.out_dir, "history.jsonl"), phase),
+        ]
+        if c.ema_momentum > 0 and val is not None:
+            # Validation, the best checkpoints and the backups see the averaged weights (the
+            # swap comes first at each epoch's end; the raw ones go back at the next's start).
+            # Without validation the optimizer alone writes the average at the phase's end.
+            callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+        callbacks += [
             keras.callbacks.BackupAndRestore(
                 backup_dir, save_freq=save_freq, delete_checkpoint=False, double_checkpoint=True
             ),

@@ -121,15 +121,10 @@ def _train_cmd(data, out, *extra, eager=True):
     ]
 
 
-def _history(run_dir):
-    with open(run_dir / "history.jsonl", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def test_training_writes_checkpoints_history_logs_and_a_loadable_model(tiny_ground_truth, tmp_path):
-    run_dir = tmp_path / "run"
+def _trained(data, out, *extra):
+    """Runs ``attention-center train`` (tiny, eager) into ``out``; asserts that it succeeded."""
     proc = subprocess.run(
-        _train_cmd(tiny_ground_truth, run_dir, "--epochs", "3"),
+        _train_cmd(data, out, *extra),
         cwd=REPO,
         env=_env(),
         capture_output=True,
@@ -137,6 +132,16 @@ def test_training_writes_checkpoints_history_logs_and_a_loadable_model(tiny_grou
         timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def _history(run_dir):
+    with open(run_dir / "history.jsonl", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def test_training_writes_checkpoints_history_logs_and_a_loadable_model(tiny_ground_truth, tmp_path):
+    run_dir = _trained(tiny_ground_truth, tmp_path / "run", "--epochs", "3")
     history = _history(run_dir)
     assert [(r["phase"], r["epoch"]) for r in history] == [
         ("warmup", 0),
@@ -333,3 +338,37 @@ def test_training_runs_under_jax_without_tensorflow(tiny_ground_truth, tmp_path)
     assert [(r["phase"], r["epoch"]) for r in _history(run_dir)] == [("warmup", 0)]
     assert (run_dir / "model.keras").exists()
     assert not (run_dir / "logs").exists()  # TensorBoard needs TF: skipped, not crashed
+
+
+def test_a_moving_average_of_the_weights_is_what_the_run_writes(tiny_ground_truth, tmp_path):
+    """``--ema_momentum``: model.keras holds the average, not the last step's weights."""
+    import numpy as np
+
+    from attention_center.models import load_model
+
+    extra = ["--epochs", "2", "--val_split", "", "--ema_momentum", "0.5", "--notensorboard"]
+    run_dir = _trained(tiny_ground_truth, tmp_path / "run", *extra)
+    assert json.loads((run_dir / "config.json").read_text())["ema_momentum"] == 0.5
+    final = load_model(run_dir / "model.keras")
+    last = load_model(run_dir / "model.keras")
+    last.load_weights(run_dir / "backup" / "finetune" / "latest.weights.h5")  # the raw weights
+    trainable = {id(v) for v in final.trainable_weights}
+    moved = kept = 0
+    for a, b in zip(final.weights, last.weights, strict=True):
+        same = np.array_equal(np.asarray(a), np.asarray(b))
+        if id(a) in trainable:
+            moved += not same
+        else:  # batch-norm statistics are not averaged
+            assert same, a.path
+            kept += 1
+    assert kept > 0 and moved > len(trainable) // 2, (moved, len(trainable))
+
+    # With validation, the average is validated and checkpointed (SwapEMAWeights).
+    run_dir = _trained(
+        tiny_ground_truth, tmp_path / "with_val", "--epochs", "2", "--ema_momentum", "0.5"
+    )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert 0.0 < summary["val_center_error"] < 1.0
+    best = load_model(summary["best_checkpoint"])
+    for a, b in zip(best.get_weights(), load_model(run_dir / "model.keras").get_weights()):
+        np.testing.assert_array_equal(a, b)
