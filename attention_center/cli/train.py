@@ -126,8 +126,9 @@ flags.DEFINE_float("weight_decay", 1e-4, "AdamW weight decay.", flag_values=FLAG
 flags.DEFINE_float(
     "ema_momentum",
     0.0,
-    "Keep an exponential moving average of the weights with this momentum (e.g. 0.996: "
-    "about the last 250 steps) and end each phase with it (Keras use_ema); 0: none.",
+    "Keep an exponential moving average of the weights in the fine-tune phase with this "
+    "momentum (e.g. 0.996: about the last 250 steps) and end it with it (Keras use_ema); "
+    "0: none.",
     lower_bound=0.0,
     upper_bound=0.9999,
     flag_values=FLAGS,

@@ -15,11 +15,12 @@ final retrain on train+val, once the settings were chosen on validation) there i
 no validation: no best checkpoint, no early stopping, and ``model.keras`` holds
 the weights after the last epoch.
 
-With ``ema_momentum > 0`` the optimizer also keeps an exponential moving average of the
-trainable weights (Keras ``use_ema``; restarted in each phase) and ends each phase with it,
-so ``model.keras`` holds the average; with validation, ``keras.callbacks.SwapEMAWeights``
-puts the average in the model for validation, the best checkpoints and the backups. (A run
-resumed from such a backup goes on from the averaged weights.)
+With ``ema_momentum > 0`` the fine-tune phase's optimizer also keeps an exponential moving
+average of the trainable weights (Keras ``use_ema``) and ends the phase with it, so
+``model.keras`` holds the average; with validation, ``keras.callbacks.SwapEMAWeights`` puts
+the average in the model for validation, the best checkpoints and the backups. (A run
+resumed from such a backup goes on from the averaged weights.) Not in the short warm-up
+phase: an average over a time constant longer than the phase would undo most of it.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class TrainConfig:
     head_learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     #: Momentum of an exponential moving average of the weights, kept by the optimizer over
-    #: each phase and written into the model when the phase ends (Keras ``use_ema``); 0: none.
+    #: the fine-tune phase and written into the model when it ends (Keras ``use_ema``); 0: none.
     ema_momentum: float = 0.0
     aux_saliency_weight: float = 1.0
     density_sigma: float = 12.0
@@ -330,7 +331,11 @@ class Trainer:
             print(warm_start(model, c.warm_start).line(), flush=True)
         return model
 
-    def compile(self, model, learning_rate, total_steps, warmup_steps=0):
+    def compile(self, model, learning_rate, total_steps, warmup_steps=0, ema=False):
+        """Compiles ``model`` with AdamW (cosine decay over ``total_steps`` after a linear
+        warm-up of ``warmup_steps``; a constant rate when ``total_steps`` is 0), the losses
+        and the metrics; ``ema``: the optimizer keeps the weights' moving average
+        (``config.ema_momentum``, when > 0)."""
         c = self.config
         if total_steps > 0 and warmup_steps < total_steps:
             schedule = keras.optimizers.schedules.CosineDecay(
@@ -352,7 +357,7 @@ class Trainer:
                 learning_rate=schedule,
                 weight_decay=c.weight_decay,
                 clipnorm=1.0,
-                use_ema=c.ema_momentum > 0,
+                use_ema=ema and c.ema_momentum > 0,
                 ema_momentum=c.ema_momentum or 0.99,
             ),
             loss=losses,
@@ -371,7 +376,7 @@ class Trainer:
         callbacks = [
             JsonHistory(os.path.join(c.out_dir, "history.jsonl"), phase),
         ]
-        if c.ema_momentum > 0 and val is not None:
+        if c.ema_momentum > 0 and val is not None and phase == "finetune":
             # Validation, the best checkpoints and the backups see the averaged weights (the
             # swap comes first at each epoch's end; the raw ones go back at the next's start).
             # Without validation the optimizer alone writes the average at the phase's end.
@@ -440,6 +445,7 @@ class Trainer:
                     c.learning_rate,
                     steps * finetune_epochs,
                     warmup_steps=min(steps, steps * finetune_epochs // 10),
+                    ema=True,
                 )
                 _forget_restored_epoch(model)
                 model.fit(
