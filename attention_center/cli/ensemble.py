@@ -18,8 +18,8 @@ temporary file then a rename; an existing ``--out`` is only replaced by a comple
 written: a bad flag, or a member that does not exist, is not a regular file (a FIFO is
 never opened), cannot be loaded or is not an attention-centre model (each such file is
 named on stderr), or, for ``--average weights``, members whose configs or weight shapes
-differ (the difference is named); 1 when the ensemble cannot be written. The ensemble exports with
-``attention-center export --model OUT``.
+differ (the difference is named); 1 when the ensemble cannot be written. The ensemble
+exports with ``attention-center export --model OUT``.
 """
 
 from __future__ import annotations

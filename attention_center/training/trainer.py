@@ -358,7 +358,7 @@ class Trainer:
                 weight_decay=c.weight_decay,
                 clipnorm=1.0,
                 use_ema=ema and c.ema_momentum > 0,
-                ema_momentum=c.ema_momentum or 0.99,
+                ema_momentum=c.ema_momentum,
             ),
             loss=losses,
             loss_weights=weights,

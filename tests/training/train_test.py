@@ -341,7 +341,8 @@ def test_training_runs_under_jax_without_tensorflow(tiny_ground_truth, tmp_path)
 
 
 def test_a_moving_average_of_the_weights_is_what_the_run_writes(tiny_ground_truth, tmp_path):
-    """``--ema_momentum``: model.keras holds the average, not the last step's weights."""
+    """``--ema_momentum``: model.keras holds the average, not the last step's weights; with
+    validation, ``SwapEMAWeights`` runs before the backup and the best checkpoint."""
     import numpy as np
 
     from attention_center.models import load_model
@@ -363,12 +364,15 @@ def test_a_moving_average_of_the_weights_is_what_the_run_writes(tiny_ground_trut
             kept += 1
     assert kept > 0 and moved > len(trainable) // 2, (moved, len(trainable))
 
-    # With validation, the average is validated and checkpointed (SwapEMAWeights).
-    run_dir = _trained(
-        tiny_ground_truth, tmp_path / "with_val", "--epochs", "2", "--ema_momentum", "0.5"
-    )
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert 0.0 < summary["val_center_error"] < 1.0
-    best = load_model(summary["best_checkpoint"])
-    for a, b in zip(best.get_weights(), load_model(run_dir / "model.keras").get_weights()):
-        np.testing.assert_array_equal(a, b)
+    # With validation, the average is validated, checkpointed and backed up: the swap comes
+    # before the backup and the best checkpoint, and only in the fine-tune phase.
+    from attention_center.training.trainer import TrainConfig, Trainer
+
+    config = TrainConfig(out_dir=str(tmp_path / "wiring"), ema_momentum=0.5, tensorboard=False)
+    trainer = Trainer(config)
+    held_out = object()  # only its presence matters to the callback list
+    kinds = [type(c).__name__ for c in trainer.callbacks("finetune", held_out)]
+    assert kinds.index("SwapEMAWeights") < kinds.index("BackupAndRestore")
+    assert kinds.index("SwapEMAWeights") < kinds.index("ModelCheckpoint")
+    assert "SwapEMAWeights" not in [type(c).__name__ for c in trainer.callbacks("warmup", held_out)]
+    assert "SwapEMAWeights" not in [type(c).__name__ for c in trainer.callbacks("finetune", None)]
