@@ -4,7 +4,10 @@ In one run, on the same images (``attention_center.evaluation.cross_dataset``): 
 centre, the dataset-mean centre, Google's ``center.tflite`` (the anchor), the presets given
 with ``--model`` (e.g. ``large`` = the 1.3.0 model, ``default``), the row's leave-one-
 dataset-out model (``--held_out DATASET=MODEL``, trained without that dataset), and the
-human split-half ceiling. Prints the tables and, per row, our figure over Google's as a ratio.
+human split-half ceiling. Prints the tables and, per row, our mean error over Google's, the
+dataset-mean centre's and any ``--compare_with`` column's, each as a ratio with a 95% paired
+bootstrap interval over the row's images (``RowResult.ratio``): an interval that spans 1 means
+the row cannot tell the two apart.
 
 Run from the repository root, on a build holding every row's source::
 
@@ -31,6 +34,8 @@ GOOGLE = (
     / "anchors"
     / "google_center.tflite"
 )
+
+GOOGLE_COLUMN = "Google center.tflite"
 
 flags.DEFINE_string("data", str(REPO.parent / "gt2"), "Ground-truth build with every row's source.")
 flags.DEFINE_multi_string(
@@ -67,12 +72,17 @@ flags.DEFINE_list(
     "Splits of the in-domain rows (test alone: none of them chose a setting such as the "
     "temperature of `attention-center calibrate`, which is chosen on val).",
 )
+flags.DEFINE_list(
+    "compare_with",
+    [GOOGLE_COLUMN, "dataset-mean centre"],
+    "Columns the --ours column is compared with, row by row: the ratio of the mean errors and "
+    "its paired bootstrap 95% interval over the row's images (e.g. add `large`).",
+)
+flags.DEFINE_integer("seed", 0, "Seed of the bootstrap intervals.")
 flags.DEFINE_string("markdown", None, "Also write the command and the tables here.")
 flags.DEFINE_string("json", None, "Also write every summary here.")
 flags.DEFINE_integer("batch_size", 8, "Images per model call.")
 FLAGS = flags.FLAGS
-
-GOOGLE_COLUMN = "Google center.tflite"
 
 
 def _pairs(values):
@@ -120,19 +130,25 @@ def main(argv):
     )
     tables = markdown_tables(results, columns)
     ours = FLAGS.ours or (held_name if held_out else (list(models)[-1] if models else None))
-    ratio_lines = []
+    ratio_lines, ratios = [], []
     for result in results:
         mine = (result.summaries.get(ours) or {}).get("mean_error")
-        google = (result.summaries.get(GOOGLE_COLUMN) or {}).get("mean_error")
-        prior = (result.summaries.get("dataset-mean centre") or {}).get("mean_error")
-        if mine is not None and google:
-            line = (
-                f"- {result.row.label}: {ours} {mine:.4f} vs Google {google:.4f} "
-                f"(ratio {mine / google:.2f})"
+        if mine is None:
+            continue
+        parts = []
+        for baseline in FLAGS.compare_with:
+            other = (result.summaries.get(baseline) or {}).get("mean_error")
+            if not other or baseline == ours:
+                continue
+            interval = result.ratio(ours, baseline, seed=FLAGS.seed)
+            parts.append(f"vs {baseline} {other:.4f}: {interval}")
+            ratios.append(
+                {"dataset": result.row.dataset, "label": result.row.label, "method": ours}
+                | {"baseline": baseline}
+                | dataclasses.asdict(interval)
             )
-            if prior:
-                line += f"; vs the dataset-mean centre {prior:.4f} (ratio {mine / prior:.2f})"
-            ratio_lines.append(line)
+        if parts:
+            ratio_lines.append(f"- {result.row.label}: {ours} {mine:.4f}; " + "; ".join(parts))
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     print(tables)
     print("\n".join(ratio_lines))
@@ -158,6 +174,7 @@ def main(argv):
                     }
                     for r in results
                 ],
+                "ratios": ratios,
             },
         )
     return 0

@@ -4,7 +4,7 @@ Usage::
 
   attention-center evaluate --data GT --split test --modality eye \\
       --model default --model ../shared/anchors/google_center.tflite \\
-      [--out_md results.md] [--out_json results.json]
+      [--compare_to large] [--out_md results.md] [--out_json results.json]
   attention-center evaluate --data tfds:TFDS_DIR --split test --model default   # a prepared TFDS
   dataset
 
@@ -12,10 +12,14 @@ Prints the table of :func:`attention_center.evaluation.evaluate.evaluate` (image
 dataset-mean centre, each model, the human ceiling; centre errors, JPEG XL group
 agreement, saliency metrics). Exit 1 when an image could not be read (it is named and
 left out of every row), 2 for a usage error (no build, no records, unknown model).
+``--compare_to ROW`` adds, for every other row, its mean error over that row's as a ratio with
+a paired bootstrap 95% interval over the images (:func:`attention_center.metrics.
+paired_mean_ratio`): an interval that spans 1 means these images cannot tell the two apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -80,6 +84,14 @@ flags.DEFINE_integer("seed", 0, "Seed of the observer splits.", flag_values=FLAG
 flags.DEFINE_bool(
     "include_fallbacks", False, "Also score records whose centre is a fallback.", flag_values=FLAGS
 )
+flags.DEFINE_list(
+    "compare_to",
+    [],
+    "Rows every other row is compared with (a row label or its unique start: a model's file "
+    "or preset name, `dataset-mean`, `image centre`): the ratio of the mean errors with a "
+    "paired bootstrap 95% interval over the images.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string("out_md", None, "Write the markdown table here.", flag_values=FLAGS)
 flags.DEFINE_string(
     "out_json", None, "Write summary and per-image scores here (JSON).", flag_values=FLAGS
@@ -114,17 +126,49 @@ def main(argv: Sequence[str]) -> int:
             include_fallbacks=FLAGS.include_fallbacks,
             progress=FLAGS.progress,
         )
+        comparisons = _comparisons(evaluation, FLAGS.compare_to, FLAGS.seed)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(str(error)) from error
-    table = markdown_table(evaluation.methods)
+    table = markdown_table(evaluation.methods) + _comparison_text(comparisons)
     print(table, end="")
     if FLAGS.out_md:
         atomic_write_text(FLAGS.out_md, table)
     if FLAGS.out_json:
-        atomic_write_text(FLAGS.out_json, json.dumps(evaluation.to_json(), indent=1) + "\n")
+        report = evaluation.to_json() | {"comparisons": comparisons}
+        atomic_write_text(FLAGS.out_json, json.dumps(report, indent=1) + "\n")
     for failure in evaluation.failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return EXIT_FAILURES if evaluation.failures else EXIT_OK
+
+
+def _comparisons(evaluation, baselines: Sequence[str], seed: int) -> list[dict]:
+    """Every row but the human ceiling against each of ``baselines``: ``{"method",
+    "baseline", "ratio", "low", "high", "confidence", "num_images", "num_records"}``."""
+    import numpy as np
+
+    out = []
+    for name in baselines:
+        baseline = evaluation.method(name).name
+        for method in evaluation.methods:
+            if method.name == baseline or method.name.startswith("human ceiling"):
+                continue
+            if not np.isfinite(method.errors).any():
+                continue
+            interval = evaluation.ratio(method.name, baseline, seed=seed)
+            out.append({"method": method.name, "baseline": baseline} | dataclasses.asdict(interval))
+    return out
+
+
+def _comparison_text(comparisons: list[dict]) -> str:
+    from attention_center.metrics import RatioInterval
+
+    lines = []
+    for item in comparisons:
+        if not lines or item["baseline"] != lines[-1][0]:
+            lines.append((item["baseline"], f"\nMean error over {item['baseline']}'s:"))
+        fields = {k: item[k] for k in item if k not in ("method", "baseline")}
+        lines.append((item["baseline"], f"- {item['method']}: {RatioInterval(**fields)}"))
+    return "".join(line + "\n" for _, line in lines)
 
 
 def run(argv: Sequence[str] | None = None) -> None:

@@ -19,7 +19,8 @@ on those records, with
 
 Errors are distances between predicted and true centres over the image diagonal, in original
 pixels; "same group" is the fraction of images whose predicted centre falls in the true
-centre's 256x256 JPEG XL group.
+centre's 256x256 JPEG XL group. :meth:`RowResult.ratio` compares two columns of a row: their
+mean errors' ratio with a paired bootstrap interval over the row's images.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
+import numpy as np
+
 from attention_center.evaluation.evaluate import evaluate
 from attention_center.inference.predictors import load_predictor
+from attention_center.metrics.intervals import RatioInterval, paired_mean_ratio
 
 __all__ = [
     "HELD_OUT_SETS",
@@ -125,12 +129,33 @@ IN_DOMAIN_SETS = (
 @dataclasses.dataclass
 class RowResult:
     """A row's scores: method name -> summary (``mean_error``, ``median_error``,
-    ``same_group``, ``num_images``, ...), plus the row's images."""
+    ``same_group``, ``num_images``, ...), plus the row's images.
+
+    ``errors`` holds each method's per-record errors (``float64 [N]``, over the diagonal; NaN:
+    not scored) and ``image_ids`` the image of each record, for :meth:`ratio`.
+    """
 
     row: HeldOutSet
     summaries: dict
     num_images: int
     failures: list
+    errors: dict = dataclasses.field(default_factory=dict)
+    image_ids: list = dataclasses.field(default_factory=list)
+
+    def ratio(self, method: str, baseline: str, **kwargs) -> RatioInterval:
+        """``method``'s mean error over ``baseline``'s on this row, with a paired bootstrap
+        interval over the row's images (:func:`~attention_center.metrics.paired_mean_ratio`,
+        which gets ``kwargs``).
+
+        Raises:
+          KeyError: either column was not scored in this row.
+        """
+        for name in (method, baseline):
+            if name not in self.errors:
+                raise KeyError(f"{self.row.label}: no column {name!r} (have {sorted(self.errors)})")
+        return paired_mean_ratio(
+            self.errors[method], self.errors[baseline], groups=self.image_ids, **kwargs
+        )
 
 
 def cross_dataset_table(
@@ -176,7 +201,7 @@ def cross_dataset_table(
             progress=progress,
             names=names,
         )
-        summaries = {}
+        summaries, errors = {}, {}
         for method in evaluation.methods:
             name = method.name
             if name.startswith("dataset-mean centre"):
@@ -184,12 +209,15 @@ def cross_dataset_table(
             elif name.startswith("human ceiling"):
                 name = "human split-half"
             summaries[name] = method.summary()
+            errors[name] = np.asarray(method.errors, dtype=np.float64)
         results.append(
             RowResult(
                 row=row,
                 summaries=summaries,
                 num_images=evaluation.settings["num_images"],
                 failures=list(evaluation.failures),
+                errors=errors,
+                image_ids=[record["image_id"] for record in evaluation.records],
             )
         )
     return results

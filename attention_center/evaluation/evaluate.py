@@ -45,6 +45,7 @@ from attention_center.data.selection import select
 from attention_center.data.stored_frames import refit_frame
 from attention_center.evaluation import baselines
 from attention_center.inference.predictors import load_predictor
+from attention_center.metrics.intervals import RatioInterval, paired_mean_ratio
 from attention_center.metrics.saliency import (
     SALIENCY_METRICS,
     map_to_original,
@@ -123,6 +124,32 @@ class Evaluation:
     records: list
     failures: list
     settings: dict
+
+    def method(self, name: str) -> MethodResult:
+        """The row called ``name``, or the only row whose label starts with it (``"large"`` finds
+        ``large (model.tflite)``, ``"dataset-mean"`` the dataset-mean centre).
+
+        Raises:
+          ValueError: no row, or several, match; the labels are listed.
+        """
+        exact = [m for m in self.methods if m.name == name]
+        found = exact or [m for m in self.methods if m.name.startswith(name)]
+        if len(found) != 1:
+            labels = ", ".join(repr(m.name) for m in self.methods)
+            what = "no row" if not found else f"{len(found)} rows"
+            raise ValueError(f"{what} named {name!r}: the rows are {labels}")
+        return found[0]
+
+    def ratio(self, method: str, baseline: str, **kwargs) -> RatioInterval:
+        """Row ``method``'s mean error over row ``baseline``'s (names as :meth:`method`), with a
+        paired bootstrap interval over the images (:func:`~attention_center.metrics.
+        paired_mean_ratio`, which gets ``kwargs``)."""
+        return paired_mean_ratio(
+            self.method(method).errors,
+            self.method(baseline).errors,
+            groups=[r["image_id"] for r in self.records],
+            **kwargs,
+        )
 
     def to_json(self) -> dict:
         def clean(values):

@@ -1,5 +1,5 @@
 """Evaluation metrics: centre error in original pixels, JPEG XL group agreement, saliency
-metrics."""
+metrics, and paired bootstrap intervals for comparing two methods."""
 
 from attention_center.core.centers import (
     JXL_GROUP_SIZE,
@@ -11,6 +11,7 @@ from attention_center.core.centers import (
     same_jxl_group,
     summarize_center_errors,
 )
+from attention_center.metrics.intervals import RatioInterval, paired_mean_ratio
 from attention_center.metrics.saliency import (
     MATLAB_EPS,
     SALIENCY_METRICS,
@@ -28,6 +29,7 @@ __all__ = [
     "JXL_GROUP_SIZE",
     "MATLAB_EPS",
     "SALIENCY_METRICS",
+    "RatioInterval",
     "auc_judd",
     "cc",
     "centers_from_normalized",
@@ -39,6 +41,7 @@ __all__ = [
     "normalized_center_errors",
     "normalized_centers",
     "nss",
+    "paired_mean_ratio",
     "saliency_scores",
     "same_jxl_group",
     "sim",

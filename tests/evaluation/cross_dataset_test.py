@@ -53,6 +53,18 @@ def test_rows_shared_and_held_out_models(tmp_path_factory, shared_data_dir, tmp_
     assert text.count("| OSIE part | 3 |") == 3 and "| - |" in text  # no held-out model there
     mean = results[0].summaries["centroid"]["mean_error"]
     assert f"{mean:.4f}" in text and np.isfinite(mean)
+    # Two columns of a row compared: the ratio of the table's means, with its interval.
+    interval = results[1].ratio("centroid", "image centre", n_resamples=999)
+    assert interval.ratio == pytest.approx(
+        mean_of(results[1], "centroid") / mean_of(results[1], "image centre")
+    )
+    assert interval.num_images == 3 and interval.low <= interval.ratio <= interval.high
+    with pytest.raises(KeyError, match="OSIE part.*no column"):
+        results[0].ratio(held, "centroid")
+
+
+def mean_of(result, column):
+    return result.summaries[column]["mean_error"]
 
 
 def test_a_row_of_several_sources_and_splits_scores_their_records(
@@ -71,4 +83,7 @@ def test_a_row_of_several_sources_and_splits_scores_their_records(
     assert {r["source"] for r in wanted} == {"osie_eye", "other_eye"}
     assert result.num_images == len({r["image_id"] for r in wanted})
     assert result.summaries["image centre"]["num_images"] == len(wanted)
+    # The interval resamples images, each with all its records.
+    interval = result.ratio("image centre", "dataset-mean centre", n_resamples=999)
+    assert (interval.num_images, interval.num_records) == (result.num_images, len(wanted))
     assert all(set(r.splits) == {"val", "test"} for r in IN_DOMAIN_SETS)

@@ -123,6 +123,7 @@ def test_cli_google_model_and_baselines(gt_dir, osie_rows, google_model_path, tm
             f"--model={google_model_path}",
             f"--out_md={out_md}",
             f"--out_json={out_json}",
+            "--compare_to=dataset-mean",
             "--noprogress",
         ],
         cwd=REPO,
@@ -134,6 +135,7 @@ def test_cli_google_model_and_baselines(gt_dir, osie_rows, google_model_path, tm
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = out_md.read_text()
     assert table in proc.stdout
+    table, _, compared = table.partition("\nMean error over ")
     lines = table.strip().splitlines()
     assert len(lines) == 2 + 4  # header, rule, 4 rows
     assert lines[4].startswith("| google_center.tflite |") and "n/a" in lines[4]
@@ -160,6 +162,15 @@ def test_cli_google_model_and_baselines(gt_dir, osie_rows, google_model_path, tm
     np.testing.assert_allclose(
         methods["dataset-mean centre"]["per_image"]["error"], dataset_mean, atol=1e-6
     )
+    # --compare_to: every other row but the human ceiling, over the dataset-mean centre's.
+    assert compared.startswith("dataset-mean centre (train, 30 records)'s:")
+    by_method = {c["method"].split(" (")[0]: c for c in results["comparisons"]}
+    assert set(by_method) == {"image centre", "google_center.tflite"}
+    image_vs_mean = by_method["image centre"]
+    assert image_vs_mean["ratio"] == pytest.approx(np.mean(image_centre) / np.mean(dataset_mean))
+    assert image_vs_mean["low"] <= image_vs_mean["ratio"] <= image_vs_mean["high"]
+    assert image_vs_mean["num_images"] == 5
+    assert f"- image centre: {image_vs_mean['ratio']:.2f}x (95% CI" in compared
     human = methods["human ceiling"]["summary"]
     assert 0 < human["mean_error"] < methods["image centre"]["summary"]["mean_error"]
     # Google's model: preprocessed as Google does (tf.image.resize_with_pad, bicubic,
@@ -293,6 +304,9 @@ def test_cli_usage_errors(tmp_path, gt_dir, capsys):
     missing = tmp_path / "missing.tflite"
     assert main(["attention-center", "evaluate", f"--data={gt_dir}", f"--model={missing}"]) == 2
     assert f"{missing}: no such model file" in capsys.readouterr().err
+    argv = ["attention-center", "evaluate", f"--data={gt_dir}", "--compare_to=nosuch"]
+    assert main(argv + ["--noprogress"]) == 2
+    assert "no row named 'nosuch': the rows are 'image centre'" in capsys.readouterr().err
 
 
 def test_evaluate_and_the_predict_cli_import_into_one_process():
