@@ -1,5 +1,6 @@
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # the TFLite export needs TensorFlow
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import dataclasses
 import json
 import shutil
 import time

@@ -308,6 +308,14 @@ def test_evaluation_table_has_the_model_and_the_baselines(executed):
     for method in report["methods"]:
         assert method["summary"]["num_images"] == n_test
         assert 0 <= method["summary"]["mean_error"] < 1
+    # The model against the layout prior, with its paired interval over the test images.
+    means = {m["name"].split(" (")[0]: m["summary"]["mean_error"] for m in report["methods"]}
+    versus = report["versus_dataset_mean"]
+    assert versus["ratio"] == pytest.approx(means["model.keras"] / means["dataset-mean centre"])
+    assert versus["num_images"] == n_test
+    assert any(
+        "over the dataset-mean centre's: **" in md for md in outputs_of(notebook, "text/markdown")
+    )
 
 
 @slow
