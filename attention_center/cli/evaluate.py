@@ -134,16 +134,20 @@ def main(argv: Sequence[str]) -> int:
     if FLAGS.out_md:
         atomic_write_text(FLAGS.out_md, table)
     if FLAGS.out_json:
-        report = evaluation.to_json() | {"comparisons": comparisons}
+        report = evaluation.to_json() | {
+            "comparisons": [
+                {"method": m, "baseline": b} | dataclasses.asdict(i) for m, b, i in comparisons
+            ]
+        }
         atomic_write_text(FLAGS.out_json, json.dumps(report, indent=1) + "\n")
     for failure in evaluation.failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return EXIT_FAILURES if evaluation.failures else EXIT_OK
 
 
-def _comparisons(evaluation, baselines: Sequence[str], seed: int) -> list[dict]:
-    """Every row but the human ceiling against each of ``baselines``: ``{"method",
-    "baseline", "ratio", "low", "high", "confidence", "num_images", "num_records"}``."""
+def _comparisons(evaluation, baselines: Sequence[str], seed: int) -> list[tuple]:
+    """Every scored row but the human ceiling against each of ``baselines``:
+    ``(method, baseline, RatioInterval)`` triples."""
     import numpy as np
 
     out = []
@@ -152,23 +156,20 @@ def _comparisons(evaluation, baselines: Sequence[str], seed: int) -> list[dict]:
         for method in evaluation.methods:
             if method.name == baseline or method.name.startswith("human ceiling"):
                 continue
-            if not np.isfinite(method.errors).any():
-                continue
-            interval = evaluation.ratio(method.name, baseline, seed=seed)
-            out.append({"method": method.name, "baseline": baseline} | dataclasses.asdict(interval))
+            if np.isfinite(method.errors).any():
+                out.append(
+                    (method.name, baseline, evaluation.ratio(method.name, baseline, seed=seed))
+                )
     return out
 
 
-def _comparison_text(comparisons: list[dict]) -> str:
-    from attention_center.metrics import RatioInterval
-
-    lines = []
-    for item in comparisons:
-        if not lines or item["baseline"] != lines[-1][0]:
-            lines.append((item["baseline"], f"\nMean error over {item['baseline']}'s:"))
-        fields = {k: item[k] for k in item if k not in ("method", "baseline")}
-        lines.append((item["baseline"], f"- {item['method']}: {RatioInterval(**fields)}"))
-    return "".join(line + "\n" for _, line in lines)
+def _comparison_text(comparisons: list[tuple]) -> str:
+    text, current = "", None
+    for method, baseline, interval in comparisons:
+        if baseline != current:
+            text, current = text + f"\nMean error over {baseline}'s:\n", baseline
+        text += f"- {method}: {interval}\n"
+    return text
 
 
 def run(argv: Sequence[str] | None = None) -> None:
