@@ -21,7 +21,6 @@ ai-edge-litert: same outputs, 8x the time); ours on ai-edge-litert, as ``predict
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -29,13 +28,9 @@ from pathlib import Path
 from absl import app, flags
 
 REPO = Path(__file__).resolve().parents[1]
-GOOGLE = (
-    Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared"))
-    / "anchors"
-    / "google_center.tflite"
-)
+sys.path.insert(0, str(REPO))
 
-GOOGLE_COLUMN = "Google center.tflite"
+from benchmarks.anchor import GOOGLE_COLUMN, GOOGLE_MODEL, named_specs  # noqa: E402
 
 flags.DEFINE_string("data", str(REPO.parent / "gt2"), "Ground-truth build with every row's source.")
 flags.DEFINE_multi_string(
@@ -57,7 +52,9 @@ flags.DEFINE_string(
     "Column to compare with Google's in the ratio line "
     "(default: the held-out column if any, else the last --model).",
 )
-flags.DEFINE_string("google_model", str(GOOGLE), "Google's center.tflite ('' to leave it out).")
+flags.DEFINE_string(
+    "google_model", str(GOOGLE_MODEL), "Google's center.tflite ('' to leave it out)."
+)
 flags.DEFINE_list("rows", [], "Only these datasets (default: every row of HELD_OUT_SETS).")
 flags.DEFINE_bool(
     "in_domain",
@@ -85,17 +82,8 @@ flags.DEFINE_integer("batch_size", 8, "Images per model call.")
 FLAGS = flags.FLAGS
 
 
-def _pairs(values):
-    out = {}
-    for value in values:
-        name, sep, spec = value.partition("=")
-        out[name if sep else value] = spec if sep else value
-    return out
-
-
 def main(argv):
     del argv
-    sys.path.insert(0, str(REPO))
     from attention_center.core.atomic import atomic_write_json, atomic_write_text
     from attention_center.evaluation.cross_dataset import (
         HELD_OUT_SETS,
@@ -108,8 +96,8 @@ def main(argv):
     models = {}
     if FLAGS.google_model:
         models[GOOGLE_COLUMN] = TFLitePredictor(FLAGS.google_model, runtime="tf")
-    models.update(_pairs(FLAGS.model))
-    held_out = _pairs(FLAGS.held_out)
+    models.update(named_specs(FLAGS.model))
+    held_out = named_specs(FLAGS.held_out)
     in_domain = tuple(
         dataclasses.replace(
             row,

@@ -60,11 +60,8 @@ import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_GOOGLE = (
-    Path(os.environ.get("ATTENTION_CENTER_SHARED", REPO.parent / "shared"))
-    / "anchors"
-    / "google_center.tflite"
-)
+sys.path.insert(0, str(REPO))
+from benchmarks.anchor import GOOGLE_MODEL as DEFAULT_GOOGLE  # noqa: E402
 
 #: The issue's target for the exported model.
 TARGET_MAX_BYTES = 1_000_000
