@@ -3,9 +3,9 @@
 The export's int8 parity bar (issue 24: the int8 file's centre at most 1% of the diagonal,
 8 px at 640x480, from the Keras model's) reads as a quantization error. This benchmark puts it
 beside what a user cannot see: the same photo moved by one pixel, re-encoded as JPEG quality
-90, or with noise of one grey level. A centre that moves more under those than under int8
-rounding is as unsure as the int8 file, and the JPEG XL group order (256x256 groups) only
-changes when a centre crosses a group.
+90, or with noise of one grey level. Where a centre moves more under those than under int8
+rounding, int8 is not what makes it unsure; and the JPEG XL group order (256x256 groups) only
+changes when a centre crosses into another group.
 
 In one run, on the same photos (by default the export's 50 parity photos: OSIE val- and
 test-split stimuli, ``export.images.default_parity_paths``), for every model (Google's
