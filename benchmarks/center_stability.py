@@ -191,27 +191,45 @@ class Jitter:
         }
 
 
-def group_changed(
-    centers: np.ndarray, moved_back: np.ndarray, original_hw: np.ndarray, frame_hw
-) -> np.ndarray:
+def group_changed(centers: np.ndarray, moved_back: np.ndarray, transforms) -> np.ndarray:
     """``bool [N]``: whether two frame-pixel centres fall in different JPEG XL groups.
 
     Args:
       centers, moved_back: ``[N, 2]`` (x, y) frame pixels (a shifted photo's centre moved
         back by the shift).
-      original_hw: ``[N, 2]`` each photo's ``(h, w)`` as displayed, pixels.
-      frame_hw: ``(H, W)`` of the model frame.
+      transforms: ``N`` :class:`~attention_center.core.frames.FrameTransform`, each photo's
+        fit into the frame (the groups are the photo's own, in its pixels as displayed).
     """
     from attention_center.core.centers import same_jxl_group
-    from attention_center.core.frames import frame_transform
 
-    changed = np.zeros(len(centers), bool)
-    for i, hw in enumerate(original_hw):
-        transform = frame_transform(tuple(int(v) for v in hw), frame_hw)
-        a = transform.points_to_original(np.asarray(centers[i : i + 1], np.float64))
-        b = transform.points_to_original(np.asarray(moved_back[i : i + 1], np.float64))
-        changed[i] = not same_jxl_group(a, b)[0]
-    return changed
+    a = np.stack([t.points_to_original(c) for t, c in zip(transforms, np.asarray(centers))])
+    b = np.stack([t.points_to_original(c) for t, c in zip(transforms, np.asarray(moved_back))])
+    return ~same_jxl_group(a, b)
+
+
+def load_photos(paths) -> tuple[list[str], np.ndarray, list, list]:
+    """Each readable photo decoded once into the model frame, as the export's parity check does.
+
+    Returns:
+      ``(names, frames float32 [N, H, W, 3] RGB in [0, 1], transforms, errors)``: the
+      :class:`~attention_center.core.frames.FrameTransform` of each photo and the
+      :class:`~attention_center.core.images.ImageLoadError` of each unreadable one.
+    """
+    from attention_center.core.frames import MODEL_FRAME_HW
+    from attention_center.core.images import ImageLoadError, decode_into_frame
+
+    names, frames, transforms, errors = [], [], [], []
+    for path in paths:
+        try:
+            frame, transform, _ = decode_into_frame(path, MODEL_FRAME_HW, reduced=False)
+        except ImageLoadError as error:
+            errors.append(error)
+            continue
+        names.append(Path(path).name)
+        frames.append(frame)
+        transforms.append(transform)
+    frames = np.stack(frames) if frames else np.zeros((0, *MODEL_FRAME_HW, 3), np.float32)
+    return names, frames, transforms, errors
 
 
 def measure(
@@ -219,7 +237,7 @@ def measure(
     frames: np.ndarray,
     names: list[str],
     chosen: list[Perturbation],
-    original_hw: np.ndarray | None = None,
+    transforms=None,
 ) -> tuple[dict[str, np.ndarray], list[Jitter]]:
     """Every model's centres on ``frames`` and its jitter under every perturbation.
 
@@ -228,17 +246,18 @@ def measure(
       frames: ``float32 [N, H, W, 3]`` RGB in [0, 1], the models' frame.
       names: the photos' names, for ``worst_image``.
       chosen: the perturbations.
-      original_hw: ``[N, 2]`` the photos' ``(h, w)``, for the JPEG XL groups (default: the
-        frame's size, as if each photo were the frame).
+      transforms: each photo's :class:`~attention_center.core.frames.FrameTransform`, for
+        the JPEG XL groups (default: photos the size of the frame).
     Returns:
       ``(centres, jitters)``: name -> ``float64 [N, 2]`` (x, y) on the unperturbed frames,
       and one :class:`Jitter` per model and perturbation.
     """
+    from attention_center.core.frames import frame_transform
     from export.parity import diagonal
 
     frame_hw = tuple(int(v) for v in frames.shape[1:3])
-    if original_hw is None:
-        original_hw = np.tile(frame_hw, (len(frames), 1))
+    if transforms is None:
+        transforms = [frame_transform(frame_hw, frame_hw)] * len(frames)
     diag = diagonal(frame_hw)
     centers = {n: np.asarray(p.predict_frames(frames)["center"]) for n, p in predictors.items()}
     results = []
@@ -248,7 +267,7 @@ def measure(
             moved = np.asarray(predictor.predict_frames(changed)["center"])
             distances = jitter(centers[name], moved, perturbation.offset)
             groups = group_changed(
-                centers[name], moved - np.asarray(perturbation.offset), original_hw, frame_hw
+                centers[name], moved - np.asarray(perturbation.offset), transforms
             )
             worst = names[int(np.argmax(distances))] if names else ""
             results.append(Jitter(name, perturbation.name, distances, diag, groups, worst))
@@ -284,7 +303,6 @@ def markdown_table(results: list[Jitter], chosen: list[Perturbation], anchor: st
 def main(argv):
     del argv
     from attention_center.core.atomic import atomic_write_json, atomic_write_text
-    from attention_center.core.images import load_image
     from attention_center.inference.predictors import TFLitePredictor, load_predictor
     from export import images
     from export.parity import diagonal
@@ -298,8 +316,7 @@ def main(argv):
         paths = images.paths_from(FLAGS.image_dir, FLAGS.images)
     else:
         paths = images.default_parity_paths(FLAGS.images)
-    errors = []
-    paths, frames = images.load_frames(paths, errors=errors)
+    names, frames, transforms, errors = load_photos(paths)
     for error in errors:
         print(f"unreadable, left out: {error}", file=sys.stderr)
     if not len(frames):
@@ -309,23 +326,28 @@ def main(argv):
         predictors[GOOGLE_COLUMN] = TFLitePredictor(FLAGS.google_model, runtime="tf")
     for name, spec in named_specs(FLAGS.model).items():
         predictors[name] = load_predictor(spec)
-    names = [p.name for p in paths]
-    original_hw = np.array([load_image(p).shape[:2] for p in paths])
-    centers, results = measure(predictors, frames, names, chosen, original_hw)
+    centers, results = measure(predictors, frames, names, chosen, transforms)
     anchor = GOOGLE_COLUMN if FLAGS.google_model else None
     table = markdown_table(results, chosen, anchor)
     diag = diagonal(frames.shape[1:3])
-    pair_lines = []
-    for int8, float_ in named_specs(FLAGS.int8_pair).items():
-        if int8 in centers and float_ in centers:
-            d = jitter(centers[float_], centers[int8])
-            groups = group_changed(centers[float_], centers[int8], original_hw, frames.shape[1:3])
-            pair_lines.append(
-                f"- {int8} against {float_}, unperturbed: max {d.max():.2f} px "
-                f"({100 * d.max() / diag:.2f}%), mean {d.mean():.2f} px, "
-                f"{int(np.sum(d > 0.01 * diag))} photos over 1%, "
-                f"another JPEG XL group on {100 * groups.mean():.0f}%"
-            )
+    pairs = [
+        Jitter(
+            int8,
+            f"against {float_}",
+            jitter(centers[float_], centers[int8]),
+            diag,
+            group_changed(centers[float_], centers[int8], transforms),
+        )
+        for int8, float_ in named_specs(FLAGS.int8_pair).items()
+        if int8 in centers and float_ in centers
+    ]
+    pair_lines = [
+        f"- {p.model} {p.perturbation}, unperturbed: max {p.max_px:.2f} px "
+        f"({100 * p.max_px / diag:.2f}%), mean {p.mean_px:.2f} px, "
+        f"{p.over_one_percent} photos over 1%, "
+        f"another JPEG XL group on {100 * p.group_changed_share:.0f}%"
+        for p in pairs
+    ]
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     text = (
         f"{len(frames)} photos ({FLAGS.image_dir or 'the export parity photos'}), "
@@ -343,6 +365,7 @@ def main(argv):
                 "command": command,
                 "images": names,
                 "results": [r.to_dict() for r in results],
+                "int8_pairs": [p.to_dict() for p in pairs],
             },
         )
     return 0

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from attention_center.core.frames import frame_transform
 from attention_center.inference.predictors import load_predictor
 from benchmarks.center_stability import (
     Perturbation,
     group_changed,
     jitter,
     jpeg_reencoded,
+    load_photos,
     markdown_table,
     measure,
     noisy,
@@ -29,9 +31,12 @@ from export import images
 
 @pytest.fixture(scope="module")
 def photos():
-    paths, frames = images.load_frames(images.paths_from(REPO / "export/photos/parity", 3))
-    assert len(frames) == 3
-    return [p.name for p in paths], frames
+    names, frames, transforms, errors = load_photos(
+        images.paths_from(REPO / "export/photos/parity", 3)
+    )
+    assert len(frames) == 3 and not errors
+    assert transforms[0].original_hw == (384.0, 512.0)  # the shipped 512x384 parity photos
+    return names, frames
 
 
 def test_shift_moves_content_right_and_down():
@@ -84,16 +89,16 @@ def test_group_changed_in_the_photos_own_pixels():
     centers = np.array([[255.0, 10.0], [255.0, 10.0], [100.0, 100.0]])
     moved = np.array([[256.6, 10.0], [255.4, 10.0], [100.0, 100.0]])
     # A frame-sized photo: frame pixels are its pixels; group columns split at x = 255.5.
-    same_size = group_changed(centers, moved, np.array([[480, 640]] * 3), (480, 640))
+    same_size = group_changed(centers, moved, [frame_transform((480, 640))] * 3)
     np.testing.assert_array_equal(same_size, [True, False, False])
     # A photo twice the frame (x -> 2x + 0.5): 255 -> 510.5, 256.6 -> 513.7: group 1 -> 2.
-    twice = group_changed(centers, moved, np.array([[960, 1280]] * 3), (480, 640))
+    twice = group_changed(centers, moved, [frame_transform((960, 1280))] * 3)
     np.testing.assert_array_equal(twice, [True, False, False])
     # 127 -> 254.5 and 128.2 -> 256.9 cross from group 0 to 1 there, not on the frame-sized photo.
     crossing = group_changed(
-        np.array([[127.0, 5.0]]), np.array([[128.2, 5.0]]), np.array([[960, 1280]]), (480, 640)
+        np.array([[127.0, 5.0]]), np.array([[128.2, 5.0]]), [frame_transform((960, 1280))]
     )
     assert crossing.tolist() == [True]
     assert group_changed(
-        np.array([[127.0, 5.0]]), np.array([[128.2, 5.0]]), np.array([[480, 640]]), (480, 640)
+        np.array([[127.0, 5.0]]), np.array([[128.2, 5.0]]), [frame_transform((480, 640))]
     ).tolist() == [False]
