@@ -19,7 +19,8 @@ Quantizations (:data:`QUANTIZATIONS`):
 * ``int8``: full integer: int8 weights and activations calibrated on real
   photos, ``supported_ops=[TFLITE_BUILTINS_INT8]``; the input and output stay
   float32 (``inference_input_type`` / ``inference_output_type``), so the
-  interface is unchanged.
+  interface is unchanged. Activation ranges: TFLite's calibrated min/max, or with
+  ``int8_ranges="mse"`` the ranges of least squared error (:mod:`export.ranges`).
 
 Needs the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
 """
@@ -36,7 +37,7 @@ import numpy as np
 
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.inference.tflite import GOOGLE_INPUT_NAME
-from export import flatbuffer
+from export import flatbuffer, ranges
 from export.errors import ExportError, ExportUsageError
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
@@ -369,7 +370,12 @@ def layer_op_nodes(content: bytes, layer_names: Sequence[str]) -> list[str]:
     return names
 
 
-def _quantize_int8_keeping_center_float(converter, float_layers: Sequence[str] = ()) -> bytes:
+def _quantize_int8_keeping_center_float(
+    converter,
+    float_layers: Sequence[str] = (),
+    int8_ranges: str = "minmax",
+    representative_frames: Callable[[], Iterable[np.ndarray]] | None = None,
+) -> bytes:
     """Full-integer quantization with the gravity centre (and ``float_layers``) in float32.
 
     Quantized to int8, the gravity centre fails: the sum of a 120x160
@@ -386,6 +392,10 @@ def _quantize_int8_keeping_center_float(converter, float_layers: Sequence[str] =
     EfficientNet-Lite0 worst by far (RMSE over scale 2.6-2.8 for the stem and block 1a's
     depthwise convolution; the next layer 0.58); kept in float they halve the int8
     model's centre shifts (docs/export.md) for 30 KB and no measurable latency.
+
+    ``int8_ranges`` (:data:`export.ranges.RANGES`): ``"minmax"`` quantizes each activation
+    over the min/max TFLite calibrated; ``"mse"`` first narrows each range to the one of
+    least squared error over ``representative_frames`` (:func:`export.ranges.with_mse_ranges`).
     """
     import tensorflow as tf
 
@@ -394,6 +404,12 @@ def _quantize_int8_keeping_center_float(converter, float_layers: Sequence[str] =
     calibrated = debugger.calibrated_model
     nodes = center_tail_nodes(calibrated, head_ops=FLOAT_HEAD_OPS)
     nodes += layer_op_nodes(calibrated, float_layers)
+    if int8_ranges == "mse":
+        if representative_frames is None:
+            raise ExportError("int8_ranges='mse' needs the representative frames")
+        debugger.calibrated_model, _ = ranges.with_mse_ranges(calibrated, representative_frames)
+    elif int8_ranges != "minmax":
+        raise ExportError(f"int8_ranges must be one of {ranges.RANGES}, got {int8_ranges!r}")
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
     return debugger.get_nondebug_quantized_model()
 
@@ -404,6 +420,7 @@ def convert_saved_model(
     representative_frames: Callable[[], Iterable[np.ndarray]] | None = None,
     outputs: Sequence[str] = ("center",),
     float_layers: Sequence[str] = (),
+    int8_ranges: str = "minmax",
 ) -> bytes:
     """A SavedModel from :func:`write_saved_model` -> drop-in ``.tflite`` bytes.
 
@@ -416,6 +433,8 @@ def convert_saved_model(
         (output 0 must be ``"center"`` for Google's script).
       float_layers: for ``int8``: Keras layers whose ops stay in float32
         (:func:`backbone_layers_until`); the gravity centre always does.
+      int8_ranges: for ``int8``: the activation ranges, ``"minmax"`` (TFLite's
+        calibration) or ``"mse"`` (:mod:`export.ranges`).
     Returns:
       The model's bytes: input ``image:0`` ``float32 [1, H, W, 3]``; output 0
       ``center:0`` ``float32 [1, 2]``; then ``weight_map:0`` if asked for.
@@ -425,7 +444,9 @@ def convert_saved_model(
     converter = _converter(saved_model_dir, quantization, representative_frames)
     try:
         if quantization == "int8":
-            content = _quantize_int8_keeping_center_float(converter, float_layers)
+            content = _quantize_int8_keeping_center_float(
+                converter, float_layers, int8_ranges, representative_frames
+            )
         else:
             content = converter.convert()
     except ExportError:
@@ -453,21 +474,25 @@ def convert_model(
     saved_model_dir: os.PathLike | str | None = None,
     internal_hw="model",
     float_until: str | None = DEFAULT_FLOAT_UNTIL,
+    int8_ranges: str = "minmax",
 ) -> bytes:
     """A Keras model -> drop-in ``.tflite`` bytes (see :func:`convert_saved_model`).
 
     Rebuilds the model at ``input_hw`` if needed (:func:`fixed_size_model`,
     with ``internal_hw``); the SavedModel goes to a temporary folder unless
     ``saved_model_dir`` is given. For ``int8``, the backbone's layers up to pyramid level
-    ``float_until`` stay in float32 (:func:`backbone_layers_until`; ``None``: none).
+    ``float_until`` stay in float32 (:func:`backbone_layers_until`; ``None``: none), and
+    ``int8_ranges`` chooses the activation ranges (:mod:`export.ranges`).
     """
     model = fixed_size_model(model, input_hw, internal_hw)
     float_layers = backbone_layers_until(model, float_until) if float_until else []
     if saved_model_dir is not None:
         write_saved_model(model, saved_model_dir, input_hw, outputs)
         return convert_saved_model(
-            saved_model_dir, quantization, representative_frames, outputs, float_layers
+            saved_model_dir, quantization, representative_frames, outputs, float_layers, int8_ranges
         )
     with tempfile.TemporaryDirectory(prefix="attention_center_export_") as tmp:
         write_saved_model(model, tmp, input_hw, outputs)
-        return convert_saved_model(tmp, quantization, representative_frames, outputs, float_layers)
+        return convert_saved_model(
+            tmp, quantization, representative_frames, outputs, float_layers, int8_ranges
+        )

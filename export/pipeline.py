@@ -20,7 +20,7 @@ import numpy as np
 from attention_center.core.atomic import atomic_path, atomic_write_bytes
 from attention_center.core.files import OutputFolderError, check_output_folder, resolved
 from attention_center.core.frames import MODEL_FRAME_HW
-from export import converter, images, metadata, parity
+from export import converter, images, metadata, parity, ranges
 from export.errors import ExportError, ExportUsageError
 
 
@@ -63,6 +63,8 @@ class Exporter:
         :func:`export.converter.fixed_size_model` (default: the model's own).
       float_until: for ``int8``, the backbone's layers up to this pyramid level stay in
         float32 (:func:`export.converter.backbone_layers_until`; ``None``: none).
+      int8_ranges: for ``int8``, the activation ranges: ``"minmax"`` (TFLite's calibrated
+        min/max) or ``"mse"`` (:mod:`export.ranges`).
 
     Unreadable images among the representative or parity images are skipped
     and listed in :attr:`skipped_images`.
@@ -79,6 +81,7 @@ class Exporter:
         progress: bool = True,
         internal_hw="model",
         float_until: str | None = converter.DEFAULT_FLOAT_UNTIL,
+        int8_ranges: str = "minmax",
     ):
         self.model_path = Path(model_path)
         self.input_hw = tuple(int(v) for v in input_hw)
@@ -98,6 +101,11 @@ class Exporter:
             else metadata.default_model_card(self.model_path)
         )
         self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
+        if int8_ranges not in ranges.RANGES:
+            raise ExportUsageError(
+                f"--int8_ranges must be one of {', '.join(ranges.RANGES)}, got {int8_ranges!r}"
+            )
+        self.int8_ranges = int8_ranges
         self.float_until = float_until
         self.float_layers = (
             converter.backbone_layers_until(self.model, float_until) if float_until else []
@@ -203,6 +211,7 @@ class Exporter:
             self.representative_frames if quantization == "int8" else None,
             self.outputs,
             self.float_layers,
+            self.int8_ranges,
         )
 
     def check_parity(
@@ -245,6 +254,7 @@ class Exporter:
             info["quantization"]["float_layers_until"] = (
                 self.float_until if self.float_layers else None
             )
+            info["quantization"]["activation_ranges"] = self.int8_ranges
         content = metadata.embed_metadata(content, info)
         path = atomic_write_bytes(out, content, fsync=True)
         sidecar = atomic_write_bytes(
@@ -296,6 +306,7 @@ def run_export(
     model_card=None,
     progress=True,
     float_until=converter.DEFAULT_FLOAT_UNTIL,
+    int8_ranges="minmax",
     stdout=None,
     stderr=None,
 ) -> int:
@@ -331,6 +342,10 @@ def run_export(
             raise ExportUsageError(
                 f"--int8_float_until must be a pyramid level (P2, P3, ...) or 'none', "
                 f"got {float_until!r}"
+            )
+        if int8_ranges not in ranges.RANGES:
+            raise ExportUsageError(
+                f"--int8_ranges must be one of {', '.join(ranges.RANGES)}, got {int8_ranges!r}"
             )
         if num_parity < 1 or num_representative < 1:
             raise ExportUsageError("--num_parity and --num_representative must be at least 1")
@@ -370,6 +385,7 @@ def run_export(
             progress=progress,
             internal_hw=internal_hw,
             float_until=float_until,
+            int8_ranges=int8_ranges,
         ) as exporter:
             if saved_model:
                 exporter.saved_model(saved_model)

@@ -74,6 +74,15 @@ flags.DEFINE_string(
     "stay in float32, where int8 errs most (docs/export.md); 'none' quantizes them too.",
     flag_values=FLAGS,
 )
+flags.DEFINE_enum(
+    "int8_ranges",
+    "minmax",
+    ["minmax", "mse"],
+    "int8 only: each activation's range: 'minmax' (TFLite's calibration, the smallest and "
+    "largest value seen) or 'mse' (the range of least squared error over the calibration "
+    "frames: centres closer to the float model's on average; docs/export.md).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_float(
     "parity_threshold",
@@ -151,6 +160,7 @@ def main(argv: Sequence[str]) -> int:
         model_card=FLAGS.model_card,
         progress=FLAGS.progress,
         float_until=None if FLAGS.int8_float_until.lower() == "none" else FLAGS.int8_float_until,
+        int8_ranges=FLAGS.int8_ranges,
     )
 
 

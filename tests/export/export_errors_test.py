@@ -227,3 +227,13 @@ def test_a_float_level_that_is_not_one_is_a_usage_error(tmp_path, small_model, l
     assert status == 2, message
     assert "--int8_float_until" in message and repr(level) in message, message
     assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("ranges", ["MSE", "percentile", ""])
+def test_activation_ranges_that_are_not_one_are_a_usage_error(tmp_path, small_model, ranges):
+    out = tmp_path / "center.tflite"
+    status, message = export(out, model=small_model, int8_ranges=ranges)
+    assert status == 2, message
+    assert "--int8_ranges" in message and repr(ranges) in message, message
+    assert "minmax, mse" in message, message
+    assert_nothing_written(tmp_path)
