@@ -220,20 +220,24 @@ def test_parity_failure_exits_non_zero_and_writes_nothing(tmp_path, small_model,
     assert_nothing_written(tmp_path, keep={"center.tflite"})
 
 
-@pytest.mark.parametrize("level", ["block2", "p2", "all"])
-def test_a_float_level_that_is_not_one_is_a_usage_error(tmp_path, small_model, level):
+@pytest.mark.parametrize(
+    "keyword, flag, value",
+    [
+        ("float_until", "--int8_float_until", "block2"),
+        ("float_until", "--int8_float_until", "p2"),
+        ("float_until", "--int8_float_until", "all"),
+        ("int8_ranges", "--int8_ranges", "MSE"),
+        ("int8_ranges", "--int8_ranges", "percentile"),
+        ("int8_ranges", "--int8_ranges", ""),
+    ],
+)
+def test_an_int8_setting_that_is_not_one_is_a_usage_error(
+    tmp_path, small_model, keyword, flag, value
+):
     out = tmp_path / "center.tflite"
-    status, message = export(out, model=small_model, float_until=level)
+    status, message = export(out, model=small_model, **{keyword: value})
     assert status == 2, message
-    assert "--int8_float_until" in message and repr(level) in message, message
-    assert_nothing_written(tmp_path)
-
-
-@pytest.mark.parametrize("ranges", ["MSE", "percentile", ""])
-def test_activation_ranges_that_are_not_one_are_a_usage_error(tmp_path, small_model, ranges):
-    out = tmp_path / "center.tflite"
-    status, message = export(out, model=small_model, int8_ranges=ranges)
-    assert status == 2, message
-    assert "--int8_ranges" in message and repr(ranges) in message, message
-    assert "minmax, mse" in message, message
+    assert flag in message and repr(value) in message, message
+    if keyword == "int8_ranges":
+        assert "minmax, mse" in message, message  # the values it takes
     assert_nothing_written(tmp_path)
