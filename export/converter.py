@@ -405,7 +405,7 @@ def _quantize_int8_keeping_center_float(
     nodes = center_tail_nodes(calibrated, head_ops=FLOAT_HEAD_OPS)
     nodes += layer_op_nodes(calibrated, float_layers)
     if int8_ranges == "mse":
-        debugger.calibrated_model, _ = ranges.with_mse_ranges(calibrated, representative_frames)
+        debugger.calibrated_model = ranges.with_mse_ranges(calibrated, representative_frames)
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
     return debugger.get_nondebug_quantized_model()
 
@@ -437,8 +437,8 @@ def convert_saved_model(
     Raises:
       ExportError: conversion failed or left non-builtin ops.
     """
-    if quantization == "int8" and int8_ranges not in ranges.RANGES:
-        raise ExportError(f"int8_ranges must be one of {ranges.RANGES}, got {int8_ranges!r}")
+    if quantization == "int8":
+        ranges.check_ranges(int8_ranges)
     converter = _converter(saved_model_dir, quantization, representative_frames)
     try:
         if quantization == "int8":

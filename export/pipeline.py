@@ -83,6 +83,7 @@ class Exporter:
         float_until: str | None = converter.DEFAULT_FLOAT_UNTIL,
         int8_ranges: str = "minmax",
     ):
+        self.int8_ranges = ranges.check_ranges(int8_ranges)  # before the model loads
         self.model_path = Path(model_path)
         self.input_hw = tuple(int(v) for v in input_hw)
         self.outputs = tuple(outputs)
@@ -101,11 +102,6 @@ class Exporter:
             else metadata.default_model_card(self.model_path)
         )
         self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
-        if int8_ranges not in ranges.RANGES:
-            raise ExportUsageError(
-                f"--int8_ranges must be one of {', '.join(ranges.RANGES)}, got {int8_ranges!r}"
-            )
-        self.int8_ranges = int8_ranges
         self.float_until = float_until
         self.float_layers = (
             converter.backbone_layers_until(self.model, float_until) if float_until else []
@@ -343,10 +339,7 @@ def run_export(
                 f"--int8_float_until must be a pyramid level (P2, P3, ...) or 'none', "
                 f"got {float_until!r}"
             )
-        if int8_ranges not in ranges.RANGES:
-            raise ExportUsageError(
-                f"--int8_ranges must be one of {', '.join(ranges.RANGES)}, got {int8_ranges!r}"
-            )
+        ranges.check_ranges(int8_ranges)
         if num_parity < 1 or num_representative < 1:
             raise ExportUsageError("--num_parity and --num_representative must be at least 1")
         model_path = _model_path(model)

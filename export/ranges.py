@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from export import flatbuffer
+from export.errors import ExportUsageError
 
 #: ``--int8_ranges`` values.
 RANGES = ("minmax", "mse")
@@ -31,6 +32,13 @@ RANGES = ("minmax", "mse")
 BINS = 4096
 #: int8 steps across a range.
 STEPS = 255
+
+
+def check_ranges(value: str) -> str:
+    """``value`` if it is one of :data:`RANGES`, else :class:`ExportUsageError` naming the flag."""
+    if value not in RANGES:
+        raise ExportUsageError(f"--int8_ranges must be one of {', '.join(RANGES)}, got {value!r}")
+    return value
 
 
 def mse_range(
@@ -129,7 +137,7 @@ def activation_histograms(
 
 def with_mse_ranges(
     calibrated: bytes, frames: Callable[[], Iterable[np.ndarray]], bins: int = BINS
-) -> tuple[bytes, int]:
+) -> bytes:
     """A calibrated model with each activation's range narrowed by :func:`mse_range`.
 
     Args:
@@ -137,16 +145,12 @@ def with_mse_ranges(
       frames: a callable returning the calibration frames (a fresh iterable per call).
       bins: histogram bins per tensor.
     Returns:
-      ``(bytes, narrowed)``: the model with the new min/max (each range still contains 0),
-      and how many tensors lost more than 2% of their range.
+      The model's bytes with the new min/max (each range still contains 0).
     """
     model = flatbuffer.read_model(calibrated)
     tensors = model.subgraphs[0].tensors
-    narrowed = 0
     for i, (low, high, counts) in activation_histograms(calibrated, frames(), bins).items():
         a, b = mse_range(counts, low, high)
-        a, b = min(max(a, low), 0.0), max(min(b, high), 0.0)
-        narrowed += int((b - a) < 0.98 * (high - low))
-        tensors[i].quantization.min = [a]
-        tensors[i].quantization.max = [b]
-    return flatbuffer.write_model(model), narrowed
+        tensors[i].quantization.min = [min(max(a, low), 0.0)]
+        tensors[i].quantization.max = [max(min(b, high), 0.0)]
+    return flatbuffer.write_model(model)
