@@ -33,7 +33,7 @@ import importlib
 
 from attention_center import keras_registration as _keras_registration
 
-__version__ = "0.12.0"
+__version__ = "0.13.0"
 
 #: Public name -> module that defines it.
 _EXPORTS = {

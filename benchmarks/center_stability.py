@@ -344,7 +344,7 @@ def main(argv):
     pair_lines = [
         f"- {p.model} {p.perturbation}, unperturbed: max {p.max_px:.2f} px "
         f"({100 * p.max_px / diag:.2f}%), mean {p.mean_px:.2f} px, "
-        f"{p.over_one_percent} photos over 1%, "
+        f"{p.over_one_percent} photo{'' if p.over_one_percent == 1 else 's'} over 1%, "
         f"another JPEG XL group on {100 * p.group_changed_share:.0f}%"
         for p in pairs
     ]

@@ -17,7 +17,9 @@ Settings (``--settings``, comma-separated):
   layers up to P2 in float (``--int8_float_until P2``);
 - ``photos_p2``: photos calibration with the P2 layers in float;
 - ``mixed_p2_mse``: ``mixed_p2`` with each activation's range narrowed to the one of least
-  squared error over the calibration frames (``--int8_ranges mse``, :mod:`export.ranges`).
+  squared error over the calibration frames (``--int8_ranges mse``, :mod:`export.ranges`);
+- ``mixed_p2_mse_bc``: ``mixed_p2_mse`` with each quantized op's bias corrected for the int8
+  model's channel means (``--int8_bias_correction``, :mod:`export.bias_correction`).
 
 The last column is each setting's mean of means over the first setting's (``--settings``
 order; the default puts ``photos`` first).
@@ -52,13 +54,14 @@ flags.DEFINE_integer("num_representative", 100, "Calibration images.")
 flags.DEFINE_string("data_dir", None, "The shared data folder (default: ../shared/data).")
 flags.DEFINE_string("json_out", None, "Also write the results here as JSON.")
 
-#: Setting -> (calibration images, float_until, int8_ranges).
+#: Setting -> (calibration images, float_until, int8_ranges, int8_bias_correction).
 SETTINGS = {
-    "photos": ("photos", None, "minmax"),
-    "mixed": ("mixed", None, "minmax"),
-    "photos_p2": ("photos", "P2", "minmax"),
-    "mixed_p2": ("mixed", "P2", "minmax"),
-    "mixed_p2_mse": ("mixed", "P2", "mse"),
+    "photos": ("photos", None, "minmax", False),
+    "mixed": ("mixed", None, "minmax", False),
+    "photos_p2": ("photos", "P2", "minmax", False),
+    "mixed_p2": ("mixed", "P2", "minmax", False),
+    "mixed_p2_mse": ("mixed", "P2", "mse", False),
+    "mixed_p2_mse_bc": ("mixed", "P2", "mse", True),
 }
 
 
@@ -107,7 +110,7 @@ def main(argv):
         reference = {k: keras_centers(exporter.model, f) for k, (_, f) in frames.items()}
         diag = diagonal(exporter.input_hw)
         for name in FLAGS.settings.split(","):
-            calibration, until, int8_ranges = SETTINGS[name]
+            calibration, until, int8_ranges, bias_correction = SETTINGS[name]
             cal = calibration_paths(calibration, data_dir, FLAGS.num_representative)
             _, cal_frames = images.load_frames(cal)
             float_layers = converter.backbone_layers_until(exporter.model, until) if until else []
@@ -118,6 +121,7 @@ def main(argv):
                 exporter.outputs,
                 float_layers,
                 int8_ranges,
+                bias_correction,
             )
             row = {"setting": name, "size_mb": len(content) / 1e6}
             for kind, (names, kind_frames) in frames.items():

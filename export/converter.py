@@ -20,7 +20,9 @@ Quantizations (:data:`QUANTIZATIONS`):
   photos, ``supported_ops=[TFLITE_BUILTINS_INT8]``; the input and output stay
   float32 (``inference_input_type`` / ``inference_output_type``), so the
   interface is unchanged. Activation ranges: TFLite's calibrated min/max, or with
-  ``int8_ranges="mse"`` the ranges of least squared error (:mod:`export.ranges`).
+  ``int8_ranges="mse"`` the ranges of least squared error (:mod:`export.ranges`); with
+  ``int8_bias_correction=True`` each quantized op's bias is corrected so that its int8
+  output keeps the float model's channel means (:mod:`export.bias_correction`).
 
 Needs the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
 """
@@ -37,7 +39,7 @@ import numpy as np
 
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.inference.tflite import GOOGLE_INPUT_NAME
-from export import flatbuffer, ranges
+from export import bias_correction, flatbuffer, ranges
 from export.errors import ExportError, ExportUsageError
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
@@ -375,6 +377,7 @@ def _quantize_int8_keeping_center_float(
     float_layers: Sequence[str] = (),
     int8_ranges: str = "minmax",
     representative_frames: Callable[[], Iterable[np.ndarray]] | None = None,
+    int8_bias_correction: bool = False,
 ) -> bytes:
     """Full-integer quantization with the gravity centre (and ``float_layers``) in float32.
 
@@ -396,6 +399,11 @@ def _quantize_int8_keeping_center_float(
     ``int8_ranges`` (:data:`export.ranges.RANGES`): ``"minmax"`` quantizes each activation
     over the min/max TFLite calibrated; ``"mse"`` first narrows each range to the one of
     least squared error over ``representative_frames`` (:func:`export.ranges.with_mse_ranges`).
+
+    ``int8_bias_correction``: after the ranges, each quantized op's float bias is corrected
+    so that the int8 model's output keeps the float model's mean per channel over
+    ``representative_frames`` (:func:`export.bias_correction.with_bias_correction`; one
+    quantization and one pass over the frames per corrected op).
     """
     import tensorflow as tf
 
@@ -406,8 +414,20 @@ def _quantize_int8_keeping_center_float(
     nodes += layer_op_nodes(calibrated, float_layers)
     if int8_ranges == "mse":
         debugger.calibrated_model = ranges.with_mse_ranges(calibrated, representative_frames)
-    debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
-    return debugger.get_nondebug_quantized_model()
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
+
+    def quantize(calibrated_model: bytes) -> bytes:
+        debugger.calibrated_model = calibrated_model
+        debugger.options = options
+        return debugger.get_nondebug_quantized_model()
+
+    if int8_bias_correction:
+        return quantize(
+            bias_correction.with_bias_correction(
+                debugger.calibrated_model, quantize, list(representative_frames()), nodes
+            )
+        )
+    return quantize(debugger.calibrated_model)
 
 
 def convert_saved_model(
@@ -417,6 +437,7 @@ def convert_saved_model(
     outputs: Sequence[str] = ("center",),
     float_layers: Sequence[str] = (),
     int8_ranges: str = "minmax",
+    int8_bias_correction: bool = False,
 ) -> bytes:
     """A SavedModel from :func:`write_saved_model` -> drop-in ``.tflite`` bytes.
 
@@ -431,6 +452,8 @@ def convert_saved_model(
         (:func:`backbone_layers_until`); the gravity centre always does.
       int8_ranges: for ``int8``: the activation ranges, ``"minmax"`` (TFLite's
         calibration) or ``"mse"`` (:mod:`export.ranges`).
+      int8_bias_correction: for ``int8``: correct the biases for the int8 model's channel
+        means (:mod:`export.bias_correction`).
     Returns:
       The model's bytes: input ``image:0`` ``float32 [1, H, W, 3]``; output 0
       ``center:0`` ``float32 [1, 2]``; then ``weight_map:0`` if asked for.
@@ -443,7 +466,7 @@ def convert_saved_model(
     try:
         if quantization == "int8":
             content = _quantize_int8_keeping_center_float(
-                converter, float_layers, int8_ranges, representative_frames
+                converter, float_layers, int8_ranges, representative_frames, int8_bias_correction
             )
         else:
             content = converter.convert()
@@ -473,6 +496,7 @@ def convert_model(
     internal_hw="model",
     float_until: str | None = DEFAULT_FLOAT_UNTIL,
     int8_ranges: str = "minmax",
+    int8_bias_correction: bool = False,
 ) -> bytes:
     """A Keras model -> drop-in ``.tflite`` bytes (see :func:`convert_saved_model`).
 
@@ -480,17 +504,30 @@ def convert_model(
     with ``internal_hw``); the SavedModel goes to a temporary folder unless
     ``saved_model_dir`` is given. For ``int8``, the backbone's layers up to pyramid level
     ``float_until`` stay in float32 (:func:`backbone_layers_until`; ``None``: none), and
-    ``int8_ranges`` chooses the activation ranges (:mod:`export.ranges`).
+    ``int8_ranges`` chooses the activation ranges (:mod:`export.ranges`) and
+    ``int8_bias_correction`` corrects the biases (:mod:`export.bias_correction`).
     """
     model = fixed_size_model(model, input_hw, internal_hw)
     float_layers = backbone_layers_until(model, float_until) if float_until else []
     if saved_model_dir is not None:
         write_saved_model(model, saved_model_dir, input_hw, outputs)
         return convert_saved_model(
-            saved_model_dir, quantization, representative_frames, outputs, float_layers, int8_ranges
+            saved_model_dir,
+            quantization,
+            representative_frames,
+            outputs,
+            float_layers,
+            int8_ranges,
+            int8_bias_correction,
         )
     with tempfile.TemporaryDirectory(prefix="attention_center_export_") as tmp:
         write_saved_model(model, tmp, input_hw, outputs)
         return convert_saved_model(
-            tmp, quantization, representative_frames, outputs, float_layers, int8_ranges
+            tmp,
+            quantization,
+            representative_frames,
+            outputs,
+            float_layers,
+            int8_ranges,
+            int8_bias_correction,
         )

@@ -65,6 +65,8 @@ class Exporter:
         float32 (:func:`export.converter.backbone_layers_until`; ``None``: none).
       int8_ranges: for ``int8``, the activation ranges: ``"minmax"`` (TFLite's calibrated
         min/max) or ``"mse"`` (:mod:`export.ranges`).
+      int8_bias_correction: for ``int8``, correct each quantized op's bias so that its int8
+        output keeps the float model's channel means (:mod:`export.bias_correction`).
 
     Unreadable images among the representative or parity images are skipped
     and listed in :attr:`skipped_images`.
@@ -82,6 +84,7 @@ class Exporter:
         internal_hw="model",
         float_until: str | None = converter.DEFAULT_FLOAT_UNTIL,
         int8_ranges: str = "minmax",
+        int8_bias_correction: bool = False,
     ):
         self.int8_ranges = ranges.check_ranges(int8_ranges)  # before the model loads
         self.model_path = Path(model_path)
@@ -103,6 +106,7 @@ class Exporter:
         )
         self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
         self.float_until = float_until
+        self.int8_bias_correction = bool(int8_bias_correction)
         self.float_layers = (
             converter.backbone_layers_until(self.model, float_until) if float_until else []
         )
@@ -208,6 +212,7 @@ class Exporter:
             self.outputs,
             self.float_layers,
             self.int8_ranges,
+            self.int8_bias_correction,
         )
 
     def check_parity(
@@ -251,6 +256,7 @@ class Exporter:
                 self.float_until if self.float_layers else None
             )
             info["quantization"]["activation_ranges"] = self.int8_ranges
+            info["quantization"]["bias_correction"] = self.int8_bias_correction
         content = metadata.embed_metadata(content, info)
         path = atomic_write_bytes(out, content, fsync=True)
         sidecar = atomic_write_bytes(
@@ -303,6 +309,7 @@ def run_export(
     progress=True,
     float_until=converter.DEFAULT_FLOAT_UNTIL,
     int8_ranges="minmax",
+    int8_bias_correction=False,
     stdout=None,
     stderr=None,
 ) -> int:
@@ -379,6 +386,7 @@ def run_export(
             internal_hw=internal_hw,
             float_until=float_until,
             int8_ranges=int8_ranges,
+            int8_bias_correction=int8_bias_correction,
         ) as exporter:
             if saved_model:
                 exporter.saved_model(saved_model)

@@ -18,11 +18,11 @@ frames to build the histograms; the narrowed min/max are written back before qua
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from attention_center.inference.tflite import make_interpreter
 from export import flatbuffer
 from export.errors import ExportUsageError
 
@@ -110,20 +110,15 @@ def activation_histograms(
     Returns:
       tensor index -> ``(min, max, counts [bins])``.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
     model = flatbuffer.read_model(calibrated)
     tensors = model.subgraphs[0].tensors
     ranges = {
         i: (float(tensors[i].quantization.min[0]), float(tensors[i].quantization.max[0]))
         for i in _activation_tensors(model)
     }
-    with warnings.catch_warnings():
-        # "intended for debugging purposes only": every intermediate tensor of one frame is
-        # kept, which is what the histograms read (tens of MB for the bundled model).
-        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
-        interpreter = Interpreter(model_content=calibrated, experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
+    # Every intermediate tensor of one frame is kept, which is what the histograms read
+    # (tens of MB for the bundled model).
+    interpreter = make_interpreter(calibrated, runtime="litert", preserve_all_tensors=True)
     image = interpreter.get_input_details()[0]["index"]
     counts = {i: np.zeros(bins) for i in ranges}
     for frame in frames:

@@ -83,6 +83,14 @@ flags.DEFINE_enum(
     "frames: centres closer to the float model's on average; docs/export.md).",
     flag_values=FLAGS,
 )
+flags.DEFINE_boolean(
+    "int8_bias_correction",
+    False,
+    "int8 only: correct each quantized convolution's bias so that its int8 output keeps the "
+    "float model's mean per channel over the calibration frames (about a minute more; with "
+    "--int8_ranges mse, centres closest to the float model's; docs/export.md).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("num_parity", 50, "Parity images.", lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_float(
     "parity_threshold",
@@ -161,6 +169,7 @@ def main(argv: Sequence[str]) -> int:
         progress=FLAGS.progress,
         float_until=None if FLAGS.int8_float_until.lower() == "none" else FLAGS.int8_float_until,
         int8_ranges=FLAGS.int8_ranges,
+        int8_bias_correction=FLAGS.int8_bias_correction,
     )
 
 

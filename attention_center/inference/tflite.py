@@ -91,13 +91,21 @@ def _without_runtime_info_lines():
                 sys.stderr.write(kept)
 
 
-def make_interpreter(model, runtime: str = "auto", num_threads: Optional[int] = None):
+def make_interpreter(
+    model,
+    runtime: str = "auto",
+    num_threads: Optional[int] = None,
+    preserve_all_tensors: bool = False,
+):
     """An allocated interpreter for a model file or bytes.
 
     Args:
       model: a ``.tflite`` path or the model's bytes.
       runtime: ``"auto"``, ``"litert"`` (ai-edge-litert) or ``"tf"`` (tf.lite).
       num_threads: CPU threads (XNNPACK); default: the number of CPUs.
+      preserve_all_tensors: keep every intermediate tensor readable with ``get_tensor``
+        after ``invoke`` (the runtime's ``experimental_preserve_all_tensors``: no XNNPACK,
+        more memory; for inspecting activations, not for serving).
     Raises:
       TFLiteInterfaceError: not a model the interpreter can load (the message says why).
       ImportError: the runtime asked for is not installed.
@@ -107,6 +115,8 @@ def make_interpreter(model, runtime: str = "auto", num_threads: Optional[int] = 
         kwargs = {"model_path": os.fspath(model)}
     else:
         kwargs = {"model_content": bytes(model)}
+    if preserve_all_tensors:
+        kwargs["experimental_preserve_all_tensors"] = True
     threads = int(num_threads or os.cpu_count() or 1)
     try:
         with warnings.catch_warnings(), _without_runtime_info_lines():
