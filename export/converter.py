@@ -29,6 +29,7 @@ Needs the TensorFlow backend (``KERAS_BACKEND=tensorflow``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -509,21 +510,14 @@ def convert_model(
     """
     model = fixed_size_model(model, input_hw, internal_hw)
     float_layers = backbone_layers_until(model, float_until) if float_until else []
-    if saved_model_dir is not None:
+    with contextlib.ExitStack() as stack:
+        if saved_model_dir is None:
+            saved_model_dir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="attention_center_export_")
+            )
         write_saved_model(model, saved_model_dir, input_hw, outputs)
         return convert_saved_model(
             saved_model_dir,
-            quantization,
-            representative_frames,
-            outputs,
-            float_layers,
-            int8_ranges,
-            int8_bias_correction,
-        )
-    with tempfile.TemporaryDirectory(prefix="attention_center_export_") as tmp:
-        write_saved_model(model, tmp, input_hw, outputs)
-        return convert_saved_model(
-            tmp,
             quantization,
             representative_frames,
             outputs,
