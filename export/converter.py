@@ -413,8 +413,12 @@ def _quantize_int8_keeping_center_float(
     calibrated = debugger.calibrated_model
     nodes = center_tail_nodes(calibrated, head_ops=FLOAT_HEAD_OPS)
     nodes += layer_op_nodes(calibrated, float_layers)
+    frames = representative_frames
+    if int8_bias_correction:  # it reads the frames once per corrected op: decode them once
+        decoded = list(representative_frames())
+        frames = lambda: decoded  # noqa: E731
     if int8_ranges == "mse":
-        debugger.calibrated_model = ranges.with_mse_ranges(calibrated, representative_frames)
+        calibrated = ranges.with_mse_ranges(calibrated, frames)
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
 
     def quantize(calibrated_model: bytes) -> bytes:
@@ -423,12 +427,8 @@ def _quantize_int8_keeping_center_float(
         return debugger.get_nondebug_quantized_model()
 
     if int8_bias_correction:
-        return quantize(
-            bias_correction.with_bias_correction(
-                debugger.calibrated_model, quantize, list(representative_frames()), nodes
-            )
-        )
-    return quantize(debugger.calibrated_model)
+        calibrated = bias_correction.with_bias_correction(calibrated, quantize, decoded, nodes)
+    return quantize(calibrated)
 
 
 def convert_saved_model(
