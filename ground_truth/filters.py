@@ -7,15 +7,21 @@ over one record, a batch of thousands, or inside ``tf.data`` through
 * ``points``: ``float [..., O, P, 2]``, ``(x, y)`` 0-based pixels of the
   original image, ``O`` observers, ``P`` points per observer in viewing order
   (padding anywhere beyond an observer's last point);
-* ``valid``: ``bool [..., O, P]``, true for real points;
+* ``valid``: ``bool [..., O, P]``, true for every *recorded* point (positions in
+  each observer's sequence as recorded);
+* ``usable``: ``bool [..., O, P]``, true for the recorded points validation kept
+  (finite, inside the image: :func:`ground_truth.records.usable_mask`);
 * ``onset_ms``: ``float [..., O, P]``, ms from stimulus onset, NaN when unknown
   (mouse samples have only an order).
 
 Leading dimensions ``...`` are a batch of images; observers of one image are
 pooled by the spatial filter and the centre.
 
-The pipeline is :func:`temporal_keep` -> :func:`spatial_keep` ->
-:func:`centers_from_keep`, wrapped by :func:`filter_and_center`. Defaults per
+The pipeline is :func:`temporal_keep` (on the recorded sequence: an off-image first
+sample is still the first one, an off-image fixation still takes its place among the
+first ``k`` and its duration still delays later onsets) -> the validity drop
+(``usable``) -> :func:`spatial_keep` -> :func:`centers_from_keep`, wrapped by
+:func:`filter_and_center`. Defaults per
 source are in :data:`DEFAULTS`; how they were chosen is in
 ``docs/ground_truth.md`` (measured with ``python -m ground_truth measure``).
 """
@@ -30,6 +36,7 @@ from typing import Optional
 import numpy as np
 
 from attention_center.core.centers import centers_from_keep
+from ground_truth.records import DropCounter, usable_mask
 
 __all__ = [
     "TemporalParams",
@@ -175,12 +182,22 @@ def params_for(
 
 @dataclasses.dataclass
 class Padded:
-    """A padded batch of records (see the module docstring for shapes)."""
+    """A padded batch of records (see the module docstring for shapes).
+
+    ``usable`` ``None`` means every recorded (``valid``) point is usable; points at
+    positions that are not usable hold zeros.
+    """
 
     points: np.ndarray  # float64 [B, O, P, 2]
-    valid: np.ndarray  # bool [B, O, P]
+    valid: np.ndarray  # bool [B, O, P]: recorded
     onset_ms: np.ndarray  # float64 [B, O, P], NaN when unknown
     original_hw: np.ndarray  # float64 [B, 2]
+    usable: Optional[np.ndarray] = None  # bool [B, O, P]: kept by validation
+
+    def usable_mask(self) -> np.ndarray:
+        """``bool [B, O, P]``: recorded (``valid``) and usable points, the ones a centre
+        may use."""
+        return self.valid if self.usable is None else self.valid & self.usable
 
 
 def observer_onsets(record, i: int, n: int) -> np.ndarray:
@@ -188,9 +205,13 @@ def observer_onsets(record, i: int, n: int) -> np.ndarray:
     NaN.
 
     With durations only, the onset of fixation ``j`` is the sum of the
-    durations of fixations ``0 .. j-1`` (saccade times are unknown and ignored,
-    so onsets are slightly early).
+    durations of the fixations recorded before it (saccade times are unknown and
+    ignored, so onsets are slightly early); a fixation that validation dropped
+    still counts (:attr:`ground_truth.records.Record.recorded_onset_ms`).
     """
+    if record.recorded_onset_ms is not None:
+        index = np.asarray(record.recorded_index[i][:n], np.int64)
+        return np.asarray(record.recorded_onset_ms[i], np.float64)[index]
     if record.onset_ms is not None and record.onset_ms[i] is not None:
         return np.asarray(record.onset_ms[i][:n], np.float64)
     if record.duration_ms is not None and record.duration_ms[i] is not None:
@@ -199,37 +220,63 @@ def observer_onsets(record, i: int, n: int) -> np.ndarray:
     return np.full(n, np.nan)
 
 
+def _recorded_length(record, i: int) -> int:
+    """How many points observer ``i`` of ``record`` has recorded (kept or not)."""
+    if record.recorded_onset_ms is not None:
+        return len(record.recorded_onset_ms[i])
+    return len(record.observers[i])
+
+
 def pad_records(records: Sequence, max_points: Optional[int] = None) -> Padded:
-    """Packs records into a :class:`Padded` batch.
+    """Packs records into a :class:`Padded` batch, each observer's points at their positions
+    in the sequence as recorded (:attr:`ground_truth.records.Record.recorded_index`).
 
     Args:
       records: :class:`ground_truth.records.Record` objects.
-      max_points: keep at most this many leading points per observer (the
+      max_points: keep at most this many leading *recorded* points per observer (the
         temporal filter never looks further than ``drop_first + max_count``;
         passing that bound saves memory and gives the same result).
     """
     n_obs = max([r.num_observers for r in records] + [1])
     lengths = [
-        [len(o) if max_points is None else min(len(o), max_points) for o in r.observers]
+        [
+            _recorded_length(r, i)
+            if max_points is None
+            else min(_recorded_length(r, i), max_points)
+            for i in range(r.num_observers)
+        ]
         for r in records
     ]
     n_pts = max([max(counts, default=0) for counts in lengths] + [1])
     b = len(records)
     points = np.zeros((b, n_obs, n_pts, 2))
     valid = np.zeros((b, n_obs, n_pts), bool)
+    usable = np.zeros((b, n_obs, n_pts), bool)
     onset = np.full((b, n_obs, n_pts), np.nan)
     for k, r in enumerate(records):
         for i, obs in enumerate(r.observers):
-            n = lengths[k][i]
-            points[k, i, :n] = obs[:n]
-            valid[k, i, :n] = True
-            onset[k, i, :n] = observer_onsets(r, i, n)
+            m = lengths[k][i]
+            valid[k, i, :m] = True
+            if r.recorded_index is None:
+                points[k, i, :m] = obs[:m]
+                usable[k, i, :m] = True
+                onset[k, i, :m] = observer_onsets(r, i, m)
+            else:
+                index = np.asarray(r.recorded_index[i], np.int64)
+                inside = index < m
+                points[k, i, index[inside]] = obs[inside]
+                usable[k, i, index[inside]] = True
+                onset[k, i, :m] = np.asarray(r.recorded_onset_ms[i], np.float64)[:m]
     hw = np.array([r.original_hw for r in records], np.float64).reshape(b, 2)
-    return Padded(points=points, valid=valid, onset_ms=onset, original_hw=hw)
+    return Padded(points=points, valid=valid, onset_ms=onset, original_hw=hw, usable=usable)
 
 
 def temporal_keep(valid: np.ndarray, onset_ms: np.ndarray, params: TemporalParams) -> np.ndarray:
     """The initial points of each observer.
+
+    Runs on the sequence as recorded: ``valid`` marks every recorded point, usable or
+    not (the validity drop comes after, in :func:`filter_and_center`), so that
+    ``drop_first`` drops what was recorded first and ``max_count`` counts recorded points.
 
     Args:
       valid: ``bool [..., O, P]``.
@@ -290,7 +337,7 @@ class FilterResult:
 
     Attributes:
       centers: ``float64 [B, 2]`` (x, y) original pixels.
-      temporal: ``bool [B, O, P]`` points kept by the temporal filter.
+      temporal: ``bool [B, O, P]`` usable points kept by the temporal filter.
       spatial: ``bool [B, O, P]`` points kept by both filters (used for the centre).
       fallback: ``B`` entries, ``None`` or the reason the centre is a fallback.
     """
@@ -304,22 +351,24 @@ class FilterResult:
 def filter_and_center(
     padded: Padded, temporal: TemporalParams, spatial: SpatialParams
 ) -> FilterResult:
-    """Temporal filter, spatial filter, centre, with recorded fallbacks.
+    """Temporal filter (on the recorded sequence), validity drop, spatial filter, centre, with
+    recorded fallbacks.
 
     Fallbacks (counted by the builder, never silent):
 
-    * ``"temporal filter kept no point; centre of all points"``: every point
+    * ``"temporal filter kept no point; centre of all points"``: every usable point
       was dropped by the temporal filter (e.g. every observer has only the
-      pre-stimulus fixation): the spatial filter and mean run on all valid points;
-    * ``"no points; image centre"``: the record has no valid point at all.
+      pre-stimulus fixation): the spatial filter and mean run on all usable points;
+    * ``"no points; image centre"``: the record has no usable point at all.
     """
-    t_keep = temporal_keep(padded.valid, padded.onset_ms, temporal)
+    usable = padded.usable_mask()
+    t_keep = temporal_keep(padded.valid, padded.onset_ms, temporal) & usable
     s_keep = spatial_keep(padded.points, t_keep, spatial)
     centers, counts = centers_from_keep(padded.points, s_keep)
     fallback: list = [None] * len(counts)
     empty = np.flatnonzero(counts == 0)
     if len(empty):
-        all_keep = spatial_keep(padded.points[empty], padded.valid[empty], spatial)
+        all_keep = spatial_keep(padded.points[empty], usable[empty], spatial)
         c2, n2 = centers_from_keep(padded.points[empty], all_keep)
         for j, b in enumerate(empty):
             s_keep[b] = all_keep[j]
@@ -337,7 +386,10 @@ def pad_flat(points: np.ndarray, observer: np.ndarray, onset_ms: np.ndarray, ori
     """One record given as flat arrays -> a :class:`Padded` batch of one.
 
     Args:
-      points: ``[n, 2]`` (x, y) in viewing order within each observer.
+      points: ``[n, 2]`` (x, y) of every recorded point, in recorded order within each
+        observer; a point that is NaN or outside the image (``[-0.5, w - 0.5] x
+        [-0.5, h - 0.5]``) keeps its place in the sequence for the temporal filter and
+        is never used for the centre.
       observer: ``int [n]`` observer index per point (0 .. O-1).
       onset_ms: ``float [n]`` (NaN: unknown).
       original_hw: ``(h, w)``.
@@ -345,6 +397,7 @@ def pad_flat(points: np.ndarray, observer: np.ndarray, onset_ms: np.ndarray, ori
     points = np.asarray(points, np.float64).reshape(-1, 2)
     observer = np.asarray(observer, np.int64).reshape(-1)
     onset_ms = np.asarray(onset_ms, np.float64).reshape(-1)
+    ok = usable_mask(points, np.asarray(original_hw, np.float64).reshape(2), DropCounter())
     n_obs = int(observer.max()) + 1 if len(observer) else 1
     order = np.argsort(observer, kind="stable")
     counts = np.bincount(observer, minlength=n_obs)
@@ -353,15 +406,18 @@ def pad_flat(points: np.ndarray, observer: np.ndarray, onset_ms: np.ndarray, ori
     n_pts = max(int(counts.max()) if len(counts) else 0, 1)
     padded_points = np.zeros((1, n_obs, n_pts, 2))
     valid = np.zeros((1, n_obs, n_pts), bool)
+    usable = np.zeros((1, n_obs, n_pts), bool)
     onset = np.full((1, n_obs, n_pts), np.nan)
-    padded_points[0, observer[order], rank] = points[order]
+    padded_points[0, observer[order], rank] = np.where(ok[order, None], points[order], 0.0)
     valid[0, observer[order], rank] = True
+    usable[0, observer[order], rank] = ok[order]
     onset[0, observer[order], rank] = onset_ms[order]
     return Padded(
         points=padded_points,
         valid=valid,
         onset_ms=onset,
         original_hw=np.asarray(original_hw, np.float64).reshape(1, 2),
+        usable=usable,
     )
 
 
@@ -370,10 +426,13 @@ def filter_flat(
 ):
     """:func:`filter_and_center` for one record given as flat arrays (used in tf.data).
 
+    Args:
+      points, observer, onset_ms, original_hw: as :func:`pad_flat` (every recorded point).
+      temporal, spatial: the parameters.
     Returns:
       ``(center float32 [2], kept bool [n], fallback int32)``: the centre
-      (x, y), which input points both filters kept, and ``1`` when the centre
-      is a fallback (``0`` otherwise).
+      (x, y), which input points both filters kept (never a NaN or out-of-image one),
+      and ``1`` when the centre is a fallback (``0`` otherwise).
     """
     observer = np.asarray(observer, np.int64).reshape(-1)
     padded = pad_flat(points, observer, onset_ms, original_hw)

@@ -6,8 +6,9 @@ displayed image to the file's stored orientation and clamped by
 :func:`~attention_center.jxl.encoder.encoder_center`; the output written atomically by
 :func:`~attention_center.jxl.encoder.run_encoder`). This module only adds what a cluster
 needs: a local copy of a remote input for cjxl, a local scratch output uploaded atomically
-to a remote destination, and the PNG detour for formats cjxl cannot read (as
-``attention-center encode`` does).
+to a remote destination, and the PNG detour for files cjxl cannot read or misreads
+(:func:`~attention_center.jxl.encoder.png_reason`; the PNG holds the image's own pixels,
+alpha, ICC profile and 16-bit grey kept, as ``attention-center encode`` writes it).
 """
 
 from __future__ import annotations
@@ -18,26 +19,22 @@ import tempfile
 from collections.abc import Sequence
 from typing import Optional
 
-from PIL import Image
-
 from attention_center.beam import io as beam_io
-from attention_center.core.images import load_image
 from attention_center.core.orientation import read_orientation
 from attention_center.jxl.encoder import (
-    DIRECT_FORMATS,
     cjxl_command,
     encoder_center,
+    png_reason,
     run_encoder,
+    write_encoder_png,
 )
 
 __all__ = ["encode_jxl"]
 
 
 def _cjxl_reads(path: str) -> tuple[bool, int]:
-    """``(whether cjxl reads the file itself, its EXIF orientation)``."""
-    with Image.open(path) as image:
-        direct = (image.format or "") in DIRECT_FORMATS and image.mode != "CMYK"
-    return direct, read_orientation(path)
+    """``(whether cjxl reads the file right itself, its EXIF orientation)``."""
+    return png_reason(path) is None, read_orientation(path)
 
 
 def encode_jxl(
@@ -72,9 +69,9 @@ def encode_jxl(
             if direct:
                 cjxl_input = local
                 stored_center = encoder_center(center, displayed_hw, orientation)
-            else:  # WebP, TIFF, BMP, CMYK: hand cjxl the upright pixels as PNG
+            else:  # WebP, TIFF, BMP, CMYK, grey PNG under 8 bits: the upright image as PNG
                 cjxl_input = os.path.join(scratch, "input.png")
-                Image.fromarray(load_image(local)).save(cjxl_input, format="PNG", compress_level=1)
+                write_encoder_png(local, cjxl_input, max_pixels=None)
                 stored_center = encoder_center(center, displayed_hw, 1)
             target = (
                 destination

@@ -7,7 +7,7 @@ For your own pipeline, :class:`ImageCenters` is the core step::
     from attention_center.beam import ImageCenters
 
     with beam.Pipeline() as p:
-        files = (p | fileio.MatchFiles("gs://bucket/photos/**/*.jpg") | beam.Reshuffle()
+        files = (p | fileio.MatchFiles("gs://bucket/photos/**.jpg") | beam.Reshuffle()
                    | fileio.ReadMatches())
         out = files | ImageCenters(model="default", base="gs://bucket/photos")
         out["centers"] | beam.Map(print)     # {"file", "width", "height", "x", "y", ...}
@@ -306,7 +306,8 @@ class AttentionCenters(beam.PTransform):
     "written"}``: the two row PCollections and the written files' summaries.
 
     Args:
-      input_glob: a Beam file pattern (``/data/**/*.jpg``, ``gs://bucket/in/*``).
+      input_glob: a Beam file pattern (``/data/**.jpg``: every ``.jpg`` under ``/data``,
+        ``gs://bucket/in/*``).
       output_dir: the output folder (layout: :mod:`attention_center.beam.records`).
       list_shards: pieces the listing is split into, each listing the glob and keeping the
         files whose path hashes to it. 1 suffices where ``Reshuffle`` redistributes

@@ -50,8 +50,9 @@ FLAGS = flags.FlagValues()
 flags.DEFINE_string(
     "input",
     None,
-    "Input images: a Beam file pattern (/data/**/*.jpg, "
-    "gs://bucket/photos/*). Non-image suffixes and hidden files are ignored.",
+    "Input images: a Beam file pattern (/data/** for every file under /data, /data/**.jpg, "
+    "gs://bucket/photos/*; Beam's /data/**/*.jpg leaves out the files directly in /data). "
+    "Non-image suffixes and hidden files are ignored.",
     flag_values=FLAGS,
 )
 flags.DEFINE_string("output", None, "Output folder (local, gs://, s3://).", flag_values=FLAGS)

@@ -13,8 +13,11 @@ looked-at region's quality against bytes beside it, and the human first fixation
 toggle when ``--gt_dir`` has the image. Also ``DIR/compare.json`` (the numbers).
 Google's model is read in place (default: ``../shared/anchors/google_center.tflite``
 beside the repository, or under ``$ATTENTION_CENTER_SHARED``); without it its column is
-left out, with a note on the page. Exit 0 when the page was written, 1 when the image
-could not be read or encoded, 2 for a usage error.
+left out, with a note on the page. An animated image is compared by its first frame (a
+note says so). Exit 0 when the page was written, 1 when the image could not be read or
+encoded or the page not written, 2 for a usage error, found before any work (among them a
+``DIR`` that is a file or cannot be written, and a ``DIR/index.html`` or
+``DIR/compare.json`` that is the input image: the input is never overwritten).
 """
 
 from __future__ import annotations
@@ -108,9 +111,45 @@ def _budgets() -> list[float]:
     return sorted(values)
 
 
+#: The files compare writes into ``--out``.
+OUTPUT_NAMES = ("index.html", "compare.json")
+
+
+def _check_out(out: Path, source: Path) -> None:
+    """``--out``'s usage errors, before any work and without creating anything: a file or an
+    unwritable folder where the folder must be (or must be made), or an output that would
+    overwrite the input image."""
+    from attention_center.core.files import OutputFolderError, check_output_folder, resolved
+
+    for name in OUTPUT_NAMES:
+        target = out / name
+        try:
+            same = resolved(target) == resolved(source) or (
+                target.exists() and os.path.samefile(target, source)
+            )
+        except OSError:
+            same = False
+        if same:
+            raise UsageError(
+                f"--out {out}: {target} is the input image; refused (it would be overwritten)"
+            )
+    if os.path.lexists(out):
+        try:
+            check_output_folder(out, create=False)
+        except OutputFolderError as error:
+            raise UsageError(f"--out {error}") from error
+        return
+    folder = next(p for p in Path(os.path.abspath(out)).parents if os.path.lexists(p))
+    try:  # the nearest folder that exists must let us make the rest
+        check_output_folder(folder, create=False)
+    except OutputFolderError as error:
+        raise UsageError(f"--out {out}: its folder {error}") from error
+
+
 def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     """``argv``: ``[prog, IMAGE]`` after flag parsing; ``encoder_flags``: what followed ``--``."""
     from attention_center.core.files import not_a_file_reason
+    from attention_center.core.images import ignore_corrupt_exif_warnings
     from attention_center.inference.prediction import predict_images
     from attention_center.inference.predictors import ModelLoadError, load_predictor
     from attention_center.jxl.compare_html import write_page
@@ -131,10 +170,12 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     source = Path(argv[1])
     if not source.is_file():
         raise UsageError(f"{source}: {not_a_file_reason(source) or 'not a regular file'}")
+    ignore_corrupt_exif_warnings()
     budgets = _budgets()
     if FLAGS.cjxl_defaults:
         encoder_flags = with_default_flags(encoder_flags)
     out = Path(FLAGS.out) if FLAGS.out else Path(f"{source.stem}_compare")
+    _check_out(out, source)
     google_path = None
     if (FLAGS.google_model or "").lower() != "none":
         google_path = Path(FLAGS.google_model) if FLAGS.google_model else default_google_model()
@@ -159,6 +200,7 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
         return EXIT_FAILURES
     google = next(iter(predict_images([source], google_model))) if google_model else None
     columns, notes = strategy_columns(source, ours, google, FLAGS.center_strategy)
+    notes = [*ours.notes, *notes]  # e.g. an animated image: its first frame is compared
     if google_model is None:
         notes.append(
             "Google's column left out: its model (google_center.tflite) was not "
@@ -193,7 +235,12 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     except (EncoderError, OSError, ValueError) as error:
         print(f"{source}: {error}", file=sys.stderr)
         return EXIT_FAILURES
-    page = write_page(comparison, out, cell_px=FLAGS.cell_px)
+    try:
+        page = write_page(comparison, out, cell_px=FLAGS.cell_px)
+    except OSError as error:  # the folder changed since it was checked
+        reason = (error.strerror or str(error)).lower()
+        print(f"{out}: cannot write the page: {reason}", file=sys.stderr)
+        return EXIT_FAILURES
     sizes = ", ".join(f"{c.key} {c.file_bytes / 1e3:.1f} kB" for c in comparison.columns)
     print(
         f"wrote {page} ({page.stat().st_size / 1e6:.1f} MB; {sizes}; budgets "

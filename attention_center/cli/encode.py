@@ -12,12 +12,16 @@ the file's stored orientation and passed as ``--group_order 1 --center_x X --cen
 (by default moved, within the best group and quarter, to the point whose group order
 makes the predicted region final soonest: ``--center_strategy``, docs/progressive.md);
 outputs mirror the input tree (``a/b.jpg`` -> ``OUT/a/b.jpg.jxl``) and are written
-atomically, never outside ``OUT`` nor over an input. Each bad file is reported and the
-others finish. Exit 0 all done; 1 some images failed (each named); 2 usage error, before
-any work (bad flag, no such folder, an output folder that is a file or cannot be written,
-extra cjxl flags that cjxl refuses on a tiny trial image); 130 interrupted (Ctrl-C,
-SIGTERM: every cjxl is stopped, the temporaries removed and the summary so far printed;
-``--skip_existing`` resumes). ``--dry_run``/``--verbose`` print shell-quoted commands.
+atomically, never outside ``OUT`` nor over an input. Each bad file (and each folder that
+cannot be listed) is reported and the others finish. Exit 0 all done; 1 some images or
+folders failed (each named); 2 usage error, before any work (bad flag, no such folder, an
+output folder that is a file or cannot be written, a ``--new_suffix`` that is not a plain
+file-name ending, extra cjxl flags that cjxl refuses on a tiny trial image); 130
+interrupted (Ctrl-C, SIGTERM: every cjxl is stopped, the temporaries removed and the
+summary so far printed; ``--skip_existing`` resumes). ``--dry_run``/``--verbose`` print
+shell-quoted commands. Formats cjxl cannot read (WebP, TIFF, BMP, CMYK JPEG, grey PNG
+under 8 bits) go through a temporary PNG of the image's own pixels (alpha, ICC profile
+and 16-bit grey kept).
 """
 
 from __future__ import annotations
@@ -54,7 +58,12 @@ flags.DEFINE_string(
     "output_dir", None, "Folder for the .jxl files (input tree mirrored).", flag_values=FLAGS
 )
 flags.DEFINE_string("encoder", "cjxl", "cjxl binary, a path or a name on PATH.", flag_values=FLAGS)
-flags.DEFINE_string("new_suffix", "jxl", "Output suffix (a.jpg -> a.jpg.jxl).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "new_suffix",
+    "jxl",
+    "Output suffix (a.jpg -> a.jpg.jxl): a plain file-name ending, no path separator.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_bool(
     "dry_run", False, "Predict and print the cjxl commands, write nothing.", flag_values=FLAGS
 )
@@ -98,8 +107,9 @@ def _model_flag():
 def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
     """``argv``: ``[prog]`` after flag parsing; ``encoder_flags``: what followed ``--``."""
     from attention_center.core.files import OutputFolderError, not_a_file_reason
+    from attention_center.core.images import ignore_corrupt_exif_warnings
     from attention_center.inference.predictors import ModelLoadError, load_predictor
-    from attention_center.jxl.batch import EncodeInterrupted, encode_directory
+    from attention_center.jxl.batch import EncodeInterrupted, check_new_suffix, encode_directory
     from attention_center.jxl.defaults import with_default_flags
     from attention_center.jxl.encoder import EncoderFlagsError, EncoderNotFoundError
 
@@ -117,6 +127,11 @@ def main(argv: Sequence[str], encoder_flags: Sequence[str] = ()) -> int:
         )
     if not FLAGS.output_dir and not FLAGS.dry_run:
         raise UsageError("encode needs --output_dir (or --dry_run)")
+    try:
+        check_new_suffix(FLAGS.new_suffix)
+    except ValueError as error:
+        raise UsageError(f"--{error}") from error
+    ignore_corrupt_exif_warnings()
     if FLAGS.cjxl_defaults:
         encoder_flags = with_default_flags(encoder_flags)
     try:

@@ -144,6 +144,93 @@ def _check_build_sources(sources: Sequence[str], data_dir: str) -> None:
         raise UsageError(f"--data_dir {data_dir}: {reason} (where {', '.join(needing)} are read)")
 
 
+def _check_build_flags(flag_values, tfrecords: bool = False) -> tuple[int, int]:
+    """The usage checks of ``build`` and ``beam``, before any work or output; returns
+    ``--frame_hw`` as ``(H, W)``.
+
+    In order: ``--out`` given, ``--frame_hw`` two positive integers, ``--source`` and
+    ``--data_dir`` (:func:`_check_build_sources`), no output over an input
+    (:func:`ground_truth.build.output_clashes`: ``OUT/index.jsonl``, ``OUT/stats.*``,
+    ``OUT/frames/``, ``OUT/tfrecords/`` with ``--tfrecords``), and last ``--out`` usable as
+    the output folder (created when missing: nothing else is written on a usage error).
+
+    Raises:
+      UsageError: the first problem found (exit 2).
+    """
+    from attention_center.core.command_flags import output_folder_flag
+    from ground_truth.build.builder import check_frame_hw, output_clashes
+
+    if not flag_values.out:
+        raise UsageError("--out is required")
+    try:
+        frame_hw = check_frame_hw(flag_values.frame_hw)
+    except ValueError:
+        raise UsageError(
+            f"--frame_hw {','.join(flag_values.frame_hw)}: expected HEIGHT,WIDTH, two positive "
+            "whole numbers of pixels (e.g. 480,640)"
+        ) from None
+    _check_build_sources(flag_values.source, flag_values.data_dir)
+    clashes = output_clashes(flag_values.source, flag_values.data_dir, flag_values.out, tfrecords)
+    if clashes:
+        raise UsageError("; ".join(clashes))
+    output_folder_flag("out", flag_values.out)  # "--out PATH: exists and is not a folder"
+    return frame_hw
+
+
+def _measure() -> int:
+    """``measure``: one table per ``--source``; 1 when a source could not be (fully) read
+    (each problem named, the other sources measured), 2 for a usage error."""
+    from ground_truth.readers import read_source
+    from ground_truth.studies.measure import measure_temporal, temporal_table_markdown
+
+    _check_build_sources(FLAGS.source, FLAGS.data_dir)
+    try:
+        counts = _values(FLAGS.counts, int)
+    except ValueError:
+        raise UsageError(
+            f"--counts {','.join(FLAGS.counts)}: expected whole numbers or all"
+        ) from None
+    try:
+        onsets = _values(FLAGS.onsets_ms, float)
+    except ValueError:
+        raise UsageError(
+            f"--onsets_ms {','.join(FLAGS.onsets_ms)}: expected numbers (ms) or none"
+        ) from None
+    failed = 0
+    for name in FLAGS.source:
+        try:
+            read = read_source(name, FLAGS.data_dir)
+        except Exception as error:  # RecordError, or a bug in a reader: named, the rest go on
+            text = str(error)
+            print(
+                f"ERROR: {text if text.startswith(f'{name}: ') else f'{name}: {text}'}",
+                file=sys.stderr,
+            )
+            failed += 1
+            continue
+        for message in read.errors:  # each one image, file or observer; the rest measured
+            print(f"ERROR: {name}: {message}", file=sys.stderr)
+        failed += bool(read.errors)
+        if not read.records:
+            dropped = ", ".join(f"{k} {v}" for k, v in sorted(read.drops.items()) if v)
+            print(
+                f"ERROR: {name}: no records to measure"
+                + (f" (dropped: {dropped})" if dropped else ""),
+                file=sys.stderr,
+            )
+            failed += 1
+            continue
+        rows = measure_temporal(
+            read.records,
+            counts,
+            onsets if read.records[0].modality == "eye" else [None],
+            seed=FLAGS.seed,
+            max_points=FLAGS.max_points,
+        )
+        print(temporal_table_markdown(name, rows))
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
 def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[1] not in COMMANDS:
         got = f" (got {argv[1]!r})" if len(argv) > 1 else ""
@@ -160,16 +247,13 @@ def main(argv: Sequence[str]) -> int:
     if command == "build":
         from ground_truth.build import build
 
-        if not FLAGS.out:
-            print("--out is required", file=sys.stderr)
-            return 2
-        _check_build_sources(FLAGS.source, FLAGS.data_dir)
+        frame_hw = _check_build_flags(FLAGS, tfrecords=FLAGS.tfrecords)
         report = build(
             FLAGS.source,
             FLAGS.data_dir,
             FLAGS.out,
             seed=FLAGS.seed,
-            frame_hw=tuple(int(v) for v in FLAGS.frame_hw),
+            frame_hw=frame_hw,
             reuse_frames=FLAGS.reuse_frames,
             progress=FLAGS.progress,
             tfrecords=FLAGS.tfrecords,
@@ -182,21 +266,7 @@ def main(argv: Sequence[str]) -> int:
             print(f"ERROR: {error}", file=sys.stderr)
         return 0 if report.ok else 1
     if command == "measure":
-        from ground_truth.readers import read_source
-        from ground_truth.studies.measure import measure_temporal, temporal_table_markdown
-
-        for name in FLAGS.source:
-            records = read_source(name, FLAGS.data_dir).records
-            onsets = _values(FLAGS.onsets_ms, float) if records[0].modality == "eye" else [None]
-            rows = measure_temporal(
-                records,
-                _values(FLAGS.counts, int),
-                onsets,
-                seed=FLAGS.seed,
-                max_points=FLAGS.max_points,
-            )
-            print(temporal_table_markdown(name, rows))
-        return 0
+        return _measure()
     if command == "figure":
         from ground_truth.studies.figure import filters_figure
 
@@ -312,8 +382,8 @@ def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
     from attention_center.beam import runners
     from ground_truth.build.beam import BuildGroundTruth
 
-    if not BEAM_FLAGS.out:
-        raise UsageError("--out is required")
+    # The same usage checks as build, before any work or output (exit 2).
+    frame_hw = _check_build_flags(BEAM_FLAGS)
     # FnApiRunner unless named (no Prism download); dask: Beam's DaskRunner, options registered
     beam_args = runners.runner_args(beam_args, BEAM_FLAGS.dask_address, BEAM_FLAGS.dask_workers)
     transform = BuildGroundTruth(
@@ -321,7 +391,7 @@ def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
         BEAM_FLAGS.data_dir,
         BEAM_FLAGS.out,
         seed=BEAM_FLAGS.seed,
-        frame_hw=tuple(int(v) for v in BEAM_FLAGS.frame_hw),
+        frame_hw=frame_hw,
         reuse_frames=BEAM_FLAGS.reuse_frames,
     )
     stats_path = Path(BEAM_FLAGS.out) / "stats.json"

@@ -10,6 +10,12 @@ Prints one record per image (``path``, ``center`` (x, y) in original (displayed)
 and the model's weighting map as a heatmap (never read back as inputs: ``predict DIR
 --overlay DIR/ov`` run twice sees the same images). Each bad file is reported on stderr
 and the others finish; exit 1 when any failed, 2 for a usage error.
+
+Paths are printed as the file system gives them, except that a name that is not valid
+UTF-8 shows each byte that is not as ``\\xNN`` (the name ``bad`` + byte 0xFF + ``.jpg``
+prints as ``bad\\xff.jpg``): the output stays valid UTF-8, and JSON any strict parser
+reads (a lone surrogate, ``"\\udcff"``, is not). Such a printed path is not the file's
+real name: rename those files to use the paths as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,8 +117,23 @@ def _overlay_paths(items: list[tuple[Path, Path]], overlay_dir: Path) -> list[Pa
     return out
 
 
+def printable_path(path) -> str:
+    """A path as text every JSON parser and UTF-8 terminal takes: as it is when its name is
+    valid UTF-8; otherwise each byte that is not is written ``\\xNN`` (Python keeps such a
+    byte as a lone surrogate, ``"\\udcff"``, which is not valid UTF-8 nor strict JSON)."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text
+
+
 def format_rows(rows: list[dict], fmt: str) -> str:
-    """predict records -> JSON (a list) or CSV (``path,x,y,height,width,error``)."""
+    """predict records -> JSON (a list) or CSV (``path,x,y,height,width,error``).
+
+    Paths go through :func:`printable_path`."""
+    rows = [{**row, "path": printable_path(row["path"])} for row in rows]
     if fmt == "json":
         return "[\n" + ",\n".join(json.dumps(row) for row in rows) + ("\n]\n" if rows else "]\n")
     buffer = io.StringIO()
@@ -128,12 +150,14 @@ def main(argv: Sequence[str]) -> int:
     """``argv``: ``[prog, PATHS...]`` after flag parsing."""
     from tqdm import tqdm
 
+    from attention_center.core.images import ignore_corrupt_exif_warnings
     from attention_center.inference.prediction import predict_images
     from attention_center.inference.predictors import ModelLoadError, load_predictor
 
     paths = list(argv[1:])
     if not paths:
         raise UsageError("predict needs image files or folders")
+    ignore_corrupt_exif_warnings()
     try:
         predictor = load_predictor(
             FLAGS.model, num_threads=FLAGS.model_threads, batch_size=FLAGS.batch_size

@@ -8,10 +8,13 @@ module, so there is one definition of each. Points and sizes follow
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import os
 import threading
+import warnings
+from collections.abc import Iterator
 from typing import Optional
 
 import numpy as np
@@ -31,7 +34,9 @@ __all__ = [
     "ImageLoadError",
     "decode_image",
     "decode_into_frame",
+    "ignore_corrupt_exif_warnings",
     "load_image",
+    "open_upright",
     "resize_with_pad",
     "rgb_pixels",
     "to_float",
@@ -230,6 +235,82 @@ def _draft_size(image: Image.Image, min_hw, orientation: int) -> Optional[tuple[
     return max(1, width), max(1, height)
 
 
+def _open_unlimited(path: str) -> Image.Image:
+    """``Image.open(path)`` without Pillow's decompression-bomb guard (ours is checked on the
+    header by the caller)."""
+    with _PILLOW_LIMIT:
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+@contextlib.contextmanager
+def _load_errors(path: str) -> Iterator[None]:
+    """Turns what opening and decoding ``path`` raises into one :class:`ImageLoadError`."""
+    try:
+        yield
+    except ImageLoadError:
+        raise
+    except PermissionError as error:
+        raise ImageLoadError(path, "permission denied") from error
+    except UnidentifiedImageError as error:
+        raise ImageLoadError(path, "not an image Pillow can identify") from error
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError(path, f"too many pixels (decompression bomb): {error}") from error
+    except MemoryError as error:
+        raise ImageLoadError(path, "out of memory while decoding (lower --max_pixels)") from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageLoadError(path, f"corrupt or truncated image: {error}") from error
+
+
+def open_upright(
+    path: os.PathLike | str, *, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """The first frame of an image file, upright, in the file's own pixels.
+
+    Unlike :func:`decode_image` (the model's input: 8-bit RGB, alpha composited on white),
+    nothing is converted: the Pillow mode (alpha, palette, 16-bit grey, CMYK) and
+    ``info["icc_profile"]`` are the file's. Only the EXIF orientation is applied (as
+    :func:`decode_image` applies it, so points agree) and an animated image gives its
+    first frame. What an encoder must be handed when it cannot read the file itself.
+
+    Args:
+      path: an image file Pillow can read.
+      max_pixels: refuse images with more pixels (checked on the header). ``None``: no limit.
+    Returns:
+      a loaded :class:`PIL.Image.Image` (the file is closed).
+    Raises:
+      ImageLoadError: as :func:`decode_image`.
+    """
+    path = os.fspath(path)
+    _check_file(path)
+    with _load_errors(path):
+        with _open_unlimited(path) as image:
+            _refuse_too_many(path, image.size, image.size[0] * image.size[1], max_pixels)
+            image.seek(0)
+            icc = image.info.get("icc_profile")
+            upright = ImageOps.exif_transpose(image)
+            upright.load()
+    if icc:
+        upright.info["icc_profile"] = icc
+    return upright
+
+
+def ignore_corrupt_exif_warnings() -> None:
+    """Keeps Pillow's ``UserWarning: Corrupt EXIF data...`` off a command's stderr.
+
+    Pillow warns so while it reads a damaged EXIF block, then uses what it could read
+    (the image decodes; a missing orientation counts as 1). The warning names no file and
+    nothing a user can act on, and Python shows it once per place in Pillow, so it came
+    out for some files and commands and not others. ``predict``, ``encode`` and
+    ``compare`` call this; the library leaves its caller's warning filters alone.
+    """
+    warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)
+
+
 def decode_image(
     path: os.PathLike | str,
     *,
@@ -262,14 +343,8 @@ def decode_image(
     path = os.fspath(path)
     _check_file(path)
     notes = []
-    try:
-        with _PILLOW_LIMIT:
-            previous = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # our own check below, on the header
-            try:
-                image = Image.open(path)
-            finally:
-                Image.MAX_IMAGE_PIXELS = previous
+    with _load_errors(path):
+        image = _open_unlimited(path)
         with image:
             width, height = image.size
             if image.format not in _DRAFT_FORMATS:  # refused on the header, before any decode
@@ -289,18 +364,6 @@ def decode_image(
             upright = ImageOps.exif_transpose(image)
             upright.load()
             array = rgb_pixels(upright)
-    except ImageLoadError:
-        raise
-    except PermissionError as error:
-        raise ImageLoadError(path, "permission denied") from error
-    except UnidentifiedImageError as error:
-        raise ImageLoadError(path, "not an image Pillow can identify") from error
-    except Image.DecompressionBombError as error:
-        raise ImageLoadError(path, f"too many pixels (decompression bomb): {error}") from error
-    except MemoryError as error:
-        raise ImageLoadError(path, "out of memory while decoding (lower --max_pixels)") from error
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageLoadError(path, f"corrupt or truncated image: {error}") from error
     if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1:
         raise ImageLoadError(path, f"decoded to an unusable shape {array.shape}")
     if draft is None:  # full size: the upright pixels are the displayed image

@@ -26,8 +26,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional
 
-from PIL import Image
-
 from attention_center.core.atomic import remove_stale_temporaries, temporary_name
 from attention_center.core.files import check_output_folder, find_images, is_inside, resolved
 from attention_center.core.images import DEFAULT_MAX_PIXELS, ImageLoadError
@@ -36,7 +34,6 @@ from attention_center.core.orientation import stored_hw as _stored_shape
 from attention_center.core.processes import ChildProcesses, interrupts_deferred
 from attention_center.jxl.defaults import center_cjxl_survives, jpeg_transcode
 from attention_center.jxl.encoder import (
-    DIRECT_FORMATS,
     EncoderError,
     EncoderInterrupted,
     check_encoder_flags,
@@ -44,7 +41,9 @@ from attention_center.jxl.encoder import (
     command_text,
     encoder_center,
     find_encoder,
+    png_reason,
     run_encoder,
+    write_encoder_png,
 )
 
 __all__ = [
@@ -52,6 +51,7 @@ __all__ = [
     "EncodeInterrupted",
     "EncodeResult",
     "EncodeSummary",
+    "check_new_suffix",
     "encode_directory",
     "output_path_for",
 ]
@@ -66,6 +66,33 @@ def _chosen_center(prediction, orientation: int, model_center: tuple[int, int]):
 
     choice = choose_for_prediction(prediction, orientation, model_center=model_center)
     return model_center if choice is None else choice.center
+
+
+def check_new_suffix(new_suffix: str) -> str:
+    """``new_suffix`` without its leading dots (``".jxl"`` -> ``"jxl"``), checked to be a plain
+    file-name ending, so that each output is a file of its own beside where its input's
+    place is mirrored.
+
+    Raises:
+      ValueError: it is empty (``a.jpg.`` outputs), holds a path separator
+        (``"../../all.jxl"`` made every output the same file, outside the output folder,
+        and left stray folders), a NUL, or a dot at its end or two in a row.
+    """
+    suffix = str(new_suffix).lstrip(".")
+    separators = {"/", os.sep, os.altsep} - {None}
+    if not suffix:
+        reason = "is empty"
+    elif any(separator in suffix for separator in separators):
+        reason = "holds a path separator"
+    elif "\0" in suffix:
+        reason = "holds a NUL character"
+    elif "" in suffix.split("."):
+        reason = "ends with a dot or has two dots in a row"
+    else:
+        return suffix
+    raise ValueError(
+        f"new_suffix {new_suffix!r} {reason}: give a plain file-name ending, such as jxl"
+    )
 
 
 def output_path_for(source, image_dir, output_dir, new_suffix: str = "jxl") -> Path:
@@ -112,11 +139,14 @@ class EncodeSummary:
     """All results of a run (input order) and the files that were not images.
 
     ``interrupted``: the run was stopped (Ctrl-C, SIGTERM) before every image was done.
+    ``unlisted``: one line per folder that could not be listed (``"<folder>: cannot list
+    folder: Permission denied"``); its images were not encoded, so the run is not ``ok``.
     """
 
     results: list[EncodeResult]
     ignored: list[Path] = dataclasses.field(default_factory=list)
     interrupted: bool = False
+    unlisted: list[str] = dataclasses.field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -127,7 +157,7 @@ class EncodeSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+        return not self.failed and not self.interrupted and not self.unlisted
 
     @property
     def bytes_in(self) -> int:
@@ -152,12 +182,19 @@ class EncodeSummary:
             f"{len(self.results)} images: "
             + ", ".join(parts)
             + (f"; {len(self.ignored)} other files ignored" if self.ignored else "")
+            + (
+                f"; {len(self.unlisted)} folder{'s' if len(self.unlisted) > 1 else ''} "
+                "could not be listed"
+                if self.unlisted
+                else ""
+            )
         ]
         if self.count("encoded"):
             ratio = self.bytes_out / self.bytes_in if self.bytes_in else float("nan")
             lines.append(f"bytes: {self.bytes_in:,} in -> {self.bytes_out:,} out ({ratio:.1%})")
-        if self.failed:
+        if self.failed or self.unlisted:
             lines.append("failed:")
+            lines += [f"  {line}" for line in self.unlisted]
             lines += [f"  {r.source}: {r.error}" for r in self.failed]
         noted = [r for r in self.results if r.notes]
         if noted:
@@ -207,27 +244,29 @@ def _os_reason(error: OSError) -> str:
     return f"cannot write{where}: {(error.strerror or str(error)).lower()}"
 
 
-def _write_temporary_png(image, output: Path) -> Path:
-    """The upright pixels as a PNG for cjxl, a temporary beside ``output``; returns its path.
+def _write_temporary_png(source: Path, output: Path, max_pixels: Optional[int]) -> Path:
+    """The image's own pixels, upright, as a PNG for cjxl
+    (:func:`~attention_center.jxl.encoder.write_encoder_png`: alpha, ICC profile and 16-bit
+    grey kept), a temporary beside ``output``; returns its path.
 
     Raises:
       OSError: the folder cannot be created or written (nothing is left behind).
+      ImageLoadError: ``source`` cannot be read again (nothing is left behind).
     """
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_name(output, ".png")
     try:
-        Image.fromarray(image).save(temporary, format="PNG", compress_level=1)
+        write_encoder_png(source, temporary, max_pixels=max_pixels)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return temporary
 
 
-def _probe(path: Path) -> tuple[str, str, int]:
-    """(Pillow format, mode, EXIF orientation) of an image that already decoded."""
-    with Image.open(path) as image:
-        fmt, mode = image.format or "", image.mode
-    return fmt, mode, read_orientation(path)
+def _probe(path: Path) -> tuple[Optional[str], int]:
+    """(why cjxl needs a PNG of it or ``None``, EXIF orientation) of an image that already
+    decoded."""
+    return png_reason(path), read_orientation(path)
 
 
 def encode_directory(
@@ -258,7 +297,7 @@ def encode_directory(
         ``image_dir`` itself; an output that would replace an input is refused.
       predictor: a :class:`~attention_center.inference.predictors.Predictor`.
       encoder: cjxl name or path (:func:`find_encoder`).
-      new_suffix: output suffix.
+      new_suffix: output suffix, a plain file-name ending (:func:`check_new_suffix`).
       extra_flags: flags passed on to cjxl (they override ours).
       jobs: cjxl processes at once (default: the number of CPUs).
       dry_run: predict and print the commands; write nothing.
@@ -273,10 +312,12 @@ def encode_directory(
         centre final soonest (:mod:`attention_center.jxl.center_choice`).
       max_pixels: refuse larger images (checked on the header; ``None``: no limit).
     Returns:
-      an :class:`EncodeSummary`; failures are in it, never raised.
+      an :class:`EncodeSummary`; failures (images, and folders that could not be listed)
+      are in it, never raised.
     Raises:
       NotADirectoryError: ``image_dir`` is not a folder.
-      ValueError: no ``output_dir`` for a real run.
+      ValueError: no ``output_dir`` for a real run; a ``new_suffix`` that is not a plain
+        file-name ending.
       OutputFolderError: ``output_dir`` is a file, cannot be created or written (real runs).
       EncoderNotFoundError: no cjxl (real runs only).
       EncoderFlagsError: cjxl refuses ``extra_flags`` (tried on a tiny image; real runs).
@@ -291,6 +332,7 @@ def encode_directory(
         raise ValueError(
             f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
         )
+    new_suffix = check_new_suffix(new_suffix)
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
         raise NotADirectoryError(f"{image_dir}: not a directory")
@@ -306,7 +348,8 @@ def encode_directory(
     exclude = [out_root] if output_dir is not None and not _same_file(out_root, image_dir) else []
     if output_dir is not None and not dry_run:
         remove_stale_temporaries(out_root)  # what a killed run left
-    images, ignored = find_images(image_dir, recursive=recursive, exclude=exclude)
+    unlisted: list[str] = []  # folders os.walk could not list: reported, the run fails
+    images, ignored = find_images(image_dir, recursive=recursive, exclude=exclude, errors=unlisted)
     inputs = {resolved(p) for p in images}
 
     results, todo = _planned_results(images, image_dir, out_root, new_suffix, inputs, skip_existing)
@@ -329,7 +372,7 @@ def encode_directory(
         )
         for i, prediction in zip(todo, stream):
             result = results[i]
-            job = _prepared_input(result, prediction, dry_run, center_strategy)
+            job = _prepared_input(result, prediction, dry_run, center_strategy, max_pixels)
             if job is None:  # failed: the reason is in the result
                 report.tick()
                 continue
@@ -370,14 +413,14 @@ def encode_directory(
         with interrupts_deferred():
             children.stop()
             _finish(executor, temp_inputs, bar)
-        summary = _summary(images, results, ignored, interrupted=True)
+        summary = _summary(images, results, ignored, interrupted=True, unlisted=unlisted)
         raise EncodeInterrupted(summary) from None
     except BaseException:
         children.stop()
         _finish(executor, temp_inputs, bar)
         raise
     _finish(executor, temp_inputs, bar)
-    return _summary(images, results, ignored, interrupted=False)
+    return _summary(images, results, ignored, interrupted=False, unlisted=unlisted)
 
 
 def _planned_results(
@@ -419,26 +462,34 @@ class _Progress:
                 self._echo(text)
 
 
-def _prepared_input(result: EncodeResult, prediction, dry_run: bool, center_strategy: str):
+def _prepared_input(
+    result: EncodeResult,
+    prediction,
+    dry_run: bool,
+    center_strategy: str,
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+):
     """Fills ``result``'s centres; returns ``(cjxl input path, temporary PNG or None, whether
     cjxl reads the source directly)``, or ``None`` with ``result`` marked failed.
 
     The centre cjxl gets is in the pixels cjxl sees: the stored pixels of a JPEG/PNG it reads
     directly (EXIF orientation undone), the upright pixels of the temporary PNG otherwise.
+    The temporary PNG holds the file's own pixels (alpha, ICC profile, 16-bit grey), not
+    the model's input (composited on white).
     """
     result.bytes_in = result.source.stat().st_size if result.source.exists() else 0
     if not prediction.ok:
         result.status, result.error = "failed", prediction.error
         return None
-    image, prediction.image = prediction.image, None
+    prediction.image = None  # the model's pixels; cjxl gets the file's own
     result.display_center = tuple(float(v) for v in prediction.center)
     result.notes = tuple(f"{note} for the centre" for note in prediction.notes)
     try:
-        fmt, mode, orientation = _probe(result.source)
+        reason, orientation = _probe(result.source)
     except (OSError, ValueError) as error:  # changed since it was decoded
         result.status, result.error = "failed", ImageLoadError(result.source, str(error)).reason
         return None
-    direct = fmt in DIRECT_FORMATS and mode != "CMYK"
+    direct = reason is None
     temp_input = None
     cjxl_input = result.source
     if direct:
@@ -447,10 +498,15 @@ def _prepared_input(result: EncodeResult, prediction, dry_run: bool, center_stra
         result.center = encoder_center(prediction.center, prediction.original_hw, 1)
         if not dry_run:
             try:
-                temp_input = cjxl_input = _write_temporary_png(image, result.output)
+                temp_input = cjxl_input = _write_temporary_png(
+                    result.source, result.output, max_pixels
+                )
+            except ImageLoadError as error:  # changed since it was decoded
+                result.status, result.error = "failed", error.reason
+                return None
             except OSError as error:
                 result.status = "failed"
-                result.error = f"{_os_reason(error)} (the PNG cjxl reads for {fmt or mode})"
+                result.error = f"{_os_reason(error)} (the PNG cjxl reads for {reason})"
                 return None
     # --- centre strategy (issue 19): move the centre to the best group order ---
     if center_strategy == "chosen":
@@ -485,12 +541,19 @@ def _finish(executor, temp_inputs: list[Path], bar) -> None:
 
 
 def _summary(
-    images: list[Path], results: dict, ignored: list[Path], interrupted: bool
+    images: list[Path],
+    results: dict,
+    ignored: list[Path],
+    interrupted: bool,
+    unlisted: Sequence[str] = (),
 ) -> EncodeSummary:
     """The :class:`EncodeSummary` in input order; jobs that never ran are ``interrupted``."""
     for result in results.values():
         if result.status == "pending":  # interrupted before it ran
             result.status, result.error = "interrupted", "not run (interrupted)"
     return EncodeSummary(
-        results=[results[i] for i in range(len(images))], ignored=ignored, interrupted=interrupted
+        results=[results[i] for i in range(len(images))],
+        ignored=ignored,
+        interrupted=interrupted,
+        unlisted=list(unlisted),
     )

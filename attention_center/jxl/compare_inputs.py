@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PIL import Image
 
 from attention_center.core.ground_truth_index import resolve_image_path, select_records
 from attention_center.core.orientation import read_orientation, stored_to_displayed
 from attention_center.jxl.center_choice import choose_for_prediction, stored_image_hw
 from attention_center.jxl.compare_page import Column
-from attention_center.jxl.encoder import DIRECT_FORMATS, encoder_center
+from attention_center.jxl.encoder import encoder_center, png_reason
 
 __all__ = ["human_data", "strategy_columns"]
 
@@ -43,10 +42,9 @@ def _center_flags(center) -> list[str]:
 
 
 def _cjxl_orientation(source) -> int:
-    """EXIF orientation of the file cjxl reads (1 when it gets an upright PNG instead)."""
-    with Image.open(source) as image:
-        direct = (image.format or "") in DIRECT_FORMATS and image.mode != "CMYK"
-    return read_orientation(source) if direct else 1
+    """EXIF orientation of the file cjxl reads (1 when it gets an upright PNG instead:
+    :func:`attention_center.jxl.compare_page.build_comparison` decides it the same way)."""
+    return read_orientation(source) if png_reason(source, still=True) is None else 1
 
 
 def strategy_columns(

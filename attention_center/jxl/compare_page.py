@@ -28,10 +28,15 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from attention_center.core.images import load_image
 from attention_center.jxl.center_choice import region_box
 from attention_center.jxl.defaults import flags_cjxl_survives
-from attention_center.jxl.encoder import DIRECT_FORMATS, cjxl_command, find_encoder, run_encoder
+from attention_center.jxl.encoder import (
+    cjxl_command,
+    find_encoder,
+    png_reason,
+    run_encoder,
+    write_encoder_png,
+)
 from attention_center.jxl.partial import PrefixDecoder, psnr
 
 __all__ = ["Cell", "Column", "Comparison", "build_comparison", "png_bytes", "summary_json"]
@@ -133,13 +138,13 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def _cjxl_input(source: Path, work: Path) -> Path:
-    """The file cjxl reads: the source itself when it can, else a PNG of its upright pixels."""
-    with Image.open(source) as image:
-        fmt, mode = image.format or "", image.mode
-    if fmt in DIRECT_FORMATS and mode != "CMYK":
+    """The file cjxl reads: the source itself when it can, else a PNG of its own pixels,
+    upright, as ``encode`` would make (:func:`~attention_center.jxl.encoder.png_reason`);
+    an animated image gives its first frame (the page compares one picture)."""
+    if png_reason(source, still=True) is None:
         return source
     path = work / "input.png"
-    Image.fromarray(load_image(source)).save(path, format="PNG", compress_level=1)
+    write_encoder_png(source, path, max_pixels=None)
     return path
 
 

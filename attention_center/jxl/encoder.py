@@ -17,7 +17,11 @@ by ``tests/jxl/encode_test.py``:
 * ``--group_order 1`` works with the lossless JPEG transcoding that cjxl uses by
   default for JPEG input: no ``--lossless_jpeg=0`` needed.
 * cjxl cannot read CMYK JPEGs, WebP, TIFF or BMP (:data:`DIRECT_FORMATS` lists what it
-  reads): those go through a temporary PNG of the decoded, upright RGB pixels.
+  reads), and it misreads grey PNGs of 1, 2 or 4 bits a pixel (inverted or garbled
+  pixels, no error): :func:`png_reason` says which files go through a temporary PNG,
+  :func:`write_encoder_png` writes it. That PNG holds the image's own pixels, upright:
+  alpha, the ICC profile and 16-bit grey are kept (the model's input, composited on
+  white, is only for the centre).
 * cjxl exits 1 with one line (``Unknown argument: --bogus``, ``Invalid flag value for
   --effort``) on a bad flag, whatever the image: :func:`check_encoder_flags` runs it once
   on a tiny generated image so that a bad flag is a usage error before any work.
@@ -27,6 +31,7 @@ Every cjxl runs as a child that dies with us (:mod:`attention_center.core.proces
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import shutil
@@ -36,8 +41,10 @@ from collections.abc import Sequence
 from typing import Optional
 
 import numpy as np
+from PIL import Image
 
 from attention_center.core.atomic import atomic_path
+from attention_center.core.images import DEFAULT_MAX_PIXELS, open_upright, rgb_pixels
 from attention_center.core.orientation import displayed_to_stored, stored_hw
 from attention_center.core.processes import ChildProcesses, StoppedError, run_child
 
@@ -52,11 +59,107 @@ __all__ = [
     "command_text",
     "encoder_center",
     "find_encoder",
+    "png_reason",
     "run_encoder",
+    "write_encoder_png",
 ]
 
 #: Pillow format names whose files cjxl 0.7 reads itself (others go through a PNG).
 DIRECT_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "PPM"})
+
+
+#: Pillow modes a PNG stores as they are and cjxl 0.7 reads right (8 or 16 bits a sample).
+_PNG_MODES = frozenset({"L", "LA", "RGB", "RGBA", "I;16", "I;16B"})
+#: Of those, the grey ones (an ICC profile must then be a grey one).
+_GREY_MODES = frozenset({"L", "LA", "I;16", "I;16B"})
+
+
+def _png_bit_depth(path) -> int:
+    """Bits a sample of a PNG file, from its IHDR chunk (the first, at a fixed offset)."""
+    with open(path, "rb") as handle:
+        header = handle.read(26)
+    return header[24] if len(header) > 24 and header[12:16] == b"IHDR" else 8
+
+
+def png_reason(path, still: bool = False) -> Optional[str]:
+    """Why cjxl must be handed a PNG of the image instead of the file, or ``None`` when it
+    reads the file right itself.
+
+    The reason is a few words for messages: the format cjxl cannot read (``"WEBP"``), a
+    ``"CMYK JPEG"``, a ``"4-bit PNG"`` (cjxl 0.7 misreads grey PNGs under 8 bits: inverted
+    or garbled pixels, no error), or with ``still`` an ``"animated GIF"`` or PNG (cjxl
+    would encode every frame; its first is wanted alone).
+
+    Raises:
+      OSError, PIL.UnidentifiedImageError: the file cannot be opened as an image.
+    """
+    with Image.open(path) as image:
+        fmt, mode = image.format or "", image.mode
+        if fmt not in DIRECT_FORMATS:
+            return fmt or "an unknown format"
+        if mode == "CMYK":
+            return f"CMYK {fmt}"
+        depth = _png_bit_depth(path) if fmt == "PNG" else 8
+        if depth < 8:
+            return f"{depth}-bit PNG"
+        if still and fmt in ("GIF", "PNG") and getattr(image, "n_frames", 1) > 1:
+            return f"animated {fmt}"
+    return None
+
+
+def _png_storable(image: Image.Image) -> Image.Image:
+    """``image`` in a mode a PNG stores and cjxl reads right, losing nothing it can keep:
+    alpha (a palette's transparency too), 16-bit grey; 1-bit grey becomes 8-bit."""
+    if image.mode in _PNG_MODES:
+        return image
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode in ("I", "I;16L", "I;16N"):  # 16-bit grey (32-bit integers clipped)
+        return Image.fromarray(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
+    if image.mode == "F":  # floats: scaled to 8 bits as the model's input is
+        return Image.fromarray(rgb_pixels(image))
+    if image.mode == "La":
+        return image.convert("LA")
+    return image.convert("RGBA" if image.has_transparency_data else "RGB")
+
+
+def _fitting_profile(icc: Optional[bytes], mode: str) -> Optional[bytes]:
+    """``icc`` when it is a profile for ``mode``'s colours (grey or RGB), else ``None`` (e.g.
+    a CMYK JPEG's profile once its pixels are RGB, or a profile littleCMS cannot read)."""
+    if not icc:
+        return None
+    try:
+        from PIL import ImageCms
+
+        space = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (ImportError, OSError, ValueError, TypeError):
+        return None
+    return icc if space == ("GRAY" if mode in _GREY_MODES else "RGB") else None
+
+
+def write_encoder_png(
+    source, target, *, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS, compress_level: int = 1
+) -> None:
+    """Writes the PNG cjxl reads for ``source`` (see :func:`png_reason`) to ``target``.
+
+    The image's own pixels, upright (its EXIF orientation applied, so cjxl's centre is in
+    displayed pixels: orientation 1), first frame only
+    (:func:`attention_center.core.images.open_upright`): alpha, the ICC profile (when it
+    fits the pixels' colours) and 16-bit grey are kept; CMYK, YCbCr and other modes a PNG
+    cannot hold become RGB, palettes RGB or RGBA, grey under 8 bits 8-bit.
+
+    Raises:
+      ImageLoadError: ``source`` cannot be read (e.g. it changed since it was decoded).
+      OSError: ``target`` cannot be written.
+    """
+    image = open_upright(source, max_pixels=max_pixels)
+    icc = image.info.get("icc_profile")
+    image = _png_storable(image)
+    extra = {}
+    profile = _fitting_profile(icc, image.mode)
+    if profile:
+        extra["icc_profile"] = profile
+    image.save(target, format="PNG", compress_level=compress_level, **extra)
 
 
 class EncoderError(RuntimeError):
@@ -255,8 +358,6 @@ def check_encoder_flags(encoder: str, extra_flags: Sequence[str], timeout: float
     """
     if not extra_flags:
         return
-    from PIL import Image
-
     ramp = np.linspace(0, 255, 64, dtype=np.float64)
     pixels = np.stack(
         np.broadcast_arrays(ramp[None, :], ramp[:, None], 255 - ramp[None, :]), -1

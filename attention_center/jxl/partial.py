@@ -22,6 +22,7 @@ applies (upright). Byte counts include the container, if any.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 import shutil
 import subprocess
@@ -65,21 +66,69 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))
 
 
+def _read_netpbm(path: Path) -> np.ndarray:
+    """The ``uint8 [h, w, 3]`` colours of what djxl writes: a PPM or PGM (16 bits scaled to
+    8: Pillow reads a 16-bit PGM as integers up to its MAXVAL), or a PAM (``P7``, for an
+    image with alpha; Pillow does not read it): alpha dropped, grey repeated."""
+    data = path.read_bytes()
+    if not data.startswith(b"P7"):
+        with Image.open(path) as image:
+            if image.mode != "I":
+                return np.asarray(image.convert("RGB"))
+            maxval = int(data.split(maxsplit=4)[3])  # P5 WIDTH HEIGHT MAXVAL
+            grey = (np.asarray(image, np.int64).clip(0, maxval) * 255 + maxval // 2) // maxval
+            return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=-1)
+    header, _, body = data.partition(b"ENDHDR\n")
+    fields = {}
+    for line in header.decode("ascii", "replace").splitlines()[1:]:
+        key, _, value = line.strip().partition(" ")
+        if key and not key.startswith("#"):
+            fields[key] = value.strip()
+    width, height = int(fields["WIDTH"]), int(fields["HEIGHT"])
+    depth, maxval = int(fields["DEPTH"]), int(fields["MAXVAL"])
+    dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
+    pixels = np.frombuffer(body, dtype, count=width * height * depth)
+    pixels = pixels.reshape(height, width, depth)[..., : 3 if depth >= 3 else 1]
+    if maxval != 255:
+        pixels = (pixels.astype(np.uint32) * 255 + maxval // 2) // maxval
+    return np.ascontiguousarray(np.broadcast_to(pixels, (height, width, 3)), np.uint8)
+
+
 def decode_file(
     path, out_ppm, partial: bool = False, decoder: str = "djxl"
 ) -> Optional[np.ndarray]:
     """Decodes a ``.jxl`` file (a prefix of one with ``partial``) to ``uint8 [h, w, 3]``.
 
-    Returns ``None`` when djxl can show nothing (a prefix before the DC image).
+    A 16-bit image is scaled to 8 bits; an image with alpha gives its colours (djxl writes
+    it as a PAM: :func:`_read_netpbm`); an animation gives its first frame (djxl writes one
+    file per frame, ``NAME-0.ppm``, ``NAME-1.ppm``..., instead of ``out_ppm``; they are
+    removed). Returns ``None`` when djxl can show nothing (a prefix before the DC image).
+    (djxl 0.7's ``--bits_per_sample=8`` garbles a 16-bit grey image: not used.)
     """
-    command = [decoder, os.fspath(path), os.fspath(out_ppm), "--num_threads=1", "--quiet"]
+    out_ppm = Path(out_ppm)
+    frames = f"{glob.escape(out_ppm.stem)}-*{glob.escape(out_ppm.suffix)}"
+    for stale in [out_ppm, *out_ppm.parent.glob(frames)]:  # an earlier decode's
+        stale.unlink(missing_ok=True)
+    command = [
+        decoder,
+        os.fspath(path),
+        os.fspath(out_ppm),
+        "--num_threads=1",
+        "--quiet",
+    ]
     if partial:
         command.append("--allow_partial_files")
     run = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL)
-    if run.returncode != 0 or not Path(out_ppm).is_file():
-        return None
-    with Image.open(out_ppm) as image:
-        return np.asarray(image.convert("RGB"))
+    first_frame = out_ppm.with_name(f"{out_ppm.stem}-0{out_ppm.suffix}")
+    decoded = out_ppm if out_ppm.is_file() else first_frame
+    try:
+        if run.returncode != 0 or not decoded.is_file():
+            return None
+        return _read_netpbm(decoded)
+    finally:
+        if decoded == first_frame:
+            for frame in out_ppm.parent.glob(frames):
+                frame.unlink(missing_ok=True)
 
 
 class PrefixDecoder:

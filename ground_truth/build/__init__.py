@@ -11,9 +11,12 @@
 
 from ground_truth.build.builder import (
     BATCH,
+    OUTPUT_FILES,
     BuildReport,
     build,
+    check_frame_hw,
     make_frame,
+    output_clashes,
     records_to_rows,
     stats_markdown,
     write_frames,
@@ -21,9 +24,12 @@ from ground_truth.build.builder import (
 
 __all__ = [
     "BATCH",
+    "OUTPUT_FILES",
     "BuildReport",
     "build",
+    "check_frame_hw",
     "make_frame",
+    "output_clashes",
     "records_to_rows",
     "stats_markdown",
     "write_frames",

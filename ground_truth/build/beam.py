@@ -17,10 +17,12 @@ What runs where:
 2. **filter**: :func:`ground_truth.build.records_to_rows` (the one
    temporal filter, spatial filter and centre of :mod:`ground_truth.filters`) on batches of
    a unit's records (formed where they are read);
-3. **frames**: rows grouped by image, each image's frame written once by the builder's own
-   frame writer (:func:`attention_center.core.images.load_image` + ``resize_with_pad`` +
-   ``write_frame``); an image whose frame cannot be made is dropped with an error, as in
-   ``build``;
+3. **frames**: rows grouped by frame file (``frame_path``: an image's rows, and those of any
+   other image id whose frame file would be the same one, e.g. ``custom/a_x`` and
+   ``custom/a/x``), each frame written once by the builder's own frame writer
+   (:func:`ground_truth.build.write_frames`: ``load_image`` + ``resize_with_pad`` +
+   ``write_frame``); an image whose frame cannot be made, two ids that would share a frame
+   file, or a frame file that is an input image are errors, as in ``build``;
 4. **index**: the rows in ``build``'s order (source as given, then the reader's order),
    ``index.jsonl`` written atomically, and ``stats.json`` (counts per source, errors).
 
@@ -45,8 +47,15 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from attention_center.core.atomic import atomic_write_text
+from attention_center.core.files import check_output_folder, resolved
 from ground_truth import filters as F
-from ground_truth.build import BATCH, records_to_rows, write_frames
+from ground_truth.build import (
+    BATCH,
+    check_frame_hw,
+    output_clashes,
+    records_to_rows,
+    write_frames,
+)
 from ground_truth.readers import ALIASES, SOURCES, ReadResult, is_generic, read_source
 from ground_truth.readers.osie import osie_root, read_osie_mouse_file
 from ground_truth.readers.salicon import read_salicon, salicon_json_files
@@ -184,8 +193,15 @@ class _Row:
     summary: dict
 
 
-def _rows_of_batch(batch, data_dir: str, frame_hw, seed: int, temporal, spatial):
-    """A batch of ``(order, Record)`` -> ``(image_id, _Row)`` via records_to_rows."""
+def _rows_of_batch(batch, data_dir: str, out: str, frame_hw, seed: int, temporal, spatial):
+    """A batch of ``(order, Record)`` -> ``(frame_path, _Row)`` via records_to_rows, and
+    ``(frame_path, image path)`` for each input image that lies where a frame would be
+    written (``out/frames/``): the frame writer of that key must not overwrite it."""
+    frames_dir = resolved(Path(out) / "frames")
+    for _, record in batch:
+        for image in (record.image_path, record.same_picture_as):
+            if image is not None and resolved(image).parent == frames_dir:
+                yield f"frames/{resolved(image).name}", str(resolved(image))
     rows = records_to_rows(
         [record for _, record in batch],
         Path(data_dir),
@@ -200,7 +216,7 @@ def _rows_of_batch(batch, data_dir: str, frame_hw, seed: int, temporal, spatial)
         # The line exactly as attention_center.core.ground_truth_index.write_index writes it.
         line = json.dumps(row, separators=(",", ":"))
         yield (
-            row["image_id"],
+            row["frame_path"],
             _Row(
                 order, line, {k: row[k] for k in _FRAME_FIELDS}, {k: row[k] for k in _STATS_FIELDS}
             ),
@@ -208,8 +224,10 @@ def _rows_of_batch(batch, data_dir: str, frame_hw, seed: int, temporal, spatial)
 
 
 class _WriteFrames(beam.DoFn):
-    """``(image_id, [_Row...])`` -> the image's frame written once; ``("rows", _Row)`` for
-    each of its rows, or ``("errors", message)``."""
+    """``(frame_path, [_Row | input image path...])`` -> the frame written once (by
+    :func:`ground_truth.build.write_frames`, which refuses two image ids for one frame file
+    and a frame file that is an input image); ``("rows", _Row)`` for each row of an image
+    built, ``("errors", message)`` for each problem."""
 
     def __init__(self, out: str, frame_hw, reuse_frames: bool):
         self._out = Path(out)
@@ -219,8 +237,12 @@ class _WriteFrames(beam.DoFn):
         self._errors = Metrics.counter(NAMESPACE, "errors")
 
     def process(self, item):
-        _image_id, rows = item
-        rows = sorted(rows, key=lambda row: row.order)
+        _frame_path, values = item
+        values = list(values)
+        inputs = {value for value in values if isinstance(value, str)}
+        rows = sorted((v for v in values if not isinstance(v, str)), key=lambda row: row.order)
+        if not rows:
+            return
         errors: list = []
         failed = write_frames(
             [row.frame for row in rows],
@@ -229,14 +251,15 @@ class _WriteFrames(beam.DoFn):
             self._reuse,
             errors,
             progress=False,
+            input_images=inputs,
         )
         for message in errors:
             self._errors.inc()
             yield "errors", message
-        if failed:
-            return
-        self._frames.inc()
-        for row in rows:
+        built = [row for row in rows if row.frame["image_id"] not in failed]
+        if built:
+            self._frames.inc()
+        for row in built:
             yield "rows", row
 
 
@@ -283,6 +306,11 @@ class BuildGroundTruth(beam.PTransform):
 
     Args and outputs as :func:`ground_truth.build.build` (``index.jsonl``, ``frames/``) plus
     ``stats.json``; the result is a PCollection of one stats dict (with ``"errors"``).
+
+    Raises:
+      ValueError: as :func:`ground_truth.build.build`, when constructed: a bad ``frame_hw``,
+        an output that would overwrite an input (:func:`ground_truth.build.output_clashes`);
+        when applied: an ``out`` that cannot be the output folder.
     """
 
     def __init__(
@@ -298,15 +326,19 @@ class BuildGroundTruth(beam.PTransform):
         batch: int = BATCH,
     ):
         super().__init__()
+        frame_hw = check_frame_hw(frame_hw)
+        clashes = output_clashes(list(sources), data_dir, out)
+        if clashes:
+            raise ValueError("; ".join(clashes))
         self._data_dir = str(Path(data_dir).resolve())
         self._out = str(Path(out).resolve())
         self._units, self._unit_errors = read_units(list(sources), self._data_dir)
-        self._seed, self._frame_hw = int(seed), tuple(int(v) for v in frame_hw)
+        self._seed, self._frame_hw = int(seed), frame_hw
         self._reuse, self._temporal, self._spatial = reuse_frames, temporal, spatial
         self._batch = max(1, int(batch))
 
     def expand(self, pipeline):
-        Path(self._out).mkdir(parents=True, exist_ok=True)
+        check_output_folder(self._out)  # OutputFolderError (a ValueError): a file, not writable
         read = (
             pipeline
             | "Units" >> beam.Create(self._units)
@@ -321,12 +353,13 @@ class BuildGroundTruth(beam.PTransform):
             >> beam.FlatMap(
                 _rows_of_batch,
                 self._data_dir,
+                self._out,
                 self._frame_hw,
                 self._seed,
                 self._temporal,
                 self._spatial,
             )
-            | "ByImage" >> beam.GroupByKey()
+            | "ByFrame" >> beam.GroupByKey()
             | "Frames" >> beam.ParDo(_WriteFrames(self._out, self._frame_hw, self._reuse))
         )
         # Everything to one place by one key (not side inputs): rows, errors, and a seed so

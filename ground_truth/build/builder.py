@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from attention_center.core.atomic import atomic_write_text
-from attention_center.core.files import resolved
+from attention_center.core.files import check_output_folder, is_inside, resolved
 from attention_center.core.frames import frame_transform
 from attention_center.core.ground_truth_index import (
     frame_name,
@@ -29,11 +29,15 @@ from attention_center.core.ground_truth_index import (
 from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
 from attention_center.core.splits import split_of
 from ground_truth import filters as F
-from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
+from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source, source_file
 
 __all__ = [
     "build",
     "BuildReport",
+    "OUTPUT_FILES",
+    "check_frame_hw",
+    "frame_size_matches",
+    "output_clashes",
     "make_frame",
     "records_to_rows",
     "stats_markdown",
@@ -44,6 +48,70 @@ log = logging.getLogger(__name__)
 
 #: Records per padded batch in the builder.
 BATCH = 64
+
+#: The files a build writes into its output folder, beside ``frames/`` (and ``tfrecords/``).
+OUTPUT_FILES = ("index.jsonl", "stats.json", "stats.md")
+
+
+def check_frame_hw(frame_hw) -> tuple[int, int]:
+    """``frame_hw`` as ``(H, W)``, two positive integers (pixels).
+
+    Raises:
+      ValueError: not two values, not integers, or not positive (the message says which).
+    """
+    values = list(frame_hw) if isinstance(frame_hw, (list, tuple)) else [frame_hw]
+    if len(values) != 2:
+        raise ValueError(f"frame_hw {frame_hw!r}: expected two values, height and width")
+    try:
+        h, w = (int(str(v).strip()) for v in values)
+    except ValueError:
+        raise ValueError(
+            f"frame_hw {frame_hw!r}: height and width must be whole numbers of pixels"
+        ) from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"frame_hw {frame_hw!r}: height and width must be positive")
+    return h, w
+
+
+def output_clashes(sources: Sequence[str], data_dir, out, tfrecords: bool = False) -> list[str]:
+    """What a build into ``out`` would overwrite among its inputs: one message per clash.
+
+    The outputs are ``out/index.jsonl``, ``out/stats.json``, ``out/stats.md``, every file
+    under ``out/frames/`` (and ``out/tfrecords/`` with ``tfrecords``); the inputs checked
+    here are the generic ``--source`` files (CSV/JSONL) and, for the dataset sources, the
+    whole ``data_dir``. (An image file inside ``out/frames/`` is known only once read:
+    :func:`write_frames` refuses to overwrite it.)
+
+    Returns:
+      ``[]`` when nothing clashes.
+    """
+    out = Path(out)
+    files = {str(resolved(out / name)): str(out / name) for name in OUTPUT_FILES}
+    folders = [out / "frames"] + ([out / "tfrecords"] if tfrecords else [])
+    clashes = []
+    names = [ALIASES.get(name, name) for name in sources]
+    for name in names:
+        if not is_generic(name):
+            continue
+        path = source_file(name, data_dir)
+        output = files.get(str(resolved(path)))
+        if output is not None:
+            clashes.append(f"--source {path}: is the output {output}; choose another --out")
+            continue
+        for folder in folders:
+            if is_inside(path, folder):
+                clashes.append(
+                    f"--source {path}: lies in {folder}, which the build writes; "
+                    "choose another --out"
+                )
+    if any(name in SOURCES for name in names):
+        for folder in folders:
+            if is_inside(data_dir, folder):
+                clashes.append(
+                    f"--data_dir {data_dir}: lies in {folder}, which the build writes; "
+                    "choose another --out"
+                )
+    return clashes
 
 
 @dataclasses.dataclass
@@ -258,17 +326,55 @@ def _picture_path(row) -> str:
     return row.get("same_picture_as") or row["image_path"]
 
 
-def write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress: bool) -> set:
+def frame_size_matches(path, frame_hw) -> bool:
+    """Whether ``path`` is a readable image of ``frame_hw`` ``(H, W)`` pixels (from its header)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            w, h = image.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+    return (int(h), int(w)) == (int(frame_hw[0]), int(frame_hw[1]))
+
+
+def write_frames(
+    rows,
+    out: Path,
+    frame_hw,
+    reuse: bool,
+    errors: list,
+    progress: bool,
+    input_images=None,
+) -> set:
     """Writes one frame per image; returns the image ids that failed.
 
     Rows of one image id must name one picture (one image file, or a declared rescaled copy
     of it: ``same_picture_as``; the frame is then made from the original), and two image ids
     one frame file each: otherwise (two sources' files named alike, ids that differ only by
-    ``/`` and ``_``) the later id is an error naming both files, never a silent merge.
+    ``/`` and ``_``) the later id (in sorted order) is an error naming both, never a silent
+    merge. A frame file that is an input image (an image of any row, or one of
+    ``input_images``: resolved paths) is never written: an error.
+
+    Args:
+      rows: index rows (``image_id``, ``frame_path``, ``data_dir``, ``image_path``,
+        ``same_picture_as``, ``original_hw``).
+      out: the build folder.
+      frame_hw: ``(H, W)`` of the frames.
+      reuse: keep a frame file already there when it is an image of ``frame_hw`` (else it
+        is written again).
+      errors: messages are appended here.
+      progress: show a progress bar.
+      input_images: more input image paths (resolved) that must not be overwritten.
     """
     from tqdm import tqdm
 
     first, failed, frame_owner = {}, set(), {}
+    inputs = {str(resolved(p)) for p in (input_images or ())}
+    for r in rows:
+        for name in (r["image_path"], r.get("same_picture_as")):
+            if name is not None:
+                inputs.add(str(resolved(Path(r["data_dir"]) / name)))
     for r in rows:
         seen = first.setdefault(r["image_id"], r)
         if _picture_path(seen) != _picture_path(r) and r["image_id"] not in failed:
@@ -289,7 +395,14 @@ def write_frames(rows, out: Path, frame_hw, reuse: bool, errors: list, progress:
     first = {k: v for k, v in first.items() if k not in failed}
     for image_id, r in tqdm(sorted(first.items()), desc="frames", disable=not progress):
         path = out / r["frame_path"]
-        if reuse and path.is_file():
+        if str(resolved(path)) in inputs:
+            errors.append(
+                f"{image_id}: its frame {path} is an input image; not written (build into "
+                "another --out)"
+            )
+            failed.add(image_id)
+            continue
+        if reuse and path.is_file() and frame_size_matches(path, frame_hw):
             continue
         try:
             write_frame(path, make_frame(r, frame_hw))
@@ -320,18 +433,27 @@ def build(
       out: output folder (created; ``index.jsonl``, ``frames/``, ``stats.*``).
       seed: split seed.
       frame_hw: frame size ``(H, W)``.
-      reuse_frames: keep frames already present in ``out/frames``.
+      reuse_frames: keep a frame already in ``out/frames`` when its size is ``frame_hw``
+        (any other is written again).
       temporal, spatial: override the per-source defaults.
       tfrecords: also write sharded TFRecords to ``out/tfrecords`` (needs TensorFlow).
       records_per_shard: records per TFRecord file.
     Returns:
       :class:`BuildReport`. A source that cannot be read, or an image whose
       frame cannot be made, is reported in ``errors``; the others are built.
+    Raises:
+      ValueError: before anything is read or written: a bad ``frame_hw``
+        (:func:`check_frame_hw`), an output that would overwrite an input
+        (:func:`output_clashes`), or an ``out`` that cannot be the output folder (a file,
+        not writable: :class:`attention_center.core.files.OutputFolderError`).
     """
     import time
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    frame_hw = check_frame_hw(frame_hw)
+    clashes = output_clashes(sources, data_dir, out, tfrecords)
+    if clashes:
+        raise ValueError("; ".join(clashes))
+    out = check_output_folder(out)
     data_dir = resolved(data_dir)  # a symbolic link loop is reported by the readers
     errors: list = []
     rows_by_source: dict = {}
@@ -356,7 +478,12 @@ def build(
         rows_by_source[name] = (read, rows, time.perf_counter() - t0)
         log.info("%s: %d records", name, len(rows))
     all_rows = [r for _, rows, _ in rows_by_source.values() for r in rows]
-    failed = write_frames(all_rows, out, frame_hw, reuse_frames, errors, progress)
+    generic_files = [
+        source_file(name, data_dir) for name in sources if is_generic(ALIASES.get(name, name))
+    ]
+    failed = write_frames(
+        all_rows, out, frame_hw, reuse_frames, errors, progress, input_images=generic_files
+    )
     reads: dict = {}
     for name, (read, rows, seconds) in rows_by_source.items():
         rows = [r for r in rows if r["image_id"] not in failed]

@@ -17,8 +17,10 @@ key                     type     meaning
 ``center``              float    ``[x, y]`` original pixels
 ``points``              float    kept points, flat ``[x0, y0, x1, y1, ...]``, original pixels
 ``observer_of_point``   int64    per kept point
-``raw/points``          float    all valid points, flat, original pixels (at most
-                                 ``max_raw_points`` per observer), for re-filtering
+``raw/points``          float    every recorded point, flat, original pixels (at most
+                                 ``max_raw_points`` per observer), for re-filtering;
+                                 NaN where validation dropped one (NaN or outside the
+                                 image): it keeps its place for the temporal filter
 ``raw/observer``        int64    observer index per raw point
 ``raw/onset_ms``        float    onset per raw point (NaN: unknown)
 ``raw/onset_kind``      bytes    ``"real"`` (measured onsets), ``"durations"``
@@ -99,10 +101,18 @@ def _example(row: dict, record, image_bytes: bytes, max_raw_points: int):
     raw_pts, raw_obs, raw_on = [], [], []
     if record is not None:
         for k, obs in enumerate(record.observers):
-            n = min(len(obs), max_raw_points)
-            raw_pts.append(obs[:n])
+            if record.recorded_index is None:
+                n = min(len(obs), max_raw_points)
+                raw_pts.append(obs[:n])
+                raw_on.append(F.observer_onsets(record, k, n))
+            else:  # the sequence as recorded: a point validation dropped is NaN, in place
+                n = min(len(record.recorded_onset_ms[k]), max_raw_points)
+                index = np.asarray(record.recorded_index[k], np.int64)
+                points = np.full((n, 2), np.nan)
+                points[index[index < n]] = obs[index < n]
+                raw_pts.append(points)
+                raw_on.append(np.asarray(record.recorded_onset_ms[k], np.float64)[:n])
             raw_obs.append(np.full(n, k))
-            raw_on.append(F.observer_onsets(record, k, n))
     raw_pts = np.concatenate(raw_pts) if raw_pts else np.zeros((0, 2))
     raw_obs = np.concatenate(raw_obs) if raw_obs else np.zeros(0)
     raw_on = np.concatenate(raw_on) if raw_on else np.zeros(0)

@@ -24,6 +24,7 @@ __all__ = [
     "ReadResult",
     "read_source",
     "is_generic",
+    "source_file",
     "read_generic",
     "read_osie_eye",
     "read_osie_mouse",
@@ -54,6 +55,15 @@ def is_generic(name: str) -> bool:
     return name.lower().endswith((".csv", ".jsonl", ".ndjson"))
 
 
+def source_file(name: str, data_dir) -> Path:
+    """The file a generic ``--source`` names: as given when it is absolute or a file
+    (relative to the working folder), else relative to ``data_dir``."""
+    path = Path(name)
+    if not path.is_absolute() and not path.is_file():
+        path = Path(data_dir) / name
+    return path
+
+
 def read_source(name: str, data_dir) -> ReadResult:
     """Reads one source by name (see ``SOURCES``/``ALIASES``).
 
@@ -62,10 +72,7 @@ def read_source(name: str, data_dir) -> ReadResult:
     its dataset name is ``"custom"`` unless its rows say otherwise.
     """
     if is_generic(name):
-        path = Path(name)
-        if not path.is_absolute() and not path.is_file():
-            path = Path(data_dir) / name
-        return read_generic(path)
+        return read_generic(source_file(name, data_dir))
     name = ALIASES.get(name, name)
     if name not in SOURCES:
         raise ValueError(f"unknown source {name!r}; known: {sorted(SOURCES) + sorted(ALIASES)}")

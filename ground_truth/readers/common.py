@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from attention_center.core.orientation import EXIF_ORIENTATION_TAG
 from attention_center.core.orientation import displayed_hw as orientation_displayed_hw
-from ground_truth.records import DropCounter, Record, RecordError, validate_observer
+from ground_truth.records import DropCounter, Record, RecordError, usable_mask
 
 __all__ = ["ReadResult", "load_mat", "displayed_hw", "make_record", "field"]
 
@@ -169,22 +169,35 @@ def make_record(
 
     NaN and out-of-image points are dropped and counted (``record.drops``);
     observers left with no point are dropped and counted (``observers_empty``).
-    Args are as in :class:`Record`; ``observers`` are already 0-based ``(x, y)``.
+    What was recorded is not forgotten: when a point is dropped, the record keeps each
+    kept point's position in its observer's recorded sequence and the onsets of every
+    recorded point (``recorded_index``, ``recorded_onset_ms``), so that the temporal
+    filter, which runs before the validity drop, sees the sequence as recorded (an
+    off-image first sample is still the first; an off-image fixation's duration still
+    delays the later onsets).
+    Args are as in :class:`Record`; ``observers`` are already 0-based ``(x, y)``, each
+    observer's points in recorded order.
     """
     drops = DropCounter()
     kept_points, kept_onsets, kept_durations, kept_ids = [], [], [], []
+    kept_index, recorded_onsets = [], []
+    any_dropped = False
     ids = list(observer_ids) if observer_ids is not None else list(range(len(observers)))
     for i, points in enumerate(observers):
         onset = None if onset_ms is None else onset_ms[i]
         duration = None if duration_ms is None else duration_ms[i]
-        points, onset, duration = validate_observer(points, original_hw, drops, onset, duration)
-        if len(points) == 0:
+        points = np.asarray(points, np.float64).reshape(-1, 2)
+        keep = usable_mask(points, original_hw, drops, onset, duration)
+        if not np.any(keep):
             drops["observers_empty"] += 1
             continue
-        kept_points.append(points)
-        kept_onsets.append(onset)
-        kept_durations.append(duration)
+        any_dropped = any_dropped or not np.all(keep)
+        kept_points.append(points[keep])
+        kept_onsets.append(None if onset is None else np.asarray(onset, np.float64)[keep])
+        kept_durations.append(None if duration is None else np.asarray(duration, np.float64)[keep])
         kept_ids.append(ids[i])
+        kept_index.append(np.flatnonzero(keep).astype(np.int64))
+        recorded_onsets.append(_recorded_onsets(len(points), onset, duration))
     return Record(
         image_id=image_id,
         dataset=dataset,
@@ -200,7 +213,20 @@ def make_record(
         same_picture_as=None
         if same_picture_as is None
         else os.fspath(Path(same_picture_as).resolve()),
+        recorded_index=kept_index if any_dropped else None,
+        recorded_onset_ms=recorded_onsets if any_dropped else None,
     )
+
+
+def _recorded_onsets(n: int, onset, duration) -> np.ndarray:
+    """Onsets ``float64 [n]`` (ms) of an observer's ``n`` recorded points: the real ones, else
+    the sum of the previous points' durations (a missing duration counts 0), else NaN."""
+    if onset is not None:
+        return np.asarray(onset, np.float64).reshape(-1)
+    if duration is not None:
+        d = np.asarray(duration, np.float64).reshape(-1)
+        return np.concatenate([[0.0], np.nancumsum(d)[:-1]])[:n]
+    return np.full(n, np.nan)
 
 
 def finish(result: ReadResult, record: Record) -> None:

@@ -30,6 +30,9 @@ fixations that began less than 100 ms after onset when ``onset_ms`` is given,
 else the first fixation (the pre-stimulus one). Mouse data: the first sample
 is dropped as the cursor's start position.
 
+Files are UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8"); in a CSV,
+spaces around names and values are ignored (``image, observer, x, y, ...``).
+
 Bad rows (unparseable numbers, unknown source, missing columns) raise
 :class:`~ground_truth.records.RecordError` naming file and line; so do a CSV header
 without the required columns, and a file with no data rows (0 bytes, blank, or a CSV
@@ -60,11 +63,21 @@ def _is_json_lines(path: Path) -> bool:
     return path.suffix.lower() in (".jsonl", ".ndjson", ".json")
 
 
-def _check_header(path: Path, fieldnames) -> None:
-    """Raises :class:`RecordError` for a CSV header without the required columns."""
+#: Every column the reader uses (a name given twice in a CSV header is an error).
+KNOWN = REQUIRED + ("onset_ms", "order", "duration_ms", "dataset")
+
+
+def _check_header(path: Path, fieldnames) -> list:
+    """The CSV header's names, stripped of spaces (``image, observer, x`` is read as
+    ``image,observer,x``); :class:`RecordError` for a header without the required columns
+    or with one of them twice."""
     if fieldnames is None:
         raise RecordError(path, "empty file (no CSV header)")
-    names = {str(name).strip() for name in fieldnames if name is not None}
+    stripped = [name.strip() if isinstance(name, str) else name for name in fieldnames]
+    twice = sorted({k for k in KNOWN if stripped.count(k) > 1})
+    if twice:
+        raise RecordError(path, f"line 1: the CSV header names {twice} more than once")
+    names = {str(name) for name in stripped if name is not None}
     missing = [k for k in REQUIRED if k not in names]
     if missing:
         raise RecordError(
@@ -72,12 +85,17 @@ def _check_header(path: Path, fieldnames) -> None:
         )
     if "onset_ms" not in names and "order" not in names:
         raise RecordError(path, "line 1: the CSV header needs onset_ms or order")
+    return stripped
 
 
 def _rows(path: Path):
-    """``(line number, row dict)`` of every data row (JSON lines or CSV)."""
+    """``(line number, row dict)`` of every data row (JSON lines or CSV).
+
+    UTF-8, with or without a byte-order mark. CSV names and values are stripped of the
+    spaces around them (``image, observer, x`` as ``image,observer,x``).
+    """
     try:
-        handle = open(path, encoding="utf-8", newline=None if _is_json_lines(path) else "")
+        handle = open(path, encoding="utf-8-sig", newline=None if _is_json_lines(path) else "")
     except OSError as error:
         raise RecordError(path, f"cannot read: {(error.strerror or str(error)).lower()}") from None
     with handle as f:
@@ -92,10 +110,13 @@ def _rows(path: Path):
                                 path, f"line {number}: not valid JSON: {error}"
                             ) from None
             else:
-                reader = csv.DictReader(f)
-                _check_header(path, reader.fieldnames)
+                reader = csv.DictReader(f, skipinitialspace=True)
+                reader.fieldnames = _check_header(path, reader.fieldnames)
                 for number, row in enumerate(reader, 2):
-                    yield number, row
+                    yield (
+                        number,
+                        {k: v.strip() if isinstance(v, str) else v for k, v in row.items()},
+                    )
         except UnicodeDecodeError as error:
             raise RecordError(
                 path, f"not UTF-8 text ({error.reason} at byte {error.start})"

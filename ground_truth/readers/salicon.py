@@ -6,6 +6,12 @@
 ``x = col - 1``, ``y = row - 1``), one annotation per worker and image.
 Images are looked up under ``images/*/<file_name>`` next to ``annotations/``;
 the JSON's size is checked against the displayed image size.
+
+A malformed annotation (``fixations`` not a list of ``[row, col]`` number pairs: three
+columns, ragged, ``null``, strings) drops that observer (``observers_malformed``), one
+without an ``image_id`` that annotation (``annotations_malformed``), an image entry without
+``file_name``/``id``/``height``/``width`` that image (``images_malformed``): each an error
+naming the JSON file and the entry; the rest is read.
 """
 
 from __future__ import annotations
@@ -68,19 +74,25 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
         data = _load_json(path)
         images_root = path.parent.parent / "images"
         by_image = collections.defaultdict(list)
-        for a in data["annotations"]:
+        for k, a in enumerate(data["annotations"]):
             try:
-                by_image[a["image_id"]].append(a)
-            except (KeyError, TypeError):
-                raise RecordError(path, f"annotation without image_id: {str(a)[:80]}") from None
-        for image in data["images"]:
+                by_image[a["image_id"]].append((k, a))
+            except (KeyError, TypeError):  # TypeError: not an object, or an unhashable id
+                result.drop(
+                    "annotations_malformed",
+                    f"{path}: annotation {k}: no usable image_id ({str(a)[:80]}); dropped",
+                )
+        for n, image in enumerate(data["images"]):
             try:
                 name, image_key = image["file_name"], image["id"]
                 json_hw = (int(image["height"]), int(image["width"]))
             except (KeyError, TypeError, ValueError):
-                raise RecordError(
-                    path, f"image entry lacks file_name/id/height/width: {image}"
-                ) from None
+                result.drop(
+                    "images_malformed",
+                    f"{path}: image {n}: lacks file_name/id/height/width ({str(image)[:80]}); "
+                    "dropped",
+                )
+                continue
             found = sorted(images_root.glob(f"*/{name}")) or sorted(images_root.glob(name))
             if not found:
                 result.drop("images_missing", f"{images_root}/*/{name}: image file not found")
@@ -94,8 +106,16 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
                 )
                 continue
             observers, ids = [], []
-            for a in by_image.pop(image_key, []):
-                rc = np.asarray(a.get("fixations", []), np.float64).reshape(-1, 2)
+            for k, a in by_image.pop(image_key, []):
+                try:
+                    rc = _row_col(a.get("fixations"))
+                except ValueError as error:
+                    result.drop(
+                        "observers_malformed",
+                        f"{path}: annotation {k} (image_id {image_key}, worker "
+                        f"{a.get('worker_id')}): {error}; observer dropped",
+                    )
+                    continue
                 observers.append(np.stack([rc[:, 1] - 1.0, rc[:, 0] - 1.0], axis=1))
                 ids.append(a.get("worker_id"))
             record = make_record(
@@ -113,3 +133,26 @@ def read_salicon(data_dir=None, json_paths=None) -> ReadResult:
             result.drops["annotations_unknown_image"] += len(leftover)
             result.errors.append(f"{path}: {len(leftover)} annotations for unknown image_id {key}")
     return result
+
+
+def _row_col(fixations) -> np.ndarray:
+    """An annotation's ``fixations`` -> ``float64 [n, 2]`` ``[row, col]`` (1-based, as stored).
+
+    Raises:
+      ValueError: not a list of ``[row, col]`` pairs of numbers (the message says what it is).
+    """
+    if not isinstance(fixations, list):
+        kind = "null or missing" if fixations is None else f"a {type(fixations).__name__}"
+        raise ValueError(f"fixations is {kind}, expected a list of [row, col] pairs")
+    for j, pair in enumerate(fixations):
+        if not isinstance(pair, list) or len(pair) != 2:
+            length = f" of {len(pair)} values" if isinstance(pair, list) else ""
+            raise ValueError(
+                f"fixations[{j}] is {type(pair).__name__}{length} ({str(pair)[:40]}), "
+                "expected a [row, col] pair"
+            )
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair):
+            raise ValueError(
+                f"fixations[{j}] = {str(pair)[:40]} holds a value that is not a number"
+            )
+    return np.asarray(fixations, np.float64).reshape(-1, 2)

@@ -38,7 +38,7 @@ def plot_record(ax, record, temporal=None, spatial=None, max_dropped: int = 4000
     padded = F.pad_records([record])
     result = F.filter_and_center(padded, t, s)
     pts = padded.points[0]
-    valid = padded.valid[0]
+    valid = padded.usable_mask()[0]
     temporal_drop = pts[valid & ~result.temporal[0]]
     spatial_drop = pts[result.temporal[0] & ~result.spatial[0]]
     kept = pts[result.spatial[0]]

@@ -185,3 +185,34 @@ def test_a_failing_model_dead_letters_its_batch_and_the_job_goes_on(kodak_paths,
         out = pipeline | beam.Create(paths) | ImageCenters("default")
         assert_that(out["centers"], no_centers, label="centers")
         assert_that(out["errors"], two_errors, label="errors")
+
+
+@pytest.mark.skipif(shutil.which("cjxl") is None, reason="cjxl not installed")
+def test_encode_jxl_keeps_the_alpha_of_a_file_cjxl_cannot_read(kodak_paths, tmp_path):
+    """An RGBA WebP goes to cjxl as a PNG of its own pixels: the JPEG XL keeps the alpha and
+    the half-transparent part keeps its colours (not the model's input, composited on white)."""
+    import subprocess
+
+    from PIL import Image
+
+    from attention_center.beam.encode import encode_jxl
+    from attention_center.jxl.encoder import find_encoder
+
+    with Image.open(kodak_paths[3]) as photo:
+        rgba = np.asarray(photo.convert("RGBA").resize((192, 128))).copy()
+    rgba[:, :96, 3] = 128
+    source = tmp_path / "half.webp"
+    Image.fromarray(rgba).save(source, lossless=True)
+    destination = tmp_path / "half.webp.jxl"
+    center, size = encode_jxl(
+        str(source), str(destination), (40.0, 30.0), (128, 192), find_encoder()
+    )
+    assert center == (40, 30) and size == destination.stat().st_size > 0
+    decoded_path = tmp_path / "decoded.png"
+    subprocess.run(["djxl", str(destination), str(decoded_path)], check=True, capture_output=True)
+    with Image.open(decoded_path) as decoded:
+        pixels = np.asarray(decoded)
+    assert pixels.shape == (128, 192, 4)
+    assert np.abs(pixels[..., 3].astype(int) - rgba[..., 3]).max() <= 8
+    half, photo = pixels[:, :96, :3].astype(float), rgba[:, :96, :3]
+    assert abs(half.mean() - photo.mean()) < 4  # composited on white: 60 levels lighter

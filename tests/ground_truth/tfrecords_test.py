@@ -90,3 +90,27 @@ def test_real_osie_record_round_trips(tmp_path):
     np.testing.assert_allclose(example["center"].numpy(), row["center"], atol=1e-3)
     image = tf.io.decode_image(example["image/encoded"]).numpy()
     assert image.shape[:2] == tuple(row["original_hw"])
+
+
+def test_refiltering_sees_the_recorded_sequence_with_off_image_points(tmp_path):
+    """An observer whose first sample is off the image: the builder drops that sample as the
+    start (not the first real one); tf.data's re-filter, fed the recorded sequence with NaN in
+    place of the dropped point, agrees, and never returns the NaN."""
+    h, w, (x, y) = 300, 400, DOT
+    Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(tmp_path / "dot.png")
+    lines = ["image,observer,order,x,y,source", "dot.png,a,1,-50,150,mouse"]  # off the image
+    lines += [f"dot.png,a,{i},{x + i},{y},mouse" for i in (2, 3, 4)]
+    lines += ["dot.png,b,1,200,150,mouse", f"dot.png,b,2,{x + 1},{y},mouse"]
+    (tmp_path / "p.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    report = build([str(tmp_path / "p.csv")], tmp_path, out, progress=False, tfrecords=True)
+    assert report.ok, report.errors
+    (row,) = read_index(out)
+    # a: start off the image (dropped as the start), then x + 2, x + 3, x + 4; b: x + 1.
+    assert row["num_points_kept"] == 4
+    np.testing.assert_allclose(row["center"], [x + 2.5, y], atol=0.01)
+    files = str(out / "tfrecords" / "*.tfrecord")
+    (again,) = read_tfrecords(files, refilter=True)
+    np.testing.assert_allclose(again["center"].numpy(), row["center"], atol=1e-3)
+    points = again["points"].numpy()
+    assert points.shape == (4, 2) and np.all(np.isfinite(points))
