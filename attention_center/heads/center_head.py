@@ -16,9 +16,14 @@ class AttentionCenterHead(keras.layers.Layer):
     For each tapped feature map: a 1x1 convolution to ``width`` channels
     (+ batch norm + ReLU), then brought to the resolution of the finest tap by
     ``Conv2DTranspose`` (``upsampling="transpose"``, learned, cropped to size)
-    or bilinear resizing (``"bilinear"``). The taps are aggregated (sum or
-    concatenation), passed through ``num_convs`` 3x3 convolutions (+ BN + ReLU),
-    and a 1x1 convolution and a sigmoid give the weighting map.
+    or bilinear resizing (``"bilinear"``). A transposed convolution upsamples tap ``k``
+    by ``strides[k] / strides[0]`` (kernel ``2 x factor``): the factors, hence the weights'
+    shapes, come from the pyramid levels, not from the input size, so one set of weights
+    serves every input size. Its output (``factor x`` the tap's size, at least the finest
+    tap's size for a pyramid whose maps are ``ceil(size / stride)``) is cropped to the finest
+    tap's size, keeping the top-left cells, which cover the same frame pixels. The taps are
+    aggregated (sum or concatenation), passed through ``num_convs`` 3x3 convolutions (+ BN +
+    ReLU), and a 1x1 convolution and a sigmoid give the weighting map.
 
     With ``priors=K > 0`` the head also has a view of the whole image and a learned prior of
     where people start (the saliency literature's learned Gaussian priors, as in SAM, Cornia et
@@ -48,10 +53,16 @@ class AttentionCenterHead(keras.layers.Layer):
       dropout: spatial dropout rate after aggregation (training only).
       priors: number of learned Gaussian priors weighted per image (0: none).
       temperature: factor on the logits before the sigmoid (> 0; 1: none).
+      strides: the stride of each tap relative to the input, finest first (e.g. ``(4, 8, 16)``
+        for P2-P4; :class:`~attention_center.AttentionCenterModel` passes its levels'); each
+        must be a whole multiple of the first. Only their ratios are used, by
+        ``upsampling="transpose"``. ``None``: consecutive levels, ``(1, 2, 4, ...)``.
 
-    Input: a list of ``float [B, h_k, w_k, c_k]`` maps, finest first (each
-      coarser one's size is about half, quarter... of the first).
-    Output: ``float32 [B, h_0, w_0, 1]``, the weighting map at the finest tap's
+    Input: a list of ``[B, h_k, w_k, c_k]`` maps, finest first, of the layer's compute dtype
+      (float32, or float16 / bfloat16 under a mixed policy): tap ``k`` at stride
+      ``strides[k]``, about ``strides[0] / strides[k]`` of the first's size.
+    Output: ``float32 [B, h_0, w_0, 1]`` under every dtype policy (the logits, priors,
+      temperature and sigmoid run in float32), the weighting map at the finest tap's
       resolution, values in (0, 1).
     """
 
@@ -64,6 +75,7 @@ class AttentionCenterHead(keras.layers.Layer):
         dropout=0.0,
         priors=0,
         temperature=1.0,
+        strides=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -82,6 +94,28 @@ class AttentionCenterHead(keras.layers.Layer):
         self.temperature = float(temperature)
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.strides = tuple(int(v) for v in strides) if strides is not None else None
+        if self.strides is not None and (
+            not self.strides
+            or self.strides[0] < 1
+            or any(v < self.strides[0] or v % self.strides[0] for v in self.strides)
+        ):
+            raise ValueError(
+                "strides must be whole multiples of the first (finest) tap's, finest first, "
+                f"got {strides}"
+            )
+
+    def upsampling_factors(self, count: int) -> list[int]:
+        """Each of ``count`` taps' size factor to the finest tap: ``strides[k] / strides[0]``
+        (``2**k`` when ``strides`` is ``None``)."""
+        if self.strides is None:
+            return [2**index for index in range(count)]
+        if len(self.strides) != count:
+            raise ValueError(
+                f"AttentionCenterHead has {len(self.strides)} strides {self.strides} "
+                f"for {count} feature maps"
+            )
+        return [stride // self.strides[0] for stride in self.strides]
 
     def build(self, input_shape):
         if (
@@ -91,8 +125,9 @@ class AttentionCenterHead(keras.layers.Layer):
         ):
             raise ValueError("AttentionCenterHead expects a list of feature maps, finest first")
         base_h, base_w = input_shape[0][1], input_shape[0][2]
+        factors = self.upsampling_factors(len(input_shape))
         self.projections, self.upsamplers = [], []
-        for index, shape in enumerate(input_shape):
+        for index, (shape, factor) in enumerate(zip(input_shape, factors)):
             projection = [
                 layers.Conv2D(self.width, 1, use_bias=False, name=f"tap{index}_conv"),
                 layers.BatchNormalization(name=f"tap{index}_bn"),
@@ -103,11 +138,6 @@ class AttentionCenterHead(keras.layers.Layer):
                 layer.build(x_shape)
                 x_shape = layer.compute_output_shape(x_shape)
             self.projections.append(projection)
-            factor = 1
-            if base_h is not None and shape[1] is not None:
-                factor = max(1, round(base_h / shape[1]))
-            else:
-                factor = 2**index
             upsampler = None
             if self.upsampling == "transpose" and factor > 1:
                 upsampler = layers.Conv2DTranspose(
@@ -144,11 +174,13 @@ class AttentionCenterHead(keras.layers.Layer):
                 shape=(self.priors, 2),
                 initializer=keras.initializers.Constant(means),
                 name="prior_means",
+                autocast=False,  # kept float32 under a mixed policy (the maps are float32)
             )
             self.prior_log_sigmas = self.add_weight(
                 shape=(self.priors, 2),
                 initializer=keras.initializers.Constant(log_sigmas),
                 name="prior_log_sigmas",
+                autocast=False,
             )
             self.prior_weights = layers.Dense(
                 self.priors, kernel_initializer="zeros", name="prior_weights"
@@ -156,30 +188,25 @@ class AttentionCenterHead(keras.layers.Layer):
             self.prior_weights.build((None, input_shape[-1][-1]))
         super().build(input_shape)
 
-    def _match_size(self, x, target_h, target_w):
+    def _match_size(self, x, target_h, target_w, factor, upsampled):
         """Crops (after a transpose conv) or bilinearly resizes x to the target size."""
         shape = ops.shape(x)
-        if (
-            isinstance(shape[1], int)
-            and isinstance(target_h, int)
-            and shape[1] == target_h
-            and shape[2] == target_w
-        ):
-            return x
-        if (
-            self.upsampling == "transpose"
-            and isinstance(shape[1], int)
-            and isinstance(target_h, int)
-            and shape[1] >= target_h
-            and shape[2] >= target_w
-        ):
+        static = all(isinstance(v, int) for v in (shape[1], shape[2], target_h, target_w))
+        if (static and shape[1] == target_h and shape[2] == target_w) or factor == 1:
+            return x  # a tap at the finest stride: the target size
+        if upsampled and (not static or (shape[1] >= target_h and shape[2] >= target_w)):
+            # Sizes known only when it runs (a TF graph of None dims): the same crop, the
+            # upsampled map is at least the target's (each level has ceil(size / stride) cells).
             return x[:, :target_h, :target_w, :]
         return ops.image.resize(x, (target_h, target_w), interpolation="bilinear")
 
     def call(self, features, training=None):
         target_h, target_w = ops.shape(features[0])[1], ops.shape(features[0])[2]
         branches = []
-        for feature, projection, upsampler in zip(features, self.projections, self.upsamplers):
+        factors = self.upsampling_factors(len(features))
+        for feature, projection, upsampler, factor in zip(
+            features, self.projections, self.upsamplers, factors
+        ):
             x = feature
             for layer in projection:
                 x = (
@@ -189,7 +216,7 @@ class AttentionCenterHead(keras.layers.Layer):
                 )
             if upsampler is not None:
                 x = upsampler(x)
-            branches.append(self._match_size(x, target_h, target_w))
+            branches.append(self._match_size(x, target_h, target_w, factor, upsampler is not None))
         if self.aggregation == "add":
             x = branches[0]
             for branch in branches[1:]:
@@ -207,17 +234,19 @@ class AttentionCenterHead(keras.layers.Layer):
         x = self.logits(x)
         if self.priors:
             context = ops.mean(features[-1], axis=(1, 2))  # [B, c]: the whole image
-            weights = self.prior_weights(context)  # [B, K]
-            maps = self.prior_maps(target_h, target_w)  # [h, w, K]
+            # The prior is summed in float32 whatever the policy: the dense layer gives its
+            # compute dtype (float16 / bfloat16 under a mixed policy), the maps are float32.
+            weights = ops.cast(self.prior_weights(context), "float32")  # [B, K]
+            maps = self.prior_maps(target_h, target_w)  # float32 [h, w, K]
             prior = ops.sum(maps[None] * weights[:, None, None, :], axis=-1, keepdims=True)
-            x = ops.cast(x, "float32") + ops.cast(prior, "float32")
+            x = ops.cast(x, "float32") + prior
         x = ops.cast(x, "float32")
         if self.temperature != 1.0:
             x = x * self.temperature
         return ops.sigmoid(x)
 
     def prior_maps(self, height, width):
-        """``float [height, width, K]``: the learned Gaussian priors on a ``height x width``
+        """``float32 [height, width, K]``: the learned Gaussian priors on a ``height x width``
         grid of pixel centres (``u = (x + 0.5) / width``, ``v = (y + 0.5) / height``), each
         ``exp(-((u - mu_u)^2 / s_u^2 + (v - mu_v)^2 / s_v^2) / 2)`` (peak 1)."""
         u = (ops.cast(ops.arange(width), "float32") + 0.5) / ops.cast(width, "float32")
@@ -242,6 +271,7 @@ class AttentionCenterHead(keras.layers.Layer):
             dropout=self.dropout,
             priors=self.priors,
             temperature=self.temperature,
+            strides=list(self.strides) if self.strides is not None else None,
         )
         return config
 

@@ -326,7 +326,9 @@ def _cached_file_predictor(
     suffix = Path(path).suffix.lower()
     if suffix == ".tflite":
         return TFLitePredictor(path, num_threads=num_threads, runtime=runtime)
-    model = load_keras_file(Path(path))
+    from attention_center.models.saving import float32_model
+
+    model = float32_model(load_keras_file(Path(path)))  # a mixed-precision file: float32 on CPU
     return KerasPredictor(model, path=path, frame_hw=frame_hw, batch_size=batch_size)
 
 

@@ -29,8 +29,13 @@ class GravityCenter(keras.layers.Layer):
         or ``(stride_y, stride_x)``.
       epsilon: added to the map's sum; keeps an all-zero map finite.
 
-    Input: ``float32 [B, h, w, 1]`` non-negative weights (a sigmoid output).
+    Input: ``[B, h, w, 1]`` non-negative weights (a sigmoid output; any float dtype, the
+      sums run in float32), and with ``[map, image]`` an image ``[B, H, W, C]``.
     Output: ``float32 [B, 2]``, (x, y).
+
+    Raises:
+      ValueError: (at build or call) the map is not of rank 4 with one channel, or the image
+        is not of rank 4; a map of several channels is not averaged or split, it is refused.
     """
 
     def __init__(self, stride=1, epsilon=1e-7, **kwargs):
@@ -39,6 +44,32 @@ class GravityCenter(keras.layers.Layer):
             stride = (stride, stride)
         self.stride = tuple(float(s) for s in stride)
         self.epsilon = float(epsilon)
+
+    def _check_shapes(self, map_shape, image_shape=None):
+        map_shape = tuple(map_shape)
+        if len(map_shape) != 4 or map_shape[-1] not in (None, 1):
+            raise ValueError(
+                f"{self.name}: GravityCenter takes a weighting map [B, h, w, 1], got shape "
+                f"{map_shape} (one channel; for several maps, apply it to each channel's "
+                "slice x[..., i:i + 1])"
+            )
+        if image_shape is not None and len(tuple(image_shape)) != 4:
+            raise ValueError(
+                f"{self.name}: GravityCenter([map, image]) takes an image [B, H, W, C], got "
+                f"shape {tuple(image_shape)}"
+            )
+
+    def build(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            if len(input_shape) != 2:
+                raise ValueError(
+                    f"{self.name}: GravityCenter takes a map or [map, image], got "
+                    f"{len(input_shape)} inputs"
+                )
+            self._check_shapes(input_shape[0], input_shape[1])
+        else:
+            self._check_shapes(input_shape)
+        super().build(input_shape)
 
     def _grid(self, map_h, map_w, stride_y, stride_x):
         """``[h, w, 2]`` float32 grid of (x, y) frame coordinates of cell centres."""
@@ -51,12 +82,14 @@ class GravityCenter(keras.layers.Layer):
     def call(self, inputs):
         if isinstance(inputs, (list, tuple)):
             weight_map, image = inputs
+            self._check_shapes(weight_map.shape, image.shape)
             image_shape = ops.shape(image)
             map_shape = ops.shape(weight_map)
             stride_y = ops.cast(image_shape[1], "float32") / ops.cast(map_shape[1], "float32")
             stride_x = ops.cast(image_shape[2], "float32") / ops.cast(map_shape[2], "float32")
         else:
             weight_map = inputs
+            self._check_shapes(weight_map.shape)
             stride_y, stride_x = self.stride
         weight_map = ops.cast(weight_map, "float32")
         shape = ops.shape(weight_map)

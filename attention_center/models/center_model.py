@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 
 from attention_center.backbones import build_backbone, get_backbone_spec, level_stride
@@ -11,18 +13,97 @@ from attention_center.layers.gravity_center import GravityCenter
 from attention_center.layers.resize import ResizeTo
 
 
+@contextlib.contextmanager
+def global_dtype_policy(policy):
+    """Builds layers under ``policy`` (a Keras dtype policy name, e.g. ``"mixed_float16"``):
+    sets it as the global policy inside the block and restores the previous one after it;
+    ``None`` leaves the global policy as it is."""
+    if policy is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _sublayers(layer):
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def trainable_overrides(model) -> dict:
+    """``{"i/j/...": bool}``: the ``trainable`` flag of every layer under ``model`` (nested
+    models included) that differs from its parent's, and of ``model`` itself (key ``""``) when
+    it is ``False``: what :func:`apply_trainable_overrides` needs to freeze a copy rebuilt from
+    the config the same way (a frozen backbone, a backbone frozen up to a level...).
+
+    A layer is named by the positions of it and its ancestors among their parents' direct
+    sublayers (``"1/0/17"``: sublayer 17 of sublayer 0 of the model's sublayer 1), as Keras
+    pairs the weights of a ``.keras`` file with the layers: names such as ``activation_18``
+    are numbered by Keras per session and differ in a rebuilt model.
+    """
+    overrides = {} if model.trainable else {"": False}
+
+    def visit(layer, path, parent_trainable):
+        for index, child in enumerate(_sublayers(layer)):
+            child_path = f"{path}/{index}" if path else str(index)
+            if child.trainable != parent_trainable:
+                overrides[child_path] = bool(child.trainable)
+            visit(child, child_path, child.trainable)
+
+    visit(model, "", model.trainable)
+    return overrides
+
+
+def apply_trainable_overrides(model, overrides) -> None:
+    """Sets the flags :func:`trainable_overrides` recorded, parents before their children
+    (Keras's ``trainable`` setter also sets every sublayer's).
+
+    Raises:
+      ValueError: a path names no layer of ``model`` (another architecture).
+    """
+    positions = {}
+    for path in overrides:
+        indices = path.split("/") if path else []
+        if not all(index.isdigit() for index in indices):
+            raise ValueError(f"{model.name}: {path!r} is not a layer position such as '1/0/17'")
+        positions[path] = [int(index) for index in indices]
+    for path in sorted(overrides, key=positions.get):
+        layer = model
+        for index in positions[path]:
+            children = _sublayers(layer)
+            if index >= len(children):
+                raise ValueError(f"{model.name}: no layer {path!r} to set trainable on")
+            layer = children[index]
+        layer.trainable = bool(overrides[path])
+
+
 class RebuildAtInputShape:
-    """Mixin for config-built models: :meth:`with_input_shape` from ``get_config``.
+    """Mixin for config-built models: :meth:`with_input_shape` and :meth:`with_dtype_policy`
+    from ``get_config``.
 
     The model's config must hold ``"input_shape"`` and rebuild the same layers
-    (so the weights line up) when it changes.
+    (so the weights line up) when it changes; ``_config_with_dtype_policy(policy)`` gives the
+    config rebuilt under another dtype policy.
     """
 
     def with_input_shape(self, input_shape):
-        """The same model (config and weights) rebuilt for another input size."""
+        """The same model (config, weights, trainable flags and dtype policy) rebuilt for
+        another input size."""
         config = self.get_config()
         config["input_shape"] = list(input_shape)
         clone = type(self).from_config(config)
+        clone.set_weights(self.get_weights())
+        return clone
+
+    def with_dtype_policy(self, policy):
+        """The same model (config, weights, trainable flags) rebuilt with its layers under
+        another Keras dtype policy: e.g. ``"float32"`` for CPU inference or a TFLite export of
+        a model trained (and saved) under ``"mixed_float16"``. The weights are float32 under
+        every policy, so they carry over unchanged."""
+        clone = type(self).from_config(self._config_with_dtype_policy(policy))
         clone.set_weights(self.get_weights())
         return clone
 
@@ -43,9 +124,21 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
     Outputs (a dict):
       ``"center"``: ``float32 [B, 2]``, (x, y) in 0-based pixel-centre
         coordinates of the input frame.
-      ``"weight_map"``: ``float32 [B, H / s, W / s, 1]`` in (0, 1), the
-        weighting map whose gravity centre is the centre; ``s`` is the stride
-        of the finest tapped level.
+      ``"weight_map"``: ``float32 [B, ceil(h / s), ceil(w / s), 1]`` in (0, 1),
+        the weighting map whose gravity centre is the centre; ``(h, w)`` is the
+        size the network works at (``internal_hw``, or else the input's ``H x W``)
+        and ``s`` (:attr:`feature_stride`) the stride of the finest tapped level.
+        One cell covers :attr:`output_stride` input-frame pixels per axis
+        (``s * H / h``: e.g. 8 for the presets, 480x640 inputs worked at 240x320
+        with P2 taps, a 60x80 map).
+
+    Attributes:
+      feature_stride: ``int``, the stride of the finest tapped level relative to the
+        working size (``level_stride(levels[0])``: 4 for ``P2``).
+      output_stride: input-frame pixels per weight-map cell, ``feature_stride * H / h``
+        (an ``int`` where it is whole, else a ``float``); ``None`` where it is not one number:
+        with ``internal_hw`` and an input of any size (``None`` dims), or where the two axes'
+        strides differ (``internal_hw`` of another aspect ratio than the input).
 
     Args:
       backbone: a registered backbone name (``attention_center.backbones.list_backbones()``).
@@ -70,6 +163,18 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         at 240x320 sees the same scale when it is exported with a 480x640
         input, and runs 4x fewer pixels. The centre stays in pixels of the
         input frame. ``None``: work at the input size.
+      dtype_policy: the Keras dtype policy the model's layers are built with (a name:
+        ``"float32"``, ``"mixed_float16"``, ``"mixed_bfloat16"``); ``None``: the global
+        policy (``keras.config.dtype_policy()``). Recorded in the config, so a ``.keras``
+        file reloads with the policy it was saved with whatever the global policy is (a
+        config written by 0.13.0 or earlier holds none and reloads as ``"float32"``, the
+        policy the presets were trained with). The outputs are float32 under every policy;
+        :meth:`with_dtype_policy` rebuilds a model under another policy.
+
+    ``get_config`` also records the ``trainable`` flags (a frozen backbone, or the whole
+    model frozen: ``"trainable_layers"``, see :func:`trainable_overrides`); ``from_config``
+    restores them, so they survive ``.keras`` files, :meth:`with_input_shape` and the
+    ensembles built from configs.
     """
 
     def __init__(
@@ -88,6 +193,48 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         internal_hw=None,
         head_priors=0,
         head_temperature=1.0,
+        dtype_policy=None,
+        **kwargs,
+    ):
+        if dtype_policy is None:
+            dtype_policy = keras.config.dtype_policy().name
+        dtype_policy = keras.dtype_policies.get(dtype_policy).name
+        with global_dtype_policy(dtype_policy):
+            self._build_graph(
+                backbone=backbone,
+                input_shape=input_shape,
+                levels=levels,
+                alpha=alpha,
+                head_width=head_width,
+                head_convs=head_convs,
+                upsampling=upsampling,
+                aggregation=aggregation,
+                dropout=dropout,
+                backbone_weights=backbone_weights,
+                normalization=normalization,
+                internal_hw=internal_hw,
+                head_priors=head_priors,
+                head_temperature=head_temperature,
+                **kwargs,
+            )
+        self.layer_dtype_policy = dtype_policy
+
+    def _build_graph(
+        self,
+        backbone,
+        input_shape,
+        levels,
+        alpha,
+        head_width,
+        head_convs,
+        upsampling,
+        aggregation,
+        dropout,
+        backbone_weights,
+        normalization,
+        internal_hw,
+        head_priors,
+        head_temperature,
         **kwargs,
     ):
         input_shape = tuple(input_shape)
@@ -120,6 +267,7 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
             dropout=dropout,
             priors=head_priors,
             temperature=head_temperature,
+            strides=[level_stride(level) for level in levels],
             name="center_head",
         )
         weight_map = head([pyramid[level] for level in levels])
@@ -141,7 +289,8 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         self.head_temperature = float(head_temperature)
         self.normalization = feature_model.normalization
         self.internal_hw = internal_hw
-        self.output_stride = level_stride(levels[0])
+        self.feature_stride = level_stride(levels[0])
+        self.output_stride = _output_stride(self.feature_stride, input_shape[:2], internal_hw)
 
     @property
     def backbone(self) -> keras.Model:
@@ -164,13 +313,38 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
             "internal_hw": list(self.internal_hw) if self.internal_hw else None,
             "head_priors": self.head_priors,
             "head_temperature": self.head_temperature,
+            "dtype_policy": self.layer_dtype_policy,
+            "trainable_layers": trainable_overrides(self),
         }
+
+    def _config_with_dtype_policy(self, policy):
+        return {**self.get_config(), "dtype_policy": keras.dtype_policies.get(policy).name}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         config["backbone_weights"] = None
-        return cls(**config)
+        # Configs written before the policy was recorded: the presets, trained in float32.
+        config.setdefault("dtype_policy", "float32")
+        overrides = config.pop("trainable_layers", None) or {}
+        if config.pop("trainable", True) is False:  # a Keras-style flag, should one be given
+            overrides = {"": False, **overrides}
+        model = cls(**config)
+        apply_trainable_overrides(model, overrides)
+        return model
+
+
+def _output_stride(feature_stride, input_hw, internal_hw):
+    """Input-frame pixels per weight-map cell (see :class:`AttentionCenterModel`)."""
+    if not internal_hw or tuple(input_hw) == tuple(internal_hw):
+        return feature_stride
+    if None in tuple(input_hw):
+        return None
+    stride_y = feature_stride * input_hw[0] / internal_hw[0]
+    stride_x = feature_stride * input_hw[1] / internal_hw[1]
+    if abs(stride_y - stride_x) > 1e-9:
+        return None
+    return int(round(stride_y)) if abs(stride_y - round(stride_y)) < 1e-9 else stride_y
 
 
 def build_model(

@@ -11,6 +11,9 @@ from attention_center.layers.resize import ResizeTo
 from attention_center.models.center_model import (
     AttentionCenterModel,
     RebuildAtInputShape,
+    apply_trainable_overrides,
+    global_dtype_policy,
+    trainable_overrides,
 )
 
 
@@ -43,6 +46,12 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
       input_shape: ``(H, W, 3)`` of the ensemble's input; every member is
         rebuilt at it (each keeps its own ``internal_hw``); ``with_input_shape``
         rebuilds the whole ensemble at another.
+
+    Each member keeps its own dtype policy (from its config; see
+    :class:`AttentionCenterModel`'s ``dtype_policy``), the ensemble itself has the first
+    member's; the averages and map resizes run in float32. ``get_config`` holds the members'
+    current configs and the ensemble's ``trainable`` flags (``"trainable_layers"``), which
+    ``from_config`` restores.
     """
 
     def __init__(self, members: Sequence[dict], input_shape=(*MODEL_FRAME_HW, 3), **kwargs):
@@ -55,6 +64,12 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
             config.update(input_shape=list(input_shape), name=f"member_{index}")
             member_configs.append(config)
         models = [AttentionCenterModel.from_config(config) for config in member_configs]
+        with global_dtype_policy(models[0].layer_dtype_policy):  # the ensemble's own policy
+            self._build_graph(models, input_shape, **kwargs)
+        self.member_configs = member_configs
+        self.frame_shape = input_shape
+
+    def _build_graph(self, models, input_shape, **kwargs):
         image = keras.Input(input_shape, name="image")
         outputs = [model(image) for model in models]
         centers = [out["center"] for out in outputs]
@@ -63,20 +78,18 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
         maps = [
             m
             if tuple(m.shape[1:3]) == map_hw or None in map_hw
-            else ResizeTo(*map_hw, name=f"weight_map_resize_{i}")(m)
+            else ResizeTo(*map_hw, name=f"weight_map_resize_{i}", dtype="float32")(m)
             for i, m in enumerate(maps)
         ]
         if len(models) > 1:
-            center = keras.layers.Average(name="center_mean")(centers)
-            weight_map = keras.layers.Average(name="weight_map_mean")(maps)
+            center = keras.layers.Average(name="center_mean", dtype="float32")(centers)
+            weight_map = keras.layers.Average(name="weight_map_mean", dtype="float32")(maps)
         else:
             center, weight_map = centers[0], maps[0]
         kwargs.setdefault("name", "attention_center_ensemble")
         super().__init__(
             inputs=image, outputs={"center": center, "weight_map": weight_map}, **kwargs
         )
-        self.member_configs = member_configs
-        self.frame_shape = input_shape
 
     @property
     def members(self) -> list[AttentionCenterModel]:
@@ -87,12 +100,25 @@ class AttentionCenterEnsemble(RebuildAtInputShape, keras.Model):
         return {
             "name": self.name,
             "input_shape": list(self.frame_shape),
-            "members": [dict(config) for config in self.member_configs],
+            "members": [member.get_config() for member in self.members],
+            "trainable_layers": trainable_overrides(self),
         }
+
+    def _config_with_dtype_policy(self, policy):
+        config = self.get_config()
+        name = keras.dtype_policies.get(policy).name
+        config["members"] = [{**member, "dtype_policy": name} for member in config["members"]]
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        return cls(**config)
+        config = dict(config)
+        overrides = config.pop("trainable_layers", None) or {}
+        if config.pop("trainable", True) is False:
+            overrides = {"": False, **overrides}
+        ensemble = cls(**config)
+        apply_trainable_overrides(ensemble, overrides)
+        return ensemble
 
     @classmethod
     def from_models(

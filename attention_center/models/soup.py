@@ -23,8 +23,9 @@ from attention_center.models.center_model import AttentionCenterModel
 
 __all__ = ["weight_averaged_model"]
 
-#: Config keys that may differ between members (the model's name only).
-_FREE_CONFIG_KEYS = ("name",)
+#: Config keys that may differ between members: the model's name, and its trainable flags and
+#: dtype policy (the weights are float32 under every policy; the soup takes the first's).
+_FREE_CONFIG_KEYS = ("name", "trainable_layers", "dtype_policy")
 
 
 def weight_averaged_model(
@@ -35,7 +36,8 @@ def weight_averaged_model(
     Args:
       models: two or more :class:`AttentionCenterModel` s of one architecture: equal configs
         (backbone, levels, head, ``internal_hw``, ``head_temperature`` ...) but for their
-        names, so every variable has the same shape in each. Batch-norm statistics are
+        names, ``trainable`` flags and dtype policies (the soup has the first's), so every
+        variable has the same shape in each. Batch-norm statistics are
         averaged like the other weights; integer variables (none in the registered
         backbones) must be equal and are copied.
       name: the soup's model name (default: the first member's).

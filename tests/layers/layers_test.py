@@ -92,3 +92,46 @@ def test_image_normalization_modes():
     np.testing.assert_allclose(caffe, [-103.939, -116.779, 255 - 123.68], atol=1e-3)  # BGR
     with pytest.raises(ValueError):
         ImageNormalization("nope")
+
+
+@pytest.mark.parametrize(
+    "shape", [(3, 6, 8, 2), (3, 6, 8), (3, 6, 8, 1, 1)], ids=["2 channels", "rank 3", "rank 5"]
+)
+def test_gravity_center_refuses_maps_that_are_not_one_channel_rank_4(shape):
+    """A [3, 6, 8, 2] map gave 6 centres (the channels folded into the batch)."""
+    weight_map = np.random.default_rng(0).random(shape).astype(np.float32)
+    with pytest.raises(ValueError, match=r"weighting map \[B, h, w, 1\]"):
+        GravityCenter()(weight_map)
+    with pytest.raises(ValueError, match=r"weighting map \[B, h, w, 1\]"):
+        GravityCenter()([weight_map, np.zeros((3, 12, 16, 3), np.float32)])
+    with pytest.raises(ValueError, match=r"weighting map \[B, h, w, 1\]"):
+        GravityCenter()(keras.Input(shape[1:]))  # when a functional model is built
+    layer = GravityCenter()
+    layer(np.ones((3, 6, 8, 1), np.float32))  # built on a good map, then called on a bad one
+    with pytest.raises(ValueError, match=r"weighting map \[B, h, w, 1\]"):
+        layer(weight_map)
+    with pytest.raises(ValueError, match=r"image \[B, H, W, C\]"):
+        GravityCenter()([np.ones((3, 6, 8, 1), np.float32), np.zeros((3, 12, 16), np.float32)])
+    assert tuple(GravityCenter()(np.ones((3, 6, 8, 1), np.float32)).shape) == (3, 2)
+
+
+def test_transposed_head_upsamples_by_the_ratio_of_the_tap_strides():
+    """The transposed convolutions' kernels follow the taps' strides, whatever the input size
+    (P2, P3 and P5 of a 50x66 input: 13x17, 7x9, 2x3 cells); the output is the finest tap's."""
+    rng = np.random.default_rng(0)
+    for hw in ((50, 66), (64, 96)):
+        sizes = [(-(-hw[0] // s), -(-hw[1] // s)) for s in (4, 8, 32)]
+        taps = [rng.random((2, h, w, 4), np.float32) for h, w in sizes]
+        head = AttentionCenterHead(width=8, upsampling="transpose", strides=(4, 8, 32))
+        out = np.asarray(head(taps))
+        assert out.shape == (2, *sizes[0], 1)
+        kernels = [None if u is None else tuple(u.kernel.shape) for u in head.upsamplers]
+        assert kernels == [None, (4, 4, 8, 8), (16, 16, 8, 8)]  # factors 2 and 8
+    assert head.get_config()["strides"] == [4, 8, 32]
+    default = AttentionCenterHead(width=8, upsampling="transpose")  # consecutive levels
+    default(taps)
+    assert [None if u is None else u.strides for u in default.upsamplers] == [None, (2, 2), (4, 4)]
+    with pytest.raises(ValueError, match="strides"):
+        AttentionCenterHead(strides=(4, 6))
+    with pytest.raises(ValueError, match="3 feature maps"):
+        AttentionCenterHead(upsampling="transpose", strides=(4, 8))(taps)

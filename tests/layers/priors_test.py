@@ -107,3 +107,78 @@ def test_int8_tflite_with_priors_is_builtin_only(kodak_paths):
     content = int8_content_following(model, frames)
     # Only the gravity centre after the sigmoid stays in float (as without priors).
     assert set(flatbuffer.float_ops(content)) <= {"RESHAPE", "SUM", "ADD", "DIV", "FULLY_CONNECTED"}
+
+
+@pytest.fixture()
+def restore_global_policy():
+    """Puts Keras's global dtype policy back as it was after the test (which may change it)."""
+    previous = keras.config.dtype_policy()
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+MIXED_POLICIES = ["mixed_float16", "mixed_bfloat16"]
+
+
+@pytest.mark.parametrize("policy", MIXED_POLICIES)
+def test_a_head_with_priors_runs_under_a_mixed_policy(policy, restore_global_policy):
+    """The priors are float32, the dense layer's weights come in the compute dtype: the head
+    sums them in float32 (TF refused to multiply float32 by float16), and gives float32."""
+    keras.utils.set_random_seed(0)
+    reference = AttentionCenterHead(width=8, priors=3, name="h")
+    reference(random_taps())
+    # Weights that make the priors matter: the top-left prior (index 1) up, varying by image.
+    dense = reference.prior_weights
+    dense.kernel.assign(np.random.default_rng(1).normal(0, 0.3, dense.kernel.shape))
+    dense.bias.assign([0.0, 4.0, 0.0])
+    expected = keras.ops.convert_to_numpy(reference(random_taps()))
+    keras.config.set_dtype_policy(policy)
+    mixed = AttentionCenterHead(width=8, priors=3, name="h")
+    assert mixed.compute_dtype == policy.split("_")[1]
+    taps = [keras.ops.cast(tap, mixed.compute_dtype) for tap in random_taps()]
+    mixed(taps)
+    mixed.set_weights(reference.get_weights())
+    out = mixed(taps)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    tolerance = 0.02 if policy == "mixed_bfloat16" else 2e-3
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), expected, atol=tolerance)
+    # The prior moved the map: far from what the same head gives without it.
+    dense.bias.assign([0.0, 0.0, 0.0])
+    dense.kernel.assign(np.zeros(dense.kernel.shape))
+    without = keras.ops.convert_to_numpy(reference(random_taps()))
+    assert np.abs(without - expected).max() > 10 * tolerance
+
+
+@pytest.mark.parametrize("policy", MIXED_POLICIES)
+def test_a_model_with_priors_predicts_and_trains_under_a_mixed_policy(
+    policy, restore_global_policy
+):
+    """``train --mixed_precision --head_priors``: the model builds, its centre is float32 and
+    close to the float32 model's with the same weights, and a training step runs."""
+    keras.utils.set_random_seed(2)
+    options = dict(input_shape=(*HW, 3), backbone_weights=None, head_priors=4, head_width=8)
+    reference = build_model("mobilenet_v3_small", **options)
+    dense = reference.get_layer("center_head").prior_weights
+    dense.bias.assign([0.0, 3.0, 0.0, 0.0])  # the top-left prior: the centre leaves the middle
+    images = np.random.default_rng(0).random((4, *HW, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(reference(images)["center"])
+    assert np.all(expected < [HW[1] / 2 - 2, HW[0] / 2 - 2])  # the prior shows in the centre
+    keras.config.set_dtype_policy(policy)
+    model = build_model("mobilenet_v3_small", **options)
+    assert model.get_layer("center_head").compute_dtype == policy.split("_")[1]
+    model.set_weights(reference.get_weights())
+    out = model(images)
+    assert keras.backend.standardize_dtype(out["center"].dtype) == "float32"
+    assert keras.backend.standardize_dtype(out["weight_map"].dtype) == "float32"
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out["center"]), expected, atol=0.5)
+    optimizer = keras.optimizers.Adam(1e-2)
+    if policy == "mixed_float16":  # Keras's default loss scale (2**15) skips the first steps
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=16.0)
+    model.compile(optimizer=optimizer, loss={"center": "mse"})
+    centers = np.tile([[8.0, 6.0]], (4, 1)).astype("float32")
+    history = model.fit(images, {"center": centers}, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
+    for variable in (dense.kernel, reference.get_layer("center_head").prior_means):
+        # The model's layers are other objects than the reference's: compared by path.
+        assert not np.allclose(after[variable.path], keras.ops.convert_to_numpy(variable))
