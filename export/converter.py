@@ -147,7 +147,9 @@ def fixed_size_model(model, input_hw: Sequence[int] = MODEL_FRAME_HW, internal_h
     ``internal_hw="model"``). Other models must accept ``input_hw`` as they are.
     """
     from attention_center.models.center_model import AttentionCenterModel
+    from attention_center.models.saving import float32_model
 
+    model = float32_model(model)  # trained under mixed_float16: TFLite converts float32 graphs
     height, width = (int(v) for v in input_hw)
     shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else ()
     if not isinstance(model, AttentionCenterModel):
@@ -338,6 +340,24 @@ def _layers_with_pyramid(layer) -> list:
         if child is not layer:
             found += _layers_with_pyramid(child)
     return found
+
+
+def pyramid_levels(model) -> list[str]:
+    """The pyramid levels ``float_until`` may name for ``model``: every level its backbones
+    have (their registered taps, :mod:`attention_center.backbones.catalog`, and the levels
+    they output), ``P2`` first; empty when the model has no backbone of
+    :func:`attention_center.backbones.build_backbone` (then nothing stays in float)."""
+    from attention_center.backbones import get_backbone_spec
+
+    levels = set()
+    for backbone in _layers_with_pyramid(model):
+        levels.update(backbone.pyramid_outputs)
+        name = backbone.name[: -len("_backbone")] if backbone.name.endswith("_backbone") else ""
+        try:
+            levels.update(get_backbone_spec(name).taps)
+        except (KeyError, ValueError):
+            pass  # not a registered backbone: the levels it outputs
+    return sorted(levels, key=lambda level: (len(level), level))
 
 
 def layer_op_nodes(content: bytes, layer_names: Sequence[str]) -> list[str]:

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from attention_center.core.atomic import atomic_path, atomic_write_bytes
-from attention_center.core.files import OutputFolderError, check_output_folder, resolved
+from attention_center.core.files import (
+    OutputFolderError,
+    check_output_folder,
+    file_identity,
+    is_inside,
+    not_a_file_reason,
+    resolved,
+)
 from attention_center.core.frames import MODEL_FRAME_HW
 from export import converter, images, metadata, parity, ranges
 from export.errors import ExportError, ExportUsageError
@@ -106,6 +113,14 @@ class Exporter:
         )
         self.model = converter.fixed_size_model(self.source_model, self.input_hw, internal_hw)
         self.float_until = float_until
+        if float_until:
+            levels = converter.pyramid_levels(self.model)
+            if levels and float_until not in levels:
+                raise ExportUsageError(
+                    f"--int8_float_until {float_until}: {self.model_path} has no pyramid level "
+                    f"{float_until}; its backbone's levels are {', '.join(levels)} "
+                    "(or 'none': quantize the whole backbone)"
+                )
         self.int8_bias_correction = bool(int8_bias_correction)
         self.float_layers = (
             converter.backbone_layers_until(self.model, float_until) if float_until else []
@@ -291,6 +306,62 @@ def _image_paths(listing, *args) -> list:
         raise ExportUsageError(str(error)) from None
 
 
+def _inputs(model_path: Path, model_card, image_paths) -> dict:
+    """``{file_identity: description}`` of the files an export reads: the model, its model card
+    (``--model_card``, or the ``metadata.json`` beside the model, or its training run's
+    ``config.json`` and ``history.jsonl``: :func:`export.metadata.default_model_card`) and the
+    calibration and parity images."""
+    inputs = {
+        file_identity(path): f"a {kind} image" for kind, paths in image_paths for path in paths
+    }
+    if model_card is not None:
+        inputs[file_identity(model_card)] = f"the model card --model_card {model_card}"
+    else:
+        folder = resolved(model_path).parent
+        for name in ("metadata.json", "config.json", "history.jsonl"):
+            inputs[file_identity(folder / name)] = f"{folder / name}, read for the model card"
+    inputs[file_identity(model_path)] = "the input model"
+    return inputs
+
+
+def _check_outputs(out: Path, saved_model, model_path: Path, model_card, image_paths) -> None:
+    """Refuses, before any work (:class:`ExportUsageError`), outputs that would overwrite an
+    input or each other: ``--out``, its metadata ``<out>.json`` and ``--saved_model`` (which
+    must be a new or empty folder)."""
+    sidecar = metadata.sidecar_path(out)
+    inputs = _inputs(model_path, model_card, image_paths)
+    for path, what in ((out, f"{out}"), (sidecar, f"{out}: its metadata file {sidecar}")):
+        found = inputs.get(file_identity(path))
+        if found:
+            raise ExportUsageError(f"--out {what}: is {found}; not overwriting it")
+    if sidecar.is_dir():
+        raise ExportUsageError(f"--out {out}: its metadata file {sidecar} is a folder")
+    if not saved_model:
+        return
+    directory = Path(saved_model)
+    reason = not_a_file_reason(directory)
+    if reason is None or (reason not in ("no such file", "is a directory")):
+        what = "a file" if reason is None else reason
+        raise ExportUsageError(
+            f"--saved_model {directory}: exists and is not a folder ({what}); "
+            "give a new or empty folder"
+        )
+    if reason == "is a directory" and any(directory.iterdir()):
+        raise ExportUsageError(
+            f"--saved_model {directory}: exists and is not an empty folder; not overwriting it"
+        )
+    for path, name in ((out, "--out"), (sidecar, "--out's metadata file")):
+        if is_inside(path, directory):
+            raise ExportUsageError(
+                f"--saved_model {directory}: {name} {path} would be written into it; "
+                "give the SavedModel its own folder"
+            )
+    try:
+        check_output_folder(directory.parent)
+    except OutputFolderError as error:
+        raise ExportUsageError(f"--saved_model {directory}: its folder {error}") from None
+
+
 def run_export(
     *,
     model=None,
@@ -318,8 +389,11 @@ def run_export(
     0: written. 1: failed (conversion or parity failure, no readable image; nothing
     written), or written but some images were unreadable (listed on ``stderr``). 2: a usage
     error found before any work (:class:`~export.errors.ExportUsageError`: a missing or
-    invalid model, a bad flag value, a missing or empty image folder, an unusable
-    ``--out``; nothing written). Messages name the file and the problem.
+    invalid model, a bad flag value, an ``int8_float_until`` level the model's backbone
+    lacks, a missing or empty image folder, an unusable ``--out``, an ``--out`` or
+    ``<out>.json`` that is an input (the model, its model card, an image) or a
+    ``saved_model`` that exists and is not an empty folder; nothing written). Messages name
+    the file and the problem.
     """
     import sys
 
@@ -352,11 +426,20 @@ def run_export(
         model_path = _model_path(model)
         if not model_path.is_file():
             converter.load_center_model(model_path)  # raises "no such model", "a FIFO"...
+        from attention_center.inference.predictors import keras_file_problem
+
+        problem = model_path.suffix == ".keras" and keras_file_problem(model_path)
+        if problem:  # what Keras says of a truncated file is "File not found"
+            raise ExportUsageError(f"{model_path}: {problem}")
+        if model_card is not None and not Path(model_card).is_file():
+            reason = not_a_file_reason(model_card)
+            raise ExportUsageError(
+                f"--model_card {model_card}: "
+                + ("model card not found" if reason in (None, "no such file") else reason)
+            )
         out_path = Path(out)
         if out_path.is_dir():
             raise ExportUsageError(f"{out}: is a folder; --out must be a .tflite file path")
-        if resolved(out_path) == resolved(model_path):
-            raise ExportUsageError(f"{out}: is the input model; not overwriting it")
         representative = None
         if quantization == "int8":
             representative = (
@@ -368,6 +451,13 @@ def run_export(
             _image_paths(images.paths_from, parity_data, num_parity)
             if parity_data
             else _image_paths(images.default_parity_paths, num_parity)
+        )
+        _check_outputs(
+            out_path,
+            saved_model,
+            model_path,
+            model_card,
+            [("calibration", representative or []), ("parity", parity_paths)],
         )
         try:  # after the inputs are checked (nothing created for a bad input), before
             # the minutes of conversion: a folder we cannot write is found now

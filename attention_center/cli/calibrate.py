@@ -10,7 +10,8 @@ Scores the model at every candidate temperature (the factor on the head's logits
 sigmoid; :mod:`attention_center.evaluation.temperature`) on the records of ``--split``
 (choose on a validation split, report on another), prints the table of mean centre errors per
 dataset, and writes the model at the chosen temperature to ``--out`` (``.keras``,
-atomically; ``--out`` may not be ``--model``, and the input is never changed). Export it with
+atomically; ``--out`` and ``--markdown`` may be neither an input, the model or a file of the
+build, nor each other: the inputs are never changed). Export it with
 ``attention-center export --model OUT``.
 
 Exit status: 0; 2 for a usage error found before anything is written (a bad flag, a model
@@ -20,7 +21,6 @@ when the output cannot be written.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,7 +59,9 @@ flags.DEFINE_list(
 )
 flags.DEFINE_string("out", None, "The calibrated .keras model to write.", flag_values=FLAGS)
 flags.DEFINE_string("markdown", None, "Also write the table here.", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 8, "Images per model call.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "batch_size", 8, "Images per model call (>= 1).", lower_bound=1, flag_values=FLAGS
+)
 flags.DEFINE_bool("progress", True, "Progress bar.", flag_values=FLAGS)
 
 
@@ -102,6 +104,29 @@ def _load(spec: str):
     return path, model
 
 
+def _check_outputs(out: Path) -> None:
+    """``--out`` and ``--markdown``: neither an input (the model, the build's index, frames or
+    images) nor each other; a :class:`UsageError` before the model is loaded."""
+    from attention_center.core.files import file_identity
+    from attention_center.evaluation.inputs import data_files, model_files, output_clash
+
+    if FLAGS.markdown:
+        output_file_flag("markdown", FLAGS.markdown)
+    models = model_files([FLAGS.model], fmt="keras")
+    if file_identity(out) in models:
+        raise UsageError(f"--out {out}: is the input model; write the calibrated one elsewhere")
+
+    def inputs():
+        try:
+            return models | data_files(FLAGS.data)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--data {error}") from error
+
+    problem = output_clash([("--out", out), ("--markdown", FLAGS.markdown)], inputs)
+    if problem:
+        raise UsageError(problem)
+
+
 def main(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments: {list(argv[1:])}")
@@ -110,12 +135,9 @@ def main(argv: Sequence[str]) -> int:
     out = output_file_flag("out", FLAGS.out)
     if out.suffix != ".keras":
         raise UsageError(f"--out {out}: the output must be a .keras file")
-    if FLAGS.markdown:
-        output_file_flag("markdown", FLAGS.markdown)
     temperatures = _temperatures()
+    _check_outputs(out)
     path, model = _load(FLAGS.model)
-    if out.exists() and os.path.samefile(path, out):
-        raise UsageError(f"--out {out}: is the input model; write the calibrated one elsewhere")
 
     from attention_center.evaluation.temperature import fit_temperature
     from attention_center.models.temperature import with_head_temperature

@@ -11,7 +11,10 @@ Usage::
 Prints the table of :func:`attention_center.evaluation.evaluate.evaluate` (image centre,
 dataset-mean centre, each model, the human ceiling; centre errors, JPEG XL group
 agreement, saliency metrics). Exit 1 when an image could not be read (it is named and
-left out of every row), 2 for a usage error (no build, no records, unknown model).
+left out of every row), 2 for a usage error (no build, no records, unknown model, a bad
+``--max_images`` / ``--batch_size`` / ``--density_sigma``, an ``--out_md`` / ``--out_json``
+that is one of the inputs (a model, the build's ``index.jsonl``, frames or images) or the
+other output), found before any work and before anything is written.
 ``--compare_to ROW`` adds, for every other row, its mean error over that row's as a ratio with
 a paired bootstrap 95% interval over the images (:func:`attention_center.metrics.
 paired_mean_ratio`): an interval that spans 1 means these images cannot tell the two apart.
@@ -68,17 +71,35 @@ flags.DEFINE_enum(
 flags.DEFINE_list(
     "source", None, "Only these sources (comma separated), e.g. osie_eye.", flag_values=FLAGS
 )
-flags.DEFINE_integer("max_images", None, "Evaluate on the first N images only.", flag_values=FLAGS)
-flags.DEFINE_integer("batch_size", 8, "Images per model call.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "max_images",
+    None,
+    "Evaluate on the first N images only (N >= 1; default: all).",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "batch_size", 8, "Images per model call (>= 1).", lower_bound=1, flag_values=FLAGS
+)
 flags.DEFINE_float(
     "density_sigma",
     SIGMA_FRACTION,
     "Sigma of the fixation density map as a fraction of the image's longer "
-    "side (0.03 = 24 px, about 1 degree, on OSIE's 800x600).",
+    "side (0.03 = 24 px, about 1 degree, on OSIE's 800x600); > 0.",
+    flag_values=FLAGS,
+)
+flags.register_validator(
+    "density_sigma",
+    lambda value: value is not None and value > 0,
+    message="--density_sigma must be > 0",
     flag_values=FLAGS,
 )
 flags.DEFINE_integer(
-    "human_splits", 10, "Random observer splits per image (human ceiling).", flag_values=FLAGS
+    "human_splits",
+    10,
+    "Random observer splits per image (human ceiling); >= 1.",
+    lower_bound=1,
+    flag_values=FLAGS,
 )
 flags.DEFINE_integer("seed", 0, "Seed of the observer splits.", flag_values=FLAGS)
 flags.DEFINE_bool(
@@ -106,9 +127,7 @@ def main(argv: Sequence[str]) -> int:
         raise UsageError(f"unexpected arguments: {list(argv[1:])}")
     if not FLAGS.data:
         raise UsageError("--data is required (a ground-truth build directory)")
-    for name in ("out_md", "out_json"):  # written at the end: a bad path is found now
-        if FLAGS[name].value:
-            output_file_flag(name, FLAGS[name].value)
+    _check_outputs()  # written at the end: a bad path, or an input's, is found now
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         evaluation = evaluate(
@@ -143,6 +162,28 @@ def main(argv: Sequence[str]) -> int:
     for failure in evaluation.failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return EXIT_FAILURES if evaluation.failures else EXIT_OK
+
+
+def _check_outputs() -> None:
+    """``--out_md`` and ``--out_json``: writable, not folders, neither an input (a model,
+    the build's index, frames or images) nor each other; else a :class:`UsageError` before
+    any work."""
+    from attention_center.evaluation.inputs import data_files, model_files, output_clash
+
+    outputs = [("--out_md", FLAGS.out_md), ("--out_json", FLAGS.out_json)]
+    for name, value in outputs:
+        if value:
+            output_file_flag(name[2:], value)
+
+    def inputs():
+        try:
+            return model_files(FLAGS.model) | data_files(FLAGS.data)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--data {error}") from error
+
+    problem = output_clash(outputs, inputs)
+    if problem:
+        raise UsageError(problem)
 
 
 def _comparisons(evaluation, baselines: Sequence[str], seed: int) -> list[tuple]:

@@ -7,11 +7,13 @@ Usage::
 Writes ``--out`` (``center.tflite``) and ``--out.json`` (its metadata), after
 the parity check against the Keras model has passed; with ``--saved_model
 DIR`` also the SavedModel it was converted from. Exit status: 0 on success;
-1 when the export failed (bad model, unreadable image folder, conversion or
-parity failure: nothing is written) or when some images could not be read
-(they are listed; the model is written from the others); 2 for a usage error
-(bad flag, bad ``--input_size`` / ``--internal_size``, stray arguments, an ``--out``
-whose folder cannot be written), found before TensorFlow is imported.
+1 when the conversion or the parity check failed (nothing is written) or when
+some images could not be read (they are listed; the model is written from the
+others); 2 for a usage error found before any conversion: a bad flag or size,
+stray arguments, a missing, truncated or invalid model, a missing or empty image
+folder, an ``--int8_float_until`` level the model lacks, an ``--out`` that cannot
+be written or that (or its ``<out>.json``) is an input, a ``--saved_model`` that
+exists and is not an empty folder.
 """
 
 from __future__ import annotations

@@ -11,7 +11,14 @@ Usage (the bundled default model's recipe is in MODEL_CARD.md)::
 Flags may also come from ``--config file.json`` (or ``.yaml``); flags given on the
 command line win. Runs on any Keras backend (``KERAS_BACKEND=jax`` on a machine without
 TensorFlow). Resumable: a run killed at any point continues from its last backup when the
-same command is run again. Exit 2 for a usage error (no build, bad flags).
+same command is run again; a run folder whose ``config.json`` holds other settings is refused
+(the settings that differ are named). ``--epochs`` is the total, the ``--freeze_epochs``
+warm-up included.
+
+Exit 2 for a usage error, found before the run folder is made or anything is written in it:
+no build, a broken index or an undecodable training frame (each named), bad flags (an unknown
+backbone, level or width, a missing or bad teacher, warm-start or weights file, sources
+without records, ...). A folder this run created is removed again when empty.
 """
 
 from __future__ import annotations
@@ -67,7 +74,11 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("backbone", "mobilenet_v2", "Registered backbone name.", flag_values=FLAGS)
 flags.DEFINE_float(
-    "alpha", 1.0, "Backbone width multiplier (families that have one).", flag_values=FLAGS
+    "alpha",
+    1.0,
+    "Backbone width multiplier (families that have one; e.g. mobilenet_v2: 0.35, 0.5, 0.75, "
+    "1.0, 1.3, 1.4).",
+    flag_values=FLAGS,
 )
 flags.DEFINE_list(
     "levels",
@@ -76,8 +87,12 @@ flags.DEFINE_list(
     "backbone has: P2-P5, or P2-P4 for efficientnet_lite0_compact).",
     flag_values=FLAGS,
 )
-flags.DEFINE_integer("head_width", 64, "Channels of the head.", flag_values=FLAGS)
-flags.DEFINE_integer("head_convs", 1, "3x3 convolutions after aggregation.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "head_width", 64, "Channels of the head (>= 1).", lower_bound=1, flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "head_convs", 1, "3x3 convolutions after aggregation.", lower_bound=0, flag_values=FLAGS
+)
 flags.DEFINE_integer(
     "head_priors",
     0,
@@ -90,7 +105,9 @@ flags.DEFINE_enum(
     "upsampling", "bilinear", ["bilinear", "transpose"], "Head upsampling.", flag_values=FLAGS
 )
 flags.DEFINE_enum("aggregation", "add", ["add", "concat"], "Head aggregation.", flag_values=FLAGS)
-flags.DEFINE_float("dropout", 0.1, "Spatial dropout in the head.", flag_values=FLAGS)
+flags.DEFINE_float(
+    "dropout", 0.1, "Spatial dropout in the head, in [0, 1).", lower_bound=0.0, flag_values=FLAGS
+)
 flags.DEFINE_string(
     "backbone_weights",
     "imagenet",
@@ -104,11 +121,27 @@ flags.DEFINE_string(
     flag_values=FLAGS,
 )
 flags.DEFINE_integer(
-    "batch_size", 16, "Images per batch (global, across replicas).", flag_values=FLAGS
+    "batch_size",
+    16,
+    "Images per batch (global, across replicas).",
+    lower_bound=1,
+    flag_values=FLAGS,
 )
-flags.DEFINE_integer("epochs", 12, "Total epochs (warm-up + fine-tune).", flag_values=FLAGS)
 flags.DEFINE_integer(
-    "freeze_epochs", 2, "Epochs with the backbone frozen (head warm-up).", flag_values=FLAGS
+    "epochs",
+    12,
+    "Total epochs, warm-up included (>= 1): the first --freeze_epochs of them train the "
+    "head on a frozen backbone, the rest fine-tune.",
+    lower_bound=1,
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "freeze_epochs",
+    2,
+    "Of the --epochs, this many first with the backbone frozen (head warm-up); more than "
+    "--epochs is capped at --epochs (all warm-up, no fine-tune).",
+    lower_bound=0,
+    flag_values=FLAGS,
 )
 flags.DEFINE_string(
     "frozen_level",
@@ -148,11 +181,19 @@ flags.DEFINE_float(
     "min_scale", 0.8, "Smallest random crop side (1.0: no crop augmentation).", flag_values=FLAGS
 )
 flags.DEFINE_integer(
-    "patience", 6, "Early-stopping patience (epochs) on validation error.", flag_values=FLAGS
+    "patience",
+    6,
+    "Early-stopping patience (epochs) on validation error.",
+    lower_bound=0,
+    flag_values=FLAGS,
 )
 flags.DEFINE_integer("seed", 0, "Seed for weights, shuffling and augmentation.", flag_values=FLAGS)
 flags.DEFINE_integer(
-    "max_images", 0, "Use only this many training images (smoke runs); 0: all.", flag_values=FLAGS
+    "max_images",
+    0,
+    "Use only this many training images (smoke runs); 0: all.",
+    lower_bound=0,
+    flag_values=FLAGS,
 )
 flags.DEFINE_bool(
     "mixed_precision", False, "float16 (TF) / bfloat16 (JAX) compute; for GPUs.", flag_values=FLAGS
@@ -166,10 +207,23 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_bool("tensorboard", True, "TensorBoard logs (TensorFlow backend).", flag_values=FLAGS)
 flags.DEFINE_string(
-    "save_freq", "epoch", "Backup every epoch, or every N batches.", flag_values=FLAGS
+    "save_freq", "epoch", "Backup every epoch, or every N batches (N >= 1).", flag_values=FLAGS
 )
-flags.DEFINE_integer("workers", 1, "PyDataset worker threads.", flag_values=FLAGS)
-flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (1: progress bar).", flag_values=FLAGS)
+flags.register_validator(
+    "save_freq",
+    lambda value: value == "epoch" or (value or "").isdigit() and int(value) >= 1,
+    message="--save_freq must be 'epoch' or a number of batches >= 1",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer("workers", 1, "PyDataset worker threads.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer(
+    "verbose",
+    2,
+    "Keras fit verbosity (0: silent, 1: progress bar, 2: a line per epoch).",
+    lower_bound=0,
+    upper_bound=2,
+    flag_values=FLAGS,
+)
 flags.DEFINE_bool(
     "run_eagerly",
     False,
@@ -405,40 +459,33 @@ def _check_build(data_dir: str) -> None:
     """A ground-truth build's index and frames are usable, or a :class:`UsageError` naming
     each bad file (before any model is built: a broken build never fails mid-epoch).
 
-    Reads ``index.jsonl`` (a line that is not a JSON index row is named with its number)
-    and opens each frame's header (missing, empty and unidentifiable frames are named).
+    Reads ``index.jsonl`` (a line that is not JSON, or not an index row with the fields
+    training reads, is named with its number) and decodes every frame completely
+    (:func:`~attention_center.training.dataset.frame_problems`: missing, empty,
+    unidentifiable, truncated and corrupt frames are all named; about 3 s for a build of
+    1,500 frames).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    from attention_center.core.ground_truth_index import read_index
+    from attention_center.core.ground_truth_index import REQUIRED_FIELDS, read_index
+    from attention_center.training.dataset import frame_problems
 
     try:
-        rows = read_index(data_dir)
+        rows = read_index(data_dir, required=REQUIRED_FIELDS + ("center_frame",))
     except (OSError, ValueError) as error:
         raise UsageError(f"--data {error}") from error
-    problems = []
-    for frame_path in dict.fromkeys(str(row.get("frame_path")) for row in rows):
-        full = os.path.join(data_dir, frame_path)
-        try:
-            if os.path.getsize(full) == 0:
-                problems.append(f"{full}: empty file (0 bytes)")
-                continue
-            with Image.open(full):
-                pass
-        except UnidentifiedImageError:
-            problems.append(f"{full}: not an image")
-        except (FileNotFoundError, PermissionError) as error:
-            problems.append(f"{full}: {(error.strerror or str(error)).lower()}")
-        except (OSError, SyntaxError, ValueError) as error:
-            problems.append(f"{full}: corrupt or truncated image: {error}")
+    problems = frame_problems(data_dir, rows)
     if problems:
-        shown = "\n  ".join(problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise UsageError(
-            f"--data {data_dir}: {len(problems)} training frame(s) cannot be "
-            f"read (rebuild with `attention-center ground-truth build`):\n  "
-            f"{shown}{more}"
+            f"--data {data_dir}: {len(problems)} training frame(s) cannot be read "
+            "(rebuild with `attention-center ground-truth build`):\n  " + "\n  ".join(problems)
         )
+
+
+def _remove_if_empty(folder: str) -> None:
+    """Removes ``folder`` (which this run created) when it is still empty."""
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass  # not empty, or gone
 
 
 def main(argv: Sequence[str]) -> int:
@@ -465,14 +512,26 @@ def main(argv: Sequence[str]) -> int:
         )
     else:
         _check_build(FLAGS.data)
-    output_folder_flag("out", FLAGS.out)  # checkpoints go there from the first epoch
-    from attention_center.training.trainer import Trainer
+    created = not os.path.lexists(FLAGS.out)
+    if not created:  # an --out that exists must be a folder we can write (nothing created)
+        output_folder_flag("out", FLAGS.out)
+    from attention_center.training.trainer import Trainer, TrainSetupError
 
     try:
         trainer = Trainer(config_from_flags())
-    except ValueError as error:
+        # Everything checked (settings, data, teacher, warm start, a run already in --out)
+        # before the run folder is made or anything written into it; a build's frames were
+        # all decoded above, a TFDS dataset's are now.
+        trainer.check(frames=is_tfds(FLAGS.data))
+    except (TrainSetupError, ValueError, TypeError) as error:
         raise UsageError(str(error)) from error
-    summary = trainer.run()
+    output_folder_flag("out", FLAGS.out)  # checkpoints go there from the first epoch
+    try:
+        summary = trainer.run()
+    except TrainSetupError as error:  # the model or the data could not be made: no epoch run
+        if created:
+            _remove_if_empty(FLAGS.out)
+        raise UsageError(str(error)) from error
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 

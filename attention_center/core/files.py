@@ -19,6 +19,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "OutputFolderError",
     "check_output_folder",
+    "file_identity",
     "find_images",
     "is_inside",
     "not_a_file_reason",
@@ -59,6 +60,17 @@ def resolved(path: os.PathLike | str) -> Path:
         return Path(path).resolve()
     except (RuntimeError, OSError):
         return Path(os.path.abspath(path))
+
+
+def file_identity(path: os.PathLike | str):
+    """What makes two paths one file: ``(st_dev, st_ino)`` when it exists (hard and symbolic
+    links to one file compare equal), else its :func:`resolved` path. For refusing an output
+    that is one of a command's inputs."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return resolved(path)
+    return (info.st_dev, info.st_ino)
 
 
 def not_a_file_reason(path: os.PathLike | str) -> Optional[str]:

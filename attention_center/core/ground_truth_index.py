@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Optional
@@ -41,11 +42,14 @@ from attention_center.core.files import resolved
 
 __all__ = [
     "JPEG_QUALITY",
+    "REQUIRED_FIELDS",
+    "build_files",
     "choose_records",
     "encode_frame",
     "frame_name",
     "read_index",
     "resolve_image_path",
+    "row_problem",
     "select_records",
     "write_frame",
     "write_index",
@@ -86,13 +90,82 @@ def write_index(path, rows: Iterable[dict]) -> int:
     return len(lines)
 
 
-def read_index(build_dir, split: Optional[str] = None, sources=None) -> list[dict]:
+#: The fields every index row must have (what the readers of a build index by key).
+REQUIRED_FIELDS = (
+    "image_id",
+    "source",
+    "split",
+    "data_dir",
+    "image_path",
+    "frame_path",
+    "original_hw",
+    "center",
+)
+_TEXT_FIELDS = ("image_id", "source", "split", "data_dir", "image_path", "frame_path")
+_OPTIONAL_TEXT_FIELDS = ("dataset", "modality")
+_PAIR_FIELDS = ("original_hw", "center", "center_frame", "frame_hw")
+_POINT_LIST_FIELDS = ("points", "points_frame")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))
+
+
+def row_problem(row, required: Sequence[str] = REQUIRED_FIELDS) -> Optional[str]:
+    """What is wrong with one index row, in words; ``None`` when it is usable.
+
+    Checks that ``row`` is a JSON object with every field of ``required`` and that the known
+    fields present have their types: text for ``image_id``, ``source``, ``split``,
+    ``data_dir``, ``image_path``, ``frame_path`` (and ``dataset``, ``modality``); ``[a, b]``
+    of finite numbers for ``center``, ``center_frame``, ``original_hw``, ``frame_hw`` (the
+    sizes positive); lists of such pairs for ``points``, ``points_frame``; a list of integers
+    for ``observer_of_point``.
+    """
+    if not isinstance(row, dict):
+        return f"not an index row (a JSON {type(row).__name__}, not an object)"
+    missing = [name for name in required if name not in row]
+    if missing:
+        fields = "field" if len(missing) == 1 else "fields"
+        return f"not an index row: no {', '.join(map(repr, missing))} {fields}"
+    for name in _TEXT_FIELDS + _OPTIONAL_TEXT_FIELDS:
+        if name in row and not (isinstance(row[name], str) and (row[name] or name == "split")):
+            return f"field {name!r} must be a non-empty string, got {row[name]!r}"[:300]
+    for name in _PAIR_FIELDS:
+        if name in row and not _is_pair(row[name]):
+            return f"field {name!r} must be [a, b] (two finite numbers), got {row[name]!r}"[:300]
+    for name in ("original_hw", "frame_hw"):
+        if name in row and min(row[name]) <= 0:
+            return f"field {name!r} must be a positive [height, width], got {row[name]!r}"
+    for name in _POINT_LIST_FIELDS:
+        value = row.get(name)
+        if name in row and not (isinstance(value, list) and all(map(_is_pair, value))):
+            return f"field {name!r} must be a list of [x, y] (finite numbers)"
+    observers = row.get("observer_of_point")
+    if "observer_of_point" in row and not (
+        isinstance(observers, list)
+        and all(isinstance(o, int) and not isinstance(o, bool) for o in observers)
+    ):
+        return "field 'observer_of_point' must be a list of integers"
+    return None
+
+
+def read_index(
+    build_dir, split: Optional[str] = None, sources=None, required: Sequence[str] = REQUIRED_FIELDS
+) -> list[dict]:
     """Reads ``build_dir/index.jsonl``.
+
+    Every line is checked (:func:`row_problem`), those of other splits and sources too, so a
+    broken build is named at once by whoever reads it, never a ``KeyError`` later.
 
     Args:
       build_dir: the builder's ``--out``.
       split: keep only this split (``"train"``, ``"val"``, ``"test"``).
       sources: keep only these sources.
+      required: the fields every row must have (default :data:`REQUIRED_FIELDS`).
     Returns:
       list of dicts (fields in the module docstring) with one extra key,
       ``"frame_abspath"``: the frame's absolute path.
@@ -104,16 +177,21 @@ def read_index(build_dir, split: Optional[str] = None, sources=None) -> list[dic
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (not a ground_truth build directory?)")
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for number, data in enumerate(f, 1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"{path}:{number}: not UTF-8 text") from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not valid JSON: {error}") from error
-            if not isinstance(row, dict) or "image_id" not in row or "frame_path" not in row:
-                raise ValueError(f"{path}:{number}: not an index row (no image_id/frame_path)")
+            problem = row_problem(row, required)
+            if problem:
+                raise ValueError(f"{path}:{number}: {problem}")
             if split is not None and row.get("split") != split:
                 continue
             if sources is not None and row.get("source") not in sources:
@@ -121,6 +199,25 @@ def read_index(build_dir, split: Optional[str] = None, sources=None) -> list[dic
             row["frame_abspath"] = str(resolved(build_dir / row["frame_path"]))  # a loop: no crash
             rows.append(row)
     return rows
+
+
+def build_files(build_dir, rows: Optional[Iterable[dict]] = None) -> set[Path]:
+    """Every file a reader of the build may read, resolved (:func:`~attention_center.core.
+    files.resolved`): ``index.jsonl``, each row's frame and original image.
+
+    For the commands' check that no output is one of their inputs.
+
+    Args:
+      build_dir: the build.
+      rows: its rows (default: :func:`read_index`, which may raise).
+    """
+    build_dir = Path(build_dir)
+    rows = read_index(build_dir) if rows is None else rows
+    files = {resolved(build_dir / "index.jsonl")}
+    for row in rows:
+        files.add(resolved(build_dir / row["frame_path"]))
+        files.add(resolved(resolve_image_path(row)))
+    return files
 
 
 def resolve_image_path(row: dict) -> Path:
@@ -187,15 +284,19 @@ def choose_records(
         is the preference.
       modality: ``"eye"``, ``"mouse"``, ``"click"``; ``None`` or ``"any"`` for all.
       include_fallbacks: keep rows whose centre is a fallback (not from people).
-      max_images: keep the rows of the first this many image ids (sorted).
+      max_images: keep the rows of the first this many image ids (sorted); ``None`` or 0:
+        all.
       one_per_image: keep one row per image, of the first source in ``sources`` that has one.
       require_sources: raise when a source in ``sources`` has no row in these splits.
       where: names the ground truth in errors (a build directory, a ``tfds:`` spec).
     Returns:
       rows sorted by ``(image_id, source)``.
     Raises:
-      ValueError: a required source has no row.
+      ValueError: a required source has no row; a negative ``max_images`` (a slice would
+        silently drop the last images).
     """
+    if max_images is not None and max_images < 0:
+        raise ValueError(f"max_images must be >= 1 (or None for all), got {max_images}")
     splits = (splits,) if isinstance(splits, str) else tuple(splits)
     wanted = set(sources) if sources else None
     rows = [

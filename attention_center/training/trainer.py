@@ -4,10 +4,16 @@ Two phases, each a ``fit`` with its own ``BackupAndRestore`` folder so a killed
 run resumes where it stopped (at the last finished epoch, weights and optimizer
 state included):
 
-1. ``warmup``: the backbone frozen, only the head learns (``freeze_epochs``).
+1. ``warmup``: the backbone frozen, only the head learns (``freeze_epochs``, at most
+   ``epochs``).
 2. ``finetune``: the backbone thawed except the stages up to ``frozen_level``
    (e.g. ``"P2"`` keeps the stride-2/4 stem frozen), AdamW with a warm-up and
-   cosine decay.
+   cosine decay, for the rest of the ``epochs`` (the total, warm-up included).
+
+:meth:`Trainer.check` validates everything first (the settings, the data and its frames, the
+teacher and warm-start files, and an existing run in ``out_dir``, whose ``config.json`` must
+hold the same settings to be resumed); ``config.json`` is written only once the model and
+the data are built, so it always describes the run folder's model.
 
 The best model by validation centre error is saved as ``best_<phase>.keras``;
 the final one (best weights) as ``model.keras``. With ``val_split=""`` (for the
@@ -58,7 +64,7 @@ class TrainConfig:
     #: TFDS dataset: :mod:`attention_center.data.tfds_input`).
     data_dir: str = ""
     out_dir: str = "runs/default"
-    sources: Sequence[str] = ("osie_eye", "scene_eye")
+    sources: Sequence[str] = ("osie_eye", "scene_eye")  # (): every source of the build
     train_splits: Sequence[str] = ("train",)
     val_split: str = "val"
     backbone: str = "mobilenet_v2"
@@ -73,7 +79,10 @@ class TrainConfig:
     backbone_weights: str | None = "imagenet"
     input_hw: Sequence[int] = (240, 320)
     batch_size: int = 16
+    #: Total epochs, the warm-up included (>= 1).
     epochs: int = 12
+    #: Warm-up epochs with the backbone frozen, the first of ``epochs``; more than ``epochs``
+    #: is capped at ``epochs`` (all warm-up, no fine-tune).
     freeze_epochs: int = 2
     frozen_level: str = ""
     learning_rate: float = 3e-4
@@ -200,6 +209,17 @@ def read_history(path) -> list[dict]:
     return list(rows.values())
 
 
+def _same_data(before, now) -> bool:
+    """Whether two ``data_dir`` values name the same ground truth (paths resolved)."""
+    if before == now:
+        return True
+    if not isinstance(before, str) or not isinstance(now, str) or "tfds:" in before + now:
+        return False
+    from attention_center.core.files import resolved
+
+    return resolved(before) == resolved(now)
+
+
 def _tensorflow_available() -> bool:
     try:
         import tensorflow  # noqa: F401
@@ -208,22 +228,229 @@ def _tensorflow_available() -> bool:
     return True
 
 
+class TrainSetupError(ValueError):
+    """A setting, the data or an input file that cannot make a run, found before any epoch
+    (and before ``config.json`` is written): the command's usage error."""
+
+
+#: Settings that do not change the model a run makes: a run may be resumed with others.
+RESUME_FREE = (
+    "out_dir",
+    "verbose",
+    "workers",
+    "run_eagerly",
+    "tensorboard",
+    "strategy",
+    "save_freq",
+)
+
+
+def _as_json(config: TrainConfig) -> dict:
+    """``config`` as ``config.json`` holds it (tuples as lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=list))
+
+
 class Trainer:
     """Builds data, model and callbacks from a :class:`TrainConfig` and runs both phases."""
 
     def __init__(self, config: TrainConfig):
-        if config.val_split and config.val_split in tuple(config.train_splits):
-            raise ValueError(
-                f"val_split {config.val_split!r} is also a training split "
-                f"{tuple(config.train_splits)}: its error would not be held out "
-                "(train on it with val_split='')"
-            )
         self.config = config
         self.frame_hw = tuple(int(v) for v in config.input_hw)
-        os.makedirs(config.out_dir, exist_ok=True)
+        self._selections = None
+        self._checked = False
 
-    # -- data ---------------------------------------------------------------
-    def datasets(self, map_stride):
+    # -- checks -------------------------------------------------------------
+    def check(self, frames: bool = True) -> None:
+        """Validates the run before anything is written.
+
+        The settings (ranges, the backbone, its width, levels and weights, ``frozen_level``,
+        ``save_freq``), the data (the records of every source in the training and validation
+        splits, what ``exclude_datasets`` leaves, every frame they use decoded), the teacher
+        and warm-start files, and an existing run in ``out_dir``: its ``config.json`` must
+        hold the same settings (but those of :data:`RESUME_FREE`) to be resumed.
+        ``freeze_epochs`` above ``epochs`` is capped at ``epochs``.
+
+        Args:
+          frames: decode the selected records' frames (``False``: the caller did, e.g. the
+            command, which decodes every frame of a build).
+        Raises:
+          TrainSetupError: what is wrong, in one line per problem, naming the setting or file.
+        """
+        c = self.config
+        try:
+            self._check_settings()
+            self._check_files()
+            self._check_previous_run()
+            self._selections = self._select()
+            if frames:
+                self._check_frames()
+        except TrainSetupError:
+            raise
+        except (OSError, ValueError) as error:
+            raise TrainSetupError(str(error)) from error
+        if c.freeze_epochs > c.epochs:
+            self.config = dataclasses.replace(c, freeze_epochs=c.epochs)
+        self._checked = True
+
+    def _check_settings(self) -> None:
+        from attention_center.backbones import get_backbone_spec
+        from attention_center.backbones.registry import resolve_weights
+
+        c = self.config
+        whole = [
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("head_width", 1),
+            ("head_convs", 0),
+            ("head_priors", 0),
+            ("freeze_epochs", 0),
+            ("patience", 0),
+            ("max_images", 0),
+            ("workers", 1),
+        ]
+        for name, low in whole:
+            value = getattr(c, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise TrainSetupError(f"{name} must be an integer >= {low}, got {value!r}")
+        # (name, lowest, lowest allowed, highest, highest allowed); None: no bound.
+        ranges = [
+            ("learning_rate", 0.0, False, None, False),
+            ("head_learning_rate", 0.0, False, None, False),
+            ("density_sigma", 0.0, False, None, False),
+            ("min_scale", 0.0, False, 1.0, True),
+            ("weight_decay", 0.0, True, None, False),
+            ("aux_saliency_weight", 0.0, True, None, False),
+            ("dropout", 0.0, True, 1.0, False),
+            ("ema_momentum", 0.0, True, 1.0, False),
+            ("teacher_weight", 0.0, True, 1.0, True),
+        ]
+        for name, low, low_ok, high, high_ok in ranges:
+            value = getattr(c, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and (value >= low if low_ok else value > low)
+            ok = ok and (high is None or (value <= high if high_ok else value < high))
+            if not ok:
+                bounds = f"{'>=' if low_ok else '>'} {low:g}"
+                if high is not None:
+                    bounds += f" and {'<=' if high_ok else '<'} {high:g}"
+                raise TrainSetupError(f"{name} must be a number {bounds}, got {value!r}")
+        if len(self.frame_hw) != 2 or min(self.frame_hw) < 1:
+            raise TrainSetupError(f"input_hw must be [height, width] (positive), got {c.input_hw}")
+        if not (c.save_freq == "epoch" or (str(c.save_freq).isdigit() and int(c.save_freq) >= 1)):
+            raise TrainSetupError(
+                f"save_freq must be 'epoch' or a number of batches >= 1, got {c.save_freq!r}"
+            )
+        if not all(isinstance(s, str) and s for s in c.sources):  # (): every source of the build
+            raise TrainSetupError(f"sources must be source names, got {list(c.sources)}")
+        if not c.train_splits:
+            raise TrainSetupError("train_splits must name at least one split")
+        if c.val_split and c.val_split in tuple(c.train_splits):
+            raise TrainSetupError(
+                f"val_split {c.val_split!r} is also a training split "
+                f"{tuple(c.train_splits)}: its error would not be held out "
+                "(train on it with val_split='')"
+            )
+        spec = get_backbone_spec(c.backbone)  # ValueError: unknown, the registered ones named
+        if c.alpha != 1.0 and (spec.alphas is None or c.alpha not in spec.alphas):
+            raise TrainSetupError(
+                f"alpha: backbone {c.backbone!r} "
+                + (
+                    f"has no width multiplier (alpha={c.alpha!r})"
+                    if spec.alphas is None
+                    else f"takes alpha {', '.join(map(str, spec.alphas))}; got {c.alpha!r}"
+                )
+            )
+        levels = tuple(c.levels) if c.levels else tuple(spec.taps)
+        unknown = [level for level in levels if level not in spec.taps]
+        if unknown:
+            raise TrainSetupError(
+                f"levels: backbone {c.backbone!r} has no level(s) {', '.join(map(str, unknown))}; "
+                f"it has {', '.join(spec.taps)}"
+            )
+        if c.frozen_level and c.frozen_level not in levels:
+            raise TrainSetupError(
+                f"frozen_level: {c.frozen_level!r} is not one of the model's levels "
+                f"({', '.join(levels)}); empty to thaw the whole backbone"
+            )
+        if not c.warm_start:
+            try:
+                resolve_weights(spec, c.backbone_weights, c.alpha)
+            except (OSError, ValueError) as error:
+                raise TrainSetupError(f"backbone_weights: {error}") from error
+        if c.strategy not in ("default", "mirrored", "multiworker", "tpu"):
+            raise TrainSetupError(
+                f"unknown strategy {c.strategy!r}: default, mirrored, multiworker or tpu"
+            )
+        backend = keras.backend.backend()
+        if c.strategy != "default" and backend != "tensorflow":
+            if backend != "jax" or c.strategy != "mirrored":
+                raise TrainSetupError(
+                    f"strategy {c.strategy!r} needs the TensorFlow backend (under JAX: "
+                    f"'mirrored'); the backend is {backend}"
+                )
+
+    def _check_files(self) -> None:
+        """The warm-start model and the teacher: files that a model loader can open."""
+        from attention_center.core.files import not_a_file_reason
+        from attention_center.inference.predictors import keras_file_problem
+        from attention_center.presets import resolve_model
+
+        c = self.config
+        for name, spec in (("warm_start", c.warm_start), ("teacher", c.teacher)):
+            if not spec:
+                continue
+            path = resolve_model(spec, fmt="keras")  # PresetError (a ValueError): unknown
+            reason = not_a_file_reason(path)
+            if reason:
+                raise TrainSetupError(
+                    f"{name} {path}: "
+                    + ("no such model file" if reason == "no such file" else reason)
+                )
+            suffixes = (".keras",) if name == "warm_start" else (".keras", ".tflite")
+            if path.suffix.lower() not in suffixes:
+                raise TrainSetupError(f"{name} {path}: not a {' or '.join(suffixes)} model file")
+            problem = keras_file_problem(path) if path.suffix.lower() == ".keras" else None
+            if path.suffix.lower() == ".tflite" and path.stat().st_size == 0:
+                problem = "empty (0 bytes)"
+            if problem:
+                raise TrainSetupError(f"{name} {path}: {problem}")
+
+    def _check_previous_run(self) -> None:
+        """An ``out_dir`` that already holds a run (``config.json``) is resumed only with the
+        same settings: refused with the ones that differ, so its ``config.json`` keeps
+        describing its model."""
+        path = os.path.join(self.config.out_dir, "config.json")
+        if not os.path.lexists(path):
+            return
+        try:
+            with open(path, encoding="utf-8") as handle:
+                previous = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise TrainSetupError(
+                f"{path}: cannot read the run's settings ({error}); train into a new out_dir"
+            ) from error
+        if not isinstance(previous, dict):
+            raise TrainSetupError(f"{path}: not a run's settings (a JSON object)")
+        current = _as_json(self.config)
+        current["freeze_epochs"] = min(current["freeze_epochs"], current["epochs"])
+        differ = []
+        for name, value in current.items():
+            if name in RESUME_FREE or name not in previous:
+                continue
+            before = previous[name]
+            if name == "data_dir" and _same_data(before, value):
+                continue
+            if before != value:
+                differ.append(f"{name} {before!r} -> {value!r}")
+        if differ:
+            raise TrainSetupError(
+                f"{self.config.out_dir} already holds a run with other settings "
+                f"({'; '.join(differ)}): resume it with its own settings (its config.json), "
+                "or train into another folder"
+            )
+
+    def _select(self):
+        """The training and validation selections (``exclude_datasets`` left out)."""
         c = self.config
         max_images = c.max_images or None
         chosen = self._without_excluded(
@@ -246,6 +473,29 @@ class Trainer:
                     require_sources=True,
                 )
             )
+        return chosen, held_out
+
+    def _check_frames(self) -> None:
+        """Every frame of the selected records decodes (never a failure mid-epoch)."""
+        from attention_center.training.dataset import frame_problems
+
+        chosen, held_out = self._selections
+        problems = frame_problems(self.config.data_dir, chosen.records, chosen.frames)
+        if held_out is not None:
+            problems += frame_problems(self.config.data_dir, held_out.records, held_out.frames)
+        problems = list(dict.fromkeys(problems))
+        if problems:
+            raise TrainSetupError(
+                f"{self.config.data_dir}: {len(problems)} training frame(s) cannot be read "
+                "(rebuild with `attention-center ground-truth build`):\n  " + "\n  ".join(problems)
+            )
+
+    # -- data ---------------------------------------------------------------
+    def datasets(self, map_stride):
+        c = self.config
+        if self._selections is None:
+            self._selections = self._select()
+        chosen, held_out = self._selections
         teacher = None
         if c.teacher and c.teacher_weight > 0:
             from attention_center.training.teacher import teacher_targets
@@ -411,20 +661,34 @@ class Trainer:
 
     # -- run ----------------------------------------------------------------
     def run(self) -> dict:
+        """Checks (:meth:`check`, unless done), builds the model and the data, writes
+        ``config.json``, trains both phases and writes ``model.keras`` and ``summary.json``.
+
+        Raises:
+          TrainSetupError: the check failed, or the model, the teacher's targets or the data
+            could not be made (nothing trained; ``config.json`` not written).
+        """
+        if not self._checked:
+            self.check()
         c = self.config
         keras.utils.set_random_seed(c.seed)
         if c.mixed_precision:
             keras.mixed_precision.set_global_policy(
                 "mixed_bfloat16" if keras.backend.backend() == "jax" else "mixed_float16"
             )
-        atomic_write_text(
-            os.path.join(c.out_dir, "config.json"),
-            json.dumps(dataclasses.asdict(c), indent=2, default=list) + "\n",
-        )
+        os.makedirs(c.out_dir, exist_ok=True)
         with distribution_scope(c.strategy):
-            model = self.model()
-            map_stride = model.output_stride if c.aux_saliency_weight > 0 else None
-            train, val = self.datasets(map_stride)
+            try:
+                model = self.model()
+                map_stride = model.output_stride if c.aux_saliency_weight > 0 else None
+                train, val = self.datasets(map_stride)
+            except (OSError, ValueError) as error:
+                raise TrainSetupError(str(error)) from error
+            # Only now, the model and the data made: config.json describes this run's model.
+            atomic_write_text(
+                os.path.join(c.out_dir, "config.json"),
+                json.dumps(dataclasses.asdict(c), indent=2, default=list) + "\n",
+            )
             steps = len(train)
             if c.freeze_epochs > 0:
                 set_backbone_trainable(model, False)

@@ -325,3 +325,90 @@ def test_evaluate_and_the_predict_cli_import_into_one_process():
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "['a.keras', 'b.tflite'] c.tflite"
+
+
+def _own_build(tmp_path, osie_rows, shared_data_dir) -> Path:
+    """A build of two OSIE test images whose originals are copies under ``tmp_path`` (a
+    refusal that failed would overwrite the copies, never the shared data)."""
+    import shutil
+
+    data = tmp_path / "data"
+    rows = []
+    for stem in TEST_IDS[:2]:
+        row = dict(osie_rows[stem], data_dir=str(data))
+        (data / row["image_path"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data_dir / row["image_path"], data / row["image_path"])
+        rows.append(row)
+    return _write_index(tmp_path / "gt", rows)
+
+
+def test_cli_refuses_outputs_that_are_inputs_or_each_other(
+    tmp_path, osie_rows, shared_data_dir, capsys
+):
+    """``--out_json gt/index.jsonl --out_md m.keras`` replaced both: now exit 2 before any
+    work, every input byte for byte as it was."""
+    from conftest import save_centroid_model
+
+    from attention_center.cli.main import main
+
+    build = _own_build(tmp_path, osie_rows, shared_data_dir)
+    model = save_centroid_model(tmp_path / "m.keras")
+    image = Path(osie_rows[TEST_IDS[0]]["image_path"])
+    inputs = [build / "index.jsonl", model, tmp_path / "data" / image]
+    before = {path: path.read_bytes() for path in inputs}
+    argv = ["attention-center", "evaluate", f"--data={build}", f"--model={model}", "--noprogress"]
+    cases = [
+        (["--out_json", build / "index.jsonl", "--out_md", model], "--out_md"),
+        (["--out_json", build / "index.jsonl"], f"--data {build}: {build / 'index.jsonl'}"),
+        (["--out_md", tmp_path / "gt" / ".." / "m.keras"], f"is an input (--model {model})"),
+        (["--out_json", tmp_path / "data" / image], f"{tmp_path / 'data' / image}"),
+        (["--out_md", tmp_path / "r.json", "--out_json", tmp_path / "r.json"], "the same file"),
+    ]
+    for extra, words in cases:
+        assert main(argv + list(map(str, extra))) == 2, extra
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, err
+    assert {path: path.read_bytes() for path in inputs} == before
+    assert not (tmp_path / "r.json").exists()
+    # A hard link to the index is the index too.
+    os.link(build / "index.jsonl", tmp_path / "linked.json")
+    assert main(argv + [f"--out_json={tmp_path / 'linked.json'}"]) == 2
+    assert "is an input" in capsys.readouterr().err
+    # Different, new paths: written.
+    extra = [f"--out_json={tmp_path / 'r.json'}", f"--out_md={tmp_path / 'r.md'}"]
+    assert main(argv + extra) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "r.json").read_text())["settings"]["num_records"] == 2
+
+
+def test_cli_names_an_index_line_without_a_field(tmp_path, osie_rows, capsys):
+    """A row without ``center`` crashed evaluate with ``KeyError: 'center'``."""
+    from attention_center.cli.main import main
+
+    rows = [osie_rows[stem] for stem in TEST_IDS[:3]]
+    rows[2] = {k: v for k, v in rows[2].items() if k != "center"}
+    build = _write_index(tmp_path / "gt", rows)
+    assert main(["attention-center", "evaluate", f"--data={build}", "--noprogress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{build / 'index.jsonl'}:3: not an index row: no 'center' field" in err, err
+    assert "Traceback" not in err and "KeyError" not in err
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("max_images", "-1"),  # [:-1] silently dropped the last image
+        ("max_images", "0"),
+        ("batch_size", "0"),
+        ("batch_size", "-1"),
+        ("density_sigma", "-1"),
+        ("density_sigma", "0"),
+        ("human_splits", "0"),
+    ],
+)
+def test_cli_numeric_flags_out_of_range_are_usage_errors(gt_dir, flag, value, capsys):
+    from attention_center.cli.main import main
+
+    argv = ["attention-center", "evaluate", f"--data={gt_dir}", f"--{flag}={value}"]
+    assert main(argv + ["--noprogress"]) == 2
+    err = capsys.readouterr().err
+    assert f"--{flag}={value}" in err and "Traceback" not in err, err

@@ -95,7 +95,11 @@ def test_corrupt_model(tmp_path, small_model, damage):
     out = tmp_path / "out" / "center.tflite"
     status, message = export(out, model=bad)
     assert status == 2
-    assert f"{bad}: cannot load the Keras model" in message, message
+    if damage == "no_weights":
+        assert f"{bad}: cannot load the Keras model" in message, message
+    else:  # as evaluate and calibrate say it, not Keras' "File not found: filepath=..."
+        assert f"{bad}: not a valid .keras file: not a zip archive (corrupt, truncated" in message
+        assert "File not found" not in message, message
     assert not out.exists()
 
 
@@ -241,3 +245,108 @@ def test_an_int8_setting_that_is_not_one_is_a_usage_error(
     if keyword == "int8_ranges":
         assert "minmax, mse" in message, message  # the values it takes
     assert_nothing_written(tmp_path)
+
+
+def _quick(kodak_paths) -> dict:
+    """A float32 export on two parity photos: any refusal must come before this work."""
+    return dict(quantization="float32", parity_data=kodak_paths[0].parent, num_parity=2)
+
+
+def test_an_output_that_is_an_input_is_refused_before_any_work(tmp_path, small_model, kodak_paths):
+    """``--out`` or its ``<out>.json`` that is the model card export reads (given, the
+    ``metadata.json`` beside the model, or the run folder's ``config.json``) or the model
+    itself: exit 2, the inputs untouched, nothing written."""
+    run = tmp_path / "run"
+    run.mkdir()
+    model = run / "model.keras"
+    model.write_bytes(small_model.read_bytes())
+    card = tmp_path / "card.json"
+    card.write_text('{"version": "9.9"}\n')
+    (run / "config.json").write_text('{"sources": ["osie_eye"]}\n')
+    cases = [
+        (dict(model_card=card), card, f"--out {card}: is the model card --model_card {card}"),
+        (
+            dict(model_card=card),
+            tmp_path / "card",
+            f"its metadata file {card}: is the model card --model_card {card}",
+        ),
+        ({}, run / "config", f"its metadata file {run / 'config.json'}: is {run / 'config.json'}"),
+        ({}, model, "is the input model"),
+    ]
+    before = {p: p.read_bytes() for p in (model, card, run / "config.json")}
+    for kwargs, out, expected in cases:
+        status, message = export(out, model=model, **kwargs, **_quick(kodak_paths))
+        assert status == 2, message
+        assert expected in message and "not overwriting it" in message, message
+    # The metadata.json beside the model is the default model card: read, never replaced.
+    (run / "metadata.json").write_text('{"version": "1.0"}\n')
+    before[run / "metadata.json"] = (run / "metadata.json").read_bytes()
+    status, message = export(run / "metadata", model=model, **_quick(kodak_paths))
+    assert status == 2 and f"its metadata file {run / 'metadata.json'}: is" in message, message
+    assert {p: p.read_bytes() for p in before} == before
+    assert not list(tmp_path.rglob("*.tflite")) and not (tmp_path / "card.json.json").exists()
+
+
+def test_a_saved_model_folder_that_exists_is_a_usage_error_before_any_work(
+    tmp_path, small_model, kodak_paths
+):
+    """It used to be found after the conversion (exit 1), with "not an empty folder" for a
+    file; now before the model loads (exit 2), each case in its words."""
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    out = tmp_path / "center.tflite"
+    cases = [
+        (full, f"--saved_model {full}: exists and is not an empty folder"),
+        (small_model, f"--saved_model {small_model}: exists and is not a folder (a file)"),
+        (tmp_path, f"--saved_model {tmp_path}: exists and is not an empty folder"),
+        (tmp_path / "new", None),  # new and fine, but --out would be written into it:
+    ]
+    for saved_model, expected in cases:
+        target = out if expected else tmp_path / "new" / "center.tflite"
+        status, message = export(
+            target, model=small_model, saved_model=saved_model, **_quick(kodak_paths)
+        )
+        assert status == 2, message
+        assert (expected or "would be written into it") in message, message
+    assert (full / "keep.txt").read_text() == "mine" and sorted(os.listdir(full)) == ["keep.txt"]
+    assert not list(tmp_path.rglob("*.tflite")) and not (tmp_path / "new").exists()
+
+
+def test_an_int8_float_until_level_the_backbone_lacks_is_a_usage_error(tmp_path, small_model):
+    """``P9`` passed the pattern and then kept nothing in float, silently."""
+    out = tmp_path / "center.tflite"
+    status, message = export(out, model=small_model, float_until="P9")
+    assert status == 2, message
+    assert "--int8_float_until P9" in message and "no pyramid level P9" in message, message
+    assert "P2, P3, P4, P5" in message, message  # the levels it has
+    assert_nothing_written(tmp_path)
+
+
+def test_a_model_saved_under_mixed_float16_exports_in_float32(tmp_path, kodak_paths):
+    """``train --mixed_precision`` saves a model that reloads under ``mixed_float16`` (its
+    policy is in its config); the export rebuilds it in float32 (TFLite refused the float16
+    graph) and its centres are the float32 model's (parity at the float32 threshold)."""
+    from attention_center.models import load_model
+    from attention_center.models.saving import float32_model
+
+    _, frames = load_frames(kodak_paths[:4], INPUT_HW)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        save_small_model(tmp_path / "mixed.keras", frames, input_hw=INPUT_HW, head_priors=2)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    loaded = load_model(tmp_path / "mixed.keras")
+    assert loaded.get_config()["dtype_policy"] == "mixed_float16"  # kept by save/load
+    rebuilt = float32_model(loaded)
+    assert rebuilt.get_config()["dtype_policy"] == "float32"
+    assert all(layer.compute_dtype == "float32" for layer in rebuilt._flatten_layers())
+    status, stderr = export(
+        tmp_path / "center.tflite",
+        model=tmp_path / "mixed.keras",
+        quantization="float32",
+        parity_data=kodak_paths[0].parent,
+        num_parity=4,
+    )
+    assert status == 0, stderr
+    assert (tmp_path / "center.tflite").stat().st_size > 0

@@ -236,6 +236,39 @@ def test_a_validation_split_that_is_also_trained_on_is_refused(tiny_ground_truth
     assert "val_split 'val' is also a training split" in proc.stderr, proc.stderr[-2000:]
 
 
+def test_epochs_is_the_total_and_a_run_folder_keeps_its_settings(tiny_ground_truth, tmp_path):
+    """``--epochs 1`` with ``--freeze_epochs 2`` trained two warm-up epochs: now one (the
+    warm-up is capped at the total). A rerun into the finished run with another backbone
+    rewrote its config.json before failing: now refused (exit 2) with the settings that
+    differ, the run untouched; the same settings resume it (nothing left to train)."""
+    once = ["--epochs", "1", "--freeze_epochs", "2", "--notensorboard"]
+    run_dir = _trained(tiny_ground_truth, tmp_path / "run", *once)
+    assert [(r["phase"], r["epoch"]) for r in _history(run_dir)] == [("warmup", 0)]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["epochs"], config["freeze_epochs"]) == (1, 1)
+    kept = {name: (run_dir / name).read_bytes() for name in ("config.json", "model.keras")}
+    other = ["--backbone", "mobilenet_v3_small", "--alpha", "0.75"]
+    proc = subprocess.run(
+        _train_cmd(tiny_ground_truth, run_dir, *once, *other),
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert (
+        "already holds a run with other settings (backbone 'mobilenet_v2' -> "
+        "'mobilenet_v3_small'; alpha 0.35 -> 0.75)" in proc.stderr
+    ), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert {name: (run_dir / name).read_bytes() for name in kept} == kept
+    # The same settings (verbosity aside) resume the finished run: no epoch is added.
+    _trained(tiny_ground_truth, run_dir, *once, "--verbose", "0")
+    assert [(r["phase"], r["epoch"]) for r in _history(run_dir)] == [("warmup", 0)]
+    assert json.loads((run_dir / "config.json").read_text())["backbone"] == "mobilenet_v2"
+
+
 def test_select_records_joins_splits(tiny_ground_truth):
     from attention_center.core.ground_truth_index import select_records
 
@@ -376,3 +409,33 @@ def test_a_moving_average_of_the_weights_is_what_the_run_writes(tiny_ground_trut
     assert kinds.index("SwapEMAWeights") < kinds.index("ModelCheckpoint")
     assert "SwapEMAWeights" not in [type(c).__name__ for c in trainer.callbacks("warmup", held_out)]
     assert "SwapEMAWeights" not in [type(c).__name__ for c in trainer.callbacks("finetune", None)]
+
+
+def test_the_trainers_check_decodes_the_frames_and_writes_nothing(tiny_ground_truth, tmp_path):
+    """:meth:`Trainer.check` (the API's path, and the command's for a TFDS dataset): every
+    frame of the selected records decoded, each bad one named; ``freeze_epochs`` capped."""
+    import shutil
+
+    from attention_center.core.ground_truth_index import select_records
+    from attention_center.training.trainer import TrainConfig, Trainer, TrainSetupError
+
+    build = tmp_path / "gt"
+    shutil.copytree(tiny_ground_truth, build)
+    settings = dict(
+        data_dir=str(build),
+        out_dir=str(tmp_path / "run"),
+        sources=("osie_eye",),
+        backbone_weights=None,
+        alpha=0.35,
+        epochs=1,
+        freeze_epochs=2,
+    )
+    trainer = Trainer(TrainConfig(**settings))
+    trainer.check()
+    assert (trainer.config.epochs, trainer.config.freeze_epochs) == (1, 1)
+    frame = build / select_records(build, "train")[0]["frame_path"]
+    frame.write_bytes(frame.read_bytes()[:2500])  # the header still opens
+    with pytest.raises(TrainSetupError) as raised:
+        Trainer(TrainConfig(**settings)).check()
+    assert f"{frame}: corrupt or truncated image: image file is truncated" in str(raised.value)
+    assert not (tmp_path / "run").exists()
