@@ -149,7 +149,10 @@ def test_a_head_with_priors_runs_under_a_mixed_policy(policy, restore_global_pol
     assert np.abs(without - expected).max() > 10 * tolerance
 
 
-@pytest.mark.parametrize("policy", MIXED_POLICIES)
+# One policy for the whole model (the head-level test above covers both); slow under JAX,
+# where the failing multiplication never failed (the JAX subset of tools/test.sh skips it).
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["mixed_float16"])
 def test_a_model_with_priors_predicts_and_trains_under_a_mixed_policy(
     policy, restore_global_policy
 ):

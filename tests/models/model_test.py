@@ -177,6 +177,7 @@ def _trainable_flags(model) -> list:
     return flags
 
 
+@pytest.mark.slow  # about a minute under JAX (tools/test.sh's JAX subset skips it)
 def test_frozen_layers_and_the_dtype_policy_survive_save_and_load(tmp_path, restore_global_policy):
     """A frozen backbone (and a head layer frozen on its own) stay frozen after a ``.keras``
     round trip, and a model built under a mixed policy reloads mixed under the float32 global
@@ -255,6 +256,7 @@ def test_configs_without_a_policy_load_in_float32_whatever_the_global_policy(
     assert built_now.get_config()["dtype_policy"] == MIXED
 
 
+@pytest.mark.slow  # 36 s under JAX (tools/test.sh's JAX subset skips it)
 @pytest.mark.parametrize("levels", [("P2", "P3", "P4", "P5"), ("P2", "P4")])
 def test_transposed_head_weights_fit_every_input_size(levels, kodak_paths):
     """The transposed convolutions upsample by the ratio of the level strides: a model built
