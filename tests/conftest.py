@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,6 +54,25 @@ def kodak_paths(shared_data_dir) -> list[Path]:
 
 #: uid/gid of "nobody", for checks that need file permissions enforced.
 NOBODY = 65534
+
+
+def where_permissions_apply(command: list[str]) -> list[str]:
+    """``command`` run where file permissions apply. As root (who lists a mode-000 folder
+    anyway), under ``setpriv`` without the two capabilities that let root past them
+    (``CAP_DAC_OVERRIDE``, ``CAP_DAC_READ_SEARCH``), still as root, so the checkout and its
+    ``.venv`` stay readable wherever they are (a fresh clone under a mode-700 temporary
+    folder is not readable by another user); skips where that is not possible."""
+    if os.geteuid() != 0:
+        return command
+    wrapped = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    probe = (
+        subprocess.run([*wrapped[:2], "true"], capture_output=True)
+        if shutil.which("setpriv")
+        else None
+    )
+    if probe is None or probe.returncode != 0:
+        pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE with setpriv")
+    return wrapped
 
 
 @pytest.fixture()

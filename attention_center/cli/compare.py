@@ -119,17 +119,11 @@ def _check_out(out: Path, source: Path) -> None:
     """``--out``'s usage errors, before any work and without creating anything: a file or an
     unwritable folder where the folder must be (or must be made), or an output that would
     overwrite the input image."""
-    from attention_center.core.files import OutputFolderError, check_output_folder, resolved
+    from attention_center.core.files import OutputFolderError, check_output_folder, file_identity
 
     for name in OUTPUT_NAMES:
         target = out / name
-        try:
-            same = resolved(target) == resolved(source) or (
-                target.exists() and os.path.samefile(target, source)
-            )
-        except OSError:
-            same = False
-        if same:
+        if file_identity(target) == file_identity(source):  # links to the input included
             raise UsageError(
                 f"--out {out}: {target} is the input image; refused (it would be overwritten)"
             )

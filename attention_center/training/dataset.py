@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from attention_center.core.frames import frame_transform
+from attention_center.core.images import ImageLoadError, decode_image
 from attention_center.training.augment import augment, resize_frame
 from attention_center.training.teacher import blended_target
 
@@ -37,8 +38,6 @@ def frame_problems(data_dir, records, frames=None) -> list[str]:
       frames: a TFDS dataset's :class:`~attention_center.data.stored_frames.FrameStore`;
         ``None``: the build's files.
     """
-    from PIL import UnidentifiedImageError
-
     problems = []
     for path in dict.fromkeys(str(record["frame_path"]) for record in records):
         if frames is not None:
@@ -49,19 +48,10 @@ def frame_problems(data_dir, records, frames=None) -> list[str]:
             except (OSError, ValueError) as error:
                 problems.append(str(error))
             continue
-        full = os.path.join(data_dir, path)
-        try:
-            if os.path.getsize(full) == 0:
-                problems.append(f"{full}: empty file (0 bytes)")
-                continue
-            with Image.open(full) as image:
-                image.load()
-        except UnidentifiedImageError:
-            problems.append(f"{full}: not an image")
-        except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
-            problems.append(f"{full}: {(error.strerror or str(error)).lower()}")
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            problems.append(f"{full}: corrupt or truncated image: {error}")
+        try:  # the project's image reader: its one wording for every kind of broken file
+            decode_image(os.path.join(data_dir, path), max_pixels=None)
+        except ImageLoadError as error:
+            problems.append(str(error))
     return problems
 
 

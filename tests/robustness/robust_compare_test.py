@@ -16,12 +16,13 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import needs_jxl_tools
+from conftest import REPO, needs_jxl_tools, where_permissions_apply
 from PIL import Image
 from robustness.corpus import digests
 
@@ -88,8 +89,9 @@ def test_an_out_that_is_a_file_or_under_one_is_a_usage_error_before_any_work(
     assert (tmp_path / "new" / "page" / "index.html").stat().st_size > 0
 
 
-def test_an_out_folder_we_may_not_write_is_a_usage_error(unprivileged, kodak_paths, capsys):
-    """Mode 0o555, as user "nobody" (root writes anywhere: see ``unprivileged``)."""
+def test_an_out_folder_we_may_not_write_is_a_usage_error(kodak_paths):
+    """Mode 0o555, the command in a subprocess where file permissions apply (root writes
+    anywhere: see ``where_permissions_apply``)."""
     folder = Path(tempfile.mkdtemp(prefix="ac_compare_ro_"))
     try:
         with Image.open(kodak_paths[22]) as image:
@@ -97,9 +99,16 @@ def test_an_out_folder_we_may_not_write_is_a_usage_error(unprivileged, kodak_pat
         (folder / "out").mkdir()
         for path, mode in ((folder, 0o755), (folder / "photo.png", 0o644), (folder / "out", 0o555)):
             path.chmod(mode)
-        code = unprivileged(run, "compare", folder / "photo.png", *COMMON, "--out", folder / "out")
-        assert code == 2
-        err = capsys.readouterr()[1]
+        command = [sys.executable, "-m", "attention_center", "compare", folder / "photo.png"]
+        done = subprocess.run(
+            where_permissions_apply([*map(str, command), *COMMON, "--out", str(folder / "out")]),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 2, done.stderr[-2000:]
+        err = done.stderr
         assert f"--out {folder / 'out'}: cannot write into it: permission denied" in err
         assert list((folder / "out").iterdir()) == []
     finally:

@@ -12,7 +12,6 @@ Real cjxl, the bundled ``default`` model, images generated with Pillow.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, needs_jxl_tools
+from conftest import REPO, needs_jxl_tools, where_permissions_apply
 from PIL import Image
 from robustness.corpus import digests, synthetic_photo
 
@@ -31,25 +30,6 @@ pytestmark = needs_jxl_tools
 
 def run(*args) -> int:
     return cli.main(["attention-center", *map(str, args)])
-
-
-def _where_permissions_apply(command: list[str]) -> list[str]:
-    """``command`` run where file permissions apply. As root (who lists a mode-000 folder
-    anyway), under ``setpriv`` without the two capabilities that let root past them
-    (``CAP_DAC_OVERRIDE``, ``CAP_DAC_READ_SEARCH``), still as root, so the checkout and its
-    ``.venv`` stay readable wherever they are (a fresh clone under a mode-700 temporary
-    folder is not readable by another user); skips where that is not possible."""
-    if os.geteuid() != 0:
-        return command
-    wrapped = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
-    probe = (
-        subprocess.run([*wrapped[:2], "true"], capture_output=True)
-        if shutil.which("setpriv")
-        else None
-    )
-    if probe is None or probe.returncode != 0:
-        pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE with setpriv")
-    return wrapped
 
 
 def test_a_folder_that_cannot_be_listed_is_reported_and_fails_the_run():
@@ -79,7 +59,7 @@ def test_a_folder_that_cannot_be_listed_is_reported_and_fails_the_run():
             "--noprogress",
         ]
         done = subprocess.run(
-            _where_permissions_apply(command), cwd=REPO, capture_output=True, text=True, timeout=300
+            where_permissions_apply(command), cwd=REPO, capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 1, done.stdout + done.stderr[-2000:]
         assert "1 images: 1 encoded; 1 folder could not be listed" in done.stdout
