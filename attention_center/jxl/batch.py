@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Optional
 
 from attention_center.core.atomic import remove_stale_temporaries, temporary_name
-from attention_center.core.files import check_output_folder, find_images, is_inside, resolved
+from attention_center.core.files import (
+    check_output_folder,
+    file_identity,
+    find_images,
+    is_inside,
+    resolved,
+)
 from attention_center.core.images import DEFAULT_MAX_PIXELS, ImageLoadError
 from attention_center.core.orientation import read_orientation
 from attention_center.core.orientation import stored_hw as _stored_shape
@@ -219,16 +225,9 @@ class EncodeInterrupted(KeyboardInterrupt):
         self.summary = summary
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return resolved(a) == resolved(b) or (b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
 def _refusal(output: Path, source: Path, out_root: Path, inputs: set) -> Optional[str]:
     """Why ``output`` may not be written (over an input, outside the output folder), or None."""
-    if resolved(output) in inputs or _same_file(output, source):
+    if resolved(output) in inputs or file_identity(output) == file_identity(source):
         return f"output {output} would overwrite an input; refused"
     if not is_inside(output.parent, out_root):
         return (
@@ -345,7 +344,8 @@ def encode_directory(
         check_output_folder(out_root)
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     cjxl_threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
-    exclude = [out_root] if output_dir is not None and not _same_file(out_root, image_dir) else []
+    separate = output_dir is not None and file_identity(out_root) != file_identity(image_dir)
+    exclude = [out_root] if separate else []
     if output_dir is not None and not dry_run:
         remove_stale_temporaries(out_root)  # what a killed run left
     unlisted: list[str] = []  # folders os.walk could not list: reported, the run fails
