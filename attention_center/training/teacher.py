@@ -14,7 +14,9 @@ each image gets a :class:`TeacherTarget`:
 
 Targets are cached per teacher file (its sha256) and build in
 ``<build>/teacher/<digest>.npz``, written atomically, so the runs of a leave-one-dataset-out
-study compute them once.
+study compute them once. A prepared TFDS dataset (``--data tfds:...``) has no build folder:
+its frames are read from the dataset and the cache goes in the run folder
+(``<run>/teacher/``).
 """
 
 from __future__ import annotations
@@ -85,6 +87,26 @@ def map_to_weighted_points(
     return points.astype(np.float32), weights.astype(np.float32)
 
 
+def _frame(build_dir, frame_path: str, store) -> tuple[str, np.ndarray]:
+    """``(what names the frame, float32 [H, W, 3] RGB in [0, 1])``: from ``store`` (a TFDS
+    dataset's frames) when given, else the build's file."""
+    if store is not None:
+        where = f"{build_dir}:{frame_path}"
+        try:
+            pixels = store[frame_path]
+        except KeyError:
+            raise ValueError(f"{where}: no such frame in the dataset") from None
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{where}: cannot read the frame: {error}") from error
+        return where, np.asarray(pixels, np.float32) / 255.0
+    path = Path(build_dir) / frame_path
+    try:
+        with Image.open(path) as image:
+            return str(path), np.asarray(image.convert("RGB"), np.float32) / 255.0
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the frame: {error}") from error
+
+
 def teacher_targets(
     teacher,
     build_dir,
@@ -92,6 +114,8 @@ def teacher_targets(
     batch_size: int = 8,
     cache: bool = True,
     progress: bool = False,
+    frames: Optional[Mapping[str, np.ndarray]] = None,
+    cache_dir=None,
 ) -> dict[str, TeacherTarget]:
     """The teacher's target for every image of ``records`` (by ``image_id``).
 
@@ -99,11 +123,16 @@ def teacher_targets(
       teacher: a model spec with a weighting map output (a ``.keras``/``.tflite`` path, or a
         preset name: ``"large"`` means its ``.keras`` file, the one with the map); it must
         take the stored frame size (480x640).
-      build_dir: the ground-truth build (frames are read from it; the cache goes in it).
+      build_dir: the ground-truth build (frames are read from it; the cache goes in it), or,
+        with ``frames``, what names the data in errors (a ``tfds:`` spec).
       records: index rows (``image_id``, ``frame_path``).
       batch_size: frames per teacher call.
-      cache: read/write ``<build>/teacher/<teacher digest>.npz``.
+      cache: read/write ``<cache_dir>/<teacher digest>.npz``.
       progress: a progress bar.
+      frames: ``frame_path -> uint8 [H, W, 3]`` (a prepared TFDS dataset's
+        :class:`~attention_center.data.stored_frames.FrameStore`); ``None``: the build's files.
+      cache_dir: where the cache goes; default ``<build>/teacher`` for a portable build, none
+        (no cache) with ``frames``.
     Raises:
       ValueError: the teacher has no weighting map or another frame size; a frame is unreadable.
     """
@@ -115,12 +144,14 @@ def teacher_targets(
     predictor = load_predictor(teacher, batch_size=batch_size)
     if not predictor.has_weight_map:
         raise ValueError(f"{predictor.name}: a teacher needs a weighting-map output")
-    build_dir = Path(build_dir)
+    store = frames
+    if cache_dir is None and store is None:
+        cache_dir = Path(build_dir) / "teacher"
     frames = {r["image_id"]: r["frame_path"] for r in records}
     cached: dict[str, TeacherTarget] = {}
     cache_path = None
-    if cache and predictor.path:
-        cache_path = build_dir / "teacher" / f"{_digest(Path(predictor.path))}.npz"
+    if cache and predictor.path and cache_dir is not None:
+        cache_path = Path(cache_dir) / f"{_digest(Path(predictor.path))}.npz"
         if cache_path.is_file():
             with np.load(cache_path, allow_pickle=False) as data:
                 for image_id in data["image_ids"]:
@@ -137,12 +168,7 @@ def teacher_targets(
             ids = todo[start : start + batch_size]
             batch = []
             for image_id in ids:
-                path = build_dir / frames[image_id]
-                try:
-                    with Image.open(path) as image:
-                        pixels = np.asarray(image.convert("RGB"), np.float32) / 255.0
-                except OSError as error:
-                    raise ValueError(f"{path}: cannot read the frame: {error}") from error
+                path, pixels = _frame(build_dir, frames[image_id], store)
                 if pixels.shape[:2] != tuple(predictor.frame_hw):
                     raise ValueError(
                         f"{path}: frame {pixels.shape[:2]} is not the teacher's "

@@ -35,7 +35,9 @@ import contextlib
 import dataclasses
 import json
 import os
+from collections import ChainMap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Optional
 
 import keras
@@ -505,7 +507,17 @@ class Trainer:
                 for r in chosen.records + (held_out.records if held_out else [])
                 if not c.teacher_datasets or r.get("dataset") in c.teacher_datasets
             ]
-            teacher = teacher_targets(c.teacher, c.data_dir, records, progress=c.verbose == 1)
+            frames = None
+            if chosen.frames is not None:  # a prepared TFDS dataset: its frames, no build folder
+                frames = ChainMap(chosen.frames, (held_out.frames if held_out else None) or {})
+            teacher = teacher_targets(
+                c.teacher,
+                c.data_dir,
+                records,
+                progress=c.verbose == 1,
+                frames=frames,
+                cache_dir=None if frames is None else Path(c.out_dir) / "teacher",
+            )
         common = dict(
             frame_hw=self.frame_hw,
             batch_size=c.batch_size,

@@ -44,7 +44,7 @@ def small(tmp_path_factory, shared_data_dir):
     return small_ground_truth(tmp_path_factory, shared_data_dir)
 
 
-def _batches(data, out_dir):
+def _batches(data, out_dir, **options):
     from attention_center.training.trainer import TrainConfig, Trainer
 
     trainer = Trainer(
@@ -55,6 +55,7 @@ def _batches(data, out_dir):
             input_hw=(96, 128),
             batch_size=2,
             tensorboard=False,
+            **options,
         )
     )
     train, val = trainer.datasets(map_stride=4)
@@ -78,6 +79,26 @@ def test_training_batches_from_tfds_equal_those_from_the_build(small, tmp_path):
             32,
             1,
         )
+
+
+def test_a_teacher_distils_on_a_tfds_dataset_as_on_the_build(small, tmp_path):
+    """``--teacher`` with ``--data tfds:...`` read ``tfds:DIR/frames/...`` as a file and
+    failed: the teacher now sees the dataset's frames (the same bytes as the build's), so the
+    soft targets equal the build's, and its cache goes in the run folder."""
+    from conftest import save_centroid_model
+
+    teacher = save_centroid_model(tmp_path / "teacher.keras", frame_hw=(480, 640))
+    options = dict(teacher=str(teacher), teacher_weight=0.5)
+    _, from_build = _batches(small.build_dir, tmp_path / "a", **options)
+    _, from_tfds = _batches(small.spec, tmp_path / "b", **options)
+    _, without = _batches(small.build_dir, tmp_path / "c")
+    assert len(from_tfds) == len(from_build) == 3
+    for (frames_a, targets_a), (frames_b, targets_b) in zip(from_build, from_tfds):
+        np.testing.assert_array_equal(frames_b, frames_a)
+        np.testing.assert_array_equal(targets_b["weight_map"], targets_a["weight_map"])
+    # The teacher moved the density targets (else the equality above says nothing of it).
+    assert not np.allclose(from_build[0][1]["weight_map"], without[0][1]["weight_map"])
+    assert len(list((tmp_path / "b" / "teacher").glob("*.npz"))) == 1
 
 
 def test_train_command_on_a_prepared_tfds_dataset(small, tmp_path, capsys):
