@@ -98,7 +98,7 @@ def test_bundled_keras_and_tflite_agree_on_real_photos(folder, kodak_paths):
 
 
 def test_presets_by_name_in_the_api():
-    """``large`` is the 1.3.0 model (full EfficientNet-Lite0), ``default`` the compact 3.0
+    """``large`` is the 1.3.0 model (full EfficientNet-Lite0), ``default`` the compact 3.x
     (with learned priors);
     the old name ``small`` now means the default (both under 1 MB)."""
     import attention_center as ac
@@ -114,6 +114,21 @@ def test_presets_by_name_in_the_api():
     assert large.count_params() > 4 * default.count_params()
     with pytest.raises(ValueError, match="unknown model preset 'huge'"):
         ac.load_model("huge")
+
+
+@pytest.mark.parametrize("name", ["default", "large"])
+def test_a_presets_description_names_the_bundled_models_version(name):
+    """``get_preset(name).description`` said "Model 3.0" for the bundled 3.4: it must name
+    the version of the model card beside the files."""
+    import re
+
+    from attention_center.presets import get_preset
+
+    preset = get_preset(name)
+    card = json.loads((preset.directory / "metadata.json").read_text())
+    named = re.match(r"Model (\d+(?:\.\d+)*)", preset.description)
+    assert named, preset.description
+    assert card["version"] in (named.group(1), named.group(1) + ".0"), (card["version"], named)
 
 
 def test_a_preset_name_wins_over_a_file_of_that_name_here(tmp_path, monkeypatch):
