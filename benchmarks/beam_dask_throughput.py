@@ -8,8 +8,9 @@ Every run is a subprocess, timed from start to exit (Python start-up, model load
 and writing included):
 
 * **encode command**: ``attention-center encode --image_dir IN --output_dir OUT
-  --center_strategy model --nocjxl_defaults`` (the same cjxl work as the Beam job: the
-  model's centre, Google's flags; ``--jobs``: all CPUs, interpreter threads: all CPUs);
+  --center_strategy model --nocjxl_defaults`` (the same cjxl work as the Beam job, which
+  gets the same two flags: the model's centre, Google's flags; ``--jobs``: all CPUs,
+  interpreter threads: all CPUs);
   with ``--noencode``, ``attention-center predict IN`` instead (JSON on stdout);
 * **Beam FnApiRunner, N workers**: ``--runner=FnApiRunner --direct_num_workers=N``
   (``--direct_running_mode=multi_processing`` for N > 1);
@@ -74,7 +75,9 @@ def timed(command: list[str]) -> tuple[float, float]:
 def beam_command(folder: Path, out: Path, extra: list[str]) -> list[str]:
     command = [sys.executable, "-m", "attention_center", "beam", "--input", f"{folder}/*.png"]
     command += ["--output", str(out), *extra]
-    return command + (["--encode"] if FLAGS.encode else [])
+    # The cjxl work of the recorded runs (docs/BENCHMARKS.md): the model's centre, no preview.
+    encoding = ["--encode", "--center_strategy", "model", "--nocjxl_defaults"]
+    return command + (encoding if FLAGS.encode else [])
 
 
 def outputs(folder: Path) -> dict[str, bytes]:

@@ -98,7 +98,8 @@ def time_beam(
     if workers > 1:
         command.append("--direct_running_mode=multi_processing")
     if encode:
-        command.append("--encode")
+        # The cjxl work of the recorded runs (docs/BENCHMARKS.md): the model's centre, no preview.
+        command += ["--encode", "--center_strategy", "model", "--nocjxl_defaults"]
     start, cpu = time.perf_counter(), _cpu_children()
     run = subprocess.run(command, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - start, _cpu_children() - cpu

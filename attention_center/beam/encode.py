@@ -1,7 +1,9 @@
 """One image -> a centre-first progressive JPEG XL file, anywhere Beam can write.
 
 The command line and its facts are :mod:`attention_center.jxl.encoder`'s (Google's flags:
-``cjxl IN OUT --group_order 1 --center_x X --center_y Y``; the centre mapped from the
+``cjxl IN OUT --group_order 1 --center_x X --center_y Y``; the centre chosen for the group
+order with ``center_strategy="chosen"``, and left out over 2048 px where cjxl 0.7 would crash
+on it with ``--progressive_dc``, as ``attention-center encode`` does; the centre mapped from the
 displayed image to the file's stored orientation and clamped by
 :func:`~attention_center.jxl.encoder.encoder_center`; the output written atomically by
 :func:`~attention_center.jxl.encoder.run_encoder`). This module only adds what a cluster
@@ -20,7 +22,9 @@ from collections.abc import Sequence
 from typing import Optional
 
 from attention_center.beam import io as beam_io
-from attention_center.core.orientation import read_orientation
+from attention_center.core.orientation import read_orientation, stored_hw
+from attention_center.jxl.batch import CENTER_STRATEGIES
+from attention_center.jxl.defaults import center_cjxl_survives, jpeg_transcode
 from attention_center.jxl.encoder import (
     cjxl_command,
     encoder_center,
@@ -45,8 +49,9 @@ def encode_jxl(
     encoder: str,
     extra_flags: Sequence[str] = (),
     num_threads: Optional[int] = 1,
-) -> tuple[tuple[int, int], int]:
-    """Encodes ``source`` to ``destination`` centre-first.
+    center_strategy: str = "model",
+) -> tuple[Optional[tuple[int, int]], int]:
+    """Encodes ``source`` to ``destination`` centre-first, as ``attention-center encode`` does.
 
     Args:
       source: the input image (local or remote).
@@ -54,25 +59,48 @@ def encode_jxl(
       center: ``(x, y)`` float, 0-based pixel centres of the image as displayed.
       displayed_hw: ``(h, w)`` of the image as displayed.
       encoder: the cjxl binary (:func:`attention_center.jxl.encoder.find_encoder`).
-      extra_flags: more cjxl flags (they win over ours).
+      extra_flags: more cjxl flags (they win over ours); ``attention-center beam`` adds
+        :data:`~attention_center.jxl.defaults.DEFAULT_CJXL_FLAGS` as ``encode`` does.
       num_threads: cjxl ``--num_threads`` (``None``: cjxl's default, all cores).
+      center_strategy: ``"model"``: ``center`` as it is; ``"chosen"``: the centre whose
+        group order makes the region around ``center`` final soonest
+        (:func:`attention_center.jxl.center_choice.choose_for_center`; ``encode``'s default).
     Returns:
-      ``((x, y) given to cjxl in the stored image, bytes written)``.
+      ``((x, y) given to cjxl in the stored image, bytes written)``; the centre is ``None``
+      where cjxl 0.7 would crash on it with ``--progressive_dc`` (over 2048 px: cjxl's default
+      order, the preview kept, as ``encode`` does;
+      :func:`attention_center.jxl.defaults.center_cjxl_survives`).
     Raises:
       attention_center.jxl.encoder.EncoderError: cjxl failed.
       OSError, ImageLoadError: the input cannot be read again, or the output written.
     """
+    if center_strategy not in CENTER_STRATEGIES:
+        raise ValueError(
+            f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
+        )
     scratch = tempfile.mkdtemp(prefix="ac-beam-jxl-")
     try:
         with beam_io.local_copy(source) as local:
             direct, orientation = _cjxl_reads(local)
             if direct:
                 cjxl_input = local
-                stored_center = encoder_center(center, displayed_hw, orientation)
             else:  # WebP, TIFF, BMP, CMYK, grey PNG under 8 bits: the upright image as PNG
                 cjxl_input = os.path.join(scratch, "input.png")
                 write_encoder_png(local, cjxl_input, max_pixels=None)
-                stored_center = encoder_center(center, displayed_hw, 1)
+                orientation = 1
+            stored_center = encoder_center(center, displayed_hw, orientation)
+            if center_strategy == "chosen":
+                from attention_center.jxl.center_choice import choose_for_center
+
+                stored_center = choose_for_center(
+                    center, displayed_hw, orientation, model_center=stored_center
+                ).center
+            stored_center, _ = center_cjxl_survives(
+                extra_flags,
+                stored_hw(tuple(int(v) for v in displayed_hw), orientation),
+                stored_center,
+                jpeg_transcode(cjxl_input, extra_flags),
+            )
             target = (
                 destination
                 if beam_io.is_local(destination)

@@ -53,6 +53,8 @@ class FinishImages(beam.DoFn):
       layout: the output folder; ``None`` writes nothing (rows only, for users' pipelines).
       encode: also write the JPEG XL file (needs ``layout``).
       encoder: the cjxl binary; extra_flags: more cjxl flags; cjxl_threads: its threads.
+      center_strategy: which centre cjxl gets (``"model"`` or ``"chosen"``;
+        :func:`~attention_center.beam.encode.encode_jxl`).
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class FinishImages(beam.DoFn):
         encoder: str = "cjxl",
         extra_flags: Sequence[str] = (),
         cjxl_threads: Optional[int] = 1,
+        center_strategy: str = "model",
     ):
         if encode and layout is None:
             raise ValueError("encoding needs an output folder (layout)")
@@ -72,6 +75,7 @@ class FinishImages(beam.DoFn):
         self._encoder = encoder
         self._extra_flags = tuple(extra_flags)
         self._cjxl_threads = cjxl_threads
+        self._center_strategy = center_strategy
         self._images = Metrics.counter(METRICS_NAMESPACE, "images")
         self._encoded = Metrics.counter(METRICS_NAMESPACE, "encoded")
         self._errors = Metrics.counter(METRICS_NAMESPACE, "errors")
@@ -102,6 +106,7 @@ class FinishImages(beam.DoFn):
                     self._encoder,
                     self._extra_flags,
                     self._cjxl_threads,
+                    self._center_strategy,
                 )
             except EncoderError as error:
                 yield self._fail(key.file, "encode", str(error))
@@ -115,7 +120,7 @@ class FinishImages(beam.DoFn):
                 return
             row.update(
                 jxl=self._layout.jxl_name(key.relative),
-                jxl_center=[int(v) for v in stored_center],
+                jxl_center=None if stored_center is None else [int(v) for v in stored_center],
                 bytes_out=int(size),
             )
             self._encoded.inc()

@@ -54,6 +54,7 @@ from attention_center.beam.model_handler import (
 from attention_center.beam.records import OutputLayout, dead_letter
 from attention_center.core.atomic import is_temporary
 from attention_center.core.files import IMAGE_SUFFIXES
+from attention_center.jxl.batch import CENTER_STRATEGIES
 
 __all__ = [
     "AttentionCenters",
@@ -145,6 +146,9 @@ class ImageCenters(beam.PTransform):
       max_bytes: larger files are dead-lettered unread.
       encoder, cjxl_flags, cjxl_threads, new_suffix: the cjxl binary, extra flags, threads and
         output suffix.
+      center_strategy: which centre cjxl gets: ``"model"`` (the predicted centre) or
+        ``"chosen"`` (``attention-center encode``'s default;
+        :func:`~attention_center.beam.encode.encode_jxl`).
       num_shards: centre files (for the layout's names).
     """
 
@@ -164,11 +168,16 @@ class ImageCenters(beam.PTransform):
         cjxl_flags: Sequence[str] = (),
         cjxl_threads: Optional[int] = 1,
         new_suffix: str = "jxl",
+        center_strategy: str = "model",
         num_shards: int = 1,
     ):
         super().__init__()
         if encode and output_dir is None:
             raise ValueError("encode=True needs an output_dir")
+        if center_strategy not in CENTER_STRATEGIES:
+            raise ValueError(
+                f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
+            )
         self.handler = CenterModelHandler(
             model, num_threads=model_threads, runtime=runtime, max_batch_size=batch_size
         )
@@ -185,6 +194,7 @@ class ImageCenters(beam.PTransform):
         self._encoder = encoder
         self._cjxl_flags = tuple(cjxl_flags)
         self._cjxl_threads = cjxl_threads
+        self._center_strategy = center_strategy
         self._batch_size = int(batch_size)
 
     def expand(self, files):
@@ -213,6 +223,7 @@ class ImageCenters(beam.PTransform):
                 self._encoder,
                 self._cjxl_flags,
                 self._cjxl_threads,
+                self._center_strategy,
             )
         )
         done = finished | "Done" >> beam.FlatMap(values_of, CENTERS)

@@ -10,7 +10,9 @@ centre with the model (RunInference, loaded once per worker) and writes ``DIR/ce
 (``file, width, height, x, y, model, model_version``; (x, y) 0-based pixel centres of the
 image as displayed, as ``attention-center predict`` gives them), ``DIR/errors.jsonl`` (one
 ``file, stage, message`` row per input that failed: it never stops the job) and, with
-``--encode``, ``DIR/jxl/<relative path>.jxl`` encoded centre-first with Google's flags.
+``--encode``, ``DIR/jxl/<relative path>.jxl`` encoded centre-first as ``attention-center
+encode`` encodes it (the same ``--center_strategy`` and ``--cjxl_defaults``, byte for byte
+the same file; ``jxl_center`` in the rows is the centre cjxl got, in stored pixels).
 ``DIR/records/`` holds each finished image's row: ``--skip_existing`` resumes a killed run
 without redoing or duplicating anything. Needs ``pip install "attention-center[beam]"``.
 
@@ -40,6 +42,7 @@ from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_OK,
     UsageError,
+    define_cjxl_choice_flags,
     define_dask_flags,
 )
 
@@ -120,6 +123,7 @@ flags.DEFINE_integer(
 flags.DEFINE_string(
     "new_suffix", "jxl", "Suffix of the encoded files (a.jpg -> a.jpg.jxl).", flag_values=FLAGS
 )
+define_cjxl_choice_flags(FLAGS)
 define_dask_flags(FLAGS)
 
 #: Runners that run on this machine (cjxl and the input are checked here first).
@@ -256,6 +260,10 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
             "--batch_size > 1 batches with Beam's BatchElements, whose last batch of each "
             "bundle Beam's DaskRunner drops: use --batch_size 1 on Dask"
         )
+    if FLAGS.encode and FLAGS.cjxl_defaults:
+        from attention_center.jxl.defaults import with_default_flags
+
+        cjxl_flags = with_default_flags(cjxl_flags)
     encoder = FLAGS.encoder
     if FLAGS.encode and (runner in LOCAL_RUNNERS or FLAGS.dask_workers):
         try:
@@ -305,6 +313,7 @@ def _run(options, pattern: str, output: str, encoder: str, cjxl_flags, cluster=N
             cjxl_flags=cjxl_flags,
             cjxl_threads=FLAGS.cjxl_threads or None,
             new_suffix=FLAGS.new_suffix,
+            center_strategy=FLAGS.center_strategy,
             num_shards=FLAGS.num_shards,
         )
     except ModelLoadError as error:

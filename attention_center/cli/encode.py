@@ -36,6 +36,7 @@ from attention_center.core.command_flags import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
+    define_cjxl_choice_flags,
     define_model_flags,
     max_pixels_flag,
 )
@@ -77,25 +78,7 @@ flags.DEFINE_integer(
 flags.DEFINE_bool("recursive", True, "Walk sub-folders of --image_dir.", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.", flag_values=FLAGS)
 # --- issue 19: which centre cjxl gets (docs/progressive.md) ---
-flags.DEFINE_enum(
-    "center_strategy",
-    "chosen",
-    ["model", "chosen"],
-    "chosen: the centre-first group order (a group and a quarter of it) that makes the "
-    "region around the predicted centre final soonest, passed as the point of that quarter "
-    "nearest to the predicted centre (attention_center.jxl.center_choice; linear in pixels); "
-    "model: the predicted centre as it is. The default won on the validation split by "
-    "the human-weighted quality over bytes (docs/BENCHMARKS.md, section 3b).",
-    flag_values=FLAGS,
-)
-flags.DEFINE_bool(
-    "cjxl_defaults",
-    True,
-    "Add attention_center.jxl.defaults.DEFAULT_CJXL_FLAGS "
-    "(--progressive_dc=1: a preview after ~2% of the file) before the flags "
-    "after --; a flag given there replaces its default.",
-    flag_values=FLAGS,
-)
+define_cjxl_choice_flags(FLAGS)
 
 
 def _model_flag():

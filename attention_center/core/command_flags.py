@@ -106,6 +106,31 @@ def define_dask_flags(flag_values: flags.FlagValues, partitions: bool = True) ->
     )
 
 
+def define_cjxl_choice_flags(flag_values: flags.FlagValues) -> None:
+    """``--center_strategy`` and ``--cjxl_defaults``: which centre and which default flags
+    cjxl gets, the same for ``attention-center encode`` and ``attention-center beam
+    --encode`` (values: :data:`attention_center.jxl.batch.CENTER_STRATEGIES`)."""
+    flags.DEFINE_enum(
+        "center_strategy",
+        "chosen",
+        ["model", "chosen"],
+        "chosen: the centre-first group order (a group and a quarter of it) that makes the "
+        "region around the predicted centre final soonest, passed as the point of that quarter "
+        "nearest to the predicted centre (attention_center.jxl.center_choice; linear in "
+        "pixels); model: the predicted centre as it is. The default won on the validation "
+        "split by the human-weighted quality over bytes (docs/BENCHMARKS.md, section 3b).",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_bool(
+        "cjxl_defaults",
+        True,
+        "Add attention_center.jxl.defaults.DEFAULT_CJXL_FLAGS "
+        "(--progressive_dc=1: a preview after ~2% of the file) before the flags "
+        "after --; a flag given there replaces its default.",
+        flag_values=flag_values,
+    )
+
+
 def output_folder_flag(name: str, value) -> Path:
     """An output folder flag's value, created and probed (a real write), or a
     :class:`UsageError` naming the flag, the folder and the problem (before any work)."""

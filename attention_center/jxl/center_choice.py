@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_SIGMA",
     "attention_points",
     "choose_center",
+    "choose_for_center",
     "choose_for_prediction",
     "gaussian_points",
     "estimated_group_bytes",
@@ -446,21 +447,59 @@ def choose_for_prediction(
 
     if prediction.center is None or prediction.original_hw is None:
         return None
+    if distribution not in ("gaussian", "map"):
+        raise ValueError(f"distribution must be 'gaussian' or 'map', got {distribution!r}")
+    if distribution != "map" or prediction.weight_map is None or prediction.transform is None:
+        return choose_for_center(
+            prediction.center,
+            prediction.original_hw,
+            orientation,
+            model_center=model_center,
+            sigma=sigma,
+            side=side,
+            group_bytes=group_bytes,
+        )
     hw = stored_image_hw(prediction.original_hw, orientation)
     if model_center is None:
         model_center = encoder_center(prediction.center, prediction.original_hw, orientation)
-    if distribution not in ("gaussian", "map"):
-        raise ValueError(f"distribution must be 'gaussian' or 'map', got {distribution!r}")
-    if (
-        distribution == "map"
-        and prediction.weight_map is not None
-        and prediction.transform is not None
-    ):
-        points, weights = attention_points(
-            prediction.weight_map, prediction.transform, orientation, sharpness
-        )
-    else:
-        points, weights = gaussian_points(model_center, hw, sigma)
+    points, weights = attention_points(
+        prediction.weight_map, prediction.transform, orientation, sharpness
+    )
+    return choose_center(
+        points, weights, hw, model_center=model_center, group_bytes=group_bytes, side=side
+    )
+
+
+def choose_for_center(
+    center,
+    displayed_hw,
+    orientation: int = 1,
+    model_center=None,
+    sigma: float = DEFAULT_SIGMA,
+    side: int = 256,
+    group_bytes=None,
+) -> CenterChoice:
+    """:func:`choose_center` for a predicted centre alone: people's gaze as a Gaussian of
+    spread ``sigma`` (a fraction of the diagonal) around it (:func:`gaussian_points`).
+
+    What ``--center_strategy chosen`` gives cjxl in ``attention-center encode`` and
+    ``attention-center beam --encode`` (:func:`choose_for_prediction`'s default).
+
+    Args:
+      center: ``(x, y)`` float, 0-based pixel centres of the image as displayed.
+      displayed_hw: ``(h, w)`` of the image as displayed.
+      orientation: EXIF orientation of the file cjxl reads (1 for an upright PNG).
+      model_center: the model's cjxl centre (stored pixels; default: ``center`` mapped by
+        :func:`~attention_center.jxl.encoder.encoder_center`); kept when its order ties.
+    Returns:
+      the choice; its ``center`` is ``(x, y)`` integer pixels of the image as stored.
+    """
+    from attention_center.jxl.encoder import encoder_center
+
+    hw = stored_image_hw(displayed_hw, orientation)
+    if model_center is None:
+        model_center = encoder_center(center, displayed_hw, orientation)
+    points, weights = gaussian_points(model_center, hw, sigma)
     return choose_center(
         points, weights, hw, model_center=model_center, group_bytes=group_bytes, side=side
     )

@@ -20,6 +20,7 @@ from PIL import Image
 pytest.importorskip("apache_beam")
 
 from attention_center.cli import main as cli  # noqa: E402
+from attention_center.jxl.center_choice import choose_for_center  # noqa: E402
 from attention_center.presets import get_preset  # noqa: E402
 
 CJXL, DJXL = shutil.which("cjxl"), shutil.which("djxl")
@@ -100,7 +101,34 @@ def test_rows_are_sorted_and_name_their_jxl(job):
         assert row["jxl"] == "jxl/" + Path(row["file"]).name + ".jxl"
         assert (job["out"] / row["jxl"]).stat().st_size == row["bytes_out"]
         assert 0 <= row["x"] <= row["width"] - 1 and 0 <= row["y"] <= row["height"] - 1
-        assert row["jxl_center"] == [int(np.floor(row["x"] + 0.5)), int(np.floor(row["y"] + 0.5))]
+        # encode's default centre strategy: the chosen group order's point nearest the centre.
+        chosen = choose_for_center((row["x"], row["y"]), (row["height"], row["width"])).center
+        assert row["jxl_center"] == list(chosen)
+
+
+def test_jxl_files_are_byte_for_byte_what_encode_writes(job, kodak_paths, tmp_path):
+    """``beam --encode`` used the model's centre and no ``--progressive_dc`` while ``encode``
+    uses the chosen centre and the preview: the same command defaults now, the same files."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = [p.name for p in kodak_paths[:3]]
+    for path in kodak_paths[:3]:
+        (folder / path.name).symlink_to(path.resolve())
+    status = cli.main(
+        ["attention-center", "encode", "--image_dir", str(folder), "--output_dir",
+         str(tmp_path / "out"), "--noprogress"]
+    )  # fmt: skip
+    assert status == 0
+    rows = {Path(r["file"]).name: r for r in read_rows(job["out"] / "centers.jsonl")}
+    for name in names:
+        ours = (job["out"] / rows[name]["jxl"]).read_bytes()
+        assert ours == (tmp_path / "out" / (name + ".jxl")).read_bytes(), name
+    moved = [
+        r
+        for r in rows.values()
+        if r["jxl_center"] != [int(np.floor(r["x"] + 0.5)), int(np.floor(r["y"] + 0.5))]
+    ]
+    assert moved, "no centre was moved by the chosen strategy: the comparison says little"
 
 
 def test_dead_letter_names_the_corrupt_file_only(job, inputs):

@@ -82,3 +82,26 @@ def test_the_centre_is_kept_where_cjxl_survives(wide, tmp_path):
     Image.open(wide / "w.png").save(jpeg, quality=90)
     centre = ["--group_order", "1", "--center_x", "1000", "--center_y", "600"]
     assert _cjxl(jpeg, tmp_path / "j.jxl", *centre, "--progressive_dc=1") == 0
+
+
+def test_beam_encode_keeps_the_preview_and_leaves_the_centre_out(wide, tmp_path):
+    """``attention-center beam --encode`` now adds ``--progressive_dc=1`` as encode does: on
+    this image cjxl 0.7 would crash with the centre (before, the user's flag crashed it)."""
+    pytest.importorskip("apache_beam")
+    from attention_center.beam.encode import encode_jxl
+    from attention_center.jxl.encoder import find_encoder
+
+    out = tmp_path / "w.png.jxl"
+    center, size = encode_jxl(
+        str(wide / "w.png"),
+        str(out),
+        (1000.0, 600.0),
+        (1000, 2100),
+        find_encoder(),
+        ["--progressive_dc=1", "-e", "1"],
+        center_strategy="chosen",
+    )
+    assert center is None and size == out.stat().st_size > 0
+    decoded = tmp_path / "d.png"
+    subprocess.run(["djxl", str(out), str(decoded), "--quiet"], check=True)
+    assert np.asarray(Image.open(decoded)).shape[:2] == (1000, 2100)
