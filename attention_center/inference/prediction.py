@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import Optional
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from attention_center.core.frames import FrameTransform
 from attention_center.core.images import (
@@ -88,8 +88,10 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
 
     Accepts ``uint8`` arrays (0..255) and float arrays with every value in ``[0, 1]`` (RGBA
     is composited on white, as files are; gray is repeated), and PIL images of any mode
-    (converted by :func:`~attention_center.core.images.rgb_pixels`, as image files are:
-    16-bit gray scaled, not clipped; a palette's transparency composited on white). Float
+    (as image files are: turned upright by their EXIF orientation, so the centre is in
+    pixels of the image as displayed, then converted by
+    :func:`~attention_center.core.images.rgb_pixels`: 16-bit gray scaled, not clipped; a
+    palette's transparency composited on white). Arrays are taken as displayed. Float
     values are never clipped: a float image in 0..255 is an error, not a white image.
 
     Raises:
@@ -97,8 +99,8 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
         [0, 1], other integer types, wrong rank or channels, empty images), saying what was
         expected.
     """
-    if isinstance(item, Image.Image):  # converted as an image file of that mode is
-        item = rgb_pixels(item)
+    if isinstance(item, Image.Image):  # upright and converted as an image file of that mode is
+        item = rgb_pixels(ImageOps.exif_transpose(item))
     if not isinstance(item, np.ndarray):
         raise ValueError(f"{label}: got {type(item).__name__}; expected {_EXPECTED}")
     array = item

@@ -135,6 +135,23 @@ def test_shapes_and_inputs_agree(centroid_keras_path, kodak_paths):
     np.testing.assert_allclose(predict(same_size, model=predictor), [from_paths[0]] * 2, atol=1e-3)
 
 
+def test_a_pil_image_is_turned_upright_as_its_file_is(centroid_keras_path, tmp_path):
+    """``predict(Image.open(p))`` ignored the EXIF orientation that ``predict(p)`` applies:
+    the model saw a phone photo sideways and the centre came back in stored pixels."""
+    predictor = load_predictor(centroid_keras_path)
+    displayed = blob_image((300, 400), (330, 60))  # a blob near the top right, as displayed
+    stored = Image.fromarray(displayed).transpose(Image.Transpose.ROTATE_90)  # 400 x 300 stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "phone.jpg"
+    stored.save(path, quality=95, exif=exif)
+    from_path = predict(path, model=predictor)
+    with Image.open(path) as image:
+        from_pil = predict(image, model=predictor)
+    np.testing.assert_allclose(from_path, (330, 60), atol=3)
+    np.testing.assert_allclose(from_pil, from_path, atol=1e-6)
+
+
 def test_bad_file_raises_naming_it_and_the_stream_goes_on(
     centroid_keras_path, kodak_paths, tmp_path
 ):
