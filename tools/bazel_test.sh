@@ -3,7 +3,7 @@
 #
 #   bash tools/bazel_test.sh              # the CI subset (tag bazel_ci, --config=ci)
 #   BAZEL_FULL=1 bash tools/bazel_test.sh # every test file
-#   bash tools/bazel_test.sh //:tests/image_test --test_output=all  # targets, bazel flags
+#   bash tools/bazel_test.sh //:tests/core/image_test --test_output=all  # targets, bazel flags
 #
 # Installs bazel-bootstrap with apt when it is missing. The Python interpreter is the
 # project's virtual environment (.venv, made by tools/setup.sh; or $ATTENTION_CENTER_VENV),
