@@ -103,7 +103,7 @@ class DecodeFrames(beam.DoFn):
             row = json.loads(beam_io.read_bytes(record_path).decode("utf-8"))
         except (OSError, ValueError):
             return None  # unreadable: redo it
-        if not isinstance(row, dict) or row.get("file") != path:
+        if not isinstance(row, dict) or row.get("file") != beam_io.printable(path):
             return None
         if row.get("model_version") != self._model_version:
             return None

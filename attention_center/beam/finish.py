@@ -119,7 +119,7 @@ class FinishImages(beam.DoFn):
                 )
                 return
             row.update(
-                jxl=self._layout.jxl_name(key.relative),
+                jxl=beam_io.printable(self._layout.jxl_name(key.relative)),
                 jxl_center=None if stored_center is None else [int(v) for v in stored_center],
                 bytes_out=int(size),
             )

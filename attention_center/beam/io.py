@@ -45,6 +45,7 @@ __all__ = [
     "local_copy",
     "match",
     "normalize",
+    "printable",
     "read_bytes",
     "relative_name",
     "stable_hash",
@@ -100,13 +101,38 @@ def relative_name(path: str, base: str) -> str:
     prefix = base_posix.rstrip("/") + "/"
     if path_posix.startswith(prefix) and len(path_posix) > len(prefix):
         return path_posix[len(prefix) :]
-    digest = hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"_outside/{digest}/{posixpath.basename(path_posix)}"
 
 
 def stable_hash(text: str) -> int:
-    """A hash of ``text`` that is the same in every process and run (unlike ``hash``)."""
-    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big")
+    """A hash of ``text`` that is the same in every process and run (unlike ``hash``).
+
+    A file name that is not valid UTF-8 (its bytes kept as lone surrogates, as Python and
+    Beam's listing decode it) hashes too (``surrogatepass``)."""
+    return int.from_bytes(hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()[:8], "big")
+
+
+def printable(text) -> str:
+    """A path (or a message naming one) as valid UTF-8 text: unchanged when it is; else each
+    byte of a file name that is not UTF-8 (a lone surrogate, ``"\\udcff"``, in Python) is
+    written ``\\xNN``, as ``attention-center predict`` prints it
+    (:func:`attention_center.cli.predict.printable_path`).
+
+    Rows carry paths in this form: Beam encodes strings between steps as strict UTF-8, and
+    JSON parsers refuse lone surrogates. Such a row's ``file`` is not the file's real name;
+    output names (records, ``.jxl``) keep the real bytes.
+    """
+    text = os.fspath(text) if not isinstance(text, str) else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+    return text
 
 
 @dataclasses.dataclass(frozen=True)

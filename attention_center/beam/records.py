@@ -114,7 +114,7 @@ def center_row(key: ImageKey, center, model: str, model_version: Optional[str]) 
       model: the model's name; model_version: its version.
     """
     return {
-        "file": key.file,
+        "file": beam_io.printable(key.file),
         "width": int(key.original_hw[1]),
         "height": int(key.original_hw[0]),
         "x": float(center[0]),
@@ -125,8 +125,10 @@ def center_row(key: ImageKey, center, model: str, model_version: Optional[str]) 
 
 
 def dead_letter(file: str, stage: str, message: Any) -> dict:
-    """A dead-letter row: which input failed, at which of :data:`STAGES`, and why (one line)."""
+    """A dead-letter row: which input failed, at which of :data:`STAGES`, and why (one line).
+
+    The file and the message are :func:`~attention_center.beam.io.printable` (valid UTF-8)."""
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    text = " ".join(str(message).split())
-    return {"file": str(file), "stage": stage, "message": text[:2000]}
+    text = beam_io.printable(" ".join(str(message).split()))
+    return {"file": beam_io.printable(str(file)), "stage": stage, "message": text[:2000]}

@@ -47,6 +47,7 @@ __all__ = [
     "JobFailed",
     "dask_cluster",
     "dask_pipeline_args",
+    "scheduler_threads",
     "is_dask",
     "list_shards",
     "option_value",
@@ -192,19 +193,84 @@ def dask_cluster(
         return
     if not address:
         raise UsageError("the Dask runner needs --dask_address tcp://HOST:PORT or --dask_workers N")
-    try:
-        client = Client(address, timeout=timeout_s, set_as_default=False)
-    except (OSError, TimeoutError) as error:
-        raise UsageError(
-            f"--dask_address {address}: no Dask scheduler answered within {timeout_s:g} s ({error})"
-        ) from None
-    try:
-        threads = sum(client.nthreads().values())
-    finally:
-        client.close()
+    threads = scheduler_threads(address, timeout_s)
     if threads == 0:
         raise UsageError(f"--dask_address {address}: the scheduler has no worker")
     yield DaskCluster(address, threads, local=False)
+
+
+async def _identity(address: str, timeout_s: float) -> object:
+    """The ``identity`` reply of whatever answers at ``address`` (Dask's protocol)."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    args = Security().get_connection_args("client")  # TLS from Dask's configuration
+    comm = await connect(address, timeout=timeout_s, **args)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def scheduler_threads(address: str, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> int:
+    """Worker threads of the Dask scheduler at ``address``, asked within ``timeout_s`` in all.
+
+    The whole exchange (address parsing, connection, Dask's handshake, one ``identity``
+    request) runs under one deadline: ``distributed.Client``'s ``timeout`` bounds only the
+    connection, so something that accepts it and never speaks Dask (a web server, the
+    dashboard's port) would hang it, and a half-made client blocks another 20 s on exit.
+
+    Raises:
+      UsageError: a malformed address, nothing answering within ``timeout_s``, or something
+        that answers but is not a Dask scheduler (a worker, another protocol).
+    """
+    import asyncio
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as error:
+        raise UsageError(
+            f"--dask_address {address}: not a Dask scheduler address, e.g. "
+            f"tcp://HOST:8786 ({error})"
+        ) from None
+
+    async def ask() -> object:
+        return await asyncio.wait_for(_identity(address, timeout_s), timeout_s)
+
+    try:
+        reply = asyncio.run(ask())
+    except (asyncio.TimeoutError, TimeoutError, OSError) as error:
+        detail = " ".join(str(error).split())[:300]
+        detail = (
+            f"({detail})"
+            if detail
+            else "(nothing answered, or what answered does not speak Dask's protocol: "
+            "a web server, the dashboard's port)"
+        )
+        raise UsageError(
+            f"--dask_address {address}: no Dask scheduler answered within {timeout_s:g} s {detail}"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - bytes that are not Dask's protocol
+        detail = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+        raise UsageError(
+            f"--dask_address {address}: what answers there is not a Dask scheduler ({detail})"
+        ) from None
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        what = f"a Dask {kind}" if isinstance(kind, str) else f"an unexpected reply {reply!r:.200}"
+        raise UsageError(
+            f"--dask_address {address}: not a Dask scheduler ({what}); give the scheduler's "
+            "address (tcp://HOST:8786 by default)"
+        )
+    total = reply.get("total_threads")
+    if total is None:
+        total = sum(int(w.get("nthreads", 0)) for w in (reply.get("workers") or {}).values())
+    return int(total)
 
 
 def connect_timeout_s(beam_args: Sequence[str]) -> float:

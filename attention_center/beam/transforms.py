@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from typing import Optional
+from typing import Optional, Union
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -62,6 +62,7 @@ __all__ = [
     "ModelInfo",
     "WriteJsonLines",
     "is_image_path",
+    "output_exclusions",
     "describe_model",
     "values_of",
 ]
@@ -89,15 +90,33 @@ def describe_model(handler: CenterModelHandler) -> ModelInfo:
     return ModelInfo(loaded.name, loaded.version, tuple(loaded.predictor.frame_hw))
 
 
-def is_image_path(path: str, exclude: Optional[str] = None) -> bool:
+def is_image_path(path: str, exclude: Union[str, Sequence[str], None] = None) -> bool:
     """Whether a matched file is an input: an image suffix (:data:`IMAGE_SUFFIXES`), not
-    hidden (our temporaries start with a dot), not under ``exclude`` (the output folder)."""
+    hidden (our temporaries start with a dot), not under ``exclude`` (a folder or several:
+    :func:`output_exclusions`)."""
     name = path.rstrip("/").rsplit("/", 1)[-1]
     if name.startswith(".") or is_temporary(name):
         return False
-    if exclude and path.startswith(exclude.rstrip("/") + "/"):
+    folders = [exclude] if isinstance(exclude, str) else list(exclude or ())
+    if any(path.startswith(folder.rstrip("/") + "/") for folder in folders if folder):
         return False
     return "." in name and "." + name.rsplit(".", 1)[-1].lower() in IMAGE_SUFFIXES
+
+
+def output_exclusions(input_glob: str, output_dir: str) -> tuple[str, ...]:
+    """The folders whose files are never inputs of a job from ``input_glob`` to ``output_dir``.
+
+    As ``attention-center encode`` does: an output folder inside the input glob's folder
+    (:func:`~attention_center.beam.io.glob_base`) is left out whole; an output folder that
+    is the glob's folder or above it (``--input /data/photos/** --output /data``) holds the
+    inputs, so only the job's own folders in it, ``records/`` and ``jxl/``, are left out
+    (its ``.jsonl`` files and temporaries are not images anyway).
+    """
+    base = beam_io.glob_base(beam_io.normalize(input_glob)).rstrip("/")
+    out = beam_io.normalize(output_dir).rstrip("/")
+    if out.startswith(base + "/"):
+        return (out,)
+    return (beam_io.join(out, "records"), beam_io.join(out, "jxl"))
 
 
 def values_of(item: tuple, tag: str):
@@ -287,7 +306,7 @@ def _by_file_and_stage(row: dict) -> tuple:
     return (row["file"], row["stage"])
 
 
-def _match_shard(shard: int, pattern: str, shards: int, exclude: Optional[str]):
+def _match_shard(shard: int, pattern: str, shards: int, exclude: Union[str, Sequence[str], None]):
     """One piece of the listing: ``(FILES, FileMetadata)`` for each image of ``pattern`` whose
     :func:`~attention_center.beam.io.stable_hash` falls in piece ``shard`` of ``shards``, and
     ``(ERRORS, row)`` (stage ``"read"``) for each matched image name that cannot be read as a
@@ -309,10 +328,11 @@ def _match_shard(shard: int, pattern: str, shards: int, exclude: Optional[str]):
 class AttentionCenters(beam.PTransform):
     """The whole job: ``pipeline | AttentionCenters(glob, output_dir, ...)``.
 
-    Match the glob in ``list_shards`` pieces (:func:`_match_shard`: images only, the output
-    folder and our temporaries are never inputs; unreadable entries are ``"read"`` dead
-    letters) -> ``Reshuffle`` (spreads the files over workers: without it one worker does
-    all) -> ``ReadMatches`` -> :class:`ImageCenters` -> ``centers.jsonl`` and
+    Match the glob in ``list_shards`` pieces (:func:`_match_shard`: images only; the output
+    folder, or when it holds the inputs its ``records/`` and ``jxl/``
+    (:func:`output_exclusions`), and our temporaries are never inputs; unreadable entries
+    are ``"read"`` dead letters) -> ``Reshuffle`` (spreads the files over workers: without
+    it one worker does all) -> ``ReadMatches`` -> :class:`ImageCenters` -> ``centers.jsonl`` and
     ``errors.jsonl`` (:class:`WriteJsonLines`). Returns ``{"centers", "errors",
     "written"}``: the two row PCollections and the written files' summaries.
 
@@ -332,6 +352,7 @@ class AttentionCenters(beam.PTransform):
         super().__init__()
         self._glob = beam_io.normalize(input_glob)
         self._output_dir = beam_io.normalize(output_dir)
+        self._exclude = output_exclusions(self._glob, self._output_dir)
         self._list_shards = max(1, int(list_shards))
         self.centers = ImageCenters(
             base=beam_io.glob_base(self._glob), output_dir=self._output_dir, **kwargs
@@ -342,7 +363,7 @@ class AttentionCenters(beam.PTransform):
         listed = (
             pipeline
             | "ListShards" >> beam.Create(list(range(shards)))
-            | "Match" >> beam.FlatMap(_match_shard, self._glob, shards, self._output_dir)
+            | "Match" >> beam.FlatMap(_match_shard, self._glob, shards, self._exclude)
         )
         files = (
             listed

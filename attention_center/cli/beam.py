@@ -25,14 +25,18 @@ tcp://HOST:PORT`` runs on a running scheduler, ``--dask_workers N`` starts N loc
 processes for the job (either implies ``--runner dask``). See docs/beam.md for Dask,
 Dataflow and Flink.
 
-Exit codes: 0 all done, 1 some inputs failed (see errors.jsonl) or the job failed on the way
-(a lost Dask scheduler: outputs written so far are complete, rerun with --skip_existing),
-2 usage error (before any work: bad flag, glob matching nothing, unknown model, no cjxl for
---encode, a Dask scheduler that does not answer).
+Exit codes: 0 all done, 1 some inputs failed (the first 20 named on stderr, all in
+errors.jsonl) or the job failed on the way (a lost Dask scheduler: outputs written so far are
+complete, rerun with --skip_existing), 2 usage error (before any work: bad flag, glob matching
+nothing, a folder as --input, an unusable local --output, unknown model, no cjxl for
+--encode, a --dask_address where no Dask scheduler answers within 10 s).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -44,6 +48,7 @@ from attention_center.core.command_flags import (
     UsageError,
     define_cjxl_choice_flags,
     define_dask_flags,
+    output_folder_flag,
 )
 
 __all__ = ["FLAGS", "LOCAL_RUNNERS", "USAGE", "main", "pipeline_options", "run", "split_args"]
@@ -55,10 +60,18 @@ flags.DEFINE_string(
     None,
     "Input images: a Beam file pattern (/data/** for every file under /data, /data/**.jpg, "
     "gs://bucket/photos/*; Beam's /data/**/*.jpg leaves out the files directly in /data). "
-    "Non-image suffixes and hidden files are ignored.",
+    "A folder alone is a usage error (exit 2): give DIR/** (every file under it) or DIR/*. "
+    "Non-image suffixes, hidden files and the job's own outputs are ignored.",
     flag_values=FLAGS,
 )
-flags.DEFINE_string("output", None, "Output folder (local, gs://, s3://).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "output",
+    None,
+    "Output folder (local, gs://, s3://); a local one is created and test-written before any "
+    "work. Inside the input's folder it is left out of the inputs; the input's folder or above "
+    "it (--input /data/photos/** --output /data), only its records/ and jxl/ are.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_bool(
     "encode",
     False,
@@ -129,6 +142,9 @@ define_dask_flags(FLAGS)
 #: Runners that run on this machine (cjxl and the input are checked here first).
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
 _HELP = ("help", "h", "helpfull", "helpshort")
+_NEGATIVE_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+#: Failed inputs named on stderr at the end (the rest: errors.jsonl).
+SHOWN_FAILURES = 20
 
 
 def _flag_name(arg: str) -> str:
@@ -144,11 +160,17 @@ def _ours(name: str):
     return None
 
 
+def _is_value(arg: str) -> bool:
+    """Whether an argument after ``--flag`` is its value: not a flag, or a negative number
+    (``--dask_workers -1`` is then refused by the flag's bound, not "missing value")."""
+    return not arg.startswith("-") or _NEGATIVE_NUMBER.fullmatch(arg) is not None
+
+
 def split_args(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
     """``[prog, ...]`` -> (our argv, Beam's pipeline options, cjxl flags after ``--``).
 
-    ``--flag value`` pairs stay together; positional arguments stay with ours (and are
-    refused by :func:`main`).
+    ``--flag value`` pairs stay together (a negative number is a value); positional
+    arguments stay with ours (and are refused by :func:`main`).
     """
     argv = list(argv)
     cjxl: list[str] = []
@@ -160,7 +182,7 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
     i = 0
     while i < len(args):
         arg = args[i]
-        takes_next = i + 1 < len(args) and "=" not in arg and not args[i + 1].startswith("-")
+        takes_next = i + 1 < len(args) and "=" not in arg and _is_value(args[i + 1])
         if not arg.startswith("-") or arg == "-":
             ours.append(arg)
         elif _flag_name(arg) in _HELP or _ours(_flag_name(arg)) is not None:
@@ -220,6 +242,46 @@ def _count_lines(path: str) -> int:
     return sum(1 for line in beam_io.read_bytes(path).splitlines() if line.strip())
 
 
+def _check_input_outside_outputs(pattern: str, output: str) -> None:
+    """Refuses an input glob whose folder lies inside one of the output's own folders
+    (``records/``, ``jxl/``): every file there is left out, so the job would do nothing."""
+    from attention_center.beam import io as beam_io
+    from attention_center.beam.transforms import output_exclusions
+
+    base = beam_io.glob_base(pattern).rstrip("/")
+    for folder in output_exclusions(pattern, output):
+        if base == folder or base.startswith(folder + "/"):
+            raise UsageError(
+                f"--input {FLAGS.input}: lies in {folder}, the job's own output under "
+                f"--output {FLAGS.output}, whose files are never inputs"
+            )
+
+
+def _print_failures(prog: str, errors_path: str, count: int) -> None:
+    """Names the first :data:`SHOWN_FAILURES` failed inputs on stderr, with the problem."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    shown = 0
+    try:  # the first lines only: the file may hold millions
+        with FileSystems.open(errors_path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            while shown < SHOWN_FAILURES:
+                line = f.readline()
+                if not line:
+                    break
+                try:
+                    row = json.loads(line)
+                    text = f"{row['file']}: {row['stage']}: {row['message']}"
+                except (ValueError, KeyError, TypeError):
+                    continue
+                print(f"{prog}: failed: {text}", file=sys.stderr)
+                shown += 1
+    except Exception:  # noqa: BLE001 - the line below still points at the file
+        pass
+    where = f"{count - shown} more" if count > shown else "each"
+    print(f"{prog}: {count} input(s) failed; {where} in {errors_path}", file=sys.stderr)
+
+
 def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequence[str] = ()) -> int:
     """``argv``: ``[prog]`` after flag parsing; ``beam_args``: pipeline options; ``cjxl_flags``."""
     if len(argv) > 1:
@@ -237,7 +299,6 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
 
     from attention_center.beam import io as beam_io
     from attention_center.beam import runners
-    from attention_center.core.atomic import remove_stale_temporaries
     from attention_center.jxl.encoder import (
         EncoderFlagsError,
         EncoderNotFoundError,
@@ -247,12 +308,21 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
 
     pattern, output = beam_io.normalize(FLAGS.input), beam_io.normalize(FLAGS.output)
     FileSystems.set_options(options)
+    wildcard = any(c in pattern for c in beam_io.WILDCARDS)
+    folder = FLAGS.input.rstrip("/")
+    folder_hint = (
+        f"did you mean '{folder}/**' (every image under it) or '{folder}/*' (its top level)?"
+    )
+    if not wildcard and beam_io.is_local(pattern) and os.path.isdir(pattern):
+        raise UsageError(f"--input {FLAGS.input}: is a folder, not a file pattern: {folder_hint}")
     try:
         matched = FileSystems.match([pattern], limits=[1])[0].metadata_list
     except Exception as error:  # noqa: BLE001 - unknown scheme, missing credentials...
         raise UsageError(f"--input {FLAGS.input}: cannot list it: {error}") from error
     if not matched:
-        raise UsageError(f"--input {FLAGS.input}: matches no file")
+        hint = "" if wildcard else f" (if it is a folder, {folder_hint})"
+        raise UsageError(f"--input {FLAGS.input}: matches no file{hint}")
+    _check_input_outside_outputs(pattern, output)
     runner = str(options.get_all_options()["runner"] or "")
     on_dask = runner == runners.DASK_RUNNER
     if on_dask and FLAGS.batch_size > 1:
@@ -271,16 +341,15 @@ def main(argv: Sequence[str], beam_args: Sequence[str] = (), cjxl_flags: Sequenc
             check_encoder_flags(encoder, cjxl_flags)  # a bad flag fails here, not per image
         except (EncoderNotFoundError, EncoderFlagsError) as error:
             raise UsageError(str(error)) from error
-    if beam_io.is_local(output):
-        remove_stale_temporaries(output)  # what a killed run left
+    address = FLAGS.dask_address or runners.option_value(beam_args, "dask_client_address")
+    timeout_s = runners.connect_timeout_s(beam_args) if on_dask else 0.0
+    if on_dask and address and FLAGS.dask_workers is None:
+        runners.scheduler_threads(address, timeout_s)  # none there: exit 2, nothing created
     if not on_dask:
         return _run(options, pattern, output, encoder, cjxl_flags)
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    address = FLAGS.dask_address or runners.option_value(beam_args, "dask_client_address")
-    with runners.dask_cluster(
-        address, FLAGS.dask_workers, runners.connect_timeout_s(beam_args)
-    ) as cluster:
+    with runners.dask_cluster(address, FLAGS.dask_workers, timeout_s) as cluster:
         options = PipelineOptions(runners.dask_pipeline_args(beam_args, cluster))
         return _run(options, pattern, output, encoder, cjxl_flags, cluster)
 
@@ -318,6 +387,9 @@ def _run(options, pattern: str, output: str, encoder: str, cjxl_flags, cluster=N
         )
     except ModelLoadError as error:
         raise UsageError(str(error)) from error
+    if beam_io.is_local(output):  # a remote one cannot be probed cheaply: its writes fail alone
+        output_folder_flag("output", output)  # a file, read-only...: exit 2 before any work
+        remove_stale_temporaries(output)  # what a killed run left
     pipeline = beam.Pipeline(options=options)
     _ = pipeline | "AttentionCenters" >> job
     try:
@@ -349,7 +421,7 @@ def _run(options, pattern: str, output: str, encoder: str, cjxl_flags, cluster=N
         f"{layout.errors()}"
     )
     if errors:
-        print(f"{prog}: {errors} input(s) failed; see {layout.errors()}", file=sys.stderr)
+        _print_failures(prog, layout.errors(), errors)
     return EXIT_FAILURES if errors else EXIT_OK
 
 
