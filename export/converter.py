@@ -258,16 +258,24 @@ def _converter(
 #: Ops before the sigmoid that also stay in float32 in int8 models (see
 #: :func:`center_tail_nodes`): the head's last convolutions.
 FLOAT_HEAD_OPS = 0
+#: Whether the sigmoid itself stays in float32 in int8 models. TFLite's int8 sigmoid has a
+#: fixed output step of 1/256: on a flat, dark or blurred image every cell of the map (about
+#: 0.001 in float) rounds to 0, and the gravity centre of an all-zero map is (0, 0), the
+#: top-left corner. In float the map keeps its shape and the centre is the float model's.
+FLOAT_SIGMOID = True
 
 
-def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC", head_ops: int = 0) -> list[str]:
+def center_tail_nodes(
+    content: bytes, stop_op: str = "LOGISTIC", head_ops: int = 0, include_stop: bool = False
+) -> list[str]:
     """Output-tensor names of the ops from the weighting map to the ``center`` output.
 
     Walks back from the signature's ``center`` output through the ops that
     produce it until the ``stop_op`` (the sigmoid that makes the weighting
     map): the gravity centre's reshape, sum, normalization and coordinate
-    contraction. With ``head_ops > 0`` the sigmoid and the ``head_ops`` ops
-    before it on its input chain (the head's last convolutions) are included.
+    contraction. With ``include_stop`` or ``head_ops > 0`` the sigmoid is included, and
+    with ``head_ops > 0`` the ``head_ops`` ops before it on its input chain (the head's last
+    convolutions) too.
     """
     model = flatbuffer.read_model(content)
     subgraph = model.subgraphs[0]
@@ -285,7 +293,7 @@ def center_tail_nodes(content: bytes, stop_op: str = "LOGISTIC", head_ops: int =
         seen.add(tensor)
         operator = producer[tensor]
         if flatbuffer._op_name(model, operator) == stop_op:
-            for _ in range(head_ops + 1 if head_ops > 0 else 0):
+            for _ in range(head_ops + 1 if head_ops > 0 or include_stop else 0):
                 names += [
                     flatbuffer._decoded(subgraph.tensors[int(t)].name) for t in operator.outputs
                 ]
@@ -431,7 +439,7 @@ def _quantize_int8_keeping_center_float(
     # Constructing the debugger calibrates the model on the representative frames.
     debugger = tf.lite.experimental.QuantizationDebugger(converter=converter)
     calibrated = debugger.calibrated_model
-    nodes = center_tail_nodes(calibrated, head_ops=FLOAT_HEAD_OPS)
+    nodes = center_tail_nodes(calibrated, head_ops=FLOAT_HEAD_OPS, include_stop=FLOAT_SIGMOID)
     nodes += layer_op_nodes(calibrated, float_layers)
     frames = representative_frames
     if int8_bias_correction:  # it reads the frames once per corrected op: decode them once

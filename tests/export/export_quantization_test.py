@@ -33,7 +33,9 @@ from export.parity import THRESHOLDS  # noqa: E402
 from export.pipeline import Exporter  # noqa: E402
 
 #: The gravity centre after the sigmoid, which int8 keeps in float (see export.converter).
-GRAVITY_TAIL_OPS = {"RESHAPE", "SUM", "ADD", "DIV", "FULLY_CONNECTED"}
+#: The sigmoid that makes the weighting map and the gravity centre after it: float32 in int8
+#: models (converter.FLOAT_SIGMOID; the centre of an int8 map was (0, 0) on flat images).
+GRAVITY_TAIL_OPS = {"LOGISTIC", "RESHAPE", "SUM", "ADD", "DIV", "FULLY_CONNECTED"}
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +147,7 @@ def test_int8_is_full_integer_but_the_gravity_centre_and_the_first_blocks(export
         exporter.saved_model(), "int8", exporter.representative_frames, exporter.outputs, []
     )
     assert set(flatbuffer.float_ops(everything)) <= GRAVITY_TAIL_OPS
+    assert "LOGISTIC" in flatbuffer.float_ops(everything)  # the map itself, in float
     assert all(kinds == {"INT8"} for kinds in _convolution_types(everything).values())
     assert len(everything) < len(content)
 

@@ -97,6 +97,20 @@ def test_bundled_keras_and_tflite_agree_on_real_photos(folder, kodak_paths):
     assert np.ptp(keras_centers[:, 0]) > 10 or np.ptp(keras_centers[:, 1]) > 10
 
 
+@pytest.mark.parametrize("folder", sorted(MODELS))
+def test_bundled_tflite_gives_a_centre_inside_on_flat_images(folder):
+    """The int8 default gave (0, 0), the top-left corner, for flat grey, black and white
+    images (and some blurred photos): its int8 sigmoid rounded every cell of the map to 0.
+    The float model's centre on them is near the middle; the int8 file's must be too."""
+    frames = np.stack([np.full((480, 640, 3), v, np.float32) for v in (0.0, 0.5, 1.0)])
+    keras_centers = load_predictor(ASSETS / folder / "model.keras").predict_frames(frames)["center"]
+    lite = load_predictor(ASSETS / folder / "model.tflite")
+    lite_centers = np.concatenate([lite.predict_frames(f[None])["center"] for f in frames])
+    assert np.all(lite_centers >= [160, 120]) and np.all(lite_centers <= [480, 360]), lite_centers
+    distance = np.linalg.norm(keras_centers - lite_centers, axis=1) / np.hypot(480, 640)
+    assert distance.max() <= INT8_PARITY, (keras_centers, lite_centers)
+
+
 def test_presets_by_name_in_the_api():
     """``large`` is the 1.3.0 model (full EfficientNet-Lite0), ``default`` the compact 3.x
     (with learned priors);
