@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import keras
 
@@ -89,6 +89,50 @@ def get_backbone_spec(name: str) -> BackboneSpec:
         raise ValueError(
             f"unknown backbone {name!r}; registered: {', '.join(list_backbones())}"
         ) from None
+
+
+def check_levels(name: str, levels) -> tuple[str, ...]:
+    """``levels`` as a tuple, checked against backbone ``name``'s taps: a non-empty sequence
+    of distinct level names such as ``("P3", "P4")``, each one the backbone has.
+
+    Raises:
+      ValueError: naming ``levels`` and the levels the backbone has.
+    """
+    taps = tuple(get_backbone_spec(name).taps)
+    has = f"backbone {name!r} has {', '.join(taps)}"
+    if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
+        raise ValueError(
+            f"levels must be a sequence of level names such as ('P3', 'P4'), got {levels!r}; {has}"
+        )
+    levels = tuple(levels)
+    if not levels:
+        raise ValueError(f"levels must name at least one level; {has}")
+    unknown = [level for level in levels if level not in taps]
+    if unknown:
+        raise ValueError(
+            f"levels: backbone {name!r} has no level(s) {', '.join(map(str, unknown))}; "
+            f"it has {', '.join(taps)}"
+        )
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"levels must not name a level twice, got {list(levels)}; {has}")
+    return levels
+
+
+def check_image_shape(input_shape) -> tuple:
+    """``input_shape`` as a tuple, checked to be ``(H, W, 3)`` (RGB; ``None`` dims for any size).
+
+    Raises:
+      ValueError: another rank or channel count, naming ``input_shape``.
+    """
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = ()
+    if len(shape) != 3 or shape[-1] != 3:
+        raise ValueError(
+            f"input_shape must be (H, W, 3), RGB (H and W may be None), got {input_shape!r}"
+        )
+    return shape
 
 
 def _check_alpha(spec: BackboneSpec, alpha: float):
@@ -155,13 +199,14 @@ def build_backbone(
       (sizes rounded up). The dict of symbolic outputs is also available as the
       model's ``pyramid_outputs`` attribute, and the chosen normalization mode
       as ``normalization``.
+    Raises:
+      ValueError: an unknown backbone, alpha or weights; ``levels`` that are not distinct
+        levels of the backbone; an ``input_shape`` that is not ``(H, W, 3)``.
     """
     spec = get_backbone_spec(name)
     _check_alpha(spec, alpha)
-    levels = tuple(levels)
-    unknown = [level for level in levels if level not in spec.taps]
-    if unknown:
-        raise ValueError(f"backbone {name!r} has no level(s) {unknown}; it has {sorted(spec.taps)}")
+    levels = check_levels(name, levels)
+    input_shape = check_image_shape(input_shape)
     constructor_weights, mode = resolve_weights(spec, weights, alpha)
     mode = normalization or mode
     network = spec.constructor(

@@ -206,32 +206,20 @@ def pipeline_options(beam_args: Sequence[str], dask_address=None, dask_workers=N
     Beam's DaskRunner, whose options are registered first); ``args`` is the resolved list.
 
     Raises:
-      UsageError: Beam is not installed, or a flag is neither ours nor a Beam option.
+      UsageError: Beam is not installed, or a flag is neither ours nor a Beam option
+        (:func:`attention_center.core.beam_options.checked_pipeline_options`, shared with
+        ``ground-truth beam``).
     """
+    from attention_center.core.beam_options import checked_pipeline_options
+
     beam_args = list(beam_args)
     try:
-        from apache_beam.options.pipeline_options import PipelineOptions
-
         from attention_center.beam.runners import runner_args
     except ImportError:
-        names = ", ".join(f"--{_flag_name(a)}" for a in beam_args if a.startswith("-"))
-        unknown = f"unknown flag(s) {names}; " if names else ""
-        raise UsageError(
-            f"{unknown}attention-center beam needs Apache Beam: "
-            'pip install "attention-center[beam]"'
-        ) from None
+        checked_pipeline_options(beam_args)  # Beam missing: the usage error that says so
+        raise
     beam_args = runner_args(beam_args, dask_address, dask_workers)
-    options = PipelineOptions(beam_args)
-    known = PipelineOptions([]).get_all_options()
-    unknown = [
-        name for name in options.get_all_options(retain_unknown_options=True) if name not in known
-    ]
-    if unknown:
-        raise UsageError(
-            f"unknown flag(s) {', '.join('--' + n for n in unknown)}: neither "
-            "ours nor a Beam pipeline option (see --help)"
-        )
-    return options, beam_args
+    return checked_pipeline_options(beam_args, "attention-center beam"), beam_args
 
 
 def _count_lines(path: str) -> int:

@@ -34,6 +34,7 @@ Exit codes: 0 done, 1 something was reported as an error (each named), 2 usage e
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -314,7 +315,12 @@ def _proxies() -> int:
 
 
 def _tfds() -> int:
-    """``tfds``: prepares one TFDS config per ``--source``; 1 if one failed (the rest are kept)."""
+    """``tfds``: prepares one TFDS config per ``--source``; 1 if one failed (the rest are kept).
+
+    Usage errors, before any work or output (exit 2): no ``--out``, a ``--data_dir`` that is
+    not a folder, an unknown ``--source``, two sources that would be one config, a config
+    under ``--out`` prepared from another source, an ``--out`` that is not a usable folder.
+    """
     from pathlib import Path
 
     if not FLAGS.out:
@@ -325,15 +331,31 @@ def _tfds() -> int:
             f"--data_dir {FLAGS.data_dir}: no such folder (the manual directory)", file=sys.stderr
         )
         return 2
+    if not FLAGS.source:
+        raise UsageError("--source: give at least one source")
+    _check_build_sources(FLAGS.source, FLAGS.data_dir)  # an unknown name: exit 2, as build
     from attention_center.core.atomic import atomic_write_text
+    from attention_center.core.command_flags import output_folder_flag
     from ground_truth.build import tfds_card
-    from ground_truth.build.tfds_dataset import prepare
+    from ground_truth.build.tfds_dataset import plan_configs, prepare
 
+    try:
+        configs = plan_configs(
+            FLAGS.source, FLAGS.data_dir, FLAGS.out, FLAGS.max_images_per_split, FLAGS.seed
+        )
+    except ValueError as error:
+        raise UsageError(f"--source: {error}") from error
+    out = Path(FLAGS.out)
+    created = []  # --out and its ancestors that this run makes: removed if left empty
+    while not os.path.lexists(out) and out != out.parent:
+        created.append(out)
+        out = out.parent
+    output_folder_flag("out", FLAGS.out)  # "--out PATH: exists and is not a folder", ...
     failed = 0
-    for source in FLAGS.source:
+    for config in configs:
         try:
             (directory,) = prepare(
-                [source],
+                [config.source],
                 FLAGS.data_dir,
                 FLAGS.out,
                 seed=FLAGS.seed,
@@ -341,13 +363,21 @@ def _tfds() -> int:
                 progress=FLAGS.progress,
             )
         except Exception as error:  # a reader's RecordError, a bad image, TFDS: name it, go on
-            print(f"ERROR: {source}: {error}", file=sys.stderr)
+            text = str(error)
+            named = text.startswith(config.source)
+            print(f"ERROR: {text if named else f'{config.source}: {text}'}", file=sys.stderr)
             failed += 1
             continue
-        atomic_write_text(directory / "README.md", tfds_card.card_markdown([source]))
+        atomic_write_text(directory / "README.md", tfds_card.card_markdown([config.source]))
         print(directory)
-    if failed < len(FLAGS.source):
+    if failed < len(configs):
         print(f"read with: --data tfds:{FLAGS.out}")
+    else:
+        for folder in created:  # nothing prepared: leave no empty --out behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
     return 1 if failed else 0
 
 
@@ -376,16 +406,22 @@ def beam_main(argv: Sequence[str], beam_args: Sequence[str] = ()) -> int:
     import json
     from pathlib import Path
 
+    from attention_center.beam import runners
+    from attention_center.core.beam_options import checked_pipeline_options
+
+    # First, as `attention-center beam` does: a flag that is neither ours nor a Beam pipeline
+    # option (a typo such as --sorce would otherwise build the default sources) is exit 2.
+    # FnApiRunner unless named (no Prism download); dask: Beam's DaskRunner, options registered
+    beam_args = runners.runner_args(beam_args, BEAM_FLAGS.dask_address, BEAM_FLAGS.dask_workers)
+    checked_pipeline_options(beam_args, "attention-center ground-truth beam")
+    # The same usage checks as build, before any work or output (exit 2).
+    frame_hw = _check_build_flags(BEAM_FLAGS)
+
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from attention_center.beam import runners
     from ground_truth.build.beam import BuildGroundTruth
 
-    # The same usage checks as build, before any work or output (exit 2).
-    frame_hw = _check_build_flags(BEAM_FLAGS)
-    # FnApiRunner unless named (no Prism download); dask: Beam's DaskRunner, options registered
-    beam_args = runners.runner_args(beam_args, BEAM_FLAGS.dask_address, BEAM_FLAGS.dask_workers)
     transform = BuildGroundTruth(
         BEAM_FLAGS.source,
         BEAM_FLAGS.data_dir,

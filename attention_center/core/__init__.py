@@ -21,6 +21,10 @@ Modules:
 * :mod:`~attention_center.core.ground_truth_index`: the on-disk ground-truth build
   (``index.jsonl`` + frames) and the one record selection.
 * :mod:`~attention_center.core.tflite_metadata`: reading the metadata of our ``.tflite`` files.
+* :mod:`~attention_center.core.command_line`, :mod:`~attention_center.core.command_flags`: the
+  exit-code convention and the flags programs share;
+  :mod:`~attention_center.core.beam_options`: the Beam commands' pipeline options, checked
+  (Beam imported only when called).
 
 Conventions everywhere: points ``(x, y)``, x first, 0-based pixel centres; sizes ``(h, w)``.
 """

@@ -29,6 +29,17 @@ downloads nothing. ``base_url`` replaces the upstream location by a mirror holdi
 layout as the data root's folder (``https://...`` or ``file:///...``: the tests use a
 ``file://`` copy of ``../shared/data``, never the network).
 
+How long it can take when the network does not answer: each connection and each read may
+stall ``timeout_s`` (:data:`TIMEOUT_S`); after ``give_up_after``
+(:data:`GIVE_UP_AFTER`) files in a row failed for no answer (a timeout, a refused or
+unresolvable host) or for a folder that cannot be written, with none fetched between them,
+the files not started yet are not tried (each named in the report, with the reason), so a
+stalled host ends the call within about twice ``timeout_s``; ``deadline_s`` bounds the whole
+call the same way. Folders the call made and left empty are removed. By default
+(``check=True``) :func:`fetch` raises :class:`FetchError` when any file is not in place, so
+``python -c "...; download.fetch('osie', 'data')"`` exits non-zero; ``check=False`` returns
+the report instead.
+
 Licences: OSIE and Scene are MIT; the SALICON examples carry their Flickr licences;
 BubbleView has no licence file: the authors ask to be cited (Kim et al., ACM TOCHI 2017).
 The data are fetched for research, training and evaluation, never bundled in the package.
@@ -37,9 +48,12 @@ The data are fetched for research, training and evaluation, never bundled in the
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import os
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -54,7 +68,9 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "DownloadError",
+    "FetchError",
     "FetchReport",
+    "UnknownNameError",
     "datasets_for_sources",
     "fetch",
     "manifest",
@@ -63,7 +79,13 @@ __all__ = [
 ]
 
 CHUNK = 1 << 20
-TIMEOUT_S = 60
+#: Seconds a connection or one read may stall before the file fails.
+TIMEOUT_S = 20
+#: Files in a row that failed for no answer (or an unwritable folder) before the rest are
+#: not tried (one wave of the default 8 parallel downloads).
+GIVE_UP_AFTER = 8
+#: At most this many failures are printed one by one (all are in the report).
+_PRINTED_ERRORS = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,6 +186,29 @@ class DownloadError(PathError):
     """
 
 
+class _NoAnswer(DownloadError):
+    """The host did not answer (a timeout, a refused or unresolvable host): counts towards
+    giving up."""
+
+
+class _CannotWrite(DownloadError):
+    """The destination folder cannot be written: counts towards giving up."""
+
+
+class _NotTried(DownloadError):
+    """Not started: :func:`fetch` gave up (see :attr:`FetchReport.gave_up`)."""
+
+
+class UnknownNameError(KeyError, ValueError):
+    """An unknown dataset or file name; the message lists the known ones.
+
+    Both a ``KeyError`` (what :func:`manifest` raised before) and a ``ValueError``.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 @dataclasses.dataclass
 class FetchReport:
     """What :func:`fetch` did for one dataset.
@@ -173,7 +218,10 @@ class FetchReport:
       fetched: files downloaded now.
       present: files already in place with the right checksum (not downloaded).
       bytes_fetched: bytes downloaded now (resumed parts count what was added).
-      errors: one :class:`DownloadError` per file that failed (the others are in place).
+      errors: one :class:`DownloadError` per file that is not in place: each that failed,
+        and each not tried after :func:`fetch` gave up (the others are in place).
+      not_tried: how many of ``errors`` were not tried.
+      gave_up: why the rest was not tried (``None``: every file was tried).
     """
 
     folder: Path
@@ -181,10 +229,51 @@ class FetchReport:
     present: int = 0
     bytes_fetched: int = 0
     errors: list = dataclasses.field(default_factory=list)
+    not_tried: int = 0
+    gave_up: Optional[str] = None
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def failed(self) -> int:
+        """Files tried that failed (``len(errors) - not_tried``)."""
+        return len(self.errors) - self.not_tried
+
+    def summary(self, name: Optional[str] = None) -> str:
+        """One line: ``"DATA/osie: 3 fetched, 2 failed, 2098 not tried (1.2 MB)"`` (``name``
+        instead of the folder when given)."""
+        parts = [f"{self.fetched} fetched", f"{self.failed} failed"]
+        if self.not_tried:
+            parts.append(f"{self.not_tried} not tried")
+        if self.present:
+            parts.append(f"{self.present} already in place")
+        return f"{name or self.folder}: {', '.join(parts)} ({self.bytes_fetched / 1e6:.1f} MB)"
+
+
+class FetchError(DownloadError):
+    """:func:`fetch` (``check=True``) could not put every file in place.
+
+    Attributes:
+      path: the dataset's folder.
+      reason: how many files are missing, why (the first error, and why the rest was not
+        tried when it gave up), and that a second call resumes.
+      report: the :class:`FetchReport`.
+    """
+
+    def __init__(self, report: FetchReport):
+        self.report = report
+        missing = len(report.errors)
+        total = report.fetched + report.present + missing
+        reason = f"{missing} of {total} files not in place ({report.fetched} fetched now"
+        reason += f", {report.failed} failed"
+        if report.not_tried:
+            reason += f", {report.not_tried} not tried: {report.gave_up}"
+        first = next((e for e in report.errors if not isinstance(e, _NotTried)), None)
+        if first is not None:
+            reason += f"; first: {first}"
+        super().__init__(report.folder, reason + "); run it again to resume")
 
 
 def datasets_for_sources(sources: Iterable[str]) -> list[str]:
@@ -215,10 +304,11 @@ def manifest(folder: str) -> dict[str, str]:
     """``{path relative to the folder: sha256 hex}`` of a dataset's files.
 
     Raises:
-      KeyError: not a dataset of :data:`DATASETS`.
+      UnknownNameError: (a ``KeyError`` and a ``ValueError``) not a dataset of
+        :data:`DATASETS`; the message lists them.
     """
     if folder not in DATASETS:
-        raise KeyError(f"unknown dataset {folder!r}; known: {', '.join(DATASETS)}")
+        raise UnknownNameError(f"unknown dataset {folder!r}; known: {', '.join(DATASETS)}")
     entries = {}
     for line in _manifest_text(folder).splitlines():
         if line.strip():
@@ -259,7 +349,7 @@ def _url(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + "/" + urllib.parse.quote(path)
 
 
-def _open(url: str, offset: int):
+def _open(url: str, offset: int, timeout_s: float = TIMEOUT_S):
     """``(stream, resumed)``: the file from ``offset`` on (``resumed``) or from its start."""
     if url.startswith("file:"):
         local = urllib.request.url2pathname(urllib.parse.urlparse(url).path)
@@ -270,36 +360,71 @@ def _open(url: str, offset: int):
     if offset:
         request.add_header("Range", f"bytes={offset}-")
     try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+        response = urllib.request.urlopen(request, timeout=timeout_s)
     except urllib.error.HTTPError as error:
         if error.code == 416 and offset:  # the part is already whole (or longer): start again
-            return _open(url, 0)
+            return _open(url, 0, timeout_s)
         raise
     return response, offset > 0 and getattr(response, "status", 200) == 206
 
 
-def _fetch_one(url: str, destination: Path, sha256: str) -> int:
+def _why(error: BaseException) -> str:
+    """An error's reason in a few words (``timed out``, not ``<urlopen error timed out>``)."""
+    if isinstance(error, urllib.error.HTTPError):
+        return str(error)
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
+def _fetch_one(url: str, destination: Path, sha256: str, timeout_s: float = TIMEOUT_S) -> int:
     """Fetches ``url`` to ``destination`` (resuming ``destination.part``); returns bytes read.
 
     Raises:
-      DownloadError: the URL could not be read, or the bytes do not match ``sha256`` (the
-        part is removed, so the next run starts that file afresh).
+      DownloadError: the URL could not be read (:class:`_NoAnswer` when the host did not
+        answer), its folder cannot be written (:class:`_CannotWrite`), or the bytes do not
+        match ``sha256`` (the part is removed, so the next run starts that file afresh).
     """
     part = destination.with_name(destination.name + ".part")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    offset = part.stat().st_size if part.is_file() else 0
+    no_answer = DownloadError if url.startswith("file:") else _NoAnswer
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        offset = part.stat().st_size if part.is_file() else 0
+    except OSError as error:
+        raise _CannotWrite(
+            destination, f"cannot write into {destination.parent}: {_why(error)}"
+        ) from error
     read = 0
     try:
-        stream, resumed = _open(url, offset)
-    except (urllib.error.URLError, OSError, ValueError) as error:
+        stream, resumed = _open(url, offset, timeout_s)
+    except urllib.error.HTTPError as error:  # the host answered: this file only
         raise DownloadError(destination, f"cannot fetch {url}: {error}") from error
-    with stream, open(part, "ab" if resumed else "wb") as out:
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise no_answer(destination, f"cannot fetch {url}: {_why(error)}") from error
+    with stream:
         try:
-            for block in iter(lambda: stream.read(CHUNK), b""):
-                out.write(block)
+            out = open(part, "ab" if resumed else "wb")
+        except OSError as error:
+            raise _CannotWrite(destination, f"cannot write {part}: {_why(error)}") from error
+        with out:
+            while True:
+                try:
+                    block = stream.read(CHUNK)
+                except (urllib.error.URLError, OSError) as error:  # the part stays: resumed
+                    raise no_answer(
+                        destination, f"interrupted reading {url}: {_why(error)}"
+                    ) from error
+                if not block:
+                    break
+                try:
+                    out.write(block)
+                except OSError as error:
+                    raise _CannotWrite(
+                        destination, f"cannot write {part}: {_why(error)}"
+                    ) from error
                 read += len(block)
-        except (urllib.error.URLError, OSError) as error:  # the part stays: resumed next run
-            raise DownloadError(destination, f"interrupted reading {url}: {error}") from error
     actual = file_sha256(part)
     if actual != sha256:
         part.unlink()
@@ -336,6 +461,54 @@ def verify(
     return problems
 
 
+class _GiveUp:
+    """When :func:`fetch` stops starting files: ``limit`` failures in a row with no answer
+    (or no way to write), or past the deadline. Shared by the download threads."""
+
+    def __init__(self, limit: int, deadline_s: Optional[float]):
+        self.limit = max(1, int(limit))
+        self.deadline = None if deadline_s is None else time.monotonic() + float(deadline_s)
+        self.deadline_s = deadline_s
+        self.in_a_row = 0
+        self.reason: Optional[str] = None
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raises :class:`_NotTried` (without a path: see :func:`fetch`) once given up."""
+        with self._lock:
+            if self.reason is None and self.deadline is not None:
+                if time.monotonic() > self.deadline:
+                    self.reason = f"the deadline of {self.deadline_s:g} s passed"
+            if self.reason is not None:
+                raise _NotTried("", self.reason)
+
+    def done(self, error: Optional[BaseException]) -> None:
+        with self._lock:
+            if isinstance(error, (_NoAnswer, _CannotWrite)):
+                self.in_a_row += 1
+                if self.in_a_row >= self.limit and self.reason is None:
+                    self.reason = (
+                        f"gave up after {self.in_a_row} files in a row failed with no file "
+                        f"fetched between them (last: {error.reason})"
+                    )
+            elif error is None or isinstance(error, DownloadError):
+                self.in_a_row = 0  # fetched, or the host answered (a 404, a bad checksum)
+
+    def cancel(self, reason: str) -> None:
+        with self._lock:
+            self.reason = self.reason or reason
+
+
+def _missing_folders(paths: Iterable[Path]) -> list[Path]:
+    """The folders of ``paths`` (and their ancestors) that do not exist, deepest first."""
+    missing = set()
+    for folder in paths:
+        while folder not in missing and folder != folder.parent and not os.path.lexists(folder):
+            missing.add(folder)
+            folder = folder.parent
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
 def fetch(
     folder: str,
     data_dir: os.PathLike | str,
@@ -344,6 +517,10 @@ def fetch(
     paths: Optional[Iterable[str]] = None,
     workers: int = 8,
     progress: Optional[Callable[[str], None]] = print,
+    check: bool = True,
+    timeout_s: float = TIMEOUT_S,
+    give_up_after: int = GIVE_UP_AFTER,
+    deadline_s: Optional[float] = None,
 ) -> FetchReport:
     """Puts a dataset's files in ``data_dir/folder``, checked; fetches only what is missing.
 
@@ -356,18 +533,30 @@ def fetch(
         where :attr:`Dataset.renames` apply).
       paths: only these files of the manifest (default: all).
       workers: parallel downloads.
-      progress: called with one line now and then (``None``: silent).
+      progress: called with one line now and then (``None``: silent); the last one counts
+        the files fetched, failed and not tried.
+      check: raise :class:`FetchError` when any file is not in place (after the progress
+        lines); ``False``: return the report either way.
+      timeout_s: seconds a connection or one read may stall before that file fails.
+      give_up_after: after this many files in a row failed with no answer from the host
+        (or an unwritable folder), none fetched between them, the files not started yet
+        are not tried.
+      deadline_s: no file is started after this many seconds (``None``: no deadline).
     Returns:
-      :class:`FetchReport`; ``report.errors`` names each file that failed (the others are in
-      place, and a second call fetches only the failed ones).
+      :class:`FetchReport`; ``report.errors`` names each file that is not in place (the
+      others are, and a second call fetches only those).
+    Raises:
+      UnknownNameError: ``folder`` is not a dataset of :data:`DATASETS`, or ``paths`` names
+        a file that is not one of its files (the message lists what is known).
+      FetchError: with ``check``, a file is not in place (``error.report`` has them all).
     """
+    wanted = manifest(folder)  # an unknown name: UnknownNameError listing the known ones
     dataset = DATASETS[folder]
-    wanted = manifest(folder)
     if paths is not None:
         paths = list(paths)
         unknown = [p for p in paths if p not in wanted]
         if unknown:
-            raise KeyError(f"not files of {folder}: {', '.join(unknown[:5])}")
+            raise UnknownNameError(f"not files of {folder}: {', '.join(unknown[:5])}")
         wanted = {p: wanted[p] for p in paths}
     root = Path(data_dir) / folder
     report = FetchReport(folder=root)
@@ -387,21 +576,63 @@ def fetch(
     )
     if not todo:
         return report
+    created = _missing_folders((root / path).parent for path in todo)
+    stop = _GiveUp(give_up_after, deadline_s)
 
     def one(path: str) -> int:
+        stop.check()
         upstream = path if base_url else dataset.upstream_path(path)
-        return _fetch_one(_url(source, upstream), root / path, wanted[path])
+        error = None
+        try:
+            return _fetch_one(_url(source, upstream), root / path, wanted[path], timeout_s)
+        except DownloadError as failed:
+            error = failed
+            raise
+        finally:
+            stop.done(error)
 
-    with concurrent.futures.ThreadPoolExecutor(max(1, int(workers))) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, int(workers)))
+    try:
         futures = {pool.submit(one, path): path for path in todo}
+        shown = time.monotonic()
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            path = futures[future]
             try:
                 report.bytes_fetched += future.result()
                 report.fetched += 1
+            except _NotTried as error:
+                report.errors.append(_NotTried(root / path, f"not tried: {error.reason}"))
+                report.not_tried += 1
             except DownloadError as error:
                 report.errors.append(error)
-            if done % 200 == 0 or done == len(todo):
-                say(f"{folder}: {done}/{len(todo)} fetched ({report.bytes_fetched / 1e6:.1f} MB)")
-    for error in report.errors:
+            busy = done < len(todo) and stop.reason is None
+            if busy and (done % 200 == 0 or time.monotonic() - shown > 30):
+                shown = time.monotonic()
+                say(
+                    f"{folder}: {done}/{len(todo)} done: {report.fetched} fetched, "
+                    f"{report.failed} failed ({report.bytes_fetched / 1e6:.1f} MB)"
+                )
+    except BaseException:  # Ctrl-C: start nothing more (the running ones end by timeout_s)
+        stop.cancel("interrupted")
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        for made in created:  # what this call made and left empty
+            with contextlib.suppress(OSError):
+                made.rmdir()
+    report.gave_up = stop.reason if report.not_tried else None
+    say(report.summary(folder))
+    failed = [e for e in report.errors if not isinstance(e, _NotTried)]
+    for error in failed[:_PRINTED_ERRORS]:
         say(f"ERROR: {error}")
+    if len(failed) > _PRINTED_ERRORS:
+        say(f"ERROR: ... and {len(failed) - _PRINTED_ERRORS} more (report.errors names each)")
+    if report.not_tried:
+        say(
+            f"ERROR: {folder}: {report.not_tried} files not tried: {report.gave_up}; "
+            "run it again to resume"
+        )
+    if check and report.errors:
+        raise FetchError(report)
     return report

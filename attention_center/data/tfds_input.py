@@ -117,6 +117,60 @@ def version_dirs(spec: str) -> list[Path]:
     return [_check(directory, spec)]
 
 
+_REPREPARE = (
+    "the prepared dataset is partial or corrupt: delete {directory} and prepare it again "
+    "with `attention-center ground-truth tfds`"
+)
+
+
+def _split_files_problem(directory: Path, split_info) -> Optional[str]:
+    """Why a split's shard files cannot be whole (missing, or shorter than the examples
+    they hold), or ``None``."""
+    files = [directory / name for name in split_info.filenames]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more of its {len(files)} shards)" if missing[1:] else ""
+        return f"{missing[0]}: missing{more}"
+    size = sum(f.stat().st_size for f in files)
+    if size < int(split_info.num_bytes):  # the examples alone are num_bytes long
+        where = files[0] if len(files) == 1 else f"{split_info.name} shards {files[0]}..."
+        return (
+            f"{where}: truncated ({size} bytes; its examples alone are {int(split_info.num_bytes)})"
+        )
+    return None
+
+
+def _op_message(error) -> str:
+    """A TensorFlow error's first line, without its ``{{function_node ...}}`` prefix."""
+    text = str(getattr(error, "message", "") or error).strip().splitlines()[0]
+    text = re.sub(r"^\{\{[^}]*\}\}\s*", "", text)
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text) or type(error).__name__
+
+
+def _examples(builder, directory: Path, split: str, spec: str):
+    """The split's examples as numpy (frames as JPEG bytes), or a :class:`ValueError` naming
+    the prepared folder and the shard when its files are missing, truncated or corrupt
+    (never TensorFlow's traceback)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    advice = _REPREPARE.format(directory=directory)
+    problem = _split_files_problem(directory, builder.info.splits[split])
+    if problem:
+        raise ValueError(f"{spec}: {problem}; {advice}")
+    try:
+        dataset = builder.as_dataset(
+            split=split, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()}
+        )
+        yield from tfds.as_numpy(dataset)
+    except (tf.errors.OpError, OSError) as error:
+        files = ", ".join(builder.info.splits[split].filenames)
+        raise ValueError(
+            f"{spec}: {directory}: {split} split ({files}) unreadable: {_op_message(error)}; "
+            f"{advice}"
+        ) from None
+
+
 def read_tfds(
     spec: str, splits: Sequence[str], sources: Optional[Sequence[str]] = None
 ) -> tuple[list[dict], FrameStore]:
@@ -133,7 +187,9 @@ def read_tfds(
       order, and the :class:`FrameStore` of their frames.
     Raises:
       FileNotFoundError, ValueError: see :func:`version_dirs`; two configs hold the same
-        record (e.g. ``osie_eye`` and ``osie_eye_first2`` in one folder: name one of them).
+        record (e.g. ``osie_eye`` and ``osie_eye_first2`` in one folder: name one of them);
+        a split's shard file is missing, truncated or corrupt (a partial or damaged
+        preparation: the message names the file and says to prepare it again).
     """
     import tensorflow_datasets as tfds
 
@@ -149,10 +205,7 @@ def read_tfds(
         for split in splits:
             if split not in builder.info.splits:
                 continue
-            dataset = builder.as_dataset(
-                split=split, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()}
-            )
-            for example in tfds.as_numpy(dataset):
+            for example in _examples(builder, directory, split, spec):
                 row = example_to_row(example, split)
                 key = (row["image_id"], row["source"])
                 if seen.setdefault(key, directory) != directory:

@@ -85,6 +85,8 @@ class AttentionCenterHead(keras.layers.Layer):
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
         self.width = int(width)
         self.num_convs = int(num_convs)
+        if self.num_convs < 0:
+            raise ValueError(f"num_convs (a model's head_convs) must be >= 0, got {num_convs}")
         self.upsampling = upsampling
         self.aggregation = aggregation
         self.dropout = float(dropout)

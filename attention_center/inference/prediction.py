@@ -77,7 +77,7 @@ class Prediction:
 
 
 _EXPECTED = (
-    "an image file path, a PIL image, a uint8 array [h, w, 3] (or [h, w] gray, "
+    "an image file path, a PIL image, a uint8 array [h, w, 3] (or [h, w] or [h, w, 1] gray, "
     "[h, w, 4] RGBA) with values 0..255, or a float array of that shape with values "
     "in [0, 1]"
 )
@@ -87,7 +87,8 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
     """An in-memory image (numpy or PIL) -> ``uint8 [h, w, 3]``, validated.
 
     Accepts ``uint8`` arrays (0..255) and float arrays with every value in ``[0, 1]`` (RGBA
-    is composited on white, as files are; gray is repeated), and PIL images of any mode
+    is composited on white, as files are; gray, ``[h, w]`` or ``[h, w, 1]``, is repeated),
+    and PIL images of any mode
     (as image files are: turned upright by their EXIF orientation, so the centre is in
     pixels of the image as displayed, then converted by
     :func:`~attention_center.core.images.rgb_pixels`: 16-bit gray scaled, not clipped; a
@@ -111,6 +112,8 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
         and min(array.shape[:2])
     ):
         return array  # already what the model path takes
+    if array.ndim == 3 and array.shape[-1] == 1:  # gray with a channel axis, as Keras has it
+        array = array[..., 0]
     if array.ndim == 2:
         array = array[..., None].repeat(3, axis=-1)
     if array.ndim != 3 or array.shape[-1] not in (3, 4) or min(array.shape[:2]) < 1:
@@ -123,8 +126,12 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
             raise ValueError(f"{label}: the array has NaN or infinite values; expected {_EXPECTED}")
         low, high = float(rgb.min()), float(rgb.max())
         if low < 0.0 or high > 1.0:
-            hint = " (for 0..255 values pass a uint8 array)" if high > 1.0 else ""
-            raise ValueError(f"{label}: float values span [{low:g}, {high:g}], not [0, 1]{hint}")
+            hint = (
+                "for 0..255 values pass a uint8 array"
+                if high > 2.0  # values that look like 0..255, not a resize's overshoot
+                else "clip them to [0, 1] first, e.g. np.clip(image, 0, 1)"
+            )
+            raise ValueError(f"{label}: float values span [{low:g}, {high:g}], not [0, 1] ({hint})")
     else:
         raise ValueError(f"{label}: an array of dtype {array.dtype}; expected {_EXPECTED}")
     if rgb.shape[-1] == 4:  # composite on white, as load_image does for files
@@ -136,9 +143,13 @@ def as_rgb_array(item, label: str = "image") -> np.ndarray:
 def image_sources(images_or_paths) -> tuple[list, bool]:
     """Normalizes :func:`predict`'s argument to a list; says whether it was a single item.
 
+    A ``bytes`` object is one path (as :func:`os.fspath` takes it), given back as ``str``.
+
     Raises:
       ValueError: something that is neither an image, a path nor a sequence of them.
     """
+    if isinstance(images_or_paths, bytes):
+        return [os.fsdecode(images_or_paths)], True
     if isinstance(images_or_paths, (str, os.PathLike, Image.Image)):
         return [images_or_paths], True
     if isinstance(images_or_paths, np.ndarray):
@@ -149,7 +160,7 @@ def image_sources(images_or_paths) -> tuple[list, bool]:
         raise ValueError(
             f"got {type(images_or_paths).__name__}; expected {_EXPECTED}, or a sequence of those"
         )
-    items = list(images_or_paths)
+    items = [os.fsdecode(item) if isinstance(item, bytes) else item for item in images_or_paths]
     for index, item in enumerate(items):
         if not isinstance(item, (str, os.PathLike, Image.Image, np.ndarray)):
             raise ValueError(f"item {index}: got {type(item).__name__}; expected {_EXPECTED}")
@@ -172,8 +183,9 @@ def predict_images(
     with ``error`` set and the others go on.
 
     Args:
-      items: paths, or images as :func:`as_rgb_array` accepts (an invalid in-memory image
-        raises ``ValueError``: it is a programming error, not a bad file).
+      items: paths (``str``, ``bytes`` or path-like), or images as :func:`as_rgb_array`
+        accepts (an invalid in-memory image raises ``ValueError``: it is a programming
+        error, not a bad file).
       predictor: from :func:`attention_center.inference.predictors.load_predictor`.
       batch_size: images decoded and run together (bounds memory).
       keep_images: keep the full decoded image in ``Prediction.image``.
@@ -202,6 +214,8 @@ def predict_images(
     ordered: list[Prediction] = []  # errors wait here so the output stays in input order
     for index, item in enumerate(items):
         image, notes = None, ()
+        if isinstance(item, bytes):  # a path, as os.fspath takes it
+            item = os.fsdecode(item)
         if isinstance(item, (str, os.PathLike)):
             label = os.fspath(item)
             try:
@@ -254,15 +268,15 @@ def predict(
     """Attention centres of images, in original pixels.
 
     Args:
-      images_or_paths: a path, an image (``uint8 [h, w, 3]``, float in [0, 1],
-        or PIL), a batch ``[B, h, w, 3]``, or a sequence of any of these.
+      images_or_paths: a path (``str``, ``bytes`` or path-like), an image (``uint8 [h, w, 3]``,
+        float in [0, 1], or PIL), a batch ``[B, h, w, 3]``, or a sequence of any of these.
       model: ``None`` for the default preset (its ``.tflite``), a preset name
         (``"large"``, ``"default:keras"``), a ``.keras`` or ``.tflite`` path (Google's
         ``center.tflite`` works), a ``keras.Model``, or a
         :class:`~attention_center.inference.predictors.Predictor`. Loaded models are
         cached: calling ``predict`` in a loop loads the model once.
       batch_size: images run through the model together.
-      num_threads: TFLite interpreter threads (default: the number of CPUs).
+      num_threads: TFLite interpreter threads, >= 1 (default: the number of CPUs).
       max_pixels: refuse larger image files (default 100 MP; ``None``: no limit).
     Returns:
       ``float64 [2]`` (x, y) for a single image, else ``float64 [N, 2]``;
@@ -270,7 +284,8 @@ def predict(
     Raises:
       ImageLoadError: an image file cannot be read (naming the file); use
         :func:`predict_images` to get every image's result or error instead.
-      ValueError: an argument that is not an image (see :func:`as_rgb_array`).
+      ValueError: an argument that is not an image (see :func:`as_rgb_array`), or
+        ``num_threads`` below 1.
       ModelLoadError: the model cannot be loaded (the message names the file or preset).
     """
     items, single = image_sources(images_or_paths)

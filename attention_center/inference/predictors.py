@@ -37,7 +37,7 @@ from attention_center.core.errors import PathError
 from attention_center.core.files import not_a_file_reason
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.core.tflite_metadata import read_tflite_metadata
-from attention_center.inference.tflite import TFLiteInterfaceError, TFLiteModel
+from attention_center.inference.tflite import TFLiteInterfaceError, TFLiteModel, check_num_threads
 from attention_center.presets import PresetError, resolve_model
 
 __all__ = [
@@ -361,7 +361,9 @@ def load_predictor(
     Raises:
       ModelLoadError: unknown preset, missing file, unknown suffix, unreadable model, or
         an interface that is not image -> ``[B, 2]`` centre.
+      ValueError: ``num_threads`` is not ``None`` or an int >= 1 (checked before any file).
     """
+    check_num_threads(num_threads)
     if isinstance(spec, Predictor):
         return spec
     if spec is not None and not isinstance(spec, (str, os.PathLike)):
@@ -376,9 +378,8 @@ def load_predictor(
     try:
         path = resolve_model(spec)
     except PresetError as error:
-        raise ModelLoadError(
-            os.fspath(spec) if spec is not None else "default", str(error)
-        ) from error
+        label = os.fspath(spec) if spec is not None else "default"
+        raise ModelLoadError(label if label.strip() else repr(label), str(error)) from error
     if not path.is_file():
         reason = not_a_file_reason(path) or "not a regular file"
         raise ModelLoadError(

@@ -22,6 +22,7 @@ does (input found by the name ``image:0``, output 0), which is what a drop-in mu
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import sys
 import tempfile
@@ -35,6 +36,7 @@ __all__ = [
     "RUNTIMES",
     "TFLiteModel",
     "TFLiteInterfaceError",
+    "check_num_threads",
     "google_center",
     "google_centers",
     "google_input_index",
@@ -91,6 +93,26 @@ def _without_runtime_info_lines():
                 sys.stderr.write(kept)
 
 
+def check_num_threads(num_threads) -> Optional[int]:
+    """``num_threads`` checked: ``None`` (the number of CPUs) or an int >= 1.
+
+    Raises:
+      ValueError: anything else (0, a negative number, a float, a string), naming
+        ``num_threads``.
+    """
+    if num_threads is None:
+        return None
+    if (
+        isinstance(num_threads, bool)
+        or not isinstance(num_threads, numbers.Integral)
+        or num_threads < 1
+    ):
+        raise ValueError(
+            f"num_threads must be an int >= 1 or None (the number of CPUs), got {num_threads!r}"
+        )
+    return int(num_threads)
+
+
 def make_interpreter(
     model,
     runtime: str = "auto",
@@ -102,14 +124,16 @@ def make_interpreter(
     Args:
       model: a ``.tflite`` path or the model's bytes.
       runtime: ``"auto"``, ``"litert"`` (ai-edge-litert) or ``"tf"`` (tf.lite).
-      num_threads: CPU threads (XNNPACK); default: the number of CPUs.
+      num_threads: CPU threads (XNNPACK), >= 1; default (``None``): the number of CPUs.
       preserve_all_tensors: keep every intermediate tensor readable with ``get_tensor``
         after ``invoke`` (the runtime's ``experimental_preserve_all_tensors``: no XNNPACK,
         more memory; for inspecting activations, not for serving).
     Raises:
       TFLiteInterfaceError: not a model the interpreter can load (the message says why).
+      ValueError: ``num_threads`` or ``runtime`` is not a valid value (before the model is read).
       ImportError: the runtime asked for is not installed.
     """
+    threads = check_num_threads(num_threads) or os.cpu_count() or 1
     interpreter_class = _interpreter_class(runtime)
     if isinstance(model, (str, os.PathLike)):
         kwargs = {"model_path": os.fspath(model)}
@@ -117,7 +141,6 @@ def make_interpreter(
         kwargs = {"model_content": bytes(model)}
     if preserve_all_tensors:
         kwargs["experimental_preserve_all_tensors"] = True
-    threads = int(num_threads or os.cpu_count() or 1)
     try:
         with warnings.catch_warnings(), _without_runtime_info_lines():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice

@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import keras
 from keras import ops
+
+
+def _positive_stride(stride) -> tuple[float, float]:
+    """``stride`` (a number, or ``(stride_y, stride_x)``) as two positive floats.
+
+    Raises:
+      ValueError: anything else, naming ``stride``.
+    """
+    pair = (stride, stride) if isinstance(stride, numbers.Real) else stride
+    try:
+        pair = tuple(pair)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+        for v in pair
+    ):
+        raise ValueError(
+            f"stride must be a positive number or (stride_y, stride_x), got {stride!r}"
+        )
+    return tuple(float(v) for v in pair)
 
 
 @keras.saving.register_keras_serializable(package="attention_center")
@@ -25,8 +49,8 @@ class GravityCenter(keras.layers.Layer):
     per axis and the centre is in pixels of the image (the model's input frame).
 
     Args:
-      stride: frame pixels per map cell when called on the map alone; an int
-        or ``(stride_y, stride_x)``.
+      stride: frame pixels per map cell when called on the map alone; a positive number
+        or ``(stride_y, stride_x)`` of positive numbers.
       epsilon: added to the map's sum; keeps an all-zero map finite.
 
     Input: ``[B, h, w, 1]`` non-negative weights (a sigmoid output; any float dtype, the
@@ -34,15 +58,14 @@ class GravityCenter(keras.layers.Layer):
     Output: ``float32 [B, 2]``, (x, y).
 
     Raises:
-      ValueError: (at build or call) the map is not of rank 4 with one channel, or the image
+      ValueError: (at construction) a ``stride`` that is not one or two positive numbers;
+        (at build or call) the map is not of rank 4 with one channel, or the image
         is not of rank 4; a map of several channels is not averaged or split, it is refused.
     """
 
     def __init__(self, stride=1, epsilon=1e-7, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(stride, (int, float)):
-            stride = (stride, stride)
-        self.stride = tuple(float(s) for s in stride)
+        self.stride = _positive_stride(stride)
         self.epsilon = float(epsilon)
 
     def _check_shapes(self, map_shape, image_shape=None):

@@ -7,6 +7,7 @@ import contextlib
 import keras
 
 from attention_center.backbones import build_backbone, get_backbone_spec, level_stride
+from attention_center.backbones.registry import check_image_shape, check_levels
 from attention_center.core.frames import MODEL_FRAME_HW
 from attention_center.heads import build_head
 from attention_center.layers.gravity_center import GravityCenter
@@ -143,8 +144,8 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
     Args:
       backbone: a registered backbone name (``attention_center.backbones.list_backbones()``).
       input_shape: ``(H, W, 3)``; ``(None, None, 3)`` accepts any size.
-      levels: pyramid levels the head taps, e.g. ``("P2", "P3", "P4", "P5")``;
-        ``None`` (default): every level the backbone has.
+      levels: pyramid levels the head taps, each at most once, e.g.
+        ``("P2", "P3", "P4", "P5")``; ``None`` (default): every level the backbone has.
       alpha: backbone width multiplier, where the family has one.
       head_width, head_convs, upsampling, aggregation, dropout: see
         :class:`~attention_center.heads.AttentionCenterHead`.
@@ -237,11 +238,24 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
         head_temperature,
         **kwargs,
     ):
-        input_shape = tuple(input_shape)
+        input_shape = check_image_shape(input_shape)
         internal_hw = tuple(int(v) for v in internal_hw) if internal_hw else None
         if levels is None:  # every level the backbone taps (P2-P5, or P2-P4 for compact ones)
             levels = tuple(get_backbone_spec(backbone).taps)
-        levels = tuple(sorted(levels, key=level_stride))
+        levels = tuple(sorted(check_levels(backbone, levels), key=level_stride))
+        # The head first: its arguments are checked before the (costly) backbone is built.
+        head = build_head(
+            "center",
+            width=head_width,
+            num_convs=head_convs,
+            upsampling=upsampling,
+            aggregation=aggregation,
+            dropout=dropout,
+            priors=head_priors,
+            temperature=head_temperature,
+            strides=[level_stride(level) for level in levels],
+            name="center_head",
+        )
         backbone_shape = (*internal_hw, 3) if internal_hw else input_shape
         feature_model = build_backbone(
             backbone,
@@ -258,18 +272,6 @@ class AttentionCenterModel(RebuildAtInputShape, keras.Model):
                 image
             )
         pyramid = feature_model(working)
-        head = build_head(
-            "center",
-            width=head_width,
-            num_convs=head_convs,
-            upsampling=upsampling,
-            aggregation=aggregation,
-            dropout=dropout,
-            priors=head_priors,
-            temperature=head_temperature,
-            strides=[level_stride(level) for level in levels],
-            name="center_head",
-        )
         weight_map = head([pyramid[level] for level in levels])
         center = GravityCenter(name="gravity_center")([weight_map, image])
         kwargs.setdefault("name", f"attention_center_{backbone}")

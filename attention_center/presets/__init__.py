@@ -116,11 +116,16 @@ def resolve_model(spec=None, fmt: str = "auto") -> Path:
     Returns:
       the file's path. A path spec is returned as given (checked by the loader).
     Raises:
-      PresetError: an unknown preset, or none of its files is installed.
+      PresetError: an empty name, an unknown preset, or none of its files is installed.
     """
     if spec is None:
         spec = DEFAULT_PRESET
     text = os.fspath(spec)
+    if not text.strip():  # not the working directory that Path("") stands for
+        raise PresetError(
+            f"empty model name; give a preset name ({', '.join(list_presets())}) "
+            "or a .tflite/.keras file"
+        )
     name, _, suffix = text.partition(":")
     is_preset = (
         os.sep not in text

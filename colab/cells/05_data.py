@@ -21,7 +21,7 @@ for folder in needed:
     print(f"- {folder}/: {dataset.title}; github.com/{dataset.repository}; licence: {dataset.licence}")
     if fetch_data:
         mirror = f"{DATA_MIRROR.rstrip('/')}/{folder}" if DATA_MIRROR else None
-        report = download.fetch(folder, DATA, base_url=mirror)
+        report = download.fetch(folder, DATA, base_url=mirror, check=False)
         if not report.ok:
             raise RuntimeError(f"{len(report.errors)} files of {folder} could not be fetched "
                                f"(run this cell again to resume): {report.errors[0]}")

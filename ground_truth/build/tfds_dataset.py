@@ -28,7 +28,9 @@ imports it at module level); the library reads prepared datasets without it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -53,9 +55,15 @@ from attention_center.core.ground_truth_tfds import (
 )
 from attention_center.core.images import ImageLoadError
 from ground_truth.build import make_frame, records_to_rows, tfds_card
-from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source
+from ground_truth.readers import ALIASES, SOURCES, is_generic, read_source, source_file
 
-__all__ = ["AttentionCenterGroundTruth", "GroundTruthConfig", "config_for", "prepare"]
+__all__ = [
+    "AttentionCenterGroundTruth",
+    "GroundTruthConfig",
+    "config_for",
+    "plan_configs",
+    "prepare",
+]
 
 SPLITS = ("train", "val", "test")
 
@@ -252,6 +260,133 @@ class AttentionCenterGroundTruth(tfds.core.GeneratorBasedBuilder):
             )
 
 
+def _made_from(source: str, data_dir) -> str:
+    """What a config is made from: a registered source's name, or a generic file's
+    resolved path (:func:`ground_truth.readers.source_file`)."""
+    if is_generic(source):
+        return str(source_file(source, data_dir).resolve())
+    return ALIASES.get(source, source)
+
+
+def _prepared_from(version_dir: Path, data_dir) -> Optional[tuple]:
+    """``(source, max_images_per_split, seed)`` of a config already prepared in
+    ``version_dir`` (its ``metadata.json``), or ``None`` when none is there."""
+    try:
+        metadata = json.loads((version_dir / "metadata.json").read_text(encoding="utf-8"))
+        source = metadata["config_source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (version_dir / "dataset_info.json").is_file():
+        return None
+    return (
+        _made_from(str(source), data_dir),
+        int(metadata.get("max_images_per_split") or 0),
+        int(metadata.get("seed") or 0),
+    )
+
+
+def plan_configs(
+    sources: Sequence[str],
+    data_dir,
+    out=None,
+    max_images_per_split: int = 0,
+    seed: int = 0,
+) -> list[GroundTruthConfig]:
+    """The configs that :func:`prepare` makes for ``sources``, checked before any work.
+
+    One config per distinct source (a source given twice, by two names or paths, once); a
+    generic file's config gets the file's resolved path as its ``source`` (so its
+    ``metadata.json`` says which file it was made from).
+
+    Raises:
+      ValueError: an unknown source; two sources that would be the same config (a config
+        is named after a generic file's stem: ``a/points.csv`` and ``b/points.csv``,
+        ``a-b.csv`` and ``a_b.csv``, or ``osie_eye.csv`` and ``osie_eye``); a config already
+        prepared under ``out`` from another source (TFDS would reuse it as it is).
+    """
+    configs: dict[str, GroundTruthConfig] = {}
+    given: dict[str, str] = {}
+    for source in sources:
+        made_from = _made_from(source, data_dir)
+        config = config_for(made_from, max_images_per_split, seed)
+        other = configs.get(config.name)
+        if other is not None:
+            if other.source == config.source:
+                continue  # the same source twice
+            raise ValueError(
+                f"{given[config.name]} and {source} would both be TFDS config "
+                f"{config.name!r} (a config is named after the file): rename one of them, "
+                "or prepare them into different output folders"
+            )
+        configs[config.name] = config
+        given[config.name] = source
+    if out is not None:
+        for name, config in configs.items():
+            version_dir = Path(out) / AttentionCenterGroundTruth.name / name / FORM_VERSION
+            prepared = _prepared_from(version_dir, data_dir)
+            wanted = (config.source, config.max_images_per_split, config.seed)
+            if prepared is not None and prepared != wanted:
+                raise ValueError(
+                    f"{version_dir}: config {name!r} there was prepared from {prepared[0]}, "
+                    f"not from {given[name]}: rename the file, give another output folder, "
+                    "or delete that folder to prepare it again"
+                )
+    return list(configs.values())
+
+
+def _managed(out: Path) -> tuple[Path, Path]:
+    """What a preparation writes under ``out``: TFDS's ``downloads/`` and the dataset folder
+    (nothing else of ``out`` is looked at: it may be any folder)."""
+    return out / "downloads", out / AttentionCenterGroundTruth.name
+
+
+def _tree(out: Path) -> set[str]:
+    """Every path under :func:`_managed` (those folders included) that exists now."""
+    found = set()
+    for folder in _managed(out):
+        for parent, dirs, files in os.walk(folder):
+            found.add(parent)
+            found.update(os.path.join(parent, name) for name in (*dirs, *files))
+    return found
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_what_is_left_empty(out: Path, before: set[str], created: list[Path]) -> None:
+    """Removes what this run made in :func:`_managed` and left empty
+    (``downloads/extracted``, a config folder whose preparation failed, the dataset folder
+    with only TFDS's ``.config/metadata.json`` in it), then ``out`` and its ancestors if this
+    run made them and they are empty. Nothing that was there before is touched."""
+
+    def remove_empty_new_folders():
+        for folder in _managed(out):
+            for parent, _, _ in os.walk(folder, topdown=False):
+                if parent not in before:
+                    with contextlib.suppress(OSError):  # not empty: kept
+                        os.rmdir(parent)
+
+    remove_empty_new_folders()
+    dataset_dir = _managed(out)[1]
+    default = dataset_dir / ".config" / "metadata.json"
+    if (
+        str(default) not in before
+        and default.is_file()
+        and not [e for e in dataset_dir.iterdir() if e.name != ".config"]
+    ):
+        default.unlink()  # TFDS's default-config note, for a dataset nothing was prepared in
+        remove_empty_new_folders()
+    for folder in created:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def prepare(
     sources: Sequence[str],
     data_dir,
@@ -267,34 +402,36 @@ def prepare(
       sources: source names (or aliases, or generic ``.csv``/``.jsonl`` files).
       data_dir: the manual directory (``../shared/data``).
       out: the TFDS data directory; a config lands in ``out/attention_center_ground_truth/
-        <config>/<version>/`` (already prepared ones are kept as they are).
+        <config>/<version>/`` (already prepared ones, from the same source, are kept as
+        they are).
       max_images_per_split, seed: see :class:`GroundTruthConfig`.
       file_format: TFDS file format (``None``: TFDS's default, TFRecord).
       progress: show TFDS's progress bars.
     Returns:
-      the prepared version directories, in the order of ``sources``.
+      the prepared version directories, one per distinct source (see :func:`plan_configs`).
     Raises:
-      ValueError: an unknown source, a read error, an image that cannot be made a frame.
+      ValueError: see :func:`plan_configs`; a read error, an image that cannot be made a
+        frame. What a failed preparation made and left empty (folders, TFDS's notes) is
+        removed; configs prepared before it are kept.
     """
     data_dir = Path(data_dir).resolve()
     out = Path(out)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"{data_dir}: no such data folder (the manual directory)")
-    configs = [config_for(source, max_images_per_split, seed) for source in sources]
+    configs = plan_configs(sources, data_dir, out, max_images_per_split, seed)
     (tfds.enable_progress_bar if progress else tfds.disable_progress_bar)()
-    downloads = out / "downloads"
-    existed = downloads.exists()
+    downloads = _managed(out)[0]  # nothing is downloaded: no empty downloads/ is left
+    created, before = _missing_folders(out), _tree(out)
     prepared = []
-    for config in configs:
-        options = {"file_format": file_format} if file_format else {}
-        builder = AttentionCenterGroundTruth(config=config, data_dir=os.fspath(out), **options)
-        builder.download_and_prepare(
-            download_dir=os.fspath(downloads),
-            download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(data_dir)),
-        )
-        prepared.append(Path(os.fspath(builder.data_dir)))
-    if not existed:  # nothing is downloaded: leave no empty downloads/ behind
-        for folder in sorted(downloads.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+    try:
+        for config in configs:
+            options = {"file_format": file_format} if file_format else {}
+            builder = AttentionCenterGroundTruth(config=config, data_dir=os.fspath(out), **options)
+            builder.download_and_prepare(
+                download_dir=os.fspath(downloads),
+                download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(data_dir)),
+            )
+            prepared.append(Path(os.fspath(builder.data_dir)))
+    finally:
+        _remove_what_is_left_empty(out, before, created)
     return prepared

@@ -10,6 +10,7 @@ against ``../shared/data``, every file of every dataset.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def mirror(shared_data_dir, tmp_path) -> Path:
 
 
 def _fetch(mirror: Path, data_dir: Path, paths=SUBSET, **kwargs) -> download.FetchReport:
+    kwargs.setdefault("check", False)  # the report, failed files and all
     return download.fetch(
         "osie", data_dir, base_url=mirror.as_uri(), paths=paths, progress=None, **kwargs
     )
@@ -161,3 +163,124 @@ def test_a_missing_dataset_is_reported_by_its_folder(source, folder, tmp_path):
     with pytest.raises(RecordError) as error:
         read_source(source, tmp_path)
     assert str(error.value).startswith(f"{tmp_path / folder}: "), str(error.value)
+
+
+# --- when files fail: a bounded time, a truthful count, an error, nothing left behind ---------
+
+
+@pytest.fixture()
+def silent_host():
+    """``http://127.0.0.1:PORT/``: a socket that takes connections and never answers (a
+    stalled proxy or a black-holed route behaves the same)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)  # the kernel completes the handshakes; nothing ever reads or writes
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    server.close()
+
+
+def test_a_host_that_never_answers_fails_within_seconds_and_is_counted(silent_host, tmp_path):
+    """Every file waited 60 s, 8 at a time: 4.4 h for osie's 2103 files, and the last
+    progress line said "12/12 fetched" when none was. Now each connection or read waits
+    timeout_s, after 8 files in a row with no answer the rest are not tried, the last line
+    counts fetched, failed and not tried, and no folder is left behind."""
+    import time
+
+    lines = []
+    start = time.monotonic()
+    report = download.fetch(
+        "osie", tmp_path, base_url=silent_host, timeout_s=0.5, check=False, progress=lines.append
+    )
+    elapsed = time.monotonic() - start
+    assert elapsed < 10, elapsed  # about 2 x timeout_s
+    total = len(download.manifest("osie"))
+    assert report.fetched == 0 and len(report.errors) == total
+    assert 8 <= report.failed <= 16 and report.not_tried == total - report.failed
+    assert "in a row" in report.gave_up and "timed out" in report.gave_up
+    assert all("timed out" in str(e) for e in report.errors if "not tried" not in str(e))
+    summary = [line for line in lines if line.startswith("osie: 0 fetched")]
+    assert summary == [
+        f"osie: 0 fetched, {report.failed} failed, {report.not_tried} not tried (0.0 MB)"
+    ]
+    assert not any("fetched (" in line for line in lines)
+    assert list(tmp_path.iterdir()) == []  # no empty osie/data/... folders
+
+
+def test_files_not_in_place_raise_fetch_error_by_default(mirror, tmp_path):
+    """``fetch`` returned a report and never raised, so the README's one-line command exited
+    0 with every file failed. Now it raises ``FetchError`` (the folder, the count, the first
+    error); the files that came are kept, and ``check=False`` gives the report."""
+    (mirror / "data" / "stimuli" / "1003.jpg").unlink()
+    data = tmp_path / "data"
+    with pytest.raises(download.FetchError) as error:
+        download.fetch("osie", data, base_url=mirror.as_uri(), paths=SUBSET, progress=None)
+    message = str(error.value)
+    assert message.startswith(f"{data / 'osie'}: 1 of {len(SUBSET)} files not in place"), message
+    assert "1003.jpg" in message and "run it again" in message
+    assert error.value.report.fetched == len(SUBSET) - 1
+    assert (data / "osie" / "data" / "stimuli" / "1002.jpg").is_file()
+
+
+def test_the_documented_one_liner_exits_non_zero_and_leaves_no_folder(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from attention_center.data import download; "
+        "download.fetch('salicon_examples', 'data', base_url='http://127.0.0.1:1/')"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "FetchError: data/salicon_examples: 12 of 12 files not in place" in run.stderr
+    assert re.search(r"^salicon_examples: 0 fetched, \d+ failed", run.stdout, re.M), run.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_dataset_is_a_value_error_listing_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'; known: osie, scene"):
+        download.fetch("imagenet", tmp_path)
+    with pytest.raises(KeyError):  # what manifest() raised before: still caught as KeyError
+        download.manifest("imagenet")
+
+
+def test_a_data_folder_that_cannot_be_written_is_reported_not_a_traceback(tmp_path):
+    """``mkdir`` ran outside the error handling: a raw traceback from a worker thread."""
+    not_a_folder = tmp_path / "afile"
+    not_a_folder.write_text("x")
+    report = download.fetch(
+        "salicon_examples", not_a_folder, base_url="http://127.0.0.1:1/", check=False, progress=None
+    )
+    assert report.fetched == 0 and len(report.errors) == 12
+    assert all(isinstance(e, download.DownloadError) for e in report.errors)
+    assert "cannot write into" in str(report.errors[0]) and str(not_a_folder) in str(
+        report.errors[0]
+    )
+
+
+def test_a_read_only_data_folder_is_reported(unprivileged):
+    import stat
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        folder.chmod(
+            stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+        )
+        report = unprivileged(
+            download.fetch,
+            "salicon_examples",
+            folder,
+            base_url="http://127.0.0.1:1/",
+            check=False,
+            progress=None,
+        )
+        assert report.fetched == 0 and len(report.errors) == 12
+        assert "Permission denied" in str(report.errors[0]), report.errors[0]
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)

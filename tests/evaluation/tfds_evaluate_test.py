@@ -87,3 +87,26 @@ def test_evaluate_command_on_a_prepared_tfds_dataset(small, capsys):
     with pytest.raises(SystemExit) as exit_:
         evaluate_cli.run(["evaluate", "--data", f"tfds:{small.tfds_dir / 'nothing'}"])
     assert exit_.value.code == 2 and "prepare one with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_evaluate_command_names_a_damaged_shard_and_exits_2(small, tmp_path, damage, capsys):
+    """A partial prepared folder (a shard removed, or cut short as by a full disk) was a
+    TensorFlow traceback and exit 1; now one error line names the shard, exit 2."""
+    import shutil
+
+    from attention_center.cli import evaluate as evaluate_cli
+
+    version = tmp_path / "attention_center_ground_truth" / "osie_small" / "1.1.0"
+    shutil.copytree(small.version_dir, version)
+    [shard] = version.glob("*-test.tfrecord-*")
+    if damage == "missing":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[:100])
+    with pytest.raises(SystemExit) as exit_:
+        evaluate_cli.run(["evaluate", "--data", f"tfds:{tmp_path}", "--split", "test"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err[-3000:]
+    assert "Traceback" not in err and f"{shard}: {damage}" in err, err[-3000:]
+    assert "prepare it again with `attention-center ground-truth tfds`" in err

@@ -126,21 +126,14 @@ def _command(capsys, *args) -> tuple[int, str, str]:
 
 def test_the_command_prepares_a_registered_source_offline(tmp_path, shared_data_dir, capsys):
     out = tmp_path / "tfds"
-    code, stdout, stderr = _command(
-        capsys,
-        "tfds",
-        "--source",
-        "osie,no_such_source",
-        "--max_images_per_split",
-        "1",
-        "--data_dir",
-        shared_data_dir,
-        "--out",
-        out,
-        "--noprogress",
-    )
-    assert code == 1, stderr[-3000:]  # one source failed, named; the other was prepared
-    assert "ERROR: no_such_source: unknown source" in stderr
+    args = ["--max_images_per_split", "1", "--data_dir", shared_data_dir, "--out", out]
+    code, _, stderr = _command(capsys, "tfds", "--source", "osie,no_such_source", *args)
+    # An unknown source is a usage error before any work, as in build (it was exit 1, after
+    # preparing the others).
+    assert code == 2 and "--source: unknown ['no_such_source']" in stderr, stderr[-3000:]
+    assert not out.exists()
+    code, stdout, stderr = _command(capsys, "tfds", "--source", "osie", *args, "--noprogress")
+    assert code == 0, stderr[-3000:]
     version_dir = out / DATASET_NAME / "osie_eye_first1" / "1.1.0"
     assert str(version_dir) in stdout and f"--data tfds:{out}" in stdout
     assert "# attention_center_ground_truth" in (version_dir / "README.md").read_text()
@@ -203,3 +196,101 @@ def test_a_1_0_0_example_without_same_picture_as_reads_as_its_row(small):
     del encoded["same_picture_as"]
     assert row["same_picture_as"] is None
     assert example_to_row(encoded, row["split"]) == row
+
+
+def _points_csv(path, image="y.jpg"):
+    """A generic CSV of two observers' mouse points on ``image`` (next to it)."""
+    import shutil
+
+    from conftest import FIXTURES
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if image == "y.jpg":
+        shutil.copy(
+            FIXTURES / "ground_truth" / "osie" / "data" / "stimuli" / "1001.jpg",
+            path.parent / image,
+        )
+    rows = [f"{image},{o},{380 + 3 * i},{290 + 2 * i},mouse,{i}" for o in "AB" for i in range(6)]
+    path.write_text("\n".join(["image,observer,x,y,source,order", *rows]) + "\n")
+    return path
+
+
+def _tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("names", [("a/points.csv", "b/points.csv"), ("a-b.csv", "a_b.csv")])
+def test_two_sources_that_would_be_one_config_are_refused_naming_both(names, tmp_path, capsys):
+    """Both became config ``points`` (``a_b``): the second was silently "reused" (exit 0) and
+    its records were in no dataset. Now a usage error naming both, before any work."""
+    first, second = (_points_csv(tmp_path / name) for name in names)
+    out = tmp_path / "tfds"
+    code, _, stderr = _command(
+        capsys, "tfds", "--source", f"{first},{second}", "--data_dir", tmp_path, "--out", out
+    )
+    assert code == 2, stderr[-3000:]
+    assert str(first) in stderr and str(second) in stderr and "rename" in stderr
+    assert not out.exists()
+
+
+def test_a_config_prepared_from_another_file_is_refused(small, tmp_path, capsys):
+    """``--out`` holds config ``osie_small`` made from one file: another file of that name is
+    refused (exit 2, both named, nothing touched); the same file reuses it (exit 0)."""
+    import shutil
+
+    out = tmp_path / "tfds"
+    shutil.copytree(small.tfds_dir, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    other = tmp_path / "other" / small.records_file.name
+    other.parent.mkdir()
+    shutil.copy(small.records_file, other)
+    data_dir = small.records_file.parent
+    code, _, stderr = _command(
+        capsys, "tfds", "--source", other, "--data_dir", data_dir, "--out", out, "--noprogress"
+    )
+    assert code == 2, stderr[-3000:]
+    assert "prepared from " + str(small.records_file) in stderr and str(other) in stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    code, stdout, stderr = _command(
+        capsys,
+        "tfds",
+        "--source",
+        small.records_file,
+        "--data_dir",
+        data_dir,
+        "--out",
+        out,
+        "--noprogress",
+    )
+    assert code == 0 and str(out / DATASET_NAME / "osie_small" / "1.1.0") in stdout, stderr
+
+
+def test_an_out_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    source = _points_csv(tmp_path / "points.csv")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, stdout, stderr = _command(
+        capsys, "tfds", "--source", source, "--data_dir", tmp_path, "--out", afile
+    )
+    assert code == 2 and f"--out {afile}: exists and is not a folder" in stderr, stderr
+    assert "preparing" not in stdout and afile.read_text() == "x"
+
+
+def test_a_failed_prepare_leaves_no_empty_folders(small, tmp_path, capsys):
+    """A source naming a missing image fails (exit 1, named); what that run made is removed:
+    no new ``--out`` (nor its new parent), and in an ``--out`` that held a prepared config,
+    no ``downloads/`` or empty config folder beside it."""
+    import shutil
+
+    source = _points_csv(tmp_path / "pts.csv", image="missing.png")
+    new_out = tmp_path / "new" / "tfds"
+    args = ["--source", source, "--data_dir", tmp_path, "--noprogress"]
+    code, _, stderr = _command(capsys, "tfds", *args, "--out", new_out)
+    assert code == 1 and "missing.png" in stderr and "ERROR: " in stderr, stderr[-3000:]
+    assert not (tmp_path / "new").exists()
+    out = tmp_path / "tfds"
+    shutil.copytree(small.tfds_dir, out)
+    before = _tree(out)
+    code, _, stderr = _command(capsys, "tfds", *args, "--out", out)
+    assert code == 1, stderr[-3000:]
+    assert _tree(out) == before

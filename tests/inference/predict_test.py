@@ -3,6 +3,7 @@ real images, real models."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from attention_center.inference.predictors import (
     TFLitePredictor,
     load_predictor,
 )
+from attention_center.inference.tflite import TFLiteInterfaceError, make_interpreter
 
 
 def blob_image(hw, center_xy, radius=4):
@@ -179,6 +181,61 @@ def test_model_load_errors_are_clear(tmp_path):
     other.write_bytes(b"x")
     with pytest.raises(ModelLoadError, match="unknown model type"):
         load_predictor(other)
+
+
+def test_a_bytes_path_is_one_path_and_gray_may_have_a_channel_axis(centroid_keras_path, tmp_path):
+    """``predict(b"p.png")`` iterated the bytes ("item 0: got int"), though ``os.fspath`` takes
+    them as a path; a ``[h, w, 1]`` gray array (Keras's gray layout) was refused."""
+    predictor = load_predictor(centroid_keras_path)
+    image = blob_image((60, 80), (50, 20))
+    path = tmp_path / "blob.png"
+    Image.fromarray(image).save(path)
+    from_str = predict(str(path), model=predictor)
+    np.testing.assert_allclose(from_str, (50, 20), atol=1)
+    np.testing.assert_array_equal(predict(os.fsencode(path), model=predictor), from_str)
+    both = predict([os.fsencode(path), path], model=predictor)
+    np.testing.assert_array_equal(both, [from_str, from_str])
+    [result] = predict_images([os.fsencode(path)], predictor)
+    assert result.ok and result.source == str(path)
+    gray = image[..., 0]
+    np.testing.assert_array_equal(predict(gray[..., None], model=predictor), from_str)
+    np.testing.assert_array_equal(predict(gray[..., None] / 255.0, model=predictor), from_str)
+    batch = np.stack([gray[..., None]] * 2)  # [B, h, w, 1]
+    np.testing.assert_array_equal(predict(batch, model=predictor), [from_str, from_str])
+    with pytest.raises(ValueError, match=r"\[h, w, 1\] gray"):
+        predict(np.zeros((8, 8, 2), np.uint8), model=predictor)
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_model_name_is_named_as_such(name):
+    """``model=""`` was taken as the working directory: ".: is a directory, not a model file"."""
+    with pytest.raises(ModelLoadError, match="empty model name") as raised:
+        predict(np.zeros((8, 8, 3), np.uint8), model=name)
+    assert str(raised.value).startswith(f"{name!r}: ")
+    with pytest.raises(presets.PresetError, match="empty model name"):
+        presets.resolve_model(name)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "2", True])
+def test_a_bad_num_threads_is_named_before_any_model_file_is_read(threads, tmp_path):
+    """``num_threads=-1`` was blamed on the bundled model ("not a TFLite model the interpreter
+    can load"), and 0, undocumented, silently meant every CPU."""
+    words = "num_threads must be an int >= 1 or None"
+    for spec in ("default:tflite", tmp_path / "missing.tflite"):
+        with pytest.raises(ValueError, match=words) as raised:
+            load_predictor(spec, num_threads=threads, cache=False)
+        assert not isinstance(raised.value, ModelLoadError)
+    with pytest.raises(ValueError, match=words):
+        predict(np.zeros((8, 8, 3), np.uint8), num_threads=threads)
+    with pytest.raises(ValueError, match=words) as raised:
+        make_interpreter(b"not a model", num_threads=threads)
+    assert not isinstance(raised.value, TFLiteInterfaceError)
+
+
+def test_num_threads_none_or_a_positive_int_loads():
+    for threads in (None, 1, np.int64(2)):
+        predictor = load_predictor("default:tflite", num_threads=threads, cache=False)
+        assert predictor.frame_hw == (480, 640)
 
 
 def test_mobilenet_keras_file_and_live_model_agree(tmp_path, kodak_paths):

@@ -135,3 +135,31 @@ def test_transposed_head_upsamples_by_the_ratio_of_the_tap_strides():
         AttentionCenterHead(strides=(4, 6))
     with pytest.raises(ValueError, match="3 feature maps"):
         AttentionCenterHead(upsampling="transpose", strides=(4, 8))(taps)
+
+
+@pytest.mark.parametrize(
+    "stride", [0, -1, "2", (1, 2, 3), (2, 0), (2, "2"), None, float("nan"), float("inf"), True]
+)
+def test_gravity_center_refuses_a_stride_that_is_not_one_or_two_positive_numbers(stride):
+    """0 collapsed every centre to (-0.5, -0.5), -1 gave negative coordinates, and '2' or a
+    triple failed only when called, with a bare unpacking error."""
+    with pytest.raises(ValueError, match=r"stride must be a positive number or \(stride_y"):
+        GravityCenter(stride=stride)
+
+
+def test_gravity_center_takes_a_positive_number_or_pair_as_its_stride():
+    for stride, expected in [(4, [4.0, 4.0]), (2.5, [2.5, 2.5]), ((2, 4), [2.0, 4.0])]:
+        layer = GravityCenter(stride=stride)
+        assert layer.get_config()["stride"] == expected
+        assert GravityCenter.from_config(layer.get_config()).stride == tuple(expected)
+    weight_map = np.zeros((1, 4, 6, 1), np.float32)
+    weight_map[0, 1, 3, 0] = 1.0  # row 1, column 3
+    np.testing.assert_allclose(
+        np.asarray(GravityCenter(stride=np.array([2, 4]))(weight_map)), [[13.5, 2.5]], atol=1e-4
+    )
+
+
+def test_head_refuses_a_negative_number_of_convolutions():
+    with pytest.raises(ValueError, match="num_convs"):
+        AttentionCenterHead(num_convs=-1)  # was taken as 0
+    assert AttentionCenterHead(num_convs=0).num_convs == 0

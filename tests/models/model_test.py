@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 import zipfile
 
@@ -324,3 +325,28 @@ def test_load_model_points_tflite_models_to_the_predictor_api():
         with pytest.raises(ValueError, match=r"TFLite model.*load_predictor") as error:
             ac.load_model(spec)
         assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "arguments, words",
+    [
+        ({"levels": "P3"}, "levels must be a sequence of level names"),  # was int('')
+        ({"levels": ()}, "levels must name at least one level"),  # was Keras's empty outputs
+        ({"levels": ("P3", "P3")}, "levels must not name a level twice"),  # was built
+        ({"levels": ("P3", "P9")}, "levels: backbone 'mobilenet_v2' has no level(s) P9"),
+        ({"input_shape": (64, 64, 1)}, "input_shape must be (H, W, 3)"),  # was built
+        ({"input_shape": (64, 64, 4)}, "input_shape must be (H, W, 3)"),  # was built
+        ({"input_shape": (64, 64)}, "input_shape must be (H, W, 3)"),
+        ({"head_convs": -1}, "head_convs"),  # was taken as 0
+    ],
+)
+def test_build_model_refuses_bad_arguments_before_building_naming_them(arguments, words):
+    """Each is refused with a ValueError that names the argument, before the backbone is
+    built (so these cost nothing); ``levels`` errors say which levels the backbone has."""
+    arguments = {"input_shape": (64, 64, 3), "backbone_weights": None, **arguments}
+    with pytest.raises(ValueError, match=re.escape(words)) as raised:
+        ac.build_model("mobilenet_v2", **arguments)
+    if "levels" in arguments:
+        assert "P2, P3, P4, P5" in str(raised.value)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        ac.AttentionCenterModel("mobilenet_v2", **arguments)

@@ -197,6 +197,25 @@ def test_api_takes_uint8_and_float_in_0_1_alike():
     assert a.shape == (2,) and np.allclose(a, b, atol=0.5)
 
 
+def test_a_float_image_slightly_outside_0_1_is_told_to_clip_it_not_to_pass_uint8():
+    """A bicubic resize overshoots [0, 1] a little (max 1.07): the hint "for 0..255 values pass
+    a uint8 array" did not apply. That hint is for values that look like 0..255 (max > 2);
+    floats are still never clipped silently."""
+    from attention_center.inference.prediction import as_rgb_array
+
+    photo = synthetic_photo().astype(np.float32) / 255.0
+    overshoot = photo * 1.12 - 0.05  # about -0.05..1.07, as resize_with_pad's bicubic gives
+    with pytest.raises(ValueError, match=re.escape("np.clip(image, 0, 1)")) as raised:
+        as_rgb_array(overshoot)
+    assert "uint8" not in str(raised.value)
+    with pytest.raises(ValueError, match=re.escape("np.clip(image, 0, 1)")):
+        as_rgb_array(photo - photo.min() - 0.02)  # only below 0
+    with pytest.raises(ValueError, match="for 0..255 values pass a uint8 array") as raised:
+        as_rgb_array(photo * 255.0)
+    assert "np.clip" not in str(raised.value)
+    assert as_rgb_array(np.clip(overshoot, 0, 1)).dtype == np.uint8
+
+
 def test_api_loads_a_model_once_and_again_when_its_file_changes(centroid_keras, tmp_path):
     import attention_center as ac
     from attention_center.inference import predictors

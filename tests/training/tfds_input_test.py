@@ -172,3 +172,44 @@ def test_two_configs_with_the_same_records_are_refused(small, tmp_path):
         select(f"tfds:{tmp_path}", "test")
     one = select(f"tfds:{tmp_path}/attention_center_ground_truth/osie_small_copy", "test")
     assert len(one.records) == 2 and len(one.frames) == 2
+
+
+def _damaged_copy(small, tmp_path, split: str, damage: str):
+    """A copy of the prepared config with one split's shard removed, cut short or with one
+    byte flipped; returns ``(the copy's version folder, that shard)``."""
+    import shutil
+
+    version = tmp_path / "attention_center_ground_truth" / "osie_small" / "1.1.0"
+    shutil.copytree(small.version_dir, version)
+    [shard] = version.glob(f"*-{split}.tfrecord-*")
+    data = bytearray(shard.read_bytes())
+    if damage == "missing":
+        shard.unlink()
+    elif damage == "truncated":
+        shard.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        data[len(data) // 2] ^= 0xFF
+        shard.write_bytes(bytes(data))
+    return version, shard
+
+
+@pytest.mark.parametrize(
+    "damage, says",
+    [("missing", "missing"), ("truncated", "truncated"), ("flipped", "unreadable: corrupted")],
+)
+def test_a_partial_or_corrupt_prepared_folder_is_named_not_a_traceback(
+    small, tmp_path, damage, says
+):
+    """A shard that is missing, cut short or corrupt was TensorFlow's NotFoundError /
+    DataLossError from deep in the iteration (exit 1 with a traceback); now a ValueError
+    (exit 2 in train and evaluate) names the folder and the shard and says to prepare it
+    again. The other splits still read."""
+    from attention_center.data.selection import select
+
+    version, shard = _damaged_copy(small, tmp_path, "test", damage)
+    with pytest.raises(ValueError) as error:
+        select(f"tfds:{tmp_path}", ("val", "test"))
+    message = str(error.value)
+    assert says in message and shard.name in message, message
+    assert str(version) in message and "attention-center ground-truth tfds" in message, message
+    assert len(select(f"tfds:{tmp_path}", "val").records) == 2
