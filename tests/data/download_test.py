@@ -261,26 +261,38 @@ def test_a_data_folder_that_cannot_be_written_is_reported_not_a_traceback(tmp_pa
     )
 
 
-def test_a_read_only_data_folder_is_reported(unprivileged):
-    import stat
-    import tempfile
+def test_a_read_only_data_folder_is_reported(tmp_path):
+    """A data folder fetch may not write into: each file's error says so (no worker thread's
+    traceback). Run in a subprocess where file permissions apply (as root: without
+    CAP_DAC_OVERRIDE), so the package's own manifests stay readable in any checkout."""
+    import json
+    import subprocess
+    import sys
 
-    folder = Path(tempfile.mkdtemp())
+    from conftest import REPO, where_permissions_apply
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    folder.chmod(0o555)
+    code = (
+        "import json, sys\n"
+        "from attention_center.data import download\n"
+        "r = download.fetch('salicon_examples', sys.argv[1], base_url='http://127.0.0.1:1/',\n"
+        "                   check=False, progress=None)\n"
+        "print(json.dumps({'fetched': r.fetched, 'errors': [str(e) for e in r.errors]}))\n"
+    )
     try:
-        folder.chmod(
-            stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+        proc = subprocess.run(
+            where_permissions_apply([sys.executable, "-c", code, str(folder)]),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
-        report = unprivileged(
-            download.fetch,
-            "salicon_examples",
-            folder,
-            base_url="http://127.0.0.1:1/",
-            check=False,
-            progress=None,
-        )
-        assert report.fetched == 0 and len(report.errors) == 12
-        assert "Permission denied" in str(report.errors[0]), report.errors[0]
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        report = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert report["fetched"] == 0 and len(report["errors"]) == 12
+        assert "Permission denied" in report["errors"][0], report["errors"][0]
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o755)
-        shutil.rmtree(folder)
