@@ -10,6 +10,7 @@ frame is there.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -18,7 +19,7 @@ from PIL import Image
 from attention_center.core.frames import FrameTransform, frame_transform
 from attention_center.core.images import ImageLoadError, to_float
 
-__all__ = ["FrameStore", "refit_frame"]
+__all__ = ["FrameStore", "read_stored_frame", "refit_frame"]
 
 
 class FrameStore(Mapping):
@@ -55,6 +56,32 @@ class FrameStore(Mapping):
 
     def __len__(self) -> int:
         return len(self._jpeg)
+
+
+def read_stored_frame(data_dir, frame_path: str, store=None) -> np.ndarray:
+    """A ground truth's stored frame, ``uint8 [H, W, 3]`` RGB.
+
+    From ``store`` (a prepared TFDS dataset's :class:`FrameStore`) when given, else the
+    portable build's file ``data_dir / frame_path``. What training and distillation read.
+
+    Raises:
+      ValueError: the frame is missing or cannot be decoded; the message names it
+        (``DATA:FRAME`` for a store, the file's path otherwise).
+    """
+    if store is not None:
+        where = f"{data_dir}:{frame_path}"
+        try:
+            return np.asarray(store[frame_path])
+        except KeyError:
+            raise ValueError(f"{where}: no such frame in the dataset") from None
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{where}: cannot read the frame: {error}") from error
+    path = os.path.join(data_dir, frame_path)
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the frame: {error}") from error
 
 
 def refit_frame(stored: np.ndarray, original_hw, frame_hw) -> tuple[np.ndarray, FrameTransform]:

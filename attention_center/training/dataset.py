@@ -16,10 +16,10 @@ import os
 
 import keras
 import numpy as np
-from PIL import Image
 
 from attention_center.core.frames import frame_transform
 from attention_center.core.images import ImageLoadError, decode_image
+from attention_center.data.stored_frames import read_stored_frame
 from attention_center.training.augment import augment, resize_frame
 from attention_center.training.teacher import blended_target
 
@@ -136,15 +136,8 @@ class CenterDataset(keras.utils.PyDataset):
 
     def _frame(self, record) -> np.ndarray:
         path = record["frame_path"]
-        if path not in self._frames and self._stored is not None:
-            self._frames[path] = np.asarray(self._stored[path])
         if path not in self._frames:
-            full = os.path.join(self.data_dir, path)
-            try:
-                with Image.open(full) as image:
-                    self._frames[path] = np.asarray(image.convert("RGB"))
-            except OSError as error:
-                raise ValueError(f"{full}: cannot read training frame: {error}") from error
+            self._frames[path] = read_stored_frame(self.data_dir, path, self._stored)
         return self._frames[path]
 
     def __len__(self):

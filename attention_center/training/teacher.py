@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from PIL import Image
 
 from attention_center.core.atomic import atomic_path
 from attention_center.core.frames import frame_transform
+from attention_center.data.stored_frames import read_stored_frame
 
 __all__ = ["TeacherTarget", "teacher_targets"]
 
@@ -85,26 +85,6 @@ def map_to_weighted_points(
     points = to_frame.points_to_frame(np.stack([cols, rows], axis=-1).astype(np.float64))
     weights = flat[keep] / flat[keep].sum()
     return points.astype(np.float32), weights.astype(np.float32)
-
-
-def _frame(build_dir, frame_path: str, store) -> tuple[str, np.ndarray]:
-    """``(what names the frame, float32 [H, W, 3] RGB in [0, 1])``: from ``store`` (a TFDS
-    dataset's frames) when given, else the build's file."""
-    if store is not None:
-        where = f"{build_dir}:{frame_path}"
-        try:
-            pixels = store[frame_path]
-        except KeyError:
-            raise ValueError(f"{where}: no such frame in the dataset") from None
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{where}: cannot read the frame: {error}") from error
-        return where, np.asarray(pixels, np.float32) / 255.0
-    path = Path(build_dir) / frame_path
-    try:
-        with Image.open(path) as image:
-            return str(path), np.asarray(image.convert("RGB"), np.float32) / 255.0
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read the frame: {error}") from error
 
 
 def teacher_targets(
@@ -168,10 +148,11 @@ def teacher_targets(
             ids = todo[start : start + batch_size]
             batch = []
             for image_id in ids:
-                path, pixels = _frame(build_dir, frames[image_id], store)
+                path = frames[image_id]
+                pixels = read_stored_frame(build_dir, path, store).astype(np.float32) / 255.0
                 if pixels.shape[:2] != tuple(predictor.frame_hw):
                     raise ValueError(
-                        f"{path}: frame {pixels.shape[:2]} is not the teacher's "
+                        f"{build_dir}/{path}: frame {pixels.shape[:2]} is not the teacher's "
                         f"{tuple(predictor.frame_hw)}"
                     )
                 batch.append(pixels)
