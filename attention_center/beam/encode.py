@@ -22,12 +22,15 @@ from collections.abc import Sequence
 from typing import Optional
 
 from attention_center.beam import io as beam_io
-from attention_center.core.orientation import read_orientation, stored_hw
-from attention_center.jxl.batch import CENTER_STRATEGIES
+from attention_center.core.orientation import read_orientation
+from attention_center.jxl.center_choice import (
+    check_center_strategy,
+    cjxl_center,
+    stored_image_hw,
+)
 from attention_center.jxl.defaults import center_cjxl_survives, jpeg_transcode
 from attention_center.jxl.encoder import (
     cjxl_command,
-    encoder_center,
     png_reason,
     run_encoder,
     write_encoder_png,
@@ -74,10 +77,7 @@ def encode_jxl(
       attention_center.jxl.encoder.EncoderError: cjxl failed.
       OSError, ImageLoadError: the input cannot be read again, or the output written.
     """
-    if center_strategy not in CENTER_STRATEGIES:
-        raise ValueError(
-            f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
-        )
+    check_center_strategy(center_strategy)
     scratch = tempfile.mkdtemp(prefix="ac-beam-jxl-")
     try:
         with beam_io.local_copy(source) as local:
@@ -88,17 +88,10 @@ def encode_jxl(
                 cjxl_input = os.path.join(scratch, "input.png")
                 write_encoder_png(local, cjxl_input, max_pixels=None)
                 orientation = 1
-            stored_center = encoder_center(center, displayed_hw, orientation)
-            if center_strategy == "chosen":
-                from attention_center.jxl.center_choice import choose_for_center
-
-                stored_center = choose_for_center(
-                    center, displayed_hw, orientation, model_center=stored_center
-                ).center
             stored_center, _ = center_cjxl_survives(
                 extra_flags,
-                stored_hw(tuple(int(v) for v in displayed_hw), orientation),
-                stored_center,
+                stored_image_hw(displayed_hw, orientation),
+                cjxl_center(center, displayed_hw, orientation, center_strategy),
                 jpeg_transcode(cjxl_input, extra_flags),
             )
             target = (

@@ -54,7 +54,7 @@ from attention_center.beam.model_handler import (
 from attention_center.beam.records import OutputLayout, dead_letter
 from attention_center.core.atomic import is_temporary
 from attention_center.core.files import IMAGE_SUFFIXES
-from attention_center.jxl.batch import CENTER_STRATEGIES
+from attention_center.jxl.center_choice import check_center_strategy
 
 __all__ = [
     "AttentionCenters",
@@ -193,10 +193,7 @@ class ImageCenters(beam.PTransform):
         super().__init__()
         if encode and output_dir is None:
             raise ValueError("encode=True needs an output_dir")
-        if center_strategy not in CENTER_STRATEGIES:
-            raise ValueError(
-                f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
-            )
+        check_center_strategy(center_strategy)
         self.handler = CenterModelHandler(
             model, num_threads=model_threads, runtime=runtime, max_batch_size=batch_size
         )

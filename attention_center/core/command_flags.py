@@ -109,7 +109,7 @@ def define_dask_flags(flag_values: flags.FlagValues, partitions: bool = True) ->
 def define_cjxl_choice_flags(flag_values: flags.FlagValues) -> None:
     """``--center_strategy`` and ``--cjxl_defaults``: which centre and which default flags
     cjxl gets, the same for ``attention-center encode`` and ``attention-center beam
-    --encode`` (values: :data:`attention_center.jxl.batch.CENTER_STRATEGIES`)."""
+    --encode`` (values: :data:`attention_center.jxl.center_choice.CENTER_STRATEGIES`)."""
     flags.DEFINE_enum(
         "center_strategy",
         "chosen",

@@ -38,6 +38,11 @@ from attention_center.core.images import DEFAULT_MAX_PIXELS, ImageLoadError
 from attention_center.core.orientation import read_orientation
 from attention_center.core.orientation import stored_hw as _stored_shape
 from attention_center.core.processes import ChildProcesses, interrupts_deferred
+from attention_center.jxl.center_choice import (
+    CENTER_STRATEGIES,
+    check_center_strategy,
+    cjxl_center,
+)
 from attention_center.jxl.defaults import center_cjxl_survives, jpeg_transcode
 from attention_center.jxl.encoder import (
     EncoderError,
@@ -45,7 +50,6 @@ from attention_center.jxl.encoder import (
     check_encoder_flags,
     cjxl_command,
     command_text,
-    encoder_center,
     find_encoder,
     png_reason,
     run_encoder,
@@ -61,17 +65,6 @@ __all__ = [
     "encode_directory",
     "output_path_for",
 ]
-
-#: ``--center_strategy`` values: the model's centre, or the one chosen for the group order.
-CENTER_STRATEGIES = ("model", "chosen")
-
-
-def _chosen_center(prediction, orientation: int, model_center: tuple[int, int]):
-    """The chosen cjxl centre for one prediction (stored pixels; the model's if it failed)."""
-    from attention_center.jxl.center_choice import choose_for_prediction
-
-    choice = choose_for_prediction(prediction, orientation, model_center=model_center)
-    return model_center if choice is None else choice.center
 
 
 def check_new_suffix(new_suffix: str) -> str:
@@ -327,10 +320,7 @@ def encode_directory(
 
     from attention_center.inference.prediction import predict_images
 
-    if center_strategy not in CENTER_STRATEGIES:
-        raise ValueError(
-            f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
-        )
+    check_center_strategy(center_strategy)
     new_suffix = check_new_suffix(new_suffix)
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
@@ -492,25 +482,20 @@ def _prepared_input(
     direct = reason is None
     temp_input = None
     cjxl_input = result.source
-    if direct:
-        result.center = encoder_center(prediction.center, prediction.original_hw, orientation)
-    else:  # cjxl cannot read it: hand it the upright pixels as PNG
-        result.center = encoder_center(prediction.center, prediction.original_hw, 1)
-        if not dry_run:
-            try:
-                temp_input = cjxl_input = _write_temporary_png(
-                    result.source, result.output, max_pixels
-                )
-            except ImageLoadError as error:  # changed since it was decoded
-                result.status, result.error = "failed", error.reason
-                return None
-            except OSError as error:
-                result.status = "failed"
-                result.error = f"{_os_reason(error)} (the PNG cjxl reads for {reason})"
-                return None
-    # --- centre strategy (issue 19): move the centre to the best group order ---
-    if center_strategy == "chosen":
-        result.center = _chosen_center(prediction, orientation if direct else 1, result.center)
+    if not direct and not dry_run:  # cjxl cannot read it: hand it the upright pixels as PNG
+        try:
+            temp_input = cjxl_input = _write_temporary_png(result.source, result.output, max_pixels)
+        except ImageLoadError as error:  # changed since it was decoded
+            result.status, result.error = "failed", error.reason
+            return None
+        except OSError as error:
+            result.status = "failed"
+            result.error = f"{_os_reason(error)} (the PNG cjxl reads for {reason})"
+            return None
+    # The centre cjxl gets (issue 19's strategy), in the pixels of the file it reads.
+    result.center = cjxl_center(
+        prediction.center, prediction.original_hw, orientation if direct else 1, center_strategy
+    )
     return cjxl_input, temp_input, direct
 
 

@@ -46,12 +46,15 @@ from attention_center.jxl.group_order import (
 )
 
 __all__ = [
+    "CENTER_STRATEGIES",
     "CenterChoice",
     "DEFAULT_SHARPNESS",
     "DEFAULT_SIGMA",
     "attention_points",
+    "check_center_strategy",
     "choose_center",
     "choose_for_center",
+    "cjxl_center",
     "choose_for_prediction",
     "gaussian_points",
     "estimated_group_bytes",
@@ -61,6 +64,10 @@ __all__ = [
     "region_group_spans",
     "score_orders",
 ]
+
+#: ``center_strategy`` values (``--center_strategy``): the model's centre as it is, or the one
+#: chosen for the group order (:func:`cjxl_center`).
+CENTER_STRATEGIES = ("model", "chosen")
 
 #: Exponent applied to the weighting map before it is normalized (the best on the
 #: validation split among 0.5-8; see docs/progressive.md).
@@ -503,3 +510,42 @@ def choose_for_center(
     return choose_center(
         points, weights, hw, model_center=model_center, group_bytes=group_bytes, side=side
     )
+
+
+def check_center_strategy(center_strategy: str) -> str:
+    """``center_strategy`` if it is one of :data:`CENTER_STRATEGIES`.
+
+    Raises:
+      ValueError: it is not.
+    """
+    if center_strategy not in CENTER_STRATEGIES:
+        raise ValueError(
+            f"center_strategy must be one of {CENTER_STRATEGIES}, got {center_strategy!r}"
+        )
+    return center_strategy
+
+
+def cjxl_center(
+    center, displayed_hw, orientation: int = 1, center_strategy: str = "model"
+) -> tuple[int, int]:
+    """The ``--center_x/--center_y`` cjxl gets: ``(x, y)`` integer pixels of the image as the
+    file cjxl reads stores it.
+
+    ``"model"``: ``center`` mapped by :func:`~attention_center.jxl.encoder.encoder_center`;
+    ``"chosen"``: the point of the best group order's quarter nearest to it
+    (:func:`choose_for_center`). What ``attention-center encode`` and ``attention-center beam
+    --encode`` both give cjxl (before
+    :func:`~attention_center.jxl.defaults.center_cjxl_survives`).
+
+    Args:
+      center: ``(x, y)`` float, 0-based pixel centres of the image as displayed.
+      displayed_hw: ``(h, w)`` of the image as displayed.
+      orientation: EXIF orientation of the file cjxl reads (1 for an upright PNG).
+      center_strategy: one of :data:`CENTER_STRATEGIES`.
+    """
+    from attention_center.jxl.encoder import encoder_center
+
+    model_center = encoder_center(center, displayed_hw, orientation)
+    if check_center_strategy(center_strategy) == "model":
+        return model_center
+    return choose_for_center(center, displayed_hw, orientation, model_center=model_center).center
