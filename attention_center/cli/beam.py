@@ -36,12 +36,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 
 from absl import flags
 
+from attention_center.core.beam_options import is_flag
 from attention_center.core.command_flags import (
     EXIT_FAILURES,
     EXIT_OK,
@@ -142,7 +142,6 @@ define_dask_flags(FLAGS)
 #: Runners that run on this machine (cjxl and the input are checked here first).
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
 _HELP = ("help", "h", "helpfull", "helpshort")
-_NEGATIVE_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 #: Failed inputs named on stderr at the end (the rest: errors.jsonl).
 SHOWN_FAILURES = 20
 
@@ -158,12 +157,6 @@ def _ours(name: str):
     if name.startswith("no") and name[2:] in FLAGS and FLAGS[name[2:]].boolean:
         return FLAGS[name[2:]]
     return None
-
-
-def _is_value(arg: str) -> bool:
-    """Whether an argument after ``--flag`` is its value: not a flag, or a negative number
-    (``--dask_workers -1`` is then refused by the flag's bound, not "missing value")."""
-    return not arg.startswith("-") or _NEGATIVE_NUMBER.fullmatch(arg) is not None
 
 
 def split_args(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
@@ -182,7 +175,8 @@ def split_args(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
     i = 0
     while i < len(args):
         arg = args[i]
-        takes_next = i + 1 < len(args) and "=" not in arg and _is_value(args[i + 1])
+        # a negative number is a value: --dask_workers -1 is refused by its bound
+        takes_next = i + 1 < len(args) and "=" not in arg and not is_flag(args[i + 1])
         if not arg.startswith("-") or arg == "-":
             ours.append(arg)
         elif _flag_name(arg) in _HELP or _ours(_flag_name(arg)) is not None:

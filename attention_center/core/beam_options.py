@@ -17,20 +17,23 @@ from collections.abc import Sequence
 
 from attention_center.core.command_line import UsageError
 
-__all__ = ["BEAM_INSTALL", "checked_pipeline_options", "stray_arguments"]
+__all__ = ["BEAM_INSTALL", "checked_pipeline_options", "is_flag", "stray_arguments"]
 
 #: How to install Beam for the commands that need it.
 BEAM_INSTALL = 'pip install "attention-center[beam]"'
 
-_NUMBER = re.compile(r"-\d+(\.\d*)?|-\.\d+")
+#: A negative number (``-1``, ``-.5``, ``-2e3``): a flag's value, not a flag.
+_NEGATIVE_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _flag_name(arg: str) -> str:
     return arg.lstrip("-").split("=", 1)[0]
 
 
-def _is_flag(arg: str) -> bool:
-    return arg.startswith("-") and arg != "-" and not _NUMBER.fullmatch(arg)
+def is_flag(arg: str) -> bool:
+    """Whether a command-line argument is a flag (``--name``, ``-x``), not a value: ``-`` and
+    negative numbers (``--dask_workers -1``) are values."""
+    return arg.startswith("-") and arg != "-" and not _NEGATIVE_NUMBER.fullmatch(arg)
 
 
 def stray_arguments(args: Sequence[str]) -> list[str]:
@@ -44,8 +47,8 @@ def stray_arguments(args: Sequence[str]) -> list[str]:
     stray, i = [], 0
     while i < len(args):
         arg = args[i]
-        if _is_flag(arg):
-            if "=" not in arg and i + 1 < len(args) and not _is_flag(args[i + 1]):
+        if is_flag(arg):
+            if "=" not in arg and i + 1 < len(args) and not is_flag(args[i + 1]):
                 i += 1  # its value
         else:
             stray.append(arg)
@@ -72,7 +75,7 @@ def checked_pipeline_options(beam_args: Sequence[str], command: str = "attention
     try:
         from apache_beam.options.pipeline_options import PipelineOptions
     except ImportError:
-        names = ", ".join(f"--{_flag_name(a)}" for a in beam_args if _is_flag(a))
+        names = ", ".join(f"--{_flag_name(a)}" for a in beam_args if is_flag(a))
         unknown = f"unknown flag(s) {names}; " if names else ""
         raise UsageError(f"{unknown}{command} needs Apache Beam: {BEAM_INSTALL}") from None
     stray = stray_arguments(beam_args)
@@ -80,7 +83,7 @@ def checked_pipeline_options(beam_args: Sequence[str], command: str = "attention
         raise UsageError(
             f"unexpected argument(s) {stray}: {command} takes flags only (--name value)"
         )
-    single_dash = [a for a in beam_args if _is_flag(a) and not a.startswith("--")]
+    single_dash = [a for a in beam_args if is_flag(a) and not a.startswith("--")]
     options = PipelineOptions(beam_args)
     known = PipelineOptions([]).get_all_options()
     unknown = [f"--{n}" for n in options.get_all_options(retain_unknown_options=True)]
