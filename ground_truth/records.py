@@ -89,7 +89,7 @@ class Record:
         only). ``m_i`` is the number of points recorded.
       same_picture_as: ``None``, or the absolute path of the image file that
         ``image_path`` is a rescaled copy of (the same picture at another size, e.g.
-        BubbleView's enlarged ``targets_massvis30/`` charts): the build treats both files as
+        BubbleView's rescaled ``targets_massvis30/`` charts): the build treats both files as
         one image (one id, one frame) instead of refusing two files under one id.
     """
 

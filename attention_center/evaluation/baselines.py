@@ -24,6 +24,7 @@ __all__ = [
     "dataset_mean_center",
     "dataset_mean_predictions",
     "image_center_predictions",
+    "images_shared",
     "split_half_consistency",
 ]
 
@@ -53,8 +54,41 @@ def dataset_mean_center(train_records: Sequence[dict]) -> np.ndarray:
 
 
 def dataset_mean_predictions(train_records: Sequence[dict], records: Sequence[dict]) -> np.ndarray:
-    """The training set's mean normalized centre placed on each record's image: ``[N, 2]``."""
-    return centers_from_normalized(dataset_mean_center(train_records), _sizes(records))
+    """The training set's mean normalized centre placed on each record's image: ``[N, 2]``.
+
+    Never fitted on the image it is scored on: for a record whose ``image_id`` is also among
+    ``train_records`` (scoring the train split itself, or a leave-one-dataset-out row that
+    scores a dataset's every split), the mean leaves out every training record of that image
+    (the train split's mean of the *other* images; the image centre, ``(0.5, 0.5)``, when no
+    other image is left). Records of images outside ``train_records`` get the plain mean.
+
+    Args:
+      train_records: index rows the mean is taken from (``"center"``, ``"original_hw"``,
+        ``"image_id"``).
+      records: index rows to place it on.
+    Returns:
+      ``float64 [N, 2]``: ``(x, y)`` in 0-based pixel-centre coordinates of each record's
+      original image.
+    Raises:
+      ValueError: no training records.
+    """
+    normalized = np.repeat(dataset_mean_center(train_records)[None], len(records), axis=0)
+    own = images_shared(train_records, records)
+    if own:
+        ids = [r.get("image_id") for r in train_records]
+        centers = np.asarray([r["center"] for r in train_records], np.float64)
+        fractions = normalized_centers(centers, _sizes(train_records))
+        for i, record in enumerate(records):
+            if record.get("image_id") in own:
+                others = [j for j, image in enumerate(ids) if image != record["image_id"]]
+                normalized[i] = fractions[others].mean(axis=0) if others else (0.5, 0.5)
+    return centers_from_normalized(normalized, _sizes(records))
+
+
+def images_shared(train_records: Sequence[dict], records: Sequence[dict]) -> set:
+    """Image ids both among ``train_records`` and ``records`` (``None`` ids never match)."""
+    train_ids = {r.get("image_id") for r in train_records} - {None}
+    return train_ids & {r.get("image_id") for r in records}
 
 
 def split_half_consistency(

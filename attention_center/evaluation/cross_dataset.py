@@ -230,6 +230,16 @@ def _cell(summary: Optional[dict], key: str, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+def _images_cell(result: RowResult) -> str:
+    """The row's image count, and its record count where a row scores an image more than once
+    (a chart in three click experiments): the means weigh each record, the intervals resample
+    images."""
+    records = len(result.image_ids)
+    if records and records != result.num_images:
+        return f"{result.num_images} ({records} records)"
+    return str(result.num_images)
+
+
 def markdown_tables(results: Sequence[RowResult], columns: Sequence[str]) -> str:
     """Three markdown tables (mean error, median error, same 256px group), rows x ``columns``."""
     out = []
@@ -246,6 +256,8 @@ def markdown_tables(results: Sequence[RowResult], columns: Sequence[str]) -> str
         ]
         for result in results:
             cells = [_cell(result.summaries.get(column), key, digits) for column in columns]
-            out.append(f"| {result.row.label} | {result.num_images} | " + " | ".join(cells) + " |")
+            out.append(
+                f"| {result.row.label} | {_images_cell(result)} | " + " | ".join(cells) + " |"
+            )
         out.append("")
     return "\n".join(out)

@@ -313,9 +313,10 @@ def _baseline_rows(data_dir, records, train_split, modality, sources, include_fa
         include_fallbacks=include_fallbacks,
     ).records
     if train:
+        left_out = ", each image's own left out" if baselines.images_shared(train, records) else ""
         methods.append(
             MethodResult(
-                f"dataset-mean centre ({train_split}, {len(train)} records)",
+                f"dataset-mean centre ({train_split}, {len(train)} records{left_out})",
                 *_center_scores(baselines.dataset_mean_predictions(train, records), records),
             )
         )

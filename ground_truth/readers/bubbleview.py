@@ -28,8 +28,8 @@ differs by file (:attr:`BubbleFile.origin`). Image ids are
 ``"<dataset>/<stem>"`` and are shared with the other sources of the same
 picture: ``targets_osie/`` holds OSIE's stimuli downscaled to 640x480, so its
 images are ``osie/<stem>`` as in :mod:`ground_truth.readers.osie`;
-``targets_massvis30/`` holds 30 of ``targets_massvis/``'s charts, enlarged, so
-both are ``massvis/<stem>``.
+``targets_massvis30/`` holds 30 of ``targets_massvis/``'s charts, rescaled (27 enlarged, 3
+reduced), so both are ``massvis/<stem>``.
 
 Quirks handled (and counted, never silently): an observer stored as a single
 struct rather than an array (``userdata`` of one), an empty ``userdata`` or

@@ -12,6 +12,7 @@ from small_ground_truth import two_dataset_build  # noqa: E402
 
 from attention_center.evaluation.cross_dataset import (  # noqa: E402
     HeldOutSet,
+    RowResult,
     cross_dataset_table,
     markdown_tables,
 )
@@ -87,3 +88,15 @@ def test_a_row_of_several_sources_and_splits_scores_their_records(
     interval = result.ratio("image centre", "dataset-mean centre", n_resamples=999)
     assert (interval.num_images, interval.num_records) == (result.num_images, len(wanted))
     assert all(set(r.splits) == {"val", "test"} for r in IN_DOMAIN_SETS)
+
+
+def test_a_row_scoring_an_image_twice_says_how_many_records_its_means_weigh():
+    """A chart in three click experiments is one image and three records: the means weigh
+    records, so the table's count says both (it said "19" over 24 records)."""
+    summary = {"mean_error": 0.1, "median_error": 0.1, "same_group": 0.5, "num_images": 3}
+    row = HeldOutSet("c", "c_click", ("test",), "charts", modality="click")
+    twice = RowResult(row, {"m": summary}, 2, [], image_ids=["c/1", "c/1", "c/2"])
+    once = RowResult(row, {"m": summary}, 3, [], image_ids=["c/1", "c/2", "c/3"])
+    lines = markdown_tables([twice, once], ["m"]).splitlines()
+    assert "| charts | 2 (3 records) | 0.1000 |" in lines
+    assert "| charts | 3 | 0.1000 |" in lines

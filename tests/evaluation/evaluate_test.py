@@ -412,3 +412,32 @@ def test_cli_numeric_flags_out_of_range_are_usage_errors(gt_dir, flag, value, ca
     assert main(argv + ["--noprogress"]) == 2
     err = capsys.readouterr().err
     assert f"--{flag}={value}" in err and "Traceback" not in err, err
+
+
+def test_dataset_mean_never_fitted_on_the_image_it_scores(osie_rows):
+    """Scored on its own train split (as the leave-one-dataset-out "(all)" rows do), the
+    dataset-mean centre of each train image is the mean of the *other* train images; test
+    images get the plain mean. The old in-sample mean scored the train images with their own
+    centres inside it."""
+    from attention_center.evaluation import baselines
+
+    train = [osie_rows[i] for i in TRAIN_IDS]
+    test = [osie_rows[i] for i in TEST_IDS]
+    scored = train[:3] + test
+    predictions = baselines.dataset_mean_predictions(train, scored)
+    fractions = np.asarray([(np.asarray(r["center"]) + 0.5) / [800, 600] for r in train])
+    for i in range(3):
+        others = np.delete(fractions, i, axis=0).mean(axis=0)
+        np.testing.assert_allclose(predictions[i], others * [800, 600] - 0.5, atol=1e-9)
+    np.testing.assert_allclose(
+        predictions[3:], np.tile(fractions.mean(axis=0) * [800, 600] - 0.5, (5, 1)), atol=1e-9
+    )
+    # Left out, each train image's baseline is further from its own centre than in-sample.
+    in_sample = fractions.mean(axis=0) * [800, 600] - 0.5
+    for i, record in enumerate(train[:3]):
+        assert _error(predictions[i], record) > _error(in_sample, record)
+    assert baselines.images_shared(train, scored) == {r["image_id"] for r in train[:3]}
+    # A single-image training set leaves nothing: the image centre.
+    np.testing.assert_allclose(
+        baselines.dataset_mean_predictions(train[:1], train[:1]), [[399.5, 299.5]], atol=1e-9
+    )
