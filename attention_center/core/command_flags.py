@@ -54,7 +54,8 @@ def define_model_flags(flag_values: flags.FlagValues) -> None:
     flags.DEFINE_integer(
         "batch_size",
         8,
-        "Images decoded and run through the model together.",
+        "Images run through a Keras model together (a .tflite model runs each image as "
+        "soon as it is decoded).",
         lower_bound=1,
         flag_values=flag_values,
     )

@@ -23,8 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from attention_center.core.errors import PathError
 from attention_center.core.frames import MODEL_FRAME_HW, FrameTransform, frame_transform
 from attention_center.core.orientation import (
-    EXIF_ORIENTATION_TAG,
     displayed_hw,
+    orientation_of,
     stored_hw,
 )
 
@@ -85,7 +85,8 @@ class DecodedImage:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode (L, LA, P, RGBA, CMYK, I;16, I, F, 1) -> 8-bit RGB."""
+    """Any Pillow mode (L, LA, P, RGBA, CMYK, I;16, I, F, 1) -> 8-bit RGB; an RGB image is
+    returned as it is (converting it would only copy it)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
@@ -94,10 +95,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")  # not mutated
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def rgb_pixels(image: Image.Image) -> np.ndarray:
@@ -151,16 +152,6 @@ def _refuse_too_many(
         f"{max_pixels:,} allowed (raise --max_pixels / max_pixels= to decode it; "
         "a decompression bomb?)",
     )
-
-
-def _orientation(image: Image.Image) -> int:
-    """The EXIF orientation of an opened image, read without decoding its pixels where the
-    format allows (Pillow's PNG ``getexif`` decodes the whole image to look past IDAT)."""
-    if image.format not in _DRAFT_FORMATS and image.format != "PNG":
-        return image.getexif().get(EXIF_ORIENTATION_TAG, 1)
-    if image.format == "PNG" and "exif" not in image.info:
-        return 1  # an eXIf chunk before IDAT is in info; one after it is not honoured
-    return image.getexif().get(EXIF_ORIENTATION_TAG, 1)
 
 
 #: Start-of-frame markers of Huffman-coded JPEGs (baseline, extended, progressive, lossless);
@@ -351,7 +342,7 @@ def decode_image(
                 _refuse_too_many(path, (width, height), width * height, max_pixels)
             if image.format in _DRAFT_FORMATS:
                 _refuse_too_short_jpeg(path, image)
-            orientation = _orientation(image)
+            orientation = orientation_of(image)  # the header's: no pixel is decoded yet
             original_hw = displayed_hw((height, width), orientation)
             draft = _draft_size(image, min_hw, orientation)
             if draft is not None:
@@ -361,9 +352,12 @@ def decode_image(
             if frames > 1:
                 notes.append(f"animated: the first of {frames} frames was used")
             image.seek(0)
-            upright = ImageOps.exif_transpose(image)
-            upright.load()
-            array = rgb_pixels(upright)
+            if orientation == 1:  # nothing to turn: no copy (exif_transpose makes one)
+                image.load()
+                upright = image
+            else:  # the turn orientation_of says (a TIFF is turned by its own load)
+                upright = ImageOps.exif_transpose(image)
+            array = rgb_pixels(upright)  # an RGB image is not copied before the array
     if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1:
         raise ImageLoadError(path, f"decoded to an unusable shape {array.shape}")
     if draft is None:  # full size: the upright pixels are the displayed image
@@ -474,7 +468,7 @@ def decode_into_frame(
                 with Image.open(path) as probe:
                     size = probe.size
                     orientation = (
-                        _orientation(probe) if probe.format in _DRAFT_FORMATS else 1
+                        orientation_of(probe) if probe.format in _DRAFT_FORMATS else 1
                     )  # only JPEG decodes reduced: no need to read more
             except (OSError, SyntaxError, ValueError):
                 size = None  # decode_image reports it

@@ -20,9 +20,11 @@ displayed* (upright).
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Optional
 
 import numpy as np
@@ -39,7 +41,14 @@ from attention_center.core.images import (
 )
 from attention_center.inference.predictors import Predictor, load_predictor
 
-__all__ = ["Prediction", "as_rgb_array", "image_sources", "predict", "predict_images"]
+__all__ = [
+    "Prediction",
+    "as_rgb_array",
+    "default_decode_threads",
+    "image_sources",
+    "predict",
+    "predict_images",
+]
 
 
 @dataclasses.dataclass
@@ -167,6 +176,108 @@ def image_sources(images_or_paths) -> tuple[list, bool]:
     return items, False
 
 
+#: The most decode threads :func:`predict_images` starts by default: with more, decoding
+#: outruns the model anyway, and each thread holds one more image.
+MAX_DECODE_THREADS = 4
+
+#: The name prefix of :func:`predict_images`' decode threads.
+DECODE_THREAD_PREFIX = "attention-center-decode"
+
+
+def default_decode_threads() -> int:
+    """Decode threads :func:`predict_images` uses by default: the CPUs this process may
+    run on (``os.sched_getaffinity``), at most :data:`MAX_DECODE_THREADS`; 1 (no prefetch)
+    on one CPU."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_DECODE_THREADS, cpus))
+
+
+def _check_decode_threads(decode_threads) -> int:
+    if decode_threads is None:
+        return default_decode_threads()
+    if (
+        isinstance(decode_threads, bool)
+        or not isinstance(decode_threads, int)
+        or decode_threads < 0
+    ):
+        raise ValueError(f"decode_threads must be None or an int >= 0, got {decode_threads!r}")
+    return decode_threads
+
+
+def _prepared(
+    index: int, item, frame_hw, keep_images: bool, max_pixels: Optional[int]
+) -> tuple[Prediction, Optional[np.ndarray]]:
+    """One item decoded into the model frame: ``(prediction, frame)``, or ``(prediction with
+    error, None)`` for a file that cannot be read.
+
+    Raises:
+      ValueError: an invalid in-memory image (:func:`as_rgb_array`).
+    """
+    image, notes = None, ()
+    if isinstance(item, bytes):  # a path, as os.fspath takes it
+        item = os.fsdecode(item)
+    if isinstance(item, (str, os.PathLike)):
+        label = os.fspath(item)
+        try:
+            if keep_images:
+                decoded = decode_image(item, max_pixels=max_pixels)
+                frame, transform = resize_with_pad(decoded.pixels, frame_hw)
+                image = decoded.pixels
+            else:
+                frame, transform, decoded = decode_into_frame(item, frame_hw, max_pixels=max_pixels)
+            original_hw, notes = decoded.original_hw, decoded.notes
+        except ImageLoadError as error:
+            return Prediction(source=label, error=error.reason), None
+    else:
+        label = f"<array {index}>"
+        pixels = as_rgb_array(item, label)
+        frame, transform = resize_with_pad(pixels, frame_hw)
+        original_hw = tuple(pixels.shape[:2])
+        image = pixels if keep_images else None
+    prediction = Prediction(
+        source=label,
+        original_hw=tuple(original_hw),
+        transform=transform,
+        image=image,
+        notes=tuple(notes),
+    )
+    return prediction, frame
+
+
+def _prefetched(prepare, items: Iterable, threads: int) -> Iterator:
+    """``prepare(index, item)`` for each item, in order, computed by ``threads`` threads at
+    most ``threads + 1`` items ahead of the consumer (what an exception raises comes out at
+    its item's turn). 0 or 1 thread: in the calling thread, one item at a time.
+
+    Closing the generator (or an exception in it, e.g. a ``KeyboardInterrupt`` while it
+    waits) cancels the items not started and lets the threads go: each finishes at most the
+    one decode it is in, nothing waits for it.
+    """
+    if threads <= 1:
+        for index, item in enumerate(items):
+            yield prepare(index, item)
+        return
+    from concurrent.futures import ThreadPoolExecutor  # only when threads are used
+
+    ahead = threads + 1
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=DECODE_THREAD_PREFIX)
+    futures: collections.deque = collections.deque()
+    try:
+        for index, item in enumerate(items):
+            futures.append(executor.submit(prepare, index, item))
+            if len(futures) > ahead:
+                yield futures.popleft().result()
+        while futures:
+            yield futures.popleft().result()
+    finally:
+        for future in futures:
+            future.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
 def predict_images(
     items: Iterable,
     predictor: Predictor,
@@ -174,88 +285,84 @@ def predict_images(
     keep_images: bool = False,
     keep_weight_maps: bool = False,
     max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+    decode_threads: Optional[int] = None,
 ) -> Iterator[Prediction]:
     """Predicts the centre of each image, in batches, one :class:`Prediction` per item, in order.
 
     Each image is decoded once, straight into the model frame
     (:func:`attention_center.core.images.decode_into_frame`: a large JPEG at a reduced DCT
     scale unless ``keep_images``); a file that cannot be read yields a :class:`Prediction`
-    with ``error`` set and the others go on.
+    with ``error`` set and the others go on. Images are decoded by ``decode_threads``
+    threads while the model runs, a few ahead of the one being predicted (memory: about
+    ``batch_size + decode_threads`` images); the centres and their order are those of a
+    serial run. Closing the generator (a ``for`` loop left by an exception, then the
+    generator dropped) stops the decoding.
 
     Args:
       items: paths (``str``, ``bytes`` or path-like), or images as :func:`as_rgb_array`
         accepts (an invalid in-memory image raises ``ValueError``: it is a programming
         error, not a bad file).
       predictor: from :func:`attention_center.inference.predictors.load_predictor`.
-      batch_size: images decoded and run together (bounds memory).
+      batch_size: images decoded and run together (bounds memory). A predictor that runs
+        one frame at a time (a TFLite model: its ``useful_batch_size`` is 1) gets each image
+        as soon as it is decoded.
       keep_images: keep the full decoded image in ``Prediction.image``.
       keep_weight_maps: keep the weighting map (``[h', w']``) when the model has one.
       max_pixels: refuse larger image files (``None``: no limit).
+      decode_threads: threads decoding ahead; ``None``: :func:`default_decode_threads`
+        (the CPUs available, at most :data:`MAX_DECODE_THREADS`); 0 or 1: each image is
+        decoded in the calling thread when its turn comes.
+    Raises:
+      ValueError: ``decode_threads`` not ``None`` or an int >= 0; an invalid in-memory image.
     """
+    threads = _check_decode_threads(decode_threads)
+    if isinstance(items, Sized):
+        threads = min(threads, len(items))  # one image: no thread to start
     batch_size = max(1, int(batch_size))
+    useful = getattr(predictor, "useful_batch_size", None)
+    if useful is not None:  # holding more frames than the model takes at once only costs memory
+        batch_size = min(batch_size, max(1, int(useful)))
     pending: list[tuple[Prediction, np.ndarray]] = []
 
     def flush():
         if not pending:
-            return []
-        frames = np.stack([frame for _, frame in pending])
+            return
+        if len(pending) == 1:
+            frames = pending[0][1][None]  # a view: no copy for one frame
+        else:
+            frames = np.stack([frame for _, frame in pending])
         out = predictor.predict_frames(frames)
-        results = []
         for i, (prediction, _) in enumerate(pending):
             frame_center = np.asarray(out["center"][i], np.float64)
             prediction.frame_center = frame_center
             prediction.center = prediction.transform.points_to_original(frame_center, clamp=True)
             if keep_weight_maps and out.get("weight_map") is not None:
                 prediction.weight_map = np.asarray(out["weight_map"][i], np.float32)[..., 0]
-            results.append(prediction)
         pending.clear()
-        return results
 
+    def prepare(index, item):
+        return _prepared(index, item, predictor.frame_hw, keep_images, max_pixels)
+
+    prepared = _prefetched(prepare, items, threads)
     ordered: list[Prediction] = []  # errors wait here so the output stays in input order
-    for index, item in enumerate(items):
-        image, notes = None, ()
-        if isinstance(item, bytes):  # a path, as os.fspath takes it
-            item = os.fsdecode(item)
-        if isinstance(item, (str, os.PathLike)):
-            label = os.fspath(item)
-            try:
-                if keep_images:
-                    decoded = decode_image(item, max_pixels=max_pixels)
-                    frame, transform = resize_with_pad(decoded.pixels, predictor.frame_hw)
-                    image = decoded.pixels
-                else:
-                    frame, transform, decoded = decode_into_frame(
-                        item, predictor.frame_hw, max_pixels=max_pixels
-                    )
-                original_hw, notes = decoded.original_hw, decoded.notes
-            except ImageLoadError as error:
-                prediction = Prediction(source=label, error=error.reason)
+    try:
+        for prediction, frame in prepared:
+            if frame is None:  # the file could not be read: the reason is in the prediction
                 if pending:
                     ordered.append(prediction)
                 else:
                     yield prediction
                 continue
-        else:
-            label = f"<array {index}>"
-            pixels = as_rgb_array(item, label)
-            frame, transform = resize_with_pad(pixels, predictor.frame_hw)
-            original_hw = tuple(pixels.shape[:2])
-            image = pixels if keep_images else None
-        prediction = Prediction(
-            source=label,
-            original_hw=tuple(original_hw),
-            transform=transform,
-            image=image,
-            notes=tuple(notes),
-        )
-        ordered.append(prediction)
-        pending.append((prediction, frame))
-        if len(pending) >= batch_size:
-            flush()
-            yield from ordered
-            ordered.clear()
-    flush()
-    yield from ordered
+            ordered.append(prediction)
+            pending.append((prediction, frame))
+            if len(pending) >= batch_size:
+                flush()
+                yield from ordered
+                ordered.clear()
+        flush()
+        yield from ordered
+    finally:
+        prepared.close()  # stops the decode threads now, not when the generator is collected
 
 
 def predict(
@@ -264,6 +371,7 @@ def predict(
     batch_size: int = 8,
     num_threads: Optional[int] = None,
     max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+    decode_threads: Optional[int] = None,
 ) -> np.ndarray:
     """Attention centres of images, in original pixels.
 
@@ -278,6 +386,8 @@ def predict(
       batch_size: images run through the model together.
       num_threads: TFLite interpreter threads, >= 1 (default: the number of CPUs).
       max_pixels: refuse larger image files (default 100 MP; ``None``: no limit).
+      decode_threads: threads decoding image files while the model runs (default: the
+        CPUs available, at most 4; 0 or 1: one image at a time, in the calling thread).
     Returns:
       ``float64 [2]`` (x, y) for a single image, else ``float64 [N, 2]``;
       0-based pixel centres of each image as displayed (EXIF applied).
@@ -285,10 +395,11 @@ def predict(
       ImageLoadError: an image file cannot be read (naming the file); use
         :func:`predict_images` to get every image's result or error instead.
       ValueError: an argument that is not an image (see :func:`as_rgb_array`), or
-        ``num_threads`` below 1.
+        ``num_threads`` below 1, ``decode_threads`` below 0.
       ModelLoadError: the model cannot be loaded (the message names the file or preset).
     """
     items, single = image_sources(images_or_paths)
+    _check_decode_threads(decode_threads)
     # Every in-memory image is validated (and converted, once) before any work.
     items = [
         item
@@ -298,11 +409,17 @@ def predict(
     ]
     predictor = load_predictor(model, num_threads=num_threads, batch_size=batch_size)
     centers = []
-    for prediction in predict_images(
-        items, predictor, batch_size=batch_size, max_pixels=max_pixels
-    ):
-        if not prediction.ok:
-            raise ImageLoadError(prediction.source, prediction.error)
-        centers.append(prediction.center)
+    stream = predict_images(
+        items,
+        predictor,
+        batch_size=batch_size,
+        max_pixels=max_pixels,
+        decode_threads=decode_threads,
+    )
+    with contextlib.closing(stream):  # a bad file: the decoding ahead stops with the error
+        for prediction in stream:
+            if not prediction.ok:
+                raise ImageLoadError(prediction.source, prediction.error)
+            centers.append(prediction.center)
     result = np.asarray(centers, np.float64).reshape(len(centers), 2)
     return result[0] if single else result

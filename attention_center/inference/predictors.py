@@ -94,6 +94,12 @@ class Predictor(abc.ABC):
     has_weight_map: bool
     #: The model's metadata (see :mod:`attention_center.core.tflite_metadata`), or ``None``.
     metadata: Optional[dict] = None
+    #: The most frames :meth:`predict_frames` gains anything from getting in one call:
+    #: ``None``, any number (a batched forward pass); ``1``, it runs frames one at a time,
+    #: so a caller holding a batch for it only holds memory
+    #: (:func:`~attention_center.inference.prediction.predict_images` then runs each frame
+    #: as soon as it is decoded).
+    useful_batch_size: Optional[int] = None
 
     @abc.abstractmethod
     def predict_frames(self, frames: np.ndarray) -> dict:
@@ -218,7 +224,8 @@ class TFLitePredictor(Predictor):
     """A ``.tflite`` model with Google's interface
     (:class:`~attention_center.inference.tflite.TFLiteModel`).
 
-    Frames are run one at a time (batch 1, what the file declares). The metadata
+    Frames are run one at a time (batch 1, what the file declares; the int8 model cannot
+    be resized to a larger batch), so :attr:`useful_batch_size` is 1. The metadata
     ``python -m export`` stores with the model (input size and preprocessing,
     normalization, model version, training data, metrics, quantization, parity; embedded
     in the flatbuffer or ``<file>.json`` beside it) is read into :attr:`metadata`
@@ -229,6 +236,8 @@ class TFLitePredictor(Predictor):
       num_threads: interpreter threads (default: the number of CPUs).
       runtime: ``"auto"`` (ai-edge-litert, else tf.lite), ``"litert"`` or ``"tf"``.
     """
+
+    useful_batch_size = 1
 
     def __init__(self, path, num_threads: Optional[int] = None, runtime: str = "auto"):
         self.path = os.fspath(path)
@@ -352,7 +361,7 @@ def load_predictor(
         ``"default:keras"``), a ``.keras`` or ``.tflite`` path, a ``keras.Model``, or a
         :class:`Predictor` (returned as is).
       num_threads: TFLite interpreter threads (default: the number of CPUs).
-      batch_size: frames per Keras forward pass.
+      batch_size: frames per Keras forward pass (a TFLite model runs one frame at a time).
       frame_hw: frame for Keras models that accept any input size.
       runtime: TFLite runtime (``"auto"``, ``"litert"``, ``"tf"``).
       cache: reuse a predictor already loaded from the same file with the same settings.

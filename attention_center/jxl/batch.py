@@ -6,6 +6,17 @@ run ``cjxl INPUT OUTPUT --group_order 1 --center_x X --center_y Y [extra flags]`
 subprocesses), each output written atomically. One bad file never stops the rest: its
 failure is in the :class:`EncodeSummary`.
 
+Work and memory per image: each image is decoded once for the model, straight into the
+model frame (a large JPEG at the reduced DCT scale the model needs, as ``attention-center
+predict`` decodes it, so both give the same centre; the pixels are not kept); cjxl reads
+the file itself, or a temporary PNG of the file's own pixels (WebP, TIFF, ...: decoded again
+to write it); its EXIF orientation is read once. cjxl runs ``jobs`` at a time (never more
+than there are images to encode), each with ``--num_threads`` = CPUs // ``jobs`` (none,
+cjxl's default of every core, when one runs at a time: ``jobs=1``, or a single image; a
+``--num_threads`` among the extra flags wins). At most ``2 * jobs`` images are ahead of
+cjxl (submitted and not finished), so the temporary PNGs do not pile up on disk while cjxl
+lags.
+
 Hostile inputs and interruptions (issue 17): the output folder is checked (created, a
 file written and removed) and the extra cjxl flags are tried on a tiny image before any
 work (:class:`~attention_center.core.files.OutputFolderError`,
@@ -257,8 +268,14 @@ def _write_temporary_png(source: Path, output: Path, max_pixels: Optional[int]) 
 
 def _probe(path: Path) -> tuple[Optional[str], int]:
     """(why cjxl needs a PNG of it or ``None``, EXIF orientation) of an image that already
-    decoded."""
+    decoded; the only place encode reads the orientation (once per image)."""
     return png_reason(path), read_orientation(path)
+
+
+def _cjxl_threads(running: int) -> Optional[int]:
+    """cjxl's ``--num_threads`` when ``running`` cjxl processes share the CPUs: an equal
+    share, or ``None`` (cjxl's default, every core) when one runs at a time."""
+    return max(1, (os.cpu_count() or 1) // running) if running > 1 else None
 
 
 def encode_directory(
@@ -291,7 +308,10 @@ def encode_directory(
       encoder: cjxl name or path (:func:`find_encoder`).
       new_suffix: output suffix, a plain file-name ending (:func:`check_new_suffix`).
       extra_flags: flags passed on to cjxl (they override ours).
-      jobs: cjxl processes at once (default: the number of CPUs).
+      jobs: cjxl processes at once (default: the number of CPUs); never more than the
+        images to encode, so one image alone gets every core. Each cjxl gets
+        ``--num_threads`` CPUs // jobs (none, cjxl's default, when one runs at a time);
+        at most ``2 * jobs`` images are submitted to cjxl and not finished at once.
       dry_run: predict and print the commands; write nothing.
       skip_existing: leave inputs whose output exists (resume a run).
       verbose: print each command.
@@ -333,7 +353,6 @@ def encode_directory(
         check_encoder_flags(encoder_path, extra_flags)
         check_output_folder(out_root)
     jobs = max(1, int(jobs or os.cpu_count() or 1))
-    cjxl_threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     separate = output_dir is not None and file_identity(out_root) != file_identity(image_dir)
     exclude = [out_root] if separate else []
     if output_dir is not None and not dry_run:
@@ -343,6 +362,8 @@ def encode_directory(
     inputs = {resolved(p) for p in images}
 
     results, todo = _planned_results(images, image_dir, out_root, new_suffix, inputs, skip_existing)
+    jobs = max(1, min(jobs, len(todo)))  # fewer images than jobs: their cjxl get the cores
+    cjxl_threads = _cjxl_threads(jobs)
     bar = tqdm(
         total=len(images), unit="img", desc="encode", disable=not progress, dynamic_ncols=True
     )
@@ -351,29 +372,35 @@ def encode_directory(
     temp_inputs: list[Path] = []
     children = ChildProcesses()  # every cjxl of this run, stopped together on an interruption
     executor = None if dry_run else concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    # Jobs submitted and not finished (each may hold a temporary PNG): a slot each, taken
+    # before the job's input is prepared and given back when it ends, however it ends.
+    slots = None if dry_run else threading.BoundedSemaphore(2 * jobs)
     futures = []
     try:
+        # The model's frames only: cjxl reads the file (or a PNG of it), never these pixels.
         stream = predict_images(
             [images[i] for i in todo],
             predictor,
             batch_size=batch_size,
-            keep_images=True,
+            keep_images=False,
             max_pixels=max_pixels,
         )
         for i, prediction in zip(todo, stream):
             result = results[i]
+            if slots is not None:
+                slots.acquire()  # waits while 2 * jobs are ahead of cjxl (Ctrl-C still stops it)
             job = _prepared_input(result, prediction, dry_run, center_strategy, max_pixels)
             if job is None:  # failed: the reason is in the result
+                if slots is not None:
+                    slots.release()
                 report.tick()
                 continue
-            cjxl_input, temp_input, direct = job
+            cjxl_input, temp_input, direct, orientation = job
             if temp_input is not None:
                 temp_inputs.append(temp_input)
             # cjxl 0.7 crashes on --progressive_dc with some centres of images over 2048 px:
             # the preview is kept, the centre left out (attention_center.jxl.defaults).
-            stored = _stored_shape(
-                tuple(prediction.original_hw), read_orientation(result.source) if direct else 1
-            )
+            stored = _stored_shape(tuple(prediction.original_hw), orientation)
             result.center, avoided = center_cjxl_survives(
                 extra_flags, stored, result.center, jpeg_transcode(cjxl_input, extra_flags)
             )
@@ -397,7 +424,9 @@ def encode_directory(
                 result.status = "dry_run"
                 report.tick()
                 continue
-            futures.append(executor.submit(_encoded, result, command, temp_input, children, report))
+            futures.append(
+                executor.submit(_encoded, result, command, temp_input, children, report, slots)
+            )
         concurrent.futures.wait(futures)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the command line's handler
         with interrupts_deferred():
@@ -460,7 +489,8 @@ def _prepared_input(
     max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
 ):
     """Fills ``result``'s centres; returns ``(cjxl input path, temporary PNG or None, whether
-    cjxl reads the source directly)``, or ``None`` with ``result`` marked failed.
+    cjxl reads the source directly, the EXIF orientation of the file cjxl reads)``, or
+    ``None`` with ``result`` marked failed.
 
     The centre cjxl gets is in the pixels cjxl sees: the stored pixels of a JPEG/PNG it reads
     directly (EXIF orientation undone), the upright pixels of the temporary PNG otherwise.
@@ -471,7 +501,6 @@ def _prepared_input(
     if not prediction.ok:
         result.status, result.error = "failed", prediction.error
         return None
-    prediction.image = None  # the model's pixels; cjxl gets the file's own
     result.display_center = tuple(float(v) for v in prediction.center)
     result.notes = tuple(f"{note} for the centre" for note in prediction.notes)
     try:
@@ -492,15 +521,25 @@ def _prepared_input(
             result.status = "failed"
             result.error = f"{_os_reason(error)} (the PNG cjxl reads for {reason})"
             return None
+    if not direct:  # the PNG holds the upright pixels
+        orientation = 1
     # The centre cjxl gets (issue 19's strategy), in the pixels of the file it reads.
     result.center = cjxl_center(
-        prediction.center, prediction.original_hw, orientation if direct else 1, center_strategy
+        prediction.center, prediction.original_hw, orientation, center_strategy
     )
-    return cjxl_input, temp_input, direct
+    return cjxl_input, temp_input, direct, orientation
 
 
-def _encoded(result: EncodeResult, command, temp_input, children, report: _Progress) -> None:
-    """Runs one cjxl job (a worker thread) and records its outcome in ``result``."""
+def _encoded(
+    result: EncodeResult,
+    command,
+    temp_input,
+    children,
+    report: _Progress,
+    slots: Optional[threading.BoundedSemaphore] = None,
+) -> None:
+    """Runs one cjxl job (a worker thread) and records its outcome in ``result``; gives its
+    slot back to ``slots`` when it ends, however it ends."""
     try:
         result.bytes_out = run_encoder(command, result.output, children)
         result.status = "encoded"
@@ -511,9 +550,13 @@ def _encoded(result: EncodeResult, command, temp_input, children, report: _Progr
     except OSError as error:
         result.status, result.error = "failed", _os_reason(error)
     finally:
-        if temp_input is not None and temp_input.exists():
-            temp_input.unlink()
-        report.tick()
+        try:
+            if temp_input is not None and temp_input.exists():
+                temp_input.unlink()
+            report.tick()
+        finally:
+            if slots is not None:
+                slots.release()
 
 
 def _finish(executor, temp_inputs: list[Path], bar) -> None:

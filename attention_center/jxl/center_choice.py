@@ -300,6 +300,23 @@ def _span_costs(order, spans, sizes, image_hw, group_dim: int, base: float) -> n
     return base + cumulative[last]
 
 
+def _unique_spans(spans) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(spans, axis=0, return_inverse=True)``, the inverse flat: the same rows in
+    the same (lexicographic) order, through one ``int64`` key a row (its non-negative
+    columns as the digits of a mixed radix, each column's maximum + 1, so the keys sort as
+    the rows do; ``np.unique`` on rows sorts a structured copy, several times slower)."""
+    spans = np.asarray(spans, np.int64)
+    radices = [int(v) + 1 for v in spans.max(axis=0)] if spans.ndim == 2 and spans.size else []
+    if not radices or spans.min() < 0 or np.prod(radices, dtype=float) >= 2.0**62:
+        unique, inverse = np.unique(spans, axis=0, return_inverse=True)
+        return unique, inverse.ravel()
+    keys = spans[:, 0]
+    for column in range(1, spans.shape[1]):
+        keys = keys * radices[column] + spans[:, column]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return spans[first], inverse.ravel()
+
+
 def score_orders(
     image_hw,
     spans,
@@ -323,8 +340,8 @@ def score_orders(
         else np.asarray(group_bytes, np.float64)
     )
     weights = np.asarray(weights, np.float64)
-    unique, inverse = np.unique(np.asarray(spans, np.int64), axis=0, return_inverse=True)
-    mass = np.bincount(inverse.ravel(), weights=weights, minlength=len(unique))
+    unique, inverse = _unique_spans(spans)
+    mass = np.bincount(inverse, weights=weights, minlength=len(unique))
     mass = mass / mass.sum()
     scores = {}
     for key, center in candidate_orders(image_hw, group_dim, groups=groups).items():
@@ -361,7 +378,8 @@ def choose_center(
     each for ``N`` groups (linear in pixels; issue 23). Every pixel of a group's quarter
     gives the same order, so the centre returned is, among the best orders, the pixel
     nearest to ``model_center`` (the file is the same as with any other pixel of that
-    quarter; the distance to the predicted centre is only the quarter's).
+    quarter; the distance to the predicted centre is only the quarter's; of pixels at
+    the same distance, the first in raster order: :func:`nearest_center_with_order`).
 
     Args:
       points, weights: where people may look (stored pixels) and how likely

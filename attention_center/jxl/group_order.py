@@ -117,18 +117,55 @@ def group_order(
         return np.arange(count, dtype=np.int64)
     h, w = (int(v) for v in image_hw)
     x, y = _check_center(image_hw, (w // 2, h // 2) if center is None else center)
-    cx = (x // group_dim) * group_dim + group_dim // 2
-    cy = (y // group_dim) * group_dim + group_dim // 2
     side = group_side((x, y), group_dim)
+    # The key (max(|dx|, |dy|), angle) of every group at once: dx, dy are whole groups
+    # from the first one, so both come from tables over the offsets, sliced here. The
+    # angle is the same double as libjxl's (math.atan2 in the table, then the same two
+    # additions and the same IEEE remainder), and np.lexsort is stable, as sorted() is.
+    gx, gy = x // group_dim, y // group_dim
+    rings, atan2s = _offset_tables(rows, columns, int(group_dim))
+    window = np.s_[rows - 1 - gy : 2 * rows - 1 - gy, columns - 1 - gx : 2 * columns - 1 - gx]
+    angle = _remainder_2pi(atan2s[window] + math.pi / 4 + side * (math.pi / 2))
+    return np.lexsort((angle.ravel(), rings[window].ravel())).astype(np.int64, copy=False)
 
-    def key(group: int):
-        gy, gx = divmod(group, columns)
-        dx = gx * group_dim + group_dim // 2 - cx
-        dy = gy * group_dim + group_dim // 2 - cy
-        angle = math.remainder(math.atan2(dy, dx) + math.pi / 4 + side * (math.pi / 2), 2 * math.pi)
-        return max(abs(dx), abs(dy)), angle
 
-    return np.asarray(sorted(range(count), key=key), dtype=np.int64)
+@functools.lru_cache(maxsize=32)
+def _offset_tables(rows: int, columns: int, group_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every offset ``(a, b)`` in groups, ``|a| < columns``, ``|b| < rows``: its ring
+    ``max(|a|, |b|)`` (``int64``) and ``math.atan2(b * group_dim, a * group_dim)`` (the
+    C library's, as :func:`group_order`'s key always took it; ``np.arctan2`` may differ by
+    an ulp), both ``[2 rows - 1, 2 columns - 1]``, read-only. Cached per grid."""
+    a = np.arange(-(columns - 1), columns)
+    b = np.arange(-(rows - 1), rows)
+    rings = np.maximum(np.abs(a)[None, :], np.abs(b)[:, None])
+    atan2s = np.array(
+        [[math.atan2(bb * group_dim, aa * group_dim) for aa in a.tolist()] for bb in b.tolist()],
+        dtype=np.float64,
+    ).reshape(len(b), len(a))
+    rings.flags.writeable = atan2s.flags.writeable = False
+    return rings, atan2s
+
+
+def _remainder_2pi(values: np.ndarray) -> np.ndarray:
+    """``math.remainder(v, 2 pi)`` of each value, bit for bit.
+
+    For ``|v| < 3 pi`` (every key angle: ``atan2 + pi / 4 + side * pi / 2`` lies in
+    ``[-3 pi / 4, 11 pi / 4]`` for sides 0-3) the nearest multiple of ``Y = 2 * math.pi``
+    is ``-Y``, ``0`` or ``Y``; ``|v| == Y / 2 == math.pi`` is a tie, which IEEE rounds to
+    the even multiple 0; and ``v - Y`` (``v + Y``) is exact there (Sterbenz:
+    ``Y / 2 <= |v| <= 2 Y``), as the IEEE remainder is, whose zero takes the sign of ``v``.
+    Other values go through ``math.remainder`` itself.
+    """
+    values = np.asarray(values, np.float64)
+    two_pi = 2 * math.pi
+    out = np.where(
+        values > math.pi, values - two_pi, np.where(values < -math.pi, values + two_pi, values)
+    )
+    out = np.where(out == 0, np.copysign(0.0, values), out)
+    wide = ~(np.abs(values) < 3 * math.pi)
+    if wide.any():
+        out[wide] = [math.remainder(v, two_pi) for v in values[wide].tolist()]
+    return out
 
 
 def ring_positions(order: np.ndarray) -> np.ndarray:
@@ -206,24 +243,47 @@ def nearest_center_with_order(
       target: ``(x, y)`` pixels.
     Returns:
       ``(x, y)`` integer stored pixels with ``group_side`` equal to ``side``, in ``group``.
+      Of pixels at exactly the same distance (they all give the same order, so the same
+      file), the first in raster order: the topmost, then the leftmost.
     """
     h, w = (int(v) for v in image_hw)
     columns = group_grid((h, w), group_dim)[1]
     gy, gx = divmod(int(group), columns)
     x0, y0 = gx * group_dim, gy * group_dim
-    ys, xs = np.mgrid[y0 : min(h, y0 + group_dim), x0 : min(w, x0 + group_dim)]
-    cx, cy = x0 + group_dim // 2, y0 + group_dim // 2
-    # group_side, vectorized (np.arctan2/np.fmod are the C library's, as math's are);
-    # each candidate is checked with group_side itself below.
-    sides = np.floor(
-        np.fmod(-np.arctan2(ys - cy, xs - cx) + 5 * math.pi / 4, 2 * math.pi) * 2 / math.pi
-    ).astype(np.int64)
+    height, width = min(h, y0 + group_dim) - y0, min(w, x0 + group_dim) - x0
+    if height <= 0 or width <= 0:  # no such group
+        return None
+    sides = _side_table(int(group_dim))[:height, :width]
+    ys, xs = np.ogrid[y0 : y0 + sides.shape[0], x0 : x0 + sides.shape[1]]
     d2 = (xs - float(target[0])) ** 2 + (ys - float(target[1])) ** 2
     d2 = np.where(sides == int(side), d2, np.inf)
-    for index in np.argsort(d2, axis=None)[:16]:
-        if not np.isfinite(d2.flat[index]):
-            break
-        point = (int(xs.flat[index]), int(ys.flat[index]))
-        if group_side(point, group_dim) == int(side):
-            return point
-    return None
+    index = int(np.argmin(d2))  # the first minimum in raster order: ties are deterministic
+    if not np.isfinite(d2.flat[index]):
+        return None
+    row, column = divmod(index, sides.shape[1])
+    return x0 + column, y0 + row
+
+
+@functools.lru_cache(maxsize=8)
+def _side_table(group_dim: int) -> np.ndarray:
+    """``int8 [group_dim, group_dim]``: :func:`group_side` of each pixel of a group, by its
+    offset ``(row, column)`` from the group's top-left corner (the side depends on nothing
+    else). Off the diagonals through the group's nominal centre the quarter is plain
+    geometry (the nearest side: no float rounding can reach a point that is off the
+    quarter boundaries by a whole pixel); on them libjxl's float arithmetic decides, so
+    those pixels are :func:`group_side` itself. Cached, read-only."""
+    half = group_dim // 2
+    dy, dx = np.ogrid[-half : group_dim - half, -half : group_dim - half]
+    sides = np.select(
+        [
+            (dx < 0) & (np.abs(dy) < -dx),
+            (dy > 0) & (np.abs(dx) < dy),
+            (dx > 0) & (np.abs(dy) < dx),
+        ],
+        [0, 1, 2],
+        3,
+    ).astype(np.int8)
+    for row, column in zip(*np.nonzero(np.abs(dx) == np.abs(dy))):
+        sides[row, column] = group_side((int(column), int(row)), group_dim)
+    sides.flags.writeable = False
+    return sides

@@ -8,10 +8,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from attention_center.core.frames import frame_transform, parse_hw
-from attention_center.core.images import ImageLoadError, load_image, resize_with_pad
+from attention_center.core.images import (
+    ImageLoadError,
+    decode_image,
+    load_image,
+    resize_with_pad,
+    rgb_pixels,
+)
 
 sizes = st.integers(min_value=1, max_value=5000)
 frames = st.sampled_from([(480, 640), (240, 320), (600, 800), (512, 512), (640, 480)])
@@ -163,3 +169,65 @@ def test_parse_hw():
     assert parse_hw("480x640") == (480, 640)
     with pytest.raises(ValueError):
         parse_hw("640")
+
+
+@pytest.fixture()
+def pillow_blocks():
+    """Counts Pillow's image memory (its allocator's own statistics, which tracemalloc does
+    not see) in 64 KiB blocks: ``count(fn)`` -> blocks ``fn()`` allocated."""
+    size = Image.core.get_block_size()
+    Image.core.set_block_size(1 << 16)
+
+    def count(fn) -> int:
+        Image.core.reset_stats()
+        fn()
+        return Image.core.get_stats()["allocated_blocks"]
+
+    yield count
+    Image.core.set_block_size(size)
+
+
+@pytest.mark.parametrize(
+    "name,orientation,images",
+    [("photo.png", 1, 1), ("photo.jpg", 1, 1), ("turned.jpg", 6, 2), ("alpha.png", 1, 4)],
+)
+def test_a_decode_copies_no_full_size_image_needlessly(
+    tmp_path, kodak_paths, pillow_blocks, name, orientation, images
+):
+    """The pixels are Pillow's own decode of the file (turned by ``exif_transpose``,
+    alpha composited on white), and the decode holds no more full-size images than it
+    needs: the file's, the turned one, the compositing's (a white one, the composite, its
+    RGB). It made two more: a copy by ``exif_transpose`` of an unturned image, and one by
+    converting RGB to RGB (or RGBA to RGBA): 3 for an RGB photo, 6 with alpha."""
+    with Image.open(kodak_paths[0]) as image:
+        photo = image.convert("RGB").crop((0, 0, 384, 256))
+    path, exif = tmp_path / name, Image.Exif()
+    exif[0x0112] = orientation
+    if name == "alpha.png":
+        alpha = np.tile(np.linspace(0, 255, photo.width, dtype=np.uint8), (photo.height, 1))
+        photo.putalpha(Image.fromarray(alpha))
+    photo.save(path, exif=exif.tobytes(), **({"quality": 90} if name.endswith("jpg") else {}))
+    with Image.open(path) as image:  # independent of decode_image
+        upright = ImageOps.exif_transpose(image)
+    if upright.mode == "RGBA":
+        white = Image.new("RGBA", upright.size, (255, 255, 255, 255))
+        upright = Image.alpha_composite(white, upright)
+    expected = np.asarray(upright.convert("RGB"))
+
+    decoded = []
+    used = pillow_blocks(lambda: decoded.append(decode_image(path)))
+    one = pillow_blocks(lambda: Image.new("RGB", photo.size))
+    np.testing.assert_array_equal(decoded[0].pixels, expected)
+    assert decoded[0].original_hw == expected.shape[:2]
+    assert used <= (images + 0.5) * one, (used, one)
+
+
+def test_rgb_pixels_of_an_rgb_image_do_not_follow_it(kodak_paths):
+    """No conversion copies an RGB image any more: the array is still the pixels' own."""
+    with Image.open(kodak_paths[0]) as image:
+        photo = image.convert("RGB")
+    pixels = rgb_pixels(photo)
+    before = pixels.copy()
+    photo.paste((1, 2, 3), (0, 0, 50, 50))
+    np.testing.assert_array_equal(pixels, before)
+    assert np.array_equal(rgb_pixels(photo)[:50, :50], np.full((50, 50, 3), (1, 2, 3)))

@@ -398,7 +398,7 @@ def test_predict_interrupted_prints_the_rows_done_and_exits_130(tmp_path, signum
     try:
         deadline = time.monotonic() + 60
         while _reading_image(process.pid, folder) < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)  # batches of 1: images 0-4 are rows by the time 5 is read
+            time.sleep(0.01)  # decoding runs a few images ahead: some are rows by now
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
     finally:
