@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import shutil
 import subprocess
@@ -46,14 +48,31 @@ def google_model_path() -> Path:
     return GOOGLE_MODEL
 
 
+def live_cjxl(marker: str) -> list[int]:
+    """Pids of running (not zombie) cjxl processes with ``marker`` in their command line."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if (
+            argv
+            and os.path.basename(argv[0]) == b"cjxl"
+            and state != "Z"
+            and any(marker.encode() in arg for arg in argv)
+        ):
+            found.append(int(entry))
+    return found
+
+
 @pytest.fixture(scope="session")
 def kodak_paths(shared_data_dir) -> list[Path]:
     """The 24 Kodak PNGs (real photos, landscape and portrait)."""
     return sorted((shared_data_dir / "kodak").glob("*.png"))
-
-
-#: uid/gid of "nobody", for checks that need file permissions enforced.
-NOBODY = 65534
 
 
 def where_permissions_apply(command: list[str]) -> list[str]:
@@ -75,31 +94,60 @@ def where_permissions_apply(command: list[str]) -> list[str]:
     return wrapped
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+
+#: Root's capabilities past file permissions: CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2).
+_DAC_CAPABILITIES = (1 << 1) | (1 << 2)
+
+
+def _thread_capabilities(libc, data=None):
+    """This thread's capability sets (Linux v3: two ``_CapData``); sets them if ``data``."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    if data is None:
+        data = (_CapData * 2)()
+        if libc.capget(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capget failed")
+    elif libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    return data
+
+
 @pytest.fixture()
 def unprivileged() -> Callable:
     """``unprivileged(fn, *args, **kwargs)`` runs ``fn`` where file permissions apply.
 
-    Root reads a mode-000 file anyway, so as root ``fn`` runs with the
-    effective uid/gid of "nobody" (switched back afterwards); as anyone else it
-    runs as is. Skips when root may not switch (no CAP_SETUID in a container).
-    Whatever ``fn`` reads or writes must be open to "nobody" (e.g. a
-    ``tempfile.mkdtemp()`` folder chmod-ed 0o755 / 0o777, not ``tmp_path``).
+    Root reads a mode-000 file anyway, so as root ``fn`` runs, in this thread and in the
+    threads it starts, without the two capabilities that let root past file permissions
+    (``CAP_DAC_OVERRIDE``, ``CAP_DAC_READ_SEARCH``; restored afterwards), still as root:
+    whatever ``fn`` imports stays readable, as for :func:`where_permissions_apply`
+    (switching to user "nobody" failed on any module first imported inside ``fn`` from a
+    checkout "nobody" may not read). As anyone else it runs as is. Skips off Linux.
+    Whatever ``fn`` is to read or write must allow its owner (root) to: a mode-000 file is
+    unreadable, a mode-0o555 folder unwritable.
     """
 
     def run(fn, *args, **kwargs):
         if os.geteuid() != 0:
             return fn(*args, **kwargs)
         try:
-            os.setegid(NOBODY)
-            os.seteuid(NOBODY)
-        except PermissionError as error:
-            os.setegid(0)
-            pytest.skip(f"running as root and cannot drop to uid {NOBODY}: {error}")
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            saved = _thread_capabilities(libc)
+        except (OSError, AttributeError) as error:
+            pytest.skip(f"running as root and cannot read this thread's capabilities: {error}")
+        dropped = (_CapData * 2)()
+        ctypes.memmove(dropped, saved, ctypes.sizeof(dropped))
+        dropped[0].effective &= ~_DAC_CAPABILITIES
+        _thread_capabilities(libc, dropped)
         try:
             return fn(*args, **kwargs)
         finally:
-            os.seteuid(0)
-            os.setegid(0)
+            _thread_capabilities(libc, saved)
 
     return run
 

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Iterable, Iterator, Sized
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import numpy as np
@@ -260,7 +261,6 @@ def _prefetched(prepare, items: Iterable, threads: int) -> Iterator:
         for index, item in enumerate(items):
             yield prepare(index, item)
         return
-    from concurrent.futures import ThreadPoolExecutor  # only when threads are used
 
     ahead = threads + 1
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=DECODE_THREAD_PREFIX)

@@ -286,7 +286,7 @@ def test_google_tflite_through_predict(google_model_path, kodak_paths):
 
 
 def test_unreadable_file_is_a_clear_error(centroid_keras_path, kodak_paths, unprivileged):
-    # As root this runs as "nobody" (root reads a mode-000 file anyway): see conftest.
+    # As root this runs without root's file-access capabilities (see conftest).
     predictor = load_predictor(centroid_keras_path)
     folder = Path(tempfile.mkdtemp(prefix="ac_perm_"))
     try:

@@ -401,8 +401,8 @@ def test_helpers(tmp_path):
 def test_unreadable_file_fails_alone(centroid_predictor, kodak_paths, unprivileged):
     """A file we may not read (mode 000) is a per-file failure; the other file is encoded.
 
-    Root reads a mode-000 file anyway, so as root the run happens as user
-    "nobody" (see the ``unprivileged`` fixture), which is what makes the check real.
+    Root reads a mode-000 file anyway, so as root the run happens without root's
+    file-access capabilities (see the ``unprivileged`` fixture), which makes the check real.
     """
     folder = Path(tempfile.mkdtemp(prefix="ac_perm_"))
     try:

@@ -9,11 +9,10 @@ import shutil
 import signal
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import needs_jxl_tools
+from conftest import live_cjxl, needs_jxl_tools
 from PIL import Image, ImageFile
 from robustness.corpus import synthetic_photo
 
@@ -49,26 +48,6 @@ def decodes(monkeypatch) -> list[tuple[str, tuple[int, int]]]:
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
     return seen
-
-
-def _live_cjxl(marker: str) -> list[int]:
-    """Pids of running (not zombie) cjxl processes with ``marker`` in their command line."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if (
-            os.path.basename(argv[0]) == b"cjxl"
-            and state != "Z"
-            and any(marker.encode() in arg for arg in argv)
-        ):
-            found.append(int(entry))
-    return found
 
 
 def test_a_large_jpeg_gets_predicts_centre_from_a_reduced_decode(
@@ -172,10 +151,10 @@ def test_the_queue_ahead_of_cjxl_is_bounded_and_ctrl_c_stops_a_run_waiting_on_it
     def watch():
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not done.is_set():
-            if (out / "0fast.png.jxl").is_file() and _live_cjxl(str(folder / "a1.png")):
+            if (out / "0fast.png.jxl").is_file() and live_cjxl(str(folder / "a1.png")):
                 time.sleep(0.5)  # the main thread has had time to run ahead, if it does
                 seen["pngs"] = sorted(p.name for p in out.glob("*.ac-tmp*.png"))
-                seen["cjxl"] = len(_live_cjxl(str(out)))
+                seen["cjxl"] = len(live_cjxl(str(out)))
                 if not done.is_set():
                     signal.pthread_kill(main, signal.SIGINT)
                 return
@@ -193,12 +172,12 @@ def test_the_queue_ahead_of_cjxl_is_bounded_and_ctrl_c_stops_a_run_waiting_on_it
         done.set()
         watcher.join(5)
         signal.signal(signal.SIGINT, previous)
-        for pid in _live_cjxl(str(out)):  # hygiene, should there be any
+        for pid in live_cjxl(str(out)):  # hygiene, should there be any
             os.kill(pid, signal.SIGKILL)
     assert seen == {"pngs": [], "cjxl": 1}
     summary = stopped.value.summary
     assert [r.status for r in summary.results] == ["encoded"] + ["interrupted"] * 4
-    assert not _live_cjxl(str(out))
+    assert not live_cjxl(str(out))
     assert [p.name for p in out.iterdir()] == ["0fast.png.jxl"]
 
 

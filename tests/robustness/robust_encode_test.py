@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from conftest import (
     REPO,
+    live_cjxl,
     needs_jxl_tools,
 )
 from PIL import Image
@@ -153,7 +154,7 @@ def test_an_output_folder_that_is_a_file_is_a_usage_error(png_path_inputs, tmp_p
 
 
 def test_an_output_folder_we_may_not_write_is_a_usage_error(unprivileged, capsys):
-    """Mode 0o555, as user "nobody" (root writes anywhere: see ``unprivileged``)."""
+    """Mode 0o555, without root's file-access capabilities (see ``unprivileged``)."""
     from attention_center.core.files import OutputFolderError
     from attention_center.inference.predictors import load_predictor
     from attention_center.jxl.batch import encode_directory
@@ -369,27 +370,6 @@ def test_outputs_stay_in_the_output_folder_and_off_the_inputs(tmp_path, capsys):
 # --- case 3: Ctrl-C, SIGTERM and kill -9 while cjxl runs -------------------------------------
 
 
-def _live_cjxl(marker: str) -> list[int]:
-    """Pids of running (not zombie) cjxl processes with ``marker`` in their command line."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if (
-            argv
-            and os.path.basename(argv[0]) == b"cjxl"
-            and state != "Z"
-            and any(marker.encode() in arg for arg in argv)
-        ):
-            found.append(int(entry))
-    return found
-
-
 def _wait_for(condition, timeout: float, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -413,7 +393,7 @@ def _slow_inputs(folder: Path) -> Path:
 
 def _busy(out: Path) -> bool:
     """The first image is done and cjxl works on the two slow ones."""
-    return (out / "0fast.png.jxl").is_file() and len(_live_cjxl(str(out))) == 2
+    return (out / "0fast.png.jxl").is_file() and len(live_cjxl(str(out))) == 2
 
 
 def _start_encode(images: Path, out: Path, *flags: str) -> subprocess.Popen:
@@ -441,7 +421,7 @@ def _start_encode(images: Path, out: Path, *flags: str) -> subprocess.Popen:
 
 def _kill_leftovers(marker: str) -> None:
     """Test hygiene: kills cjxl processes of this test (found by their output folder)."""
-    for pid in _live_cjxl(marker):
+    for pid in live_cjxl(marker):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -462,7 +442,7 @@ def test_an_interruption_stops_cjxl_removes_temporaries_and_prints_the_summary(t
         assert "Traceback" not in stderr
         assert "4 images: 1 encoded, 3 not done (interrupted)" in stdout
         assert "--skip_existing finishes them" in stdout
-        assert _wait_for(lambda: not _live_cjxl(str(out)), 5), "cjxl still running"
+        assert _wait_for(lambda: not live_cjxl(str(out)), 5), "cjxl still running"
         assert not temporaries(out)
         assert [p.name for p in out.iterdir()] == ["0fast.png.jxl"]
         assert digests(images) == before
@@ -482,7 +462,7 @@ def test_kill_9_leaves_no_cjxl_running_and_the_next_run_cleans_up_and_resumes(tm
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         # The children die with their parent (PR_SET_PDEATHSIG): no orphan keeps encoding.
-        assert _wait_for(lambda: not _live_cjxl(str(out)), 5), _live_cjxl(str(out))
+        assert _wait_for(lambda: not live_cjxl(str(out)), 5), live_cjxl(str(out))
         left = temporaries(out)
         assert left and all(p.name.startswith(".") for p in left)  # what a kill -9 leaves
         # The next run (fast flags) removes them and finishes the work.
@@ -490,7 +470,7 @@ def test_kill_9_leaves_no_cjxl_running_and_the_next_run_cleans_up_and_resumes(tm
         stdout, stderr = again.communicate(timeout=120)
         assert again.returncode == 0, stderr[-2000:]
         assert "4 images: 3 encoded, 1 skipped (output exists)" in stdout
-        assert not temporaries(out) and not _live_cjxl(str(out))
+        assert not temporaries(out) and not live_cjxl(str(out))
         assert sorted(p.name for p in out.iterdir()) == [
             "0fast.png.jxl",
             "a1.png.jxl",
